@@ -1,0 +1,110 @@
+// swift-tools-version:6.1
+//
+// Aviary: a Postfix-style mail system. Libraries hold the logic; each executable is a thin `main`.
+// Arrows point down: executables -> service libraries -> codecs and storage -> AviaryCore.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+
+func library(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+    .target(name: name, dependencies: dependencies, swiftSettings: swiftSettings)
+}
+
+func executable(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+    .executableTarget(name: name, dependencies: dependencies, swiftSettings: swiftSettings)
+}
+
+func tests(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+    .testTarget(name: name, dependencies: dependencies, swiftSettings: swiftSettings)
+}
+
+let package = Package(
+    name: "Aviary",
+    products: [
+        .executable(name: "master", targets: ["master"]),
+        .executable(name: "smtpd", targets: ["smtpd"]),
+        .executable(name: "qmgr", targets: ["qmgr"]),
+        .executable(name: "local", targets: ["local"]),
+        .executable(name: "aviary", targets: ["aviary"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // Storage, codecs and the toolbox: plain synchronous Swift, no event loop.
+        library("AviaryCore", [logging]),
+        library("AviaryConfig", ["AviaryCore"]),
+        library("AviaryMessage", ["AviaryCore"]),
+        library("AviaryQueue", ["AviaryCore", "AviaryMessage"]),
+        library("AviaryMailbox", ["AviaryCore"]),
+        library("AviaryUsers", ["AviaryCore", "AviaryConfig", "AviaryMessage"]),
+        library("AviaryIPC", ["AviaryCore", nioCore]),
+        library("AviarySMTP", [nioCore]),
+
+        // Skeletons and services.
+        library("AviaryDaemon", ["AviaryCore", "AviaryConfig", nioCore, nioPosix, logging]),
+        library(
+            "AviarySMTPServer",
+            [
+                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryUsers", "AviarySMTP",
+                "AviaryDaemon", nioCore, nioPosix, logging,
+            ]
+        ),
+        library(
+            "AviaryQueueManager",
+            [
+                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryUsers", "AviaryIPC",
+                "AviaryDaemon", nioCore, nioPosix, logging,
+            ]
+        ),
+        library(
+            "AviaryLocal",
+            [
+                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryUsers", "AviaryMailbox",
+                "AviaryIPC", "AviaryDaemon", logging,
+            ]
+        ),
+        library("AviaryMaster", ["AviaryCore", "AviaryConfig", "AviaryQueue", logging]),
+        library("AviaryAdmin", ["AviaryCore", "AviaryConfig", "AviaryQueue", "AviaryMaster", argumentParser, logging]),
+
+        // Executables: one main.swift each, wiring only.
+        executable("master", ["AviaryMaster", "AviaryCore", "AviaryConfig", logging]),
+        executable("smtpd", ["AviarySMTPServer", "AviaryDaemon"]),
+        executable("qmgr", ["AviaryQueueManager", "AviaryDaemon"]),
+        executable("local", ["AviaryLocal", "AviaryDaemon"]),
+        executable("aviary", ["AviaryAdmin", argumentParser]),
+
+        .target(
+            name: "AviaryTestSupport",
+            dependencies: ["AviaryCore", "AviaryConfig", nioCore],
+            path: "Tests/AviaryTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        tests("AviaryCoreTests", ["AviaryCore", "AviaryTestSupport"]),
+        tests("AviaryConfigTests", ["AviaryConfig", "AviaryTestSupport"]),
+        tests("AviaryMessageTests", ["AviaryMessage"]),
+        tests("AviaryQueueTests", ["AviaryQueue", "AviaryTestSupport"]),
+        tests("AviaryMailboxTests", ["AviaryMailbox", "AviaryTestSupport"]),
+        tests("AviaryUsersTests", ["AviaryUsers", "AviaryTestSupport"]),
+        tests("AviaryIPCTests", ["AviaryIPC", nioCore]),
+        tests("AviarySMTPTests", ["AviarySMTP", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]),
+        tests("AviarySMTPServerTests", ["AviarySMTPServer", "AviaryTestSupport", nioCore, nioPosix]),
+        tests("AviaryQueueManagerTests", ["AviaryQueueManager", "AviaryTestSupport"]),
+        tests("AviaryLocalTests", ["AviaryLocal", "AviaryTestSupport"]),
+        tests("AviaryMasterTests", ["AviaryMaster", "AviaryTestSupport"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["AviaryTestSupport", "AviaryConfig", "AviaryQueue", "master", "smtpd", "qmgr", "local", "aviary"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,147 @@
+/// THE parameter table: every `main.cf` parameter Aviary knows, its type, default and meaning.
+///
+/// Names are Postfix's wherever the meaning is the same, so an administrator's knowledge carries over.
+/// Defaults may refer to other parameters with `$name`; they are expanded like values from `main.cf`.
+/// `aviary conf -d` prints this table; `aviary conf -n` prints what `main.cf` changes.
+public struct Parameter: Sendable, Hashable, CustomStringConvertible {
+    /// How a value is read.
+    public enum Kind: Sendable, Hashable {
+        /// Free text.
+        case string
+        /// A whole number.
+        case integer
+        /// `yes` or `no`.
+        case boolean
+        /// A time with an optional unit suffix (s, m, h, d, w); a bare number means `defaultUnit`.
+        case time(defaultUnit: Character)
+        /// A list separated by commas and/or whitespace.
+        case list
+    }
+
+    public let name: String
+    public let kind: Kind
+    public let defaultValue: String
+    public let summary: String
+
+    public init(_ name: String, _ kind: Kind, _ defaultValue: String, _ summary: String) {
+        self.name = name
+        self.kind = kind
+        self.defaultValue = defaultValue
+        self.summary = summary
+    }
+
+    public var description: String { name }
+}
+
+extension Parameter {
+    // Identity and locations.
+    public static let configDirectory = Parameter(
+        "config_directory", .string, "/etc/aviary", "Directory of main.cf and master.cf (set by -c).")
+    public static let queueDirectory = Parameter(
+        "queue_directory", .string, "/var/spool/aviary", "Root of the queue tree.")
+    public static let daemonDirectory = Parameter(
+        "daemon_directory", .string, "", "Where master finds the service programs; empty: beside master itself.")
+    public static let mailOwner = Parameter(
+        "mail_owner", .string, "aviary", "Unprivileged account that every service but local runs as.")
+    public static let mailName = Parameter("mail_name", .string, "Aviary", "The name in the SMTP greeting.")
+    public static let myhostname = Parameter(
+        "myhostname", .string, "", "Fully qualified name of this host; empty: from the system.")
+    public static let mydomain = Parameter(
+        "mydomain", .string, "", "Domain of this host; empty: myhostname less its first label.")
+    public static let myorigin = Parameter(
+        "myorigin", .string, "$myhostname", "Domain added to locally submitted unqualified addresses.")
+    public static let mydestination = Parameter(
+        "mydestination", .list, "$myhostname, localhost.$mydomain, localhost",
+        "Domains delivered to local system accounts and aliases.")
+    public static let mynetworks = Parameter(
+        "mynetworks", .list, "127.0.0.0/8 [::1]/128", "Client networks trusted to relay.")
+    public static let relayDomains = Parameter(
+        "relay_domains", .list, "", "Other domains this host relays mail to, from any client.")
+    public static let relayhost = Parameter(
+        "relayhost", .string, "", "Next hop for all remote mail; empty: deliver by MX.")
+    public static let maillogFile = Parameter(
+        "maillog_file", .string, "", "Log file; empty: stderr in the foreground, syslog or the queue's maillog in the background.")
+    public static let syslogName = Parameter("syslog_name", .string, "aviary", "Prefix of every log line.")
+
+    // smtpd.
+    public static let smtpdBanner = Parameter(
+        "smtpd_banner", .string, "$myhostname ESMTP $mail_name", "Text after 220 in the greeting.")
+    public static let messageSizeLimit = Parameter(
+        "message_size_limit", .integer, "10240000", "Largest message accepted, in bytes.")
+    public static let smtpdRecipientLimit = Parameter(
+        "smtpd_recipient_limit", .integer, "1000", "Most recipients per message.")
+    public static let smtpdTimeout = Parameter(
+        "smtpd_timeout", .time(defaultUnit: "s"), "300s", "Idle time before smtpd hangs up.")
+    public static let smtpdHardErrorLimit = Parameter(
+        "smtpd_hard_error_limit", .integer, "20", "Errors in one session before smtpd hangs up.")
+    public static let smtpdConnectionLimit = Parameter(
+        "smtpd_connection_limit", .integer, "500", "Most simultaneous sessions per smtpd process.")
+    public static let lineLengthLimit = Parameter(
+        "line_length_limit", .integer, "2048", "Longest SMTP command line, in bytes.")
+    public static let disableVrfyCommand = Parameter(
+        "disable_vrfy_command", .boolean, "no", "Refuse VRFY.")
+
+    // Recipients and mailboxes.
+    public static let aliasMaps = Parameter(
+        "alias_maps", .list, "hash:/etc/aliases", "Alias tables in aliases(5) format, for local domains.")
+    public static let aliasDatabase = Parameter(
+        "alias_database", .list, "$alias_maps", "Alias tables that newaliases checks.")
+    public static let virtualMailboxDomains = Parameter(
+        "virtual_mailbox_domains", .list, "", "Domains whose users are in virtual_mailbox_maps.")
+    public static let virtualMailboxMaps = Parameter(
+        "virtual_mailbox_maps", .list, "", "Virtual users, e.g. passwd-file:/etc/aviary/users.")
+    public static let virtualMailboxBase = Parameter(
+        "virtual_mailbox_base", .string, "/var/mail/vhosts", "Virtual users' Maildirs live in BASE/DOMAIN/USER/.")
+    public static let homeMailbox = Parameter(
+        "home_mailbox", .string, "", "Mailbox in a system user's home (Maildir/ for Maildir); empty: mail_spool_directory.")
+    public static let mailSpoolDirectory = Parameter(
+        "mail_spool_directory", .string, "/var/mail", "Directory of system users' mbox files.")
+    public static let recipientDelimiter = Parameter(
+        "recipient_delimiter", .string, "", "Separator of address extensions, e.g. + for user+tag.")
+    public static let forwardPath = Parameter(
+        "forward_path", .list, "$home/.forward", ".forward files to look for.")
+    public static let allowMailToCommands = Parameter(
+        "allow_mail_to_commands", .list, "alias, forward", "Where |command deliveries are allowed.")
+    public static let allowMailToFiles = Parameter(
+        "allow_mail_to_files", .list, "alias, forward", "Where /file deliveries are allowed.")
+    public static let commandTimeout = Parameter(
+        "command_time_limit", .time(defaultUnit: "s"), "1000s", "Longest a |command delivery may run.")
+
+    // Queue manager.
+    public static let queueRunDelay = Parameter(
+        "queue_run_delay", .time(defaultUnit: "s"), "300s", "How often the deferred queue is scanned.")
+    public static let minimalBackoffTime = Parameter(
+        "minimal_backoff_time", .time(defaultUnit: "s"), "300s", "Shortest wait before retrying a deferred message.")
+    public static let maximalBackoffTime = Parameter(
+        "maximal_backoff_time", .time(defaultUnit: "s"), "4000s", "Longest wait before retrying a deferred message.")
+    public static let maximalQueueLifetime = Parameter(
+        "maximal_queue_lifetime", .time(defaultUnit: "d"), "5d", "Age at which undeliverable mail is bounced.")
+    public static let bounceQueueLifetime = Parameter(
+        "bounce_queue_lifetime", .time(defaultUnit: "d"), "5d", "Age at which an undeliverable bounce is dropped.")
+    public static let defaultProcessLimit = Parameter(
+        "default_process_limit", .integer, "10", "Processes of a service whose master.cf maxproc is -.")
+    public static let doubleBounceSender = Parameter(
+        "double_bounce_sender", .string, "double-bounce", "Sender of bounces that must not bounce.")
+    public static let maxUse = Parameter(
+        "max_use", .integer, "100", "Requests a delivery process serves before it retires.")
+    public static let maxIdle = Parameter(
+        "max_idle", .time(defaultUnit: "s"), "100s", "Idle time after which a delivery process retires.")
+    public static let serviceThrottleTime = Parameter(
+        "service_throttle_time", .time(defaultUnit: "s"), "60s", "Longest wait before master restarts a failing service.")
+
+    /// Every parameter, in the order `aviary conf -d` prints them.
+    public static let table: [Parameter] = [
+        .configDirectory, .queueDirectory, .daemonDirectory, .mailOwner, .mailName, .myhostname, .mydomain,
+        .myorigin, .mydestination, .mynetworks, .relayDomains, .relayhost, .maillogFile, .syslogName,
+        .smtpdBanner, .messageSizeLimit, .smtpdRecipientLimit, .smtpdTimeout, .smtpdHardErrorLimit,
+        .smtpdConnectionLimit, .lineLengthLimit, .disableVrfyCommand,
+        .aliasMaps, .aliasDatabase, .virtualMailboxDomains, .virtualMailboxMaps, .virtualMailboxBase, .homeMailbox,
+        .mailSpoolDirectory, .recipientDelimiter, .forwardPath, .allowMailToCommands, .allowMailToFiles,
+        .commandTimeout,
+        .queueRunDelay, .minimalBackoffTime, .maximalBackoffTime, .maximalQueueLifetime, .bounceQueueLifetime,
+        .defaultProcessLimit, .doubleBounceSender, .maxUse, .maxIdle, .serviceThrottleTime,
+    ]
+
+    /// The table by name.
+    public static let byName: [String: Parameter] = Dictionary(uniqueKeysWithValues: table.map { ($0.name, $0) })
+}

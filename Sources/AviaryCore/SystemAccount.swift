@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A Unix account from the password database (`getpwnam_r`), and the privilege switches that use it.
+public struct SystemAccount: Sendable, Equatable {
+    public var name: String
+    public var uid: uid_t
+    public var gid: gid_t
+    public var home: String
+    public var shell: String
+
+    public init(name: String, uid: uid_t, gid: gid_t, home: String, shell: String) {
+        self.name = name
+        self.uid = uid
+        self.gid = gid
+        self.home = home
+        self.shell = shell
+    }
+
+    /// Looks an account up by name; nil when there is none. Blocking (NSS): keep it off event loops.
+    public static func named(_ name: String) -> SystemAccount? {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16384)
+        let status = getpwnam_r(name, &entry, &buffer, buffer.count, &result)
+        guard status == 0, result != nil else { return nil }
+        return SystemAccount(entry)
+    }
+
+    /// Looks an account up by user id.
+    public static func withID(_ uid: uid_t) -> SystemAccount? {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16384)
+        let status = getpwuid_r(uid, &entry, &buffer, buffer.count, &result)
+        guard status == 0, result != nil else { return nil }
+        return SystemAccount(entry)
+    }
+
+    /// The account this process runs as.
+    public static var current: SystemAccount? { withID(geteuid()) }
+
+    private init(_ entry: passwd) {
+        name = String(cString: entry.pw_name)
+        uid = entry.pw_uid
+        gid = entry.pw_gid
+        home = String(cString: entry.pw_dir)
+        shell = String(cString: entry.pw_shell)
+    }
+}
+
+/// Changing who the process is. Only `master` and `local` ever run as root.
+public enum Privileges {
+    /// Whether the process has root's effective user id.
+    public static var isRoot: Bool { geteuid() == 0 }
+
+    /// Drops root for good: supplementary groups, group, then user (in that order, or the later
+    /// calls would no longer be permitted). Verifies that root cannot be regained.
+    public static func dropPermanently(to account: SystemAccount) throws(SystemError) {
+        guard isRoot else { return }
+        try retryingOnInterrupt("initgroups", path: account.name) { initgroups(account.name, account.gid) }
+        // As root, setgid and setuid set the real, effective and saved ids alike.
+        try retryingOnInterrupt("setgid", path: account.name) { setgid(account.gid) }
+        try retryingOnInterrupt("setuid", path: account.name) { setuid(account.uid) }
+        if setuid(0) == 0 {
+            throw SystemError(code: EPERM, operation: "drop privileges (root could be regained)", path: account.name)
+        }
+    }
+
+    /// Runs `body` with the effective ids of `account`, restoring root afterwards. For a root process that
+    /// writes into a user's files (Postfix local's `set_eugid`). Without root it just runs `body`.
+    public static func asUser<T>(_ account: SystemAccount, _ body: () throws -> T) throws -> T {
+        guard isRoot else { return try body() }
+        try retryingOnInterrupt("initgroups", path: account.name) { initgroups(account.name, account.gid) }
+        try retryingOnInterrupt("setegid", path: account.name) { setegid(account.gid) }
+        try retryingOnInterrupt("seteuid", path: account.name) { seteuid(account.uid) }
+        defer {
+            // Restoring root cannot fail while the saved set-user-ID is 0; if it ever did, continuing as
+            // the wrong user would be worse than stopping.
+            guard seteuid(0) == 0, setegid(0) == 0, setgroups(0, nil) == 0 else {
+                preconditionFailure("cannot restore root after running as \(account.name)")
+            }
+        }
+        return try body()
+    }
+}
