@@ -38,6 +38,11 @@ public struct ServiceEntry: Sendable, Equatable {
     public struct Override: Sendable, Equatable {
         public var name: String
         public var value: String
+
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
     }
 
     /// The overrides as pairs, for `MainConfig.load(overrides:)`.

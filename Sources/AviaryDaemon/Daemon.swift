@@ -1,0 +1,123 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AviaryConfig
+import AviaryCore
+import Dispatch
+import Logging
+import NIOCore
+import NIOPosix
+
+/// What every service gets from the skeleton: its configuration (with `-o` overrides applied), its
+/// arguments and a logger. Built by `Daemon.start`.
+public struct DaemonContext: Sendable {
+    public var arguments: DaemonArguments
+    public var config: MainConfig
+    public var logger: Logger
+
+    public init(arguments: DaemonArguments, config: MainConfig, logger: Logger) {
+        self.arguments = arguments
+        self.config = config
+        self.logger = logger
+    }
+
+    /// The descriptor of the listening socket master passes to every service.
+    public static let listenDescriptor: Int32 = 3
+}
+
+/// The skeletons every daemon runs on (Postfix `single_server.c`, `multi_server.c`): argv, config,
+/// logging, privileges, signals, retirement. A daemon's `main` builds its service and hands it here.
+public enum Daemon {
+    /// Common start-up. Exits the process with status 1 (and a log line) when it cannot go on.
+    ///
+    /// Order matters: the signal mask inherited from master is cleared, configuration and logging are
+    /// set up, and root is dropped for the mail owner (with `-u`) BEFORE the caller reads anything from
+    /// the network or a client.
+    public static func start(program: String, arguments: [String] = Array(CommandLine.arguments.dropFirst()))
+        -> DaemonContext
+    {
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        sigprocmask(SIG_SETMASK, &empty, nil)
+        signal(SIGPIPE, SIG_IGN)
+
+        let parsed: DaemonArguments
+        do {
+            parsed = try DaemonArguments.parse(arguments, program: program)
+        } catch {
+            fail(program: program, "\(error)")
+        }
+        let config: MainConfig
+        do {
+            config = try MainConfig.load(directory: parsed.configDirectory, overrides: parsed.overrides.map { ($0.name, $0.value) })
+        } catch {
+            fail(program: program, "\(error)")
+        }
+        let useSyslog = getenv("AVIARY_SYSLOG").map { String(cString: $0) == "1" } ?? false
+        AviaryLogging.bootstrap(program: program, logFile: config.string(.maillogFile), useSyslog: useSyslog)
+        var logger = Logger(label: "aviary.\(program)")
+        logger.logLevel = .info
+        if parsed.isUnprivileged && Privileges.isRoot {
+            let owner = config.string(.mailOwner)
+            guard let account = SystemAccount.named(owner) else {
+                logger.critical("mail_owner account \"\(owner)\" does not exist; create it (scripts/install-deps.sh --system-user)")
+                exit(1)
+            }
+            do {
+                try Privileges.dropPermanently(to: account)
+            } catch {
+                logger.critical("cannot drop privileges to \(owner): \(error)")
+                exit(1)
+            }
+        }
+        return DaemonContext(arguments: parsed, config: config, logger: logger)
+    }
+
+    private static func fail(program: String, _ message: String) -> Never {
+        let line = "aviary/\(program): fatal: \(message)\n"
+        _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+        exit(1)
+    }
+
+    /// Runs an event-driven service (smtpd, qmgr) on one event loop thread until it returns or SIGTERM
+    /// arrives; SIGTERM cancels `body`, which should then stop accepting and let sessions finish.
+    public static func runEventDriven(
+        _ context: DaemonContext,
+        _ body: @escaping @Sendable (any EventLoopGroup) async throws -> Void
+    ) async -> Never {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let task = Task { try await body(group) }
+        let signals = SignalWatcher(signals: [SIGTERM, SIGINT]) { _ in task.cancel() }
+        var status: Int32 = 0
+        do {
+            try await task.value
+        } catch is CancellationError {
+        } catch {
+            context.logger.critical("\(error)")
+            status = 1
+        }
+        signals.cancel()
+        try? await group.shutdownGracefully()
+        exit(status)
+    }
+}
+
+/// Turns signals into calls on a dispatch queue (never work inside a signal handler).
+/// `@unchecked Sendable`: `sources` is immutable after init, and DispatchSource's cancel is thread-safe.
+public final class SignalWatcher: @unchecked Sendable {
+    private let sources: [any DispatchSourceSignal]
+
+    public init(signals: [Int32], queue: DispatchQueue = DispatchQueue(label: "aviary.signals"), _ handler: @escaping @Sendable (Int32) -> Void) {
+        sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { handler(number) }
+            source.resume()
+            return source
+        }
+    }
+
+    public func cancel() {
+        for source in sources { source.cancel() }
+    }
+}

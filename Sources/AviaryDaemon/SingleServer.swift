@@ -1,0 +1,49 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AviaryConfig
+import AviaryCore
+import Logging
+
+/// The synchronous skeleton for delivery agents such as `local` (Postfix `single_server.c`): one
+/// connection at a time on the inherited listening socket, simple blocking code, several processes for
+/// concurrency. A process retires (exit 0, master starts a fresh one) after `max_use` connections or
+/// `max_idle` seconds without work.
+///
+/// SIGTERM while idle ends the process at once (default action); during a request it is held back
+/// until the request is answered, so a delivery is never cut in half by a reload or stop.
+public enum SingleServer {
+    public static func run(_ context: DaemonContext, handle: (FileDescriptor) -> Void) -> Never {
+        let maxUse = max(1, context.config.integer(.maxUse))
+        let maxIdle = max(1, context.config.seconds(.maxIdle))
+        let listener = DaemonContext.listenDescriptor
+        var termination = sigset_t()
+        sigemptyset(&termination)
+        sigaddset(&termination, SIGTERM)
+        sigaddset(&termination, SIGHUP)
+        var served = 0
+        while served < maxUse {
+            var poll = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            let ready = Glibc.poll(&poll, 1, Int32(maxIdle * 1000))
+            if ready == 0 { exit(0) }  // idle: retire
+            if ready < 0 {
+                if errno == EINTR { continue }
+                context.logger.critical("poll on the service socket: \(SystemError.current("poll"))")
+                exit(1)
+            }
+            let connection = accept(listener, nil, nil)
+            if connection < 0 {
+                // Another process of this service took the connection first, or the client left.
+                if errno == EAGAIN || errno == EINTR || errno == ECONNABORTED { continue }
+                context.logger.critical("accept on the service socket: \(SystemError.current("accept"))")
+                exit(1)
+            }
+            _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+            sigprocmask(SIG_BLOCK, &termination, nil)
+            handle(FileDescriptor(adopting: connection))
+            served += 1
+            sigprocmask(SIG_UNBLOCK, &termination, nil)
+        }
+        exit(0)
+    }
+}

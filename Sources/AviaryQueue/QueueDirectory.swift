@@ -1,0 +1,142 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AviaryCore
+
+/// The queue directory (`queue_directory`): where each message file lives, and how it moves.
+///
+/// A file moves between queues only by `rename`, so at every instant it is in exactly one place.
+/// Moves made by qmgr are not followed by a directory fsync: after a crash the file is found in
+/// either the old or the new queue, and both are scanned. Creating a message is durable (see QueueWriter).
+public struct QueueDirectory: Sendable {
+    public let root: String
+
+    public init(root: String) { self.root = root }
+
+    /// The directory of a queue (for hashed queues, the directory that holds the hash subdirectories).
+    public func path(of queue: QueueName) -> String { root + "/" + queue.rawValue }
+
+    /// Where message `id` lives in `queue`.
+    public func path(of id: QueueID, in queue: QueueName) -> String {
+        queue.isHashed
+            ? root + "/" + queue.rawValue + "/" + id.hashDirectory + "/" + id.rawValue
+            : root + "/" + queue.rawValue + "/" + id.rawValue
+    }
+
+    /// Creates every directory of the tree that is missing, with the modes of `QueueName`; as root, hands
+    /// them to `owner` (the mail owner). Safe to run again: existing directories get their owner and mode.
+    public func prepare(owner: SystemAccount?) throws(SystemError) {
+        try SafeFile.makeDirectories(root, mode: 0o755)
+        for queue in QueueName.allCases {
+            let directory = path(of: queue)
+            if mkdir(directory, queue.mode) != 0 && errno != EEXIST {
+                throw SystemError.current("mkdir", path: directory)
+            }
+            try fix(directory, mode: queue.mode, owner: queue.isRootOwned ? nil : owner)
+            if queue.isHashed {
+                for character in QueueID.alphabet {
+                    let sub = directory + "/" + String(UnicodeScalar(character))
+                    if mkdir(sub, queue.mode) != 0 && errno != EEXIST {
+                        throw SystemError.current("mkdir", path: sub)
+                    }
+                    try fix(sub, mode: queue.mode, owner: owner)
+                }
+            }
+        }
+    }
+
+    private func fix(_ directory: String, mode: mode_t, owner: SystemAccount?) throws(SystemError) {
+        if let owner, Privileges.isRoot {
+            try retryingOnInterrupt("chown", path: directory) { chown(directory, owner.uid, owner.gid) }
+        }
+        try retryingOnInterrupt("chmod", path: directory) { chmod(directory, mode) }
+    }
+
+    /// The IDs of the messages in a queue, oldest first. Names that are not queue IDs (temporary files
+    /// being written start with ".") are skipped.
+    public func messages(in queue: QueueName) -> [QueueID] {
+        var ids: [QueueID] = []
+        if queue.isHashed {
+            for character in QueueID.alphabet {
+                let sub = path(of: queue) + "/" + String(UnicodeScalar(character))
+                ids += ((try? SafeFile.listDirectory(sub)) ?? []).compactMap(QueueID.init)
+            }
+        } else {
+            ids = ((try? SafeFile.listDirectory(path(of: queue))) ?? []).compactMap(QueueID.init)
+        }
+        return ids.sorted()
+    }
+
+    /// Moves a message file from one queue to another.
+    public func move(_ id: QueueID, from: QueueName, to: QueueName) throws(SystemError) {
+        try SafeFile.rename(path(of: id, in: from), to: path(of: id, in: to), syncDirectories: false)
+    }
+
+    /// The queue that holds `id` now, if any.
+    public func locate(_ id: QueueID) -> QueueName? {
+        QueueName.messageQueues.first { SafeFile.exists(path(of: id, in: $0)) }
+    }
+
+    /// Removes a delivered message and its delay log.
+    public func remove(_ id: QueueID, from queue: QueueName) throws(SystemError) {
+        try retryingOnInterrupt("unlink", path: path(of: id, in: queue)) { unlink(path(of: id, in: queue)) }
+        unlink(path(of: id, in: .defer))
+    }
+
+    /// Moves an unreadable file out of the way, for a human to look at. Never deletes it.
+    public func quarantine(name: String, from queue: QueueName) throws(SystemError) {
+        let source: String
+        if queue.isHashed, let id = QueueID(name) {
+            source = path(of: id, in: queue)
+        } else {
+            source = path(of: queue) + "/" + name
+        }
+        try SafeFile.rename(source, to: path(of: .corrupt) + "/" + name, syncDirectories: false)
+    }
+
+    /// Sets a deferred message's next attempt time (the file's modification time, as in Postfix).
+    public func setNextAttempt(_ id: QueueID, in queue: QueueName, at seconds: Int) throws(SystemError) {
+        var times = [timespec(tv_sec: seconds, tv_nsec: 0), timespec(tv_sec: seconds, tv_nsec: 0)]
+        try retryingOnInterrupt("utimensat", path: path(of: id, in: queue)) {
+            utimensat(AT_FDCWD, path(of: id, in: queue), &times, 0)
+        }
+    }
+
+    /// A message's next attempt time (modification time), nil when the file is gone.
+    public func nextAttempt(_ id: QueueID, in queue: QueueName) -> Int? {
+        var info = stat()
+        guard stat(path(of: id, in: queue), &info) == 0 else { return nil }
+        return info.st_mtim.tv_sec
+    }
+
+    /// The public Unix socket on which qmgr listens for wake-ups.
+    public var queueManagerSocket: String { path(of: .public) + "/qmgr" }
+
+    /// The private Unix socket of a delivery transport such as `local`.
+    public func transportSocket(_ transport: String) -> String { path(of: .private) + "/" + transport }
+
+    /// Asks qmgr to look at the queue now (Postfix's trigger): connects to its socket and writes one byte.
+    /// Failure is silent: qmgr also scans periodically, so a missed wake-up only delays delivery.
+    /// - Parameter request: `I` for new mail in incoming, `F` to flush the deferred queue, `W` for a scan.
+    public func wakeQueueManager(_ request: UInt8 = UInt8(ascii: "I")) {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let path = Array(queueManagerSocket.utf8)
+        guard path.count < MemoryLayout.size(ofValue: address.sun_path) else { return }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: path)
+            raw[path.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard connected == 0 else { return }
+        var byte = request
+        _ = write(fd, &byte, 1)
+    }
+}

@@ -1,0 +1,53 @@
+/// Everything about a message except its content: who sent it, to whom, when, and from where.
+public struct QueueEnvelope: Sendable, Equatable {
+    /// Arrival time, seconds since 1970.
+    public var arrivalTime: Double
+    /// The envelope sender; "" is the null sender `<>` (bounces), which is never bounced to.
+    public var sender: String
+    /// Named attributes in the order written, e.g. client_address, helo_name, protocol, body, envid, ret.
+    public var attributes: [Attribute]
+    public var recipients: [QueueRecipient]
+
+    public struct Attribute: Sendable, Equatable {
+        public var name: String
+        public var value: String
+        public init(_ name: String, _ value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public init(arrivalTime: Double, sender: String, attributes: [Attribute] = [], recipients: [QueueRecipient]) {
+        self.arrivalTime = arrivalTime
+        self.sender = sender
+        self.attributes = attributes
+        self.recipients = recipients
+    }
+
+    /// The value of the first attribute with this name.
+    public subscript(attribute name: String) -> String? {
+        attributes.first { $0.name == name }?.value
+    }
+
+    /// Whether this message is a bounce (null sender): a failure to deliver it is never bounced.
+    public var isBounce: Bool { sender.isEmpty }
+}
+
+/// One envelope recipient and its delivery status.
+public struct QueueRecipient: Sendable, Equatable {
+    public var address: String
+    public var status: RecipientStatus
+    /// DSN NOTIFY (RFC 3461) as given: `NEVER` or a comma list of SUCCESS, FAILURE, DELAY; nil = default.
+    public var notify: String?
+    /// DSN ORCPT as given, `rfc822;user@example.com` (xtext decoded); nil when absent.
+    public var originalRecipient: String?
+    /// Where the status byte sits in the file; set when written or read.
+    public internal(set) var statusOffset: Int64 = 0
+
+    public init(address: String, status: RecipientStatus = .pending, notify: String? = nil, originalRecipient: String? = nil) {
+        self.address = address
+        self.status = status
+        self.notify = notify
+        self.originalRecipient = originalRecipient
+    }
+}

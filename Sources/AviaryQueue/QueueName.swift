@@ -1,0 +1,34 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The queue tree, one table (Postfix `conf/postfix-files`): directory, mode, owner, whether hashed.
+///
+///     maildrop/  files from sendmail, before pickup     incoming/  accepted, not yet seen by qmgr
+///     active/    being delivered                        deferred/  waiting for a retry (hashed)
+///     hold/      held by the admin                      corrupt/   unreadable files, kept for a human
+///     defer/     per-message delay reasons (hashed)     private/   sockets of internal services
+///     public/    sockets tools may use                  pid/       master's pid, lock and listeners
+public enum QueueName: String, CaseIterable, Sendable {
+    case maildrop, incoming, active, deferred, hold, corrupt, `defer`, `private`, `public`, pid
+
+    /// Whether files live in one-character subdirectories (by the ID's last character).
+    public var isHashed: Bool { self == .deferred || self == .defer }
+
+    /// The directory's mode: only the mail owner may look inside, except `public` (group tools) and
+    /// `maildrop` (setgid submission, see the sendmail issue) and `pid` (status tools read the pid).
+    public var mode: mode_t {
+        switch self {
+        case .maildrop: return 0o730
+        case .public: return 0o710
+        case .pid: return 0o755
+        default: return 0o700
+        }
+    }
+
+    /// Whether root keeps ownership (the pid directory: master writes it as root).
+    public var isRootOwned: Bool { self == .pid }
+
+    /// The queues that hold message files, in the order `aviary queue list` shows them.
+    public static let messageQueues: [QueueName] = [.maildrop, .incoming, .active, .deferred, .hold, .corrupt]
+}
