@@ -63,6 +63,16 @@ extension Parameter {
         "maillog_file", .string, "", "Log file; empty: stderr in the foreground, syslog or the queue's maillog in the background.")
     public static let syslogName = Parameter("syslog_name", .string, "aviary", "Prefix of every log line.")
 
+    public static let localTransport = Parameter(
+        "local_transport", .string, "local", "Transport for domains in mydestination.")
+    public static let virtualTransport = Parameter(
+        "virtual_transport", .string, "local",
+        "Transport for virtual_mailbox_domains (Aviary's local also writes virtual mailboxes).")
+    public static let relayTransport = Parameter(
+        "relay_transport", .string, "smtp", "Transport for relay_domains.")
+    public static let defaultTransport = Parameter(
+        "default_transport", .string, "smtp", "Transport for every other domain.")
+
     // smtpd.
     public static let smtpdBanner = Parameter(
         "smtpd_banner", .string, "$myhostname ESMTP $mail_name", "Text after 220 in the greeting.")
@@ -133,6 +143,7 @@ extension Parameter {
     public static let table: [Parameter] = [
         .configDirectory, .queueDirectory, .daemonDirectory, .mailOwner, .mailName, .myhostname, .mydomain,
         .myorigin, .mydestination, .mynetworks, .relayDomains, .relayhost, .maillogFile, .syslogName,
+        .localTransport, .virtualTransport, .relayTransport, .defaultTransport,
         .smtpdBanner, .messageSizeLimit, .smtpdRecipientLimit, .smtpdTimeout, .smtpdHardErrorLimit,
         .smtpdConnectionLimit, .lineLengthLimit, .disableVrfyCommand,
         .aliasMaps, .aliasDatabase, .virtualMailboxDomains, .virtualMailboxMaps, .virtualMailboxBase, .homeMailbox,

@@ -124,3 +124,13 @@ public enum AviaryLogging {
         return .fileDescriptor(STDERR_FILENO)
     }
 }
+
+/// Values formatted the way Postfix writes them in log lines.
+public enum LogFormat {
+    /// Seconds with two decimals, as in `delay=0.12`.
+    public static func delay(_ seconds: Double) -> String {
+        let hundredths = Int((max(0, seconds) * 100).rounded())
+        let fraction = "\(hundredths % 100)"
+        return "\(hundredths / 100)." + (fraction.count < 2 ? "0" + fraction : fraction)
+    }
+}

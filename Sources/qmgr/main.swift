@@ -1,1 +1,7 @@
-// placeholder
+import AviaryDaemon
+import AviaryQueueManager
+
+let context = Daemon.start(program: "qmgr")
+await Daemon.runEventDriven(context) { group in
+    try await QueueManagerService.run(context, group: group)
+}

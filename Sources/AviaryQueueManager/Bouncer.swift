@@ -1,0 +1,53 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AviaryCore
+import AviaryMessage
+import AviaryQueue
+import Logging
+
+/// Returns failed recipients to the sender as one RFC 3464 report per message, queued like any mail
+/// from the null sender. Never bounces a bounce, and honours DSN NOTIFY.
+struct Bouncer {
+    let settings: QueueManagerSettings
+    let logger: Logger
+
+    func returnToSender(id: QueueID, file: QueueFile, failures: [MessageDelivery.Outcome]) throws {
+        let envelope = file.envelope
+        let reportable = failures.filter { outcome in
+            guard let notify = envelope.recipients[outcome.index].notify?.uppercased() else { return true }
+            return notify.contains("FAILURE")
+        }
+        if envelope.isBounce || reportable.isEmpty {
+            if envelope.isBounce { logger.info("undeliverable bounce discarded (a bounce is never bounced)") }
+            return
+        }
+        var original: [UInt8] = []
+        if file.messageLength <= Int64(settings.bounceSizeLimit) {
+            original = try file.messageBytes()
+        } else {
+            var first: [UInt8] = []
+            try file.readMessage(chunkSize: 65536) { chunk in if first.isEmpty { first = chunk } }
+            original = Array(HeaderScanner.headerSection(of: first))
+        }
+        let report = DeliveryStatusNotification(
+            hostname: settings.hostname, queueID: id.rawValue, recipient: envelope.sender,
+            arrivalDate: MessageDate.rfc5322(Int(envelope.arrivalTime)),
+            reports: reportable.map {
+                DeliveryStatusNotification.RecipientReport(
+                    finalRecipient: $0.address, originalRecipient: envelope.recipients[$0.index].originalRecipient,
+                    action: .failed, status: $0.dsn, diagnostic: $0.text)
+            },
+            envelopeID: envelope[attribute: "envid"],
+            returnHeadersOnly: envelope[attribute: "ret"] == "HDRS" || file.messageLength > Int64(settings.bounceSizeLimit))
+        let message = report.compose(original: original)
+        let writer = try QueueWriter(
+            directory: settings.queue,
+            envelope: QueueEnvelope(
+                arrivalTime: Double(time(nil)), sender: "", attributes: [.init("origin", "bounce")],
+                recipients: [QueueRecipient(address: envelope.sender)]))
+        try writer.append(message)
+        let bounceID = try writer.commit()
+        logger.info("sender non-delivery notification: \(bounceID)")
+    }
+}

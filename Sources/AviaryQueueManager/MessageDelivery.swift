@@ -1,0 +1,199 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AviaryConfig
+import AviaryCore
+import AviaryIPC
+import AviaryMessage
+import AviaryQueue
+import AviaryUsers
+import Logging
+import NIOCore
+import NIOPosix
+
+/// One attempt to deliver one message: from the active queue to its agents and back to deferred,
+/// bounced or removed.
+struct MessageDelivery {
+    let manager: QueueManager
+    let id: QueueID
+    var settings: QueueManagerSettings { manager.settings }
+    var queue: QueueDirectory { manager.settings.queue }
+    var logger: Logger {
+        var logger = manager.logger
+        logger[metadataKey: "queue_id"] = "\(id)"
+        return logger
+    }
+
+    /// An outcome with the recipient it is about.
+    struct Outcome: Sendable {
+        var index: Int
+        var address: String
+        var status: DeliveryResult.Status
+        var dsn: String
+        var text: String
+    }
+
+    func run(from source: QueueName) async {
+        let queue = self.queue
+        let id = self.id
+        let logger = self.logger
+        let path = queue.path(of: id, in: .active)
+        // Move into active/ and read the envelope (file work: off the event loop).
+        let opened: Result<(QueueEnvelope, Int64), QueueFileError>?
+        do {
+            opened = try await manager.pool.runIfActive {
+                if source != .active { try queue.move(id, from: source, to: .active) }
+                do throws(QueueFileError) {
+                    let file = try QueueFile(path: path)
+                    return .success((file.envelope, file.messageLength))
+                } catch {
+                    return .failure(error)
+                }
+            }
+        } catch {
+            // The file vanished (deleted by the admin, or taken by another scan): nothing to do.
+            return
+        }
+        guard let opened else { return }
+        let envelope: QueueEnvelope
+        let size: Int64
+        switch opened {
+        case .success(let value): (envelope, size) = value
+        case .failure(let error):
+            if error.systemError?.code == ENOENT { return }
+            logger.warning("corrupt queue file: \(error.reason); moved to corrupt/")
+            _ = try? await manager.pool.runIfActive { try queue.quarantine(name: id.rawValue, from: .active) }
+            return
+        }
+        let pendingIndices = envelope.recipients.indices.filter { envelope.recipients[$0].status == .pending }
+        if source != .active {
+            logger.info("from=<\(envelope.sender)>, size=\(size), nrcpt=\(pendingIndices.count) (queue active)")
+        }
+
+        // Group by transport and deliver; each transport has its own concurrency limit.
+        var groups: [String: [DeliveryRequest.Recipient]] = [:]
+        for index in pendingIndices {
+            let address = envelope.recipients[index].address
+            groups[settings.routes.transport(for: address), default: []].append(.init(index: index, address: address))
+        }
+        var outcomes: [Outcome] = []
+        await withTaskGroup(of: [Outcome].self) { tasks in
+            for (transport, recipients) in groups {
+                tasks.addTask { await deliver(to: transport, recipients: recipients, envelope: envelope, path: path) }
+            }
+            for await result in tasks { outcomes += result }
+        }
+        await finish(envelope: envelope, outcomes: outcomes, path: path)
+    }
+
+    private func deliver(
+        to transport: String, recipients: [DeliveryRequest.Recipient], envelope: QueueEnvelope, path: String
+    ) async -> [Outcome] {
+        func all(_ status: DeliveryResult.Status, _ dsn: String, _ text: String) -> [Outcome] {
+            recipients.map { Outcome(index: $0.index, address: $0.address, status: status, dsn: dsn, text: text) }
+        }
+        guard settings.transports.limits[transport] != nil else {
+            let text =
+                transport == "smtp"
+                ? "mail transport unavailable (no smtp service in master.cf: remote delivery is not configured)"
+                : "mail transport unavailable (no \(transport) service in master.cf)"
+            let outcomes = all(.deferred, "4.3.0", text)
+            logOutcomes(outcomes, relay: "none", envelope: envelope)
+            return outcomes
+        }
+        let request = DeliveryRequest(
+            queueID: id.rawValue, queueFile: path, sender: envelope.sender, recipients: recipients)
+        let socket = queue.transportSocket(transport)
+        let client = manager.client
+        let timeout = TimeAmount.seconds(Int64(settings.deliveryTimeout))
+        do {
+            let result = try await manager.limiter(for: transport).withSlot {
+                try await client.deliver(request, socketPath: socket, timeout: timeout)
+            }
+            var byIndex: [Int: DeliveryResult.Outcome] = [:]
+            for outcome in result.recipients { byIndex[outcome.index] = outcome }
+            return recipients.map { recipient in
+                guard let outcome = byIndex[recipient.index] else {
+                    return Outcome(index: recipient.index, address: recipient.address, status: .deferred, dsn: "4.3.0",
+                        text: "\(transport) returned no result for this recipient")
+                }
+                return Outcome(index: recipient.index, address: recipient.address, status: outcome.status,
+                    dsn: outcome.dsn, text: outcome.text)
+            }
+        } catch {
+            let outcomes = all(.deferred, "4.3.0", "delivery temporarily suspended: \(error)")
+            logOutcomes(outcomes, relay: transport, envelope: envelope)
+            return outcomes
+        }
+    }
+
+    /// Logs outcomes that qmgr decided itself (agents log their own).
+    private func logOutcomes(_ outcomes: [Outcome], relay: String, envelope: QueueEnvelope) {
+        let delay = LogFormat.delay(Double(time(nil)) - envelope.arrivalTime)
+        for outcome in outcomes {
+            logger.info("to=<\(outcome.address)>, relay=\(relay), delay=\(delay), dsn=\(outcome.dsn), status=\(outcome.status.rawValue) (\(outcome.text))")
+        }
+    }
+
+    private func finish(envelope: QueueEnvelope, outcomes: [Outcome], path: String) async {
+        let now = Int(time(nil))
+        let schedule = settings.schedule
+        var bounced = outcomes.filter { $0.status == .bounced }
+        var deferred = outcomes.filter { $0.status == .deferred }
+        if !deferred.isEmpty, schedule.isExpired(arrival: envelope.arrivalTime, now: now, isBounce: envelope.isBounce) {
+            let days = (envelope.isBounce ? schedule.bounceLifetime : schedule.maximalLifetime) / 86400
+            for outcome in deferred {
+                logger.info("to=<\(outcome.address)>, relay=none, dsn=\(outcome.dsn.replacingFirst("4", with: "5")), status=expired, returned to sender (\(outcome.text))")
+            }
+            bounced += deferred.map {
+                var expired = $0
+                expired.dsn = $0.dsn.replacingFirst("4", with: "5")
+                expired.text = "message could not be delivered for \(days) days: \($0.text)"
+                return expired
+            }
+            deferred = []
+        }
+        let queue = self.queue
+        let id = self.id
+        let logger = self.logger
+        let settings = self.settings
+        let deferredNow = deferred
+        let bouncedNow = bounced
+        do {
+            try await manager.pool.runIfActive {
+                let file = try QueueFile(path: path, forUpdate: true)
+                try file.lock()
+                if !bouncedNow.isEmpty {
+                    try Bouncer(settings: settings, logger: logger).returnToSender(
+                        id: id, file: file, failures: bouncedNow)
+                    for outcome in bouncedNow { try file.setStatus(.bounced, ofRecipient: outcome.index) }
+                }
+                try file.refreshStatuses()
+                if file.envelope.recipients.allSatisfy({ $0.status.isFinal }) {
+                    try queue.remove(id, from: .active)
+                    logger.info("removed")
+                    return
+                }
+                let reasons = deferredNow.map {
+                    DelayReason(recipientIndex: $0.index, address: $0.address, status: $0.dsn, text: $0.text)
+                }
+                try queue.writeDelayReasons(reasons, for: id)
+                var generator = SystemRandomNumberGenerator()
+                let jitter = Double(generator.next(upperBound: UInt32(1000))) / 1000
+                let next = settings.schedule.nextAttempt(arrival: file.envelope.arrivalTime, now: now, jitter: jitter)
+                try queue.move(id, from: .active, to: .deferred)
+                try queue.setNextAttempt(id, in: .deferred, at: next)
+            }
+        } catch {
+            // The file stays in active/ and is recovered at the next start; say why loudly.
+            logger.error("cannot record delivery outcomes: \(error)")
+        }
+    }
+}
+
+extension String {
+    func replacingFirst(_ target: Character, with replacement: Character) -> String {
+        guard first == target else { return self }
+        return String(replacement) + dropFirst()
+    }
+}

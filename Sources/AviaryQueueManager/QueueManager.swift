@@ -1,0 +1,150 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AviaryConfig
+import AviaryCore
+import AviaryIPC
+import AviaryMessage
+import AviaryQueue
+import AviaryUsers
+import Logging
+import NIOCore
+import NIOPosix
+
+/// What qmgr needs to know, read once from main.cf and master.cf.
+public struct QueueManagerSettings: Sendable {
+    public var queue: QueueDirectory
+    public var routes: DomainRoutes
+    public var transports: TransportTable
+    public var schedule: RetrySchedule
+    public var hostname: String
+    public var queueRunDelay: Int
+    public var deliveryTimeout: Int
+    /// Most messages in the active queue at once; the rest wait in incoming/deferred.
+    public var activeLimit: Int
+    /// Messages larger than this are returned with their headers only.
+    public var bounceSizeLimit: Int
+
+    public init(config: MainConfig, master: MasterConfig) {
+        queue = QueueDirectory(root: config.string(.queueDirectory))
+        routes = DomainRoutes(config: config)
+        transports = TransportTable(master: master, config: config)
+        schedule = RetrySchedule(
+            minimalBackoff: config.seconds(.minimalBackoffTime), maximalBackoff: config.seconds(.maximalBackoffTime),
+            maximalLifetime: config.seconds(.maximalQueueLifetime), bounceLifetime: config.seconds(.bounceQueueLifetime))
+        hostname = config.string(.myhostname)
+        queueRunDelay = max(1, config.seconds(.queueRunDelay))
+        deliveryTimeout = config.seconds(.commandTimeout) + 60
+        activeLimit = 1000
+        bounceSizeLimit = 50000
+    }
+}
+
+/// The queue manager (Postfix qmgr): owns the active and deferred queues, hands messages to the
+/// delivery agents, records outcomes, defers, bounces and expires. It never touches a mailbox or the
+/// network itself. One process, one event loop; file work runs on a thread pool.
+public actor QueueManager {
+    /// Wake-up requests, as written to qmgr's socket (the Postfix trigger letters).
+    public enum Request: UInt8, Sendable {
+        /// New mail in incoming (smtpd, pickup, a bounce).
+        case incoming = 0x49  // I
+        /// Retry the deferred queue now (`aviary queue flush`).
+        case flush = 0x46  // F
+        /// Periodic scan from master's wakeup timer or qmgr's own.
+        case scan = 0x57  // W
+    }
+
+    let settings: QueueManagerSettings
+    let logger: Logger
+    let pool: NIOThreadPool
+    let client: DeliveryClient
+    private var inProgress: Set<QueueID> = []
+    private var limiters: [String: AsyncLimiter] = [:]
+    private var lastDeferredScan = 0
+    private var skippedForLimit = false
+
+    public init(settings: QueueManagerSettings, group: any EventLoopGroup, pool: NIOThreadPool, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+        self.pool = pool
+        self.client = DeliveryClient(group: group)
+    }
+
+    /// Runs until cancelled: recovers the active queue, then serves wake-up requests and timers.
+    public func run(requests: AsyncStream<Request>, continuation: AsyncStream<Request>.Continuation) async {
+        await recoverActiveQueue()
+        await withDiscardingTaskGroup { group in
+            let timer = continuation
+            group.addTask {
+                // Our own clock, besides master's wakeups: new mail every few seconds in case a trigger was
+                // lost, the deferred queue every queue_run_delay (checked in `handle`).
+                while !Task.isCancelled {
+                    try? await Task.sleep(nanoseconds: 5_000_000_000)
+                    timer.yield(.scan)
+                }
+            }
+            handle(.scan, in: &group)
+            for await request in requests {
+                if Task.isCancelled { break }
+                handle(request, in: &group)
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func handle(_ request: Request, in group: inout DiscardingTaskGroup) {
+        let now = Int(time(nil))
+        var scanDeferred = request == .flush
+        if request == .scan && now - lastDeferredScan >= settings.queueRunDelay { scanDeferred = true }
+        skippedForLimit = false
+        for id in settings.queue.messages(in: .incoming) { claim(id, from: .incoming, in: &group) }
+        if scanDeferred {
+            lastDeferredScan = now
+            for id in settings.queue.messages(in: .deferred) {
+                if request != .flush, let due = settings.queue.nextAttempt(id, in: .deferred), due > now { continue }
+                claim(id, from: .deferred, in: &group)
+            }
+        }
+    }
+
+    private func claim(_ id: QueueID, from queue: QueueName, in group: inout DiscardingTaskGroup) {
+        guard !inProgress.contains(id) else { return }
+        guard inProgress.count < settings.activeLimit else {
+            skippedForLimit = true
+            return
+        }
+        inProgress.insert(id)
+        group.addTask { await self.process(id, from: queue) }
+    }
+
+    private func finished(_ id: QueueID) -> Bool {
+        inProgress.remove(id)
+        return skippedForLimit
+    }
+
+    /// Puts back whatever a previous qmgr left in active/ (it may have died mid-delivery). Recipients the
+    /// agents finished are marked in the files, so nothing is delivered twice.
+    private func recoverActiveQueue() async {
+        let queue = settings.queue
+        let moved: Int = (try? await pool.runIfActive {
+            var count = 0
+            for id in queue.messages(in: .active) where (try? queue.move(id, from: .active, to: .incoming)) != nil {
+                count += 1
+            }
+            return count
+        }) ?? 0
+        if moved > 0 { logger.info("recovered \(moved) message(s) from the active queue") }
+    }
+
+    func limiter(for transport: String) -> AsyncLimiter {
+        if let existing = limiters[transport] { return existing }
+        let limiter = AsyncLimiter(limit: settings.transports.limits[transport] ?? 1)
+        limiters[transport] = limiter
+        return limiter
+    }
+
+    private func process(_ id: QueueID, from queue: QueueName) async {
+        await MessageDelivery(manager: self, id: id).run(from: queue)
+        _ = finished(id)
+    }
+}
