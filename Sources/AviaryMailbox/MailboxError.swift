@@ -1,0 +1,64 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import AviaryCore
+
+/// A mailbox operation that failed: what kind of failure, a sentence for the log, and the underlying cause.
+///
+/// `local` turns these into delivery status: `lockTimeout` and most `io` failures are worth a retry, an
+/// `unsafeMailbox` is not (someone must fix the file first).
+public struct MailboxError: Error, Sendable, CustomStringConvertible {
+    /// The kind of failure; an open set so that later readers (pop3d, imapd) can add their own.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+
+        public init(_ rawValue: String) { self.rawValue = rawValue }
+
+        /// A system call failed; `cause` is the `SystemError`.
+        public static let io = Code("io")
+        /// The mailbox is a symbolic link, has several hard links or is not a regular file.
+        public static let unsafeMailbox = Code("unsafe mailbox")
+        /// Another process held the mailbox lock for longer than the bounded wait.
+        public static let lockTimeout = Code("lock timeout")
+        /// The message source failed while being copied; `cause` says why.
+        public static let messageUnreadable = Code("message unreadable")
+        /// A folder or file name that may not be used.
+        public static let invalidName = Code("invalid name")
+        /// The message is no longer there (another reader moved or removed it).
+        public static let notFound = Code("not found")
+
+        public var description: String { rawValue }
+    }
+
+    /// The kind of failure.
+    public var code: Code
+    /// What was being done, in words for the log.
+    public var message: String
+    /// The mailbox file or directory concerned.
+    public var path: String?
+    /// The failure underneath, when there is one.
+    public var cause: (any Error)?
+
+    public init(_ code: Code, _ message: String, path: String? = nil, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.path = path
+        self.cause = cause
+    }
+
+    /// Wraps a failed system call, recognising the refusals of `SafeFile` as an unsafe mailbox.
+    static func system(_ error: SystemError, _ message: String) -> MailboxError {
+        // SafeFile reports a symbolic link as ELOOP (O_NOFOLLOW) and a hard-linked or special file as EPERM.
+        let isUnsafe = error.code == ELOOP || (error.code == EPERM && error.operation.hasPrefix("open ("))
+        return MailboxError(isUnsafe ? .unsafeMailbox : .io, message, path: error.path, cause: error)
+    }
+
+    public var description: String {
+        var text = message
+        if let path, !message.contains(path) { text += " " + path }
+        if let cause { text += ": \(cause)" }
+        return text
+    }
+}

@@ -1,0 +1,130 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import AviaryCore
+
+extension Maildir {
+    /// Delivers one message into `new/` and returns its file name there.
+    ///
+    /// The message is written to `tmp/` under a new unique name with CRLF turned into LF, fsynced, then
+    /// hard-linked into `new/` as `UNIQUE,S=SIZE` (a link fails rather than replace an existing name) and
+    /// `new/` is fsynced: when this returns the message survives a crash. On any failure nothing is left
+    /// behind, neither in `tmp/` nor in `new/`. The Maildir must exist (`create(mode:)`).
+    /// - Parameters:
+    ///   - message: the message as stored in the queue (CRLF line ends).
+    ///   - prefix: header lines to write before the message, such as `Delivered-To:` and `Return-Path:`,
+    ///     each ending in CRLF or LF.
+    ///   - hostname: the host name for the unique name; nil uses this host's name.
+    ///   - mode: permissions of the new file.
+    /// - Returns: the file name in `new/`, e.g. `1700000000.M123456P4242Q1.host,S=2048`.
+    /// - Throws: `MailboxError` (`messageUnreadable` when `message` failed, `io` otherwise).
+    @discardableResult
+    public func deliver(
+        _ message: MessageSource,
+        prefix: String = "",
+        hostname: String? = nil,
+        mode: mode_t = 0o600
+    ) throws(MailboxError) -> String {
+        let hostname = hostname ?? Self.systemHostname()
+        let (file, uniqueName) = try createTemporaryFile(hostname: hostname, mode: mode)
+        let temporaryPath = path(of: .tmp) + "/" + uniqueName
+        do throws(MailboxError) {
+            var writer = MailboxFileWriter(file: file, quotesFromLines: false)
+            try writer.writePrefix(prefix)
+            try writer.copy(message)
+            try writer.finish(terminatingLastLine: false)
+            do throws(SystemError) {
+                try file.sync()
+            } catch {
+                throw MailboxError.system(error, "cannot sync message file")
+            }
+            file.close()
+            return try moveToNew(temporaryPath, uniqueName: uniqueName, size: writer.byteCount, hostname: hostname)
+        } catch {
+            unlink(temporaryPath)
+            throw error
+        }
+    }
+
+    private func createTemporaryFile(hostname: String, mode: mode_t) throws(MailboxError) -> (FileDescriptor, String) {
+        // The name is unique by construction; a clash means a clock step or a recycled pid, and a fresh
+        // name (with a higher counter) settles it.
+        for _ in 0..<3 {
+            let uniqueName = Self.makeUniqueName(hostname: hostname)
+            do throws(SystemError) {
+                let file = try SafeFile.createExclusive(path(of: .tmp) + "/" + uniqueName, mode: mode)
+                return (file, uniqueName)
+            } catch where error.code == EEXIST {
+                continue
+            } catch {
+                throw MailboxError.system(error, "cannot create message file in maildir")
+            }
+        }
+        throw MailboxError(.io, "no unused file name in", path: path(of: .tmp))
+    }
+
+    /// Links the finished file into `new/`, never over an existing name, removes the `tmp/` name and syncs
+    /// `new/`. Link rather than rename because rename would silently replace a clashing message.
+    private func moveToNew(
+        _ temporaryPath: String,
+        uniqueName: String,
+        size: Int,
+        hostname: String
+    ) throws(MailboxError) -> String {
+        var uniqueName = uniqueName
+        for _ in 0..<3 {
+            let finalName = uniqueName + ",S=\(size)"
+            let finalPath = path(of: .new) + "/" + finalName
+            var status: Int32
+            repeat { status = link(temporaryPath, finalPath) } while status != 0 && errno == EINTR
+            if status != 0 {
+                let code = errno
+                if code == EEXIST {
+                    uniqueName = Self.makeUniqueName(hostname: hostname)
+                    continue
+                }
+                // Some filesystems (FAT, some FUSE and network mounts) have no hard links. There, rename
+                // is the only move; the existence check leaves a tiny race, as in every Maildir writer.
+                guard code == EPERM || code == EOPNOTSUPP || code == ENOSYS || code == EMLINK else {
+                    throw MailboxError.system(SystemError(code: code, operation: "link", path: finalPath),
+                        "cannot move message into maildir")
+                }
+                if SafeFile.exists(finalPath) {
+                    uniqueName = Self.makeUniqueName(hostname: hostname)
+                    continue
+                }
+                do throws(SystemError) {
+                    try SafeFile.rename(temporaryPath, to: finalPath, syncDirectories: false)
+                } catch {
+                    throw MailboxError.system(error, "cannot move message into maildir")
+                }
+            } else {
+                // The message is in new/ already; a tmp/ name left behind is only clutter.
+                unlink(temporaryPath)
+            }
+            do throws(SystemError) {
+                try SafeFile.syncDirectory(path(of: .new))
+            } catch {
+                // Not durable means not delivered: take it back so that a retry cannot make a duplicate.
+                unlink(finalPath)
+                throw MailboxError.system(error, "cannot sync maildir")
+            }
+            return finalName
+        }
+        throw MailboxError(.io, "no unused file name in", path: path(of: .new))
+    }
+
+    private static func makeUniqueName(hostname: String) -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return MaildirFileName.makeUnique(
+            seconds: Int(now.tv_sec),
+            microseconds: Int(now.tv_nsec / 1000),
+            processID: getpid(),
+            counter: MaildirFileName.nextCounter(),
+            hostname: hostname
+        )
+    }
+}

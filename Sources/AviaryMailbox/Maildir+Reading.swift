@@ -1,0 +1,91 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import AviaryCore
+
+extension Maildir {
+    /// The messages in `new/` and `cur/`, oldest delivery first.
+    ///
+    /// Names starting with `.` are skipped (other programs' temporary files); a file that disappears while
+    /// the directory is read (another reader expunged or moved it) is skipped too.
+    /// - Throws: `io` when `new/` or `cur/` cannot be read.
+    public func messages() throws(MailboxError) -> [MaildirMessage] {
+        var messages: [MaildirMessage] = []
+        for subdirectory in [Subdirectory.new, .cur] {
+            let directory = path(of: subdirectory)
+            let names: [String]
+            do throws(SystemError) {
+                names = try SafeFile.listDirectory(directory)
+            } catch {
+                throw MailboxError.system(error, "cannot list maildir directory")
+            }
+            for fileName in names where !fileName.hasPrefix(".") {
+                let name = MaildirFileName(fileName)
+                var size = name.size
+                if size == nil {
+                    var info = stat()
+                    guard lstat(directory + "/" + fileName, &info) == 0 else { continue }
+                    guard (info.st_mode & S_IFMT) == S_IFREG else { continue }
+                    size = Int(info.st_size)
+                }
+                messages.append(MaildirMessage(subdirectory: subdirectory, fileName: fileName, size: size ?? 0))
+            }
+        }
+        return messages.sorted { Self.deliveryOrder($0.uniqueName, $1.uniqueName) }
+    }
+
+    /// The full path of a message file.
+    public func path(of message: MaildirMessage) -> String {
+        path(of: message.subdirectory) + "/" + message.fileName
+    }
+
+    /// Opens a message for reading (never through a symbolic link).
+    /// - Throws: `notFound` when another reader moved or removed it since it was listed.
+    public func open(_ message: MaildirMessage) throws(MailboxError) -> FileDescriptor {
+        do throws(SystemError) {
+            return try SafeFile.openForReading(path(of: message))
+        } catch where error.code == ENOENT {
+            throw MailboxError(.notFound, "message has gone from maildir", path: path(of: message), cause: error)
+        } catch {
+            throw MailboxError.system(error, "cannot open message")
+        }
+    }
+
+    /// Moves a message to `cur/` with exactly `flags` (a message in `new/` gets its `:2,` info now) and
+    /// returns it as it is afterwards.
+    /// - Throws: `notFound` when another reader moved or removed it since it was listed.
+    @discardableResult
+    public func setFlags(_ flags: MaildirFlags, of message: MaildirMessage) throws(MailboxError) -> MaildirMessage {
+        let newName = message.name.fileName(with: flags)
+        guard message.subdirectory != .cur || newName != message.fileName else { return message }
+        let moved = MaildirMessage(subdirectory: .cur, fileName: newName, size: message.size)
+        do throws(SystemError) {
+            // Same unique name, so the target can only be this message: a plain rename is right. The
+            // directories are not synced: a flag change lost in a crash is harmless.
+            try SafeFile.rename(path(of: message), to: path(of: moved), syncDirectories: false)
+        } catch where error.code == ENOENT {
+            throw MailboxError(.notFound, "message has gone from maildir", path: path(of: message), cause: error)
+        } catch {
+            throw MailboxError.system(error, "cannot rename message")
+        }
+        return moved
+    }
+
+    /// Removes a message (POP3 DELE at QUIT, IMAP EXPUNGE); one that is already gone counts as removed.
+    public func remove(_ message: MaildirMessage) throws(MailboxError) {
+        if unlink(path(of: message)) != 0 && errno != ENOENT {
+            throw MailboxError.system(.current("unlink", path: path(of: message)), "cannot remove message")
+        }
+    }
+
+    /// Orders unique names by their leading delivery time in seconds, then by name, so that messages are
+    /// listed in arrival order whatever program delivered them.
+    static func deliveryOrder(_ left: String, _ right: String) -> Bool {
+        let leftSeconds = Int(left.prefix { $0.isASCII && $0.isNumber }) ?? 0
+        let rightSeconds = Int(right.prefix { $0.isASCII && $0.isNumber }) ?? 0
+        if leftSeconds != rightSeconds { return leftSeconds < rightSeconds }
+        return left < right
+    }
+}
