@@ -114,6 +114,8 @@ extension Parameter {
         "allow_mail_to_commands", .list, "alias, forward", "Where |command deliveries are allowed.")
     public static let allowMailToFiles = Parameter(
         "allow_mail_to_files", .list, "alias, forward", "Where /file deliveries are allowed.")
+    public static let defaultPrivs = Parameter(
+        "default_privs", .string, "nobody", "Account that runs |command and /file deliveries from aliases (as root).")
     public static let commandTimeout = Parameter(
         "command_time_limit", .time(defaultUnit: "s"), "1000s", "Longest a |command delivery may run.")
 
@@ -148,7 +150,7 @@ extension Parameter {
         .smtpdConnectionLimit, .lineLengthLimit, .disableVrfyCommand,
         .aliasMaps, .aliasDatabase, .virtualMailboxDomains, .virtualMailboxMaps, .virtualMailboxBase, .homeMailbox,
         .mailSpoolDirectory, .recipientDelimiter, .forwardPath, .allowMailToCommands, .allowMailToFiles,
-        .commandTimeout,
+        .defaultPrivs, .commandTimeout,
         .queueRunDelay, .minimalBackoffTime, .maximalBackoffTime, .maximalQueueLifetime, .bounceQueueLifetime,
         .defaultProcessLimit, .doubleBounceSender, .maxUse, .maxIdle, .serviceThrottleTime,
     ]

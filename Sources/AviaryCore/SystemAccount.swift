@@ -5,7 +5,7 @@ import Musl
 #endif
 
 /// A Unix account from the password database (`getpwnam_r`), and the privilege switches that use it.
-public struct SystemAccount: Sendable, Equatable {
+public struct SystemAccount: Sendable, Hashable {
     public var name: String
     public var uid: uid_t
     public var gid: gid_t

@@ -1,1 +1,5 @@
-// placeholder
+import AviaryDaemon
+import AviaryLocal
+
+let context = Daemon.start(program: "local")
+LocalService.run(context)

@@ -1,0 +1,207 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AviaryConfig
+import AviaryCore
+import AviaryIPC
+import AviaryMailbox
+import AviaryMessage
+import AviaryQueue
+import AviaryUsers
+import Logging
+
+/// The local delivery agent (Postfix local(8), plus virtual mailboxes): takes one delivery request
+/// from qmgr, delivers each recipient, records successes in the queue file, and answers.
+///
+/// Exactly once: the queue file's lock is held for the whole request and each recipient's status is
+/// re-read under it, so a request repeated by a restarted qmgr skips what was already delivered.
+public struct LocalDeliveryAgent: Sendable {
+    public let settings: LocalSettings
+    public let directory: UserDirectory
+    public let logger: Logger
+
+    public init(config: MainConfig, logger: Logger) {
+        settings = LocalSettings(config: config)
+        directory = UserDirectory(config: config)
+        self.logger = logger
+    }
+
+    public func handle(_ request: DeliveryRequest) -> DeliveryResult {
+        var logger = self.logger
+        logger[metadataKey: "queue_id"] = "\(request.queueID)"
+        func everyone(_ status: DeliveryResult.Status, _ dsn: String, _ text: String) -> DeliveryResult {
+            DeliveryResult(recipients: request.recipients.map { .init(index: $0.index, status: status, dsn: dsn, text: text) })
+        }
+        guard QueueID(request.queueID) != nil, request.queueFile.hasPrefix(settings.queue.root + "/") else {
+            logger.warning("refusing a request for a file outside the queue: \(request.queueFile)")
+            return everyone(.deferred, "4.3.0", "bad delivery request")
+        }
+        let file: QueueFile
+        do {
+            file = try QueueFile(path: request.queueFile, forUpdate: true)
+            try file.lock()
+            try file.refreshStatuses()
+        } catch {
+            logger.error("cannot open queue file: \(error)")
+            return everyone(.deferred, "4.3.0", "cannot open queue file")
+        }
+        let headers = leadingHeaders(of: file)
+        var outcomes: [DeliveryResult.Outcome] = []
+        for recipient in request.recipients {
+            guard recipient.index < file.envelope.recipients.count,
+                file.envelope.recipients[recipient.index].address == recipient.address
+            else {
+                outcomes.append(.init(index: recipient.index, status: .deferred, dsn: "4.3.0", text: "recipient does not match the queue file"))
+                continue
+            }
+            if file.envelope.recipients[recipient.index].status.isFinal {
+                // Delivered by an earlier request (qmgr restarted meanwhile): say so, do nothing.
+                outcomes.append(.init(index: recipient.index, status: .sent, dsn: "2.0.0", text: "already delivered"))
+                continue
+            }
+            let outcome = deliver(recipient, file: file, headers: headers, logger: logger)
+            if outcome.status == .sent {
+                do {
+                    try file.setStatus(.delivered, ofRecipient: recipient.index)
+                } catch {
+                    logger.error("cannot record delivery to <\(recipient.address)>: \(error)")
+                }
+            }
+            outcomes.append(outcome)
+        }
+        return DeliveryResult(recipients: outcomes)
+    }
+
+    private func deliver(
+        _ recipient: DeliveryRequest.Recipient, file: QueueFile, headers: [HeaderScanner.Field], logger: Logger
+    ) -> DeliveryResult.Outcome {
+        let envelope = file.envelope
+        let started = Double(time(nil))
+        func finish(_ status: DeliveryResult.Status, _ dsn: String, _ text: String) -> DeliveryResult.Outcome {
+            let delay = LogFormat.delay(started - envelope.arrivalTime)
+            logger.info("to=<\(recipient.address)>, relay=local, delay=\(delay), dsn=\(dsn), status=\(status.rawValue) (\(text))")
+            return .init(index: recipient.index, status: status, dsn: dsn, text: text)
+        }
+        let lowered = recipient.address.lowercased()
+        if headers.contains(where: { $0.name.lowercased() == "delivered-to" && $0.value.lowercased() == lowered }) {
+            return finish(.bounced, "5.4.6", "mail forwarding loop for \(recipient.address)")
+        }
+        let targets: [DeliveryTarget]
+        do throws(DeliveryFailure) {
+            targets = try RecipientExpansion(settings: settings, directory: directory).expand(recipient.address)
+        } catch {
+            return finish(error.isPermanent ? .bounced : .deferred, error.status, error.text)
+        }
+        var forwards: [String] = []
+        var texts: [String] = []
+        for target in targets {
+            if case .forward(let address) = target {
+                forwards.append(address)
+                continue
+            }
+            do throws(DeliveryFailure) {
+                try write(file: file, to: target, recipient: recipient.address)
+                texts.append(target.sentText)
+            } catch {
+                return finish(error.isPermanent ? .bounced : .deferred, error.status, error.text)
+            }
+        }
+        if !forwards.isEmpty {
+            do {
+                let id = try forward(file: file, to: forwards, recipient: recipient.address)
+                texts.append("forwarded as \(id)")
+            } catch {
+                return finish(.deferred, "4.3.0", "cannot forward: \(error)")
+            }
+        }
+        return finish(.sent, "2.0.0", texts.joined(separator: ", "))
+    }
+
+    private func write(file: QueueFile, to target: DeliveryTarget, recipient: String) throws(DeliveryFailure) {
+        let envelope = file.envelope
+        let prefix = "Return-Path: <\(envelope.sender)>\r\nDelivered-To: \(recipient)\r\n"
+        let message = MessageSource.file(file.file, offset: file.messageOffset, length: file.messageLength)
+        do {
+            switch target {
+            case .maildir(let path, let owner):
+                try runAs(owner) {
+                    let maildir = Maildir(path: path)
+                    try SafeFile.makeDirectories(path, mode: 0o700)
+                    try maildir.create(mode: 0o700)
+                    try maildir.deliver(message, prefix: prefix, hostname: settings.hostname)
+                }
+            case .mbox(let path, let owner):
+                try runAs(owner) {
+                    try Mbox(path: path).deliver(
+                        message, sender: envelope.sender, prefix: prefix,
+                        locking: MboxLocking(dotLockMayFail: true))
+                }
+            case .file(let path, let owner):
+                try runAs(owner) {
+                    try Mbox(path: path).deliver(
+                        message, sender: envelope.sender, prefix: prefix, locking: MboxLocking(dotLockMayFail: true))
+                }
+            case .command(let command, let owner, let home):
+                let parts = AddressParts(recipient)
+                try CommandDelivery(command: command, owner: owner, home: home, timeLimit: settings.commandTimeLimit)
+                    .run(
+                        message: MessageSource.chunks([Array(prefix.utf8)]).followed(by: message),
+                        environment: [
+                            "SENDER": envelope.sender, "RECIPIENT": recipient, "LOCAL": parts.localPart,
+                            "DOMAIN": parts.domain, "ORIGINAL_RECIPIENT": recipient,
+                        ])
+            case .forward:
+                return
+            }
+        } catch let failure as DeliveryFailure {
+            throw failure
+        } catch let error as MailboxError {
+            if error.code == .unsafeMailbox { throw .permanent("5.2.0", "cannot deliver: \(error)") }
+            throw .temporary("4.2.0", "cannot deliver: \(error)")
+        } catch {
+            throw .temporary("4.2.0", "cannot deliver: \(error)")
+        }
+    }
+
+    /// Queues the message again for addresses this agent does not deliver (an alias or .forward pointing
+    /// elsewhere), with the same sender and a `Delivered-To:` that stops loops. As root the new file is
+    /// written as the mail owner, who owns the queue.
+    private func forward(file: QueueFile, to addresses: [String], recipient: String) throws -> QueueID {
+        let envelope = file.envelope
+        let queue = settings.queue
+        let id = try runAs(settings.mailOwner) { () throws -> QueueID in
+            let writer = try QueueWriter(
+                directory: queue,
+                envelope: QueueEnvelope(
+                    arrivalTime: Double(time(nil)), sender: envelope.sender,
+                    attributes: [.init("origin", "local"), .init("forwarded_for", recipient)],
+                    recipients: addresses.map { QueueRecipient(address: $0) }))
+            try writer.append(Array("Delivered-To: \(recipient)\r\n".utf8))
+            try file.readMessage { try writer.append($0) }
+            return try writer.commit()
+        }
+        queue.wakeQueueManager()
+        return id
+    }
+
+    /// The message's header fields (from its first 64 KiB), for loop detection.
+    private func leadingHeaders(of file: QueueFile) -> [HeaderScanner.Field] {
+        let count = Int(min(file.messageLength, 65536))
+        guard let head = try? file.file.read(count: count, at: file.messageOffset) else { return [] }
+        return HeaderScanner.fields(of: head)
+    }
+}
+
+extension MessageSource {
+    /// This source, then `next`.
+    func followed(by next: MessageSource) -> MessageSource {
+        var first: MessageSource? = self
+        return MessageSource {
+            if let current = first {
+                if let chunk = try current.nextChunk() { return chunk }
+                first = nil
+            }
+            return try next.nextChunk()
+        }
+    }
+}
