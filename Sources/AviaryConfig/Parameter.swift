@@ -88,6 +88,8 @@ extension Parameter {
         "smtpd_connection_limit", .integer, "500", "Most simultaneous sessions per smtpd process.")
     public static let lineLengthLimit = Parameter(
         "line_length_limit", .integer, "2048", "Longest SMTP command line, in bytes.")
+    public static let smtpdHeloRequired = Parameter(
+        "smtpd_helo_required", .boolean, "no", "Require HELO or EHLO before MAIL.")
     public static let disableVrfyCommand = Parameter(
         "disable_vrfy_command", .boolean, "no", "Refuse VRFY.")
 
@@ -147,7 +149,7 @@ extension Parameter {
         .myorigin, .mydestination, .mynetworks, .relayDomains, .relayhost, .maillogFile, .syslogName,
         .localTransport, .virtualTransport, .relayTransport, .defaultTransport,
         .smtpdBanner, .messageSizeLimit, .smtpdRecipientLimit, .smtpdTimeout, .smtpdHardErrorLimit,
-        .smtpdConnectionLimit, .lineLengthLimit, .disableVrfyCommand,
+        .smtpdConnectionLimit, .lineLengthLimit, .smtpdHeloRequired, .disableVrfyCommand,
         .aliasMaps, .aliasDatabase, .virtualMailboxDomains, .virtualMailboxMaps, .virtualMailboxBase, .homeMailbox,
         .mailSpoolDirectory, .recipientDelimiter, .forwardPath, .allowMailToCommands, .allowMailToFiles,
         .defaultPrivs, .commandTimeout,

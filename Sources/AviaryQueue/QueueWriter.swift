@@ -21,12 +21,17 @@ public final class QueueWriter {
     private var isFinished = false
 
     /// Creates the temporary file and writes the envelope.
-    public init(directory: QueueDirectory, queue: QueueName = .incoming, envelope: QueueEnvelope) throws(SystemError) {
+    /// - Parameter id: the ID to use (smtpd picks it at MAIL FROM, to log it early); nil picks a new one.
+    public init(directory: QueueDirectory, queue: QueueName = .incoming, id chosen: QueueID? = nil, envelope: QueueEnvelope)
+        throws(SystemError)
+    {
         self.directory = directory
         self.queue = queue
         var attempt = 0
+        var candidate = chosen
         while true {
-            let id = QueueID.make()
+            let id = candidate ?? QueueID.make()
+            candidate = nil
             let temporary = directory.path(of: queue) + "/." + id.rawValue
             do {
                 file = try SafeFile.createExclusive(temporary, mode: 0o600)

@@ -1,0 +1,122 @@
+import AviaryCore
+import AviaryMessage
+import AviaryQueue
+import NIOCore
+import NIOPosix
+
+/// The message being received: buffered in memory while small, streamed to a queue file when large,
+/// committed durably at the end. Also watches BDAT bytes for bare CR and LF (DATA lines are checked by
+/// `SMTPDataReader`), and finds the Message-ID for the log.
+struct MessageAssembly {
+    let sink: QueueSink
+    private var pending: [UInt8] = []
+    private var head: [UInt8] = []
+    private var headComplete = false
+    private var previousWasCR = false
+    private var sawBareLineEnding = false
+    /// Message octets received with BDAT so far.
+    private(set) var messageOctets = 0
+    var isOversized = false
+
+    init(sink: QueueSink) { self.sink = sink }
+
+    /// Bytes that go first (the Received: header); they are not part of the client's message.
+    mutating func append(_ bytes: [UInt8]) { pending += bytes }
+
+    /// Keeps a (small) buffer until the next flush or the commit.
+    mutating func keep(_ buffer: ByteBuffer) {
+        remember(buffer)
+        pending += buffer.readableBytesView
+    }
+
+    /// Watches BDAT content for bare CR or LF, across chunk boundaries.
+    mutating func scan(_ bytes: ByteBufferView) {
+        messageOctets += bytes.count
+        for byte in bytes {
+            if byte == 10 {
+                if !previousWasCR { sawBareLineEnding = true }
+            } else if previousWasCR {
+                sawBareLineEnding = true
+            }
+            previousWasCR = byte == 13
+        }
+    }
+
+    /// Whether the BDAT message had a bare CR or LF (a CR at the very end counts).
+    mutating func finishScan() -> Bool { sawBareLineEnding || previousWasCR }
+
+    /// The Message-ID header's value, without angle brackets, if the message has one.
+    var messageID: String? {
+        HeaderScanner.fields(of: head).first { $0.name.lowercased() == "message-id" }.map {
+            var value = $0.value
+            if value.hasPrefix("<") { value.removeFirst() }
+            if value.hasSuffix(">") { value.removeLast() }
+            return value
+        }
+    }
+
+    private mutating func remember(_ buffer: ByteBuffer) {
+        guard !headComplete else { return }
+        head += buffer.readableBytesView.prefix(65536 - head.count)
+        headComplete = head.count >= 65536
+    }
+
+    /// Writes what has accumulated to the queue file (created on first use).
+    mutating func flush(_ buffer: ByteBuffer, envelope: QueueEnvelope, id: QueueID) async throws {
+        remember(buffer)
+        let bytes = pending + buffer.readableBytesView
+        pending = []
+        try await sink.write(bytes, envelope: envelope, id: id)
+    }
+
+    /// Writes the rest, fsyncs the file, renames it into incoming/, fsyncs the directory, wakes qmgr.
+    /// - Returns: the message size in bytes.
+    mutating func commit(_ last: ByteBuffer, envelope: QueueEnvelope, id: QueueID) async throws -> Int64 {
+        remember(last)
+        let bytes = pending + last.readableBytesView
+        pending = []
+        return try await sink.commit(bytes, envelope: envelope, id: id)
+    }
+
+    /// Throws away whatever was written.
+    func abandon() { sink.abandon() }
+}
+
+/// The queue file being written for one message, used by one session at a time (each call is awaited
+/// before the next), with the file work on the thread pool.
+/// `@unchecked Sendable`: `writer` is only touched inside pool jobs that the owning session awaits one
+/// after another, never concurrently.
+final class QueueSink: @unchecked Sendable {
+    let queue: QueueDirectory
+    let pool: NIOThreadPool
+    private var writer: QueueWriter?
+
+    init(queue: QueueDirectory, pool: NIOThreadPool) {
+        self.queue = queue
+        self.pool = pool
+    }
+
+    func write(_ bytes: [UInt8], envelope: QueueEnvelope, id: QueueID) async throws {
+        try await pool.runIfActive {
+            let writer = try self.writer ?? QueueWriter(directory: self.queue, id: id, envelope: envelope)
+            self.writer = writer
+            try writer.append(bytes)
+        }
+    }
+
+    func commit(_ bytes: [UInt8], envelope: QueueEnvelope, id: QueueID) async throws -> Int64 {
+        try await pool.runIfActive {
+            let writer = try self.writer ?? QueueWriter(directory: self.queue, id: id, envelope: envelope)
+            self.writer = nil
+            try writer.append(bytes)
+            try writer.commit()
+            self.queue.wakeQueueManager()
+            return writer.messageLength
+        }
+    }
+
+    func abandon() {
+        writer?.abort()
+        writer = nil
+    }
+}

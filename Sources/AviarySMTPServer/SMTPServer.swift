@@ -1,0 +1,151 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AviaryConfig
+import AviaryCore
+import AviarySMTP
+import AviaryUsers
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// smtpd: accepts SMTP sessions on a listening socket and turns accepted messages into queue files.
+///
+/// Framing, bare-LF detection and timeouts are channel handlers; each session is async code over
+/// `NIOAsyncChannel`, one child task per connection: a connection's error ends only that connection.
+public final class SMTPServer: Sendable {
+    public let settings: SMTPServerSettings
+    let directory: UserDirectory
+    let logger: Logger
+    let pool: NIOThreadPool
+    private let activeSessions = Atomic<Int>(0)
+
+    public init(config: MainConfig, logger: Logger, pool: NIOThreadPool) {
+        settings = SMTPServerSettings(config: config)
+        directory = UserDirectory(config: config)
+        self.logger = logger
+        self.pool = pool
+        for entry in settings.trustedNetworks.invalidEntries {
+            logger.warning("mynetworks: ignoring \"\(entry)\": not an address or network")
+        }
+    }
+
+    /// Serves connections from an already bound listening socket (master's fd 3) until cancelled.
+    public func run(listeningSocket: Int32, group: any EventLoopGroup) async throws {
+        let listener = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            .bind(NIOBSDSocket.Handle(listeningSocket)) { channel in
+                self.configure(channel)
+            }
+        try await serve(listener)
+    }
+
+    /// Serves connections on `host:port` (tests use port 0); `ready` learns the bound port.
+    public func run(host: String, port: Int, group: any EventLoopGroup, ready: @Sendable (Int) -> Void = { _ in }) async throws {
+        let listener = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: port) { channel in self.configure(channel) }
+        ready(listener.channel.localAddress?.port ?? 0)
+        try await serve(listener)
+    }
+
+    private func configure(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<SMTPInboundFrame, SMTPReply>> {
+        let timeout = settings.timeoutSeconds
+        let lineLimit = settings.lineLengthLimit
+        let hostname = settings.hostname
+        return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandlers([
+                MessageToByteHandler(SMTPReplyEncoder()),
+                ByteToMessageHandler(SMTPFrameDecoder(maximumLineLength: lineLimit)),
+                IdleStateHandler(readTimeout: .seconds(Int64(timeout))),
+                SessionTimeoutHandler(reply: .timeout(hostname: hostname)),
+            ])
+            return try NIOAsyncChannel<SMTPInboundFrame, SMTPReply>(wrappingChannelSynchronously: channel)
+        }
+    }
+
+    private func serve(_ listener: NIOAsyncChannel<NIOAsyncChannel<SMTPInboundFrame, SMTPReply>, Never>) async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            try await listener.executeThenClose { connections in
+                for try await connection in connections {
+                    group.addTask { await self.handle(connection) }
+                }
+            }
+        }
+    }
+
+    private func handle(_ connection: NIOAsyncChannel<SMTPInboundFrame, SMTPReply>) async {
+        let count = activeSessions.wrappingAdd(1, ordering: .relaxed).newValue
+        defer { activeSessions.wrappingSubtract(1, ordering: .relaxed) }
+        let address = connection.channel.remoteAddress?.ipAddress ?? "unknown"
+        if count > settings.connectionLimit {
+            logger.warning("too many connections (smtpd_connection_limit = \(settings.connectionLimit)); refusing \(address)")
+            try? await connection.executeThenClose { _, outbound in
+                try await outbound.write(.tooManyConnections(hostname: settings.hostname, client: address))
+            }
+            return
+        }
+        let name = await clientName(for: address)
+        var session = SMTPSession(server: self, client: ClientIdentity(name: name, address: address))
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                try await session.run(inbound: inbound, outbound: outbound)
+            }
+        } catch {
+            session.logDisconnect(reason: "\(error)")
+            return
+        }
+        session.logDisconnect(reason: nil)
+    }
+
+    /// The client's host name: `localhost` for loopback, otherwise a reverse lookup (off the event loop),
+    /// or `unknown` as Postfix says when there is none.
+    private func clientName(for address: String) async -> String {
+        if address == "127.0.0.1" || address == "::1" || address.hasPrefix("127.") { return "localhost" }
+        return (try? await pool.runIfActive { reverseLookup(address) }) ?? "unknown"
+    }
+}
+
+/// Who is on the other end.
+public struct ClientIdentity: Sendable {
+    public var name: String
+    public var address: String
+
+    /// `host[addr]`, the way Postfix names clients in logs.
+    public var description: String { "\(name)[\(address)]" }
+}
+
+/// `getnameinfo` with `NI_NAMEREQD`; "unknown" when there is no name.
+func reverseLookup(_ address: String) -> String {
+    var hints = addrinfo()
+    hints.ai_flags = AI_NUMERICHOST
+    var result: UnsafeMutablePointer<addrinfo>?
+    guard getaddrinfo(address, nil, &hints, &result) == 0, let info = result else { return "unknown" }
+    defer { freeaddrinfo(result) }
+    var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+    guard getnameinfo(info.pointee.ai_addr, info.pointee.ai_addrlen, &host, socklen_t(host.count), nil, 0, NI_NAMEREQD) == 0
+    else { return "unknown" }
+    return String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// Sends `421 ... timeout exceeded` and closes when the client has been silent for `smtpd_timeout`.
+final class SessionTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = SMTPInboundFrame
+    typealias InboundOut = SMTPInboundFrame
+    typealias OutboundOut = SMTPReply
+
+    let reply: SMTPReply
+
+    init(reply: SMTPReply) { self.reply = reply }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in channel.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}

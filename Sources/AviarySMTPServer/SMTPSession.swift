@@ -1,0 +1,385 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AviaryCore
+import AviaryMessage
+import AviaryQueue
+import AviarySMTP
+import AviaryUsers
+import Logging
+import NIOCore
+
+/// One SMTP conversation (RFC 5321), from the greeting to QUIT: command order, recipients, relay
+/// control, and the message itself. Frames come from `SMTPFrameDecoder`; replies go to the encoder.
+struct SMTPSession {
+    typealias Frames = NIOAsyncChannelInboundStream<SMTPInboundFrame>.AsyncIterator
+    typealias Replies = NIOAsyncChannelOutboundWriter<SMTPReply>
+
+    let server: SMTPServer
+    let client: ClientIdentity
+    var settings: SMTPServerSettings { server.settings }
+    var logger: Logger
+    var heloName: String?
+    var isExtended = false
+    var transaction: Transaction?
+    var errorCount = 0
+    /// Per verb: (attempts, successes), for Postfix's `disconnect from ... ehlo=1 mail=1 ...` line.
+    var statistics: [(verb: String, attempts: Int, successes: Int)] = []
+
+    /// A mail transaction, from MAIL to the end of the message.
+    struct Transaction {
+        var id: QueueID
+        var sender: String
+        var parameters: SMTPMailParameters
+        var recipients: [QueueRecipient] = []
+        /// Message bytes being received with BDAT, with whether they contained a bare CR or LF.
+        var chunks: MessageAssembly?
+    }
+
+    init(server: SMTPServer, client: ClientIdentity) {
+        self.server = server
+        self.client = client
+        self.logger = server.logger
+    }
+
+    mutating func run(inbound: NIOAsyncChannelInboundStream<SMTPInboundFrame>, outbound: Replies) async throws {
+        logger.info("connect from \(client.description)")
+        try await outbound.write(.greeting(settings.banner))
+        var frames = inbound.makeAsyncIterator()
+        while let frame = try await frames.next() {
+            guard case .line(let line) = frame else { continue }  // chunk bytes of a BDAT already answered
+            var reply: SMTPReply
+            var verb = "unknown"
+            if line.ending == .unfinished {
+                try await skipRestOfLine(&frames)
+                reply = .lineTooLong
+            } else {
+                switch SMTPCommandParser.parse(line.bytes) {
+                case .failure(let error):
+                    reply = error.reply
+                    logger.trace("bad command: \(error.detail)")
+                case .success(let command):
+                    verb = command.verb.lowercased()
+                    if case .quit = command {
+                        count(verb, succeeded: true)
+                        try await outbound.write(.closing)
+                        return
+                    }
+                    reply = try await execute(command, frames: &frames, outbound: outbound)
+                }
+            }
+            count(verb, succeeded: reply.isPositive)
+            if !reply.isPositive {
+                errorCount += 1
+                if errorCount >= settings.hardErrorLimit {
+                    try await outbound.write(.tooManyErrors(hostname: settings.hostname))
+                    logger.warning("too many errors after \(verb.uppercased()) from \(client.description)")
+                    return
+                }
+            }
+            try await outbound.write(reply)
+            if reply.closesConnection { return }
+        }
+    }
+
+    private mutating func skipRestOfLine(_ frames: inout Frames) async throws {
+        while let frame = try await frames.next() {
+            if case .line(let piece) = frame, piece.ending != .unfinished { return }
+        }
+    }
+
+    private mutating func count(_ verb: String, succeeded: Bool) {
+        if let index = statistics.firstIndex(where: { $0.verb == verb }) {
+            statistics[index].attempts += 1
+            if succeeded { statistics[index].successes += 1 }
+        } else {
+            statistics.append((verb, 1, succeeded ? 1 : 0))
+        }
+    }
+
+    func logDisconnect(reason: String?) {
+        var text = "disconnect from \(client.description)"
+        var total = (0, 0)
+        for entry in statistics {
+            text += entry.attempts == entry.successes ? " \(entry.verb)=\(entry.attempts)" : " \(entry.verb)=\(entry.successes)/\(entry.attempts)"
+            total.0 += entry.attempts
+            total.1 += entry.successes
+        }
+        text += total.0 == total.1 ? " commands=\(total.0)" : " commands=\(total.1)/\(total.0)"
+        if let reason { text += " (\(reason))" }
+        logger.info("\(text)")
+    }
+
+    // MARK: - Commands
+
+    private mutating func execute(_ command: SMTPCommand, frames: inout Frames, outbound: Replies) async throws -> SMTPReply {
+        if transaction?.chunks != nil {
+            switch command {
+            case .bdat, .rset, .noop, .quit, .help: break
+            default: return .afterBDAT(command.verb)
+            }
+        }
+        switch command {
+        case .helo(let name), .ehlo(let name):
+            heloName = name
+            transaction = nil
+            if case .ehlo = command {
+                isExtended = true
+                return .ehlo(hostname: settings.hostname, keywords: extensions)
+            }
+            isExtended = false
+            return .helo(hostname: settings.hostname)
+        case .mail(let path, let parameters):
+            return mail(from: path, parameters: parameters)
+        case .rcpt(let path, let parameters):
+            return await recipient(path, parameters: parameters)
+        case .data:
+            return try await data(frames: &frames, outbound: outbound)
+        case .bdat(let size, let isLast):
+            return try await chunk(size: size, isLast: isLast, frames: &frames)
+        case .rset:
+            transaction = nil
+            return .reset
+        case .noop:
+            return .noop
+        case .quit:
+            return .closing
+        case .vrfy(let text, _):
+            return await verify(text)
+        case .expn:
+            return .commandNotImplemented
+        case .help:
+            return .help()
+        case .startTLS:
+            return .tlsNotAvailable
+        case .auth:
+            return .authNotEnabled
+        case .unknown:
+            return .unknownCommand
+        }
+    }
+
+    private var extensions: [String] {
+        var keywords = ["PIPELINING", "SIZE \(settings.messageSizeLimit)"]
+        if !settings.isVRFYDisabled { keywords.append("VRFY") }
+        keywords += ["ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"]
+        return keywords
+    }
+
+    private mutating func mail(from path: MailAddress?, parameters: SMTPMailParameters) -> SMTPReply {
+        if settings.isHeloRequired && heloName == nil { return .sendHeloFirst }
+        guard transaction == nil else { return .nestedMail }
+        if let path, !path.isASCII, !parameters.isSMTPUTF8 { return .smtputf8Required }
+        if let size = parameters.size, settings.messageSizeLimit > 0, size > settings.messageSizeLimit {
+            reject("MAIL", .messageTooBig, sender: path?.description ?? "", recipient: nil)
+            return .messageTooBig
+        }
+        let id = QueueID.make()
+        transaction = Transaction(id: id, sender: path?.description ?? "", parameters: parameters)
+        logger.info("\(id): client=\(client.description)")
+        return .senderOk
+    }
+
+    private mutating func recipient(_ path: MailAddress, parameters: SMTPRecipientParameters) async -> SMTPReply {
+        guard var current = transaction else { return .needMail }
+        guard current.recipients.count < settings.recipientLimit else { return .tooManyRecipients }
+        if !path.isASCII, !current.parameters.isSMTPUTF8 { return .smtputf8Required }
+        let address = path.description
+        let check = await check(recipient: address)
+        if let refusal = check {
+            reject("RCPT", refusal, sender: current.sender, recipient: address)
+            return refusal
+        }
+        current.recipients.append(
+            QueueRecipient(
+                address: address, notify: parameters.notify?.description,
+                originalRecipient: parameters.originalRecipient.map { "\($0.addressType);\($0.address)" }))
+        transaction = current
+        return .recipientOk
+    }
+
+    /// nil when the recipient is acceptable, otherwise the refusal. Local and virtual users must exist;
+    /// other domains are relayed only for trusted clients (`mynetworks`) or to `relay_domains`.
+    private func check(recipient address: String) async -> SMTPReply? {
+        let directory = server.directory
+        let lookup = try? await server.pool.runIfActive { directory.lookup(address) }
+        switch lookup {
+        case .none: return .temporaryLookupFailure
+        case .local?, .virtual?: return nil
+        case .unknown(let table)?:
+            return .unknownUser(address, table: table == "virtual mailbox" ? .virtualMailbox : .localRecipient)
+        case .notLocal(let kind)?:
+            if kind == .relay || settings.trustedNetworks.contains(client.address) { return nil }
+            return .relayDenied(address)
+        }
+    }
+
+    private func verify(_ text: String) async -> SMTPReply {
+        if settings.isVRFYDisabled { return .vrfyDisabled }
+        var address = text.trimmingWhitespace()
+        if address.hasPrefix("<") && address.hasSuffix(">") { address = String(address.dropFirst().dropLast()) }
+        let directory = server.directory
+        switch try? await server.pool.runIfActive({ directory.lookup(address) }) {
+        case .local?, .virtual?, .notLocal?: return .vrfy(address)
+        case .unknown(let table)?:
+            return .unknownUser(address, table: table == "virtual mailbox" ? .virtualMailbox : .localRecipient)
+        case .none: return .temporaryLookupFailure
+        }
+    }
+
+    /// Postfix's reject log line: `NOQUEUE: reject: RCPT from host[addr]: 550 5.1.1 ...; from=<> to=<> proto=ESMTP helo=<>`.
+    private func reject(_ verb: String, _ reply: SMTPReply, sender: String, recipient: String?) {
+        var text = "NOQUEUE: reject: \(verb) from \(client.description): \(reply.description); from=<\(sender)>"
+        if let recipient { text += " to=<\(recipient)>" }
+        text += " proto=\(isExtended ? "ESMTP" : "SMTP") helo=<\(heloName ?? "")>"
+        logger.info("\(text)")
+    }
+
+    // MARK: - The message
+
+    private mutating func data(frames: inout Frames, outbound: Replies) async throws -> SMTPReply {
+        guard let current = transaction else { return .needMail }
+        guard !current.recipients.isEmpty else { return .needRecipients }
+        try await outbound.write(.startData)
+        var reader = SMTPDataReader(sizeLimit: settings.messageSizeLimit > 0 ? settings.messageSizeLimit : nil)
+        var assembly = MessageAssembly(sink: QueueSink(queue: settings.queue, pool: server.pool))
+        assembly.append(receivedHeader(for: current))
+        var buffer = ByteBuffer()
+        while let frame = try await frames.next() {
+            guard case .line(let line) = frame else { continue }
+            let progress = reader.consume(line, into: &buffer)
+            if buffer.readableBytes >= 65536 {
+                try await assembly.flush(buffer, envelope: envelope(for: current), id: current.id)
+                buffer.clear()
+            }
+            if progress == .endOfMessage { break }
+        }
+        guard reader.isComplete else {
+            assembly.abandon()
+            throw SessionEnded.lostConnectionInData
+        }
+        transaction = nil
+        if reader.sawBareLineEnding {
+            assembly.abandon()
+            logger.info("\(current.id): reject: DATA from \(client.description): bare <LF> or <CR> in the message")
+            return .bareLineFeed
+        }
+        if reader.exceededSizeLimit {
+            assembly.abandon()
+            logger.info("\(current.id): reject: DATA from \(client.description): message size exceeds \(settings.messageSizeLimit)")
+            return .messageTooBig
+        }
+        return await commit(assembly, last: buffer, transaction: current)
+    }
+
+    private mutating func chunk(size: Int, isLast: Bool, frames: inout Frames) async throws -> SMTPReply {
+        // The chunk's bytes follow the command whatever we answer; read them all first (RFC 3030).
+        var refusal: SMTPReply?
+        if transaction == nil {
+            refusal = .needMail
+        } else if transaction?.recipients.isEmpty == true {
+            refusal = .needRecipients
+        } else if size == 0 && !isLast {
+            refusal = .nullBDAT
+        }
+        if transaction != nil && refusal == nil && transaction?.chunks == nil {
+            var assembly = MessageAssembly(sink: QueueSink(queue: settings.queue, pool: server.pool))
+            assembly.append(receivedHeader(for: transaction!))
+            transaction?.chunks = assembly
+        }
+        var received = 0
+        var buffer = ByteBuffer()
+        if size > 0 || isLast {
+            while let frame = try await frames.next() {
+                guard case .chunk(let piece, let isEnd) = frame else { continue }
+                received += piece.readableBytes
+                if refusal == nil {
+                    transaction?.chunks?.scan(piece.readableBytesView)
+                    if let total = transaction?.chunks?.messageOctets, settings.messageSizeLimit > 0,
+                        total > settings.messageSizeLimit
+                    {
+                        transaction?.chunks?.isOversized = true
+                    } else {
+                        buffer.writeImmutableBuffer(piece)
+                    }
+                    if buffer.readableBytes >= 65536, let current = transaction, var assembly = current.chunks {
+                        try await assembly.flush(buffer, envelope: envelope(for: current), id: current.id)
+                        transaction?.chunks = assembly
+                        buffer.clear()
+                    }
+                }
+                if isEnd { break }
+            }
+            guard received == size else { throw SessionEnded.lostConnectionInData }
+        }
+        if let refusal {
+            if refusal == .nullBDAT { transaction?.chunks?.abandon(); transaction = nil }
+            return refusal
+        }
+        guard let current = transaction, var assembly = current.chunks else { return .badSequence }
+        if !isLast {
+            if buffer.readableBytes > 0 { assembly.keep(buffer) }
+            transaction?.chunks = assembly
+            return .chunkReceived(octets: size)
+        }
+        transaction = nil
+        if assembly.finishScan() {
+            assembly.abandon()
+            logger.info("\(current.id): reject: BDAT from \(client.description): bare <LF> or <CR> in the message")
+            return .bareLineFeed
+        }
+        if assembly.isOversized {
+            assembly.abandon()
+            return .messageTooBig
+        }
+        return await commit(assembly, last: buffer, transaction: current)
+    }
+
+    private func receivedHeader(for transaction: Transaction) -> [UInt8] {
+        var protocolName = isExtended ? "ESMTP" : "SMTP"
+        if transaction.parameters.isSMTPUTF8 { protocolName = "UTF8" + protocolName }
+        return ReceivedHeader(
+            heloName: heloName, clientName: client.name, clientAddress: client.address, hostname: settings.hostname,
+            protocolName: protocolName, queueID: transaction.id.rawValue,
+            recipient: transaction.recipients.count == 1 ? transaction.recipients[0].address : nil
+        ).bytes
+    }
+
+    private func envelope(for transaction: Transaction) -> QueueEnvelope {
+        var attributes: [QueueEnvelope.Attribute] = [
+            .init("origin", "smtpd"), .init("client_address", client.address), .init("client_name", client.name),
+            .init("helo_name", heloName ?? ""), .init("protocol", isExtended ? "ESMTP" : "SMTP"),
+        ]
+        let parameters = transaction.parameters
+        if let body = parameters.body { attributes.append(.init("body", body.rawValue)) }
+        if parameters.isSMTPUTF8 { attributes.append(.init("smtputf8", "yes")) }
+        if let ret = parameters.dsnReturn { attributes.append(.init("ret", ret.rawValue)) }
+        if let envid = parameters.envelopeID { attributes.append(.init("envid", envid)) }
+        var seconds = timespec()
+        clock_gettime(CLOCK_REALTIME, &seconds)
+        return QueueEnvelope(
+            arrivalTime: Double(seconds.tv_sec) + Double(seconds.tv_nsec) / 1e9, sender: transaction.sender,
+            attributes: attributes, recipients: transaction.recipients)
+    }
+
+    /// Makes the message durable (file and directory fsynced) and only then says 250.
+    private func commit(_ assembly: MessageAssembly, last: ByteBuffer, transaction: Transaction) async -> SMTPReply {
+        var assembly = assembly
+        do {
+            let size = try await assembly.commit(last, envelope: envelope(for: transaction), id: transaction.id)
+            let messageID = assembly.messageID.map { "<\($0)>" } ?? "<>"
+            logger.info("\(transaction.id): message-id=\(messageID)")
+            logger.trace("\(transaction.id): queued \(size) bytes")
+            return .queued(as: transaction.id.rawValue)
+        } catch {
+            logger.error("\(transaction.id): cannot write queue file: \(error)")
+            return .localError
+        }
+    }
+}
+
+enum SessionEnded: Error, CustomStringConvertible {
+    case lostConnectionInData
+
+    var description: String { "lost connection while receiving the message" }
+}
