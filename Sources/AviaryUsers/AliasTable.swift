@@ -13,6 +13,7 @@ import AviaryCore
 /// - `name: target, target, ...`; a line that starts with a space or tab continues the previous entry;
 ///   blank lines and lines whose first non-blank character is `#` are ignored (even between an entry and
 ///   its continuation lines).
+/// - Targets on different lines of one entry are separate targets even without a comma between them.
 /// - Names are case-insensitive (stored lower-cased) and may be quoted when they hold spaces, `#`, `:` or
 ///   `@`. Targets follow `AliasTarget`'s grammar.
 /// - An entry without targets is an error; a name given twice is a warning and the later entry wins.
