@@ -1,9 +1,10 @@
+import AviaryCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryCore
 
 /// An mbox mailbox file (`/var/mail/USER`): messages one after another, each introduced by a `From ` line.
 ///

@@ -1,9 +1,10 @@
+import AviaryCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryCore
 
 /// How an mbox is locked: Postfix local's default for `/var/mail` (`mailbox_delivery_lock = fcntl, dotlock`).
 ///
@@ -81,23 +82,30 @@ extension Mbox {
             if code == EINTR { continue }
             guard code == EEXIST else {
                 if locking.dotLockMayFail { return nil }
-                throw MailboxError.system(SystemError(code: code, operation: "create", path: lockPath),
-                    "cannot create dot-lock")
+                throw MailboxError.system(
+                    SystemError(code: code, operation: "create", path: lockPath),
+                    "cannot create dot-lock"
+                )
             }
             if attempt == locking.attempts { break }
             var info = stat()
             if lstat(lockPath, &info) == 0 && time(nil) > info.st_ctim.tv_sec + locking.staleDotLockAge {
                 // A crashed writer's lock; every Postfix-compatible program removes it the same way.
                 if unlink(lockPath) != 0 && errno != ENOENT {
-                    throw MailboxError.system(.current("unlink (stale lock)", path: lockPath),
-                        "cannot remove stale dot-lock")
+                    throw MailboxError.system(
+                        .current("unlink (stale lock)", path: lockPath),
+                        "cannot remove stale dot-lock"
+                    )
                 }
                 continue
             }
             Self.pause(locking.retryDelay)
         }
-        throw MailboxError(.lockTimeout, "mailbox is locked by another process (dot-lock \(lockPath) exists)",
-            path: path)
+        throw MailboxError(
+            .lockTimeout,
+            "mailbox is locked by another process (dot-lock \(lockPath) exists)",
+            path: path
+        )
     }
 
     /// Takes an fcntl write lock on the whole file.
@@ -126,8 +134,10 @@ extension Mbox {
             case EAGAIN, EACCES:
                 if attempt < locking.attempts { Self.pause(locking.retryDelay) }
             default:
-                throw MailboxError.system(SystemError(code: code, operation: "fcntl", path: path),
-                    "cannot lock mailbox")
+                throw MailboxError.system(
+                    SystemError(code: code, operation: "fcntl", path: path),
+                    "cannot lock mailbox"
+                )
             }
         }
         throw MailboxError(.lockTimeout, "mailbox is locked by another process (fcntl lock held)", path: path)

@@ -19,12 +19,21 @@ struct MailboxTextEncoderTests {
         Fixture(input: "\r\r\n\r", maildir: "\r\n\r", mbox: "\r\n\r"),
         Fixture(input: "LF only\nstays\n", maildir: "LF only\nstays\n", mbox: "LF only\nstays\n"),
         Fixture(input: "From me\r\n", maildir: "From me\n", mbox: ">From me\n"),
-        Fixture(input: "x\r\nFrom a\r\n>From b\r\n>>From c\r\n", maildir: "x\nFrom a\n>From b\n>>From c\n",
-            mbox: "x\n>From a\n>>From b\n>>>From c\n"),
-        Fixture(input: "From\r\nFrom:\r\nFrom x\r\n", maildir: "From\nFrom:\nFrom x\n",
-            mbox: "From\nFrom:\n>From x\n"),
-        Fixture(input: " From x\r\nfrom x\r\n>>\r\n>Fro", maildir: " From x\nfrom x\n>>\n>Fro",
-            mbox: " From x\nfrom x\n>>\n>Fro"),
+        Fixture(
+            input: "x\r\nFrom a\r\n>From b\r\n>>From c\r\n",
+            maildir: "x\nFrom a\n>From b\n>>From c\n",
+            mbox: "x\n>From a\n>>From b\n>>>From c\n"
+        ),
+        Fixture(
+            input: "From\r\nFrom:\r\nFrom x\r\n",
+            maildir: "From\nFrom:\nFrom x\n",
+            mbox: "From\nFrom:\n>From x\n"
+        ),
+        Fixture(
+            input: " From x\r\nfrom x\r\n>>\r\n>Fro",
+            maildir: " From x\nfrom x\n>>\n>Fro",
+            mbox: " From x\nfrom x\n>>\n>Fro"
+        ),
         Fixture(input: "a From b\r\n\r\nFrom ", maildir: "a From b\n\nFrom ", mbox: "a From b\n\n>From "),
     ]
 

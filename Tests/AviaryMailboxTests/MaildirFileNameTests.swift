@@ -7,7 +7,12 @@ struct MaildirFileNameTests {
     @Test("A new unique name has seconds, microseconds, pid, counter and host")
     func uniqueNameFormat() {
         let name = MaildirFileName.makeUnique(
-            seconds: 1_700_000_000, microseconds: 4711, processID: 42, counter: 7, hostname: "mail.example.org")
+            seconds: 1_700_000_000,
+            microseconds: 4711,
+            processID: 42,
+            counter: 7,
+            hostname: "mail.example.org"
+        )
         #expect(name == "1700000000.M4711P42Q7.mail.example.org")
     }
 
@@ -39,21 +44,55 @@ struct MaildirFileNameTests {
 
     static let parseFixtures: [ParseFixture] = [
         // Dovecot.
-        ParseFixture(fileName: "1700000000.M123P45.host,S=100,W=102:2,S", uniqueName: "1700000000.M123P45.host,S=100,W=102",
-            baseName: "1700000000.M123P45.host", size: 100, virtualSize: 102, flags: "S", info: "2,S"),
+        ParseFixture(
+            fileName: "1700000000.M123P45.host,S=100,W=102:2,S",
+            uniqueName: "1700000000.M123P45.host,S=100,W=102",
+            baseName: "1700000000.M123P45.host",
+            size: 100,
+            virtualSize: 102,
+            flags: "S",
+            info: "2,S"
+        ),
         // Aviary, still in new/.
-        ParseFixture(fileName: "1700000000.M4711P42Q7.mail.example.org,S=2048",
+        ParseFixture(
+            fileName: "1700000000.M4711P42Q7.mail.example.org,S=2048",
             uniqueName: "1700000000.M4711P42Q7.mail.example.org,S=2048",
-            baseName: "1700000000.M4711P42Q7.mail.example.org", size: 2048, virtualSize: nil, flags: "", info: nil),
+            baseName: "1700000000.M4711P42Q7.mail.example.org",
+            size: 2048,
+            virtualSize: nil,
+            flags: "",
+            info: nil
+        ),
         // Courier / mutt, flags out of order, Dovecot keywords.
-        ParseFixture(fileName: "1234.5678_9.host:2,TSRPFDab", uniqueName: "1234.5678_9.host", baseName: "1234.5678_9.host",
-            size: nil, virtualSize: nil, flags: "DFPRSTab", info: "2,TSRPFDab"),
+        ParseFixture(
+            fileName: "1234.5678_9.host:2,TSRPFDab",
+            uniqueName: "1234.5678_9.host",
+            baseName: "1234.5678_9.host",
+            size: nil,
+            virtualSize: nil,
+            flags: "DFPRSTab",
+            info: "2,TSRPFDab"
+        ),
         // No flags yet, but seen by a reader.
-        ParseFixture(fileName: "1.2.h:2,", uniqueName: "1.2.h", baseName: "1.2.h", size: nil, virtualSize: nil, flags: "",
-            info: "2,"),
+        ParseFixture(
+            fileName: "1.2.h:2,",
+            uniqueName: "1.2.h",
+            baseName: "1.2.h",
+            size: nil,
+            virtualSize: nil,
+            flags: "",
+            info: "2,"
+        ),
         // Experimental info carries no flags; a malformed size is absent.
-        ParseFixture(fileName: "1.2.h,S=x:1,foo", uniqueName: "1.2.h,S=x", baseName: "1.2.h", size: nil, virtualSize: nil,
-            flags: "", info: "1,foo"),
+        ParseFixture(
+            fileName: "1.2.h,S=x:1,foo",
+            uniqueName: "1.2.h,S=x",
+            baseName: "1.2.h",
+            size: nil,
+            virtualSize: nil,
+            flags: "",
+            info: "1,foo"
+        ),
     ]
 
     @Test("Names written by other programs parse", arguments: parseFixtures)

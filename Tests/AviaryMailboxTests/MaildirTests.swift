@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AviaryCore
 import Testing
 
 @testable import AviaryMailbox
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite("Maildir delivery and reading")
 struct MaildirTests {
@@ -27,8 +28,10 @@ struct MaildirTests {
         try maildir.create()
         let message = "Subject: hi\r\n\r\nbody\r\nFrom here\r\n"
         let name = try maildir.deliver(
-            .bytes(bytes(message)), prefix: "Delivered-To: a@example.org\r\nReturn-Path: <b@example.org>\n",
-            hostname: "mx.example.org")
+            .bytes(bytes(message)),
+            prefix: "Delivered-To: a@example.org\r\nReturn-Path: <b@example.org>\n",
+            hostname: "mx.example.org"
+        )
         let expected = "Delivered-To: a@example.org\nReturn-Path: <b@example.org>\nSubject: hi\n\nbody\nFrom here\n"
         let pattern = #/^(\d+)\.M(\d+)P(\d+)Q(\d+)\.mx\.example\.org,S=(\d+)$/#
         let match = try #require(name.wholeMatch(of: pattern))
@@ -96,7 +99,9 @@ struct MaildirTests {
     func moveFailureCleansUp() throws {
         try maildir.create()
         #expect(rmdir(maildir.path(of: .new)) == 0)
-        let error = try #require(throws: MailboxError.self) { try maildir.deliver(.bytes(bytes("x\r\n")), hostname: "h") }
+        let error = try #require(throws: MailboxError.self) {
+            try maildir.deliver(.bytes(bytes("x\r\n")), hostname: "h")
+        }
         #expect(error.code == .io)
         #expect((error.cause as? SystemError)?.code == ENOENT)
         #expect(try SafeFile.listDirectory(maildir.path(of: .tmp)).isEmpty)
@@ -124,9 +129,12 @@ struct MaildirTests {
         #expect(try maildir.messages().isEmpty)
     }
 
-    @Test("Folder names that would escape or confuse the layout are refused", arguments: [
-        "", ".Sent", "a..b", "Sent.", "a/b", "../x", "tab\tname",
-    ])
+    @Test(
+        "Folder names that would escape or confuse the layout are refused",
+        arguments: [
+            "", ".Sent", "a..b", "Sent.", "a/b", "../x", "tab\tname",
+        ]
+    )
     func invalidFolderNames(name: String) throws {
         let error = try #require(throws: MailboxError.self) { try maildir.folder(named: name) }
         #expect(error.code == .invalidName)
@@ -173,8 +181,10 @@ struct MaildirTests {
         #expect(try maildir.messages().isEmpty)
     }
 
-    @Test("Python's mailbox module reads what Aviary writes and Aviary reads what Python writes",
-        .enabled(if: python3Path != nil))
+    @Test(
+        "Python's mailbox module reads what Aviary writes and Aviary reads what Python writes",
+        .enabled(if: python3Path != nil)
+    )
     func pythonInterop() throws {
         try maildir.create()
         try maildir.deliver(.bytes(bytes("Subject: from aviary\r\n\r\nbody\r\n")), hostname: "h")
@@ -193,6 +203,8 @@ struct MaildirTests {
         #expect(messages.count == 2)
         let python = try #require(messages.first { $0.subdirectory == .cur })
         #expect(python.flags == [.replied, .seen])
-        #expect(String(decoding: try maildir.open(python).readToEnd(), as: UTF8.self) == "Subject: from python\n\nbody\n")
+        #expect(
+            String(decoding: try maildir.open(python).readToEnd(), as: UTF8.self) == "Subject: from python\n\nbody\n"
+        )
     }
 }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AviaryCore
 import Dispatch
 import Foundation
@@ -8,6 +5,10 @@ import Synchronization
 import Testing
 
 @testable import AviaryMailbox
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite("mbox delivery, locking and reading")
 struct MboxTests {
@@ -17,9 +18,15 @@ struct MboxTests {
     static let quickLocking = MboxLocking(attempts: 3, retryDelay: .milliseconds(2))
     static let patientLocking = MboxLocking(attempts: 5000, retryDelay: .milliseconds(2))
 
-    static func date(_ year: Int32, _ month: Int32, _ day: Int32, _ hour: Int32, _ minute: Int32, _ second: Int32,
-        weekday: Int32) -> tm
-    {
+    static func date(
+        _ year: Int32,
+        _ month: Int32,
+        _ day: Int32,
+        _ hour: Int32,
+        _ minute: Int32,
+        _ second: Int32,
+        weekday: Int32
+    ) -> tm {
         var value = tm()
         value.tm_year = year - 1900
         value.tm_mon = month - 1
@@ -34,10 +41,14 @@ struct MboxTests {
     @Test("The From line has the sender and an asctime date; the null sender is MAILER-DAEMON")
     func fromLine() {
         let date = Self.date(2026, 11, 21, 23, 48, 1, weekday: 6)
-        #expect(Mbox.fromLine(sender: "alice@example.org", date: date) == "From alice@example.org Sat Nov 21 23:48:01 2026")
+        #expect(
+            Mbox.fromLine(sender: "alice@example.org", date: date) == "From alice@example.org Sat Nov 21 23:48:01 2026"
+        )
         #expect(Mbox.fromLine(sender: "", date: date) == "From MAILER-DAEMON Sat Nov 21 23:48:01 2026")
         let early = Self.date(2027, 1, 3, 4, 5, 6, weekday: 0)
-        #expect(Mbox.fromLine(sender: "a b@example.org", date: early) == "From \"a b\"@example.org Sun Jan  3 04:05:06 2027")
+        #expect(
+            Mbox.fromLine(sender: "a b@example.org", date: early) == "From \"a b\"@example.org Sun Jan  3 04:05:06 2027"
+        )
         #expect(Mbox.quoteLocalPart("o'hara+tag@example.org") == "o'hara+tag@example.org")
         #expect(Mbox.quoteLocalPart("we\"ird@x") == "\"we\\\"ird\"@x")
         #expect(Mbox.quoteLocalPart("jörg@example.org") == "jörg@example.org")
@@ -49,9 +60,13 @@ struct MboxTests {
         var local = tm()
         localtime_r(&now, &local)
         try mbox.deliver(
-            .bytes(bytes("Subject: x\r\n\r\nFrom me\r\n>From you\r\nend")), sender: "a@example.org",
-            prefix: "Delivered-To: u@example.org\r\n", date: now)
-        let expected = Mbox.fromLine(sender: "a@example.org", date: local) + "\n"
+            .bytes(bytes("Subject: x\r\n\r\nFrom me\r\n>From you\r\nend")),
+            sender: "a@example.org",
+            prefix: "Delivered-To: u@example.org\r\n",
+            date: now
+        )
+        let expected =
+            Mbox.fromLine(sender: "a@example.org", date: local) + "\n"
             + "Delivered-To: u@example.org\nSubject: x\n\n>From me\n>>From you\nend\n\n"
         #expect(try contents(of: mbox.path) == expected)
         #expect(!SafeFile.exists(mbox.path + ".lock"))
@@ -217,8 +232,10 @@ struct MboxTests {
         }
     }
 
-    @Test("Deliveries and another process holding classic fcntl locks exclude each other",
-        .enabled(if: python3Path != nil))
+    @Test(
+        "Deliveries and another process holding classic fcntl locks exclude each other",
+        .enabled(if: python3Path != nil)
+    )
     func concurrentWithOtherProcess() throws {
         // The other process appends messages in many small writes under lockf (F_SETLKW), the way classic
         // mail programs lock; its writes must never land inside one of ours or ours inside its.

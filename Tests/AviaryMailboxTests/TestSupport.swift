@@ -1,8 +1,9 @@
+import AviaryCore
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import AviaryCore
-import Foundation
 
 /// A fresh directory under /tmp, removed with everything in it when the value goes away.
 final class TemporaryDirectory {

@@ -12,29 +12,50 @@ struct AliasTableTests {
     }
 
     static let fixtures: [Fixture] = [
-        Fixture(text: "root: alice, bob@example.org\n",
-            entries: ["root": [.address("alice"), .address("bob@example.org")]]),
+        Fixture(
+            text: "root: alice, bob@example.org\n",
+            entries: ["root": [.address("alice"), .address("bob@example.org")]]
+        ),
         Fixture(text: "Postmaster:root", entries: ["postmaster": [.address("root")]]),
         Fixture(text: "root: a,\n  b,\n\tc\n", entries: ["root": [.address("a"), .address("b"), .address("c")]]),
         Fixture(text: "root: a\n  b\n", entries: ["root": [.address("a"), .address("b")]]),
-        Fixture(text: "root: a,\n# a comment inside the entry\n\n  b\n",
-            entries: ["root": [.address("a"), .address("b")]]),
-        Fixture(text: "\"list owner\": x\n\"a\\\"b\" : y", entries: ["list owner": [.address("x")], "a\"b": [.address("y")]]),
+        Fixture(
+            text: "root: a,\n# a comment inside the entry\n\n  b\n",
+            entries: ["root": [.address("a"), .address("b")]]
+        ),
+        Fixture(
+            text: "\"list owner\": x\n\"a\\\"b\" : y",
+            entries: ["list owner": [.address("x")], "a\"b": [.address("y")]]
+        ),
         Fixture(text: "logger: |/usr/bin/logger -t mail", entries: ["logger": [.command("/usr/bin/logger -t mail")]]),
-        Fixture(text: "list: \"|/usr/lib/mailman/mail post list, with comma\", owner",
-            entries: ["list": [.command("/usr/lib/mailman/mail post list, with comma"), .address("owner")]]),
-        Fixture(text: "archive: /var/spool/archive, /var/mail/dir/", entries: [
-            "archive": [.file("/var/spool/archive"), .file("/var/mail/dir/")]
-        ]),
-        Fixture(text: "staff: :include:/etc/aviary/staff, :INCLUDE: /etc/x", entries: [
-            "staff": [.include("/etc/aviary/staff"), .include("/etc/x")]
-        ]),
-        Fixture(text: "alice: \\alice, alice@elsewhere.example", entries: [
-            "alice": [.address("\\alice"), .address("alice@elsewhere.example")]
-        ]),
-        Fixture(text: "q: \"john doe\"@example.org, \"plain\"", entries: [
-            "q": [.address("\"john doe\"@example.org"), .address("plain")]
-        ]),
+        Fixture(
+            text: "list: \"|/usr/lib/mailman/mail post list, with comma\", owner",
+            entries: ["list": [.command("/usr/lib/mailman/mail post list, with comma"), .address("owner")]]
+        ),
+        Fixture(
+            text: "archive: /var/spool/archive, /var/mail/dir/",
+            entries: [
+                "archive": [.file("/var/spool/archive"), .file("/var/mail/dir/")]
+            ]
+        ),
+        Fixture(
+            text: "staff: :include:/etc/aviary/staff, :INCLUDE: /etc/x",
+            entries: [
+                "staff": [.include("/etc/aviary/staff"), .include("/etc/x")]
+            ]
+        ),
+        Fixture(
+            text: "alice: \\alice, alice@elsewhere.example",
+            entries: [
+                "alice": [.address("\\alice"), .address("alice@elsewhere.example")]
+            ]
+        ),
+        Fixture(
+            text: "q: \"john doe\"@example.org, \"plain\"",
+            entries: [
+                "q": [.address("\"john doe\"@example.org"), .address("plain")]
+            ]
+        ),
         Fixture(text: "a: x,,y,\r\nb: z\r\n", entries: ["a": [.address("x"), .address("y")], "b": [.address("z")]]),
         Fixture(text: "# only comments\n\n   \n", entries: [:]),
         Fixture(text: "a: x # not a comment here", entries: ["a": [.address("x # not a comment here")]]),
@@ -66,7 +87,10 @@ struct AliasTableTests {
         ErrorFixture(text: "x: :include:\n", errors: [(1, "empty path")]),
         ErrorFixture(text: "a b: x\n", errors: [(1, "contains white space")]),
         ErrorFixture(text: ": x\n", errors: [(1, "empty alias name")]),
-        ErrorFixture(text: "a:\nb: ok\nc: |\n  \"open\n", errors: [(1, "no targets"), (3, "empty command"), (4, "missing")]),
+        ErrorFixture(
+            text: "a:\nb: ok\nc: |\n  \"open\n",
+            errors: [(1, "no targets"), (3, "empty command"), (4, "missing")]
+        ),
     ]
 
     @Test("Errors name the file and line, and every error is reported", arguments: errorFixtures)
@@ -91,7 +115,9 @@ struct AliasTableTests {
         let warning = try #require(table.warnings.first)
         #expect(warning.severity == .warning)
         #expect(warning.line == 3)
-        #expect(warning.description.hasPrefix("/etc/aliases, line 3: duplicate alias \"root\" (first defined on line 1)"))
+        #expect(
+            warning.description.hasPrefix("/etc/aliases, line 3: duplicate alias \"root\" (first defined on line 1)")
+        )
     }
 
     @Test("Lookup ignores case")
@@ -124,10 +150,12 @@ struct AliasTargetListTests {
             :include:/home/bob/more
             """
         let targets = try AliasTarget.parseList(text, file: "/home/bob/.forward")
-        #expect(targets == [
-            .address("\\bob"), .address("bob@elsewhere.example"), .command("/usr/bin/vacation bob"),
-            .file("/home/bob/archive.mbox"), .include("/home/bob/more"),
-        ])
+        #expect(
+            targets == [
+                .address("\\bob"), .address("bob@elsewhere.example"), .command("/usr/bin/vacation bob"),
+                .file("/home/bob/archive.mbox"), .include("/home/bob/more"),
+            ]
+        )
     }
 
     @Test("An empty file is an empty list")

@@ -67,7 +67,9 @@ struct CommandArgumentsTests {
 
     @Test("The refusal reads as a sentence for the log")
     func description() {
-        #expect(CommandArguments.SplitError.needsShell("\";\" separates commands").description
-            == "command needs a shell: \";\" separates commands")
+        #expect(
+            CommandArguments.SplitError.needsShell("\";\" separates commands").description
+                == "command needs a shell: \";\" separates commands"
+        )
     }
 }

@@ -14,17 +14,39 @@ struct PasswdFileTests {
     static let fixtures: [Fixture] = [
         Fixture(
             line: "alice@example.org:{SHA512-CRYPT}$6$salt$hash:5000:5001::/var/mail/vhosts/example.org/alice::",
-            entry: PasswdEntry(user: "alice@example.org", password: PasswordHash(scheme: "SHA512-CRYPT", hash: "$6$salt$hash"),
-                uid: 5000, gid: 5001, home: "/var/mail/vhosts/example.org/alice")),
-        Fixture(line: "bob@example.org:$2y$05$abcdef",
-            entry: PasswdEntry(user: "bob@example.org", password: PasswordHash(scheme: "CRYPT", hash: "$2y$05$abcdef"))),
-        Fixture(line: "carol:{plain}secret:", entry: PasswdEntry(user: "carol", password: PasswordHash(scheme: "PLAIN", hash: "secret"))),
-        Fixture(line: "dave@example.org::::", entry: PasswdEntry(user: "dave@example.org", password: nil)),
-        Fixture(line: "erin@example.org:{}x", entry: PasswdEntry(user: "erin@example.org", password: PasswordHash(scheme: "CRYPT", hash: "{}x"))),
+            entry: PasswdEntry(
+                user: "alice@example.org",
+                password: PasswordHash(scheme: "SHA512-CRYPT", hash: "$6$salt$hash"),
+                uid: 5000,
+                gid: 5001,
+                home: "/var/mail/vhosts/example.org/alice"
+            )
+        ),
         Fixture(
-            line: "frank@example.org:{BLF-CRYPT}$2y$x:1:2:Frank F.:/home/frank:/bin/false:userdb_mail=maildir:~/Mail nopassword",
-            entry: PasswdEntry(user: "frank@example.org", password: PasswordHash(scheme: "BLF-CRYPT", hash: "$2y$x"), uid: 1,
-                gid: 2, home: "/home/frank", extraFields: ["userdb_mail": "maildir:~/Mail", "nopassword": ""])),
+            line: "bob@example.org:$2y$05$abcdef",
+            entry: PasswdEntry(user: "bob@example.org", password: PasswordHash(scheme: "CRYPT", hash: "$2y$05$abcdef"))
+        ),
+        Fixture(
+            line: "carol:{plain}secret:",
+            entry: PasswdEntry(user: "carol", password: PasswordHash(scheme: "PLAIN", hash: "secret"))
+        ),
+        Fixture(line: "dave@example.org::::", entry: PasswdEntry(user: "dave@example.org", password: nil)),
+        Fixture(
+            line: "erin@example.org:{}x",
+            entry: PasswdEntry(user: "erin@example.org", password: PasswordHash(scheme: "CRYPT", hash: "{}x"))
+        ),
+        Fixture(
+            line: "frank@example.org:{BLF-CRYPT}$2y$x:1:2:Frank F.:/home/frank:/bin/false:"
+                + "userdb_mail=maildir:~/Mail nopassword",
+            entry: PasswdEntry(
+                user: "frank@example.org",
+                password: PasswordHash(scheme: "BLF-CRYPT", hash: "$2y$x"),
+                uid: 1,
+                gid: 2,
+                home: "/home/frank",
+                extraFields: ["userdb_mail": "maildir:~/Mail", "nopassword": ""]
+            )
+        ),
     ]
 
     @Test("Lines parse into user, split password hash and optional fields", arguments: fixtures)
