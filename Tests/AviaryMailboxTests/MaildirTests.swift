@@ -79,6 +79,22 @@ struct MaildirTests {
         #expect(MaildirFileName(name).size == expected.count)
     }
 
+    @Test("A message can come straight from a part of a file, as from a queue file")
+    func fileSource() throws {
+        try maildir.create()
+        let queueFile = directory.path + "/queuefile"
+        try SafeFile.writeDurably(bytes("HEADER-RECORDS|Subject: q\r\n\r\nbody\r\n|TRAILER"), to: queueFile)
+        let file = try SafeFile.openForReading(queueFile)
+        let name = try maildir.deliver(.file(file, offset: 15, length: 20, chunkSize: 5), hostname: "h")
+        #expect(try contents(of: maildir.path(of: .new) + "/" + name) == "Subject: q\n\nbody\n")
+
+        let error = try #require(throws: MailboxError.self) {
+            try maildir.deliver(.file(file, offset: 15, length: 1000), hostname: "h")
+        }
+        #expect(error.code == .messageUnreadable)
+        #expect(try maildir.messages().count == 1)
+    }
+
     @Test("A message that fails while being read leaves nothing in tmp/ or new/")
     func sourceFailureCleansUp() throws {
         try maildir.create()
