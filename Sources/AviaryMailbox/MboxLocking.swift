@@ -54,7 +54,7 @@ public struct MboxLocking: Hashable, Sendable {
 
 extension Mbox {
     /// How `withLocks` opens the mailbox.
-    enum Access {
+    enum Access: Equatable {
         /// Append, creating the file with this mode if needed (deliveries).
         case append(mode: mode_t)
         /// Read and write an existing file (readers that rewrite the mailbox).
@@ -90,7 +90,7 @@ extension Mbox {
                 }
                 return file
             }
-        } catch where error.code == ENOENT {
+        } catch where error.code == ENOENT && access == .update {
             throw MailboxError(.notFound, "no mailbox", path: path, cause: error)
         } catch {
             throw MailboxError.system(error, "cannot open mailbox")
