@@ -1,9 +1,10 @@
+import AviaryCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryCore
 
 /// A mailbox operation that failed: what kind of failure, a sentence for the log, and the underlying cause.
 ///

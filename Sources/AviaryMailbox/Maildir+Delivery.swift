@@ -1,9 +1,10 @@
+import AviaryCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryCore
 
 extension Maildir {
     /// Delivers one message into `new/` and returns its file name there.
@@ -88,8 +89,10 @@ extension Maildir {
                 // Some filesystems (FAT, some FUSE and network mounts) have no hard links. There, rename
                 // is the only move; the existence check leaves a tiny race, as in every Maildir writer.
                 guard code == EPERM || code == EOPNOTSUPP || code == ENOSYS || code == EMLINK else {
-                    throw MailboxError.system(SystemError(code: code, operation: "link", path: finalPath),
-                        "cannot move message into maildir")
+                    throw MailboxError.system(
+                        SystemError(code: code, operation: "link", path: finalPath),
+                        "cannot move message into maildir"
+                    )
                 }
                 if SafeFile.exists(finalPath) {
                     uniqueName = Self.makeUniqueName(hostname: hostname)

@@ -1,9 +1,10 @@
+import AviaryCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryCore
 
 /// A Maildir: a directory with `tmp/`, `new/` and `cur/`, one file per message, no locks.
 ///

@@ -1,9 +1,10 @@
+import AviaryCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryCore
 
 /// An mbox mailbox file (`/var/mail/USER`): messages one after another, each introduced by a `From ` line.
 ///
@@ -52,7 +53,7 @@ public struct Mbox: Hashable, Sendable {
         var brokenDown = tm()
         localtime_r(&now, &brokenDown)
         let fromLine = Self.fromLine(sender: sender, date: brokenDown)
-        try withLocks(locking, open: { () throws(MailboxError) in try openForAppend(mode: mode) }) {
+        try withLocks(locking, access: .append(mode: mode)) {
             file throws(MailboxError) in
             let originalSize: Int64
             do throws(SystemError) {
@@ -81,14 +82,6 @@ public struct Mbox: Hashable, Sendable {
         }
     }
 
-    private func openForAppend(mode: mode_t) throws(MailboxError) -> FileDescriptor {
-        do throws(SystemError) {
-            return try SafeFile.openForAppend(path, mode: mode)
-        } catch {
-            throw MailboxError.system(error, "cannot open mailbox")
-        }
-    }
-
     /// Runs `body` with the mailbox opened for reading and writing and locked as for a delivery, for
     /// readers that must not see a delivery in progress (pop3d, tests).
     /// - Throws: `notFound` when the mailbox does not exist, and the errors of `deliver`.
@@ -96,22 +89,7 @@ public struct Mbox: Hashable, Sendable {
         _ locking: MboxLocking = .postfixDefault,
         _ body: (FileDescriptor) throws(MailboxError) -> T
     ) throws(MailboxError) -> T {
-        try withLocks(locking, open: { () throws(MailboxError) in try openForUpdate() }, body)
-    }
-
-    private func openForUpdate() throws(MailboxError) -> FileDescriptor {
-        do throws(SystemError) {
-            let file = try SafeFile.openForUpdate(path)
-            let info = try file.status()
-            if (info.st_mode & S_IFMT) != S_IFREG || info.st_nlink > 1 {
-                throw SystemError(code: EPERM, operation: "open (not a regular file with one link)", path: path)
-            }
-            return file
-        } catch where error.code == ENOENT {
-            throw MailboxError(.notFound, "no mailbox", path: path, cause: error)
-        } catch {
-            throw MailboxError.system(error, "cannot open mailbox")
-        }
+        try withLocks(locking, access: .update, body)
     }
 
     /// The `From ` line that starts a message (without its line end):

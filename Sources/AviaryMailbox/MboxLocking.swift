@@ -1,9 +1,10 @@
+import AviaryCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryCore
 
 /// How an mbox is locked: Postfix local's default for `/var/mail` (`mailbox_delivery_lock = fcntl, dotlock`).
 ///
@@ -52,26 +53,55 @@ public struct MboxLocking: Hashable, Sendable {
 }
 
 extension Mbox {
-    /// Takes the dot-lock, opens the mailbox with `open`, takes the fcntl lock, runs `body`, then closes the
-    /// file and removes the dot-lock.
+    /// How `withLocks` opens the mailbox.
+    enum Access: Equatable {
+        /// Append, creating the file with this mode if needed (deliveries).
+        case append(mode: mode_t)
+        /// Read and write an existing file (readers that rewrite the mailbox).
+        case update
+    }
+
+    /// Takes the dot-lock, opens the mailbox, takes the fcntl lock, runs `body`, then closes the file and
+    /// removes the dot-lock. Every open refuses symbolic links, hard-linked and non-regular files.
     func withLocks<T>(
         _ locking: MboxLocking,
-        open: () throws(MailboxError) -> FileDescriptor,
+        access: Access,
         _ body: (FileDescriptor) throws(MailboxError) -> T
     ) throws(MailboxError) -> T {
         let dotLockPath = locking.usesDotLock ? try acquireDotLock(locking) : nil
         defer { if let dotLockPath { unlink(dotLockPath) } }
-        let file = try open()
+        let file = try openMailbox(access)
         // Closing the descriptor releases the fcntl lock; close only after the body (and any truncation).
         defer { file.close() }
         if locking.usesFcntl { try lockRecords(of: file, locking) }
         return try body(file)
     }
 
+    private func openMailbox(_ access: Access) throws(MailboxError) -> FileDescriptor {
+        do throws(SystemError) {
+            switch access {
+            case .append(let mode):
+                return try SafeFile.openForAppend(path, mode: mode)
+            case .update:
+                let file = try SafeFile.openForUpdate(path)
+                let info = try file.status()
+                if (info.st_mode & S_IFMT) != S_IFREG || info.st_nlink > 1 {
+                    throw SystemError(code: EPERM, operation: "open (not a regular file with one link)", path: path)
+                }
+                return file
+            }
+        } catch where error.code == ENOENT && access == .update {
+            throw MailboxError(.notFound, "no mailbox", path: path, cause: error)
+        } catch {
+            throw MailboxError.system(error, "cannot open mailbox")
+        }
+    }
+
     /// Creates `FILE.lock`, returning its path, or nil when it could not be made and `dotLockMayFail`.
     private func acquireDotLock(_ locking: MboxLocking) throws(MailboxError) -> String? {
         let lockPath = path + ".lock"
-        for attempt in 1...locking.attempts {
+        let attempts = max(1, locking.attempts)
+        for attempt in 1...attempts {
             let fd = open(lockPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0)
             if fd >= 0 {
                 close(fd)
@@ -81,23 +111,30 @@ extension Mbox {
             if code == EINTR { continue }
             guard code == EEXIST else {
                 if locking.dotLockMayFail { return nil }
-                throw MailboxError.system(SystemError(code: code, operation: "create", path: lockPath),
-                    "cannot create dot-lock")
+                throw MailboxError.system(
+                    SystemError(code: code, operation: "create", path: lockPath),
+                    "cannot create dot-lock"
+                )
             }
-            if attempt == locking.attempts { break }
+            if attempt == attempts { break }
             var info = stat()
             if lstat(lockPath, &info) == 0 && time(nil) > info.st_ctim.tv_sec + locking.staleDotLockAge {
                 // A crashed writer's lock; every Postfix-compatible program removes it the same way.
                 if unlink(lockPath) != 0 && errno != ENOENT {
-                    throw MailboxError.system(.current("unlink (stale lock)", path: lockPath),
-                        "cannot remove stale dot-lock")
+                    throw MailboxError.system(
+                        .current("unlink (stale lock)", path: lockPath),
+                        "cannot remove stale dot-lock"
+                    )
                 }
                 continue
             }
             Self.pause(locking.retryDelay)
         }
-        throw MailboxError(.lockTimeout, "mailbox is locked by another process (dot-lock \(lockPath) exists)",
-            path: path)
+        throw MailboxError(
+            .lockTimeout,
+            "mailbox is locked by another process (dot-lock \(lockPath) exists)",
+            path: path
+        )
     }
 
     /// Takes an fcntl write lock on the whole file.
@@ -108,7 +145,8 @@ extension Mbox {
     /// lock. Kernels before 3.15 lack them; there the classic lock is used.
     private func lockRecords(of file: FileDescriptor, _ locking: MboxLocking) throws(MailboxError) {
         var command = Self.setOpenFileLock
-        for attempt in 1...locking.attempts {
+        let attempts = max(1, locking.attempts)
+        for attempt in 1...attempts {
             var lock = flock()
             lock.l_type = Int16(F_WRLCK)
             lock.l_whence = Int16(SEEK_SET)
@@ -124,10 +162,12 @@ extension Mbox {
                 command = F_SETLK
                 continue
             case EAGAIN, EACCES:
-                if attempt < locking.attempts { Self.pause(locking.retryDelay) }
+                if attempt < attempts { Self.pause(locking.retryDelay) }
             default:
-                throw MailboxError.system(SystemError(code: code, operation: "fcntl", path: path),
-                    "cannot lock mailbox")
+                throw MailboxError.system(
+                    SystemError(code: code, operation: "fcntl", path: path),
+                    "cannot lock mailbox"
+                )
             }
         }
         throw MailboxError(.lockTimeout, "mailbox is locked by another process (fcntl lock held)", path: path)

@@ -1,10 +1,10 @@
+import AviaryCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-
-import AviaryCore
 
 /// The bytes of one message, handed over a piece at a time.
 ///

@@ -13,6 +13,7 @@ import AviaryCore
 /// - `name: target, target, ...`; a line that starts with a space or tab continues the previous entry;
 ///   blank lines and lines whose first non-blank character is `#` are ignored (even between an entry and
 ///   its continuation lines).
+/// - Targets on different lines of one entry are separate targets even without a comma between them.
 /// - Names are case-insensitive (stored lower-cased) and may be quoted when they hold spaces, `#`, `:` or
 ///   `@`. Targets follow `AliasTarget`'s grammar.
 /// - An entry without targets is an error; a name given twice is a warning and the later entry wins.
@@ -56,20 +57,23 @@ public struct AliasTable: Sendable, Equatable {
             var entryErrors: [ConfigurationDiagnostic] = []
             var targets = AliasTarget.parseTargets(rest, file: file, line: entry.first.number, errors: &entryErrors)
             for continuation in entry.continuations {
-                targets += AliasTarget.parseTargets(continuation.text, file: file, line: continuation.number,
-                    errors: &entryErrors)
+                targets += AliasTarget.parseTargets(
+                    continuation.text,
+                    file: file,
+                    line: continuation.number,
+                    errors: &entryErrors
+                )
             }
             errors += entryErrors
             if targets.isEmpty {
                 if entryErrors.isEmpty {
-                    errors.append(.init(.error, file: file, line: entry.first.number, parameter: nil,
-                        "alias \"\(name)\" has no targets"))
+                    errors.append(.error(file, line: entry.first.number, "alias \"\(name)\" has no targets"))
                 }
                 continue
             }
             if let earlier = definedOnLine[name] {
-                table.warnings.append(.init(.warning, file: file, line: entry.first.number, parameter: nil,
-                    "duplicate alias \"\(name)\" (first defined on line \(earlier)); this entry replaces it"))
+                let message = "duplicate alias \"\(name)\" (first defined on line \(earlier)); this entry replaces it"
+                table.warnings.append(.warning(file, line: entry.first.number, message))
             }
             definedOnLine[name] = entry.first.number
             table.entries[name] = targets
@@ -93,8 +97,8 @@ public struct AliasTable: Sendable, Equatable {
         for line in TextLine.split(text) where !line.isBlankOrComment {
             if line.isContinuation {
                 guard !entries.isEmpty else {
-                    errors.append(.init(.error, file: file, line: line.number, parameter: nil,
-                        "continuation line (starting with white space) without an entry before it"))
+                    let message = "continuation line (starting with white space) without an entry before it"
+                    errors.append(.error(file, line: line.number, message))
                     continue
                 }
                 entries[entries.count - 1].continuations.append(line)
@@ -113,7 +117,7 @@ public struct AliasTable: Sendable, Equatable {
         errors: inout [ConfigurationDiagnostic]
     ) -> (String, Substring)? {
         func fail(_ message: String) -> (String, Substring)? {
-            errors.append(.init(.error, file: file, line: number, parameter: nil, message))
+            errors.append(.error(file, line: number, message))
             return nil
         }
         var name = ""

@@ -108,15 +108,14 @@ extension AliasTarget {
             if index < text.endIndex { index = text.index(after: index) }
             let element = raw.trimmingWhitespace()
             if isQuoted {
-                errors.append(.init(.error, file: file, line: line, parameter: nil,
-                    "missing closing '\"' in \"\(element)\""))
+                errors.append(.error(file, line: line, "missing closing '\"' in \"\(element)\""))
                 continue
             }
             if element.isEmpty { continue }
             switch classify(unquotedIfWhollyQuoted(element)) {
             case .success(let target): targets.append(target)
             case .failure(let problem):
-                errors.append(.init(.error, file: file, line: line, parameter: nil, "\(problem.message): \(element)"))
+                errors.append(.error(file, line: line, "\(problem.message): \(element)"))
             }
         }
         return targets

@@ -60,7 +60,7 @@ public struct PasswdFile: Sendable, Equatable {
         var firstLine: [String: Int] = [:]
         for line in TextLine.split(text) where !line.isBlankOrComment {
             func fail(_ message: String) {
-                errors.append(.init(.error, file: file, line: line.number, parameter: nil, message))
+                errors.append(.error(file, line: line.number, message))
             }
             // Seven separators at most: the extra fields keep their own colons.
             let fields = line.text.split(separator: ":", maxSplits: 7, omittingEmptySubsequences: false)
@@ -109,8 +109,8 @@ public struct PasswdFile: Sendable, Equatable {
             )
             let key = Self.key(user)
             if let earlier = firstLine[key] {
-                warnings.append(.init(.warning, file: file, line: line.number, parameter: nil,
-                    "user \"\(user)\" is already defined on line \(earlier); this entry is ignored"))
+                let message = "user \"\(user)\" is already defined on line \(earlier); this entry is ignored"
+                warnings.append(.warning(file, line: line.number, message))
                 continue
             }
             firstLine[key] = line.number
@@ -187,8 +187,10 @@ public struct PasswordHash: Sendable, Hashable, CustomStringConvertible {
     /// Splits `{SCHEME}hash`; text without a `{...}` prefix is a `CRYPT` hash.
     public init(_ field: String) {
         if field.hasPrefix("{"), let close = field.firstIndex(of: "}"), close > field.index(after: field.startIndex) {
-            self.init(scheme: String(field[field.index(after: field.startIndex)..<close]),
-                hash: String(field[field.index(after: close)...]))
+            self.init(
+                scheme: String(field[field.index(after: field.startIndex)..<close]),
+                hash: String(field[field.index(after: close)...])
+            )
         } else {
             self.init(scheme: "CRYPT", hash: field)
         }
