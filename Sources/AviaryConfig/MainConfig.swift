@@ -232,9 +232,9 @@ public struct MainConfig: Sendable {
     static func logicalLines(_ text: String) -> [LogicalLine] {
         var result: [LogicalLine] = []
         var number = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift: split on both so files with CRLF line ends read the same.
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             number += 1
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             let trimmed = line.trimmingWhitespace()
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             if let first = line.first, first == " " || first == "\t", !result.isEmpty {
