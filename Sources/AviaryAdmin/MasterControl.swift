@@ -146,7 +146,7 @@ public struct MasterControl: Sendable {
         while clock.now < deadline {
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
-                var message = "master did not start: \(ExitStatus(waitStatus: status))"
+                var message = "master did not start: \(ProcessExitStatus(waitStatus: status))"
                 if let logPath {
                     let lines = Self.lastLines(of: logPath, from: logOffset, count: 10)
                     message += lines.isEmpty ? " (nothing in \(logPath))" : "; the end of \(logPath):\n" + lines.joined(separator: "\n")

@@ -257,11 +257,11 @@ public actor Master {
             let pid = waitpid(-1, &status, WNOHANG)
             if pid < 0 && errno == EINTR { continue }
             guard pid > 0 else { return }
-            processEnded(pid, ExitStatus(waitStatus: status))
+            processEnded(pid, ProcessExitStatus(waitStatus: status))
         }
     }
 
-    func processEnded(_ pid: pid_t, _ status: ExitStatus) {
+    func processEnded(_ pid: pid_t, _ status: ProcessExitStatus) {
         terminating.remove(pid)
         guard let child = children.removeValue(forKey: pid) else { return }
         guard case .slot(let key, let index) = child.owner, let service = services[key],

@@ -5,7 +5,7 @@ import Musl
 #endif
 
 /// How a child process ended, decoded from a `waitpid` status.
-public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
+public enum ProcessExitStatus: Sendable, Equatable, CustomStringConvertible {
     /// It called `exit` with this status.
     case exited(Int32)
     /// A signal ended it.
