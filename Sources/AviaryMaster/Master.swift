@@ -77,6 +77,10 @@ public actor Master {
         }
     }
 
+    /// A process that exits with status 0 sooner than this after its start is throttled like a failed one:
+    /// a retiring daemon has served its `max_use` first, and a broken one must not make master spin.
+    static let minimumRetirementLifetime: Duration = .seconds(1)
+
     /// How long processes get to stop after SIGTERM before SIGKILL, at shutdown and on reload.
     static let stopGracePeriod: Duration = .seconds(10)
 
@@ -273,11 +277,15 @@ public actor Master {
         if service.slots[index].restartsWhenExited {
             service.slots[index].restartsWhenExited = false
             startProcess(of: service, slot: index)
-        } else if status.isSuccess {
+        } else if status.isSuccess && lifetime >= Self.minimumRetirementLifetime {
             service.throttle.succeeded(after: lifetime)
             startProcess(of: service, slot: index)
         } else {
-            logger.warning("process \(child.program) pid \(pid) \(status)")
+            if status.isSuccess {
+                logger.warning("process \(child.program) pid \(pid) exited with status 0 right after it started")
+            } else {
+                logger.warning("process \(child.program) pid \(pid) \(status)")
+            }
             let delay = service.throttle.failed(after: lifetime)
             scheduleRestart(of: service, slot: index, after: delay)
         }

@@ -87,6 +87,45 @@ struct MasterProcessTests {
         }
     }
 
+    @Test("a process that exits with status 0 after serving a while is replaced at once, without a warning")
+    func retiredProcessIsReplaced() async throws {
+        try await withInstance(masterCf: ["retiring unix - n n - 1 retire"]) { instance in
+            _ = try await instance.startMasterAndWait()
+            #expect(await waitUntil { instance.starts("retiring").count >= 3 })
+            #expect(!instance.log().contains("warning:"), "\(instance.log())")
+        }
+    }
+
+    @Test("a process that exits with status 0 at once is throttled like a failure")
+    func exitZeroAtOnceDoesNotSpin() async throws {
+        try await withInstance(masterCf: ["quick unix - n n - 1 retire at-once"]) { instance in
+            _ = try await instance.startMasterAndWait()
+            #expect(await waitUntil { instance.starts("quick").count >= 2 })
+            try await Task.sleep(for: .seconds(3))
+            let count = instance.starts("quick").count
+            #expect(count >= 2 && count <= 6, "\(count) starts")
+            #expect(instance.log().contains("exited with status 0 right after it started"))
+        }
+    }
+
+    @Test("after master was killed with SIGKILL, the next one starts over the stale pid file and sockets")
+    func startsOverStaleFiles() async throws {
+        try await withInstance(masterCf: ["qmgr unix n - n - 1 svc", "0 inet n - n - 1 svc"]) { instance in
+            let first = try await instance.startMasterAndWait()
+            #expect(await waitUntil { instance.starts("qmgr").count == 1 })
+            kill(first, SIGKILL)
+            _ = await instance.waitForExit(first)
+            #expect(SafeFile.exists(instance.paths.pidFile))
+            let second = try await instance.startMasterAndWait()
+            #expect(second != first)
+            #expect(await waitUntil { instance.starts("qmgr").count == 2 })
+            // A bare port listens on every interface: IPv6 [::] accepting IPv4 too, or 0.0.0.0 without IPv6.
+            let bound = try #require(instance.listeners()["0"])
+            #expect(bound.hasPrefix("[::]:") || bound.hasPrefix("0.0.0.0:"), "\(bound)")
+            #expect(connects(to: try #require(UInt16(bound.split(separator: ":").last ?? ""))))
+        }
+    }
+
     @Test("a service that keeps failing is restarted with a growing back-off, not in a spin")
     func crashLoopBacksOff() async throws {
         try await withInstance(masterCf: ["crash unix - - n - 1 crash"]) { instance in
@@ -229,6 +268,21 @@ struct MasterProcessTests {
             (status, output) = try await instance.run(aviary, ["aviary", "stop"] + config)
             #expect(status == .exited(1))
             #expect(output.contains("not running"))
+        }
+    }
+
+    @Test("aviary start --foreground becomes master itself (same pid) in the foreground")
+    func aviaryForeground() async throws {
+        try await withInstance(masterCf: ["qmgr unix n - n - 1 svc"]) { instance in
+            let pid = try ProcessSpawner.spawn(
+                path: Binaries.aviary, arguments: ["aviary", "start", "--foreground", "-c", instance.etc],
+                standardOutput: .appending(instance.masterLog), standardError: .appending(instance.masterLog))
+            let ready = await waitUntil { MasterPidFile.runningMaster(instance.paths) == pid }
+            if !ready { kill(pid, SIGKILL) }
+            #expect(ready, "\(instance.log())")
+            kill(pid, SIGTERM)
+            #expect(await instance.waitForExit(pid) == .exited(0))
+            #expect(instance.log().contains("aviary/master[\(pid)]: daemon started"))
         }
     }
 

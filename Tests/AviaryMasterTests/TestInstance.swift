@@ -44,6 +44,13 @@ final class TestInstance {
             echo "$$" >> "$(dirname "$0")/../out/crash.starts"
             exit 1
             """)
+        try writeScript("retire", """
+            #!/bin/sh
+            # Serves a while, then retires with status 0 (as after max_use); "at-once" exits 0 immediately.
+            echo "$$ $*" >> "$(dirname "$0")/../out/$4.starts"
+            [ "$7" = at-once ] || sleep 1.2
+            exit 0
+            """)
         try writeScript("wakeme", """
             #!/usr/bin/python3
             # Accepts on descriptor 3 and records every byte received (master's wake-ups).
