@@ -1,11 +1,12 @@
+import AviaryConfig
+import AviaryCore
+import AviaryMaster
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryConfig
-import AviaryCore
-import AviaryMaster
 
 /// Starting, stopping and signalling a master, as `aviary start|stop|reload|status` do.
 ///
@@ -135,8 +136,14 @@ public struct MasterControl: Sendable {
         let pid: pid_t
         do {
             pid = try ProcessSpawner.spawn(
-                path: path, arguments: ["master", "-c", configDirectory], environment: environment,
-                standardInput: .null, standardOutput: .null, standardError: standardError, newSession: true)
+                path: path,
+                arguments: ["master", "-c", configDirectory],
+                environment: environment,
+                standardInput: .null,
+                standardOutput: .null,
+                standardError: standardError,
+                newSession: true
+            )
         } catch {
             throw AdminError("cannot start \(path): \(error.reason)")
         }
@@ -149,7 +156,9 @@ public struct MasterControl: Sendable {
                 var message = "master did not start: \(ProcessExitStatus(waitStatus: status))"
                 if let logPath {
                     let lines = Self.lastLines(of: logPath, from: logOffset, count: 10)
-                    message += lines.isEmpty ? " (nothing in \(logPath))" : "; the end of \(logPath):\n" + lines.joined(separator: "\n")
+                    message +=
+                        lines.isEmpty
+                        ? " (nothing in \(logPath))" : "; the end of \(logPath):\n" + lines.joined(separator: "\n")
                 } else {
                     message += "; see the system log"
                 }
@@ -160,7 +169,9 @@ public struct MasterControl: Sendable {
             }
             Self.pause(Self.pollInterval)
         }
-        throw AdminError("master (pid \(pid)) did not come up within \(Self.startTimeout); see \(logPath ?? "the system log")")
+        throw AdminError(
+            "master (pid \(pid)) did not come up within \(Self.startTimeout); see \(logPath ?? "the system log")"
+        )
     }
 
     /// Sends SIGTERM to master and waits until it has gone (its lock released).

@@ -5,7 +5,8 @@ extension AviaryCommand {
     /// `aviary reload [-c DIR]`.
     public struct Reload: ParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "Make master re-read main.cf and master.cf.")
+            abstract: "Make master re-read main.cf and master.cf."
+        )
 
         @OptionGroup public var config: ConfigOption
 

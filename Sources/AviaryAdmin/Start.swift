@@ -5,7 +5,8 @@ extension AviaryCommand {
     /// `aviary start [-c DIR] [--foreground]`.
     public struct Start: ParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "Start the mail system (master and its services).")
+            abstract: "Start the mail system (master and its services)."
+        )
 
         @OptionGroup public var config: ConfigOption
 

@@ -5,7 +5,8 @@ extension AviaryCommand {
     /// `aviary status [-c DIR]`: exit status 0 when the mail system runs, 1 when it does not.
     public struct Status: ParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "Tell whether the mail system is running.")
+            abstract: "Tell whether the mail system is running."
+        )
 
         @OptionGroup public var config: ConfigOption
 

@@ -5,7 +5,8 @@ extension AviaryCommand {
     /// `aviary stop [-c DIR]`.
     public struct Stop: ParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "Stop the mail system: master and every service process.")
+            abstract: "Stop the mail system: master and every service process."
+        )
 
         @OptionGroup public var config: ConfigOption
 

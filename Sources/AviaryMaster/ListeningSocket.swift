@@ -1,9 +1,10 @@
+import AviaryCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryCore
 
 /// The listening sockets master opens for its services and hands to their processes as descriptor 3.
 ///
@@ -21,7 +22,10 @@ public enum ListeningSocket {
     /// Without a host the socket listens on every interface: IPv6 `::` accepting IPv4 too (a child gets
     /// only one descriptor), or `0.0.0.0` where the host has no IPv6.
     /// - Returns: the sockets and the address they are bound to.
-    public static func inet(_ address: InetServiceAddress, count: Int) throws(MasterError)
+    public static func inet(
+        _ address: InetServiceAddress,
+        count: Int
+    ) throws(MasterError)
         -> (sockets: [FileDescriptor], bound: SocketAddress)
     {
         var target: SocketAddress
@@ -57,7 +61,10 @@ public enum ListeningSocket {
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
         let bytes = Array(path.utf8)
         guard bytes.count < capacity else {
-            throw MasterError(.system, "socket path \(path) is longer than \(capacity - 1) bytes; use a shorter queue_directory")
+            throw MasterError(
+                .system,
+                "socket path \(path) is longer than \(capacity - 1) bytes; use a shorter queue_directory"
+            )
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: bytes)
@@ -95,7 +102,11 @@ public enum ListeningSocket {
         return FileDescriptor(adopting: fd, path: path)
     }
 
-    private static func bindInet(_ target: SocketAddress, dualStack: Bool, service: InetServiceAddress)
+    private static func bindInet(
+        _ target: SocketAddress,
+        dualStack: Bool,
+        service: InetServiceAddress
+    )
         throws(MasterError) -> FileDescriptor
     {
         let name = service.description
@@ -111,16 +122,23 @@ public enum ListeningSocket {
         return socket
     }
 
-    private static func setOption(_ socket: FileDescriptor, _ level: Int32, _ option: Int32, _ value: Int32,
-        _ name: String) throws(MasterError)
-    {
+    private static func setOption(
+        _ socket: FileDescriptor,
+        _ level: Int32,
+        _ option: Int32,
+        _ value: Int32,
+        _ name: String
+    ) throws(MasterError) {
         var value = value
         if setsockopt(socket.rawValue, level, option, &value, socklen_t(MemoryLayout<Int32>.size)) != 0 {
             throw MasterError.system(.current("setsockopt", path: name))
         }
     }
 
-    private static func boundAddress(of socket: FileDescriptor, service: InetServiceAddress) throws(MasterError)
+    private static func boundAddress(
+        of socket: FileDescriptor,
+        service: InetServiceAddress
+    ) throws(MasterError)
         -> SocketAddress
     {
         var storage = sockaddr_storage()

@@ -31,7 +31,8 @@ extension Master {
         for warning in fresh.warnings { logger.warning("\(warning)") }
         if fresh.paths != paths {
             logger.warning(
-                "queue_directory changed to \(fresh.paths.queueDirectory); master keeps \(paths.queueDirectory) until it is restarted")
+                "queue_directory changed to \(fresh.paths.queueDirectory); master keeps \(paths.queueDirectory) until it is restarted"
+            )
         }
         let mainChanged = fresh.main.explicitValues != configuration.main.explicitValues
         configuration = fresh
@@ -107,7 +108,8 @@ extension Master {
     /// Same sockets, new processes.
     private func restartProcesses(of service: RunningService, as plan: ServicePlan) {
         service.plan = plan
-        service.throttle.reset()
+        // A fresh streak, and service_throttle_time may have changed.
+        service.throttle = RestartThrottle(maximumDelay: configuration.throttleTime)
         if service.slots.count > plan.processCount {
             for slot in service.slots[plan.processCount...] {
                 guard let pid = slot.pid else { continue }

@@ -1,9 +1,10 @@
+import Logging
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Logging
 
 /// SIGTERM or SIGINT: every child gets SIGTERM and `stopGracePeriod` to exit, then SIGKILL; master then
 /// removes master.pid and master.listeners and `run()` returns 0.

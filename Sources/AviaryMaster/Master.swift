@@ -1,11 +1,12 @@
+import AviaryConfig
+import AviaryCore
+import Logging
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryConfig
-import AviaryCore
-import Logging
 
 /// The supervisor: opens every service's listening sockets, runs the service's processes with the socket
 /// as descriptor 3, restarts those that end (at once after a normal exit, after a growing back-off after a
@@ -195,8 +196,11 @@ public actor Master {
                 return RunningService(plan: plan, listeners: [socket], boundAddress: nil, throttle: throttle)
             }
         } catch {
-            throw MasterError(error.code, "\(configuration.master.path), line \(entry.line): service \(entry.key): \(error.message)",
-                cause: error.cause)
+            throw MasterError(
+                error.code,
+                "\(configuration.master.path), line \(entry.line): service \(entry.key): \(error.message)",
+                cause: error.cause
+            )
         }
     }
 
@@ -211,11 +215,16 @@ public actor Master {
         service.slots[index].restartToken = nil
         do {
             let pid = try ProcessSpawner.spawn(
-                path: plan.programPath, arguments: plan.arguments,
-                descriptors: [(source: service.listener(for: index).rawValue, target: 3)])
+                path: plan.programPath,
+                arguments: plan.arguments,
+                descriptors: [(source: service.listener(for: index).rawValue, target: 3)]
+            )
             service.slots[index].pid = pid
-            children[pid] = Child(owner: .slot(service: service.key, index: index), program: plan.programPath,
-                startedAt: clock.now)
+            children[pid] = Child(
+                owner: .slot(service: service.key, index: index),
+                program: plan.programPath,
+                startedAt: clock.now
+            )
         } catch {
             logger.warning("cannot start \(plan.programPath) for service \(service.key): \(error.reason)")
             scheduleRestart(of: service, slot: index, after: service.throttle.failed(after: .zero))

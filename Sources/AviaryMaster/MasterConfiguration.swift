@@ -1,10 +1,11 @@
+import AviaryConfig
+import AviaryCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryConfig
-import AviaryCore
 
 /// main.cf and master.cf as master reads them, at start and on every reload.
 public struct MasterConfiguration: Sendable {
@@ -57,8 +58,14 @@ public struct MasterConfiguration: Sendable {
         let paths = paths ?? self.paths
         let limit = main.integer(.defaultProcessLimit)
         return master.services.map {
-            ServicePlan(entry: $0, configDirectory: directory, daemonDirectory: daemonDirectory, paths: paths,
-                defaultProcessLimit: limit, cpuCount: cpuCount)
+            ServicePlan(
+                entry: $0,
+                configDirectory: directory,
+                daemonDirectory: daemonDirectory,
+                paths: paths,
+                defaultProcessLimit: limit,
+                cpuCount: cpuCount
+            )
         }
     }
 

@@ -1,10 +1,11 @@
+import AviaryConfig
+import AviaryCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryConfig
-import AviaryCore
 
 /// `pid/master.pid`: master's process id, and the `flock` that keeps a second master from starting.
 ///

@@ -1,9 +1,10 @@
+import AviaryCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryCore
 
 /// Start-up chores of a supervisor process.
 public enum ProcessHygiene {
@@ -24,7 +25,9 @@ public enum ProcessHygiene {
         var bytes = Array((line.hasSuffix("\n") ? line : line + "\n").utf8)
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+            let written = bytes.withUnsafeMutableBytes {
+                write(STDERR_FILENO, $0.baseAddress! + offset, $0.count - offset)
+            }
             if written < 0 && errno == EINTR { continue }
             if written <= 0 { return }
             offset += written

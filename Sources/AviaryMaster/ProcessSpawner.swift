@@ -1,9 +1,10 @@
+import AviaryCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryCore
 
 /// Starts programs with `posix_spawn`, mapping chosen descriptors into the child.
 ///
@@ -51,9 +52,10 @@ public enum ProcessSpawner {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        for (target, stream) in [(STDIN_FILENO, standardInput), (STDOUT_FILENO, standardOutput),
-            (STDERR_FILENO, standardError)]
-        {
+        for (target, stream) in [
+            (STDIN_FILENO, standardInput), (STDOUT_FILENO, standardOutput),
+            (STDERR_FILENO, standardError),
+        ] {
             switch stream {
             case .inherit: break
             case .null:

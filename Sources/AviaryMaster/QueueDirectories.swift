@@ -1,9 +1,10 @@
+import AviaryCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryCore
 
 /// The directories master needs under `queue_directory`, created when missing and given their modes.
 ///
@@ -41,11 +42,14 @@ public enum QueueDirectories {
     public static func owner(named name: String) throws(MasterError) -> SystemAccount? {
         guard Privileges.isRoot else { return nil }
         guard let account = SystemAccount.named(name) else {
-            throw MasterError(.missingAccount, """
+            throw MasterError(
+                .missingAccount,
+                """
                 mail_owner account "\(name)" does not exist; create it with \
                 "useradd --system --user-group --home-dir /nonexistent --shell /usr/sbin/nologin \(name)" \
                 or set mail_owner in main.cf to an existing unprivileged account
-                """)
+                """
+            )
         }
         if account.uid == 0 {
             throw MasterError(.missingAccount, "mail_owner account \"\(name)\" is root; it must be unprivileged")
@@ -66,7 +70,7 @@ public enum QueueDirectories {
         if Privileges.isRoot {
             let uid = owner?.uid ?? 0
             let gid = owner?.gid ?? 0
-            if (info.st_uid != uid || info.st_gid != gid), chown(path, uid, gid) != 0 {
+            if info.st_uid != uid || info.st_gid != gid, chown(path, uid, gid) != 0 {
                 throw SystemError.current("chown", path: path)
             }
         }

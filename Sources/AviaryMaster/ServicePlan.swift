@@ -1,9 +1,10 @@
+import AviaryConfig
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryConfig
 
 /// One master.cf service resolved against main.cf: which program runs, with which argv, how many times.
 public struct ServicePlan: Sendable, Equatable {

@@ -14,7 +14,11 @@ public enum ServiceTrigger {
     /// pending connections is full is busy anyway.
     @discardableResult
     public static func wake(socketPath: String) -> Bool {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        let fd = socket(
+            AF_UNIX,
+            Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue),
+            0
+        )
         guard fd >= 0 else { return false }
         defer { close(fd) }
         var address = sockaddr_un()

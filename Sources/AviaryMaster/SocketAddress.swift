@@ -28,7 +28,9 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         set {
             // sin_port and sin6_port sit at the same offset, so one rebinding serves both families.
             withUnsafeMutablePointer(to: &storage) { pointer in
-                pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_port = newValue.bigEndian }
+                pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                    $0.pointee.sin_port = newValue.bigEndian
+                }
             }
         }
     }
@@ -72,7 +74,8 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
                 getnameinfo($0, length, &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST)
             }
         }
-        let text = status == 0 ? String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+        let text =
+            status == 0 ? String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
         return family == AF_INET6 ? "[\(text)]:\(port)" : "\(text):\(port)"
     }
 

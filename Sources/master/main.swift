@@ -1,3 +1,7 @@
+import AviaryCore
+import AviaryMaster
+import Logging
+
 // master: the Aviary supervisor. Runs in the foreground (systemd runs it so; `aviary start` detaches it).
 //
 // No top-level `await` here: the main thread must stay ours to take signals with sigwait (see SignalWaiter).
@@ -6,9 +10,6 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryCore
-import AviaryMaster
-import Logging
 
 func runMaster(arguments: [String]) -> Never {
     let configuration: MasterConfiguration
@@ -19,7 +20,9 @@ func runMaster(arguments: [String]) -> Never {
         ProcessHygiene.printError("master: \(error)")
         exit(error.code == .usage && error.message == MasterOptions.usage ? 0 : 1)
     } catch {
-        ProcessHygiene.printError("\(error)".split(separator: "\n").map { "master: fatal: \($0)" }.joined(separator: "\n"))
+        ProcessHygiene.printError(
+            "\(error)".split(separator: "\n").map { "master: fatal: \($0)" }.joined(separator: "\n")
+        )
         exit(1)
     }
 

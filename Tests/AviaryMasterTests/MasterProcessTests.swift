@@ -1,11 +1,12 @@
+import AviaryCore
+import AviaryMaster
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryCore
-import AviaryMaster
-import Testing
 
 /// The real `master` binary against a temporary instance whose services are small shell scripts.
 @Suite("master process", .timeLimit(.minutes(2)))
@@ -20,8 +21,12 @@ struct MasterProcessTests {
             #expect(await waitUntil { instance.starts("127.0.0.1:0").count == 2 && instance.starts("pipe").count == 1 })
             let inet = instance.starts("127.0.0.1:0")
             for start in inet {
-                #expect(start.arguments == ["-c", instance.etc, "-n", "127.0.0.1:0", "-t", "inet", "-u", "extra",
-                    "-o", "smtpd_banner=hello"])
+                #expect(
+                    start.arguments == [
+                        "-c", instance.etc, "-n", "127.0.0.1:0", "-t", "inet", "-u", "extra",
+                        "-o", "smtpd_banner=hello",
+                    ]
+                )
             }
             let pipe = try #require(instance.starts("pipe").first)
             #expect(pipe.arguments == ["-c", instance.etc, "-n", "pipe", "-t", "unix"])
@@ -173,7 +178,10 @@ struct MasterProcessTests {
         try await withInstance(masterCf: ["one unix - - n - 1 svc", "two unix - - n - 1 svc"]) { instance in
             let master = try await instance.startMasterAndWait()
             #expect(await waitUntil { instance.starts("one").count == 1 && instance.starts("two").count == 1 })
-            var main = ["queue_directory = \(instance.queue)", "daemon_directory = \(instance.bin)", "myhostname = changed.example"]
+            var main = [
+                "queue_directory = \(instance.queue)", "daemon_directory = \(instance.bin)",
+                "myhostname = changed.example",
+            ]
             if Privileges.isRoot { main.append("mail_owner = nobody") }
             try instance.writeMainCf(main)
             kill(master, SIGHUP)
@@ -218,8 +226,10 @@ struct MasterProcessTests {
         }
     }
 
-    @Test("a wakeup column makes master write W to the service's socket periodically",
-        .enabled(if: SafeFile.exists("/usr/bin/python3")))
+    @Test(
+        "a wakeup column makes master write W to the service's socket periodically",
+        .enabled(if: SafeFile.exists("/usr/bin/python3"))
+    )
     func wakeup() async throws {
         try await withInstance(masterCf: ["qmgr unix n - n 1 1 wakeme"]) { instance in
             _ = try await instance.startMasterAndWait()
@@ -232,7 +242,10 @@ struct MasterProcessTests {
     @Test("aviary start, status, reload and stop drive a detached master")
     func aviaryRoundTrip() async throws {
         try await withInstance(masterCf: ["qmgr unix n - n - 1 svc"], mainCf: []) { instance in
-            var main = ["queue_directory = \(instance.queue)", "daemon_directory = \(instance.bin)", "maillog_file = \(instance.masterLog)"]
+            var main = [
+                "queue_directory = \(instance.queue)", "daemon_directory = \(instance.bin)",
+                "maillog_file = \(instance.masterLog)",
+            ]
             if Privileges.isRoot { main.append("mail_owner = nobody") }
             try instance.writeMainCf(main)
             let aviary = Binaries.aviary
@@ -275,8 +288,11 @@ struct MasterProcessTests {
     func aviaryForeground() async throws {
         try await withInstance(masterCf: ["qmgr unix n - n - 1 svc"]) { instance in
             let pid = try ProcessSpawner.spawn(
-                path: Binaries.aviary, arguments: ["aviary", "start", "--foreground", "-c", instance.etc],
-                standardOutput: .appending(instance.masterLog), standardError: .appending(instance.masterLog))
+                path: Binaries.aviary,
+                arguments: ["aviary", "start", "--foreground", "-c", instance.etc],
+                standardOutput: .appending(instance.masterLog),
+                standardError: .appending(instance.masterLog)
+            )
             let ready = await waitUntil { MasterPidFile.runningMaster(instance.paths) == pid }
             if !ready { kill(pid, SIGKILL) }
             #expect(ready, "\(instance.log())")
@@ -289,7 +305,10 @@ struct MasterProcessTests {
     @Test("aviary start reports a master that exits at once, with the end of its log")
     func aviaryStartFailure() async throws {
         try await withInstance(masterCf: ["127.0.0.1:0 inet n - n - 1 svc"]) { instance in
-            var main = ["queue_directory = \(instance.queue)", "daemon_directory = \(instance.bin)", "maillog_file = \(instance.masterLog)"]
+            var main = [
+                "queue_directory = \(instance.queue)", "daemon_directory = \(instance.bin)",
+                "maillog_file = \(instance.masterLog)",
+            ]
             if Privileges.isRoot { main.append("mail_owner = nobody") }
             try instance.writeMainCf(main)
             // Another socket holds the port without SO_REUSEPORT, so master cannot bind it.

@@ -1,11 +1,12 @@
+import AviaryCore
+import AviaryMaster
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryCore
-import AviaryMaster
-import Testing
 
 /// A throw-away Aviary instance for one test: `etc/` (main.cf, master.cf), `bin/` (small /bin/sh services
 /// that record each start), `q/` (the queue directory) and `out/` (what the services record).
@@ -33,25 +34,36 @@ final class TestInstance {
         if Privileges.isRoot { main.append("mail_owner = nobody") }
         try writeMainCf(main + mainCf)
         try writeMasterCf(masterCf)
-        try writeScript("svc", """
+        try writeScript(
+            "svc",
+            """
             #!/bin/sh
             name=$(printf '%s' "$4" | tr ':[]/' '____')
             echo "$$ $*" >> "$(dirname "$0")/../out/$name.starts"
             exec sleep 300
-            """)
-        try writeScript("crash", """
+            """
+        )
+        try writeScript(
+            "crash",
+            """
             #!/bin/sh
             echo "$$" >> "$(dirname "$0")/../out/crash.starts"
             exit 1
-            """)
-        try writeScript("retire", """
+            """
+        )
+        try writeScript(
+            "retire",
+            """
             #!/bin/sh
             # Serves a while, then retires with status 0 (as after max_use); "at-once" exits 0 immediately.
             echo "$$ $*" >> "$(dirname "$0")/../out/$4.starts"
             [ "$7" = at-once ] || sleep 1.2
             exit 0
-            """)
-        try writeScript("wakeme", """
+            """
+        )
+        try writeScript(
+            "wakeme",
+            """
             #!/usr/bin/python3
             # Accepts on descriptor 3 and records every byte received (master's wake-ups).
             import os, socket, sys
@@ -63,7 +75,8 @@ final class TestInstance {
                 with open(record, "ab") as f:
                     f.write(data)
                 connection.close()
-            """)
+            """
+        )
     }
 
     func writeMainCf(_ lines: [String]) throws {
@@ -71,7 +84,11 @@ final class TestInstance {
     }
 
     func writeMasterCf(_ lines: [String]) throws {
-        try SafeFile.writeDurably(Array((lines.joined(separator: "\n") + "\n").utf8), to: etc + "/master.cf", mode: 0o644)
+        try SafeFile.writeDurably(
+            Array((lines.joined(separator: "\n") + "\n").utf8),
+            to: etc + "/master.cf",
+            mode: 0o644
+        )
     }
 
     func writeScript(_ name: String, _ text: String) throws {
@@ -83,8 +100,11 @@ final class TestInstance {
     /// Starts the real master binary on this instance, its output appended to `master.log`.
     func startMaster() throws -> pid_t {
         let pid = try ProcessSpawner.spawn(
-            path: Binaries.master, arguments: ["master", "-c", etc], standardOutput: .appending(masterLog),
-            standardError: .appending(masterLog))
+            path: Binaries.master,
+            arguments: ["master", "-c", etc],
+            standardOutput: .appending(masterLog),
+            standardError: .appending(masterLog)
+        )
         masters.append(pid)
         return pid
     }
@@ -92,18 +112,28 @@ final class TestInstance {
     /// Starts master and waits until it has locked its pid file and written master.listeners.
     func startMasterAndWait() async throws -> pid_t {
         let pid = try startMaster()
-        let ready = await waitUntil { MasterPidFile.runningMaster(self.paths) == pid && SafeFile.exists(self.paths.listenersFile) }
+        let ready = await waitUntil {
+            MasterPidFile.runningMaster(self.paths) == pid && SafeFile.exists(self.paths.listenersFile)
+        }
         try #require(ready, "master did not come up; its log:\n\(log())")
         return pid
     }
 
     /// Runs a program to its end (bounded) and returns its exit status and output.
-    func run(_ path: String, _ arguments: [String], timeout: Duration = .seconds(30)) async throws
+    func run(
+        _ path: String,
+        _ arguments: [String],
+        timeout: Duration = .seconds(30)
+    ) async throws
         -> (status: ProcessExitStatus?, output: String)
     {
         let output = root + "/run.\(UInt32.random(in: 0...UInt32.max)).out"
         let pid = try ProcessSpawner.spawn(
-            path: path, arguments: arguments, standardOutput: .appending(output), standardError: .appending(output))
+            path: path,
+            arguments: arguments,
+            standardOutput: .appending(output),
+            standardError: .appending(output)
+        )
         let status = await waitForExit(pid, timeout: timeout)
         if status == nil {
             kill(pid, SIGKILL)

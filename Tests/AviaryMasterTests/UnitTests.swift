@@ -1,13 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import AviaryConfig
 import AviaryCore
 import Testing
 
 @testable import AviaryMaster
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 @Suite("inet service names")
 struct InetServiceAddressTests {
@@ -29,7 +30,10 @@ struct InetServiceAddressTests {
         #expect(address.port == port)
     }
 
-    @Test("a bad port or a malformed IPv6 address is refused", arguments: ["127.0.0.1:nosuchservice", "[::1", "[::1]25", "70000", ""])
+    @Test(
+        "a bad port or a malformed IPv6 address is refused",
+        arguments: ["127.0.0.1:nosuchservice", "[::1", "[::1]25", "70000", ""]
+    )
     func refuses(name: String) {
         #expect(throws: MasterError.self) { try InetServiceAddress(parsing: name) }
     }
@@ -68,16 +72,26 @@ struct ServicePlanTests {
 
     func plan(_ line: String, cpus: Int = 4) throws -> ServicePlan {
         let config = try MasterConfig.parse(line, path: "/etc/aviary/master.cf")
-        return ServicePlan(entry: config.services[0], configDirectory: "/etc/aviary", daemonDirectory: "/usr/libexec/aviary",
-            paths: paths, defaultProcessLimit: 10, cpuCount: cpus)
+        return ServicePlan(
+            entry: config.services[0],
+            configDirectory: "/etc/aviary",
+            daemonDirectory: "/usr/libexec/aviary",
+            paths: paths,
+            defaultProcessLimit: 10,
+            cpuCount: cpus
+        )
     }
 
     @Test("argv is command, -c, -n, -t, -u when unprivileged, arguments, then the -o overrides")
     func argv() throws {
         let smtpd = try plan("127.0.0.1:2525 inet n - n - - smtpd -v -o smtpd_banner=test -o a=b")
         #expect(smtpd.programPath == "/usr/libexec/aviary/smtpd")
-        #expect(smtpd.arguments == ["smtpd", "-c", "/etc/aviary", "-n", "127.0.0.1:2525", "-t", "inet", "-u", "-v",
-            "-o", "smtpd_banner=test", "-o", "a=b"])
+        #expect(
+            smtpd.arguments == [
+                "smtpd", "-c", "/etc/aviary", "-n", "127.0.0.1:2525", "-t", "inet", "-u", "-v",
+                "-o", "smtpd_banner=test", "-o", "a=b",
+            ]
+        )
         let local = try plan("local unix - n n - - local")
         #expect(local.arguments == ["local", "-c", "/etc/aviary", "-n", "local", "-t", "unix"])
         #expect(local.socketPath == "/var/spool/aviary/private/local")
@@ -90,7 +104,8 @@ struct ServicePlanTests {
             ("smtp inet n - n - - smtpd", 4), ("smtp inet n - n - 0 smtpd", 4), ("imap inet n - n - - imapd", 4),
             ("relay unix - - n - - smtp", 4), ("qmgr unix n - n 300 - qmgr", 1), ("local unix - n n - - local", 10),
             ("local unix - n n - 3 local", 3), ("smtp inet n - n - 2 smtpd", 2),
-        ])
+        ]
+    )
     func processCount(line: String, expected: Int) throws {
         #expect(try plan(line).processCount == expected)
     }
