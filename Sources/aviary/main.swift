@@ -1,1 +1,4 @@
-// placeholder
+// aviary: the administrator's command. All of it lives in AviaryAdmin.
+import AviaryAdmin
+
+AviaryCommand.main()

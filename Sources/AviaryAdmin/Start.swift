@@ -1,0 +1,27 @@
+import ArgumentParser
+import AviaryMaster
+
+extension AviaryCommand {
+    /// `aviary start [-c DIR] [--foreground]`.
+    public struct Start: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Start the mail system (master and its services)."
+        )
+
+        @OptionGroup public var config: ConfigOption
+
+        @Flag(help: "Run master in the foreground, logging to the terminal (as systemd runs it).")
+        public var foreground = false
+
+        public init() {}
+
+        public func run() throws {
+            try AdminCommandRunner.run {
+                let control = try MasterControl(configDirectory: config.directory, requireServices: true)
+                if foreground { try control.execForeground() }
+                let outcome = try control.start()
+                print("aviary: starting the Aviary mail system (\(outcome.logDescription))")
+            }
+        }
+    }
+}
