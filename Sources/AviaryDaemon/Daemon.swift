@@ -3,7 +3,6 @@ import Glibc
 #endif
 import AviaryConfig
 import AviaryCore
-import Dispatch
 import Logging
 import NIOCore
 import NIOPosix
@@ -81,43 +80,35 @@ public enum Daemon {
 
     /// Runs an event-driven service (smtpd, qmgr) on one event loop thread until it returns or SIGTERM
     /// arrives; SIGTERM cancels `body`, which should then stop accepting and let sessions finish.
+    ///
+    /// Synchronous on purpose: the main thread stays ours to take signals with `sigwait`; an async `main`
+    /// would hand it to libdispatch, where SIGTERM kills the process outright (see `SignalWaiter`).
     public static func runEventDriven(
         _ context: DaemonContext,
         _ body: @escaping @Sendable (any EventLoopGroup) async throws -> Void
-    ) async -> Never {
+    ) -> Never {
+        let stopSignals = [SIGTERM, SIGINT, SIGHUP]
+        SignalWaiter.blockHandledSignals(stopSignals)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let task = Task { try await body(group) }
-        let signals = SignalWatcher(signals: [SIGTERM, SIGINT]) { _ in task.cancel() }
-        var status: Int32 = 0
-        do {
-            try await task.value
-        } catch is CancellationError {
-        } catch {
-            context.logger.critical("\(error)")
-            status = 1
+        let logger = context.logger
+        let task = Task.detached {
+            var status: Int32 = 0
+            do {
+                try await body(group)
+            } catch is CancellationError {
+            } catch {
+                logger.critical("\(error)")
+                status = 1
+            }
+            exit(status)
         }
-        signals.cancel()
-        try? await group.shutdownGracefully()
-        exit(status)
-    }
-}
-
-/// Turns signals into calls on a dispatch queue (never work inside a signal handler).
-/// `@unchecked Sendable`: `sources` is immutable after init, and DispatchSource's cancel is thread-safe.
-public final class SignalWatcher: @unchecked Sendable {
-    private let sources: [any DispatchSourceSignal]
-
-    public init(signals: [Int32], queue: DispatchQueue = DispatchQueue(label: "aviary.signals"), _ handler: @escaping @Sendable (Int32) -> Void) {
-        sources = signals.map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler { handler(number) }
-            source.resume()
-            return source
+        SignalWaiter.waitForever(stopSignals) { _ in
+            task.cancel()
+            // Sessions get a few seconds to end by themselves; master sends SIGKILL after 10.
+            Task.detached {
+                try? await Task.sleep(nanoseconds: 5_000_000_000)
+                exit(0)
+            }
         }
-    }
-
-    public func cancel() {
-        for source in sources { source.cancel() }
     }
 }

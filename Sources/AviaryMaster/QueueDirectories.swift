@@ -1,4 +1,5 @@
 import AviaryCore
+import AviaryQueue
 
 #if canImport(Glibc)
 import Glibc
@@ -22,18 +23,10 @@ public enum QueueDirectories {
     ///   - owner: `mail_owner`, when running as root.
     public static func prepare(_ paths: MasterPaths, owner: SystemAccount?) throws(MasterError) {
         do {
-            try SafeFile.makeDirectories(paths.queueDirectory, mode: 0o755)
-            // TODO(queue-tree): the one call site for AviaryQueue's creation of the full queue tree
-            // (maildrop/, incoming/, active/, deferred/, hold/, corrupt/) once that module provides it.
-            try ensureDirectory(paths.pidDirectory, mode: 0o755, owner: nil)
-            try ensureDirectory(paths.privateDirectory, mode: 0o700, owner: owner)
-            try ensureDirectory(paths.publicDirectory, mode: 0o710, owner: owner)
-        } catch let error as MasterError {
-            throw error
-        } catch let error as SystemError {
-            throw MasterError.system(error)
+            // The whole tree, with the owners and modes of AviaryQueue's one table (pid/ stays root's).
+            try QueueDirectory(root: paths.queueDirectory).prepare(owner: owner)
         } catch {
-            throw MasterError(.system, "\(paths.queueDirectory): \(error)")
+            throw MasterError.system(error)
         }
     }
 
@@ -55,24 +48,5 @@ public enum QueueDirectories {
             throw MasterError(.missingAccount, "mail_owner account \"\(name)\" is root; it must be unprivileged")
         }
         return account
-    }
-
-    private static func ensureDirectory(_ path: String, mode: mode_t, owner: SystemAccount?) throws {
-        if mkdir(path, mode) != 0 && errno != EEXIST { throw SystemError.current("mkdir", path: path) }
-        var info = stat()
-        guard lstat(path, &info) == 0 else { throw SystemError.current("lstat", path: path) }
-        // A symbolic link here could point root's chmod and chown at any file.
-        guard (info.st_mode & S_IFMT) == S_IFDIR else {
-            throw MasterError(.system, "\(path) exists and is not a directory")
-        }
-        guard Privileges.isRoot || info.st_uid == geteuid() else { return }
-        if (info.st_mode & 0o7777) != mode, chmod(path, mode) != 0 { throw SystemError.current("chmod", path: path) }
-        if Privileges.isRoot {
-            let uid = owner?.uid ?? 0
-            let gid = owner?.gid ?? 0
-            if info.st_uid != uid || info.st_gid != gid, chown(path, uid, gid) != 0 {
-                throw SystemError.current("chown", path: path)
-            }
-        }
     }
 }

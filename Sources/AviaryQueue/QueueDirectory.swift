@@ -46,10 +46,23 @@ public struct QueueDirectory: Sendable {
     }
 
     private func fix(_ directory: String, mode: mode_t, owner: SystemAccount?) throws(SystemError) {
-        if let owner, Privileges.isRoot {
-            try retryingOnInterrupt("chown", path: directory) { chown(directory, owner.uid, owner.gid) }
+        var info = stat()
+        try retryingOnInterrupt("lstat", path: directory) { lstat(directory, &info) }
+        // A symbolic link here could point root's chmod and chown at any file.
+        guard (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw SystemError(code: ENOTDIR, operation: "prepare queue (not a directory)", path: directory)
         }
-        try retryingOnInterrupt("chmod", path: directory) { chmod(directory, mode) }
+        guard Privileges.isRoot || info.st_uid == geteuid() else { return }
+        if (info.st_mode & 0o7777) != mode {
+            try retryingOnInterrupt("chmod", path: directory) { chmod(directory, mode) }
+        }
+        if Privileges.isRoot {
+            let uid = owner?.uid ?? 0
+            let gid = owner?.gid ?? 0
+            if info.st_uid != uid || info.st_gid != gid {
+                try retryingOnInterrupt("chown", path: directory) { lchown(directory, uid, gid) }
+            }
+        }
     }
 
     /// The IDs of the messages in a queue, oldest first. Names that are not queue IDs (temporary files

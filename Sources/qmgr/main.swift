@@ -2,6 +2,6 @@ import AviaryDaemon
 import AviaryQueueManager
 
 let context = Daemon.start(program: "qmgr")
-await Daemon.runEventDriven(context) { group in
+Daemon.runEventDriven(context) { group in
     try await QueueManagerService.run(context, group: group)
 }

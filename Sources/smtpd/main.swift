@@ -3,7 +3,7 @@ import AviarySMTPServer
 import NIOPosix
 
 let context = Daemon.start(program: "smtpd")
-await Daemon.runEventDriven(context) { group in
+Daemon.runEventDriven(context) { group in
     let pool = NIOThreadPool(numberOfThreads: 8)
     pool.start()
     let server = SMTPServer(config: context.config, logger: context.logger, pool: pool)

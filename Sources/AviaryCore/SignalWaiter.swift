@@ -4,8 +4,8 @@ import Glibc
 import Musl
 #endif
 
-/// Turns the signals master reacts to into ordinary calls on the main thread, so that no work is ever
-/// done in a signal handler.
+/// Turns the signals a process reacts to (master: HUP, TERM, INT, CHLD; event-driven daemons: TERM, INT,
+/// HUP) into ordinary calls on the main thread, so that no work is ever done in a signal handler.
 ///
 /// The signals are blocked in every thread (`blockHandledSignals` runs first thing in `main`, before any
 /// other thread exists; threads inherit the mask, and Dispatch's worker threads block them anyway) and the
@@ -17,31 +17,31 @@ import Musl
 /// signal then goes to that thread: SIGCHLD is discarded and SIGTERM kills the process, and a `sigwait`
 /// on another thread never sees them.
 public enum SignalWaiter {
-    /// HUP (reload), TERM and INT (stop), CHLD (reap).
+    /// master's signals: HUP (reload), TERM and INT (stop), CHLD (reap).
     public static let handledSignals: [Int32] = [SIGHUP, SIGTERM, SIGINT, SIGCHLD]
 
-    /// Blocks the handled signals in the calling thread and ignores SIGPIPE (a wake-up write to a service
-    /// that just died must fail with EPIPE, not kill master). Call before any other thread starts.
-    public static func blockHandledSignals() {
-        var set = signalSet()
+    /// Blocks `signals` in the calling thread and ignores SIGPIPE (a write to a peer that just went away
+    /// must fail with EPIPE, not kill the process). Call before any other thread starts.
+    public static func blockHandledSignals(_ signals: [Int32] = handledSignals) {
+        var set = signalSet(signals)
         pthread_sigmask(SIG_BLOCK, &set, nil)
         signal(SIGPIPE, SIG_IGN)
     }
 
-    /// Waits for the handled signals on the calling thread (the main thread) and passes each to `handler`.
+    /// Waits for `signals` on the calling thread (the main thread) and passes each to `handler`.
     /// Never returns: the process ends with `exit` elsewhere.
-    public static func waitForever(_ handler: (Int32) -> Void) -> Never {
-        var set = signalSet()
+    public static func waitForever(_ signals: [Int32] = handledSignals, _ handler: (Int32) -> Void) -> Never {
+        var set = signalSet(signals)
         while true {
             var signal: Int32 = 0
             if sigwait(&set, &signal) == 0 { handler(signal) }
         }
     }
 
-    static func signalSet() -> sigset_t {
+    static func signalSet(_ signals: [Int32]) -> sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
-        for signal in handledSignals { sigaddset(&set, signal) }
+        for signal in signals { sigaddset(&set, signal) }
         return set
     }
 }
