@@ -55,7 +55,7 @@ extension SMTPCommandParser {
                 parameters.dsnReturn = dsnReturn
             case "ENVID":
                 // RFC 3461 4.4: the decoded ENVID is printable US-ASCII.
-                guard parameters.envelopeID == nil, let value, let decoded = XText.decode(bytes: value),
+                guard parameters.envelopeID == nil, let value, !value.isEmpty, let decoded = XText.decode(bytes: value),
                     decoded.allSatisfy({ (32...126).contains($0) })
                 else { throw badParameter(keyword, word) }
                 parameters.envelopeID = string(decoded[...])
@@ -63,7 +63,8 @@ extension SMTPCommandParser {
                 guard !sawAuth else {
                     throw SMTPCommandError(.multipleAuthParameters, detail: "repeated AUTH= parameter")
                 }
-                guard let value, value.elementsEqual("<>".utf8) || XText.decode(bytes: value) != nil else {
+                guard let value, !value.isEmpty, value.elementsEqual("<>".utf8) || XText.decode(bytes: value) != nil
+                else {
                     throw badParameter(keyword, word)
                 }
                 sawAuth = true
@@ -177,19 +178,17 @@ extension SMTPCommandParser {
 
     // MARK: - Parameters
 
-    /// `keyword[=value]` with the keyword uppercased; a malformed keyword or value is an unsupported option, as in
-    /// Postfix.
+    /// `keyword[=value]` with the keyword uppercased. A malformed keyword is an unsupported option, as in Postfix;
+    /// each known keyword checks its own value, so a bad value gets `501 5.5.4 Bad ... parameter syntax`.
     private static func splitParameter(_ word: Bytes) throws(SMTPCommandError) -> (keyword: String, value: Bytes?) {
         let equals = word.firstIndex(of: UInt8(ascii: "="))
         let keyword = word[..<(equals ?? word.endIndex)]
-        let value = equals.map { word[word.index(after: $0)...] }
         guard let first = keyword.first, isAlphanumeric(first),
-            keyword.allSatisfy({ isAlphanumeric($0) || $0 == UInt8(ascii: "-") }),
-            value.map({ !$0.isEmpty && $0.allSatisfy { $0 >= 33 && $0 != UInt8(ascii: "=") && $0 != 0x7F } }) ?? true
+            keyword.allSatisfy({ isAlphanumeric($0) || $0 == UInt8(ascii: "-") })
         else {
             throw SMTPCommandError(.unsupportedParameter(printable(word)), detail: "malformed parameter")
         }
-        return (uppercasedASCII(keyword), value)
+        return (uppercasedASCII(keyword), equals.map { word[word.index(after: $0)...] })
     }
 
     private static func badParameter(_ keyword: String, _ word: Bytes) -> SMTPCommandError {
