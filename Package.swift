@@ -48,7 +48,7 @@ let package = Package(
         library("AviaryMailbox", ["AviaryCore"]),
         library("AviaryUsers", ["AviaryCore", "AviaryConfig", "AviaryMessage"]),
         library("AviaryIPC", ["AviaryCore", nioCore]),
-        library("AviarySMTP", [nioCore]),
+        library("AviarySMTP", ["AviaryMessage", nioCore]),
 
         // Skeletons and services.
         library("AviaryDaemon", ["AviaryCore", "AviaryConfig", nioCore, nioPosix, logging]),
@@ -96,7 +96,10 @@ let package = Package(
         tests("AviaryMailboxTests", ["AviaryMailbox", "AviaryTestSupport"]),
         tests("AviaryUsersTests", ["AviaryUsers", "AviaryTestSupport"]),
         tests("AviaryIPCTests", ["AviaryIPC", nioCore]),
-        tests("AviarySMTPTests", ["AviarySMTP", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]),
+        tests(
+            "AviarySMTPTests",
+            ["AviarySMTP", "AviaryMessage", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
         tests("AviarySMTPServerTests", ["AviarySMTPServer", "AviaryTestSupport", nioCore, nioPosix]),
         tests("AviaryQueueManagerTests", ["AviaryQueueManager", "AviaryTestSupport"]),
         tests("AviaryLocalTests", ["AviaryLocal", "AviaryTestSupport"]),

@@ -1,0 +1,177 @@
+// SMTP framing: what turns the byte stream from a client into lines and BDAT chunks.
+//
+// - A line ends at LF. CR LF is `.crlf`; a LF alone is `.bareLF`, reported rather than refused so the session can
+//   answer `550 5.5.2 Error: bare <LF> received` at the right moment (after DATA's end, not in the middle of it).
+// - A line longer than `maximumLineLength` is cut into `.unfinished` pieces of that many bytes, so a client cannot
+//   make us buffer without bound; the session refuses the command or message.
+// - A CR that is the last byte received waits for the next byte: it may be the first half of CR LF.
+// - After a line that is a well-formed `BDAT size [LAST]` command, the next `size` octets are chunk data, handed
+//   over in pieces as they arrive, whatever the session thinks of the command (RFC 3030 2: a refused BDAT's chunk
+//   is still read and discarded).
+// - Lines of a DATA message are never taken for BDAT commands. The decoder learns that a message starts by seeing
+//   the session's `354` reply go out (`WriteObservingByteToMessageDecoder`), and that it ends at a line that is
+//   exactly "." ending CR LF after a line ending CR LF, the rule `SMTPDataReader` applies too.
+
+import NIOCore
+
+/// Splits a client's bytes into ``SMTPInboundFrame``s: lines (with their ending reported) and BDAT chunk pieces.
+///
+/// Put it in the pipeline as `ByteToMessageHandler(SMTPFrameDecoder())` *after* (closer to the tail than)
+/// `MessageToByteHandler(SMTPReplyEncoder())`, and have the session write ``SMTPReply`` values: the decoder watches
+/// them pass to know when a DATA message starts. For STARTTLS, remove this handler after the 220 reply (the
+/// partial line it holds is dropped, so no plaintext leaks into the TLS session), insert TLS, and add a new one.
+public struct SMTPFrameDecoder: WriteObservingByteToMessageDecoder {
+    public typealias InboundOut = SMTPInboundFrame
+    public typealias OutboundIn = SMTPReply
+
+    /// Postfix's `line_length_limit` default; RFC 5321 4.5.3.1 asks for at least 512 (commands) and 1000 (text).
+    public static let defaultMaximumLineLength = 2048
+
+    /// The largest chunk piece handed over at once.
+    public static let maximumChunkPieceLength = 64 * 1024
+
+    private enum Mode {
+        /// Command lines; a BDAT command switches to `.chunk`.
+        case commands
+        /// The lines of a DATA message, up to its final ".".
+        case message
+        /// The octets of a BDAT chunk, `remaining` of them still to come.
+        case chunk(remaining: Int)
+    }
+
+    /// The longest line content handed over in one frame.
+    public let maximumLineLength: Int
+
+    private var mode = Mode.commands
+    /// The next bytes continue a line that was cut at `maximumLineLength`.
+    private var isContinuation = false
+    private var previousLineEndedWithCRLF = true
+
+    /// Creates a decoder.
+    ///
+    /// - Parameter maximumLineLength: the most bytes of one line (without its ending) per frame; longer lines come
+    ///   as several `.unfinished` frames. At least 1.
+    public init(maximumLineLength: Int = SMTPFrameDecoder.defaultMaximumLineLength) {
+        precondition(maximumLineLength >= 1, "maximumLineLength must be positive")
+        self.maximumLineLength = maximumLineLength
+    }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        deliverNextFrames(context: context, buffer: &buffer) ? .continue : .needMoreData
+    }
+
+    /// At EOF, or when the handler is removed for STARTTLS, complete frames are still delivered, but an incomplete
+    /// trailing line is dropped: its sender is gone, or it was sent in plaintext before TLS.
+    public mutating func decodeLast(
+        context: ChannelHandlerContext,
+        buffer: inout ByteBuffer,
+        seenEOF: Bool
+    ) throws -> DecodingState {
+        if deliverNextFrames(context: context, buffer: &buffer) {
+            return .continue
+        }
+        buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+        return .needMoreData
+    }
+
+    /// Fires the next frame, and the empty chunk of a `BDAT 0` right behind its command line: no byte may follow it,
+    /// and `decode` is not called again without one. Returns false when more bytes are needed.
+    private mutating func deliverNextFrames(context: ChannelHandlerContext, buffer: inout ByteBuffer) -> Bool {
+        guard let frame = nextFrame(from: &buffer) else { return false }
+        context.fireChannelRead(Self.wrapInboundOut(frame))
+        if case .chunk(remaining: 0) = mode, let emptyChunk = nextFrame(from: &buffer) {
+            context.fireChannelRead(Self.wrapInboundOut(emptyChunk))
+        }
+        return true
+    }
+
+    /// Sees each reply the session sends; `354` means the lines that follow are a message.
+    public mutating func write(data: SMTPReply) {
+        if data.code == 354, case .commands = mode {
+            mode = .message
+            // The DATA command's own line ending is the first CR LF of the final CR LF "." CR LF.
+            previousLineEndedWithCRLF = true
+        }
+    }
+
+    /// The next frame in `buffer`, consuming its bytes, or nil when more bytes are needed.
+    mutating func nextFrame(from buffer: inout ByteBuffer) -> SMTPInboundFrame? {
+        if case .chunk(let remaining) = mode {
+            return nextChunkPiece(from: &buffer, remaining: remaining)
+        }
+        guard let line = nextLine(from: &buffer) else { return nil }
+        let startsLine = !isContinuation
+        isContinuation = line.ending == .unfinished
+        switch mode {
+        case .commands:
+            if startsLine, line.ending != .unfinished,
+                let chunk = SMTPCommandParser.chunkAnnouncement(line.bytes.readableBytesView)
+            {
+                mode = .chunk(remaining: chunk.size)
+            }
+        case .message:
+            if startsLine, line.ending == .crlf, previousLineEndedWithCRLF,
+                line.bytes.readableBytesView.elementsEqual(CollectionOfOne(UInt8(ascii: ".")))
+            {
+                mode = .commands
+            }
+        case .chunk:
+            break
+        }
+        previousLineEndedWithCRLF = line.ending == .crlf
+        return .line(line)
+    }
+
+    private mutating func nextChunkPiece(from buffer: inout ByteBuffer, remaining: Int) -> SMTPInboundFrame? {
+        // BDAT 0 has no octets, but still gets its one end-of-chunk frame so the session has one rule.
+        guard remaining == 0 || buffer.readableBytes > 0 else { return nil }
+        let length = min(remaining, buffer.readableBytes, Self.maximumChunkPieceLength)
+        guard let piece = buffer.readSlice(length: length) else { return nil }
+        let left = remaining - length
+        mode = left == 0 ? .commands : .chunk(remaining: left)
+        return .chunk(piece, isEndOfChunk: left == 0)
+    }
+
+    private func nextLine(from buffer: inout ByteBuffer) -> SMTPLine? {
+        let carriageReturn = UInt8(ascii: "\r")
+        // Content of maximumLineLength bytes plus CR LF is the longest line that still ends in one frame.
+        let window = min(buffer.readableBytes, maximumLineLength + 2)
+        let lineFeed = buffer.withUnsafeReadableBytes { $0[..<window].firstIndex(of: UInt8(ascii: "\n")) }
+
+        var contentLength: Int
+        var terminatorLength: Int
+        var ending: SMTPLine.Ending
+        if let lineFeed {
+            if lineFeed > 0, buffer.getInteger(at: buffer.readerIndex + lineFeed - 1, as: UInt8.self) == carriageReturn {
+                (contentLength, terminatorLength, ending) = (lineFeed - 1, 2, .crlf)
+            } else {
+                (contentLength, terminatorLength, ending) = (lineFeed, 1, .bareLF)
+            }
+        } else {
+            guard buffer.readableBytes > maximumLineLength else { return nil }
+            // With exactly one byte past the limit, a CR there may still be the CR of a CR LF.
+            let byteAfterLimit = buffer.getInteger(at: buffer.readerIndex + maximumLineLength, as: UInt8.self)
+            guard buffer.readableBytes >= maximumLineLength + 2 || byteAfterLimit != carriageReturn else { return nil }
+            (contentLength, terminatorLength, ending) = (maximumLineLength, 0, .unfinished)
+        }
+        if contentLength > maximumLineLength {
+            // Only a bare-LF line can get here, one byte too long; its last byte comes in the next frame.
+            (contentLength, terminatorLength, ending) = (maximumLineLength, 0, .unfinished)
+        }
+        guard let bytes = buffer.readSlice(length: contentLength) else { return nil }
+        buffer.moveReaderIndex(forwardBy: terminatorLength)
+        return SMTPLine(bytes: bytes, ending: ending)
+    }
+}
+
+/// Writes ``SMTPReply`` values as bytes; pairs with ``SMTPFrameDecoder``, which watches the same replies.
+public struct SMTPReplyEncoder: MessageToByteEncoder {
+    public typealias OutboundIn = SMTPReply
+
+    /// Creates an encoder.
+    public init() {}
+
+    public func encode(data: SMTPReply, out: inout ByteBuffer) throws {
+        data.encode(into: &out)
+    }
+}

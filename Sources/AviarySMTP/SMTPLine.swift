@@ -1,0 +1,50 @@
+import NIOCore
+
+/// One line, or one piece of an over-long line, as ``SMTPFrameDecoder`` read it.
+public struct SMTPLine: Sendable, Hashable {
+    /// How the line ended on the wire.
+    public enum Ending: Sendable, Hashable {
+        /// CR LF, the only line ending SMTP allows.
+        case crlf
+        /// LF without CR before it: refused by the server, never an end of DATA (SMTP smuggling, CVE-2023-51764).
+        case bareLF
+        /// No ending yet: the line is longer than the decoder's limit and its next bytes come in the next frame.
+        case unfinished
+    }
+
+    /// The line's bytes, without its ending.
+    public var bytes: ByteBuffer
+
+    /// How the line ended.
+    public var ending: Ending
+
+    /// True when the line holds a CR that does not start its CRLF ending (a bare CR).
+    public var containsBareCR: Bool
+
+    /// Creates a line from its parts.
+    public init(bytes: ByteBuffer, ending: Ending, containsBareCR: Bool) {
+        self.bytes = bytes
+        self.ending = ending
+        self.containsBareCR = containsBareCR
+    }
+
+    /// Creates a line, finding any bare CR in it.
+    public init(bytes: ByteBuffer, ending: Ending) {
+        self.init(bytes: bytes, ending: ending, containsBareCR: bytes.readableBytesView.contains(UInt8(ascii: "\r")))
+    }
+
+    /// Creates a line from text, for tests and tools.
+    public init(_ text: String, ending: Ending = .crlf) {
+        self.init(bytes: ByteBuffer(string: text), ending: ending)
+    }
+}
+
+/// What ``SMTPFrameDecoder`` hands to the session: command and message lines, and the octets of BDAT chunks.
+public enum SMTPInboundFrame: Sendable, Hashable {
+    /// A command line, a line of a DATA message, or a piece of an over-long line.
+    case line(SMTPLine)
+
+    /// A piece of a BDAT chunk, at most 64 KiB; `isEndOfChunk` marks the piece that completes the announced size.
+    /// A `BDAT 0` chunk is one empty piece with `isEndOfChunk` set.
+    case chunk(ByteBuffer, isEndOfChunk: Bool)
+}
