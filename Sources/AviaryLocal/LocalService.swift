@@ -7,7 +7,8 @@ public enum LocalService {
     public static func run(_ context: DaemonContext) -> Never {
         let agent = LocalDeliveryAgent(config: context.config, logger: context.logger)
         SingleServer.run(context) { connection in
-            guard let frame = try? readFrame(connection) else { return }
+            // qmgr may connect and die before writing (killed, restarted): an empty request is no news.
+            guard let frame = try? readFrame(connection), !frame.isEmpty else { return }
             let result: DeliveryResult
             do {
                 result = agent.handle(try DeliveryProtocol.decode(DeliveryRequest.self, from: frame))

@@ -216,8 +216,8 @@ struct SMTPSession {
 
     private func verify(_ text: String) async -> SMTPReply {
         if settings.isVRFYDisabled { return .vrfyDisabled }
-        var address = text.trimmingWhitespace()
-        if address.hasPrefix("<") && address.hasSuffix(">") { address = String(address.dropFirst().dropLast()) }
+        let trimmed = text.trimmingWhitespace()
+        let address = trimmed.hasPrefix("<") && trimmed.hasSuffix(">") ? String(trimmed.dropFirst().dropLast()) : trimmed
         let directory = server.directory
         switch try? await server.pool.runIfActive({ directory.lookup(address) }) {
         case .local?, .virtual?, .notLocal?: return .vrfy(address)
@@ -229,7 +229,8 @@ struct SMTPSession {
 
     /// Postfix's reject log line: `NOQUEUE: reject: RCPT from host[addr]: 550 5.1.1 ...; from=<> to=<> proto=ESMTP helo=<>`.
     private func reject(_ verb: String, _ reply: SMTPReply, sender: String, recipient: String?) {
-        var text = "NOQUEUE: reject: \(verb) from \(client.description): \(reply.description); from=<\(sender)>"
+        let replyText = "\(reply.code) " + (reply.enhancedCode.map { "\($0) " } ?? "") + reply.lines.joined(separator: " ")
+        var text = "NOQUEUE: reject: \(verb) from \(client.description): \(replyText); from=<\(sender)>"
         if let recipient { text += " to=<\(recipient)>" }
         text += " proto=\(isExtended ? "ESMTP" : "SMTP") helo=<\(heloName ?? "")>"
         logger.info("\(text)")
