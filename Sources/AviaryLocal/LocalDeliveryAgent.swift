@@ -131,6 +131,7 @@ public struct LocalDeliveryAgent: Sendable {
                     try maildir.deliver(message, prefix: prefix, hostname: settings.hostname)
                 }
             case .mbox(let path, let owner):
+                if let owner { try createSpoolFile(path, for: owner) }
                 try runAs(owner) {
                     try Mbox(path: path).deliver(
                         message, sender: envelope.sender, prefix: prefix,
@@ -160,6 +161,19 @@ public struct LocalDeliveryAgent: Sendable {
             throw .temporary("4.2.0", "cannot deliver: \(error)")
         } catch {
             throw .temporary("4.2.0", "cannot deliver: \(error)")
+        }
+    }
+
+    /// A user cannot create files in a protected spool directory (/var/mail is root:mail 2775), so as root
+    /// the mailbox is created here first, safely (no symlink, must not exist), and given to the user,
+    /// as Postfix's local does; the delivery itself then runs as the user.
+    private func createSpoolFile(_ path: String, for owner: SystemAccount) throws {
+        guard Privileges.isRoot, !SafeFile.exists(path) else { return }
+        do {
+            let file = try SafeFile.createExclusive(path, mode: 0o600)
+            try retryingOnInterrupt("fchown", path: path) { fchown(file.rawValue, owner.uid, owner.gid) }
+        } catch let error as SystemError where error.code == EEXIST {
+            return  // created meanwhile by someone else: the delivery's own checks apply
         }
     }
 

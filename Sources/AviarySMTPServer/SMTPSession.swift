@@ -290,7 +290,8 @@ struct SMTPSession {
         }
         var received = 0
         var buffer = ByteBuffer()
-        if size > 0 || isLast {
+        // Even BDAT 0 comes with one (empty) piece that marks the end of its chunk.
+        do {
             while let frame = try await frames.next() {
                 guard case .chunk(let piece, let isEnd) = frame else { continue }
                 received += piece.readableBytes
