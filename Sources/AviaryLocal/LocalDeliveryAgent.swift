@@ -169,12 +169,15 @@ public struct LocalDeliveryAgent: Sendable {
     /// as Postfix's local does; the delivery itself then runs as the user.
     private func createSpoolFile(_ path: String, for owner: SystemAccount) throws {
         guard Privileges.isRoot, !SafeFile.exists(path) else { return }
-        do {
-            let file = try SafeFile.createExclusive(path, mode: 0o600)
-            try retryingOnInterrupt("fchown", path: path) { fchown(file.rawValue, owner.uid, owner.gid) }
-        } catch let error as SystemError where error.code == EEXIST {
-            return  // created meanwhile by someone else: the delivery's own checks apply
+        let file: FileDescriptor
+        do throws(SystemError) {
+            file = try SafeFile.createExclusive(path, mode: 0o600)
+        } catch {
+            if error.code == EEXIST { return }  // created meanwhile: the delivery's own checks apply
+            throw error
         }
+        let fd = file.rawValue
+        try retryingOnInterrupt("fchown", path: path) { fchown(fd, owner.uid, owner.gid) }
     }
 
     /// Queues the message again for addresses this agent does not deliver (an alias or .forward pointing
