@@ -11,6 +11,7 @@ public enum DSNReturn: String, Sendable, Hashable, CaseIterable {
 
 /// `NOTIFY=` on RCPT TO: the events that produce a notification. The empty set is `NOTIFY=NEVER`.
 public struct DSNNotify: OptionSet, Sendable, Hashable, CustomStringConvertible {
+    /// The bits: 1 SUCCESS, 2 FAILURE, 4 DELAY.
     public let rawValue: UInt8
 
     /// Creates a set from its bits.

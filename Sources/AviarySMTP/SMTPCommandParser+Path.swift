@@ -34,7 +34,8 @@ extension SMTPCommandParser {
             let (keyword, value) = try splitParameter(word)
             switch keyword {
             case "SIZE":
-                guard parameters.size == nil, let value, (1...20).contains(value.count), value.allSatisfy(isDigit) else {
+                guard parameters.size == nil, let value, (1...20).contains(value.count), value.allSatisfy(isDigit)
+                else {
                     throw SMTPCommandError(.badSizeSyntax, detail: "bad SIZE parameter: \(printable(word))")
                 }
                 guard let size = Int(string(value)) else {
@@ -42,7 +43,8 @@ extension SMTPCommandParser {
                 }
                 parameters.size = size
             case "BODY":
-                guard parameters.body == nil, let value, let body = SMTPBodyType(rawValue: uppercasedASCII(value)) else {
+                guard parameters.body == nil, let value, let body = SMTPBodyType(rawValue: uppercasedASCII(value))
+                else {
                     throw badParameter(keyword, word)
                 }
                 parameters.body = body
@@ -50,7 +52,8 @@ extension SMTPCommandParser {
                 guard !parameters.isSMTPUTF8, value == nil else { throw badParameter(keyword, word) }
                 parameters.isSMTPUTF8 = true
             case "RET":
-                guard parameters.dsnReturn == nil, let value, let dsnReturn = DSNReturn(rawValue: uppercasedASCII(value))
+                guard parameters.dsnReturn == nil, let value,
+                    let dsnReturn = DSNReturn(rawValue: uppercasedASCII(value))
                 else { throw badParameter(keyword, word) }
                 parameters.dsnReturn = dsnReturn
             case "ENVID":
@@ -91,7 +94,8 @@ extension SMTPCommandParser {
                 }
                 parameters.notify = notify
             case "ORCPT":
-                guard parameters.originalRecipient == nil, let value, let original = parseOriginalRecipient(value) else {
+                guard parameters.originalRecipient == nil, let value, let original = parseOriginalRecipient(value)
+                else {
                     throw badParameter(keyword, word)
                 }
                 parameters.originalRecipient = original

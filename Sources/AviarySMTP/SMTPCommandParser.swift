@@ -100,7 +100,10 @@ public enum SMTPCommandParser {
             guard !text.isEmpty else {
                 throw SMTPCommandError(.syntax(verb == "VRFY" ? .vrfy : .expn), detail: "\(verb) without argument")
             }
-            return verb == "VRFY" ? .vrfy(string(text), isSMTPUTF8: isSMTPUTF8) : .expn(string(text), isSMTPUTF8: isSMTPUTF8)
+            if verb == "VRFY" {
+                return .vrfy(string(text), isSMTPUTF8: isSMTPUTF8)
+            }
+            return .expn(string(text), isSMTPUTF8: isSMTPUTF8)
         case "HELP":
             return .help(arguments.isEmpty ? nil : string(arguments))
         case "STARTTLS":

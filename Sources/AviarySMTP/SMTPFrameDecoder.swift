@@ -21,7 +21,9 @@ import NIOCore
 /// them pass to know when a DATA message starts. For STARTTLS, remove this handler after the 220 reply (the
 /// partial line it holds is dropped, so no plaintext leaks into the TLS session), insert TLS, and add a new one.
 public struct SMTPFrameDecoder: WriteObservingByteToMessageDecoder {
+    /// Lines and chunk pieces go to the session.
     public typealias InboundOut = SMTPInboundFrame
+    /// The session's replies pass by on their way to ``SMTPReplyEncoder``.
     public typealias OutboundIn = SMTPReply
 
     /// Postfix's `line_length_limit` default; RFC 5321 4.5.3.1 asks for at least 512 (commands) and 1000 (text).
@@ -56,6 +58,7 @@ public struct SMTPFrameDecoder: WriteObservingByteToMessageDecoder {
         self.maximumLineLength = maximumLineLength
     }
 
+    /// Delivers the next frame, or asks for more bytes.
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         deliverNextFrames(context: context, buffer: &buffer) ? .continue : .needMoreData
     }
@@ -142,7 +145,10 @@ public struct SMTPFrameDecoder: WriteObservingByteToMessageDecoder {
         var terminatorLength: Int
         var ending: SMTPLine.Ending
         if let lineFeed {
-            if lineFeed > 0, buffer.getInteger(at: buffer.readerIndex + lineFeed - 1, as: UInt8.self) == carriageReturn {
+            let isCRLF =
+                lineFeed > 0
+                && buffer.getInteger(at: buffer.readerIndex + lineFeed - 1, as: UInt8.self) == carriageReturn
+            if isCRLF {
                 (contentLength, terminatorLength, ending) = (lineFeed - 1, 2, .crlf)
             } else {
                 (contentLength, terminatorLength, ending) = (lineFeed, 1, .bareLF)
@@ -161,17 +167,5 @@ public struct SMTPFrameDecoder: WriteObservingByteToMessageDecoder {
         guard let bytes = buffer.readSlice(length: contentLength) else { return nil }
         buffer.moveReaderIndex(forwardBy: terminatorLength)
         return SMTPLine(bytes: bytes, ending: ending)
-    }
-}
-
-/// Writes ``SMTPReply`` values as bytes; pairs with ``SMTPFrameDecoder``, which watches the same replies.
-public struct SMTPReplyEncoder: MessageToByteEncoder {
-    public typealias OutboundIn = SMTPReply
-
-    /// Creates an encoder.
-    public init() {}
-
-    public func encode(data: SMTPReply, out: inout ByteBuffer) throws {
-        data.encode(into: &out)
     }
 }

@@ -142,7 +142,11 @@ extension SMTPReply {
     }
 
     /// `530 5.7.0 Must issue a STARTTLS command first`: TLS is mandatory on this service.
-    public static let encryptionRequired = SMTPReply(530, EnhancedStatusCode(5, 7, 0), "Must issue a STARTTLS command first")
+    public static let encryptionRequired = SMTPReply(
+        530,
+        EnhancedStatusCode(5, 7, 0),
+        "Must issue a STARTTLS command first"
+    )
 
     /// `530 5.7.0 Authentication required`: the service accepts mail only from authenticated clients.
     public static let authenticationRequired = SMTPReply(530, EnhancedStatusCode(5, 7, 0), "Authentication required")
@@ -239,7 +243,11 @@ extension SMTPReply {
     public static let dsnDisabled = SMTPReply(501, EnhancedStatusCode(5, 7, 1), "DSN support is disabled")
 
     /// `503 5.5.4 Error: multiple AUTH= options`.
-    public static let multipleAuthParameters = SMTPReply(503, EnhancedStatusCode(5, 5, 4), "Error: multiple AUTH= options")
+    public static let multipleAuthParameters = SMTPReply(
+        503,
+        EnhancedStatusCode(5, 5, 4),
+        "Error: multiple AUTH= options"
+    )
 
     // MARK: - Command sequence
 

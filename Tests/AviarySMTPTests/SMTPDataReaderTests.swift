@@ -23,7 +23,8 @@ struct SMTPDataReaderTests {
     }
 
     /// Runs raw bytes, as they follow the DATA command's CR LF, through the decoder and a reader.
-    private func readWire(_ wire: String, sizeLimit: Int? = nil) throws -> (stored: String, ended: Bool, SMTPDataReader) {
+    private func readWire(_ wire: String, sizeLimit: Int? = nil) throws -> (stored: String, ended: Bool, SMTPDataReader)
+    {
         let transcript = try runDecoder([ByteBuffer(string: "DATA\r\n" + wire)], maximumLineLength: 64, dataReply: nil)
         let lines = transcript.frames.dropFirst().compactMap { frame -> SMTPLine? in
             if case .line(let line) = frame { return line }

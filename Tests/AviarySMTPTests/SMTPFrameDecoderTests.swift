@@ -1,5 +1,6 @@
 import AviarySMTP
 import NIOCore
+import NIOEmbedded
 import Testing
 
 /// A byte stream and the frames it must give, however its bytes arrive.
@@ -156,10 +157,14 @@ struct SMTPFrameDecoderTests {
         let transcript = try runDecoder([input], maximumLineLength: 1000)
         // The last 1000 bytes could still end in CR LF, so they wait, and EOF drops them.
         #expect(transcript.frames.count == 99)
-        #expect(transcript.frames.allSatisfy { frame in
-            if case .line(let line) = frame { return line.ending == .unfinished && line.bytes.readableBytes == 1000 }
-            return false
-        })
+        #expect(
+            transcript.frames.allSatisfy { frame in
+                if case .line(let line) = frame {
+                    return line.ending == .unfinished && line.bytes.readableBytes == 1000
+                }
+                return false
+            }
+        )
     }
 
     static let dataTranscript =
@@ -191,7 +196,10 @@ struct SMTPFrameDecoderTests {
         #expect(transcript.frames == [line("DATA"), line("BDAT 3 LAST"), chunk("abc"), line("QUIT")])
     }
 
-    @Test("smuggled end-of-data sequences keep the decoder in the message", arguments: SMTPDataReaderTests.smugglingSequences)
+    @Test(
+        "smuggled end-of-data sequences keep the decoder in the message",
+        arguments: SMTPDataReaderTests.smugglingSequences
+    )
     func smuggledEndsStayInMessage(sequence: String) throws {
         let input = "DATA\r\nbody" + sequence + "BDAT 3\r\nabc\r\n.\r\nBDAT 2 LAST\r\nxyQUIT\r\n"
         for (name, pieces) in feedings(of: Array(input.utf8)) {
@@ -203,6 +211,21 @@ struct SMTPFrameDecoderTests {
             #expect(merged.last == line("QUIT"), "fed \(name)")
             #expect(transcript.messages.count == 1, "fed \(name)")
         }
+    }
+
+    @Test("removing the decoder for STARTTLS drops the plaintext it holds")
+    func removalDropsPartialLine() throws {
+        let channel = EmbeddedChannel()
+        let session = ScriptedSession(dataReply: nil)
+        let decoder = ByteToMessageHandler(SMTPFrameDecoder())
+        try channel.pipeline.syncOperations.addHandlers([MessageToByteHandler(SMTPReplyEncoder()), decoder, session])
+        try channel.writeInbound(ByteBuffer(string: "NOOP\r\nSTARTTLS\r\nMAIL FROM:<inj"))
+        _ = channel.pipeline.syncOperations.removeHandler(decoder)
+        channel.embeddedEventLoop.run()
+        #expect(throws: (any Error).self) { try channel.pipeline.syncOperations.context(handler: decoder) }
+        // Had the partial line been passed on as bytes, the session would have trapped on a ByteBuffer.
+        #expect(session.frames == [line("NOOP"), line("STARTTLS")])
+        #expect(try channel.finish().isClean)
     }
 
     @Test("without the session's replies, lines after DATA are read as commands")
@@ -217,7 +240,8 @@ struct SMTPFrameDecoderTests {
         // Bytes weighted towards the interesting ones.
         let alphabet = Array("\r\n\r\n.BDAT 0123 LAST\r\nDATA\r\nx".utf8)
         let input = (0..<600).map { _ in
-            random.next() % 8 == 0 ? UInt8(truncatingIfNeeded: random.next()) : alphabet[Int(random.next() % UInt64(alphabet.count))]
+            random.next() % 8 == 0
+                ? UInt8(truncatingIfNeeded: random.next()) : alphabet[Int(random.next() % UInt64(alphabet.count))]
         }
         var results: [[SMTPInboundFrame]] = []
         for (_, pieces) in feedings(of: input, seed: UInt64(seed)) {

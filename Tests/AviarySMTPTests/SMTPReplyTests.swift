@@ -52,8 +52,14 @@ struct SMTPReplyTests {
         WireFixture(.alreadyAuthenticated, "503 5.5.1 Error: already authenticated\r\n"),
         WireFixture(.authNotEnabled, "503 5.5.1 Error: authentication not enabled\r\n"),
         WireFixture(.unsupportedAuthMechanism, "504 5.5.4 Unsupported authentication mechanism\r\n"),
-        WireFixture(.encryptionRequiredForAuth, "504 5.5.4 Encryption required for requested authentication mechanism\r\n"),
-        WireFixture(.temporaryAuthFailure("no back end"), "454 4.7.0 Temporary authentication failure: no back end\r\n"),
+        WireFixture(
+            .encryptionRequiredForAuth,
+            "504 5.5.4 Encryption required for requested authentication mechanism\r\n"
+        ),
+        WireFixture(
+            .temporaryAuthFailure("no back end"),
+            "454 4.7.0 Temporary authentication failure: no back end\r\n"
+        ),
         WireFixture(.encryptionRequired, "530 5.7.0 Must issue a STARTTLS command first\r\n"),
         WireFixture(.authenticationRequired, "530 5.7.0 Authentication required\r\n"),
         WireFixture(.tlsNotAvailable, "454 4.7.0 TLS not available due to local problem\r\n"),
@@ -99,7 +105,10 @@ struct SMTPReplyTests {
             .unknownUser("nobody@virtual.example", table: .virtualMailbox),
             "550 5.1.1 <nobody@virtual.example>: Recipient address rejected: User unknown in virtual mailbox table\r\n"
         ),
-        WireFixture(.relayDenied("user@elsewhere.example"), "554 5.7.1 <user@elsewhere.example>: Relay access denied\r\n"),
+        WireFixture(
+            .relayDenied("user@elsewhere.example"),
+            "554 5.7.1 <user@elsewhere.example>: Relay access denied\r\n"
+        ),
         WireFixture(.tooManyRecipients, "452 4.5.3 Error: too many recipients\r\n"),
         WireFixture(.messageTooBig, "552 5.3.4 Message size exceeds fixed limit\r\n"),
         WireFixture(.sizeExceedsFileSystemLimit, "552 5.3.4 Message size exceeds file system imposed limit\r\n"),

@@ -46,7 +46,8 @@ struct XTextTests {
         #expect(XText.decodeUTF8Address("jörg@bücher.example") == "jörg@bücher.example")
         #expect(XText.decodeUTF8Address("a+2Bb@example.com") == "a+b@example.com")
         #expect(XText.decodeUTF8Address("\\x{1F600}@example.com") == "😀@example.com")
-        for bad in ["\\x{}", "\\x{D800}", "\\x{110000}", "\\x{1234567}", "\\x{41", "\\y{41}", "\\", "a=b", "a b", "+4"] {
+        for bad in ["\\x{}", "\\x{D800}", "\\x{110000}", "\\x{1234567}", "\\x{41", "\\y{41}", "\\", "a=b", "a b", "+4"]
+        {
             #expect(XText.decodeUTF8Address(bad) == nil, "\(bad)")
         }
     }
