@@ -138,7 +138,11 @@ trap 'exit 143' TERM
 
 # ---------------------------------------------------------------------------------------------
 # Prerequisites: packages (smtp-source comes with postfix), the aviary mail_owner, the bench user.
-"$REPO_ROOT/scripts/install-deps.sh" --system-user
+if has_side aviary; then
+    "$REPO_ROOT/scripts/install-deps.sh" --system-user # Aviary's services run as mail_owner aviary
+else
+    "$REPO_ROOT/scripts/install-deps.sh"
+fi
 if ! id "$BENCH_USER" >/dev/null 2>&1; then
     note "creating user $BENCH_USER"
     useradd -m -s /bin/bash "$BENCH_USER"
