@@ -82,6 +82,7 @@ WORK=
 POSTFIX_PID=
 AVIARY_PID=
 AVIARY=
+HARNESS_PID=
 
 # wait_gone PID SECONDS: wait until the process has exited; false on timeout.
 wait_gone() {
@@ -92,33 +93,43 @@ wait_gone() {
     done
 }
 
-# stop_pid NAME PID: after a clean stop was asked for, make sure PID and its children are gone.
+# stop_pid NAME PID CHILDREN...: after a clean stop was asked for, make sure PID and the children it
+# had before (its services, which may outlive a master that died) are gone: TERM, then KILL.
 stop_pid() {
-    local name=$1 pid=$2 children
-    [[ -n $pid ]] || return 0
-    wait_gone "$pid" 15 && return 0
-    children=$(pgrep -P "$pid" || true)
-    note "$name (pid $pid) did not stop; sending TERM"
-    # shellcheck disable=SC2086  # a list of pids
-    kill -TERM "$pid" $children 2>/dev/null || true
-    wait_gone "$pid" 10 && return 0
-    # shellcheck disable=SC2086
-    kill -KILL "$pid" $children 2>/dev/null || true
+    local name=$1 pid=$2 left=() p
+    shift 2
+    wait_gone "$pid" 15 || note "$name (pid $pid) did not stop; sending TERM"
+    for p in "$pid" "$@"; do
+        kill -0 "$p" 2>/dev/null && left+=("$p")
+    done
+    ((${#left[@]} > 0)) || return 0
+    kill -TERM "${left[@]}" 2>/dev/null || true
+    for p in "${left[@]}"; do
+        wait_gone "$p" 10 || kill -KILL "$p" 2>/dev/null || true
+    done
 }
 
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
-    local rc=$?
+    local rc=$? children
     trap - EXIT INT TERM
+    if [[ -n $HARNESS_PID ]]; then
+        kill -TERM "$HARNESS_PID" 2>/dev/null || true # timeout passes it on to the harness
+        wait_gone "$HARNESS_PID" 10 || kill -KILL "$HARNESS_PID" 2>/dev/null || true
+    fi
     if [[ -n $AVIARY_PID ]]; then
         note "stopping aviary"
+        children=$(pgrep -P "$AVIARY_PID" || true)
         timeout 30 "$AVIARY" stop -c "$WORK/aviary-etc" >/dev/null 2>&1 || true
-        stop_pid aviary "$AVIARY_PID"
+        # shellcheck disable=SC2086  # a list of pids
+        stop_pid aviary "$AVIARY_PID" $children
     fi
     if [[ -n $POSTFIX_PID ]]; then
         note "stopping postfix instance"
+        children=$(pgrep -P "$POSTFIX_PID" || true)
         timeout 30 postfix -c "$WORK/postfix-etc" stop >/dev/null 2>&1 || true
-        stop_pid postfix "$POSTFIX_PID"
+        # shellcheck disable=SC2086
+        stop_pid postfix "$POSTFIX_PID" $children
     fi
     if [[ -d $MAILDIR ]]; then
         find "$MAILDIR/new" "$MAILDIR/cur" "$MAILDIR/tmp" -mindepth 1 -maxdepth 1 -type f -delete 2>/dev/null || true
@@ -326,8 +337,12 @@ for ((round = 1; round <= REPEAT; round++)); do
         bg=$(cpu_busy_pct 3)
         log=$WORK/run-$round-$side.log
         rc=0
+        # In the background, so that Ctrl-C or TERM reach the traps at once (cleanup stops it).
         timeout $((TIMEOUT + 180)) "$THROUGHPUT" -H 127.0.0.1 -P "$port" -t "$RCPT" -d "$MAILDIR" \
-            -n "$N" -s "$S" -m "$M" -l "$L" -T "$TIMEOUT" >"$log" 2>&1 || rc=$?
+            -n "$N" -s "$S" -m "$M" -l "$L" -T "$TIMEOUT" >"$log" 2>&1 &
+        HARNESS_PID=$!
+        wait "$HARNESS_PID" || rc=$?
+        HARNESS_PID=
         line=$(grep '^smtp ' "$log" | tail -n 1 || true)
         if ((rc != 0)) || [[ -z $line ]]; then
             failures=$((failures + 1))
