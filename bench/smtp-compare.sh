@@ -16,7 +16,8 @@
 # -r REPEAT (1) -T TIMEOUT seconds per run (300) --only postfix|aviary.
 # Environment: SHARED_BENCH (default: ../shared/bench beside the repository), POSTFIX_PORT (2526),
 # AVIARY_PORT (2525), AVIARY_LOG (/dev/null; a file path keeps Aviary's log), SKIP_BUILD=1 (use the
-# existing .build/release), KEEP=1 (keep the temporary instances' directory).
+# existing .build/release), AVIARY_BIN_DIR (run the programs of another build; implies no build),
+# KEEP=1 (keep the temporary instances' directory).
 #
 # Needs root: it creates the user bench if missing, empties /home/bench/Maildir, runs a private
 # Postfix instance (its own config and queue under a temporary directory, 127.0.0.1:$POSTFIX_PORT; the
@@ -169,7 +170,7 @@ chmod 755 "$WORK"
 # Aviary: release build, config in $WORK/aviary-etc, master started as root.
 start_aviary() {
     ensure_swift
-    if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+    if [[ -z ${AVIARY_BIN_DIR:-} && ${SKIP_BUILD:-0} != 1 ]]; then
         note "swift build -c release"
         local owner
         owner=$(stat -c %U "$REPO_ROOT")
@@ -180,10 +181,10 @@ start_aviary() {
             (cd "$REPO_ROOT" && swift build -c release)
         fi
     fi
-    AVIARY=$REPO_ROOT/.build/release/aviary
-    local program
+    local bin_dir=${AVIARY_BIN_DIR:-$REPO_ROOT/.build/release} program
+    AVIARY=$bin_dir/aviary
     for program in aviary master smtpd qmgr local; do
-        [[ -x $REPO_ROOT/.build/release/$program ]] || die "$REPO_ROOT/.build/release/$program is missing; build failed?"
+        [[ -x $bin_dir/$program ]] || die "$bin_dir/$program is missing; build failed?"
     done
     port_in_use "$AVIARY_PORT" && die "port $AVIARY_PORT is in use (ss -ltnp 'sport = :$AVIARY_PORT'); stop that first"
 
