@@ -45,9 +45,6 @@ BENCH_USER=bench
 RCPT=$BENCH_USER@localhost
 MAILDIR=/home/$BENCH_USER/Maildir
 
-usage() {
-    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-}
 while (($# > 0)); do
     case $1 in
         -n) N=$2; shift ;;

@@ -10,6 +10,11 @@ die() {
     exit 1
 }
 
+# usage: print the calling script's header comment (line 2 up to `set -euo pipefail`) as its help.
+usage() {
+    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+}
+
 # note MESSAGE: progress on stderr, so stdout stays for results.
 note() {
     echo "==> $*" >&2

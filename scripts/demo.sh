@@ -25,7 +25,7 @@ for arg in "$@"; do
     case $arg in
         --setup-only) start=0 ;;
         -h | --help)
-            sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+            usage
             exit 0
             ;;
         *) die "unknown argument '$arg' (try --help)" ;;

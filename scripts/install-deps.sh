@@ -24,7 +24,7 @@ for arg in "$@"; do
     case $arg in
         --system-user) want_system_user=1 ;;
         -h | --help)
-            sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+            usage
             exit 0
             ;;
         *) die "unknown argument '$arg' (try --help)" ;;
