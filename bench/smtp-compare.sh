@@ -1,0 +1,369 @@
+#!/usr/bin/env bash
+# bench/smtp-compare.sh — SMTP throughput of Aviary and of Postfix, on this machine, in one run.
+#
+# Both servers get the same load from the shared harness (../shared/bench/smtp-throughput.sh:
+# Postfix's smtp-source, N messages of L bytes over S sessions, M messages per connection) and deliver
+# to the same place, bench@localhost -> /home/bench/Maildir/ (home_mailbox = Maildir/), so accept
+# and end-to-end rates compare directly. Equal durability: Postfix fsyncs each queue file before its
+# 250 and each Maildir delivery (hard-wired), Aviary always does the same. Both log nothing (no
+# syslog daemon here; Aviary's maillog_file = /dev/null).
+#
+#   sudo bench/smtp-compare.sh                      N=5000 S=10 M=1, Postfix then Aviary, once
+#   sudo bench/smtp-compare.sh -n 2000 -m 100 -r 3  3 rounds, interleaved; medians are compared
+#   sudo bench/smtp-compare.sh --only postfix       one side only (the ratio is then NA)
+#
+# Options (or environment variables): -n N (5000) -s S (10) -m M (1) -l L payload bytes (2048)
+# -r REPEAT (1) -T TIMEOUT seconds per run (300) --only postfix|aviary.
+# Environment: SHARED_BENCH (default: ../shared/bench beside the repository), POSTFIX_PORT (2526),
+# AVIARY_PORT (2525), AVIARY_LOG (/dev/null; a file path keeps Aviary's log), SKIP_BUILD=1 (use the
+# existing .build/release), AVIARY_BIN_DIR (run the programs of another build; implies no build),
+# KEEP=1 (keep the temporary instances' directory).
+#
+# Needs root: it creates the user bench if missing, empties /home/bench/Maildir, runs a private
+# Postfix instance (its own config and queue under a temporary directory, 127.0.0.1:$POSTFIX_PORT; the
+# system's Postfix is not touched) and Aviary's master as root (aviary start -c DIR). Both are stopped
+# at the end, whatever happens. Last line of output:
+#   ratio e2e=X accept=Y aviary_e2e_mps=.. postfix_e2e_mps=.. aviary_accept_mps=.. postfix_accept_mps=.. ...
+# with X, Y = Aviary / Postfix. Exit 0 when every run succeeded, 1 otherwise.
+set -euo pipefail
+export LC_ALL=C
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
+
+N=${N:-5000}
+S=${S:-10}
+M=${M:-1}
+L=${L:-2048}
+REPEAT=${REPEAT:-1}
+TIMEOUT=${TIMEOUT:-300}
+ONLY=${ONLY:-both}
+SHARED_BENCH=${SHARED_BENCH:-$REPO_ROOT/../shared/bench}
+POSTFIX_PORT=${POSTFIX_PORT:-2526}
+AVIARY_PORT=${AVIARY_PORT:-2525}
+AVIARY_LOG=${AVIARY_LOG:-/dev/null}
+BENCH_USER=bench
+RCPT=$BENCH_USER@localhost
+MAILDIR=/home/$BENCH_USER/Maildir
+
+while (($# > 0)); do
+    case $1 in
+        -n) N=$2; shift ;;
+        -s) S=$2; shift ;;
+        -m) M=$2; shift ;;
+        -l) L=$2; shift ;;
+        -r) REPEAT=$2; shift ;;
+        -T) TIMEOUT=$2; shift ;;
+        --only) ONLY=$2; shift ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; exit 1 ;;
+    esac
+    shift
+done
+for v in N S M L REPEAT TIMEOUT POSTFIX_PORT AVIARY_PORT; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"
+done
+case $ONLY in
+    both) SIDES=(postfix aviary) ;;
+    postfix | aviary) SIDES=("$ONLY") ;;
+    *) die "--only takes postfix or aviary, not '$ONLY'" ;;
+esac
+has_side() { [[ " ${SIDES[*]} " == *" $1 "* ]]; }
+
+[[ $EUID -eq 0 ]] || die "run as root (sudo $0): it empties $MAILDIR and starts both servers as root"
+THROUGHPUT=$SHARED_BENCH/smtp-throughput.sh
+[[ -x $THROUGHPUT ]] || die "$THROUGHPUT not found; set SHARED_BENCH to the shared bench/ directory"
+THROUGHPUT=$(realpath "$THROUGHPUT")
+
+# ---------------------------------------------------------------------------------------------
+# Clean-up: stop what this script started (by pid), remove its directory. Runs on every exit.
+WORK=
+POSTFIX_PID=
+AVIARY_PID=
+AVIARY=
+HARNESS_PID=
+
+# wait_gone PID SECONDS: wait until the process has exited; false on timeout.
+wait_gone() {
+    local pid=$1 deadline=$((SECONDS + $2))
+    while kill -0 "$pid" 2>/dev/null; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.2
+    done
+}
+
+# stop_pid NAME PID CHILDREN...: after a clean stop was asked for, make sure PID and the children it
+# had before (its services, which may outlive a master that died) are gone: TERM, then KILL.
+stop_pid() {
+    local name=$1 pid=$2 left=() p
+    shift 2
+    wait_gone "$pid" 15 || note "$name (pid $pid) did not stop; sending TERM"
+    for p in "$pid" "$@"; do
+        kill -0 "$p" 2>/dev/null && left+=("$p")
+    done
+    ((${#left[@]} > 0)) || return 0
+    kill -TERM "${left[@]}" 2>/dev/null || true
+    for p in "${left[@]}"; do
+        wait_gone "$p" 10 || kill -KILL "$p" 2>/dev/null || true
+    done
+}
+
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup() {
+    local rc=$? children
+    trap - EXIT INT TERM
+    if [[ -n $HARNESS_PID ]]; then
+        kill -TERM "$HARNESS_PID" 2>/dev/null || true # timeout passes it on to the harness
+        wait_gone "$HARNESS_PID" 10 || kill -KILL "$HARNESS_PID" 2>/dev/null || true
+    fi
+    if [[ -n $AVIARY_PID ]]; then
+        note "stopping aviary"
+        children=$(pgrep -P "$AVIARY_PID" || true)
+        timeout 30 "$AVIARY" stop -c "$WORK/aviary-etc" >/dev/null 2>&1 || true
+        # shellcheck disable=SC2086  # a list of pids
+        stop_pid aviary "$AVIARY_PID" $children
+    fi
+    if [[ -n $POSTFIX_PID ]]; then
+        note "stopping postfix instance"
+        children=$(pgrep -P "$POSTFIX_PID" || true)
+        timeout 30 postfix -c "$WORK/postfix-etc" stop >/dev/null 2>&1 || true
+        # shellcheck disable=SC2086
+        stop_pid postfix "$POSTFIX_PID" $children
+    fi
+    if [[ -d $MAILDIR ]]; then
+        find "$MAILDIR/new" "$MAILDIR/cur" "$MAILDIR/tmp" -mindepth 1 -maxdepth 1 -type f -delete 2>/dev/null || true
+    fi
+    if [[ -n $WORK && -d $WORK ]]; then
+        if [[ ${KEEP:-0} == 1 ]]; then
+            note "kept $WORK"
+        else
+            rm -rf -- "$WORK"
+        fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------------------------
+# Prerequisites: packages (smtp-source comes with postfix), the aviary mail_owner, the bench user.
+if has_side aviary; then
+    "$REPO_ROOT/scripts/install-deps.sh" --system-user # Aviary's services run as mail_owner aviary
+else
+    "$REPO_ROOT/scripts/install-deps.sh"
+fi
+if ! id "$BENCH_USER" >/dev/null 2>&1; then
+    note "creating user $BENCH_USER"
+    useradd -m -s /bin/bash "$BENCH_USER"
+fi
+install -d -o "$BENCH_USER" -g "$(id -gn "$BENCH_USER")" -m 700 \
+    "$MAILDIR" "$MAILDIR/new" "$MAILDIR/cur" "$MAILDIR/tmp"
+
+# Both instances live on the filesystem of /var (never a tmpfs: fsync must cost what it costs).
+WORK=$(mktemp -d /var/tmp/smtp-compare.XXXXXX)
+chmod 755 "$WORK"
+
+# ---------------------------------------------------------------------------------------------
+# Aviary: release build, config in $WORK/aviary-etc, master started as root.
+start_aviary() {
+    ensure_swift
+    if [[ -z ${AVIARY_BIN_DIR:-} && ${SKIP_BUILD:-0} != 1 ]]; then
+        note "swift build -c release"
+        local owner
+        owner=$(stat -c %U "$REPO_ROOT")
+        if [[ -n ${SUDO_USER:-} && $owner == "$SUDO_USER" && $owner != root ]]; then
+            # Build as the repository's owner: a root-owned .build would break their next build.
+            (cd "$REPO_ROOT" && sudo -u "$SUDO_USER" -H env PATH="$PATH" swift build -c release)
+        else
+            (cd "$REPO_ROOT" && swift build -c release)
+        fi
+    fi
+    local bin_dir=${AVIARY_BIN_DIR:-$REPO_ROOT/.build/release} program
+    AVIARY=$bin_dir/aviary
+    for program in aviary master smtpd qmgr local; do
+        [[ -x $bin_dir/$program ]] || die "$bin_dir/$program is missing; build failed?"
+    done
+    port_in_use "$AVIARY_PORT" && die "port $AVIARY_PORT is in use (ss -ltnp 'sport = :$AVIARY_PORT'); stop that first"
+
+    local etc=$WORK/aviary-etc
+    mkdir -p "$etc"
+    cat >"$etc/main.cf" <<EOF
+# smtp-compare.sh: Aviary, configured like the Postfix instance beside it.
+queue_directory = $WORK/aviary-spool
+myhostname = mail.test
+mydestination = localhost
+mynetworks = 127.0.0.0/8
+home_mailbox = Maildir/
+alias_maps = hash:$etc/aliases
+maillog_file = $AVIARY_LOG
+EOF
+    cat >"$etc/master.cf" <<EOF
+127.0.0.1:$AVIARY_PORT inet n - n - - smtpd
+qmgr unix n - n 300 1 qmgr
+local unix - n n - - local
+EOF
+    printf 'postmaster: root\n' >"$etc/aliases"
+
+    note "aviary start -c $etc"
+    local rc=0
+    timeout 60 "$AVIARY" start -c "$etc" >"$WORK/aviary-start.log" 2>&1 || rc=$?
+    local pid_file=$WORK/aviary-spool/pid/master.pid deadline=$((SECONDS + 30))
+    while ((SECONDS < deadline)) && [[ ! -s $pid_file ]]; do sleep 0.2; done
+    if [[ -s $pid_file ]]; then
+        AVIARY_PID=$(tr -dc '0-9' <"$pid_file")
+    fi
+    if ((rc != 0)) || [[ -z $AVIARY_PID ]] || ! kill -0 "$AVIARY_PID" 2>/dev/null ||
+        ! wait_for_port 127.0.0.1 "$AVIARY_PORT" 30; then
+        {
+            echo "smtp-compare: Aviary did not start (aviary start exited $rc; master pid '${AVIARY_PID:-none}')."
+            echo "--- aviary start output:"
+            cat "$WORK/aviary-start.log"
+            echo "--- aviary status:"
+            timeout 10 "$AVIARY" status -c "$etc" 2>&1 || true
+            [[ -f $WORK/aviary-spool/pid/master.listeners ]] && {
+                echo "--- master.listeners:"
+                cat "$WORK/aviary-spool/pid/master.listeners"
+            }
+            [[ $AVIARY_LOG != /dev/null && -f $AVIARY_LOG ]] && {
+                echo "--- last lines of $AVIARY_LOG:"
+                tail -n 30 "$AVIARY_LOG"
+            }
+            echo "(rerun with AVIARY_LOG=/tmp/aviary.log KEEP=1 to keep the log and the instance)"
+        } >&2
+        exit 1
+    fi
+    note "aviary up: master pid $AVIARY_PID, smtpd on 127.0.0.1:$AVIARY_PORT"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Postfix: a private instance, the settings of ../shared/bench/setup-anchors.sh on Debian's
+# defaults (main.cf.debian), its own config, queue and data directories, no chroot.
+start_postfix() {
+    command -v postfix >/dev/null || die "postfix is not installed"
+    port_in_use "$POSTFIX_PORT" && die "port $POSTFIX_PORT is in use (ss -ltnp 'sport = :$POSTFIX_PORT'); stop that first"
+    local etc=$WORK/postfix-etc spool=$WORK/postfix-spool data=$WORK/postfix-data
+    mkdir -p "$etc" "$spool"
+    install -d -o postfix -g postfix -m 700 "$data"
+    cat >"$etc/main.cf" <<EOF
+# smtp-compare.sh: a private Postfix instance. Debian's defaults (main.cf.debian) plus the
+# settings of shared/bench/setup-anchors.sh; TLS off (the benchmark uses none).
+compatibility_level = 3.6
+biff = no
+append_dot_mydomain = no
+readme_directory = no
+queue_directory = $spool
+data_directory = $data
+myhostname = mail.test
+myorigin = \$myhostname
+mydestination = localhost
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+home_mailbox = Maildir/
+mailbox_size_limit = 0
+recipient_delimiter = +
+alias_maps = hash:$etc/aliases
+alias_database = hash:$etc/aliases
+maillog_file =
+EOF
+    # Debian's master.cf, without chroot (nothing is copied into the queue directory) and with smtpd
+    # on 127.0.0.1:$POSTFIX_PORT instead of port 25.
+    awk -v port="127.0.0.1:$POSTFIX_PORT" '
+        /^smtp[ \t]+inet[ \t]/ { print port "  inet  n       -       n       -       -       smtpd"; next }
+        /^[a-z]/ && NF >= 8 && $5 == "y" { $5 = "n" }
+        { print }
+    ' /etc/postfix/master.cf.proto >"$etc/master.cf"
+    grep -q "^127.0.0.1:$POSTFIX_PORT " "$etc/master.cf" || die "could not place smtpd on port $POSTFIX_PORT"
+    printf 'postmaster: root\n' >"$etc/aliases"
+    postalias -c "$etc" "$etc/aliases"
+    note "postfix -c $etc start"
+    postfix -c "$etc" check >/dev/null 2>&1 || true # creates the queue tree
+    postfix -c "$etc" start >"$WORK/postfix-start.log" 2>&1 || {
+        cat "$WORK/postfix-start.log" >&2
+        die "postfix did not start"
+    }
+    local deadline=$((SECONDS + 30))
+    while ((SECONDS < deadline)) && [[ ! -s $spool/pid/master.pid ]]; do sleep 0.2; done
+    POSTFIX_PID=$(tr -dc '0-9' <"$spool/pid/master.pid" 2>/dev/null || true)
+    [[ -n $POSTFIX_PID ]] || die "postfix wrote no pid file"
+    wait_for_port 127.0.0.1 "$POSTFIX_PORT" 30 || die "postfix does not listen on 127.0.0.1:$POSTFIX_PORT"
+    note "postfix up: master pid $POSTFIX_PID, smtpd on 127.0.0.1:$POSTFIX_PORT"
+}
+
+# Aviary first: if it cannot start, say so before spending minutes on Postfix.
+if has_side aviary; then start_aviary; fi
+if has_side postfix; then start_postfix; fi
+
+# ---------------------------------------------------------------------------------------------
+# The runs.
+# cpu_busy_pct SECONDS: the machine's CPU use over the next SECONDS (others' load, before ours).
+cpu_busy_pct() {
+    local u n s i w q sq st b0 t0
+    read -r _ u n s i w q sq st _ </proc/stat
+    b0=$((u + n + s + q + sq + st))
+    t0=$((b0 + i + w))
+    sleep "$1"
+    read -r _ u n s i w q sq st _ </proc/stat
+    local busy=$((u + n + s + q + sq + st))
+    local total=$((busy + i + w))
+    echo $((100 * (busy - b0) / (total - t0 > 0 ? total - t0 : 1)))
+}
+
+# field NAME LINE: the value of NAME=value in a result line.
+field() {
+    sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<" $2"
+}
+
+# median VALUES...: the median of numbers, NA when there are none or one is NA.
+median() {
+    (($# > 0)) || { echo NA; return; }
+    local v
+    for v in "$@"; do [[ $v =~ ^[0-9.]+$ ]] || { echo NA; return; }; done
+    printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
+}
+
+ratio() {
+    if [[ $1 == NA || $2 == NA ]]; then echo NA; else awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; fi
+}
+
+declare -A ACCEPT E2E
+failures=0
+note "load: n=$N s=$S m=$M l=$L to $RCPT, repeat=$REPEAT, timeout=${TIMEOUT}s per run"
+for ((round = 1; round <= REPEAT; round++)); do
+    for side in "${SIDES[@]}"; do
+        if [[ $side == postfix ]]; then port=$POSTFIX_PORT; else port=$AVIARY_PORT; fi
+        bg=$(cpu_busy_pct 3)
+        log=$WORK/run-$round-$side.log
+        rc=0
+        # In the background, so that Ctrl-C or TERM reach the traps at once (cleanup stops it).
+        timeout $((TIMEOUT + 180)) "$THROUGHPUT" -H 127.0.0.1 -P "$port" -t "$RCPT" -d "$MAILDIR" \
+            -n "$N" -s "$S" -m "$M" -l "$L" -T "$TIMEOUT" >"$log" 2>&1 &
+        HARNESS_PID=$!
+        wait "$HARNESS_PID" || rc=$?
+        HARNESS_PID=
+        line=$(grep '^smtp ' "$log" | tail -n 1 || true)
+        if ((rc != 0)) || [[ -z $line ]]; then
+            failures=$((failures + 1))
+            echo "[$side $round] FAILED (exit $rc); last lines of the harness output:"
+            tail -n 5 "$log" | sed 's/^/    /'
+        fi
+        [[ -n $line ]] || line="smtp accept_mps=NA e2e_mps=NA"
+        echo "[$side $round] $line bg_busy_pct=$bg"
+        ACCEPT[$side]+="$(field accept_mps "$line") "
+        E2E[$side]+="$(field e2e_mps "$line") "
+    done
+done
+
+# shellcheck disable=SC2086  # word-split the collected values
+{
+    pf_acc=$(median ${ACCEPT[postfix]:-})
+    pf_e2e=$(median ${E2E[postfix]:-})
+    av_acc=$(median ${ACCEPT[aviary]:-})
+    av_e2e=$(median ${E2E[aviary]:-})
+}
+echo "postfix: accept_mps=$pf_acc e2e_mps=$pf_e2e   aviary: accept_mps=$av_acc e2e_mps=$av_e2e" \
+    "(median of $REPEAT; durability equal: both fsync queue file and Maildir file)"
+echo "ratio e2e=$(ratio "$av_e2e" "$pf_e2e") accept=$(ratio "$av_acc" "$pf_acc")" \
+    "aviary_e2e_mps=$av_e2e postfix_e2e_mps=$pf_e2e aviary_accept_mps=$av_acc postfix_accept_mps=$pf_acc" \
+    "n=$N s=$S m=$M l=$L repeat=$REPEAT"
+((failures == 0))

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Aviary's build, tests, demo and benchmark use, and nothing that is
+# already there. Idempotent and non-interactive (CI runs it as root without a terminal); uses sudo when
+# not root, and needs no root at all when nothing is missing.
+#
+#   scripts/install-deps.sh                 packages only
+#   scripts/install-deps.sh --system-user   also the `aviary` system account (mail_owner), which a
+#                                           root-started master needs; the demo and tests do not
+#
+# postfix is installed for smtp-source/smtp-sink and the benchmark only: it is preseeded to
+# "No configuration" and, if this script installed it, its service is stopped and disabled.
+set -euo pipefail
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+PACKAGES=(
+    swaks postfix python3 openssl libssl-dev libsasl2-dev sasl2-bin libcrypt-dev mailutils
+    procps iproute2 curl ca-certificates
+)
+MAIL_OWNER=aviary
+
+want_system_user=0
+for arg in "$@"; do
+    case $arg in
+        --system-user) want_system_user=1 ;;
+        -h | --help)
+            usage
+            exit 0
+            ;;
+        *) die "unknown argument '$arg' (try --help)" ;;
+    esac
+done
+
+is_installed() {
+    [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null) == "ii"* ]]
+}
+
+# Stops and disables the postfix service that the package may have started; Aviary's tests and demo
+# must not meet a system MTA, and the benchmark runs its own Postfix instance.
+quiesce_postfix() {
+    if [[ -d /run/systemd/system ]]; then
+        as_root systemctl disable --now postfix.service >/dev/null 2>&1 || true
+    else
+        as_root update-rc.d postfix disable >/dev/null 2>&1 || true
+    fi
+    if as_root postfix status >/dev/null 2>&1; then
+        as_root postfix stop >/dev/null 2>&1 || true
+    fi
+}
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+    is_installed "$package" || missing+=("$package")
+done
+
+if ((${#missing[@]} > 0)); then
+    note "installing: ${missing[*]}"
+    installing_postfix=0
+    for package in "${missing[@]}"; do [[ $package == postfix ]] && installing_postfix=1; done
+    if ((installing_postfix)); then
+        echo "postfix postfix/main_mailer_type select No configuration" | as_root debconf-set-selections
+    fi
+    apt_env=(env DEBIAN_FRONTEND=noninteractive)
+    apt_opts=(-y -q -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+    as_root "${apt_env[@]}" apt-get update -q </dev/null
+    # One transaction: postfix then satisfies mailutils' need for an MTA (no exim4 gets pulled in).
+    as_root "${apt_env[@]}" apt-get install "${apt_opts[@]}" "${missing[@]}" </dev/null
+    if ((installing_postfix)); then
+        quiesce_postfix
+    fi
+    for package in "${missing[@]}"; do
+        is_installed "$package" || die "package $package is still not installed"
+    done
+else
+    note "packages: all present (${#PACKAGES[@]})"
+fi
+
+if ((want_system_user)); then
+    if ! getent group "$MAIL_OWNER" >/dev/null; then
+        note "creating system group $MAIL_OWNER"
+        as_root groupadd --system "$MAIL_OWNER"
+    fi
+    if ! getent passwd "$MAIL_OWNER" >/dev/null; then
+        note "creating system user $MAIL_OWNER"
+        nologin=/usr/sbin/nologin
+        [[ -x $nologin ]] || nologin=/bin/false
+        as_root useradd --system --gid "$MAIL_OWNER" --home-dir /nonexistent --no-create-home \
+            --shell "$nologin" --comment "Aviary mail system" "$MAIL_OWNER"
+    fi
+fi

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds Aviary and runs every test: the one command CI runs (.ci/run calls exactly this).
+#
+#   scripts/test.sh                  install missing Debian packages, swift build, swift test
+#   scripts/test.sh --filter Queue   extra arguments go to `swift test`
+#
+# Environment: SKIP_DEPS=1 skips install-deps; TEST_TIMEOUT (seconds, default 3600) bounds `swift test`.
+# Exits with swift's exit code; the last line is a summary: "test.sh: N passed, N failed".
+set -euo pipefail
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$REPO_ROOT"
+
+started=$SECONDS
+stage=install-deps
+log=$(mktemp "${TMPDIR:-/tmp}/aviary-test.XXXXXX")
+# shellcheck disable=SC2317  # called by the EXIT trap
+summary() {
+    local rc=$?
+    rm -f "$log"
+    if [[ $stage != finished ]]; then
+        echo "test.sh: FAILED in $stage (exit $rc) after $((SECONDS - started)) s"
+    fi
+    exit "$rc"
+}
+trap summary EXIT
+
+if [[ ${SKIP_DEPS:-0} != 1 ]]; then
+    "$REPO_ROOT/scripts/install-deps.sh"
+fi
+ensure_swift
+
+stage="swift build"
+note "swift build"
+swift build
+
+stage="swift test"
+note "swift test $*"
+rc=0
+timeout --kill-after=30 "${TEST_TIMEOUT:-3600}" swift test "$@" 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
+
+# Counts from both runners' own lines. XCTest: "Test Case '...' failed|skipped" per test and
+# "Executed N tests" per suite (the last one is the total). Swift Testing: "Test run with N tests" and
+# "Test NAME() failed after ..." / "Test NAME() skipped" per test.
+xctest_total=$(grep -oE 'Executed [0-9]+ tests?' "$log" | tail -n 1 | grep -oE '[0-9]+' || true)
+swift_testing_total=$(grep -oE 'Test run with [0-9]+ tests?' "$log" | tail -n 1 | grep -oE '[0-9]+' || true)
+failed=$(grep -cE "Test Case '.*' failed|Test [^ ].* failed after" "$log" || true)
+failed_runs=$(grep -cE 'Test run with [0-9]+ tests?.* failed after' "$log" || true)
+skipped=$(grep -cE "Test Case '.*' skipped|Test [^ ].* skipped" "$log" || true)
+failed=$((failed - failed_runs))
+total=$((${xctest_total:-0} + ${swift_testing_total:-0}))
+passed=$((total - failed - skipped))
+((passed >= 0)) || passed=0
+
+if ((rc == 124 || rc == 137)); then
+    echo "test.sh: swift test timed out after ${TEST_TIMEOUT:-3600} s"
+fi
+echo "test.sh: swift test exited $rc after $((SECONDS - started)) s" \
+    "(XCTest ${xctest_total:-none}, Swift Testing ${swift_testing_total:-none})"
+stage=finished
+if ((rc != 0 && failed == 0)); then
+    failed=1 # a crash or a failure the runners did not count as a test: never report "0 failed"
+fi
+if ((skipped > 0)); then
+    echo "test.sh: $passed passed, $failed failed, $skipped skipped"
+else
+    echo "test.sh: $passed passed, $failed failed"
+fi
+exit "$rc"
