@@ -184,6 +184,7 @@ public struct MainConfig: Sendable {
                 index = text.index(after: next)
                 continue
             }
+            let start = index
             var name: Substring
             var condition: (Character, Substring)?
             if text[next] == "{" || text[next] == "(" {
@@ -211,6 +212,11 @@ public struct MainConfig: Sendable {
             var value = ""
             if !visiting.contains(key), let raw = rawValue(key) {
                 value = expand(raw, visiting: &visiting, origin: key)
+            } else if rawValue(key) == nil && condition == nil {
+                // Not a parameter: a variable of the service that reads the value, such as $home and
+                // $user in forward_path (expanded by local per recipient). Keep it as written.
+                result += text[start..<index]
+                continue
             }
             if let (mark, alternative) = condition {
                 let useAlternative = mark == "?" ? !value.isEmpty : value.isEmpty

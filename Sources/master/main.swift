@@ -11,11 +11,18 @@ import Glibc
 import Musl
 #endif
 
-func runMaster(arguments: [String]) -> Never {
-    let configuration: MasterConfiguration
+/// Logs a fatal error and exits; with the log in a file or syslog, whoever started master still sees why.
+func fail(_ error: any Error, logger: Logger, toTerminal: Bool) -> Never {
+    logger.critical("\(error)")
+    if toTerminal { ProcessHygiene.printError("master: fatal: \(error)") }
+    exit(1)
+}
+
+/// Reads the options and the configuration, or exits with a message.
+func loadConfiguration(arguments: [String]) -> MasterConfiguration {
     do {
         let options = try MasterOptions(parsing: arguments)
-        configuration = try MasterConfiguration.load(directory: options.configDirectory)
+        return try MasterConfiguration.load(directory: options.configDirectory)
     } catch let error as MasterError {
         ProcessHygiene.printError("master: \(error)")
         exit(error.code == .usage && error.message == MasterOptions.usage ? 0 : 1)
@@ -25,33 +32,35 @@ func runMaster(arguments: [String]) -> Never {
         )
         exit(1)
     }
+}
 
-    let logFile = configuration.main.string(.maillogFile)
-    let useSyslog = getenv("AVIARY_SYSLOG").map { String(cString: $0) == "1" } ?? false
-    AviaryLogging.bootstrap(program: "master", logFile: logFile, useSyslog: useSyslog)
-    let logger = Logger(label: "aviary.master")
-    func fail(_ error: any Error) -> Never {
-        logger.critical("\(error)")
-        // With the log in a file or syslog, whoever started master should still see why it stopped.
-        if !logFile.isEmpty || useSyslog { ProcessHygiene.printError("master: fatal: \(error)") }
-        exit(1)
-    }
-
-    let master: Master
-    do {
-        let owner = try QueueDirectories.owner(named: configuration.main.string(.mailOwner))
-        master = Master(configuration: configuration, owner: owner, logger: logger)
-    } catch {
-        fail(error)
-    }
+/// Starts master's work on a detached task; the main thread is left for signals.
+func launch(_ master: Master, logger: Logger, toTerminal: Bool) {
     Task.detached {
         do {
             try await master.start()
         } catch {
-            fail(error)
+            fail(error, logger: logger, toTerminal: toTerminal)
         }
         exit(await master.run())
     }
+}
+
+func runMaster(arguments: [String]) -> Never {
+    let configuration = loadConfiguration(arguments: arguments)
+    let logFile = configuration.main.string(.maillogFile)
+    let useSyslog = getenv("AVIARY_SYSLOG").map { String(cString: $0) == "1" } ?? false
+    AviaryLogging.bootstrap(program: "master", logFile: logFile, useSyslog: useSyslog)
+    let logger = Logger(label: "aviary.master")
+    let toTerminal = !logFile.isEmpty || useSyslog
+    let owner: SystemAccount?
+    do {
+        owner = try QueueDirectories.owner(named: configuration.main.string(.mailOwner))
+    } catch {
+        fail(error, logger: logger, toTerminal: toTerminal)
+    }
+    let master = Master(configuration: configuration, owner: owner, logger: logger)
+    launch(master, logger: logger, toTerminal: toTerminal)
     SignalWaiter.waitForever { master.deliver(signal: $0) }
 }
 
