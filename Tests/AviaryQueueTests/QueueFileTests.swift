@@ -370,6 +370,17 @@ struct CorruptQueueFileTests {
         #expect(error?.reason.contains(reason) == true, "\(String(describing: error))")
     }
 
+    @Test(
+        "an arrival time that is not a finite number in Int range is refused (qmgr and local convert it with Int())",
+        arguments: ["nan", "inf", "-inf", "1e300", "-1e300"]
+    )
+    func unusableArrivalTime(value: String) throws {
+        let directory = TemporaryDirectory()
+        let bad = replacing(try goodBytes(), "T 1700000000.250000", "T " + value)
+        let error = parse(bad, in: directory)
+        #expect(error?.reason.contains("bad arrival time") == true, "T \(value) was accepted")
+    }
+
     @Test("a file without recipients is corrupt")
     func noRecipients() throws {
         let directory = TemporaryDirectory()

@@ -73,6 +73,8 @@ struct DomainRoutesTests {
             ("\"x@y\"@Z.test", "\"x@y\"", "z.test"),
             ("plain", "plain", ""),
             ("@only.test", "", "only.test"),
+            // The doc comment promises that a quoted local part keeps the @ inside its quotes.
+            ("\"a@b\"", "\"a@b\"", ""),
         ]
     )
     func addressParts(address: String, localPart: String, domain: String) {
