@@ -1,0 +1,288 @@
+import AviaryCore
+import AviaryIPC
+import AviaryQueue
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("local delivery agent")
+struct LocalDeliveryAgentTests {
+    static let delivered = "Return-Path: <sender@example.test>\nDelivered-To: alice@virtual.test\n"
+        + "Received: from client (localhost [127.0.0.1])\n\tby mail.example.test (Aviary)\n"
+        + "Subject: hello\n\nbody line one\nline two\n"
+
+    @Test("a virtual user gets the message in its Maildir: Return-Path and Delivered-To first, LF line ends")
+    func virtualMaildir() throws {
+        let instance = try LocalTestInstance()
+        let (outcome, id) = try instance.deliver(to: "alice@virtual.test")
+        #expect(outcome.status == .sent)
+        #expect(outcome.dsn == "2.0.0")
+        #expect(outcome.text == "delivered to maildir")
+        #expect(outcome.index == 0)
+        let maildir = instance.vmail + "/virtual.test/alice"
+        #expect(instance.maildirMessages(maildir) == [Self.delivered])
+        #expect(SafeFile.isDirectory(maildir + "/cur") && SafeFile.isDirectory(maildir + "/tmp"))
+        #expect(try SafeFile.listDirectory(maildir + "/tmp") == [])
+        #expect(try instance.statuses(id) == [.delivered])
+    }
+
+    @Test("the virtual Maildir is named by the user's lower-cased local part and domain")
+    func virtualMaildirCase() throws {
+        let instance = try LocalTestInstance(users: "Bob@Virtual.Test:{PLAIN}x\n")
+        let (outcome, _) = try instance.deliver(to: "Bob@VIRTUAL.test")
+        #expect(outcome.status == .sent)
+        #expect(instance.maildirMessages(instance.vmail + "/virtual.test/bob").count == 1)
+    }
+
+    @Test("a repeated request answers 'already delivered' and does not deliver again")
+    func exactlyOnce() throws {
+        let instance = try LocalTestInstance()
+        let id = try instance.enqueue(recipients: ["alice@virtual.test"])
+        let request = instance.request(id, [(0, "alice@virtual.test")])
+        let first = instance.agent.handle(request)
+        #expect(first.recipients.map(\.status) == [.sent])
+        let second = instance.agent.handle(request)
+        #expect(second.recipients == [.init(index: 0, status: .sent, dsn: "2.0.0", text: "already delivered")])
+        #expect(instance.maildirMessages(instance.vmail + "/virtual.test/alice").count == 1)
+    }
+
+    @Test("an unknown virtual user bounces with 5.1.1 and nothing is recorded as delivered")
+    func unknownVirtualUser() throws {
+        let instance = try LocalTestInstance()
+        let (outcome, id) = try instance.deliver(to: "nobody-here@virtual.test")
+        #expect(outcome.status == .bounced)
+        #expect(outcome.dsn == "5.1.1")
+        #expect(outcome.text.contains("unknown user"))
+        #expect(try instance.statuses(id) == [.pending])
+        #expect(!SafeFile.exists(instance.vmail + "/virtual.test/nobody-here"))
+    }
+
+    @Test("an unknown local user bounces with 5.1.1")
+    func unknownLocalUser() throws {
+        let instance = try LocalTestInstance()
+        let (outcome, _) = try instance.deliver(to: "no-such-aviary-user@localhost.test")
+        #expect(outcome.status == .bounced)
+        #expect(outcome.dsn == "5.1.1")
+        #expect(outcome.text == "unknown user: \"no-such-aviary-user\"")
+    }
+
+    @Test("recipients of one request get their own outcomes; only successes are recorded")
+    func mixedRecipients() throws {
+        let instance = try LocalTestInstance()
+        let id = try instance.enqueue(recipients: ["x@virtual.test", "alice@virtual.test", "other@elsewhere.example"])
+        let result = instance.agent.handle(instance.request(id, [(0, "x@virtual.test"), (1, "alice@virtual.test")]))
+        #expect(result.recipients.map(\.index) == [0, 1])
+        #expect(result.recipients.map(\.status) == [.bounced, .sent])
+        #expect(try instance.statuses(id) == [.pending, .delivered, .pending])
+    }
+
+    @Test("a Delivered-To header for the recipient is a mail loop: bounced 5.4.6, not delivered")
+    func deliveredToLoop() throws {
+        let instance = try LocalTestInstance()
+        let looped = "Delivered-To: ALICE@virtual.test\r\n" + LocalTestInstance.message
+        let (outcome, id) = try instance.deliver(to: "alice@virtual.test", message: looped)
+        #expect(outcome.status == .bounced)
+        #expect(outcome.dsn == "5.4.6")
+        #expect(outcome.text.contains("loop"))
+        #expect(instance.maildirMessages(instance.vmail + "/virtual.test/alice").isEmpty)
+        #expect(try instance.statuses(id) == [.pending])
+    }
+
+    @Test("a Delivered-To for someone else, or in the body, is no loop")
+    func deliveredToOther() throws {
+        let instance = try LocalTestInstance()
+        let message = "Delivered-To: bob@virtual.test\r\nSubject: x\r\n\r\nDelivered-To: alice@virtual.test\r\n"
+        let (outcome, _) = try instance.deliver(to: "alice@virtual.test", message: message)
+        #expect(outcome.status == .sent)
+    }
+
+    @Test("an alias to /file appends the message mbox-style")
+    func aliasToFile() throws {
+        let instance = try LocalTestInstance(aliases: "filer: $OUT/file.mbox\n")
+        let (outcome, id) = try instance.deliver(to: "filer@localhost.test")
+        #expect(outcome.status == .sent)
+        #expect(outcome.text == "delivered to file: \(instance.out)/file.mbox")
+        let text = try #require(instance.text(instance.out + "/file.mbox"))
+        #expect(text.hasPrefix("From sender@example.test "))
+        #expect(text.contains("\nReturn-Path: <sender@example.test>\nDelivered-To: filer@localhost.test\nReceived: "))
+        #expect(text.hasSuffix("\nbody line one\nline two\n\n"))
+        #expect(!text.contains("\r"))
+        #expect(try instance.statuses(id) == [.delivered])
+        _ = try instance.deliver(to: "filer@localhost.test")
+        #expect(instance.text(instance.out + "/file.mbox")?.components("From sender@example.test ").count == 3)
+    }
+
+    @Test("an alias to |command pipes the message, with LF line ends, to the command's standard input")
+    func aliasToCommand() throws {
+        let instance = try LocalTestInstance(aliases: "piper: |/usr/bin/tee -a $OUT/piped\n")
+        let (outcome, id) = try instance.deliver(to: "piper@localhost.test")
+        #expect(outcome.status == .sent)
+        #expect(outcome.text == "delivered to command: /usr/bin/tee -a \(instance.out)/piped")
+        #expect(instance.text(instance.out + "/piped")
+            == Self.delivered.replacing("alice@virtual.test", with: "piper@localhost.test"))
+        #expect(try instance.statuses(id) == [.delivered])
+    }
+
+    @Test("a command gets sender, recipient and its parts in its environment; an extension finds the alias")
+    func commandEnvironment() throws {
+        let other = try LocalTestInstance(
+            aliases: "envy: \"|/bin/sh -c 'env > $OUT/env; cat > /dev/null'\"\n", extra: "recipient_delimiter = +")
+        let (outcome, _) = try other.deliver(to: "envy+tag@localhost.test")
+        #expect(outcome.status == .sent, "\(outcome.text)")
+        let environment = (other.text(other.out + "/env") ?? "").split(separator: "\n").map(String.init)
+        #expect(environment.contains("SENDER=sender@example.test"))
+        #expect(environment.contains("RECIPIENT=envy+tag@localhost.test"))
+        #expect(environment.contains("LOCAL=envy+tag"))
+        #expect(environment.contains("DOMAIN=localhost.test"))
+        #expect(environment.contains("PATH=/usr/local/bin:/usr/bin:/bin"))
+    }
+
+    @Test("a command exiting 75 (EX_TEMPFAIL) defers with 4.3.0")
+    func commandTempfail() throws {
+        let instance = try LocalTestInstance(aliases: "tempfail: \"|/bin/sh -c 'cat > /dev/null; exit 75'\"\n")
+        let (outcome, id) = try instance.deliver(to: "tempfail@localhost.test")
+        #expect(outcome.status == .deferred)
+        #expect(outcome.dsn == "4.3.0")
+        #expect(outcome.text.contains("exit 75"))
+        #expect(try instance.statuses(id) == [.pending])
+    }
+
+    @Test("a command exiting 1 bounces with 5.3.0 and its output in the text")
+    func commandFails() throws {
+        let instance = try LocalTestInstance(
+            aliases: "broken: \"|/bin/sh -c 'cat > /dev/null; echo first line; echo oops-output >&2; exit 1'\"\n")
+        let (outcome, id) = try instance.deliver(to: "broken@localhost.test")
+        #expect(outcome.status == .bounced)
+        #expect(outcome.dsn == "5.3.0")
+        #expect(outcome.text.hasPrefix("command died with status 1"))
+        #expect(outcome.text.contains("oops-output"))
+        #expect(outcome.text.contains("first line oops-output"))
+        #expect(try instance.statuses(id) == [.pending])
+    }
+
+    @Test("a command that needs a shell is refused with 5.3.0, never run")
+    func commandNeedsShell() throws {
+        let instance = try LocalTestInstance(aliases: "shelly: \"|/bin/cat > $OUT/never\"\n")
+        let (outcome, _) = try instance.deliver(to: "shelly@localhost.test")
+        #expect(outcome.status == .bounced)
+        #expect(outcome.dsn == "5.3.0")
+        #expect(outcome.text.contains("needs a shell"))
+        #expect(!SafeFile.exists(instance.out + "/never"))
+    }
+
+    @Test("allow_mail_to_commands without alias refuses an alias |command with 5.7.1")
+    func commandsNotAllowed() throws {
+        let instance = try LocalTestInstance(
+            aliases: "piper: |/usr/bin/tee -a $OUT/piped\n", extra: "allow_mail_to_commands = forward")
+        let (outcome, _) = try instance.deliver(to: "piper@localhost.test")
+        #expect(outcome.status == .bounced)
+        #expect(outcome.dsn == "5.7.1")
+        #expect(outcome.text.contains("allow_mail_to_commands"))
+        #expect(!SafeFile.exists(instance.out + "/piped"))
+    }
+
+    @Test("allow_mail_to_files without alias refuses an alias /file with 5.7.1")
+    func filesNotAllowed() throws {
+        let instance = try LocalTestInstance(aliases: "filer: $OUT/file.mbox\n", extra: "allow_mail_to_files = forward")
+        let (outcome, _) = try instance.deliver(to: "filer@localhost.test")
+        #expect(outcome.status == .bounced)
+        #expect(outcome.dsn == "5.7.1")
+        #expect(!SafeFile.exists(instance.out + "/file.mbox"))
+    }
+
+    @Test("an alias to a remote address queues a new message in incoming/ with the same sender")
+    func aliasForwards() throws {
+        let instance = try LocalTestInstance(aliases: "fwd: someone@remote.example, alice@virtual.test\n")
+        let (outcome, id) = try instance.deliver(to: "fwd@localhost.test")
+        #expect(outcome.status == .sent)
+        #expect(try instance.statuses(id) == [.delivered])
+        let forwarded = instance.queue.messages(in: .incoming)
+        #expect(forwarded.count == 1)
+        let newID = try #require(forwarded.first)
+        #expect(outcome.text == "delivered to maildir, forwarded as \(newID)")
+        let file = try QueueFile(path: instance.queue.path(of: newID, in: .incoming))
+        #expect(file.envelope.sender == "sender@example.test")
+        #expect(file.envelope.recipients.map(\.address) == ["someone@remote.example"])
+        #expect(file.envelope.recipients.map(\.status) == [.pending])
+        #expect(file.envelope[attribute: "forwarded_for"] == "fwd@localhost.test")
+        let bytes = String(decoding: try file.messageBytes(), as: UTF8.self)
+        #expect(bytes == "Delivered-To: fwd@localhost.test\r\n" + LocalTestInstance.message)
+        #expect(instance.maildirMessages(instance.vmail + "/virtual.test/alice").count == 1)
+    }
+
+    @Test("a forwarded bounce keeps the null sender")
+    func forwardNullSender() throws {
+        let instance = try LocalTestInstance(aliases: "fwd: someone@remote.example\n")
+        let id = try instance.enqueue(sender: "", recipients: ["fwd@localhost.test"])
+        let result = instance.agent.handle(instance.request(id, [(0, "fwd@localhost.test")], sender: ""))
+        #expect(result.recipients.map(\.status) == [.sent])
+        let newID = try #require(instance.queue.messages(in: .incoming).first)
+        #expect(try QueueFile(path: instance.queue.path(of: newID, in: .incoming)).envelope.sender == "")
+    }
+
+    @Test("an alias loop through another alias ends instead of recursing forever")
+    func aliasLoop() throws {
+        let instance = try LocalTestInstance(aliases: "a: b@localhost.test\nb: a@localhost.test, $OUT/loop.mbox\n")
+        let (outcome, _) = try instance.deliver(to: "a@localhost.test")
+        // a -> b -> a: a is already being expanded, so it would go to a's own mailbox; there is no such account.
+        #expect(outcome.status == .bounced)
+        #expect(outcome.dsn == "5.1.1")
+        #expect(outcome.text == "unknown user: \"a\"")
+    }
+
+    @Test("a request for a file outside the queue, or with a bad ID, is refused without opening it")
+    func badRequests() throws {
+        let instance = try LocalTestInstance()
+        let id = try instance.enqueue(recipients: ["alice@virtual.test"])
+        var outside = instance.request(id, [(0, "alice@virtual.test")])
+        outside.queueFile = "/etc/passwd"
+        #expect(instance.agent.handle(outside).recipients == [.init(index: 0, status: .deferred, dsn: "4.3.0", text: "bad delivery request")])
+        var badID = instance.request(id, [(0, "alice@virtual.test")])
+        badID.queueID = "../../x"
+        #expect(instance.agent.handle(badID).recipients.map(\.status) == [.deferred])
+        var missing = instance.request(id, [(0, "alice@virtual.test")])
+        missing.queueFile = instance.queue.path(of: QueueID.make(), in: .active)
+        #expect(instance.agent.handle(missing).recipients.map(\.text) == ["cannot open queue file"])
+        #expect(instance.maildirMessages(instance.vmail + "/virtual.test/alice").isEmpty)
+    }
+
+    @Test("a recipient that does not match the queue file is deferred, not delivered")
+    func mismatchedRecipient() throws {
+        let instance = try LocalTestInstance()
+        let id = try instance.enqueue(recipients: ["alice@virtual.test"])
+        let result = instance.agent.handle(instance.request(id, [(0, "mallory@virtual.test"), (5, "alice@virtual.test")]))
+        #expect(result.recipients.map(\.status) == [.deferred, .deferred])
+        #expect(result.recipients.allSatisfy { $0.text == "recipient does not match the queue file" })
+        #expect(try instance.statuses(id) == [.pending])
+    }
+
+    @Test(
+        "as root, an alias command runs as default_privs through setpriv",
+        .enabled(if: Privileges.isRoot && access("/usr/bin/setpriv", X_OK) == 0 && SystemAccount.named("nobody") != nil)
+    )
+    func commandRunsAsDefaultPrivs() throws {
+        let instance = try LocalTestInstance(
+            aliases: "piper: |/usr/bin/tee -a $OUT/piped\n", extra: "default_privs = nobody")
+        let (outcome, _) = try instance.deliver(to: "piper@localhost.test")
+        #expect(outcome.status == .sent, "\(outcome.text)")
+        var info = stat()
+        #expect(lstat(instance.out + "/piped", &info) == 0)
+        #expect(info.st_uid == SystemAccount.named("nobody")?.uid)
+        #expect(instance.text(instance.out + "/piped")?.contains("Delivered-To: piper@localhost.test\n") == true)
+    }
+}
+
+extension StringProtocol {
+    func components(_ separator: String) -> [String] {
+        var result: [String] = []
+        var rest = Substring(self)
+        while let range = rest.firstRange(of: separator) {
+            result.append(String(rest[..<range.lowerBound]))
+            rest = rest[range.upperBound...]
+        }
+        result.append(String(rest))
+        return result
+    }
+}

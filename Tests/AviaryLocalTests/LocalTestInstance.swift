@@ -1,0 +1,115 @@
+import AviaryConfig
+import AviaryCore
+import AviaryIPC
+import AviaryLocal
+import AviaryQueue
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A temporary instance for the local delivery agent: queue tree, alias and users tables, virtual
+/// mailbox base and an `out/` directory for file and command deliveries, all under one /tmp directory.
+///
+/// `mail_owner` and `default_privs` name an account that does not exist, so that even as root the agent
+/// never switches its effective user id: `seteuid` changes every thread of the test process at once and
+/// would disturb tests running in parallel. (The root-only test that checks `setpriv` for commands uses
+/// its own settings, where only a child process changes user.)
+final class LocalTestInstance {
+    static let noAccount = "aviary-test-no-such-account"
+
+    let root: String
+    let queue: QueueDirectory
+    let agent: LocalDeliveryAgent
+
+    var out: String { root + "/out" }
+    var vmail: String { root + "/vmail" }
+
+    init(aliases: String = "", users: String = "alice@virtual.test:{PLAIN}x\n", extra: String = "") throws {
+        var template = Array("/tmp/aviary-local-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(made != nil, "mkdtemp failed")
+        root = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // Traversable by everyone, and out/ writable by everyone, for commands run as another user.
+        chmod(root, 0o755)
+        queue = QueueDirectory(root: root + "/spool")
+        try queue.prepare(owner: nil)
+        try SafeFile.makeDirectories(root + "/out", mode: 0o777)
+        chmod(root + "/out", 0o777)
+        let aliasText = aliases.replacing("$OUT", with: root + "/out")
+        try SafeFile.writeDurably(Array(aliasText.utf8), to: root + "/aliases", mode: 0o644)
+        try SafeFile.writeDurably(Array(users.utf8), to: root + "/users", mode: 0o644)
+        let config = try MainConfig.parse(
+            """
+            queue_directory = \(root)/spool
+            myhostname = mail.example.test
+            mydestination = localhost.test
+            virtual_mailbox_domains = virtual.test
+            virtual_mailbox_maps = passwd-file:\(root)/users
+            virtual_mailbox_base = \(root)/vmail
+            alias_maps = hash:\(root)/aliases
+            mail_owner = \(Self.noAccount)
+            default_privs = \(Self.noAccount)
+            command_time_limit = 120s
+            \(extra)
+            """, directory: root)
+        agent = LocalDeliveryAgent(config: config, logger: Logger(label: "local-test") { _ in SwiftLogNoOpLogHandler() })
+    }
+
+    deinit { Self.removeTree(root) }
+
+    static func removeTree(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for name in (try? SafeFile.listDirectory(path)) ?? [] { removeTree(path + "/" + name) }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
+
+    static let message = "Received: from client (localhost [127.0.0.1])\r\n\tby mail.example.test (Aviary)\r\n"
+        + "Subject: hello\r\n\r\nbody line one\r\nline two\r\n"
+
+    /// Queues a message in active/ as qmgr would leave it before asking the agent.
+    func enqueue(
+        sender: String = "sender@example.test", recipients: [String], message: String = LocalTestInstance.message
+    ) throws -> QueueID {
+        let writer = try QueueWriter(
+            directory: queue, queue: .active,
+            envelope: QueueEnvelope(
+                arrivalTime: 1_700_000_000, sender: sender, recipients: recipients.map { QueueRecipient(address: $0) }))
+        try writer.append(Array(message.utf8))
+        return try writer.commit()
+    }
+
+    /// A request for the given recipient indexes of a queued message.
+    func request(_ id: QueueID, _ recipients: [(Int, String)], sender: String = "sender@example.test") -> DeliveryRequest {
+        DeliveryRequest(
+            queueID: id.rawValue, queueFile: queue.path(of: id, in: .active), sender: sender,
+            recipients: recipients.map { .init(index: $0.0, address: $0.1) })
+    }
+
+    /// Queues a message to one recipient and delivers it; returns the outcome and the ID.
+    func deliver(to recipient: String, message: String = LocalTestInstance.message) throws -> (DeliveryResult.Outcome, QueueID) {
+        let id = try enqueue(recipients: [recipient], message: message)
+        let result = agent.handle(request(id, [(0, recipient)]))
+        precondition(result.recipients.count == 1)
+        return (result.recipients[0], id)
+    }
+
+    /// The recipient statuses recorded in a queue file.
+    func statuses(_ id: QueueID) throws -> [RecipientStatus] {
+        try QueueFile(path: queue.path(of: id, in: .active)).envelope.recipients.map(\.status)
+    }
+
+    /// The files in a Maildir's new/ directory, with their contents.
+    func maildirMessages(_ path: String) -> [String] {
+        let names = ((try? SafeFile.listDirectory(path + "/new")) ?? []).sorted()
+        return names.compactMap { try? SafeFile.readText(path + "/new/" + $0) }
+    }
+
+    func text(_ path: String) -> String? { try? SafeFile.readText(path) }
+}

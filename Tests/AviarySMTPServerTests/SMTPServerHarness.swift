@@ -1,0 +1,230 @@
+import AviaryConfig
+import AviaryCore
+import AviaryQueue
+import AviarySMTPServer
+import Logging
+import NIOCore
+import NIOPosix
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One SMTP reply: its code and text lines (without the code and separator).
+struct Reply: CustomStringConvertible {
+    var code: Int
+    var lines: [String]
+    var description: String { lines.map { "\(code) \($0)" }.joined(separator: " / ") }
+    /// The last line's text, e.g. `5.5.1 Error: need MAIL command`.
+    var text: String { lines.last ?? "" }
+}
+
+struct ClientError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A terse blocking SMTP client for transcripts (send a line, read a reply). It runs on a thread pool
+/// thread, never on the concurrency pool that the server's sessions use; every read times out.
+final class TranscriptClient {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ClientError(description: "socket failed") }
+        var timeout = timeval(tv_sec: 20, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw ClientError(description: "connect to port \(port) failed: errno \(errno)")
+        }
+    }
+
+    deinit { close(fd) }
+
+    func send(raw text: String) throws {
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard written > 0 else { throw ClientError(description: "send failed: errno \(errno)") }
+            offset += written
+        }
+    }
+
+    func send(_ line: String) throws { try send(raw: line + "\r\n") }
+
+    private func readLine() throws -> String {
+        for _ in 0..<10_000 {
+            if let end = buffer.firstIndex(of: 10) {
+                var line = Array(buffer[..<end])
+                buffer.removeFirst(end + 1)
+                if line.last == 13 { line.removeLast() }
+                return String(decoding: line, as: UTF8.self)
+            }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else { throw ClientError(description: "connection closed or timed out while reading a reply") }
+            buffer += chunk[..<count]
+        }
+        throw ClientError(description: "reply line never ended")
+    }
+
+    /// Reads one (possibly multi-line) reply.
+    func reply() throws -> Reply {
+        var lines: [String] = []
+        for _ in 0..<1000 {
+            let line = try readLine()
+            guard line.count >= 3, let code = Int(line.prefix(3)) else {
+                throw ClientError(description: "malformed reply line \(line.debugDescription)")
+            }
+            let separator = line.dropFirst(3).first
+            lines.append(String(line.dropFirst(4)))
+            if separator != "-" { return Reply(code: code, lines: lines) }
+        }
+        throw ClientError(description: "reply never ended")
+    }
+
+    /// Sends a command and reads its reply.
+    func command(_ line: String) throws -> Reply {
+        try send(line)
+        return try reply()
+    }
+
+    /// Whether the server has closed the connection (reads end of file).
+    func isClosed() -> Bool {
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, 0) == 0
+    }
+}
+
+/// An in-process smtpd on 127.0.0.1, port 0, over a temporary queue.
+struct SMTPServerHarness {
+    let root: String
+    let queue: QueueDirectory
+    let port: Int
+    let clientPool: NIOThreadPool
+
+    /// Starts a server with `mynetworks`, runs `body`, and stops everything.
+    static func run(
+        mynetworks: String = "127.0.0.0/8", extra: String = "",
+        _ body: (SMTPServerHarness) async throws -> Void
+    ) async throws {
+        var template = Array("/tmp/aviary-smtpd-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(made != nil, "mkdtemp failed")
+        let root = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        defer { removeTree(root) }
+        let queue = QueueDirectory(root: root + "/spool")
+        try queue.prepare(owner: nil)
+        try SafeFile.writeDurably(Array("alice@virtual.test:{PLAIN}x\n".utf8), to: root + "/users")
+        try SafeFile.writeDurably(Array("info: root\n".utf8), to: root + "/aliases")
+        let config = try MainConfig.parse(
+            """
+            queue_directory = \(root)/spool
+            myhostname = mail.example.test
+            mydestination = localhost.test
+            virtual_mailbox_domains = virtual.test
+            virtual_mailbox_maps = passwd-file:\(root)/users
+            alias_maps = hash:\(root)/aliases
+            relay_domains = relay.test
+            mynetworks = \(mynetworks)
+            \(extra)
+            """, directory: root)
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        let clientPool = NIOThreadPool(numberOfThreads: 2)
+        clientPool.start()
+        let server = SMTPServer(
+            config: config, logger: Logger(label: "smtpd-test") { _ in SwiftLogNoOpLogHandler() }, pool: pool)
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let task = Task {
+            do {
+                try await server.run(host: "127.0.0.1", port: 0, group: group) { port in
+                    continuation.yield(port)
+                    continuation.finish()
+                }
+            } catch {
+                continuation.finish()
+            }
+        }
+        var port = 0
+        for await bound in ports {
+            port = bound
+            break
+        }
+        var failure: (any Error)?
+        if port > 0 {
+            do {
+                try await body(SMTPServerHarness(root: root, queue: queue, port: port, clientPool: clientPool))
+            } catch {
+                failure = error
+            }
+        } else {
+            failure = ClientError(description: "the server did not start")
+        }
+        // Stop accepting, let the sessions end (every client has hung up by now), and only then stop the
+        // event loops: work scheduled on a loop that is already shut down would never complete.
+        task.cancel()
+        if await !finishes(task, withinSeconds: 20) {
+            Issue.record("smtpd did not stop within 20 s after its task was cancelled")
+        }
+        try? await group.shutdownGracefully()
+        try? await pool.shutdownGracefully()
+        try? await clientPool.shutdownGracefully()
+        if let failure { throw failure }
+    }
+
+    /// Whether `task` ends within a bounded time (it is left running when it does not).
+    static func finishes(_ task: Task<Void, Never>, withinSeconds seconds: Int) async -> Bool {
+        let (outcomes, continuation) = AsyncStream<Bool>.makeStream()
+        let waiter = Task {
+            _ = await task.result
+            continuation.yield(true)
+        }
+        let timer = Task {
+            try? await Task.sleep(for: .seconds(seconds))
+            continuation.yield(false)
+        }
+        var finished = false
+        for await outcome in outcomes {
+            finished = outcome
+            break
+        }
+        timer.cancel()
+        if !finished { waiter.cancel() }
+        return finished
+    }
+
+    /// Runs a transcript on a client thread: connects, checks the greeting, hands the client to `body`.
+    func transcript<T: Sendable>(_ body: @escaping @Sendable (TranscriptClient, Reply) throws -> T) async throws -> T {
+        let port = self.port
+        return try await clientPool.runIfActive {
+            let client = try TranscriptClient(port: port)
+            let greeting = try client.reply()
+            return try body(client, greeting)
+        }
+    }
+
+    static func removeTree(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for name in (try? SafeFile.listDirectory(path)) ?? [] { removeTree(path + "/" + name) }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
+}

@@ -1,0 +1,223 @@
+import AviaryCore
+import AviaryQueue
+import Testing
+
+/// A reply as seen by a transcript, for checking outside the client thread.
+struct ReplySummary: Sendable, Equatable, CustomStringConvertible {
+    var code: Int
+    var lines: [String]
+    init(_ reply: Reply) {
+        code = reply.code
+        lines = reply.lines
+    }
+    var text: String { lines.last ?? "" }
+    var description: String { lines.map { "\(code) \($0)" }.joined(separator: " / ") }
+}
+
+@Suite("smtpd in process")
+struct SMTPServerTests {
+    @Test("the greeting is 220 and EHLO lists the extensions")
+    func greetingAndEhlo() async throws {
+        try await SMTPServerHarness.run { harness in
+            let (greeting, ehlo, quit) = try await harness.transcript { client, greeting in
+                (ReplySummary(greeting), ReplySummary(try client.command("EHLO client.test")), ReplySummary(try client.command("QUIT")))
+            }
+            #expect(greeting.code == 220)
+            #expect(greeting.text == "mail.example.test ESMTP Aviary")
+            #expect(ehlo.code == 250)
+            #expect(ehlo.lines.first == "mail.example.test")
+            for keyword in ["PIPELINING", "SIZE 10240000", "8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8", "CHUNKING", "DSN"] {
+                #expect(ehlo.lines.contains(keyword), "EHLO lacks \(keyword): \(ehlo)")
+            }
+            #expect(quit.code == 221)
+            #expect(quit.text.hasPrefix("2.0.0"))
+        }
+    }
+
+    @Test("RCPT before MAIL gets 503 5.5.1")
+    func rcptBeforeMail() async throws {
+        try await SMTPServerHarness.run { harness in
+            let reply = try await harness.transcript { client, _ in
+                _ = try client.command("EHLO client.test")
+                return ReplySummary(try client.command("RCPT TO:<alice@virtual.test>"))
+            }
+            #expect(reply.code == 503)
+            #expect(reply.text.hasPrefix("5.5.1"))
+        }
+    }
+
+    @Test("DATA without RCPT gets 554 5.5.1; DATA without MAIL gets 503 5.5.1")
+    func dataWithoutRecipients() async throws {
+        try await SMTPServerHarness.run { harness in
+            let (noMail, noRcpt, stillOpen) = try await harness.transcript { client, _ in
+                _ = try client.command("EHLO client.test")
+                let noMail = ReplySummary(try client.command("DATA"))
+                _ = try client.command("MAIL FROM:<sender@example.test>")
+                let noRcpt = ReplySummary(try client.command("DATA"))
+                let noop = ReplySummary(try client.command("NOOP"))
+                return (noMail, noRcpt, noop)
+            }
+            #expect(noMail.code == 503 && noMail.text.hasPrefix("5.5.1"))
+            #expect(noRcpt.code == 554 && noRcpt.text.hasPrefix("5.5.1"))
+            #expect(stillOpen.code == 250)
+            #expect(harness.queue.messages(in: .incoming).isEmpty)
+        }
+    }
+
+    @Test("a message to a virtual user is queued in incoming/ with the Received header first and the envelope")
+    func queuesMessage() async throws {
+        try await SMTPServerHarness.run { harness in
+            let body = "Subject: test\r\nMessage-ID: <m1@client.test>\r\n\r\nline one\r\n..leading dot\r\nlast\r\n"
+            let replies = try await harness.transcript { client, _ in
+                var replies: [ReplySummary] = []
+                for command in ["EHLO client.test", "MAIL FROM:<sender@example.test>", "RCPT TO:<alice@virtual.test>", "DATA"] {
+                    replies.append(ReplySummary(try client.command(command)))
+                }
+                try client.send(raw: body + ".\r\n")
+                replies.append(ReplySummary(try client.reply()))
+                replies.append(ReplySummary(try client.command("QUIT")))
+                return replies
+            }
+            #expect(replies.map(\.code) == [250, 250, 250, 354, 250, 221])
+            let queued = try #require(replies.count > 4 ? replies[4].text : nil)
+            #expect(queued.hasPrefix("2.0.0 Ok: queued as "))
+            let id = try #require(QueueID(String(queued.dropFirst("2.0.0 Ok: queued as ".count))))
+            #expect(harness.queue.messages(in: .incoming) == [id])
+            let file = try QueueFile(path: harness.queue.path(of: id, in: .incoming))
+            #expect(file.envelope.sender == "sender@example.test")
+            #expect(file.envelope.recipients.map(\.address) == ["alice@virtual.test"])
+            #expect(file.envelope.recipients.map(\.status) == [.pending])
+            #expect(file.envelope[attribute: "client_address"] == "127.0.0.1")
+            #expect(file.envelope[attribute: "helo_name"] == "client.test")
+            #expect(file.envelope[attribute: "protocol"] == "ESMTP")
+            let message = String(decoding: try file.messageBytes(), as: UTF8.self)
+            let received = "Received: from client.test (localhost [127.0.0.1])\r\n\tby mail.example.test (Aviary) with ESMTP id \(id)\r\n\tfor <alice@virtual.test>; "
+            #expect(message.hasPrefix(received), "\(message)")
+            let afterHeader = try #require(message.firstRange(of: "\r\nSubject: test"))
+            #expect(String(message[afterHeader.lowerBound...].dropFirst()) == body.replacing("..leading", with: ".leading"))
+        }
+    }
+
+    @Test("the null sender is accepted and stored as empty; several recipients are all kept")
+    func nullSenderSeveralRecipients() async throws {
+        try await SMTPServerHarness.run { harness in
+            let codes = try await harness.transcript { client, _ in
+                var codes: [Int] = []
+                for command in [
+                    "HELO client.test", "MAIL FROM:<>", "RCPT TO:<alice@virtual.test>", "RCPT TO:<info@localhost.test>",
+                    "DATA",
+                ] {
+                    codes.append(try client.command(command).code)
+                }
+                try client.send(raw: "Subject: bounce\r\n\r\nx\r\n.\r\n")
+                codes.append(try client.reply().code)
+                return codes
+            }
+            #expect(codes == [250, 250, 250, 250, 354, 250])
+            let id = try #require(harness.queue.messages(in: .incoming).first)
+            let file = try QueueFile(path: harness.queue.path(of: id, in: .incoming))
+            #expect(file.envelope.sender == "")
+            #expect(file.envelope.recipients.map(\.address) == ["alice@virtual.test", "info@localhost.test"])
+            #expect(file.envelope[attribute: "protocol"] == "SMTP")
+            // With two recipients the Received header names neither.
+            #expect(!String(decoding: try file.messageBytes(), as: UTF8.self).contains("for <"))
+        }
+    }
+
+    @Test("pipelined commands are answered in order")
+    func pipelining() async throws {
+        try await SMTPServerHarness.run { harness in
+            let codes = try await harness.transcript { client, _ in
+                _ = try client.command("EHLO client.test")
+                try client.send(raw: "MAIL FROM:<s@example.test>\r\nRCPT TO:<nobody@virtual.test>\r\nRCPT TO:<alice@virtual.test>\r\nDATA\r\n")
+                var codes: [Int] = []
+                for _ in 0..<4 { codes.append(try client.reply().code) }
+                try client.send(raw: "Subject: p\r\n\r\nx\r\n.\r\nQUIT\r\n")
+                codes.append(try client.reply().code)
+                codes.append(try client.reply().code)
+                return codes
+            }
+            #expect(codes == [250, 550, 250, 354, 250, 221])
+        }
+    }
+
+    @Test("an unknown virtual user is refused with 550 5.1.1")
+    func unknownVirtualUser() async throws {
+        try await SMTPServerHarness.run { harness in
+            let reply = try await harness.transcript { client, _ in
+                _ = try client.command("EHLO client.test")
+                _ = try client.command("MAIL FROM:<s@example.test>")
+                return ReplySummary(try client.command("RCPT TO:<nobody@virtual.test>"))
+            }
+            #expect(reply.code == 550)
+            #expect(reply.text.hasPrefix("5.1.1"))
+            #expect(reply.text.contains("virtual mailbox"))
+        }
+    }
+
+    @Test("a client outside mynetworks may not relay: 554 5.7.1; relay_domains and local users still work")
+    func relayDenied() async throws {
+        try await SMTPServerHarness.run(mynetworks: "10.0.0.0/8") { harness in
+            let replies = try await harness.transcript { client, _ in
+                _ = try client.command("EHLO client.test")
+                _ = try client.command("MAIL FROM:<s@example.test>")
+                return [
+                    ReplySummary(try client.command("RCPT TO:<someone@remote.example>")),
+                    ReplySummary(try client.command("RCPT TO:<someone@relay.test>")),
+                    ReplySummary(try client.command("RCPT TO:<alice@virtual.test>")),
+                ]
+            }
+            #expect(replies.map(\.code) == [554, 250, 250])
+            #expect(replies.first?.text.hasPrefix("5.7.1") == true)
+            #expect(replies.first?.text.contains("Relay access denied") == true)
+        }
+    }
+
+    @Test("a client inside mynetworks may relay to any domain")
+    func relayAllowed() async throws {
+        try await SMTPServerHarness.run(mynetworks: "127.0.0.0/8") { harness in
+            let code = try await harness.transcript { client, _ in
+                _ = try client.command("EHLO client.test")
+                _ = try client.command("MAIL FROM:<s@example.test>")
+                return try client.command("RCPT TO:<someone@remote.example>").code
+            }
+            #expect(code == 250)
+        }
+    }
+
+    @Test("BDAT LAST queues the chunk's bytes exactly")
+    func bdat() async throws {
+        try await SMTPServerHarness.run { harness in
+            let content = "Subject: chunked\r\n\r\n.not stuffed\r\n"
+            let replies = try await harness.transcript { client, _ in
+                _ = try client.command("EHLO client.test")
+                _ = try client.command("MAIL FROM:<s@example.test>")
+                _ = try client.command("RCPT TO:<alice@virtual.test>")
+                try client.send(raw: "BDAT \(content.utf8.count) LAST\r\n" + content)
+                return ReplySummary(try client.reply())
+            }
+            #expect(replies.code == 250)
+            let id = try #require(harness.queue.messages(in: .incoming).first)
+            let message = String(decoding: try QueueFile(path: harness.queue.path(of: id, in: .incoming)).messageBytes(), as: UTF8.self)
+            #expect(message.hasPrefix("Received: "))
+            #expect(message.hasSuffix("\r\n" + content))
+        }
+    }
+
+    @Test("a bare LF in DATA is refused and nothing is queued")
+    func bareLineFeed() async throws {
+        try await SMTPServerHarness.run { harness in
+            let reply = try await harness.transcript { client, _ in
+                _ = try client.command("EHLO client.test")
+                _ = try client.command("MAIL FROM:<s@example.test>")
+                _ = try client.command("RCPT TO:<alice@virtual.test>")
+                _ = try client.command("DATA")
+                try client.send(raw: "Subject: x\r\n\r\nbare\nlf\r\n.\r\n")
+                return ReplySummary(try client.reply())
+            }
+            #expect(reply.code >= 500)
+            #expect(harness.queue.messages(in: .incoming).isEmpty)
+            #expect(try SafeFile.listDirectory(harness.queue.path(of: .incoming)).isEmpty)
+        }
+    }
+}
