@@ -74,7 +74,10 @@ let package = Package(
             ]
         ),
         library("AviaryMaster", ["AviaryCore", "AviaryConfig", "AviaryQueue", logging]),
-        library("AviaryAdmin", ["AviaryCore", "AviaryConfig", "AviaryQueue", "AviaryMaster", argumentParser, logging]),
+        library(
+            "AviaryAdmin",
+            ["AviaryCore", "AviaryConfig", "AviaryQueue", "AviaryUsers", "AviaryMaster", argumentParser, logging]
+        ),
 
         // Executables: one main.swift each, wiring only.
         executable("master", ["AviaryMaster", "AviaryCore", "AviaryConfig", logging]),

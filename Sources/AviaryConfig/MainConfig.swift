@@ -220,7 +220,8 @@ public struct MainConfig: Sendable {
             }
             if let (mark, alternative) = condition {
                 let useAlternative = mark == "?" ? !value.isEmpty : value.isEmpty
-                value = useAlternative ? expand(String(alternative), visiting: &visiting, origin: nil) : (mark == "?" ? "" : value)
+                // Postfix: each form gives its text when its condition holds, and nothing otherwise.
+                value = useAlternative ? expand(String(alternative), visiting: &visiting, origin: nil) : ""
             }
             result += value
         }

@@ -100,6 +100,7 @@ struct CommandDelivery {
         case .exited(let code): throw .permanent("5.3.0", "command died with status \(code)\(text)")
         case .signaled(let signal): throw .temporary("4.3.0", "command killed by signal \(signal)\(text)")
         case .timedOut: throw .temporary("4.3.0", "command time limit exceeded (\(timeLimit) s)\(text)")
+        case .unknown: throw .temporary("4.3.0", "lost track of the command's exit status\(text)")
         }
     }
 
@@ -107,6 +108,8 @@ struct CommandDelivery {
         case exited(Int32)
         case signaled(Int32)
         case timedOut
+        /// The child could not be waited for: its result is not known.
+        case unknown
     }
 
     static func wait(for pid: pid_t, seconds: Int) -> Status {
@@ -115,7 +118,8 @@ struct CommandDelivery {
         while true {
             let result = waitpid(pid, &status, WNOHANG)
             if result == pid { break }
-            if result < 0 && errno != EINTR { return .exited(0) }
+            // The outcome is unknown (the child was reaped elsewhere): try again rather than call it delivered.
+            if result < 0 && errno != EINTR { return .unknown }
             if time(nil) >= deadline {
                 kill(-pid, SIGKILL)
                 kill(pid, SIGKILL)

@@ -42,14 +42,13 @@ public struct HeaderScanner {
 
     /// The header section itself (up to and including the empty line), for `text/rfc822-headers`.
     public static func headerSection(of message: [UInt8]) -> ArraySlice<UInt8> {
+        // An empty header section: the message starts with the blank line.
+        if message.count >= 2, message[0] == 13, message[1] == 10 { return message[..<2] }
         var index = 0
-        while index + 1 < message.count {
-            if message[index] == 13, message[index + 1] == 10, index + 3 < message.count, message[index + 2] == 13,
-                message[index + 3] == 10
-            {
+        while index + 3 < message.count {
+            if message[index] == 13, message[index + 1] == 10, message[index + 2] == 13, message[index + 3] == 10 {
                 return message[..<(index + 4)]
             }
-            if index == 0, message[0] == 13, message[1] == 10 { return message[..<2] }
             index += 1
         }
         return message[...]

@@ -65,7 +65,9 @@ public final class QueueFile {
             let value = line.dropFirst(2)
             switch type {
             case UInt8(ascii: "T"):
-                guard let time = Double(String(decoding: value, as: UTF8.self)) else { throw corrupt("bad arrival time") }
+                // Finite and within 1970..5138: later code turns it into whole seconds.
+                guard let time = Double(String(decoding: value, as: UTF8.self)), time.isFinite, time >= 0, time < 1e11
+                else { throw corrupt("bad arrival time") }
                 envelope.arrivalTime = time
                 sawTime = true
             case UInt8(ascii: "S"):

@@ -15,7 +15,11 @@ public struct ClientNetworks: Sendable, Equatable {
             var text = Substring(entry)
             var prefix: Int?
             if let slash = text.lastIndex(of: "/") {
-                prefix = Int(text[text.index(after: slash)...])
+                guard let length = Int(text[text.index(after: slash)...]) else {
+                    invalidEntries.append(entry)
+                    continue
+                }
+                prefix = length
                 text = text[..<slash]
             }
             if text.hasPrefix("[") && text.hasSuffix("]") { text = text.dropFirst().dropLast() }

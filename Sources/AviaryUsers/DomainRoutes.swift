@@ -53,7 +53,8 @@ public struct AddressParts: Sendable, Equatable {
     public var domain: String
 
     public init(_ address: String) {
-        if let at = address.lastIndex(of: "@") {
+        // An address that ends in a quote is a quoted local part with no domain ("a@b").
+        if let at = address.lastIndex(of: "@"), !(address.hasPrefix("\"") && address.hasSuffix("\"")) {
             localPart = String(address[..<at])
             domain = AddressParts.canonicalDomain(String(address[address.index(after: at)...]))
         } else {
