@@ -62,6 +62,7 @@ public actor QueueManager {
     private var limiters: [String: AsyncLimiter] = [:]
     private var lastDeferredScan = 0
     private var skippedForLimit = false
+    private var isFlushRequested = false
 
     public init(settings: QueueManagerSettings, group: any EventLoopGroup, pool: NIOThreadPool, logger: Logger) {
         self.settings = settings
@@ -92,16 +93,21 @@ public actor QueueManager {
         }
     }
 
+    /// Remembers a flush request until the next scan (wake-ups are coalesced, flushes must not be lost).
+    func requestFlush() { isFlushRequested = true }
+
     private func handle(_ request: Request, in group: inout DiscardingTaskGroup) {
         let now = Int(time(nil))
-        var scanDeferred = request == .flush
+        let isFlush = request == .flush || isFlushRequested
+        isFlushRequested = false
+        var scanDeferred = isFlush
         if request == .scan && now - lastDeferredScan >= settings.queueRunDelay { scanDeferred = true }
         skippedForLimit = false
         for id in settings.queue.messages(in: .incoming) { claim(id, from: .incoming, in: &group) }
         if scanDeferred {
             lastDeferredScan = now
             for id in settings.queue.messages(in: .deferred) {
-                if request != .flush, let due = settings.queue.nextAttempt(id, in: .deferred), due > now { continue }
+                if !isFlush, let due = settings.queue.nextAttempt(id, in: .deferred), due > now { continue }
                 claim(id, from: .deferred, in: &group)
             }
         }

@@ -12,7 +12,10 @@ public enum QueueManagerService {
         let settings = QueueManagerSettings(config: context.config, master: master)
         let pool = NIOThreadPool(numberOfThreads: 2)
         pool.start()
-        let (requests, continuation) = AsyncStream.makeStream(of: QueueManager.Request.self)
+        // Newest-only buffering coalesces a burst of wake-ups (one per accepted message) into one scan;
+        // a flush is remembered by the manager itself, so it is never lost in the coalescing.
+        let (requests, continuation) = AsyncStream.makeStream(
+            of: QueueManager.Request.self, bufferingPolicy: .bufferingNewest(1))
         let manager = QueueManager(settings: settings, group: group, pool: pool, logger: context.logger)
         let listener = try await ServerBootstrap(group: group)
             .bind(NIOBSDSocket.Handle(DaemonContext.listenDescriptor)) { channel in
@@ -30,7 +33,9 @@ public enum QueueManagerService {
                             var total = 0
                             for try await buffer in inbound {
                                 for byte in buffer.readableBytesView {
-                                    continuation.yield(QueueManager.Request(rawValue: byte) ?? .scan)
+                                    let request = QueueManager.Request(rawValue: byte) ?? .scan
+                                    if request == .flush { await manager.requestFlush() }
+                                    continuation.yield(request)
                                 }
                                 total += buffer.readableBytes
                                 if total > 64 { break }
