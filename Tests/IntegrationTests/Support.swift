@@ -107,16 +107,18 @@ extension TestInstance {
             timeout: .seconds(60))
     }
 
-    /// Plays a raw transcript with clients/transcript.py and returns the replies (the greeting first).
+    /// Plays a raw transcript with clients/transcript.py against an inet service (by its master.cf name; the
+    /// contract service by default) and returns the replies (the greeting first).
     func transcript(
         _ steps: [TranscriptStep],
-        host: String = "127.0.0.1",
-        port: Int? = nil,
+        service: String = "127.0.0.1:0",
         source: String? = nil,
         timeout: Duration = .seconds(60)
     ) async throws -> Transcript {
+        let bound = try #require(listeners()[service], "no listener for \(service) in \(listeners())")
+        let colon = try #require(bound.lastIndex(of: ":"))
         let json = try JSONSerialization.data(withJSONObject: steps.map(\.json))
-        var arguments = [clientsDirectory + "/transcript.py", host, String(port ?? smtpPort)]
+        var arguments = [clientsDirectory + "/transcript.py", String(bound[..<colon]), String(bound[bound.index(after: colon)...])]
         if let source { arguments += ["--source", source] }
         let result = try await run("python3", arguments, stdin: Array(json), timeout: timeout)
         guard result.isSuccess,
@@ -161,10 +163,10 @@ enum TranscriptStep {
         case .sleep(let seconds): return ["sleep", seconds]
         }
     }
-
-    /// Sends `text`, then reads one reply.
-    static func command(_ text: String) -> [TranscriptStep] { [.send(text + "\r\n"), .read(1)] }
 }
+
+/// Sends `text` and CR LF, then reads one reply.
+func say(_ text: String) -> [TranscriptStep] { [.send(text + "\r\n"), .read(1)] }
 
 /// What the server said, the greeting first.
 struct Transcript: CustomStringConvertible {
