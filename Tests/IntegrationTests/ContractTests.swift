@@ -27,9 +27,7 @@ extension Integration {
             check(!message.contains("\r"), "Maildir files use LF line endings", instance)
             let path = instance.maildirFiles("alice").first { (try? String(contentsOfFile: $0, encoding: .utf8))?.contains(token) == true }
             check(path?.contains("/vmail/example.test/alice/new/") == true, "path \(path ?? "-")", instance)
-            check(
-                instance.log().contains("to=<alice@example.test>, relay=local")
-                    && instance.log().contains("status=sent (delivered to maildir)"), "log", instance)
+            try await instance.awaitLogLine(containing: "to=<alice@example.test>, relay=local", "status=sent (delivered to maildir)")
         }
 
         @Test("an unknown virtual user is refused with 550 5.1.1")
@@ -40,7 +38,7 @@ extension Integration {
             check(
                 sent.serverLines.contains { $0.hasPrefix("<** 550 5.1.1 <nobody@example.test>") && $0.contains("User unknown") },
                 "\(sent)", instance)
-            check(instance.log().contains("NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 550 5.1.1"), "log", instance)
+            try await instance.awaitLogLine(containing: "NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 550 5.1.1")
         }
 
         @Test("mail to a remote domain from mynetworks is accepted and stays deferred: transport unavailable")
@@ -69,7 +67,7 @@ extension Integration {
             check(line.contains("alice@example.test"), "mailq line for \(id):\n\(text.standardOutput)", instance)
             check(text.standardOutput.contains("transport unavailable"), text.standardOutput, instance)
             check(text.standardOutput.contains("x@elsewhere.test"), text.standardOutput, instance)
-            check(instance.log().contains("\(id): to=<x@elsewhere.test>") && instance.log().contains("status=deferred"), "log", instance)
+            try await instance.awaitLogLine(containing: "\(id): to=<x@elsewhere.test>", "status=deferred")
         }
 
         @Test("a garbage file in incoming/ is moved to corrupt/ with a warning, and delivery goes on")
@@ -88,11 +86,50 @@ extension Integration {
                 FileManager.default.fileExists(atPath: instance.spool + "/corrupt/" + name)
             }
             check(!FileManager.default.fileExists(atPath: incoming), "still in incoming/", instance)
-            let warning = instance.log().split(separator: "\n").first { $0.contains("warning") && $0.contains("corrupt") }
-            check(warning != nil, "no warning about the corrupt file", instance)
-            check(warning?.contains(name) == true, "the warning should name the file: \(warning ?? "")", instance)
+            let warning = try await instance.awaitLogLine(containing: "warning", "corrupt")
+            check(warning.contains(name), "the warning should name the file: \(warning)", instance)
             let listing = try await instance.run("aviary", ["queue", "list", "-c", instance.directory])
             check(!listing.standardOutput.contains(name), "corrupt files are not listed as mail: \(listing)", instance)
+        }
+        @Test("one message to alice and to a remote address: alice gets it now, only the remote recipient stays queued")
+        func mixedRecipients() async throws {
+            let instance = try Current.required()
+            let token = uniqueToken("mixed")
+            let sent = try await instance.swaks(
+                to: "alice@example.test,y@elsewhere.test", from: "alice@example.test", ["--header", "Subject: \(token)"])
+            let id = try #require(queuedID(in: sent.standardOutput), "\(sent)")
+            let message = try await instance.awaitMessage(for: "alice", containing: token)
+            check(message.contains("Delivered-To: alice@example.test\n"), message, instance)
+            try await require(instance, "\(id) deferred for y@elsewhere.test only") {
+                instance.queueFiles(.deferred).contains { $0.hasSuffix("/" + id) }
+            }
+            let listing = try await instance.queueListJSON()
+            let entry = try #require(listing.first { $0["queue_id"] as? String == id }, "\(listing)")
+            let pending = (entry["recipients"] as? [[String: Any]] ?? []).compactMap { $0["address"] as? String }
+            check(pending == ["y@elsewhere.test"], "pending recipients: \(pending)", instance)
+            check(instance.messages(of: "alice", containing: token).count == 1, "delivered once", instance)
+        }
+
+        @Test("aviary conf prints the effective configuration: -n what main.cf sets, names one by one, -d defaults")
+        func conf() async throws {
+            let instance = try Current.required()
+            let nonDefault = try await instance.run("aviary", ["conf", "-c", instance.directory, "-n"])
+            check(nonDefault.isSuccess, "\(nonDefault)", instance)
+            let lines = Set(nonDefault.standardOutput.split(separator: "\n").map(String.init))
+            for expected in [
+                "myhostname = mail.example.test", "mydestination = localhost", "mynetworks = 127.0.0.0/8",
+                "virtual_mailbox_domains = example.test", "queue_directory = \(instance.spool)",
+                "virtual_mailbox_maps = passwd-file:\(instance.directory)/users",
+            ] {
+                check(lines.contains(expected), "missing \(expected) in:\n\(nonDefault.standardOutput)", instance)
+            }
+            check(!lines.contains { $0.hasPrefix("message_size_limit") }, "-n shows only what main.cf sets", instance)
+            let named = try await instance.run("aviary", ["conf", "-c", instance.directory, "message_size_limit", "myhostname"])
+            check(named.standardOutput == "message_size_limit = 10240000\nmyhostname = mail.example.test\n", "\(named)", instance)
+            let defaults = try await instance.run("aviary", ["conf", "-c", instance.directory, "-d", "myhostname", "mail_owner"])
+            check(defaults.standardOutput == "myhostname =\nmail_owner = aviary\n", "\(defaults)", instance)
+            let unknown = try await instance.run("aviary", ["conf", "-c", instance.directory, "no_such_parameter"])
+            check(unknown.status == .exited(1) && unknown.standardError.contains("unknown parameter"), "\(unknown)", instance)
         }
     }
 }

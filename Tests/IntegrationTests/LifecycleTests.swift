@@ -43,7 +43,7 @@ extension Integration {
                     instance.processes().isEmpty
                 }
                 check(running.allSatisfy { !ProcessTable.isAlive($0.pid) }, "survivors of \(running)", instance)
-                check(instance.log().contains("terminating on signal 15"), "master should log its stop", instance)
+                try await instance.awaitLogLine(containing: "master[\(pid)]: terminating on signal 15")
 
                 let after = try await instance.aviary("status")
                 check(after.status == .exited(1) && after.standardOutput.contains("not running"), "\(after)", instance)

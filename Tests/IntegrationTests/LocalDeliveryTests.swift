@@ -53,7 +53,7 @@ extension Integration {
             }
             let text = try String(contentsOfFile: path, encoding: .utf8)
             check(text.contains("Delivered-To: piper@localhost") && text.contains("Subject: \(token)"), text, instance)
-            check(instance.log().contains("to=<piper@localhost>") && instance.log().contains("status=sent"), "log", instance)
+            try await instance.awaitLogLine(containing: "to=<piper@localhost>", "relay=local", "status=sent")
         }
 
         @Test("a /file alias appends the message in mbox format")
@@ -99,7 +99,7 @@ extension Integration {
             check(dsn.contains("Action: failed"), dsn, instance)
             check(dsn.contains("Final-Recipient: rfc822; ghost@localhost"), dsn, instance)
             check(dsn.contains("Return-Path: <>"), "a DSN has the null sender:\n\(dsn)", instance)
-            check(instance.log().contains("dsn=5.1.1, status=bounced"), "log", instance)
+            try await instance.awaitLogLine(containing: "to=<ghost@localhost>", "dsn=5.1.1, status=bounced")
             try await require(instance, "an empty queue") { instance.isQueueEmpty }
             let listing = try await instance.run("aviary", ["queue", "list", "-c", instance.directory])
             check(listing.standardOutput.contains("Mail queue is empty"), "\(listing)", instance)
@@ -120,7 +120,24 @@ extension Integration {
             let copies = instance.messages(of: "alice", containing: token)
             check(copies.count == 1, "only the DSN should hold \(token), found \(copies.count)", instance)
             check(copies.first?.contains("Status: 5.4.6") == true, copies.first ?? "", instance)
-            check(instance.log().contains("dsn=5.4.6, status=bounced (mail forwarding loop for alice@example.test)"), "log", instance)
+            try await instance.awaitLogLine(containing: "dsn=5.4.6, status=bounced (mail forwarding loop for alice@example.test)")
+        }
+        @Test("one message to a good alias and a bad one: delivered once, the DSN reports only the bad recipient")
+        func partialBounce() async throws {
+            let instance = try Current.required()
+            let token = uniqueToken("partial")
+            let sent = try await instance.swaks(
+                to: "team@localhost,ghost@localhost", from: "bob@example.test", ["--header", "Subject: \(token)"])
+            check(sent.isSuccess, "\(sent)", instance)
+            _ = try await instance.awaitMessage(for: "alice", containing: token)
+            try await require(instance, "a DSN for \(token) to bob") {
+                instance.messages(of: "bob", containing: token).contains { $0.contains("multipart/report") }
+            }
+            try await require(instance, "an empty queue") { instance.isQueueEmpty }
+            let dsn = instance.messages(of: "bob", containing: token).first ?? ""
+            check(dsn.contains("Final-Recipient: rfc822; ghost@localhost"), dsn, instance)
+            check(!dsn.contains("Final-Recipient: rfc822; team@localhost"), dsn, instance)
+            check(instance.messages(of: "alice", containing: token).count == 1, "alice's copy", instance)
         }
     }
 }

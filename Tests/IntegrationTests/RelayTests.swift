@@ -15,7 +15,7 @@ extension Integration {
             check(
                 sent.serverLines.contains { $0.hasPrefix("<** 554 5.7.1 <x@elsewhere.test>: Relay access denied") },
                 "\(sent)", instance)
-            check(instance.log().contains("NOQUEUE: reject: RCPT from localhost[127.0.0.2]: 554 5.7.1"), "log", instance)
+            try await instance.awaitLogLine(containing: "NOQUEUE: reject: RCPT from localhost[127.0.0.2]: 554 5.7.1")
         }
 
         @Test("a client outside mynetworks may still send to a local virtual user")

@@ -245,3 +245,72 @@ extension Integration {
         }
     }
 }
+
+extension Integration.SMTPProtocol {
+    /// A body of `count` lines of varied lengths around the 2048-byte line limit and the 64 KiB flush size.
+    static func largeBody(lines count: Int, token: String) -> String {
+        let lengths = [0, 1, 77, 998, 2046, 2047, 2048, 2049, 2050, 4095, 4096, 4097, 6000]
+        return (0..<count).map { index in
+            let length = lengths[index % lengths.count]
+            let filler = String(repeating: String(UnicodeScalar(UInt8(65 + index % 26))), count: length)
+            // Every seventh line starts with a dot, which must survive dot-stuffing.
+            return (index % 7 == 3 ? "." : "") + filler + (index % 13 == 5 ? " \(token)" : "")
+        }.joined(separator: "\r\n") + "\r\n"
+    }
+
+    @Test("a 250 KB DATA message with lines around the 2048-byte limit is delivered byte for byte")
+    func largeDataMessage() async throws {
+        let instance = try Current.required()
+        let token = uniqueToken("large-data")
+        let body = Self.largeBody(lines: 150, token: token)
+        let message = "Subject: \(token)\r\n\r\n" + body
+        let stuffed = message.split(separator: "\r\n", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix(".") ? "." + $0 : String($0) }.joined(separator: "\r\n")
+        let transcript = try await instance.transcript(
+            openTransaction() + say("DATA") + [.send(stuffed + ".\r\n"), .read(1)] + say("QUIT"))
+        check(transcript.codes == [220, 250, 250, 250, 354, 250, 221], "\(transcript)", instance)
+        let delivered = try await instance.awaitMessage(for: "alice", containing: "Subject: \(token)")
+        let expected = message.replacingOccurrences(of: "\r\n", with: "\n")
+        check(delivered.hasSuffix(expected), "delivered \(delivered.utf8.count) bytes, expected to end with \(expected.utf8.count)", instance)
+    }
+
+    @Test("a 250 KB message in three BDAT chunks is delivered byte for byte")
+    func largeChunkedMessage() async throws {
+        let instance = try Current.required()
+        let token = uniqueToken("large-bdat")
+        let message = Array(("Subject: \(token)\r\n\r\n" + Self.largeBody(lines: 150, token: token)).utf8)
+        let third = message.count / 3
+        let pieces = [message[..<third], message[third..<(2 * third)], message[(2 * third)...]]
+        var steps: [TranscriptStep] = openTransaction()
+        for (index, piece) in pieces.enumerated() {
+            let last = index == pieces.count - 1 ? " LAST" : ""
+            steps += [.send("BDAT \(piece.count)\(last)\r\n" + String(decoding: piece, as: UTF8.self)), .read(1)]
+        }
+        let transcript = try await instance.transcript(steps + say("QUIT"))
+        check(transcript.codes == [220, 250, 250, 250, 250, 250, 250, 221], "\(transcript)", instance)
+        let delivered = try await instance.awaitMessage(for: "alice", containing: "Subject: \(token)")
+        let expected = String(decoding: message, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
+        check(delivered.hasSuffix(expected), "delivered \(delivered.utf8.count) bytes, expected to end with \(expected.utf8.count)", instance)
+    }
+
+    @Test("recipient addresses are case-insensitive: ALICE@EXAMPLE.TEST reaches alice")
+    func recipientCase() async throws {
+        let instance = try Current.required()
+        let token = uniqueToken("case")
+        let sent = try await instance.swaks(to: "ALICE@Example.Test", ["--header", "Subject: \(token)"])
+        try #require(sent.isSuccess, Comment(rawValue: "\(sent)\n\(instance.report())"))
+        _ = try await instance.awaitMessage(for: "alice", containing: token)
+    }
+
+    @Test("the null sender <> is accepted and shown as Return-Path: <>")
+    func nullSender() async throws {
+        let instance = try Current.required()
+        let token = uniqueToken("null-sender")
+        let transcript = try await instance.transcript(
+            say("EHLO client.example.test") + say("MAIL FROM:<>") + say("RCPT TO:<alice@example.test>") + say("DATA")
+                + say("Subject: \(token)\r\n\r\nfrom nobody\r\n.") + say("QUIT"))
+        check(transcript.codes == [220, 250, 250, 250, 354, 250, 221], "\(transcript)", instance)
+        let delivered = try await instance.awaitMessage(for: "alice", containing: token)
+        check(delivered.hasPrefix("Return-Path: <>\n"), delivered, instance)
+    }
+}

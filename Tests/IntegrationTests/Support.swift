@@ -240,3 +240,22 @@ func queuedID(in text: String) -> String? {
     let id = text[range.upperBound...].prefix { $0.isLetter || $0.isNumber }
     return id.isEmpty ? nil : String(id)
 }
+
+extension TestInstance {
+    /// Waits (bounded) for a maillog line that contains every one of `parts`, and returns it. Log lines may be
+    /// written a moment after the effect they describe (a reply sent, a file delivered), so tests wait for them.
+    @discardableResult
+    func awaitLogLine(
+        containing parts: String...,
+        within timeout: Duration = .seconds(15),
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> String {
+        func find() -> String? {
+            log().split(separator: "\n").first { line in parts.allSatisfy { line.contains($0) } }.map(String.init)
+        }
+        try await require(self, within: timeout, "a log line with \(parts)", sourceLocation: sourceLocation) {
+            find() != nil
+        }
+        return find() ?? ""
+    }
+}
