@@ -16,7 +16,7 @@ extension TestInstance {
 
 extension Integration {
     /// The admin CLI driving a detached master; each test has its own instance.
-    @Suite("aviary start, status, stop")
+    @Suite("Lifecycle: aviary start, status, stop; master death")
     struct Lifecycle {
         @Test("start, status, stop round trip; stop leaves no process of the instance behind")
         func roundTrip() async throws {
@@ -25,6 +25,9 @@ extension Integration {
                 check(start.isSuccess, "\(start)", instance)
                 let pid = try #require(instance.masterPid, "no running master after aviary start\n\(instance.report())")
                 check(instance.smtpPort > 0, "master.listeners: \(instance.listeners())", instance)
+
+                let twice = try await instance.aviary("start")
+                check(!twice.isSuccess && instance.masterPid == pid, "a second start must refuse: \(twice)", instance)
 
                 let status = try await instance.aviary("status")
                 check(status.isSuccess && status.standardOutput.contains("is running: PID: \(pid)"), "\(status)", instance)
@@ -47,6 +50,8 @@ extension Integration {
 
                 let after = try await instance.aviary("status")
                 check(after.status == .exited(1) && after.standardOutput.contains("not running"), "\(after)", instance)
+                let stopAgain = try await instance.aviary("stop")
+                check(!stopAgain.isSuccess, "stop when not running should say so: \(stopAgain)", instance)
             }
         }
 
@@ -82,6 +87,23 @@ extension Integration {
 
                 let stopAgain = try await instance.aviary("stop")
                 check(stopAgain.isSuccess, "\(stopAgain)", instance)
+            }
+        }
+        @Test("when master dies (kill -9) its services exit too, as Postfix's do, instead of running on as orphans")
+        func servicesFollowMaster() async throws {
+            try await withInstance({ try TestInstance() }) { instance in
+                try await instance.start()
+                let master = try #require(instance.master)
+                let services = instance.services()
+                check(services.count >= 3, "services: \(services)", instance)
+                master.signal(SIGKILL)
+                _ = await master.wait(timeout: .seconds(10))
+                let gone = await instance.waitUntil(timeout: .seconds(15)) {
+                    services.allSatisfy { !ProcessTable.isAlive($0.pid) }
+                }
+                let survivors = services.filter { ProcessTable.isAlive($0.pid) }
+                check(gone, "\(survivors.count) of \(services.count) services outlived master:\n"
+                    + survivors.map(\.description).joined(separator: "\n"), instance)
             }
         }
     }
