@@ -56,7 +56,12 @@ public final class ChildProcess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, standardInput ?? "/dev/null", O_RDONLY, 0)
         for (target, file) in [(STDOUT_FILENO, standardOutput), (STDERR_FILENO, standardError)] {
             posix_spawn_file_actions_addopen(
-                &actions, target, file ?? "/dev/null", O_WRONLY | O_APPEND | O_CREAT, 0o600)
+                &actions,
+                target,
+                file ?? "/dev/null",
+                O_WRONLY | O_APPEND | O_CREAT,
+                0o600
+            )
         }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -76,10 +81,17 @@ public final class ChildProcess: @unchecked Sendable {
         posix_spawnattr_setflags(&attributes, Int16(flags))
 
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
         let result = argv.withUnsafeBufferPointer { pointers in
-            posix_spawn(&pid, path, &actions, &attributes, UnsafeMutablePointer(mutating: pointers.baseAddress!), environ)
+            posix_spawn(
+                &pid,
+                path,
+                &actions,
+                &attributes,
+                UnsafeMutablePointer(mutating: pointers.baseAddress!),
+                environ
+            )
         }
         guard result == 0 else {
             throw TestSupportError("cannot start \(path): \(String(cString: strerror(result)))")

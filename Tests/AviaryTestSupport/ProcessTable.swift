@@ -1,9 +1,10 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Foundation
 
 /// One line of the process table, read from `/proc/<pid>/stat` and `/proc/<pid>/cmdline`.
 public struct ProcessEntry: Sendable, Hashable, CustomStringConvertible {

@@ -1,11 +1,12 @@
+import AviaryCore
+import Foundation
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import AviaryCore
-import Foundation
-import Synchronization
 
 /// A throw-away Aviary installation in a temporary directory DIR, run with the real `master` and daemons.
 ///
@@ -62,7 +63,9 @@ public final class TestInstance: @unchecked Sendable {
         aliases: [String]? = nil
     ) throws {
         var template = Array("/tmp/aviary-it.XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw TestSupportError("mkdtemp: \(String(cString: strerror(errno)))") }
+        guard let made = mkdtemp(&template) else {
+            throw TestSupportError("mkdtemp: \(String(cString: strerror(errno)))")
+        }
         directory = String(cString: made)
         chmod(directory, 0o755)
         mailOwner = Privileges.isRoot ? try TestInstance.mailOwnerAccount() : nil
@@ -72,7 +75,11 @@ public final class TestInstance: @unchecked Sendable {
         if let owner = mailOwner, owner.name != "aviary" { main.append(("mail_owner", owner.name)) }
         if aliases != nil { main.append(("alias_maps", "hash:DIR/aliases")) }
         for (name, value) in mainCf {
-            if let index = main.firstIndex(where: { $0.0 == name }) { main[index].1 = value } else { main.append((name, value)) }
+            if let index = main.firstIndex(where: { $0.0 == name }) {
+                main[index].1 = value
+            } else {
+                main.append((name, value))
+            }
         }
         try writeFile("main.cf", main.map { "\($0.0) = \($0.1)" })
         try writeFile("master.cf", masterCf ?? TestInstance.contractMasterCf)
@@ -165,8 +172,12 @@ public final class TestInstance: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: listenersPath)
         let output = directory + "/master.out"
         let process = try ChildProcess(
-            path: TestInstance.binaries + "/master", arguments: ["-c", directory],
-            standardOutput: output, standardError: output, newProcessGroup: true)
+            path: TestInstance.binaries + "/master",
+            arguments: ["-c", directory],
+            standardOutput: output,
+            standardError: output,
+            newProcessGroup: true
+        )
         master = process
         let ready = await waitUntil(timeout: timeout) {
             !process.isRunning || (FileManager.default.fileExists(atPath: listenersPath) && masterPid == process.pid)
@@ -331,8 +342,12 @@ public final class TestInstance: @unchecked Sendable {
         let stem = scratch + "/\(UInt32.random(in: 0...UInt32.max))"
         try writeFile(stem + ".in", bytes: stdin, mode: 0o600)
         let process = try ChildProcess(
-            path: path, arguments: arguments, standardInput: stem + ".in", standardOutput: stem + ".out",
-            standardError: stem + ".err")
+            path: path,
+            arguments: arguments,
+            standardInput: stem + ".in",
+            standardOutput: stem + ".out",
+            standardError: stem + ".err"
+        )
         var status = await process.wait(timeout: timeout)
         if status == nil {
             process.signal(SIGKILL)
@@ -344,7 +359,11 @@ public final class TestInstance: @unchecked Sendable {
             FileManager.default.contents(atPath: stem + suffix).map { String(decoding: $0, as: UTF8.self) } ?? ""
         }
         return ToolResult(
-            command: [tool] + arguments, status: status, standardOutput: read(".out"), standardError: read(".err"))
+            command: [tool] + arguments,
+            status: status,
+            standardOutput: read(".out"),
+            standardError: read(".err")
+        )
     }
 
     /// Starts an external tool without waiting for it (output to DIR/run/`name`.out and .err).
@@ -352,8 +371,11 @@ public final class TestInstance: @unchecked Sendable {
         let scratch = directory + "/run"
         try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         let process = try ChildProcess(
-            path: try TestInstance.locate(tool), arguments: arguments, standardOutput: scratch + "/\(name).out",
-            standardError: scratch + "/\(name).err")
+            path: try TestInstance.locate(tool),
+            arguments: arguments,
+            standardOutput: scratch + "/\(name).out",
+            standardError: scratch + "/\(name).err"
+        )
         launched.append(process)
         return process
     }
@@ -388,7 +410,10 @@ public final class TestInstance: @unchecked Sendable {
         if let account = SystemAccount.named("aviary") { return account }
         let useradd = try? ChildProcess(
             path: (try? locate("useradd")) ?? "/usr/sbin/useradd",
-            arguments: ["--system", "--user-group", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "aviary"])
+            arguments: [
+                "--system", "--user-group", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "aviary",
+            ]
+        )
         if let useradd {
             for _ in 0..<600 where !useradd.reap() { usleep(50_000) }  // at most 30 s
         }

@@ -11,8 +11,10 @@ extension Integration {
             let instance = try Current.required()
             let token = uniqueToken("contract")
             let sent = try await instance.swaks(
-                to: "alice@example.test", from: "bob@elsewhere.test",
-                ["--header", "Subject: \(token)", "--body", "Hello Alice,\nthis is \(token).\n"])
+                to: "alice@example.test",
+                from: "bob@elsewhere.test",
+                ["--header", "Subject: \(token)", "--body", "Hello Alice,\nthis is \(token).\n"]
+            )
             check(sent.isSuccess && sent.standardOutput.contains("<-  250 2.0.0 Ok: queued as"), "\(sent)", instance)
 
             let message = try await instance.awaitMessage(for: "alice", containing: token)
@@ -23,11 +25,20 @@ extension Integration {
             check(received.contains("by mail.example.test"), "Received: \(received)", instance)
             check(received.contains("[127.0.0.1]") && received.contains("for <alice@example.test>"), received, instance)
             check(headers.contains("Subject: \(token)"), "headers: \(headers)", instance)
-            check(String(decoding: body, as: UTF8.self).contains("Hello Alice,\nthis is \(token).\n"), message, instance)
+            check(
+                String(decoding: body, as: UTF8.self).contains("Hello Alice,\nthis is \(token).\n"),
+                message,
+                instance
+            )
             check(!message.contains("\r"), "Maildir files use LF line endings", instance)
-            let path = instance.maildirFiles("alice").first { (try? String(contentsOfFile: $0, encoding: .utf8))?.contains(token) == true }
+            let path = instance.maildirFiles("alice").first {
+                (try? String(contentsOfFile: $0, encoding: .utf8))?.contains(token) == true
+            }
             check(path?.contains("/vmail/example.test/alice/new/") == true, "path \(path ?? "-")", instance)
-            try await instance.awaitLogLine(containing: "to=<alice@example.test>, relay=local", "status=sent (delivered to maildir)")
+            try await instance.awaitLogLine(
+                containing: "to=<alice@example.test>, relay=local",
+                "status=sent (delivered to maildir)"
+            )
         }
 
         @Test("an unknown virtual user is refused with 550 5.1.1")
@@ -36,8 +47,12 @@ extension Integration {
             let sent = try await instance.swaks(to: "nobody@example.test", ["--quit-after", "RCPT"])
             check(!sent.isSuccess, "swaks should fail: \(sent)", instance)
             check(
-                sent.serverLines.contains { $0.hasPrefix("<** 550 5.1.1 <nobody@example.test>") && $0.contains("User unknown") },
-                "\(sent)", instance)
+                sent.serverLines.contains {
+                    $0.hasPrefix("<** 550 5.1.1 <nobody@example.test>") && $0.contains("User unknown")
+                },
+                "\(sent)",
+                instance
+            )
             try await instance.awaitLogLine(containing: "NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 550 5.1.1")
         }
 
@@ -52,12 +67,23 @@ extension Integration {
                 instance.queueFiles(.deferred).contains { $0.hasSuffix("/" + id) }
             }
             let listing = try await instance.queueListJSON()
-            let found = try #require(listing.first { $0["queue_id"] as? String == id }, "\(id) not in \(listing)\n\(instance.report())")
+            let found = try #require(
+                listing.first { $0["queue_id"] as? String == id },
+                "\(id) not in \(listing)\n\(instance.report())"
+            )
             check(found["queue_name"] as? String == "deferred", "\(found)", instance)
             check(found["sender"] as? String == "alice@example.test", "\(found)", instance)
-            check((found["message_size"] as? Int ?? 0) > 0 && (found["arrival_time"] as? Int ?? 0) > 0, "\(found)", instance)
+            check(
+                (found["message_size"] as? Int ?? 0) > 0 && (found["arrival_time"] as? Int ?? 0) > 0,
+                "\(found)",
+                instance
+            )
             let recipients = found["recipients"] as? [[String: Any]] ?? []
-            check(recipients.count == 1 && recipients.first?["address"] as? String == "x@elsewhere.test", "\(found)", instance)
+            check(
+                recipients.count == 1 && recipients.first?["address"] as? String == "x@elsewhere.test",
+                "\(found)",
+                instance
+            )
             let reason = recipients.first?["delay_reason"] as? String ?? ""
             check(reason.contains("transport unavailable"), "delay_reason: \(reason)", instance)
 
@@ -75,7 +101,11 @@ extension Integration {
             let instance = try Current.required()
             let name = "0TOVN7V57Z4Z842"
             let incoming = instance.spool + "/incoming/" + name
-            try instance.writeFile(incoming, bytes: Array("this is not a queue file\n\u{1}\u{2}garbage\n".utf8), mode: 0o600)
+            try instance.writeFile(
+                incoming,
+                bytes: Array("this is not a queue file\n\u{1}\u{2}garbage\n".utf8),
+                mode: 0o600
+            )
             instance.give(incoming, to: instance.mailOwner)
 
             let token = uniqueToken("after-corrupt")
@@ -96,7 +126,10 @@ extension Integration {
             let instance = try Current.required()
             let token = uniqueToken("mixed")
             let sent = try await instance.swaks(
-                to: "alice@example.test,y@elsewhere.test", from: "alice@example.test", ["--header", "Subject: \(token)"])
+                to: "alice@example.test,y@elsewhere.test",
+                from: "alice@example.test",
+                ["--header", "Subject: \(token)"]
+            )
             let id = try #require(queuedID(in: sent.standardOutput), "\(sent)")
             let message = try await instance.awaitMessage(for: "alice", containing: token)
             check(message.contains("Delivered-To: alice@example.test\n"), message, instance)
@@ -124,12 +157,26 @@ extension Integration {
                 check(lines.contains(expected), "missing \(expected) in:\n\(nonDefault.standardOutput)", instance)
             }
             check(!lines.contains { $0.hasPrefix("message_size_limit") }, "-n shows only what main.cf sets", instance)
-            let named = try await instance.run("aviary", ["conf", "-c", instance.directory, "message_size_limit", "myhostname"])
-            check(named.standardOutput == "message_size_limit = 10240000\nmyhostname = mail.example.test\n", "\(named)", instance)
-            let defaults = try await instance.run("aviary", ["conf", "-c", instance.directory, "-d", "myhostname", "mail_owner"])
+            let named = try await instance.run(
+                "aviary",
+                ["conf", "-c", instance.directory, "message_size_limit", "myhostname"]
+            )
+            check(
+                named.standardOutput == "message_size_limit = 10240000\nmyhostname = mail.example.test\n",
+                "\(named)",
+                instance
+            )
+            let defaults = try await instance.run(
+                "aviary",
+                ["conf", "-c", instance.directory, "-d", "myhostname", "mail_owner"]
+            )
             check(defaults.standardOutput == "myhostname =\nmail_owner = aviary\n", "\(defaults)", instance)
             let unknown = try await instance.run("aviary", ["conf", "-c", instance.directory, "no_such_parameter"])
-            check(unknown.status == .exited(1) && unknown.standardError.contains("unknown parameter"), "\(unknown)", instance)
+            check(
+                unknown.status == .exited(1) && unknown.standardError.contains("unknown parameter"),
+                "\(unknown)",
+                instance
+            )
         }
     }
 }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AviaryTestSupport
 import Foundation
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The queue IDs in the `Received:` headers of a user's messages (one per accepted message), with repeats.
 func receivedQueueIDs(_ instance: TestInstance, _ user: String) -> [String] {
@@ -23,8 +24,10 @@ extension Integration {
             // A delivery cut short by a killed agent is deferred; retry it within seconds, not 300 s.
             try TestInstance(
                 mainCf: [("queue_run_delay", "2s"), ("minimal_backoff_time", "2s"), ("maximal_backoff_time", "4s")],
-                users: ["alice@example.test", "bob@example.test"])
-        })
+                users: ["alice@example.test", "bob@example.test"]
+            )
+        }
+    )
     struct Durability {
         static let messages = 1000
 
@@ -38,16 +41,23 @@ extension Integration {
         ) async throws {
             let source = try instance.launch(
                 "smtp-source",
-                ["-s", "10", "-m", String(Self.messages), "-f", "source@example.test", "-t", "\(user)@example.test",
-                 "127.0.0.1:\(instance.smtpPort)"],
-                name: "smtp-source-\(user)")
+                [
+                    "-s", "10", "-m", String(Self.messages), "-f", "source@example.test", "-t", "\(user)@example.test",
+                    "127.0.0.1:\(instance.smtpPort)",
+                ],
+                name: "smtp-source-\(user)"
+            )
             try await require(instance, within: .seconds(300), "\(threshold) messages for \(user)") {
                 instance.maildirFiles(user).count >= threshold || !source.isRunning
             }
             try await strike()
             let status = await source.wait(timeout: .seconds(600))
-            check(status == .exited(0), "smtp-source: \(status.map(\.description) ?? "still running")\n"
-                + instance.launchedOutput("smtp-source-\(user)"), instance)
+            check(
+                status == .exited(0),
+                "smtp-source: \(status.map(\.description) ?? "still running")\n"
+                    + instance.launchedOutput("smtp-source-\(user)"),
+                instance
+            )
             try await require(instance, within: .seconds(600), "\(Self.messages) messages for \(user), empty queue") {
                 instance.maildirFiles(user).count >= Self.messages && instance.isQueueEmpty
             }
@@ -68,8 +78,11 @@ extension Integration {
             let files = instance.maildirFiles("alice")
             let ids = receivedQueueIDs(instance, "alice")
             check(files.count == Self.messages, "\(files.count) messages in alice's Maildir", instance)
-            check(Set(ids).count == Self.messages && ids.count == Self.messages,
-                "\(ids.count) Received: IDs, \(Set(ids).count) distinct", instance)
+            check(
+                Set(ids).count == Self.messages && ids.count == Self.messages,
+                "\(ids.count) Received: IDs, \(Set(ids).count) distinct",
+                instance
+            )
             let qmgr = instance.services(named: "qmgr")
             check(qmgr.count == 1 && qmgr.first?.pid != killed, "qmgr now: \(qmgr), killed \(killed)", instance)
             try await instance.awaitLogLine(containing: "qmgr pid \(killed) killed by signal 9")
@@ -92,9 +105,12 @@ extension Integration {
             let files = instance.maildirFiles("bob")
             let ids = receivedQueueIDs(instance, "bob")
             let duplicates = ids.count - Set(ids).count
-            print("local kill -9 (pid \(victim?.pid ?? 0), state \(victim?.state ?? "?")): \(files.count) files, "
-                + "\(Set(ids).count) distinct messages, \(duplicates) duplicate(s)")
-            for line in instance.log().split(separator: "\n") where line.contains("status=deferred") || line.contains("local") && line.contains("signal") {
+            print(
+                "local kill -9 (pid \(victim?.pid ?? 0), state \(victim?.state ?? "?")): \(files.count) files, "
+                    + "\(Set(ids).count) distinct messages, \(duplicates) duplicate(s)"
+            )
+            for line in instance.log().split(separator: "\n")
+            where line.contains("status=deferred") || line.contains("local") && line.contains("signal") {
                 print("observed: \(line)")
             }
             check(Set(ids).count == Self.messages, "\(Set(ids).count) distinct messages of \(Self.messages)", instance)

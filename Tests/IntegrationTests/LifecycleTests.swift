@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AviaryTestSupport
 import Foundation
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension TestInstance {
     /// Runs `aviary <command> -c DIR` and requires it to end (bounded).
@@ -20,7 +21,7 @@ extension Integration {
     struct Lifecycle {
         @Test("start, status, stop round trip; stop leaves no process of the instance behind")
         func roundTrip() async throws {
-            try await withInstance({ try TestInstance() }) { instance in
+            try await withInstance(try TestInstance()) { instance in
                 let start = try await instance.aviary("start")
                 check(start.isSuccess, "\(start)", instance)
                 let pid = try #require(instance.masterPid, "no running master after aviary start\n\(instance.report())")
@@ -30,7 +31,11 @@ extension Integration {
                 check(!twice.isSuccess && instance.masterPid == pid, "a second start must refuse: \(twice)", instance)
 
                 let status = try await instance.aviary("status")
-                check(status.isSuccess && status.standardOutput.contains("is running: PID: \(pid)"), "\(status)", instance)
+                check(
+                    status.isSuccess && status.standardOutput.contains("is running: PID: \(pid)"),
+                    "\(status)",
+                    instance
+                )
 
                 let token = uniqueToken("detached")
                 let sent = try await instance.swaks(to: "alice@example.test", ["--header", "Subject: \(token)"])
@@ -57,7 +62,7 @@ extension Integration {
 
         @Test("deferred mail survives aviary stop and aviary start")
         func deferredMailSurvivesRestart() async throws {
-            try await withInstance({ try TestInstance() }) { instance in
+            try await withInstance(try TestInstance()) { instance in
                 let start = try await instance.aviary("start")
                 try #require(start.isSuccess, "\(start)\n\(instance.report())")
                 let sent = try await instance.swaks(to: "x@elsewhere.test", from: "alice@example.test")
@@ -91,7 +96,7 @@ extension Integration {
         }
         @Test("when master dies (kill -9) its services exit too, as Postfix's do, instead of running on as orphans")
         func servicesFollowMaster() async throws {
-            try await withInstance({ try TestInstance() }) { instance in
+            try await withInstance(try TestInstance()) { instance in
                 try await instance.start()
                 let master = try #require(instance.master)
                 let services = instance.services()
@@ -102,8 +107,12 @@ extension Integration {
                     services.allSatisfy { !ProcessTable.isAlive($0.pid) }
                 }
                 let survivors = services.filter { ProcessTable.isAlive($0.pid) }
-                check(gone, "\(survivors.count) of \(services.count) services outlived master:\n"
-                    + survivors.map(\.description).joined(separator: "\n"), instance)
+                check(
+                    gone,
+                    "\(survivors.count) of \(services.count) services outlived master:\n"
+                        + survivors.map(\.description).joined(separator: "\n"),
+                    instance
+                )
             }
         }
     }

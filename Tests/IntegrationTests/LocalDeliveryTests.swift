@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AviaryCore
 import AviaryTestSupport
 import Foundation
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The contract configuration plus `alias_maps = hash:DIR/aliases` for the local domain `localhost`.
 func makeAliasInstance() throws -> TestInstance {
@@ -17,7 +18,8 @@ func makeAliasInstance() throws -> TestInstance {
             "filer: DIR/file.mbox",
             "listed: :include:DIR/list.txt",
             "ghost: nosuchuser",
-        ])
+        ]
+    )
     try instance.writeFile("list.txt", ["alice@example.test", "bob@example.test"])
     // As root, alias commands and files run as default_privs (nobody), who may not create files in DIR.
     let nobody = Privileges.isRoot ? SystemAccount.named("nobody") : nil
@@ -45,7 +47,10 @@ extension Integration {
         func commandAlias() async throws {
             let instance = try Current.required()
             let token = uniqueToken("piper")
-            let sent = try await instance.swaks(to: "piper@localhost", ["--header", "Subject: \(token)", "--body", "piped \(token)"])
+            let sent = try await instance.swaks(
+                to: "piper@localhost",
+                ["--header", "Subject: \(token)", "--body", "piped \(token)"]
+            )
             check(sent.isSuccess, "\(sent)", instance)
             let path = instance.directory + "/pipe.out"
             try await require(instance, "\(token) in pipe.out") {
@@ -61,8 +66,10 @@ extension Integration {
             let instance = try Current.required()
             let token = uniqueToken("filer")
             let sent = try await instance.swaks(
-                to: "filer@localhost", from: "carol@example.test",
-                ["--header", "Subject: \(token)", "--body", "From the start of a line\nfiled \(token)"])
+                to: "filer@localhost",
+                from: "carol@example.test",
+                ["--header", "Subject: \(token)", "--body", "From the start of a line\nfiled \(token)"]
+            )
             check(sent.isSuccess, "\(sent)", instance)
             let path = instance.directory + "/file.mbox"
             try await require(instance, "\(token) in file.mbox") {
@@ -88,7 +95,10 @@ extension Integration {
             let instance = try Current.required()
             let token = uniqueToken("ghost")
             let sent = try await instance.swaks(
-                to: "ghost@localhost", from: "alice@example.test", ["--header", "Subject: \(token)"])
+                to: "ghost@localhost",
+                from: "alice@example.test",
+                ["--header", "Subject: \(token)"]
+            )
             check(sent.isSuccess, "\(sent)", instance)
             try await require(instance, "a DSN for \(token) to alice") {
                 instance.messages(of: "alice", containing: token).contains { $0.contains("multipart/report") }
@@ -110,8 +120,10 @@ extension Integration {
             let instance = try Current.required()
             let token = uniqueToken("loop")
             let sent = try await instance.swaks(
-                to: "alice@example.test", from: "alice@example.test",
-                ["--header", "Subject: \(token)", "--add-header", "Delivered-To: alice@example.test"])
+                to: "alice@example.test",
+                from: "alice@example.test",
+                ["--header", "Subject: \(token)", "--add-header", "Delivered-To: alice@example.test"]
+            )
             check(sent.isSuccess, "\(sent)", instance)
             try await require(instance, "a DSN for \(token) to alice") {
                 instance.messages(of: "alice", containing: token).contains { $0.contains("multipart/report") }
@@ -120,14 +132,19 @@ extension Integration {
             let copies = instance.messages(of: "alice", containing: token)
             check(copies.count == 1, "only the DSN should hold \(token), found \(copies.count)", instance)
             check(copies.first?.contains("Status: 5.4.6") == true, copies.first ?? "", instance)
-            try await instance.awaitLogLine(containing: "dsn=5.4.6, status=bounced (mail forwarding loop for alice@example.test)")
+            try await instance.awaitLogLine(
+                containing: "dsn=5.4.6, status=bounced (mail forwarding loop for alice@example.test)"
+            )
         }
         @Test("one message to a good alias and a bad one: delivered once, the DSN reports only the bad recipient")
         func partialBounce() async throws {
             let instance = try Current.required()
             let token = uniqueToken("partial")
             let sent = try await instance.swaks(
-                to: "team@localhost,ghost@localhost", from: "bob@example.test", ["--header", "Subject: \(token)"])
+                to: "team@localhost,ghost@localhost",
+                from: "bob@example.test",
+                ["--header", "Subject: \(token)"]
+            )
             check(sent.isSuccess, "\(sent)", instance)
             _ = try await instance.awaitMessage(for: "alice", containing: token)
             try await require(instance, "a DSN for \(token) to bob") {

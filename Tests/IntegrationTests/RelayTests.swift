@@ -10,11 +10,15 @@ extension Integration {
         func strangerMayNotRelay() async throws {
             let instance = try Current.required()
             let sent = try await instance.swaks(
-                to: "x@elsewhere.test", ["--local-interface", "127.0.0.2", "--quit-after", "RCPT"])
+                to: "x@elsewhere.test",
+                ["--local-interface", "127.0.0.2", "--quit-after", "RCPT"]
+            )
             check(!sent.isSuccess, "\(sent)", instance)
             check(
                 sent.serverLines.contains { $0.hasPrefix("<** 554 5.7.1 <x@elsewhere.test>: Relay access denied") },
-                "\(sent)", instance)
+                "\(sent)",
+                instance
+            )
             try await instance.awaitLogLine(containing: "NOQUEUE: reject: RCPT from localhost[127.0.0.2]: 554 5.7.1")
         }
 
@@ -23,7 +27,9 @@ extension Integration {
             let instance = try Current.required()
             let token = uniqueToken("stranger")
             let sent = try await instance.swaks(
-                to: "alice@example.test", ["--local-interface", "127.0.0.2", "--header", "Subject: \(token)"])
+                to: "alice@example.test",
+                ["--local-interface", "127.0.0.2", "--header", "Subject: \(token)"]
+            )
             check(sent.isSuccess, "\(sent)", instance)
             let message = try await instance.awaitMessage(for: "alice", containing: token)
             check(message.contains("[127.0.0.2]"), "Received: names the client address:\n\(message)", instance)

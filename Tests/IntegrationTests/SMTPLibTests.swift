@@ -17,10 +17,13 @@ extension TestInstance {
         let result = try await run(
             "python3",
             [clientsDirectory + "/smtplib_send.py", String(smtpPort), sender, recipients.joined(separator: ","), file]
-                + options)
+                + options
+        )
         try #require(result.isSuccess, "\(result)")
         return try #require(
-            try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any], "\(result)")
+            try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any],
+            "\(result)"
+        )
     }
 }
 
@@ -63,18 +66,27 @@ extension Integration.SMTPProtocol {
 
             end
 
-            """.utf8)
+            """.utf8
+        )
         let report = try await instance.sendWithSMTPLib(
-            from: "bob@elsewhere.test", to: ["alice@example.test", "nobody@example.test"], message: original)
+            from: "bob@elsewhere.test",
+            to: ["alice@example.test", "nobody@example.test"],
+            message: original
+        )
         check(report["error"] is NSNull, "\(report)", instance)
         let refused = report["refused"] as? [String: [Any]] ?? [:]
-        check(refused.keys.sorted() == ["nobody@example.test"] && refused["nobody@example.test"]?.first as? Int == 550,
-            "\(report)", instance)
+        check(
+            refused.keys.sorted() == ["nobody@example.test"] && refused["nobody@example.test"]?.first as? Int == 550,
+            "\(report)",
+            instance
+        )
 
         _ = try await instance.awaitMessage(for: "alice", containing: token)
-        let delivered = try #require(instance.maildirMessages("alice").first {
-            String(decoding: $0, as: UTF8.self).contains(token)
-        })
+        let delivered = try #require(
+            instance.maildirMessages("alice").first {
+                String(decoding: $0, as: UTF8.self).contains(token)
+            }
+        )
         let (exact, detail) = isOriginalBehindTraceHeaders(delivered, original: original)
         check(exact, "\(detail)\n--- delivered ---\n\(String(decoding: delivered, as: UTF8.self))", instance)
         check(String(decoding: delivered, as: UTF8.self).hasPrefix("Return-Path: <bob@elsewhere.test>\n"), "", instance)
@@ -97,21 +109,27 @@ extension Integration.SMTPProtocol {
             .dot-stuffed ünïcode
             \(String(repeating: "é", count: 490))
 
-            """.utf8)
+            """.utf8
+        )
         // Octets that are not UTF-8 at all: 8BITMIME promises any octet but NUL, CR and LF goes through.
         original += [0x4C, 0x61, 0x74, 0x69, 0x6E, 0x2D, 0x31, 0x3A, 0x20, 0xE9, 0xE8, 0xFF, 0x80, 0x0A]
         original += Array("last line\n".utf8)
         let report = try await instance.sendWithSMTPLib(
-            from: "pär@example.test", to: ["alice@example.test"], message: original,
-            options: ["SMTPUTF8", "BODY=8BITMIME"])
+            from: "pär@example.test",
+            to: ["alice@example.test"],
+            message: original,
+            options: ["SMTPUTF8", "BODY=8BITMIME"]
+        )
         check(report["error"] is NSNull, "\(report)", instance)
         let features = report["features"] as? [String] ?? []
         check(features.contains("smtputf8") && features.contains("8bitmime"), "EHLO features: \(features)", instance)
 
         _ = try await instance.awaitMessage(for: "alice", containing: token)
-        let delivered = try #require(instance.maildirMessages("alice").first {
-            String(decoding: $0, as: UTF8.self).contains(token)
-        })
+        let delivered = try #require(
+            instance.maildirMessages("alice").first {
+                String(decoding: $0, as: UTF8.self).contains(token)
+            }
+        )
         let (exact, detail) = isOriginalBehindTraceHeaders(delivered, original: original)
         check(exact, "\(detail)\n--- delivered ---\n\(String(decoding: delivered, as: UTF8.self))", instance)
         let text = String(decoding: delivered, as: UTF8.self)

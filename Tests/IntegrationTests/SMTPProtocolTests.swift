@@ -18,7 +18,9 @@ func makeProtocolInstance() throws -> TestInstance {
 
 /// EHLO, MAIL FROM, RCPT TO alice: the start of most transcripts (four replies with the greeting).
 func openTransaction(
-    ehlo: Bool = true, sender: String = "sender@example.test", recipient: String = "alice@example.test"
+    ehlo: Bool = true,
+    sender: String = "sender@example.test",
+    recipient: String = "alice@example.test"
 ) -> [TranscriptStep] {
     (ehlo ? say("EHLO client.example.test") : []) + say("MAIL FROM:<\(sender)>") + say("RCPT TO:<\(recipient)>")
 }
@@ -34,16 +36,22 @@ extension Integration {
                 say("EHLO client.example.test") + [
                     .send(
                         "MAIL FROM:<sender@example.test>\r\nRCPT TO:<alice@example.test>\r\n"
-                            + "RCPT TO:<nobody@example.test>\r\nDATA\r\n"),
+                            + "RCPT TO:<nobody@example.test>\r\nDATA\r\n"
+                    ),
                     .read(4),
                     .send("Subject: \(token)\r\n\r\npipelined body\r\n.\r\nQUIT\r\n"),
                     .read(2),
-                ])
+                ]
+            )
             let replies = transcript.replies
             check(replies.count == 8, "\(transcript)", instance)
             check(replies.count > 1 && replies[1].contains("PIPELINING"), "EHLO: \(transcript)", instance)
             check(transcript.codes == [220, 250, 250, 250, 550, 354, 250, 221], "\(transcript)", instance)
-            check(replies.count > 4 && replies[4].hasPrefix("550 5.1.1 <nobody@example.test>"), "\(transcript)", instance)
+            check(
+                replies.count > 4 && replies[4].hasPrefix("550 5.1.1 <nobody@example.test>"),
+                "\(transcript)",
+                instance
+            )
             check(replies.count > 6 && replies[6].hasPrefix("250 2.0.0 Ok: queued as"), "\(transcript)", instance)
             _ = try await instance.awaitMessage(for: "alice", containing: token)
         }
@@ -65,11 +73,18 @@ extension Integration {
                 openTransaction() + say("DATA") + [.send(message), .read(1)]
                     + say("RSET") + say("NOOP")
                     + openTransaction(ehlo: false) + say("DATA")
-                    + say("Subject: \(after)\r\n\r\nclean\r\n.") + say("QUIT"))
+                    + say("Subject: \(after)\r\n\r\nclean\r\n.") + say("QUIT")
+            )
             check(
                 transcript.codes == [220, 250, 250, 250, 354, 550, 250, 250, 250, 250, 354, 250, 221],
-                "\(transcript)", instance)
-            check(transcript.replies.count > 5 && transcript.replies[5].hasPrefix("550 5.5.2"), "\(transcript)", instance)
+                "\(transcript)",
+                instance
+            )
+            check(
+                transcript.replies.count > 5 && transcript.replies[5].hasPrefix("550 5.5.2"),
+                "\(transcript)",
+                instance
+            )
             check(transcript.replies.filter { $0.contains("queued as") }.count == 1, "\(transcript)", instance)
             _ = try await instance.awaitMessage(for: "alice", containing: after)
             for token in [outer] + smuggled {
@@ -83,16 +98,22 @@ extension Integration {
             let token = uniqueToken("bare-cr")
             let transcript = try await instance.transcript(
                 openTransaction() + say("DATA")
-                    + say("Subject: \(token)\r\n\r\nbare\rcarriage return\r\n.") + say("NOOP"))
+                    + say("Subject: \(token)\r\n\r\nbare\rcarriage return\r\n.") + say("NOOP")
+            )
             check(transcript.codes == [220, 250, 250, 250, 354, 550, 250], "\(transcript)", instance)
-            check(transcript.replies.count > 5 && transcript.replies[5].hasPrefix("550 5.5.2 "), "\(transcript)", instance)
+            check(
+                transcript.replies.count > 5 && transcript.replies[5].hasPrefix("550 5.5.2 "),
+                "\(transcript)",
+                instance
+            )
         }
 
         @Test("the bare-CR refusal says <CR>, not <LF> (SMTPReply.bareCarriageReturn)")
         func bareCarriageReturnWording() async throws {
             let instance = try Current.required()
             let transcript = try await instance.transcript(
-                openTransaction() + say("DATA") + say("Subject: cr\r\n\r\nbare\rCR\r\n."))
+                openTransaction() + say("DATA") + say("Subject: cr\r\n\r\nbare\rCR\r\n.")
+            )
             let reply = transcript.replies.count > 5 ? transcript.replies[5] : ""
             check(reply == "550 5.5.2 Error: bare <CR> received", "\(transcript)", instance)
         }
@@ -102,8 +123,13 @@ extension Integration {
             let instance = try Current.required()
             let token = uniqueToken("bare-lf")
             let transcript = try await instance.transcript(
-                openTransaction() + say("DATA") + say("Subject: \(token)\r\n\r\nbare\nline feed\r\n."))
-            check(transcript.replies.count > 5 && transcript.replies[5] == "550 5.5.2 Error: bare <LF> received", "\(transcript)", instance)
+                openTransaction() + say("DATA") + say("Subject: \(token)\r\n\r\nbare\nline feed\r\n.")
+            )
+            check(
+                transcript.replies.count > 5 && transcript.replies[5] == "550 5.5.2 Error: bare <LF> received",
+                "\(transcript)",
+                instance
+            )
         }
 
         @Test("a command line longer than 2048 bytes gets 500 5.5.2 and the session goes on")
@@ -112,10 +138,19 @@ extension Integration {
             let transcript = try await instance.transcript(
                 say("EHLO client.example.test") + say("NOOP " + String(repeating: "x", count: 3000))
                     + say("MAIL FROM:<" + String(repeating: "a", count: 2100) + "@example.test>")
-                    + say("NOOP") + say("QUIT"))
+                    + say("NOOP") + say("QUIT")
+            )
             check(transcript.codes == [220, 250, 500, 500, 250, 221], "\(transcript)", instance)
-            check(transcript.replies.count > 3 && transcript.replies[2].hasPrefix("500 5.5.2"), "\(transcript)", instance)
-            check(transcript.replies.count > 3 && transcript.replies[3].hasPrefix("500 5.5.2"), "\(transcript)", instance)
+            check(
+                transcript.replies.count > 3 && transcript.replies[2].hasPrefix("500 5.5.2"),
+                "\(transcript)",
+                instance
+            )
+            check(
+                transcript.replies.count > 3 && transcript.replies[3].hasPrefix("500 5.5.2"),
+                "\(transcript)",
+                instance
+            )
         }
 
         @Test("a message over message_size_limit (10000 via -o) gets 552 5.3.4 and is not delivered")
@@ -126,9 +161,14 @@ extension Integration {
             let transcript = try await instance.transcript(
                 openTransaction() + say("DATA") + say("Subject: \(token)\r\n\r\n\(body)\r\n.")
                     + say("QUIT"),
-                service: strictService)
+                service: strictService
+            )
             check(transcript.codes == [220, 250, 250, 250, 354, 552, 221], "\(transcript)", instance)
-            check(transcript.replies.count > 5 && transcript.replies[5].hasPrefix("552 5.3.4"), "\(transcript)", instance)
+            check(
+                transcript.replies.count > 5 && transcript.replies[5].hasPrefix("552 5.3.4"),
+                "\(transcript)",
+                instance
+            )
             check(instance.messages(of: "alice", containing: token).isEmpty, "delivered anyway", instance)
         }
 
@@ -137,17 +177,27 @@ extension Integration {
             let instance = try Current.required()
             let transcript = try await instance.transcript(
                 say("EHLO client.example.test") + say("MAIL FROM:<a@b> SIZE=999999999")
-                    + say("MAIL FROM:<a@b> SIZE=1000") + say("QUIT"))
+                    + say("MAIL FROM:<a@b> SIZE=1000") + say("QUIT")
+            )
             check(transcript.codes == [220, 250, 552, 250, 221], "\(transcript)", instance)
-            check(transcript.replies.count > 2 && transcript.replies[1].contains("SIZE 10240000"), "\(transcript)", instance)
-            check(transcript.replies.count > 2 && transcript.replies[2].hasPrefix("552 5.3.4"), "\(transcript)", instance)
+            check(
+                transcript.replies.count > 2 && transcript.replies[1].contains("SIZE 10240000"),
+                "\(transcript)",
+                instance
+            )
+            check(
+                transcript.replies.count > 2 && transcript.replies[2].hasPrefix("552 5.3.4"),
+                "\(transcript)",
+                instance
+            )
         }
 
         @Test("BDAT chunks, split inside a CR LF, are delivered intact")
         func chunking() async throws {
             let instance = try Current.required()
             let token = uniqueToken("bdat")
-            let message = "Subject: \(token)\r\nX-Test: chunked\r\n\r\nfirst chunk ends in a CR\r\nsecond\r\n.leading dot kept\r\nend\r\n"
+            let message =
+                "Subject: \(token)\r\nX-Test: chunked\r\n\r\nfirst chunk ends in a CR\r\nsecond\r\n.leading dot kept\r\nend\r\n"
             let cut = message.range(of: "CR\r")!.upperBound
             let first = String(message[..<cut])
             let second = String(message[cut...])
@@ -155,9 +205,14 @@ extension Integration {
                 openTransaction() + [
                     .send("BDAT \(first.utf8.count)\r\n" + first), .read(1),
                     .send("BDAT \(second.utf8.count) LAST\r\n" + second), .read(1),
-                ] + say("QUIT"))
+                ] + say("QUIT")
+            )
             check(transcript.codes == [220, 250, 250, 250, 250, 250, 221], "\(transcript)", instance)
-            check(transcript.replies.count > 5 && transcript.replies[5].contains("queued as"), "\(transcript)", instance)
+            check(
+                transcript.replies.count > 5 && transcript.replies[5].contains("queued as"),
+                "\(transcript)",
+                instance
+            )
             let delivered = try await instance.awaitMessage(for: "alice", containing: token)
             let expected = message.replacingOccurrences(of: "\r\n", with: "\n")
             check(delivered.hasSuffix(expected), "expected to end with:\n\(expected)\ngot:\n\(delivered)", instance)
@@ -182,9 +237,14 @@ extension Integration {
             let message = "Subject: \(token)\r\n\r\nbare\nline feed\r\n"
             let transcript = try await instance.transcript(
                 openTransaction() + [.send("BDAT \(message.utf8.count) LAST\r\n" + message), .read(1)]
-                    + say("NOOP"))
+                    + say("NOOP")
+            )
             check(transcript.codes == [220, 250, 250, 250, 550, 250], "\(transcript)", instance)
-            check(transcript.replies.count > 4 && transcript.replies[4].hasPrefix("550 5.5.2"), "\(transcript)", instance)
+            check(
+                transcript.replies.count > 4 && transcript.replies[4].hasPrefix("550 5.5.2"),
+                "\(transcript)",
+                instance
+            )
             check(instance.messages(of: "alice", containing: token).isEmpty, "delivered anyway", instance)
         }
 
@@ -194,32 +254,49 @@ extension Integration {
             let transcript = try await instance.transcript(
                 openTransaction() + say("RCPT TO:<alice@example.test>") + say("RCPT TO:<alice@example.test>")
                     + say("RCPT TO:<alice@example.test>") + say("QUIT"),
-                service: strictService)
+                service: strictService
+            )
             check(transcript.codes == [220, 250, 250, 250, 250, 250, 452, 221], "\(transcript)", instance)
-            check(transcript.replies.count > 6 && transcript.replies[6].hasPrefix("452 4.5.3"), "\(transcript)", instance)
+            check(
+                transcript.replies.count > 6 && transcript.replies[6].hasPrefix("452 4.5.3"),
+                "\(transcript)",
+                instance
+            )
         }
 
         @Test("VRFY gets 252; with disable_vrfy_command = yes (via -o) 502 5.5.1")
         func vrfy() async throws {
             let instance = try Current.required()
             let open = try await instance.transcript(
-                say("EHLO client.example.test") + say("VRFY alice@example.test") + say("VRFY nobody@example.test"))
+                say("EHLO client.example.test") + say("VRFY alice@example.test") + say("VRFY nobody@example.test")
+            )
             check(open.codes == [220, 250, 252, 550], "\(open)", instance)
             check(open.replies.count > 3 && open.replies[3].hasPrefix("550 5.1.1"), "\(open)", instance)
             let strict = try await instance.transcript(
-                say("EHLO client.example.test") + say("VRFY alice@example.test"), service: strictService)
+                say("EHLO client.example.test") + say("VRFY alice@example.test"),
+                service: strictService
+            )
             check(strict.codes == [220, 250, 502], "\(strict)", instance)
             check(strict.replies.count > 2 && strict.replies[2].hasPrefix("502 5.5.1"), "\(strict)", instance)
-            check(strict.replies.count > 1 && !strict.replies[1].contains("VRFY"), "EHLO must not offer VRFY: \(strict)", instance)
+            check(
+                strict.replies.count > 1 && !strict.replies[1].contains("VRFY"),
+                "EHLO must not offer VRFY: \(strict)",
+                instance
+            )
         }
 
         @Test("an unknown command gets 502 5.5.2")
         func unknownCommand() async throws {
             let instance = try Current.required()
             let transcript = try await instance.transcript(
-                say("EHLO client.example.test") + say("FROBNICATE now") + say("NOOP"))
+                say("EHLO client.example.test") + say("FROBNICATE now") + say("NOOP")
+            )
             check(transcript.codes == [220, 250, 502, 250], "\(transcript)", instance)
-            check(transcript.replies.count > 2 && transcript.replies[2].hasPrefix("502 5.5.2"), "\(transcript)", instance)
+            check(
+                transcript.replies.count > 2 && transcript.replies[2].hasPrefix("502 5.5.2"),
+                "\(transcript)",
+                instance
+            )
         }
 
         @Test("at smtpd_hard_error_limit (3 via -o) smtpd says 421 and hangs up")
@@ -228,7 +305,8 @@ extension Integration {
             let transcript = try await instance.transcript(
                 say("EHLO client.example.test") + say("FOO") + say("BAR")
                     + [.send("BAZ\r\n"), .readUntilClose],
-                service: strictService)
+                service: strictService
+            )
             check(transcript.codes == [220, 250, 502, 502, 421], "\(transcript)", instance)
             check(transcript.replies.last?.hasPrefix("421 4.7.0") == true, "\(transcript)", instance)
             check(transcript.closed, "the connection should be closed: \(transcript)", instance)
@@ -238,7 +316,9 @@ extension Integration {
         func idleTimeout() async throws {
             let instance = try Current.required()
             let transcript = try await instance.transcript(
-                say("EHLO client.example.test") + [.readUntilClose], service: strictService)
+                say("EHLO client.example.test") + [.readUntilClose],
+                service: strictService
+            )
             check(transcript.codes == [220, 250, 421], "\(transcript)", instance)
             check(transcript.replies.last?.hasPrefix("421 4.4.2") == true, "\(transcript)", instance)
             check(transcript.closed && transcript.error == nil, "\(transcript)", instance)
@@ -267,11 +347,16 @@ extension Integration.SMTPProtocol {
         let stuffed = message.split(separator: "\r\n", omittingEmptySubsequences: false)
             .map { $0.hasPrefix(".") ? "." + $0 : String($0) }.joined(separator: "\r\n")
         let transcript = try await instance.transcript(
-            openTransaction() + say("DATA") + [.send(stuffed + ".\r\n"), .read(1)] + say("QUIT"))
+            openTransaction() + say("DATA") + [.send(stuffed + ".\r\n"), .read(1)] + say("QUIT")
+        )
         check(transcript.codes == [220, 250, 250, 250, 354, 250, 221], "\(transcript)", instance)
         let delivered = try await instance.awaitMessage(for: "alice", containing: "Subject: \(token)")
         let expected = message.replacingOccurrences(of: "\r\n", with: "\n")
-        check(delivered.hasSuffix(expected), "delivered \(delivered.utf8.count) bytes, expected to end with \(expected.utf8.count)", instance)
+        check(
+            delivered.hasSuffix(expected),
+            "delivered \(delivered.utf8.count) bytes, expected to end with \(expected.utf8.count)",
+            instance
+        )
     }
 
     @Test("a 250 KB message in three BDAT chunks is delivered byte for byte")
@@ -290,7 +375,11 @@ extension Integration.SMTPProtocol {
         check(transcript.codes == [220, 250, 250, 250, 250, 250, 250, 221], "\(transcript)", instance)
         let delivered = try await instance.awaitMessage(for: "alice", containing: "Subject: \(token)")
         let expected = String(decoding: message, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
-        check(delivered.hasSuffix(expected), "delivered \(delivered.utf8.count) bytes, expected to end with \(expected.utf8.count)", instance)
+        check(
+            delivered.hasSuffix(expected),
+            "delivered \(delivered.utf8.count) bytes, expected to end with \(expected.utf8.count)",
+            instance
+        )
     }
 
     @Test("recipient addresses are case-insensitive: ALICE@EXAMPLE.TEST reaches alice")
@@ -308,7 +397,8 @@ extension Integration.SMTPProtocol {
         let token = uniqueToken("null-sender")
         let transcript = try await instance.transcript(
             say("EHLO client.example.test") + say("MAIL FROM:<>") + say("RCPT TO:<alice@example.test>") + say("DATA")
-                + say("Subject: \(token)\r\n\r\nfrom nobody\r\n.") + say("QUIT"))
+                + say("Subject: \(token)\r\n\r\nfrom nobody\r\n.") + say("QUIT")
+        )
         check(transcript.codes == [220, 250, 250, 250, 354, 250, 221], "\(transcript)", instance)
         let delivered = try await instance.awaitMessage(for: "alice", containing: token)
         check(delivered.hasPrefix("Return-Path: <>\n"), delivered, instance)

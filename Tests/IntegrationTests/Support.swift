@@ -51,7 +51,7 @@ extension Trait where Self == SharedInstance {
 /// Runs `body` with a fresh (not yet started) instance and always cleans it up; prints the instance's report when
 /// the body throws.
 func withInstance(
-    _ make: () throws -> TestInstance,
+    _ make: @autoclosure () throws -> TestInstance,
     _ body: (TestInstance) async throws -> Void
 ) async throws {
     let instance = try make()
@@ -84,7 +84,11 @@ func require(
     _ condition: () throws -> Bool
 ) async throws {
     let held = try await instance.waitUntil(timeout: timeout, condition)
-    try #require(held, Comment(rawValue: "timed out waiting: " + what() + "\n" + instance.report()), sourceLocation: sourceLocation)
+    try #require(
+        held,
+        Comment(rawValue: "timed out waiting: " + what() + "\n" + instance.report()),
+        sourceLocation: sourceLocation
+    )
 }
 
 // MARK: - Clients
@@ -102,9 +106,12 @@ extension TestInstance {
     ) async throws -> ToolResult {
         try await run(
             "swaks",
-            ["--server", "127.0.0.1", "--port", String(port ?? smtpPort), "--helo", "client.example.test",
-             "--to", recipient, "--from", sender, "--timeout", "20"] + options,
-            timeout: .seconds(60))
+            [
+                "--server", "127.0.0.1", "--port", String(port ?? smtpPort), "--helo", "client.example.test",
+                "--to", recipient, "--from", sender, "--timeout", "20",
+            ] + options,
+            timeout: .seconds(60)
+        )
     }
 
     /// Plays a raw transcript with clients/transcript.py against an inet service (by its master.cf name; the
@@ -118,15 +125,19 @@ extension TestInstance {
         let bound = try #require(listeners()[service], "no listener for \(service) in \(listeners())")
         let colon = try #require(bound.lastIndex(of: ":"))
         let json = try JSONSerialization.data(withJSONObject: steps.map(\.json))
-        var arguments = [clientsDirectory + "/transcript.py", String(bound[..<colon]), String(bound[bound.index(after: colon)...])]
+        var arguments = [
+            clientsDirectory + "/transcript.py", String(bound[..<colon]), String(bound[bound.index(after: colon)...]),
+        ]
         if let source { arguments += ["--source", source] }
         let result = try await run("python3", arguments, stdin: Array(json), timeout: timeout)
         guard result.isSuccess,
             let object = try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
         else { throw TranscriptError(result: result) }
         return Transcript(
-            replies: object["replies"] as? [String] ?? [], closed: object["closed"] as? Bool ?? false,
-            error: object["error"] as? String)
+            replies: object["replies"] as? [String] ?? [],
+            closed: object["closed"] as? Bool ?? false,
+            error: object["error"] as? String
+        )
     }
 
     /// `aviary queue list -c DIR --json`, parsed: one dictionary per message.
@@ -135,7 +146,9 @@ extension TestInstance {
         try #require(result.isSuccess, "\(result)")
         return try result.standardOutput.split(separator: "\n").map { line in
             try #require(
-                try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
+                try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                "not a JSON object: \(line)"
+            )
         }
     }
 }
@@ -224,7 +237,8 @@ extension TestInstance {
         within timeout: Duration = .seconds(30),
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> String {
-        try await require(self, within: timeout, "a message with \(token) for \(user)", sourceLocation: sourceLocation) {
+        try await require(self, within: timeout, "a message with \(token) for \(user)", sourceLocation: sourceLocation)
+        {
             !messages(of: user, containing: token).isEmpty
         }
         return messages(of: user, containing: token)[0]
