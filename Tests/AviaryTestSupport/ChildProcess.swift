@@ -1,0 +1,185 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// How a child process ended, decoded from a `waitpid` status.
+public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
+    /// It called `exit` with this status.
+    case exited(Int32)
+    /// A signal ended it.
+    case killed(signal: Int32)
+
+    /// Decodes a raw `waitpid` status (the WIFEXITED/WTERMSIG macros are not importable).
+    public init(waitStatus status: Int32) {
+        let signal = status & 0x7f
+        self = signal == 0 ? .exited((status >> 8) & 0xff) : .killed(signal: signal)
+    }
+
+    public var description: String {
+        switch self {
+        case .exited(let code): return "exit status \(code)"
+        case .killed(let signal): return "killed by signal \(signal)"
+        }
+    }
+}
+
+/// A process started by a test: spawned with `posix_spawn`, reaped by `wait(timeout:)`.
+///
+/// Why not `Foundation.Process`: the threads of Dispatch and Swift concurrency block every signal and a spawned
+/// child inherits that mask, so a daemon would never see SIGTERM; here every child starts with an empty mask and
+/// the default action for the signals daemons rely on. Optionally the child leads its own process group, so that
+/// everything it starts can be signalled at once.
+public final class ChildProcess: @unchecked Sendable {
+    // @unchecked Sendable: `status` is written only by `reap()`, which tests call from one task at a time.
+    public let pid: pid_t
+    public let isGroupLeader: Bool
+    public private(set) var status: ExitStatus?
+
+    /// Starts `path` with `arguments` (argv without argv[0]).
+    /// - Parameters:
+    ///   - standardInput: a file to read from, or nil for `/dev/null`.
+    ///   - standardOutput, standardError: files to append to (created 0600), or nil for `/dev/null`.
+    ///   - newProcessGroup: whether the child leads a new process group (its pid is the group id).
+    public init(
+        path: String,
+        arguments: [String],
+        standardInput: String? = nil,
+        standardOutput: String? = nil,
+        standardError: String? = nil,
+        newProcessGroup: Bool = false
+    ) throws(TestSupportError) {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, standardInput ?? "/dev/null", O_RDONLY, 0)
+        for (target, file) in [(STDOUT_FILENO, standardOutput), (STDERR_FILENO, standardError)] {
+            posix_spawn_file_actions_addopen(
+                &actions,
+                target,
+                file ?? "/dev/null",
+                O_WRONLY | O_APPEND | O_CREAT,
+                0o600
+            )
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGHUP, SIGCHLD, SIGINT, SIGPIPE, SIGQUIT] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var flags = Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF)
+        if newProcessGroup {
+            flags |= Int32(POSIX_SPAWN_SETPGROUP)
+            posix_spawnattr_setpgroup(&attributes, 0)
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
+
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let result = argv.withUnsafeBufferPointer { pointers in
+            posix_spawn(
+                &pid,
+                path,
+                &actions,
+                &attributes,
+                UnsafeMutablePointer(mutating: pointers.baseAddress!),
+                environ
+            )
+        }
+        guard result == 0 else {
+            throw TestSupportError("cannot start \(path): \(String(cString: strerror(result)))")
+        }
+        self.pid = pid
+        self.isGroupLeader = newProcessGroup
+    }
+
+    /// Reaps the child if it has ended; returns whether it has.
+    @discardableResult
+    public func reap() -> Bool {
+        if status != nil { return true }
+        var raw: Int32 = 0
+        let reaped = waitpid(pid, &raw, WNOHANG)
+        if reaped == pid {
+            status = ExitStatus(waitStatus: raw)
+            return true
+        }
+        return reaped < 0 && errno == ECHILD
+    }
+
+    /// Whether the child is still running (not yet reaped).
+    public var isRunning: Bool { !reap() }
+
+    /// Waits (bounded, polling every 20 ms) for the child to end; nil when it is still running at the deadline.
+    public func wait(timeout: Duration) async -> ExitStatus? {
+        _ = await waitUntil(timeout: timeout, step: .milliseconds(20)) { self.reap() }
+        return status
+    }
+
+    /// Sends a signal to the child (or its whole group when it leads one and `group` is true).
+    public func signal(_ number: Int32, group: Bool = false) {
+        guard status == nil else { return }
+        _ = kill(group && isGroupLeader ? -pid : pid, number)
+    }
+
+    /// SIGTERM, a bounded wait, then SIGKILL; always reaps. Returns how the child ended.
+    @discardableResult
+    public func terminate(grace: Duration = .seconds(15)) async -> ExitStatus? {
+        signal(SIGTERM)
+        if let status = await wait(timeout: grace) { return status }
+        signal(SIGKILL, group: true)
+        signal(SIGKILL)
+        return await wait(timeout: .seconds(10))
+    }
+}
+
+/// What a finished tool printed and how it ended.
+public struct ToolResult: Sendable, CustomStringConvertible {
+    public var command: [String]
+    /// nil when the tool was killed at its time limit.
+    public var status: ExitStatus?
+    public var standardOutput: String
+    public var standardError: String
+    public var isSuccess: Bool { status == .exited(0) }
+    public var timedOut: Bool { status == nil }
+
+    public var description: String {
+        """
+        $ \(command.joined(separator: " "))
+        [\(status.map(\.description) ?? "killed at its time limit")]
+        --- stdout ---
+        \(standardOutput)
+        --- stderr ---
+        \(standardError)
+        """
+    }
+}
+
+/// An error of the test support itself (a process that cannot start, an instance that does not come up).
+public struct TestSupportError: Error, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Polls `condition` every `step` (50 ms by default) until it holds or `timeout` passes; returns whether it held.
+/// The condition is always tried once more at the deadline.
+public func waitUntil(
+    timeout: Duration = .seconds(15),
+    step: Duration = .milliseconds(50),
+    _ condition: () throws -> Bool
+) async rethrows -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while true {
+        if try condition() { return true }
+        if clock.now >= deadline { return false }
+        try? await Task.sleep(for: step)
+    }
+}
