@@ -110,6 +110,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["AviaryTestSupport", "AviaryConfig", "AviaryQueue", "master", "smtpd", "qmgr", "local", "aviary"],
+            exclude: ["clients"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -91,6 +91,18 @@ public enum Daemon {
         SignalWaiter.blockHandledSignals(stopSignals)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let logger = context.logger
+        let master = MasterLink.masterPID()
+        Task.detached {
+            // A service outlives master only by mistake (master was killed): then a new master would start
+            // a second qmgr on the same queue. Postfix's children notice master's end too; so do ours.
+            while true {
+                try? await Task.sleep(nanoseconds: 1_000_000_000)
+                if MasterLink.isOrphaned(from: master) {
+                    logger.warning("master (pid \(master)) went away; exiting")
+                    exit(0)
+                }
+            }
+        }
         let task = Task.detached {
             var status: Int32 = 0
             do {

@@ -22,10 +22,23 @@ public enum SingleServer {
         sigaddset(&termination, SIGTERM)
         sigaddset(&termination, SIGHUP)
         var served = 0
+        var idle = 0
+        let master = MasterLink.masterPID()
         while served < maxUse {
+            // Wait in one-second steps: to retire after max_idle, and to notice that master went away
+            // (a service must not outlive it, or a new master would run a second set beside it).
             var poll = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            let ready = Glibc.poll(&poll, 1, Int32(maxIdle * 1000))
-            if ready == 0 { exit(0) }  // idle: retire
+            let ready = Glibc.poll(&poll, 1, 1000)
+            if MasterLink.isOrphaned(from: master) {
+                context.logger.warning("master (pid \(master)) went away; exiting")
+                exit(0)
+            }
+            if ready == 0 {
+                idle += 1
+                if idle >= maxIdle { exit(0) }  // idle: retire
+                continue
+            }
+            idle = 0
             if ready < 0 {
                 if errno == EINTR { continue }
                 context.logger.critical("poll on the service socket: \(SystemError.current("poll"))")

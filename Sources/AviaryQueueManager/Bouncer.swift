@@ -48,6 +48,7 @@ struct Bouncer {
                 recipients: [QueueRecipient(address: envelope.sender)]))
         try writer.append(message)
         let bounceID = try writer.commit()
+        settings.queue.wakeQueueManager()
         logger.info("sender non-delivery notification: \(bounceID)")
     }
 }

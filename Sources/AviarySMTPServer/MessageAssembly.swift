@@ -1,6 +1,7 @@
 import AviaryCore
 import AviaryMessage
 import AviaryQueue
+import AviarySMTP
 import NIOCore
 import NIOPosix
 
@@ -13,7 +14,8 @@ struct MessageAssembly {
     private var head: [UInt8] = []
     private var headComplete = false
     private var previousWasCR = false
-    private var sawBareLineEnding = false
+    private var sawBareLineFeed = false
+    private var sawBareCarriageReturn = false
     /// Message octets received with BDAT so far.
     private(set) var messageOctets = 0
     var isOversized = false
@@ -34,16 +36,20 @@ struct MessageAssembly {
         messageOctets += bytes.count
         for byte in bytes {
             if byte == 10 {
-                if !previousWasCR { sawBareLineEnding = true }
+                if !previousWasCR { sawBareLineFeed = true }
             } else if previousWasCR {
-                sawBareLineEnding = true
+                sawBareCarriageReturn = true
             }
             previousWasCR = byte == 13
         }
     }
 
-    /// Whether the BDAT message had a bare CR or LF (a CR at the very end counts).
-    mutating func finishScan() -> Bool { sawBareLineEnding || previousWasCR }
+    /// The refusal a BDAT message earns for a bare LF or CR (a CR at the very end counts), or nil.
+    func bareLineEndingRefusal() -> SMTPReply? {
+        if sawBareLineFeed { return .bareLineFeed }
+        if sawBareCarriageReturn || previousWasCR { return .bareCarriageReturn }
+        return nil
+    }
 
     /// The Message-ID header's value, without angle brackets, if the message has one.
     var messageID: String? {

@@ -246,8 +246,10 @@ struct SMTPSession {
         var assembly = MessageAssembly(sink: QueueSink(queue: settings.queue, pool: server.pool))
         assembly.append(receivedHeader(for: current))
         var buffer = ByteBuffer()
+        var sawBareLineFeed = false
         while let frame = try await frames.next() {
             guard case .line(let line) = frame else { continue }
+            if line.ending == .bareLF { sawBareLineFeed = true }
             let progress = reader.consume(line, into: &buffer)
             if buffer.readableBytes >= 65536 {
                 try await assembly.flush(buffer, envelope: envelope(for: current), id: current.id)
@@ -262,8 +264,9 @@ struct SMTPSession {
         transaction = nil
         if reader.sawBareLineEnding {
             assembly.abandon()
-            logger.info("\(current.id): reject: DATA from \(client.description): bare <LF> or <CR> in the message")
-            return .bareLineFeed
+            let refusal: SMTPReply = sawBareLineFeed ? .bareLineFeed : .bareCarriageReturn
+            logger.info("\(current.id): reject: DATA from \(client.description): \(refusal.lines.joined())")
+            return refusal
         }
         if reader.exceededSizeLimit {
             assembly.abandon()
@@ -325,10 +328,10 @@ struct SMTPSession {
             return .chunkReceived(octets: size)
         }
         transaction = nil
-        if assembly.finishScan() {
+        if let refusal = assembly.bareLineEndingRefusal() {
             assembly.abandon()
-            logger.info("\(current.id): reject: BDAT from \(client.description): bare <LF> or <CR> in the message")
-            return .bareLineFeed
+            logger.info("\(current.id): reject: BDAT from \(client.description): \(refusal.lines.joined())")
+            return refusal
         }
         if assembly.isOversized {
             assembly.abandon()

@@ -133,11 +133,8 @@ public struct PasswdFile: Sendable, Equatable {
         return fields
     }
 
-    /// The lookup key: the local part as it is, the domain lower-cased.
-    private static func key(_ user: String) -> String {
-        guard let at = user.lastIndex(of: "@") else { return user }
-        return user[..<at] + user[at...].lowercased()
-    }
+    /// The lookup key, lower-cased as Postfix folds table lookups: ALICE@Example.Test is alice@example.test.
+    private static func key(_ user: String) -> String { user.lowercased() }
 }
 
 /// One user of a `PasswdFile`.

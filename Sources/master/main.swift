@@ -66,5 +66,7 @@ func runMaster(arguments: [String]) -> Never {
 
 // Before any other thread exists, so that every thread inherits the blocked signal mask.
 SignalWaiter.blockHandledSignals()
+// Services compare this with their parent process to notice master's death.
+MasterLink.export()
 ProcessHygiene.closeInheritedDescriptorsOnExec()
 runMaster(arguments: Array(CommandLine.arguments.dropFirst()))
