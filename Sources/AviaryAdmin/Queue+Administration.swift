@@ -17,7 +17,9 @@ extension AviaryCommand.Queue {
         public func validate() throws {
             if ids.isEmpty { throw ValidationError("name at least one queue ID, or ALL") }
             if ids.contains("ALL") && ids.count > 1 { throw ValidationError("ALL stands alone") }
-            if !(lockTimeout >= 0 && lockTimeout <= 86400) { throw ValidationError("--lock-timeout: 0 to 86400 seconds") }
+            if !(lockTimeout >= 0 && lockTimeout <= 86400) {
+                throw ValidationError("--lock-timeout: 0 to 86400 seconds")
+            }
         }
 
         /// Runs `action` and prints Postfix's summary; exit status 1 when nothing matched or something failed.
@@ -29,16 +31,22 @@ extension AviaryCommand.Queue {
                     guard let name = QueueName(rawValue: queue), action.queues.contains(name) else {
                         throw AdminError(
                             "\(action.rawValue): --queue must be one of "
-                                + action.queues.map(\.rawValue).joined(separator: ", "))
+                                + action.queues.map(\.rawValue).joined(separator: ", ")
+                        )
                     }
                     only = name
                 }
                 let administrator = QueueAdministrator(
                     directory: QueueDirectory(root: main.string(.queueDirectory)),
                     logger: AdminLog.logger(program: "postsuper", config: main),
-                    lockTimeout: .milliseconds(Int64(lockTimeout * 1000)))
+                    lockTimeout: .milliseconds(Int64(lockTimeout * 1000))
+                )
                 let report = try administrator.perform(
-                    action, on: .init(arguments: ids), queue: only, notice: { printError("aviary: \($0)") })
+                    action,
+                    on: .init(arguments: ids),
+                    queue: only,
+                    notice: { printError("aviary: \($0)") }
+                )
                 for problem in report.problems { printError("aviary: \(problem)") }
                 if let summary = report.summary { print("aviary: \(summary)") }
                 if report.isFailure { throw ExitCode.failure }

@@ -16,7 +16,8 @@ extension AviaryCommand.Queue {
 
         @OptionGroup public var config: ConfigOption
         @Argument(help: "The queue ID.") var id: String
-        @Flag(help: "The envelope: arrival time, sender, recipients with their status, attributes.") var envelope = false
+        @Flag(help: "The envelope: arrival time, sender, recipients with their status, attributes.") var envelope =
+            false
         @Flag(help: "The message header section.") var headers = false
         @Flag(help: "The message body.") var body = false
 

@@ -65,7 +65,8 @@ public struct QueueAdministrator {
     ) throws(AdminError) -> Report {
         if let queue, !action.queues.contains(queue) {
             throw AdminError(
-                "\(action.rawValue): --queue must be one of \(action.queues.map(\.rawValue).joined(separator: ", "))")
+                "\(action.rawValue): --queue must be one of \(action.queues.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         let queues = queue.map { [$0] } ?? action.queues
         var report = Report(action: action)
@@ -73,7 +74,9 @@ public struct QueueAdministrator {
         switch selection {
         case .all:
             var seen: Set<QueueID> = []
-            targets = queues.flatMap { directory.messages(in: $0) }.filter { seen.insert($0).inserted }.map { ($0, false) }
+            targets = queues.flatMap { directory.messages(in: $0) }.filter { seen.insert($0).inserted }.map {
+                ($0, false)
+            }
         case .ids(let texts):
             var seen: Set<QueueID> = []
             var chosen: [(QueueID, Bool)] = []

@@ -1,8 +1,9 @@
+import AviaryMaster
+import AviaryQueue
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import AviaryMaster
-import AviaryQueue
 
 /// `aviary queue flush` (Postfix `postqueue -f`): retry the deferred mail now.
 ///

@@ -1,8 +1,9 @@
+import AviaryCore
+import AviaryQueue
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import AviaryCore
-import AviaryQueue
 
 /// What `aviary queue show ID` prints (Postfix `postcat -q`): the envelope as named lines, then the
 /// message byte-exact. Reads the queue file without locking it; needs no running daemon.

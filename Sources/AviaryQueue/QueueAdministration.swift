@@ -1,7 +1,8 @@
+import AviaryCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import AviaryCore
 
 // Moving and removing messages while the mail system runs (`aviary queue delete|hold|release|requeue`,
 // Postfix's postsuper -d/-h/-H/-r). Nothing may be lost and nothing delivered twice. The rule:
@@ -128,8 +129,11 @@ extension QueueDirectory {
                 continue
             } catch {
                 throw QueueAdminError(
-                    code: .system, id: id, message: "\(id): cannot open \(queue.rawValue)/\(id): \(error.reason)",
-                    cause: error)
+                    code: .system,
+                    id: id,
+                    message: "\(id): cannot open \(queue.rawValue)/\(id): \(error.reason)",
+                    cause: error
+                )
             }
             let isLocked = try lock(file, id: id, queue: queue, timeout: lockTimeout) {
                 if !hasAnnouncedWait { waiting(queue) }
@@ -137,11 +141,13 @@ extension QueueDirectory {
             }
             guard isLocked else {
                 throw QueueAdminError(
-                    code: .lockTimeout, id: id,
+                    code: .lockTimeout,
+                    id: id,
                     message: "\(id): is being delivered (its queue file in \(queue.rawValue)/ is locked by a delivery"
                         + " agent or qmgr); gave up waiting after \(lockTimeout.formattedSeconds); nothing was changed,"
                         + " try again later",
-                    cause: nil)
+                    cause: nil
+                )
             }
             // The lock is released when `file` closes, after the rename or unlink below.
             guard file.names(filePath) else { continue }
@@ -166,20 +172,30 @@ extension QueueDirectory {
                 continue
             } catch {
                 throw QueueAdminError(
-                    code: .system, id: id, message: "\(id): cannot \(action.rawValue) it: \(error)", cause: error)
+                    code: .system,
+                    id: id,
+                    message: "\(id): cannot \(action.rawValue) it: \(error)",
+                    cause: error
+                )
             }
             return queue
         }
         if let hasMarkedFinal { return hasMarkedFinal }
         throw QueueAdminError(
-            code: .keptMoving, id: id,
+            code: .keptMoving,
+            id: id,
             message: "\(id): kept moving between queues while being caught; nothing was changed, try again",
-            cause: nil)
+            cause: nil
+        )
     }
 
     /// Takes the exclusive lock, polling until `timeout`; false when it stayed taken.
     private func lock(
-        _ file: FileDescriptor, id: QueueID, queue: QueueName, timeout: Duration, waiting: () -> Void
+        _ file: FileDescriptor,
+        id: QueueID,
+        queue: QueueName,
+        timeout: Duration,
+        waiting: () -> Void
     ) throws(QueueAdminError) -> Bool {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
@@ -188,8 +204,11 @@ extension QueueDirectory {
                 if try file.lock(wait: false) { return true }
             } catch {
                 throw QueueAdminError(
-                    code: .system, id: id, message: "\(id): cannot lock \(queue.rawValue)/\(id): \(error.reason)",
-                    cause: error)
+                    code: .system,
+                    id: id,
+                    message: "\(id): cannot lock \(queue.rawValue)/\(id): \(error.reason)",
+                    cause: error
+                )
             }
             if clock.now >= deadline { return false }
             waiting()
@@ -224,7 +243,8 @@ extension Duration {
         let (seconds, attoseconds) = components
         let hundredths = Int(attoseconds / 10_000_000_000_000_000)
         if hundredths == 0 { return seconds == 1 ? "1 second" : "\(seconds) seconds" }
-        let fraction = hundredths % 10 == 0 ? "\(hundredths / 10)" : (hundredths < 10 ? "0\(hundredths)" : "\(hundredths)")
+        let fraction =
+            hundredths % 10 == 0 ? "\(hundredths / 10)" : (hundredths < 10 ? "0\(hundredths)" : "\(hundredths)")
         return "\(seconds).\(fraction) seconds"
     }
 }

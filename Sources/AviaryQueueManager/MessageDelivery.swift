@@ -188,7 +188,9 @@ struct MessageDelivery {
                 try queue.setNextAttempt(id, in: .deferred, at: next)
                 return true
             }
-            if !isRecorded { logger.debug("left the active queue during delivery (administrator); outcomes not recorded") }
+            if !isRecorded {
+                logger.debug("left the active queue during delivery (administrator): outcomes not recorded")
+            }
         } catch {
             // The file stays in active/ and is recovered at the next start; say why loudly.
             logger.error("cannot record delivery outcomes: \(error)")

@@ -40,7 +40,8 @@ final class AdminTestInstance {
         }
     }
 
-    static let message = "Received: from client (localhost [127.0.0.1])\r\n\tby mail.example.test (Aviary)\r\n"
+    static let message =
+        "Received: from client (localhost [127.0.0.1])\r\n\tby mail.example.test (Aviary)\r\n"
         + "Subject: hello\r\n\r\nbody line one\r\n\r\nline three, no final newline"
 
     /// Writes a message into `queue` with QueueWriter, as smtpd and qmgr do.
@@ -52,9 +53,11 @@ final class AdminTestInstance {
         message: String = AdminTestInstance.message
     ) throws -> QueueID {
         let envelope = QueueEnvelope(
-            arrivalTime: 1_700_000_000.5, sender: sender,
+            arrivalTime: 1_700_000_000.5,
+            sender: sender,
             attributes: [.init("client_address", "127.0.0.1"), .init("helo_name", "client.test")],
-            recipients: recipients)
+            recipients: recipients
+        )
         let writer = try QueueWriter(directory: directory, queue: queue, envelope: envelope)
         try writer.append(Array(message.utf8))
         return try writer.commit()
@@ -73,7 +76,11 @@ final class WakeUpListener {
     let fd: Int32
 
     init(path: String) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        fd = socket(
+            AF_UNIX,
+            Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue),
+            0
+        )
         guard fd >= 0 else { throw SystemError.current("socket") }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -83,7 +90,9 @@ final class WakeUpListener {
             raw[bytes.count] = 0
         }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard bound == 0, listen(fd, 8) == 0 else { throw SystemError.current("bind", path: path) }
     }

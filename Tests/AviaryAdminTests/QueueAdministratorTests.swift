@@ -14,11 +14,13 @@ import Glibc
 @Suite("aviary queue delete|hold|release|requeue")
 struct QueueAdministratorTests {
     /// The administrator of an instance, logging to its maillog_file as the command does.
-    func administrator(_ instance: AdminTestInstance, lockTimeout: Duration = .seconds(30)) throws -> QueueAdministrator {
+    func administrator(_ instance: AdminTestInstance, lockTimeout: Duration = .seconds(30)) throws -> QueueAdministrator
+    {
         QueueAdministrator(
             directory: instance.directory,
             logger: AdminLog.logger(program: "postsuper", config: try instance.mainConfig()),
-            lockTimeout: lockTimeout)
+            lockTimeout: lockTimeout
+        )
     }
 
     /// Whether the log has the Postfix-shaped line `aviary/postsuper[PID]: ID: text`.
@@ -70,10 +72,12 @@ struct QueueAdministratorTests {
         let unknown = QueueID.make()
         let report = try administrator(instance).perform(.hold, on: .ids([id.rawValue, unknown.rawValue, "nonsense"]))
         #expect(report.summary == "Placed on hold: 1 message")
-        #expect(report.problems == [
-            "nonsense: not a queue ID",
-            "\(unknown): no such message in incoming, active or deferred",
-        ])
+        #expect(
+            report.problems == [
+                "nonsense: not a queue ID",
+                "\(unknown): no such message in incoming, active or deferred",
+            ]
+        )
         #expect(!report.isFailure)
         #expect(instance.directory.locate(id) == .hold)
         #expect(logged(instance, id, "placed on hold"))
@@ -142,9 +146,13 @@ struct QueueAdministratorTests {
     func commandLine() throws {
         let parsed = try AviaryCommand.parseAsRoot(["queue", "delete", "ALL", "--queue", "deferred", "-c", "/x"])
         #expect(parsed is AviaryCommand.Queue.Delete)
-        #expect(throws: (any Error).self) { try AviaryCommand.parseAsRoot(["queue", "delete", "ALL", "0T4ZQ3K1A2B3CDX"]) }
+        #expect(throws: (any Error).self) {
+            try AviaryCommand.parseAsRoot(["queue", "delete", "ALL", "0T4ZQ3K1A2B3CDX"])
+        }
         #expect(throws: (any Error).self) { try AviaryCommand.parseAsRoot(["queue", "hold"]) }
-        #expect(throws: (any Error).self) { try AviaryCommand.parseAsRoot(["queue", "release", "ALL", "--queue", "hold"]) }
+        #expect(throws: (any Error).self) {
+            try AviaryCommand.parseAsRoot(["queue", "release", "ALL", "--queue", "hold"])
+        }
         _ = try AviaryCommand.parseAsRoot(["queue", "requeue", "ALL", "--lock-timeout", "5"])
         _ = try AviaryCommand.parseAsRoot(["queue", "show", "0T4ZQ3K1A2B3CDX", "--envelope", "--body"])
         _ = try AviaryCommand.parseAsRoot(["queue", "flush"])

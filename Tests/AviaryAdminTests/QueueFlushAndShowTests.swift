@@ -58,12 +58,24 @@ struct QueueShowTests {
             recipients: [
                 QueueRecipient(address: "done@example.test", status: .delivered),
                 QueueRecipient(
-                    address: "bob@remote.test", notify: "SUCCESS,FAILURE", originalRecipient: "rfc822;Bob@remote.test"),
-            ])
+                    address: "bob@remote.test",
+                    notify: "SUCCESS,FAILURE",
+                    originalRecipient: "rfc822;Bob@remote.test"
+                ),
+            ]
+        )
         try instance.directory.setNextAttempt(id, in: .deferred, at: 1_700_000_300)
         try instance.directory.writeDelayReasons(
-            [DelayReason(recipientIndex: 1, address: "bob@remote.test", status: "4.3.0", text: "mail transport unavailable")],
-            for: id)
+            [
+                DelayReason(
+                    recipientIndex: 1,
+                    address: "bob@remote.test",
+                    status: "4.3.0",
+                    text: "mail transport unavailable"
+                )
+            ],
+            for: id
+        )
         let message = AdminTestInstance.message
         let expected =
             """
@@ -98,9 +110,13 @@ struct QueueShowTests {
             ("Subject: a\nTo: b\n\nbody\n", "Subject: a\nTo: b\n", "body\n"),
             ("Subject: only headers\r\n", "Subject: only headers\r\n", ""),
             ("\r\nbody after an empty header section\r\n", "", "body after an empty header section\r\n"),
-            ("Subject: \u{00E9}t\u{00E9} 8-bit\r\n\r\n\u{00FC}ber\r\n", "Subject: \u{00E9}t\u{00E9} 8-bit\r\n", "\u{00FC}ber\r\n"),
+            (
+                "Subject: \u{00E9}t\u{00E9} 8-bit\r\n\r\n\u{00FC}ber\r\n", "Subject: \u{00E9}t\u{00E9} 8-bit\r\n",
+                "\u{00FC}ber\r\n"
+            ),
             ("Subject: cr\r\n\rnot empty\r\n\r\nbody", "Subject: cr\r\n\rnot empty\r\n", "body"),
-        ])
+        ]
+    )
     func parts(message: String, headers: String, body: String) throws {
         let instance = try AdminTestInstance()
         let id = try instance.enqueue(in: .incoming, message: message)
@@ -112,7 +128,10 @@ struct QueueShowTests {
     @Test("a large message streams through whole")
     func large() throws {
         let instance = try AdminTestInstance()
-        let body = String(repeating: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n", count: 5000)
+        let body = String(
+            repeating: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n",
+            count: 5000
+        )
         let id = try instance.enqueue(in: .active, message: "Subject: big\r\n\r\n" + body)
         #expect(try show(instance, id.rawValue, .body) == Array(body.utf8))
     }
@@ -121,7 +140,10 @@ struct QueueShowTests {
     func envelopeText() throws {
         let instance = try AdminTestInstance()
         let id = try instance.enqueue(
-            in: .hold, sender: "", recipients: [QueueRecipient(address: "odd\r\nrecipient: forged@x.test")])
+            in: .hold,
+            sender: "",
+            recipients: [QueueRecipient(address: "odd\r\nrecipient: forged@x.test")]
+        )
         let text = String(decoding: try show(instance, id.rawValue, .envelope), as: UTF8.self)
         #expect(text.contains("\nsender: <>\n"))
         #expect(text.contains("\nrecipient: odd\\x0D\\x0Arecipient: forged@x.test\n"))

@@ -13,7 +13,12 @@ private func queuedMessage(_ directory: QueueDirectory, in queue: QueueName) thr
         QueueRecipient(address: "done@example.test", status: .delivered),
         QueueRecipient(address: "bob@remote.test"),
     ])
-    return try writeQueueFile(directory, envelope: envelope, pieces: [Array("Subject: x\r\n\r\nbody\r\n".utf8)], in: queue).id
+    return try writeQueueFile(
+        directory,
+        envelope: envelope,
+        pieces: [Array("Subject: x\r\n\r\nbody\r\n".utf8)],
+        in: queue
+    ).id
 }
 
 private func statuses(_ directory: QueueDirectory, _ id: QueueID, in queue: QueueName) throws -> [RecipientStatus] {
@@ -22,14 +27,20 @@ private func statuses(_ directory: QueueDirectory, _ id: QueueID, in queue: Queu
 
 @Suite("queue administration")
 struct QueueAdministrationTests {
-    @Test("delete removes a message from each queue it searches, with its delay log", arguments: [
-        QueueName.hold, .incoming, .active, .deferred,
-    ])
+    @Test(
+        "delete removes a message from each queue it searches, with its delay log",
+        arguments: [
+            QueueName.hold, .incoming, .active, .deferred,
+        ]
+    )
     func delete(from queue: QueueName) throws {
         let temporary = try TemporaryQueue()
         let directory = temporary.queue
         let id = try queuedMessage(directory, in: queue)
-        try directory.writeDelayReasons([DelayReason(recipientIndex: 1, address: "bob@remote.test", status: "4.3.0", text: "x")], for: id)
+        try directory.writeDelayReasons(
+            [DelayReason(recipientIndex: 1, address: "bob@remote.test", status: "4.3.0", text: "x")],
+            for: id
+        )
         #expect(try directory.administer(.delete, id) == queue)
         #expect(directory.locate(id) == nil)
         #expect(!SafeFile.exists(directory.path(of: id, in: .defer)))
@@ -47,9 +58,12 @@ struct QueueAdministrationTests {
         #expect(directory.locate(id) == .deferred)
     }
 
-    @Test("hold moves a message from incoming, active or deferred to hold/, statuses intact", arguments: [
-        QueueName.incoming, .active, .deferred,
-    ])
+    @Test(
+        "hold moves a message from incoming, active or deferred to hold/, statuses intact",
+        arguments: [
+            QueueName.incoming, .active, .deferred,
+        ]
+    )
     func hold(from queue: QueueName) throws {
         let temporary = try TemporaryQueue()
         let directory = temporary.queue
@@ -73,9 +87,12 @@ struct QueueAdministrationTests {
         #expect(try statuses(directory, id, in: .deferred) == [.delivered, .pending])
     }
 
-    @Test("requeue makes a message new again in incoming/, from any queue, statuses intact", arguments: [
-        QueueName.hold, .incoming, .active, .deferred,
-    ])
+    @Test(
+        "requeue makes a message new again in incoming/, from any queue, statuses intact",
+        arguments: [
+            QueueName.hold, .incoming, .active, .deferred,
+        ]
+    )
     func requeue(from queue: QueueName) throws {
         let temporary = try TemporaryQueue()
         let directory = temporary.queue
@@ -83,7 +100,10 @@ struct QueueAdministrationTests {
         #expect(try directory.administer(.requeue, id) == queue)
         #expect(directory.locate(id) == .incoming)
         #expect(try statuses(directory, id, in: .incoming) == [.delivered, .pending])
-        #expect(try QueueFile(path: directory.path(of: id, in: .incoming)).messageBytes() == Array("Subject: x\r\n\r\nbody\r\n".utf8))
+        #expect(
+            try QueueFile(path: directory.path(of: id, in: .incoming)).messageBytes()
+                == Array("Subject: x\r\n\r\nbody\r\n".utf8)
+        )
     }
 
     @Test("delete waits while a delivery agent holds the queue file's lock, and deletes once it lets go")
