@@ -107,6 +107,7 @@ let package = Package(
         tests("AviaryQueueManagerTests", ["AviaryQueueManager", "AviaryTestSupport"]),
         tests("AviaryLocalTests", ["AviaryLocal", "AviaryTestSupport"]),
         tests("AviaryMasterTests", ["AviaryMaster", "AviaryTestSupport"]),
+        tests("AviaryAdminTests", ["AviaryAdmin", "AviaryQueue", "AviaryConfig", "AviaryCore", "AviaryMaster", "AviaryTestSupport", logging]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["AviaryTestSupport", "AviaryConfig", "AviaryQueue", "master", "smtpd", "qmgr", "local", "aviary"],

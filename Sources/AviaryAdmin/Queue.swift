@@ -7,7 +7,7 @@ extension AviaryCommand {
     public struct Queue: ParsableCommand {
         public static let configuration = CommandConfiguration(
             abstract: "Inspect and manage the mail queue.",
-            subcommands: [List.self]
+            subcommands: [List.self, Show.self, Flush.self, Delete.self, Hold.self, Release.self, Requeue.self]
         )
 
         public init() {}

@@ -160,9 +160,12 @@ struct MessageDelivery {
         let deferredNow = deferred
         let bouncedNow = bounced
         do {
-            try await manager.pool.runIfActive {
-                let file = try QueueFile(path: path, forUpdate: true)
+            let isRecorded = try await manager.pool.runIfActive { () throws -> Bool in
+                guard let file = try Self.openIfPresent(path) else { return false }
                 try file.lock()
+                // The administrator may have deleted, held or requeued the message while it was out
+                // (AviaryQueue/QueueAdministration.swift): it is no longer ours to record, bounce or move.
+                guard file.isStillAt(path) else { return false }
                 if !bouncedNow.isEmpty {
                     try Bouncer(settings: settings, logger: logger).returnToSender(
                         id: id, file: file, failures: bouncedNow)
@@ -172,7 +175,7 @@ struct MessageDelivery {
                 if file.envelope.recipients.allSatisfy({ $0.status.isFinal }) {
                     try queue.remove(id, from: .active)
                     logger.info("removed")
-                    return
+                    return true
                 }
                 let reasons = deferredNow.map {
                     DelayReason(recipientIndex: $0.index, address: $0.address, status: $0.dsn, text: $0.text)
@@ -183,10 +186,26 @@ struct MessageDelivery {
                 let next = settings.schedule.nextAttempt(arrival: file.envelope.arrivalTime, now: now, jitter: jitter)
                 try queue.move(id, from: .active, to: .deferred)
                 try queue.setNextAttempt(id, in: .deferred, at: next)
+                return true
+            }
+            if !isRecorded {
+                logger.debug("left the active queue during delivery (administrator): outcomes not recorded")
             }
         } catch {
             // The file stays in active/ and is recovered at the next start; say why loudly.
             logger.error("cannot record delivery outcomes: \(error)")
+        }
+    }
+}
+
+extension MessageDelivery {
+    /// Opens a queue file for recording outcomes; nil when it no longer exists (deleted or moved away).
+    static func openIfPresent(_ path: String) throws(QueueFileError) -> QueueFile? {
+        do {
+            return try QueueFile(path: path, forUpdate: true)
+        } catch {
+            if error.systemError?.code == ENOENT { return nil }
+            throw error
         }
     }
 }
