@@ -41,6 +41,10 @@ public struct LocalDeliveryAgent: Sendable {
             file = try QueueFile(path: request.queueFile, forUpdate: true)
             try file.lock()
             try file.refreshStatuses()
+        } catch let error as QueueFileError where error.systemError?.code == ENOENT {
+            // Taken by the administrator (deleted, held, requeued) after qmgr sent the request: not ours now.
+            logger.info("queue file \(request.queueFile) is gone (moved or removed by the administrator)")
+            return everyone(.deferred, "4.3.0", "queue file was moved or removed meanwhile")
         } catch {
             logger.error("cannot open queue file: \(error)")
             return everyone(.deferred, "4.3.0", "cannot open queue file")
