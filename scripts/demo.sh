@@ -132,6 +132,11 @@ if [[ $EUID -eq 0 ]]; then
     # Services other than local run as mail_owner: let them read the users and write the mailboxes.
     chgrp "$MAIL_OWNER" "$DEMO/users"
     chown "$MAIL_OWNER:$MAIL_OWNER" "$DEMO/vmail"
+    # smtpd and qmgr run as mail_owner: every directory above demo/ must let it through (/root is 0700).
+    if ! runuser -u "$MAIL_OWNER" -- test -r "$DEMO/users"; then
+        die "the mail_owner account '$MAIL_OWNER' cannot reach $DEMO (a parent directory is closed to other users, as /root is).
+Run scripts/demo.sh as an ordinary user, or from a checkout that others may traverse (for example under /srv or /opt)."
+    fi
 fi
 
 # 3. How to use it.
