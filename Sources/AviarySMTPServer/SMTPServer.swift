@@ -36,6 +36,9 @@ public final class SMTPServer: Sendable {
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            // A client may send its last commands and shut its side (nc, scripts): answer them all
+            // before closing, as Postfix does, instead of closing at the first EOF.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(NIOBSDSocket.Handle(listeningSocket)) { channel in
                 self.configure(channel)
             }
@@ -46,6 +49,7 @@ public final class SMTPServer: Sendable {
     public func run(host: String, port: Int, group: any EventLoopGroup, ready: @Sendable (Int) -> Void = { _ in }) async throws {
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(host: host, port: port) { channel in self.configure(channel) }
         ready(listener.channel.localAddress?.port ?? 0)
         try await serve(listener)

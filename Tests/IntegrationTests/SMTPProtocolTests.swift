@@ -28,6 +28,22 @@ func openTransaction(
 extension Integration {
     @Suite("SMTP protocol, raw sockets", .sharedInstance(makeProtocolInstance))
     struct SMTPProtocol {
+        @Test("a client that sends everything and half-closes (printf ... | nc) still gets every reply")
+        func halfClose() async throws {
+            let instance = try Current.required()
+            let token = uniqueToken("halfclose")
+            let transcript = try await instance.transcript([
+                .send(
+                    "EHLO client.example.test\r\nMAIL FROM:<sender@example.test>\r\nRCPT TO:<alice@example.test>\r\n"
+                        + "DATA\r\nSubject: \(token)\r\n\r\nbody\r\n.\r\nQUIT\r\n"
+                ),
+                .shutdown,
+                .readUntilClose,
+            ])
+            check(transcript.codes == [220, 250, 250, 250, 354, 250, 221], "\(transcript)", instance)
+            _ = try await instance.awaitMessage(for: "alice", containing: token)
+        }
+
         @Test("PIPELINING: MAIL, RCPT, RCPT and DATA in one write get their replies in order")
         func pipelining() async throws {
             let instance = try Current.required()

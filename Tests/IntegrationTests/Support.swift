@@ -167,6 +167,8 @@ enum TranscriptStep {
     /// Read replies until the server closes.
     case readUntilClose
     case sleep(Double)
+    /// Half-close the connection: the client sends nothing more.
+    case shutdown
 
     var json: [Any] {
         switch self {
@@ -174,6 +176,7 @@ enum TranscriptStep {
         case .read(let count): return ["read", count]
         case .readUntilClose: return ["read_until_close"]
         case .sleep(let seconds): return ["sleep", seconds]
+        case .shutdown: return ["shutdown"]
         }
     }
 }

@@ -8,6 +8,7 @@ steps.json is a JSON list of steps, run in order:
   ["read", N]           read N complete replies (a multi-line reply counts once)
   ["read_until_close"]  read replies until the server closes the connection
   ["sleep", SECONDS]
+  ["shutdown"]          half-close: no more bytes from the client (as nc does at the end of its input)
 The greeting is read first and reported as the first reply.
 
 Prints one JSON object: {"replies": [...], "closed": bool, "error": str|null}. Each reply is its lines joined
@@ -70,6 +71,8 @@ def main():
                     result["replies"].append(reply)
                 if result["closed"]:
                     break
+            elif kind == "shutdown":
+                sock.shutdown(socket.SHUT_WR)
             elif kind == "read_until_close":
                 while True:
                     reply = read_reply()
