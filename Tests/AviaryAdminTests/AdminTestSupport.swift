@@ -1,3 +1,4 @@
+import AviaryTestSupport
 import AviaryConfig
 import AviaryCore
 import AviaryQueue
@@ -27,18 +28,8 @@ final class AdminTestInstance {
         try SafeFile.writeDurably(Array(main.utf8), to: configDirectory + "/main.cf", mode: 0o644)
     }
 
-    deinit { Self.removeTree(root) }
+    deinit { TemporaryDirectory.removeTree(root) }
 
-    static func removeTree(_ path: String) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            for name in (try? SafeFile.listDirectory(path)) ?? [] { removeTree(path + "/" + name) }
-            rmdir(path)
-        } else {
-            unlink(path)
-        }
-    }
 
     static let message =
         "Received: from client (localhost [127.0.0.1])\r\n\tby mail.example.test (Aviary)\r\n"

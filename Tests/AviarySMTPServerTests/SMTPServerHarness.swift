@@ -1,3 +1,4 @@
+import AviaryTestSupport
 import AviaryConfig
 import AviaryCore
 import AviaryQueue
@@ -123,7 +124,7 @@ struct SMTPServerHarness {
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(made != nil, "mkdtemp failed")
         let root = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        defer { removeTree(root) }
+        defer { TemporaryDirectory.removeTree(root) }
         let queue = QueueDirectory(root: root + "/spool")
         try queue.prepare(owner: nil)
         try SafeFile.writeDurably(Array("alice@virtual.test:{PLAIN}x\n".utf8), to: root + "/users")
@@ -217,14 +218,4 @@ struct SMTPServerHarness {
         }
     }
 
-    static func removeTree(_ path: String) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            for name in (try? SafeFile.listDirectory(path)) ?? [] { removeTree(path + "/" + name) }
-            rmdir(path)
-        } else {
-            unlink(path)
-        }
-    }
 }

@@ -1,3 +1,4 @@
+import AviaryTestSupport
 import AviaryCore
 import AviaryQueue
 
@@ -7,30 +8,6 @@ import Glibc
 import Musl
 #endif
 
-/// A fresh directory under /tmp, removed with everything in it when the value goes away.
-final class TemporaryDirectory {
-    let path: String
-
-    init(_ label: String = "queue") {
-        var template = Array("/tmp/aviary-\(label)-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed")
-        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    deinit { Self.removeTree(path) }
-
-    static func removeTree(_ path: String) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            for name in (try? SafeFile.listDirectory(path)) ?? [] { removeTree(path + "/" + name) }
-            rmdir(path)
-        } else {
-            unlink(path)
-        }
-    }
-}
 
 func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
