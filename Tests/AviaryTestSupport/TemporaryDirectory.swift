@@ -30,3 +30,25 @@ public final class TemporaryDirectory {
         }
     }
 }
+
+/// The UTF-8 bytes of a text.
+public func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+/// The mode bits (permissions only) of a path.
+public func permissions(of path: String) -> mode_t {
+    var info = stat()
+    guard lstat(path, &info) == 0 else { return 0 }
+    return info.st_mode & 0o7777
+}
+
+/// The `errno` a call threw, or nil when it threw something else or nothing.
+public func errorCode(_ body: () throws -> Void) -> Int32? {
+    do {
+        try body()
+        return nil
+    } catch let error as SystemError {
+        return error.code
+    } catch {
+        return nil
+    }
+}
