@@ -286,9 +286,9 @@ struct SMTPSession {
         } else if size == 0 && !isLast {
             refusal = .nullBDAT
         }
-        if transaction != nil && refusal == nil && transaction?.chunks == nil {
+        if refusal == nil, let current = transaction, current.chunks == nil {
             var assembly = MessageAssembly(sink: QueueSink(queue: settings.queue, pool: server.pool))
-            assembly.append(receivedHeader(for: transaction!))
+            assembly.append(receivedHeader(for: current))
             transaction?.chunks = assembly
         }
         var received = 0
