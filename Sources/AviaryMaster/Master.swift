@@ -126,8 +126,10 @@ public actor Master {
         logger.info("daemon started -- version \(Self.version), configuration \(configuration.directory)")
         if Privileges.isRoot && setgidGroup == nil {
             logger.warning(
-                "setgid_group \"\(groupName)\" does not exist: only root and mail_owner can submit mail with sendmail"
-                    + " (scripts/install.sh creates the group)")
+                """
+                setgid_group "\(groupName)" does not exist: only root and mail_owner can submit mail with \
+                sendmail (scripts/install.sh creates the group)
+                """)
         }
         for warning in configuration.warnings { logger.warning("\(warning)") }
         do throws(MasterError) {
