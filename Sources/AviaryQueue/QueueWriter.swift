@@ -114,13 +114,24 @@ public final class QueueWriter {
 
     /// Writes the end record, makes the file durable and moves it to its final name.
     /// - Returns: the queue ID.
+    /// - Parameter syncingDirectory: false for a writer that may not open the directory (the setgid sendmail:
+    ///   maildrop/ is 1730, no read bit for the group): the file is fsynced again after the rename instead,
+    ///   which on journaling filesystems (ext4, xfs) commits the transaction holding the rename; pickup fsyncs
+    ///   maildrop/ itself when it moves the file on. A failure of that last fsync is not reported: the file is
+    ///   in place by then, and calling the submission failed would only make the sender submit it twice.
     @discardableResult
-    public func commit() throws(SystemError) -> QueueID {
+    public func commit(syncingDirectory: Bool = true) throws(SystemError) -> QueueID {
         precondition(hasEnvelope, "QueueWriter.commit before begin")
         pending += Array("E \(String(messageLength).leftPadded(to: 20))\n".utf8)
         do {
             try flush()
-            try SafeFile.commit(file, temporaryPath: temporaryPath, finalPath: directory.path(of: id, in: queue))
+            if syncingDirectory {
+                try SafeFile.commit(file, temporaryPath: temporaryPath, finalPath: directory.path(of: id, in: queue))
+            } else {
+                try file.sync()
+                try SafeFile.rename(temporaryPath, to: directory.path(of: id, in: queue), syncDirectories: false)
+                try? file.sync()
+            }
         } catch {
             abort()
             throw error

@@ -51,7 +51,7 @@ public struct LocalSMTPSession {
                 while let rest = try input.next(), rest.ending == .unfinished {}
                 response = .lineTooLong
             } else {
-                switch SMTPCommandParser.parse(line.bytes) {
+                switch SMTPCommandParser.parse(qualifyingPath(Array(line.bytes.readableBytesView))) {
                 case .failure(let error):
                     response = error.reply
                 case .success(.quit):
@@ -206,6 +206,20 @@ public struct LocalSMTPSession {
         }
         privilege.usingQuietly { _ = PublicService.trigger(settings.publicSocket(PublicService.pickup), UInt8(ascii: "W")) }
         return .queued(as: file.id.rawValue)
+    }
+
+    /// `MAIL FROM:<user>` and `RCPT TO:<user>` get `@$myorigin` before parsing, as unqualified addresses on
+    /// sendmail's command line do (the SMTP grammar wants a domain; local programs often give none).
+    func qualifyingPath(_ line: [UInt8]) -> [UInt8] {
+        let text = String(decoding: line, as: UTF8.self)
+        let upper = text.uppercased()
+        guard upper.hasPrefix("MAIL FROM:") || upper.hasPrefix("RCPT TO:"),
+            let open = text.firstIndex(of: "<"), let close = text[open...].firstIndex(of: ">")
+        else { return line }
+        let address = text[text.index(after: open)..<close]
+        guard !address.isEmpty, !address.contains("@"), !address.contains("\""), address.lowercased() != "postmaster"
+        else { return line }
+        return Array((text[...open] + address + "@" + settings.origin + text[close...]).utf8)
     }
 
     private func reply(_ response: SMTPReply) throws(SubmissionError) {

@@ -12,6 +12,8 @@ import AviaryQueue
 public final class MaildropFile {
     public let writer: QueueWriter
     let privilege: SetgidPrivilege
+    /// Whether maildrop/ can be opened to fsync it: not by the setgid group (1730), but by root and the owner.
+    let canSyncDirectory: Bool
     private var isDone = false
 
     /// The queue ID the message will keep through pickup and qmgr.
@@ -21,6 +23,7 @@ public final class MaildropFile {
     /// - Throws: `.noPermission` when maildrop/ is not writable for us, `.cannotCreate` otherwise.
     public init(queue: QueueDirectory, privilege: SetgidPrivilege) throws(SubmissionError) {
         self.privilege = privilege
+        canSyncDirectory = faccessat(AT_FDCWD, queue.path(of: .maildrop), R_OK, AT_EACCESS) == 0
         let created: Result<QueueWriter, SystemError> = privilege.usingQuietly {
             do throws(SystemError) {
                 return .success(try QueueWriter(reservingIn: queue, queue: .maildrop, mode: 0o644))
@@ -64,7 +67,7 @@ public final class MaildropFile {
         let failure: SystemError? = TemporaryFileGuard.withSignalsBlocked {
             let outcome: SystemError? = privilege.usingQuietly {
                 do throws(SystemError) {
-                    try writer.commit()
+                    try writer.commit(syncingDirectory: canSyncDirectory)
                     return nil
                 } catch {
                     return error
