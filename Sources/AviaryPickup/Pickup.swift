@@ -147,6 +147,8 @@ public struct Pickup {
             logger.error("\(id): cannot move to incoming: \(error)")
             return false
         }
+        // A temporary file of this ID can only be a leftover (of a pickup killed while rewriting).
+        unlink(queue.path(of: .maildrop) + "/." + id.rawValue)
         return true
     }
 

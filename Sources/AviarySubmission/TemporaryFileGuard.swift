@@ -16,8 +16,14 @@ nonisolated(unsafe) private var guardedGroupIsSetgid = false
 public enum TemporaryFileGuard {
     static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
 
-    /// Installs the handlers (once, at start).
+    /// Installs the handlers (once, at start) and unblocks the signals: a parent may hand down a mask that
+    /// blocks them (threads of Dispatch and Swift concurrency do), which would leave a killed sendmail
+    /// waiting on its stdin forever.
     public static func install() {
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        for number in signals { sigaddset(&mask, number) }
+        sigprocmask(SIG_UNBLOCK, &mask, nil)
         for number in signals {
             signal(number) { received in
                 if let path = guardedPath {
