@@ -125,11 +125,13 @@ public actor Master {
         pidFile = try MasterPidFile.acquire(paths)
         logger.info("daemon started -- version \(Self.version), configuration \(configuration.directory)")
         if Privileges.isRoot && setgidGroup == nil {
-            logger.warning(
+            // A notice, not a warning: master works without it, only sendmail's users are limited.
+            logger.notice(
                 """
                 setgid_group "\(groupName)" does not exist: only root and mail_owner can submit mail with \
                 sendmail (scripts/install.sh creates the group)
-                """)
+                """
+            )
         }
         for warning in configuration.warnings { logger.warning("\(warning)") }
         do throws(MasterError) {

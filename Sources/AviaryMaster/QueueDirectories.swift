@@ -23,7 +23,11 @@ public enum QueueDirectories {
     ///   - owner: `mail_owner`, when running as root.
     ///   - setgidGroup: the `setgid_group` id, when running as root and the group exists: it gets `maildrop/`
     ///     and `public/` (see AviarySubmission's SetgidPrivilege.swift).
-    public static func prepare(_ paths: MasterPaths, owner: SystemAccount?, setgidGroup: gid_t? = nil) throws(MasterError) {
+    public static func prepare(
+        _ paths: MasterPaths,
+        owner: SystemAccount?,
+        setgidGroup: gid_t? = nil
+    ) throws(MasterError) {
         do {
             // The whole tree, with the owners and modes of AviaryQueue's one table (pid/ stays root's).
             try QueueDirectory(root: paths.queueDirectory).prepare(owner: owner, setgidGroup: setgidGroup)

@@ -18,15 +18,16 @@
 // uid and marked origin=pickup), so the next scan only does step 4, never a second copy. The queue ID stays
 // the same from sendmail to delivery. Only one pickup scans at a time (flock on maildrop/).
 
-#if canImport(Glibc)
-import Glibc
-#endif
 import AviaryConfig
 import AviaryCore
 import AviaryMessage
 import AviaryQueue
 import AviarySubmission
 import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One pass over maildrop/ (Postfix's pickup), called on every wake-up.
 public struct Pickup {
@@ -177,7 +178,11 @@ public struct Pickup {
             QueueRecipient(address: $0.address, notify: $0.notify, originalRecipient: $0.originalRecipient)
         }
         return QueueEnvelope(
-            arrivalTime: envelope.arrivalTime, sender: envelope.sender, attributes: attributes, recipients: recipients)
+            arrivalTime: envelope.arrivalTime,
+            sender: envelope.sender,
+            attributes: attributes,
+            recipients: recipients
+        )
     }
 
     /// Postfix's pickup header: `Received: by HOST (Aviary, from userid UID)` and `id ID; DATE` folded below;
@@ -213,19 +218,31 @@ public struct Pickup {
             var first: [UInt8] = []
             try file.readMessage(chunkSize: 65536) { chunk in if first.isEmpty { first = chunk } }
             let report = DeliveryStatusNotification(
-                hostname: settings.hostname, queueID: id.rawValue, recipient: envelope.sender,
+                hostname: settings.hostname,
+                queueID: id.rawValue,
+                recipient: envelope.sender,
                 arrivalDate: MessageDate.rfc5322(Int(envelope.arrivalTime)),
                 reports: envelope.recipients.map {
                     DeliveryStatusNotification.RecipientReport(
-                        finalRecipient: $0.address, originalRecipient: $0.originalRecipient, action: .failed,
-                        status: problem.status, diagnostic: problem.text)
+                        finalRecipient: $0.address,
+                        originalRecipient: $0.originalRecipient,
+                        action: .failed,
+                        status: problem.status,
+                        diagnostic: problem.text
+                    )
                 },
-                envelopeID: envelope[attribute: "envid"], returnHeadersOnly: true)
+                envelopeID: envelope[attribute: "envid"],
+                returnHeadersOnly: true
+            )
             let writer = try QueueWriter(
                 directory: queue,
                 envelope: QueueEnvelope(
-                    arrivalTime: Double(time(nil)), sender: "", attributes: [.init("origin", "bounce")],
-                    recipients: [QueueRecipient(address: envelope.sender)]))
+                    arrivalTime: Double(time(nil)),
+                    sender: "",
+                    attributes: [.init("origin", "bounce")],
+                    recipients: [QueueRecipient(address: envelope.sender)]
+                )
+            )
             try writer.append(report.compose(original: Array(HeaderScanner.headerSection(of: first))))
             let bounceID = try writer.commit()
             try queue.remove(id, from: .maildrop)

@@ -1,8 +1,9 @@
+import AviaryCore
+import AviaryDaemon
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import AviaryCore
-import AviaryDaemon
 
 /// pickup as a master.cf service (`pickup unix n - n 60 1 pickup`): scans maildrop/ when it starts, when
 /// sendmail writes a byte to public/pickup, and on master's periodic wake-up.

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AviaryAdmin
 import AviaryCore
 import AviaryDaemon
 import AviaryQueue
 import AviarySubmission
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// showq as a master.cf service (`showq unix n - n - - showq`, in public/): the queue listing for users who
 /// may not read the queue themselves (mailq, sendmail -bp). The client sends one byte, `J` for the

@@ -16,13 +16,19 @@ enum AliasCheck {
                 for warning in table.warnings { printError("\(programName): warning: \(warning)") }
                 writeAll(
                     1,
-                    Array("\(programName): \(path): \(table.entries.count) aliases, no errors (Aviary reads this file directly; there is no database to build)\n".utf8))
+                    Array(
+                        "\(programName): \(path): \(table.entries.count) aliases, no errors (Aviary reads this file directly; there is no database to build)\n"
+                            .utf8
+                    )
+                )
             } catch {
                 failed = true
                 for diagnostic in error.diagnostics { printError("\(programName): \(diagnostic)") }
             }
         }
-        if failed { throw SubmissionError(.dataError, "errors in the alias files; Aviary reads them as they are, so fix them") }
+        if failed {
+            throw SubmissionError(.dataError, "errors in the alias files; Aviary reads them as they are, so fix them")
+        }
     }
 
     /// The file behind `hash:/etc/aliases` and the like (the text source of every file-based map type), or

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AviaryCore
 import AviaryMessage
 import AviaryQueue
 import AviarySMTP
 import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `sendmail -bs`: a small synchronous SMTP dialogue on stdin and stdout for local programs that would rather
 /// speak SMTP than use the command line (Postfix runs smtpd for this). Commands are parsed by AviarySMTP's
@@ -103,8 +104,11 @@ public struct LocalSMTPSession {
             let address = path.domain.isEmpty ? settings.qualified(path.description) : path.description
             current.recipients.append(
                 QueueRecipient(
-                    address: address, notify: parameters.notify?.description,
-                    originalRecipient: parameters.originalRecipient.map { "\($0.addressType);\($0.address)" }))
+                    address: address,
+                    notify: parameters.notify?.description,
+                    originalRecipient: parameters.originalRecipient.map { "\($0.addressType);\($0.address)" }
+                )
+            )
             transaction = current
             return .recipientOk
         case .data:
@@ -133,7 +137,8 @@ public struct LocalSMTPSession {
     }
 
     /// DATA: creates the maildrop file first, then reads the message into it, then commits.
-    private mutating func receive(_ transaction: Transaction, user: SubmittingUser) throws(SubmissionError) -> SMTPReply {
+    private mutating func receive(_ transaction: Transaction, user: SubmittingUser) throws(SubmissionError) -> SMTPReply
+    {
         let file: MaildropFile
         do {
             file = try MaildropFile(queue: settings.queue, privilege: privilege)
@@ -149,21 +154,31 @@ public struct LocalSMTPSession {
         envelopeOptions.dsnReturn = parameters.dsnReturn?.rawValue
         envelopeOptions.envelopeID = parameters.envelopeID
         var envelope = Sendmail.envelope(
-            sender: transaction.sender, recipients: [], notify: nil, user: user, options: envelopeOptions,
-            protocolName: isExtended ? "ESMTP" : "SMTP", heloName: heloName)
+            sender: transaction.sender,
+            recipients: [],
+            notify: nil,
+            user: user,
+            options: envelopeOptions,
+            protocolName: isExtended ? "ESMTP" : "SMTP",
+            heloName: heloName
+        )
         envelope.recipients = transaction.recipients
         if parameters.isSMTPUTF8 { envelope.attributes.append(.init("smtputf8", "yes")) }
         let editor = HeaderEditor(
             fromAddress: transaction.sender.isEmpty ? settings.qualified(user.name) : transaction.sender,
-            fullName: user.fullName, hostname: settings.hostname, queueID: file.id.rawValue,
-            date: MessageDate.rfc5322())
+            fullName: user.fullName,
+            hostname: settings.hostname,
+            queueID: file.id.rawValue,
+            date: MessageDate.rfc5322()
+        )
         let composer = MessageComposer(
             options: MessageComposer.Options(),
             completeHeaders: { fields in
                 file.writer.begin(envelope)
                 return editor.headerSection(fields)
             },
-            write: { bytes in try file.append(bytes) })
+            write: { bytes in try file.append(bytes) }
+        )
         var failure: SubmissionError?
         var buffer = ByteBuffer()
         while true {
@@ -204,7 +219,9 @@ public struct LocalSMTPSession {
             printError("sendmail: warning: \(failure.message)")
             return .localError
         }
-        privilege.usingQuietly { _ = PublicService.trigger(settings.publicSocket(PublicService.pickup), UInt8(ascii: "W")) }
+        privilege.usingQuietly {
+            _ = PublicService.trigger(settings.publicSocket(PublicService.pickup), UInt8(ascii: "W"))
+        }
         return .queued(as: file.id.rawValue)
     }
 

@@ -1,8 +1,9 @@
+import AviaryCore
+import AviaryQueue
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import AviaryCore
-import AviaryQueue
 
 /// One message being written into `maildrop/`: a queue file in the one codec (QueueWriter), created before
 /// the message is read, committed durably, removed on every failure path and by the signal guard.
@@ -39,7 +40,8 @@ public final class MaildropFile {
             if error.code == EACCES || error.code == EPERM {
                 throw SubmissionError(
                     .noPermission,
-                    "cannot create a file in \(directory): \(error.reason) (is sendmail installed setgid to setgid_group?)")
+                    "cannot create a file in \(directory): \(error.reason) (is sendmail installed setgid to setgid_group?)"
+                )
             }
             if error.code == ENOSPC || error.code == EDQUOT || error.code == EIO {
                 throw SubmissionError(.temporaryFailure, "cannot create a file in \(directory): \(error.reason)")

@@ -63,7 +63,8 @@ public final class MessageComposer {
     public private(set) var isFinished = false
 
     public init(
-        options: Options, completeHeaders: @escaping ([HeaderField]) throws -> [UInt8],
+        options: Options,
+        completeHeaders: @escaping ([HeaderField]) throws -> [UInt8],
         write: @escaping ([UInt8]) throws -> Void
     ) {
         self.options = options
@@ -162,7 +163,10 @@ public final class MessageComposer {
     private func emit(_ bytes: [UInt8]) throws {
         messageSize += bytes.count
         if options.sizeLimit > 0 && messageSize > options.sizeLimit {
-            throw SubmissionError(.dataError, "message size exceeds fixed limit (message_size_limit = \(options.sizeLimit))")
+            throw SubmissionError(
+                .dataError,
+                "message size exceeds fixed limit (message_size_limit = \(options.sizeLimit))"
+            )
         }
         try write(bytes)
     }

@@ -1,7 +1,8 @@
+import AviaryCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import AviaryCore
 
 /// A client of the services master runs on sockets in `public/`: pickup and qmgr take one wake-up byte,
 /// showq answers one request byte with the queue listing and closes.

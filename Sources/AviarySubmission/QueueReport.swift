@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AviaryAdmin
 import AviaryCore
 import AviaryQueue
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `mailq` and `sendmail -bp`: root and the owner of the queue read it directly; everyone else asks the
 /// showq service over `public/showq` (the queue is not readable to them; see SetgidPrivilege.swift).

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AviaryConfig
 import AviaryCore
 import AviaryMessage
 import AviaryQueue
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The `sendmail` program (also run as `mailq` and `newaliases`): the local submission interface every Unix
 /// program expects. Works while master is down: a message waits in `maildrop/` until pickup runs.
@@ -40,11 +41,15 @@ public enum Sendmail {
             try privilege.dropPermanently()
             return SendmailExitStatus.ok.rawValue
         } catch {
-            if error.status == .usage && error.message.hasPrefix("usage:") {
+            if error.status == .ok {
+                writeAll(STDOUT_FILENO, Array((error.message + "\n").utf8))  // --help
+            } else if error.status == .usage && error.message.hasPrefix("usage:") {
                 printError(error.message)
             } else {
-                printError(error.message.split(separator: "\n").map { "\(programName): fatal: \($0)" }
-                    .joined(separator: "\n"))
+                printError(
+                    error.message.split(separator: "\n").map { "\(programName): fatal: \($0)" }
+                        .joined(separator: "\n")
+                )
             }
             return error.status.rawValue
         }
@@ -52,10 +57,14 @@ public enum Sendmail {
 
     /// Finds the configuration directory (-C, MAIL_CONFIG, /etc/aviary), gives up the setgid group first when
     /// that directory is not trusted, and reads main.cf.
-    static func loadSettings(_ options: SendmailOptions, privilege: SetgidPrivilege) throws(SubmissionError)
+    static func loadSettings(
+        _ options: SendmailOptions,
+        privilege: SetgidPrivilege
+    ) throws(SubmissionError)
         -> SubmissionSettings
     {
-        var directory = options.configDirectory ?? getenv("MAIL_CONFIG").map { String(cString: $0) }
+        var directory =
+            options.configDirectory ?? getenv("MAIL_CONFIG").map { String(cString: $0) }
             ?? defaultConfigDirectory
         if !directory.isEmpty && !SafeFile.isDirectory(directory) && SafeFile.baseName(of: directory) == "main.cf" {
             directory = SafeFile.directoryName(of: directory)  // Postfix's -C also takes the main.cf file
@@ -74,7 +83,11 @@ public enum Sendmail {
     }
 
     /// Reads the message on stdin and leaves it in maildrop/ for pickup. Returns its queue ID.
-    static func submit(_ options: SendmailOptions, settings: SubmissionSettings, privilege: SetgidPrivilege)
+    static func submit(
+        _ options: SendmailOptions,
+        settings: SubmissionSettings,
+        privilege: SetgidPrivilege
+    )
         throws(SubmissionError) -> QueueID
     {
         guard let user = SubmittingUser.current() else {
@@ -92,14 +105,20 @@ public enum Sendmail {
             }
         }
         if recipients.isEmpty && !options.extractsRecipients {
-            throw SubmissionError(.usage, "Recipient addresses must be specified on the command line or via the -t option")
+            throw SubmissionError(
+                .usage,
+                "Recipient addresses must be specified on the command line or via the -t option"
+            )
         }
         let file = try MaildropFile(queue: settings.queue, privilege: privilege)
         do {
             let editor = HeaderEditor(
                 fromAddress: sender.isEmpty ? settings.qualified(user.name) : sender,
-                fullName: options.fullName ?? user.fullName, hostname: settings.hostname,
-                queueID: file.id.rawValue, date: MessageDate.rfc5322())
+                fullName: options.fullName ?? user.fullName,
+                hostname: settings.hostname,
+                queueID: file.id.rawValue,
+                date: MessageDate.rfc5322()
+            )
             var composerOptions = MessageComposer.Options()
             composerOptions.dotEndsMessage = !options.ignoresDots
             composerOptions.skipsFromLine = true
@@ -111,19 +130,33 @@ public enum Sendmail {
                     if options.extractsRecipients {
                         for address in HeaderEditor.recipients(in: fields) {
                             guard let recipient = settings.recipient(address) else {
-                                throw SubmissionError(.noUser, "bad recipient address syntax in the message header: \(address)")
+                                throw SubmissionError(
+                                    .noUser,
+                                    "bad recipient address syntax in the message header: \(address)"
+                                )
                             }
                             all.append(recipient)
                         }
                     }
                     all = unique(all)
-                    if all.isEmpty { throw SubmissionError(.dataError, "No recipient addresses found in message header") }
+                    if all.isEmpty {
+                        throw SubmissionError(.dataError, "No recipient addresses found in message header")
+                    }
                     file.writer.begin(
-                        envelope(sender: sender, recipients: all, notify: notify, user: user, options: options,
-                            protocolName: "local", heloName: nil))
+                        envelope(
+                            sender: sender,
+                            recipients: all,
+                            notify: notify,
+                            user: user,
+                            options: options,
+                            protocolName: "local",
+                            heloName: nil
+                        )
+                    )
                     return editor.headerSection(fields)
                 },
-                write: { bytes in try file.append(bytes) })
+                write: { bytes in try file.append(bytes) }
+            )
             try readStandardInput(into: composer)
             try composer.finish()
             try file.commit(ignoreSignalsAfter: true)
@@ -134,7 +167,9 @@ public enum Sendmail {
             file.abort()
             throw SubmissionError(.software, "\(error)")
         }
-        privilege.usingQuietly { _ = PublicService.trigger(settings.publicSocket(PublicService.pickup), UInt8(ascii: "W")) }
+        privilege.usingQuietly {
+            _ = PublicService.trigger(settings.publicSocket(PublicService.pickup), UInt8(ascii: "W"))
+        }
         return file.id
     }
 
@@ -145,7 +180,10 @@ public enum Sendmail {
             let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw SubmissionError(.osError, "error reading the message from standard input: \(SystemError.current("read").reason)")
+                throw SubmissionError(
+                    .osError,
+                    "error reading the message from standard input: \(SystemError.current("read").reason)"
+                )
             }
             if count == 0 { return }
             if try composer.consume(buffer[..<count]) { return }
@@ -153,7 +191,11 @@ public enum Sendmail {
     }
 
     /// The envelope sender: -f (qualified, checked; "" and "<>" are the null sender), else user@$myorigin.
-    static func envelopeSender(_ given: String?, user: SubmittingUser, settings: SubmissionSettings)
+    static func envelopeSender(
+        _ given: String?,
+        user: SubmittingUser,
+        settings: SubmissionSettings
+    )
         throws(SubmissionError) -> String
     {
         guard let given else { return settings.qualified(user.name) }
@@ -170,14 +212,22 @@ public enum Sendmail {
     static func validatedNotify(_ value: String?) throws(SubmissionError) -> String? {
         guard let value else { return nil }
         let words = value.split(separator: ",").map { String($0).trimmingCharacters(in: " ") }
-        let valid = words == ["NEVER"] || (!words.isEmpty && words.allSatisfy { ["SUCCESS", "DELAY", "FAILURE"].contains($0) })
-        guard valid else { throw SubmissionError(.usage, "bad -N argument \"\(value)\" (never, or success,delay,failure)") }
+        let valid =
+            words == ["NEVER"] || (!words.isEmpty && words.allSatisfy { ["SUCCESS", "DELAY", "FAILURE"].contains($0) })
+        guard valid else {
+            throw SubmissionError(.usage, "bad -N argument \"\(value)\" (never, or success,delay,failure)")
+        }
         return words.joined(separator: ",")
     }
 
     static func envelope(
-        sender: String, recipients: [String], notify: String?, user: SubmittingUser, options: SendmailOptions,
-        protocolName: String, heloName: String?
+        sender: String,
+        recipients: [String],
+        notify: String?,
+        user: SubmittingUser,
+        options: SendmailOptions,
+        protocolName: String,
+        heloName: String?
     ) -> QueueEnvelope {
         var attributes: [QueueEnvelope.Attribute] = [
             .init("origin", "sendmail"), .init("uid", String(user.uid)), .init("protocol", protocolName),
@@ -189,8 +239,11 @@ public enum Sendmail {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return QueueEnvelope(
-            arrivalTime: Double(now.tv_sec) + Double(now.tv_nsec) / 1e9, sender: sender, attributes: attributes,
-            recipients: recipients.map { QueueRecipient(address: $0, notify: notify) })
+            arrivalTime: Double(now.tv_sec) + Double(now.tv_nsec) / 1e9,
+            sender: sender,
+            attributes: attributes,
+            recipients: recipients.map { QueueRecipient(address: $0, notify: notify) }
+        )
     }
 
     /// -q: asks qmgr to flush the deferred queue and pickup to look at maildrop/.

@@ -55,7 +55,9 @@ public struct SendmailOptions: Sendable, Equatable {
 
     public init() {}
 
-    static let takesValue: Set<Character> = ["B", "C", "F", "L", "N", "O", "R", "V", "X", "b", "e", "f", "h", "o", "p", "r"]
+    static let takesValue: Set<Character> = [
+        "B", "C", "F", "L", "N", "O", "R", "V", "X", "b", "e", "f", "h", "o", "p", "r",
+    ]
     static let ignoredFlags: Set<Character> = ["4", "6", "G", "U", "c", "m", "n", "x"]
 
     public static let usage = """
@@ -89,7 +91,7 @@ public struct SendmailOptions: Sendable, Equatable {
             if argument.hasPrefix("--") {
                 switch argument {
                 case "--json": options.json = true
-                case "--help": throw SubmissionError(.usage, usage)
+                case "--help": throw SubmissionError(.ok, usage)
                 default: throw SubmissionError(.usage, "unrecognized option '\(argument)'\n\(usage)")
                 }
                 continue
@@ -148,7 +150,10 @@ public struct SendmailOptions: Sendable, Equatable {
             case "p": mode = .listQueue
             case "i": mode = .newAliases
             case "d", "D":
-                throw SubmissionError(.usage, "-b\(value) is not supported: start the mail system with \"aviary start\"")
+                throw SubmissionError(
+                    .usage,
+                    "-b\(value) is not supported: start the mail system with \"aviary start\""
+                )
             default:
                 throw SubmissionError(.usage, "-b\(value) is not supported (use -bm, -bs, -bp or -bi)")
             }

@@ -31,10 +31,11 @@
 //
 // Without root (the demo, the tests as an ordinary user) nothing is setgid: everything runs as one user.
 
+import AviaryCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import AviaryCore
 
 /// The setgid group privilege of the running sendmail: held in the saved set-group-ID, used only around the
 /// system calls that need it. Not setgid (real and effective group equal at start): every call is a no-op.

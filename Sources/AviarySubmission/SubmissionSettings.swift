@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AviaryConfig
 import AviaryCore
 import AviaryMessage
 import AviaryQueue
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The main.cf values sendmail, pickup and showq use.
 public struct SubmissionSettings: Sendable {

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AviaryConfig
 import AviaryCore
 import AviaryQueue
@@ -9,6 +6,10 @@ import Logging
 import Testing
 
 @testable import AviaryPickup
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A queue tree in a temporary directory, and a pickup over it.
 final class PickupFixture {
@@ -24,7 +25,8 @@ final class PickupFixture {
         try queue.prepare(owner: nil)
         let config = try MainConfig.parse(
             (["queue_directory = \(root)/q", "myhostname = mail.example.test"] + mainCf).joined(separator: "\n"),
-            directory: root)
+            directory: root
+        )
         var logger = Logger(label: "test.pickup")
         logger.logLevel = .critical
         pickup = Pickup(config: config, logger: logger)
@@ -34,15 +36,20 @@ final class PickupFixture {
 
     /// A maildrop file as sendmail writes it.
     @discardableResult
-    func drop(sender: String = "alice@mail.example.test", recipients: [String] = ["bob@mail.example.test"],
-        message: String = "Subject: test\r\n\r\nhello\r\n") throws -> QueueID
-    {
+    func drop(
+        sender: String = "alice@mail.example.test",
+        recipients: [String] = ["bob@mail.example.test"],
+        message: String = "Subject: test\r\n\r\nhello\r\n"
+    ) throws -> QueueID {
         let writer = try QueueWriter(reservingIn: queue, queue: .maildrop, mode: 0o644)
         writer.begin(
             QueueEnvelope(
-                arrivalTime: 1_800_000_000, sender: sender,
+                arrivalTime: 1_800_000_000,
+                sender: sender,
                 attributes: [.init("origin", "sendmail"), .init("uid", "4242"), .init("protocol", "local")],
-                recipients: recipients.map { QueueRecipient(address: $0) }))
+                recipients: recipients.map { QueueRecipient(address: $0) }
+            )
+        )
         try writer.append(Array(message.utf8))
         return try writer.commit()
     }

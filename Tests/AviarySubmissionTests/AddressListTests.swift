@@ -12,7 +12,10 @@ struct AddressListTests {
             ("\"Doe, John\" <john@example.org>", ["john@example.org"]),
             ("alice (the boss, really) <alice@example.org>", ["alice@example.org"]),
             ("bob@example.org (Bob (nested))", ["bob@example.org"]),
-            ("team: a@example.org, b@example.org;, c@example.org", ["a@example.org", "b@example.org", "c@example.org"]),
+            (
+                "team: a@example.org, b@example.org;, c@example.org",
+                ["a@example.org", "b@example.org", "c@example.org"]
+            ),
             ("undisclosed-recipients:;", []),
             ("<@relay.example,@other.example:user@example.org>", ["user@example.org"]),
             ("\"john doe\"@example.org", ["\"john doe\"@example.org"]),
@@ -20,7 +23,8 @@ struct AddressListTests {
             ("alice, , bob", ["alice", "bob"]),
             ("<cc@x>", ["cc@x"]),
             ("", []),
-        ])
+        ]
+    )
     func addresses(_ value: String, _ expected: [String]) {
         #expect(AddressList.addresses(in: value) == expected)
     }

@@ -11,7 +11,10 @@ struct MessageComposerTests {
     }
 
     func compose(
-        _ input: String, dotEnds: Bool = true, sizeLimit: Int = 0, pieces: Int = 1,
+        _ input: String,
+        dotEnds: Bool = true,
+        sizeLimit: Int = 0,
+        pieces: Int = 1,
         editor: HeaderEditor = MessageComposerTests.editor
     ) throws -> Output {
         let output = Output()
@@ -25,7 +28,8 @@ struct MessageComposerTests {
                 output.fields = fields
                 return editor.headerSection(fields)
             },
-            write: { output.bytes += $0 })
+            write: { output.bytes += $0 }
+        )
         let bytes = Array(input.utf8)
         let size = max(1, bytes.count / pieces + 1)
         var index = 0
@@ -38,8 +42,12 @@ struct MessageComposerTests {
     }
 
     static let editor = HeaderEditor(
-        fromAddress: "alice@example.org", fullName: "Alice Example", hostname: "mail.example.test",
-        queueID: "0TOVPDA47QCBBC9", date: "Sun, 22 Nov 2026 00:58:22 +0000")
+        fromAddress: "alice@example.org",
+        fullName: "Alice Example",
+        hostname: "mail.example.test",
+        queueID: "0TOVPDA47QCBBC9",
+        date: "Sun, 22 Nov 2026 00:58:22 +0000"
+    )
 
     @Test("LF lines become CR LF; missing From, Date, Message-ID and To are added after the fields")
     func addsHeaders() throws {
@@ -57,13 +65,22 @@ struct MessageComposerTests {
     func removesBcc() throws {
         let output = try compose(
             "From: me@example.org\nTo: a@example.org\nCc: B <b@example.org>\nBcc: c@example.org,\n d@example.org\n"
-                + "Resent-Bcc: e@example.org\nSubject: s\n\nbody\n")
+                + "Resent-Bcc: e@example.org\nSubject: s\n\nbody\n"
+        )
         #expect(!output.text.contains("Bcc"))
         #expect(!output.text.contains("d@example.org"))
-        #expect(output.text.hasPrefix("From: me@example.org\r\nTo: a@example.org\r\nCc: B <b@example.org>\r\nSubject: s\r\n"))
+        #expect(
+            output.text.hasPrefix(
+                "From: me@example.org\r\nTo: a@example.org\r\nCc: B <b@example.org>\r\nSubject: s\r\n"
+            )
+        )
         #expect(HeaderEditor.recipients(in: output.fields) == ["e@example.org"])  // Resent- fields win
         let plain = try compose("To: a@example.org\nCc: b@example.org\nBcc: c@example.org, d@example.org\n\nx\n")
-        #expect(HeaderEditor.recipients(in: plain.fields) == ["a@example.org", "b@example.org", "c@example.org", "d@example.org"])
+        #expect(
+            HeaderEditor.recipients(in: plain.fields) == [
+                "a@example.org", "b@example.org", "c@example.org", "d@example.org",
+            ]
+        )
     }
 
     @Test("a line with a single dot ends the message unless -i; an mbox From_ line is skipped")

@@ -19,7 +19,9 @@ struct SendmailOptionsTests {
             $0.extractsRecipients && $0.ignoresDots && $0.sender == "me@example.org" && $0.recipients == ["bob"]
         },
         Case(arguments: ["-oem", "-oep", "-om", "-o", "i", "alice"]) { $0.ignoresDots && $0.recipients == ["alice"] },
-        Case(arguments: ["-F", "Alice Example", "-r", "<>", "x"]) { $0.fullName == "Alice Example" && $0.sender == "<>" },
+        Case(arguments: ["-F", "Alice Example", "-r", "<>", "x"]) {
+            $0.fullName == "Alice Example" && $0.sender == "<>"
+        },
         Case(arguments: ["-bs"]) { $0.mode == .smtp },
         Case(arguments: ["-b", "p", "--json"]) { $0.mode == .listQueue && $0.json },
         Case(arguments: ["-bi"]) { $0.mode == .newAliases },

@@ -3,15 +3,16 @@
 // small instance harness below is this file's own (SubmissionInstance), every wait is bounded, nothing
 // asserts on wall-clock time.
 
-#if canImport(Glibc)
-import Glibc
-#endif
 import AviaryCore
 import AviaryQueue
 import Foundation
 import Testing
 
 @testable import AviaryPickup
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A throw-away Aviary instance for local submission: DIR/etc (main.cf, master.cf, aliases), DIR/q (the
 /// queue), DIR/mail (mbox spool), DIR/out (alias file targets), DIR/bin/sendmail (as root: a copy that is
@@ -78,13 +79,16 @@ final class SubmissionInstance {
             [
                 "qmgr unix n - n 300 1 qmgr", "local unix - n n - - local", "pickup unix n - n 60 1 pickup",
                 "showq unix n - n - - showq",
-            ])
+            ]
+        )
         try write(etc + "/aliases", ["postmaster: root"] + aliases)
         if isRoot {
             // As install.sh makes it: root:aviarydrop 2755.
             let copy = directory + "/bin/sendmail"
             try SafeFile.writeDurably(try SafeFile.readAll(Self.binaries + "/sendmail"), to: copy, mode: 0o755)
-            guard let group = QueueName.groupID(named: Self.setgidGroup) else { throw SystemError(code: ENOENT, operation: "getgrnam") }
+            guard let group = QueueName.groupID(named: Self.setgidGroup) else {
+                throw SystemError(code: ENOENT, operation: "getgrnam")
+            }
             chown(copy, 0, group)
             chmod(copy, 0o2755)
         }
@@ -98,7 +102,11 @@ final class SubmissionInstance {
         if SystemAccount.named(testUser) == nil {
             _ = try runSync(
                 "/usr/sbin/useradd",
-                ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--comment", "Sub Tester,,,", testUser])
+                [
+                    "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--comment", "Sub Tester,,,",
+                    testUser,
+                ]
+            )
         }
     }
 
@@ -123,13 +131,19 @@ final class SubmissionInstance {
         var signal: Int32?
         var output: String
         var errors: String
-        var description: String { "status \(status) signal \(signal.map(String.init) ?? "-")\nstdout: \(output)\nstderr: \(errors)" }
+        var description: String {
+            "status \(status) signal \(signal.map(String.init) ?? "-")\nstdout: \(output)\nstderr: \(errors)"
+        }
     }
 
     /// Runs a program to its end (bounded), with `input` on stdin.
     func run(
-        _ path: String, _ arguments: [String], input: String? = nil, environment: [String: String] = [:],
-        asUser: Bool = false, timeout: Duration = .seconds(60)
+        _ path: String,
+        _ arguments: [String],
+        input: String? = nil,
+        environment: [String: String] = [:],
+        asUser: Bool = false,
+        timeout: Duration = .seconds(60)
     ) async throws -> Result {
         let process = Process()
         if asUser && isRoot {
@@ -157,8 +171,11 @@ final class SubmissionInstance {
         process.waitUntilExit()
         let isSignal = process.terminationReason == .uncaughtSignal
         return Result(
-            status: isSignal ? -1 : process.terminationStatus, signal: isSignal ? process.terminationStatus : nil,
-            output: (try? SafeFile.readText(stem + ".out")) ?? "", errors: (try? SafeFile.readText(stem + ".err")) ?? "")
+            status: isSignal ? -1 : process.terminationStatus,
+            signal: isSignal ? process.terminationStatus : nil,
+            output: (try? SafeFile.readText(stem + ".out")) ?? "",
+            errors: (try? SafeFile.readText(stem + ".err")) ?? ""
+        )
     }
 
     /// Runs the instance's sendmail as the ordinary user with `-C DIR/etc`.
@@ -258,7 +275,9 @@ final class SubmissionInstance {
 
     /// Runs `body` on a fresh instance and always cleans up; prints the instance's report when it throws.
     static func with(
-        mainCf: [String] = [], aliases: [String] = [], _ body: (SubmissionInstance) async throws -> Void
+        mainCf: [String] = [],
+        aliases: [String] = [],
+        _ body: (SubmissionInstance) async throws -> Void
     ) async throws {
         let instance = try SubmissionInstance(mainCf: mainCf, aliases: aliases)
         do {
@@ -277,7 +296,10 @@ struct SubmissionTests {
     static let isRoot = getuid() == 0
     static let hasMailutils = SafeFile.exists("/usr/bin/mail.mailutils")
 
-    @Test("mailutils' mail submits through Aviary's sendmail; the user reads the mbox with mail -f", .enabled(if: hasMailutils))
+    @Test(
+        "mailutils' mail submits through Aviary's sendmail; the user reads the mbox with mail -f",
+        .enabled(if: hasMailutils)
+    )
     func mailutils() async throws {
         try await SubmissionInstance.with { instance in
             try await instance.startMaster()
@@ -289,13 +311,26 @@ struct SubmissionTests {
             let env = ["MAIL_CONFIG": instance.etc, "HOME": instance.directory]
             // mail -s subject user < file
             let sent = try await instance.run(
-                "/bin/sh", ["-c", "exec \(mail) \(mailer.map { "'\($0)'" }.joined(separator: " ")) -s 'Report \(token)' \(instance.user) < \(body)"],
-                environment: env, asUser: true)
+                "/bin/sh",
+                [
+                    "-c",
+                    "exec \(mail) \(mailer.map { "'\($0)'" }.joined(separator: " ")) -s 'Report \(token)' \(instance.user) < \(body)",
+                ],
+                environment: env,
+                asUser: true
+            )
             #expect(sent.status == 0, "\(sent)")
             // echo body | mail -s subj -c a -b b user (mailutils spells -c and -b as -a "Cc: ..." and -a "Bcc: ...")
             let copied = try await instance.run(
-                mail, mailer + ["-s", "Copies \(token)", "-a", "Cc: \(instance.user)@localhost", "-a", "Bcc: postmaster", instance.user],
-                input: "copied body \(token)\n", environment: env, asUser: true)
+                mail,
+                mailer + [
+                    "-s", "Copies \(token)", "-a", "Cc: \(instance.user)@localhost", "-a", "Bcc: postmaster",
+                    instance.user,
+                ],
+                input: "copied body \(token)\n",
+                environment: env,
+                asUser: true
+            )
             #expect(copied.status == 0, "\(copied)")
 
             let messages = await instance.awaitMessages(token, count: 3)
@@ -311,10 +346,23 @@ struct SubmissionTests {
             }
             // Reading it back with the same tool, as the user.
             let read = try await instance.run(
-                mail, ["-n", "-N", "-f", instance.mbox], input: "print 1\nexit\n", environment: env, asUser: true)
+                mail,
+                ["-n", "-N", "-f", instance.mbox],
+                input: "print 1\nexit\n",
+                environment: env,
+                asUser: true
+            )
             #expect(read.output.contains("Report \(token)") || read.output.contains("Copies \(token)"), "\(read)")
-            let summary = try await instance.run(mail, ["-n", "-f", instance.mbox, "-H"], environment: env, asUser: true)
-            #expect(summary.output.contains("Report mailutils") && summary.output.contains("Copies mailutils"), "\(summary)")
+            let summary = try await instance.run(
+                mail,
+                ["-n", "-f", instance.mbox, "-H"],
+                environment: env,
+                asUser: true
+            )
+            #expect(
+                summary.output.contains("Report mailutils") && summary.output.contains("Copies mailutils"),
+                "\(summary)"
+            )
         }
     }
 
@@ -322,7 +370,10 @@ struct SubmissionTests {
     func extractRecipients() async throws {
         let targets = ["to-a", "cc-b", "bcc-c"]
         try await SubmissionInstance.with(aliases: targets.map { "\($0): DIR/out/\($0).mbox" }) { instance in
-            try instance.write(instance.etc + "/aliases", ["postmaster: root"] + targets.map { "\($0): \(instance.directory)/out/\($0).mbox" })
+            try instance.write(
+                instance.etc + "/aliases",
+                ["postmaster: root"] + targets.map { "\($0): \(instance.directory)/out/\($0).mbox" }
+            )
             // As root, /file deliveries run as default_privs (nobody): the files must be theirs.
             for target in targets {
                 let path = instance.directory + "/out/\(target).mbox"
@@ -347,7 +398,9 @@ struct SubmissionTests {
                 let copies = await instance.awaitMessages(token, in: instance.directory + "/out/\(target).mbox")
                 #expect(copies.count == 1, "\(target): \(instance.report())")
                 #expect(copies.allSatisfy { !$0.contains("Bcc") && !$0.contains("Hidden") }, "\(copies)")
-                #expect(copies.allSatisfy { $0.contains("To: Alpha <to-a@mail.example.test>") && $0.contains("Cc: cc-b") })
+                #expect(
+                    copies.allSatisfy { $0.contains("To: Alpha <to-a@mail.example.test>") && $0.contains("Cc: cc-b") }
+                )
             }
             #expect(instance.text(instance.maillog).contains("nrcpt=3"))
         }
@@ -363,16 +416,23 @@ struct SubmissionTests {
             let script = [
                 "EHLO client.example", "RCPT TO:<\(user)>", "MAIL FROM:<\(user)>", "RCPT TO:<\(user)>", "DATA",
                 "Subject: \(one)", "", "..leading dot \(one)", ".", "RSET", "NOOP",
-                "MAIL FROM:<>", "RCPT TO:<\(user)@localhost>", "DATA", "Subject: \(two)", "", "body \(two)", ".", "QUIT",
+                "MAIL FROM:<>", "RCPT TO:<\(user)@localhost>", "DATA", "Subject: \(two)", "", "body \(two)", ".",
+                "QUIT",
             ].map { $0 + "\r\n" }.joined()
             let session = try await instance.submit(["-bs"], input: script)
             #expect(session.status == 0, "\(session)")
             let codes = session.output.split(separator: "\r\n").map { String($0.prefix(4)) }.filter { $0.last == " " }
             #expect(
-                codes == ["220 ", "250 ", "503 ", "250 ", "250 ", "354 ", "250 ", "250 ", "250 ", "250 ", "250 ", "354 ", "250 ", "221 "],
-                "\(session.output)")
+                codes == [
+                    "220 ", "250 ", "503 ", "250 ", "250 ", "354 ", "250 ", "250 ", "250 ", "250 ", "250 ", "354 ",
+                    "250 ", "221 ",
+                ],
+                "\(session.output)"
+            )
             #expect(session.output.contains("250-PIPELINING"))
-            let queued = session.output.components(separatedBy: "Ok: queued as ").dropFirst().map { String($0.prefix(15)) }
+            let queued = session.output.components(separatedBy: "Ok: queued as ").dropFirst().map {
+                String($0.prefix(15))
+            }
             #expect(queued.count == 2)
             let first = await instance.awaitMessages(one)
             let second = await instance.awaitMessages(two)
@@ -418,8 +478,10 @@ struct SubmissionTests {
         }
     }
 
-    @Test("mailq and sendmail -bp --json through showq as an ordinary user, who cannot read the queue itself",
-        .enabled(if: isRoot))
+    @Test(
+        "mailq and sendmail -bp --json through showq as an ordinary user, who cannot read the queue itself",
+        .enabled(if: isRoot)
+    )
     func showqForUsers() async throws {
         // Mail for a remote domain waits in the queue: there is no smtp transport in this master.cf.
         try await SubmissionInstance.with { instance in
@@ -428,7 +490,8 @@ struct SubmissionTests {
             #expect(sent.status == 0, "\(sent)")
             var id: String?
             _ = await instance.waitUntil {
-                id = (instance.files(in: .deferred).isEmpty ? nil : "") != nil
+                id =
+                    (instance.files(in: .deferred).isEmpty ? nil : "") != nil
                     ? QueueDirectory(root: instance.queue).messages(in: .deferred).first?.rawValue : nil
                 return id != nil
             }
@@ -443,7 +506,9 @@ struct SubmissionTests {
             let json = try await instance.submit(["-bp", "--json"], input: "")
             #expect(json.status == 0, "\(json)")
             let object = try #require(
-                try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any], "\(json)")
+                try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any],
+                "\(json)"
+            )
             #expect(object["queue_id"] as? String == queued)
             #expect(object["queue_name"] as? String == "deferred")
             // Root reads the queue directly and sees the same.
@@ -455,10 +520,18 @@ struct SubmissionTests {
                 #expect(listed.status != 0, "\(name) is listable by \(instance.user)")
             }
             // The plain (not setgid) binary run by the user gets neither the queue nor the listing.
-            let plain = try await instance.run(SubmissionInstance.binaries + "/sendmail", ["-C", instance.etc, "-bp"], asUser: true)
+            let plain = try await instance.run(
+                SubmissionInstance.binaries + "/sendmail",
+                ["-C", instance.etc, "-bp"],
+                asUser: true
+            )
             #expect(plain.status == 69, "\(plain)")
             let refused = try await instance.run(
-                SubmissionInstance.binaries + "/sendmail", ["-C", instance.etc, instance.user], input: "x\n", asUser: true)
+                SubmissionInstance.binaries + "/sendmail",
+                ["-C", instance.etc, instance.user],
+                input: "x\n",
+                asUser: true
+            )
             #expect(refused.status == 77, "\(refused)")
         }
     }
@@ -479,7 +552,12 @@ struct SubmissionTests {
                     let isRoot = instance.isRoot
                     group.addTask {
                         let status = try await SubmissionTests.runDetached(
-                            path, arguments, input: input, directory: directory, user: isRoot ? user : nil)
+                            path,
+                            arguments,
+                            input: input,
+                            directory: directory,
+                            user: isRoot ? user : nil
+                        )
                         return (index, status)
                     }
                 }
@@ -499,7 +577,13 @@ struct SubmissionTests {
     }
 
     /// One sendmail run for the concurrency test (a Sendable shape for the task group).
-    static func runDetached(_ path: String, _ arguments: [String], input: String, directory: String, user: String?)
+    static func runDetached(
+        _ path: String,
+        _ arguments: [String],
+        input: String,
+        directory: String,
+        user: String?
+    )
         async throws -> Int32
     {
         let process = Process()
@@ -536,9 +620,16 @@ struct SubmissionTests {
             let id = try #require(queue.messages(in: .maildrop).first)
             // What a pickup killed right after committing its version leaves: its own file in maildrop/
             // (owned by mail_owner, as the real pickup's would be), nothing in incoming/.
-            let pickup = Pickup(settings: .init(config: try .load(directory: instance.etc)), logger: .init(label: "test"))
+            let pickup = Pickup(
+                settings: .init(config: try .load(directory: instance.etc)),
+                logger: .init(label: "test")
+            )
             #expect(pickup.process(id, stage: .rewrite) == false)
-            if instance.isRoot, let owner = SystemAccount.named(instance.isRoot ? (SystemAccount.named("aviary") != nil ? "aviary" : "nobody") : "") {
+            if instance.isRoot,
+                let owner = SystemAccount.named(
+                    instance.isRoot ? (SystemAccount.named("aviary") != nil ? "aviary" : "nobody") : ""
+                )
+            {
                 chown(queue.path(of: id, in: .maildrop), owner.uid, owner.gid)
             }
             // And a stale temporary file of a pickup killed while writing the next attempt.
@@ -546,7 +637,10 @@ struct SubmissionTests {
             try await instance.startMaster()
             let delivered = await instance.awaitMessages(token)
             #expect(delivered.count == 1, "\(instance.report())")
-            #expect(delivered.first?.components(separatedBy: "Received: by mail.example.test").count == 2, "one Received header")
+            #expect(
+                delivered.first?.components(separatedBy: "Received: by mail.example.test").count == 2,
+                "one Received header"
+            )
             try? await Task.sleep(for: .seconds(1))
             #expect(instance.messages(in: instance.mbox, containing: token).count == 1)
             #expect(instance.files(in: .maildrop).isEmpty)
@@ -640,7 +734,10 @@ struct SubmissionTests {
             }
             let owner = instance.isRoot ? id("passwd", "aviary") : getuid()
             let drop = instance.isRoot ? id("group", "aviarydrop") : getgid()
-            #expect(owner != nil && drop != nil, "\(instance.text(root + "/etc/passwd"))\(instance.text(root + "/etc/group"))")
+            #expect(
+                owner != nil && drop != nil,
+                "\(instance.text(root + "/etc/passwd"))\(instance.text(root + "/etc/group"))"
+            )
             let expected: [(String, mode_t, uid_t?, gid_t?)] = [
                 ("/usr/local/libexec/aviary/master", 0o755, 0, 0),
                 ("/usr/local/libexec/aviary/pickup", 0o755, 0, 0),
@@ -676,7 +773,10 @@ struct SubmissionTests {
             #expect(instance.text(root + "/etc/aviary/main.cf") == "myhostname = kept.example\n")
             #expect(mode("/var/spool/aviary/maildrop")?.mode == 0o1730)
             if instance.isRoot {
-                #expect(instance.text(root + "/etc/passwd").components(separatedBy: "\naviary:").count == 2, "one aviary user")
+                #expect(
+                    instance.text(root + "/etc/passwd").components(separatedBy: "\naviary:").count == 2,
+                    "one aviary user"
+                )
             }
             // A sendmail that is not Aviary's is never replaced without --force.
             try FileManager.default.removeItem(atPath: root + "/usr/sbin/sendmail")
@@ -688,7 +788,10 @@ struct SubmissionTests {
             // The unit passes systemd-analyze verify (its paths pointed into the scratch root).
             if SafeFile.exists("/usr/bin/systemd-analyze") {
                 let checked = root + "/aviary-verify.service"
-                try instance.write(checked, [unit.replacingOccurrences(of: "/usr/local/sbin/aviary", with: root + "/usr/local/sbin/aviary")])
+                try instance.write(
+                    checked,
+                    [unit.replacingOccurrences(of: "/usr/local/sbin/aviary", with: root + "/usr/local/sbin/aviary")]
+                )
                 let verify = try await instance.run("/usr/bin/systemd-analyze", ["verify", checked])
                 #expect(verify.status == 0, "\(verify)")
             }
