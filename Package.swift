@@ -33,6 +33,9 @@ let package = Package(
         .executable(name: "qmgr", targets: ["qmgr"]),
         .executable(name: "local", targets: ["local"]),
         .executable(name: "aviary", targets: ["aviary"]),
+        .executable(name: "sendmail", targets: ["sendmail"]),
+        .executable(name: "pickup", targets: ["pickup"]),
+        .executable(name: "showq", targets: ["showq"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -78,6 +81,22 @@ let package = Package(
             "AviaryAdmin",
             ["AviaryCore", "AviaryConfig", "AviaryQueue", "AviaryUsers", "AviaryMaster", argumentParser, logging]
         ),
+        // Local submission: sendmail's logic (no event loop: it must start fast and work while master is
+        // down), and the pickup and showq services that serve it.
+        library(
+            "AviarySubmission",
+            [
+                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviarySMTP", "AviaryUsers",
+                "AviaryAdmin", nioCore,
+            ]
+        ),
+        library(
+            "AviaryPickup",
+            [
+                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryAdmin", "AviaryDaemon",
+                "AviarySubmission", logging,
+            ]
+        ),
 
         // Executables: one main.swift each, wiring only.
         executable("master", ["AviaryMaster", "AviaryCore", "AviaryConfig", logging]),
@@ -85,6 +104,9 @@ let package = Package(
         executable("qmgr", ["AviaryQueueManager", "AviaryDaemon"]),
         executable("local", ["AviaryLocal", "AviaryDaemon"]),
         executable("aviary", ["AviaryAdmin", argumentParser]),
+        executable("sendmail", ["AviarySubmission"]),
+        executable("pickup", ["AviaryPickup", "AviaryDaemon"]),
+        executable("showq", ["AviaryPickup", "AviaryDaemon"]),
 
         .target(
             name: "AviaryTestSupport",
@@ -108,9 +130,14 @@ let package = Package(
         tests("AviaryLocalTests", ["AviaryLocal", "AviaryTestSupport"]),
         tests("AviaryMasterTests", ["AviaryMaster", "AviaryTestSupport"]),
         tests("AviaryAdminTests", ["AviaryAdmin", "AviaryQueue", "AviaryConfig", "AviaryCore", "AviaryMaster", "AviaryTestSupport", logging]),
+        tests("AviarySubmissionTests", ["AviarySubmission", "AviaryQueue", "AviaryCore"]),
+        tests("AviaryPickupTests", ["AviaryPickup", "AviarySubmission", "AviaryQueue", "AviaryCore", logging]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["AviaryTestSupport", "AviaryConfig", "AviaryQueue", "master", "smtpd", "qmgr", "local", "aviary"],
+            dependencies: [
+                "AviaryTestSupport", "AviaryConfig", "AviaryQueue", "AviaryPickup", "AviarySubmission", "master", "smtpd",
+                "qmgr", "local", "aviary", "sendmail", "pickup", "showq",
+            ],
             exclude: ["clients"],
             swiftSettings: swiftSettings
         ),

@@ -43,6 +43,9 @@ extension Parameter {
         "daemon_directory", .string, "", "Where master finds the service programs; empty: beside master itself.")
     public static let mailOwner = Parameter(
         "mail_owner", .string, "aviary", "Unprivileged account that every service but local runs as.")
+    public static let setgidGroup = Parameter(
+        "setgid_group", .string, "aviarydrop",
+        "Group of maildrop/ and public/; the installed sendmail is setgid to it so any local user can submit.")
     public static let mailName = Parameter("mail_name", .string, "Aviary", "The name in the SMTP greeting.")
     public static let myhostname = Parameter(
         "myhostname", .string, "", "Fully qualified name of this host; empty: from the system.")
@@ -145,7 +148,7 @@ extension Parameter {
 
     /// Every parameter, in the order `aviary conf -d` prints them.
     public static let table: [Parameter] = [
-        .configDirectory, .queueDirectory, .daemonDirectory, .mailOwner, .mailName, .myhostname, .mydomain,
+        .configDirectory, .queueDirectory, .daemonDirectory, .mailOwner, .setgidGroup, .mailName, .myhostname, .mydomain,
         .myorigin, .mydestination, .mynetworks, .relayDomains, .relayhost, .maillogFile, .syslogName,
         .localTransport, .virtualTransport, .relayTransport, .defaultTransport,
         .smtpdBanner, .messageSizeLimit, .smtpdRecipientLimit, .smtpdTimeout, .smtpdHardErrorLimit,

@@ -1,5 +1,6 @@
 import AviaryConfig
 import AviaryCore
+import AviaryQueue
 import Logging
 
 #if canImport(Glibc)
@@ -118,9 +119,20 @@ public actor Master {
     /// inet ports in master.listeners and starts every service's processes.
     /// - Throws: `MasterError` when another master runs, a socket cannot be bound, or a file cannot be written.
     public func start() throws(MasterError) {
-        try QueueDirectories.prepare(paths, owner: owner)
+        let groupName = configuration.main.string(.setgidGroup)
+        let setgidGroup = Privileges.isRoot ? QueueName.groupID(named: groupName) : nil
+        try QueueDirectories.prepare(paths, owner: owner, setgidGroup: setgidGroup)
         pidFile = try MasterPidFile.acquire(paths)
         logger.info("daemon started -- version \(Self.version), configuration \(configuration.directory)")
+        if Privileges.isRoot && setgidGroup == nil {
+            // A notice, not a warning: master works without it, only sendmail's users are limited.
+            logger.notice(
+                """
+                setgid_group "\(groupName)" does not exist: only root and mail_owner can submit mail with \
+                sendmail (scripts/install.sh creates the group)
+                """
+            )
+        }
         for warning in configuration.warnings { logger.warning("\(warning)") }
         do throws(MasterError) {
             for plan in configuration.plans() {

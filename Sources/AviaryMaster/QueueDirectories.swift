@@ -21,10 +21,16 @@ public enum QueueDirectories {
     /// - Parameters:
     ///   - paths: where they are.
     ///   - owner: `mail_owner`, when running as root.
-    public static func prepare(_ paths: MasterPaths, owner: SystemAccount?) throws(MasterError) {
+    ///   - setgidGroup: the `setgid_group` id, when running as root and the group exists: it gets `maildrop/`
+    ///     and `public/` (see AviarySubmission's SetgidPrivilege.swift).
+    public static func prepare(
+        _ paths: MasterPaths,
+        owner: SystemAccount?,
+        setgidGroup: gid_t? = nil
+    ) throws(MasterError) {
         do {
             // The whole tree, with the owners and modes of AviaryQueue's one table (pid/ stays root's).
-            try QueueDirectory(root: paths.queueDirectory).prepare(owner: owner)
+            try QueueDirectory(root: paths.queueDirectory).prepare(owner: owner, setgidGroup: setgidGroup)
         } catch {
             throw MasterError.system(error)
         }

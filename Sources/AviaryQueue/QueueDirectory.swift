@@ -25,14 +25,18 @@ public struct QueueDirectory: Sendable {
 
     /// Creates every directory of the tree that is missing, with the modes of `QueueName`; as root, hands
     /// them to `owner` (the mail owner). Safe to run again: existing directories get their owner and mode.
-    public func prepare(owner: SystemAccount?) throws(SystemError) {
+    /// - Parameter setgidGroup: as root, the group of `maildrop/` and `public/` (`setgid_group`); nil leaves
+    ///   them in the owner's group, so that only root and the owner can submit with sendmail.
+    public func prepare(owner: SystemAccount?, setgidGroup: gid_t? = nil) throws(SystemError) {
         try SafeFile.makeDirectories(root, mode: 0o755)
         for queue in QueueName.allCases {
             let directory = path(of: queue)
             if mkdir(directory, queue.mode) != 0 && errno != EEXIST {
                 throw SystemError.current("mkdir", path: directory)
             }
-            try fix(directory, mode: queue.mode, owner: queue.isRootOwned ? nil : owner)
+            try fix(
+                directory, mode: queue.mode, owner: queue.isRootOwned ? nil : owner,
+                group: queue.isSetgidGroupOwned ? setgidGroup : nil)
             if queue.isHashed {
                 for character in QueueID.alphabet {
                     let sub = directory + "/" + String(UnicodeScalar(character))
@@ -45,7 +49,7 @@ public struct QueueDirectory: Sendable {
         }
     }
 
-    private func fix(_ directory: String, mode: mode_t, owner: SystemAccount?) throws(SystemError) {
+    private func fix(_ directory: String, mode: mode_t, owner: SystemAccount?, group: gid_t? = nil) throws(SystemError) {
         var info = stat()
         try retryingOnInterrupt("lstat", path: directory) { lstat(directory, &info) }
         // A symbolic link here could point root's chmod and chown at any file.
@@ -58,7 +62,7 @@ public struct QueueDirectory: Sendable {
         }
         if Privileges.isRoot {
             let uid = owner?.uid ?? 0
-            let gid = owner?.gid ?? 0
+            let gid = group ?? owner?.gid ?? 0
             if info.st_uid != uid || info.st_gid != gid {
                 try retryingOnInterrupt("chown", path: directory) { lchown(directory, uid, gid) }
             }

@@ -16,10 +16,12 @@ public enum QueueName: String, CaseIterable, Sendable {
     public var isHashed: Bool { self == .deferred || self == .defer }
 
     /// The directory's mode: only the mail owner may look inside, except `public` (group tools) and
-    /// `maildrop` (setgid submission, see the sendmail issue) and `pid` (status tools read the pid).
+    /// `maildrop` (setgid submission, see AviarySubmission's SetgidPrivilege.swift) and `pid` (status tools
+    /// read the pid). maildrop is sticky: a setgid sendmail may add files but not remove or replace another
+    /// user's.
     public var mode: mode_t {
         switch self {
-        case .maildrop: return 0o730
+        case .maildrop: return 0o1730
         case .public: return 0o710
         case .pid: return 0o755
         default: return 0o700
@@ -28,6 +30,19 @@ public enum QueueName: String, CaseIterable, Sendable {
 
     /// Whether root keeps ownership (the pid directory: master writes it as root).
     public var isRootOwned: Bool { self == .pid }
+
+    /// Whether the directory belongs to the `setgid_group` (when there is one), so that the setgid `sendmail`
+    /// can write into `maildrop/` and reach the sockets in `public/` (Postfix's postdrop group).
+    public var isSetgidGroupOwned: Bool { self == .maildrop || self == .public }
+
+    /// The id of a Unix group, or nil when there is no such group (the `setgid_group` lookup).
+    public static func groupID(named name: String) -> gid_t? {
+        var entry = group()
+        var result: UnsafeMutablePointer<group>?
+        var buffer = [CChar](repeating: 0, count: 16384)
+        guard getgrnam_r(name, &entry, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        return entry.gr_gid
+    }
 
     /// The queues that hold message files, in the order `aviary queue list` shows them.
     public static let messageQueues: [QueueName] = [.maildrop, .incoming, .active, .deferred, .hold, .corrupt]

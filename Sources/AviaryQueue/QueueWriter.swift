@@ -19,12 +19,28 @@ public final class QueueWriter {
     /// Message bytes appended so far.
     public private(set) var messageLength: Int64 = 0
     private var isFinished = false
+    private var hasEnvelope = false
 
     /// Creates the temporary file and writes the envelope.
     /// - Parameter id: the ID to use (smtpd picks it at MAIL FROM, to log it early); nil picks a new one.
-    public init(directory: QueueDirectory, queue: QueueName = .incoming, id chosen: QueueID? = nil, envelope: QueueEnvelope)
-        throws(SystemError)
-    {
+    public convenience init(
+        directory: QueueDirectory, queue: QueueName = .incoming, id chosen: QueueID? = nil, envelope: QueueEnvelope
+    ) throws(SystemError) {
+        try self.init(reservingIn: directory, queue: queue, id: chosen)
+        begin(envelope)
+    }
+
+    /// Creates the temporary file now and takes the envelope later, with `begin(_:)`: sendmail opens its
+    /// maildrop file before it reads the message (and gives up its setgid group in between), and with `-t`
+    /// learns the recipients only from the headers it has not read yet.
+    /// - Parameters:
+    ///   - id: the ID to use; nil picks a new one. When the chosen ID's temporary file exists, a new ID is picked:
+    ///     compare `id` with what you asked for.
+    ///   - mode: permissions given to the file with fchmod, whatever the umask; nil keeps 0600 less the umask.
+    public init(
+        reservingIn directory: QueueDirectory, queue: QueueName = .incoming, id chosen: QueueID? = nil,
+        mode: mode_t? = nil
+    ) throws(SystemError) {
         self.directory = directory
         self.queue = queue
         var attempt = 0
@@ -42,6 +58,19 @@ public final class QueueWriter {
                 attempt += 1
             }
         }
+        if let mode, fchmod(file.rawValue, mode) != 0 {
+            let error = SystemError.current("fchmod", path: temporaryPath)
+            file.close()
+            unlink(temporaryPath)
+            isFinished = true
+            throw error
+        }
+    }
+
+    /// Writes the envelope (buffered, in front of any message byte). Call it once, before `append`.
+    public func begin(_ envelope: QueueEnvelope) {
+        precondition(!hasEnvelope, "QueueWriter.begin called twice")
+        hasEnvelope = true
         var header = Array((QueueRecord.magic + "\n").utf8)
         let seconds = Int(envelope.arrivalTime)
         let micros = Int((envelope.arrivalTime - Double(seconds)) * 1_000_000)
@@ -62,12 +91,16 @@ public final class QueueWriter {
         pending = header
     }
 
+    /// The temporary file's path until `commit` (for a signal handler that must remove it).
+    public var temporaryFilePath: String { temporaryPath }
+
     deinit {
         if !isFinished { abort() }
     }
 
     /// Appends message bytes; they are written in batches of 64 KiB.
     public func append<Bytes: Collection>(_ bytes: Bytes) throws(SystemError) where Bytes.Element == UInt8 {
+        precondition(hasEnvelope, "QueueWriter.append before begin")
         pending.append(contentsOf: bytes)
         messageLength += Int64(bytes.count)
         if pending.count >= 65536 { try flush() }
@@ -81,12 +114,24 @@ public final class QueueWriter {
 
     /// Writes the end record, makes the file durable and moves it to its final name.
     /// - Returns: the queue ID.
+    /// - Parameter syncingDirectory: false for a writer that may not open the directory (the setgid sendmail:
+    ///   maildrop/ is 1730, no read bit for the group): the file is fsynced again after the rename instead,
+    ///   which on journaling filesystems (ext4, xfs) commits the transaction holding the rename; pickup fsyncs
+    ///   maildrop/ itself when it moves the file on. A failure of that last fsync is not reported: the file is
+    ///   in place by then, and calling the submission failed would only make the sender submit it twice.
     @discardableResult
-    public func commit() throws(SystemError) -> QueueID {
+    public func commit(syncingDirectory: Bool = true) throws(SystemError) -> QueueID {
+        precondition(hasEnvelope, "QueueWriter.commit before begin")
         pending += Array("E \(String(messageLength).leftPadded(to: 20))\n".utf8)
         do {
             try flush()
-            try SafeFile.commit(file, temporaryPath: temporaryPath, finalPath: directory.path(of: id, in: queue))
+            if syncingDirectory {
+                try SafeFile.commit(file, temporaryPath: temporaryPath, finalPath: directory.path(of: id, in: queue))
+            } else {
+                try file.sync()
+                try SafeFile.rename(temporaryPath, to: directory.path(of: id, in: queue), syncDirectories: false)
+                try? file.sync()
+            }
         } catch {
             abort()
             throw error

@@ -18,7 +18,7 @@ struct QueueDirectoryTests {
             #expect(SafeFile.isDirectory(queue.path(of: name)), "\(name)")
             #expect(permissions(of: queue.path(of: name)) == name.mode, "\(name)")
         }
-        #expect(QueueName.maildrop.mode == 0o730)
+        #expect(QueueName.maildrop.mode == 0o1730)
         #expect(QueueName.public.mode == 0o710)
         #expect(QueueName.pid.mode == 0o755)
         #expect(QueueName.incoming.mode == 0o700)

@@ -1,0 +1,164 @@
+import AviaryConfig
+import AviaryCore
+import AviaryQueue
+import AviarySubmission
+import Logging
+import Testing
+
+@testable import AviaryPickup
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A queue tree in a temporary directory, and a pickup over it.
+final class PickupFixture {
+    let root: String
+    let queue: QueueDirectory
+    let pickup: Pickup
+
+    init(mainCf: [String] = []) throws {
+        var template = Array("/tmp/avpickup.XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw SystemError.current("mkdtemp") }
+        root = String(cString: made)
+        queue = QueueDirectory(root: root + "/q")
+        try queue.prepare(owner: nil)
+        let config = try MainConfig.parse(
+            (["queue_directory = \(root)/q", "myhostname = mail.example.test"] + mainCf).joined(separator: "\n"),
+            directory: root
+        )
+        var logger = Logger(label: "test.pickup")
+        logger.logLevel = .critical
+        pickup = Pickup(config: config, logger: logger)
+    }
+
+    deinit { _ = system("rm -rf '\(root)'") }
+
+    /// A maildrop file as sendmail writes it.
+    @discardableResult
+    func drop(
+        sender: String = "alice@mail.example.test",
+        recipients: [String] = ["bob@mail.example.test"],
+        message: String = "Subject: test\r\n\r\nhello\r\n"
+    ) throws -> QueueID {
+        let writer = try QueueWriter(reservingIn: queue, queue: .maildrop, mode: 0o644)
+        writer.begin(
+            QueueEnvelope(
+                arrivalTime: 1_800_000_000,
+                sender: sender,
+                attributes: [.init("origin", "sendmail"), .init("uid", "4242"), .init("protocol", "local")],
+                recipients: recipients.map { QueueRecipient(address: $0) }
+            )
+        )
+        try writer.append(Array(message.utf8))
+        return try writer.commit()
+    }
+
+    func files(_ name: QueueName) -> [String] {
+        ((try? SafeFile.listDirectory(queue.path(of: name))) ?? []).sorted()
+    }
+
+    func message(_ id: QueueID, in name: QueueName) throws -> String {
+        String(decoding: try QueueFile(path: queue.path(of: id, in: name)).messageBytes(), as: UTF8.self)
+    }
+}
+
+@Suite("pickup")
+struct PickupTests {
+    @Test("a maildrop file moves to incoming/ with the same ID, a Received: header and the owner's uid")
+    func moves() throws {
+        let fixture = try PickupFixture()
+        let id = try fixture.drop()
+        #expect(fixture.pickup.scan() == [id])
+        #expect(fixture.files(.maildrop).isEmpty)
+        #expect(fixture.files(.incoming) == [id.rawValue])
+        let file = try QueueFile(path: fixture.queue.path(of: id, in: .incoming))
+        #expect(file.envelope.sender == "alice@mail.example.test")
+        #expect(file.envelope.recipients.map(\.address) == ["bob@mail.example.test"])
+        #expect(file.envelope[attribute: "origin"] == "pickup")
+        // The uid comes from the file's owner, not from the uid attribute sendmail wrote.
+        #expect(file.envelope[attribute: "uid"] == String(geteuid()))
+        #expect(file.envelope.arrivalTime == 1_800_000_000)
+        let text = try fixture.message(id, in: .incoming)
+        #expect(text.hasPrefix("Received: by mail.example.test (Aviary, from userid \(geteuid()))\r\n\tid \(id); "))
+        #expect(text.hasSuffix("\r\nSubject: test\r\n\r\nhello\r\n"))
+    }
+
+    @Test("killed after rewriting in maildrop/ and before the move: the next scan moves it once, unchanged")
+    func crashAfterRewrite() throws {
+        let fixture = try PickupFixture()
+        let id = try fixture.drop()
+        #expect(fixture.pickup.process(id, stage: .rewrite) == false)
+        // The state a kill leaves: pickup's own version in maildrop/, nothing in incoming/.
+        #expect(fixture.files(.maildrop) == [id.rawValue])
+        #expect(fixture.files(.incoming).isEmpty)
+        let rewritten = try fixture.message(id, in: .maildrop)
+        #expect(rewritten.hasPrefix("Received: "))
+        #expect(fixture.pickup.scan() == [id])
+        #expect(fixture.files(.maildrop).isEmpty)
+        #expect(fixture.files(.incoming) == [id.rawValue])
+        let text = try fixture.message(id, in: .incoming)
+        #expect(text == rewritten)
+        #expect(text.components(separatedBy: "Received: ").count == 2)
+        #expect(fixture.pickup.scan().isEmpty)
+    }
+
+    @Test("killed while writing its temporary file: the next scan starts over from the user's file")
+    func crashWhileWriting() throws {
+        let fixture = try PickupFixture()
+        let id = try fixture.drop()
+        let temporary = fixture.queue.path(of: .maildrop) + "/." + id.rawValue
+        let partial = try SafeFile.createExclusive(temporary)
+        try partial.writeAll(Array("AVIARY-QUEUE 1\nT 1".utf8))
+        partial.close()
+        #expect(fixture.pickup.scan() == [id])
+        #expect(fixture.files(.maildrop).isEmpty)
+        #expect(fixture.files(.incoming) == [id.rawValue])
+    }
+
+    @Test("a file that does not parse goes to corrupt/; dot-files being written are left alone")
+    func corrupt() throws {
+        let fixture = try PickupFixture()
+        let bad = QueueID.make()
+        try SafeFile.writeDurably(Array("not a queue file\n".utf8), to: fixture.queue.path(of: bad, in: .maildrop))
+        let writing = fixture.queue.path(of: .maildrop) + "/." + QueueID.make().rawValue
+        try SafeFile.writeDurably(Array("AVIARY-QUEUE 1\n".utf8), to: writing)
+        #expect(fixture.pickup.scan().isEmpty)
+        #expect(fixture.files(.corrupt) == [bad.rawValue])
+        #expect(SafeFile.exists(writing))
+    }
+
+    @Test("a message over message_size_limit is returned to its sender with a DSN")
+    func oversize() throws {
+        let fixture = try PickupFixture(mainCf: ["message_size_limit = 100"])
+        let id = try fixture.drop(message: "Subject: big\r\n\r\n" + String(repeating: "x", count: 500) + "\r\n")
+        #expect(fixture.pickup.scan().isEmpty)
+        #expect(fixture.files(.maildrop).isEmpty)
+        let bounces = fixture.queue.messages(in: .incoming)
+        try #require(bounces.count == 1)
+        let bounce = try QueueFile(path: fixture.queue.path(of: bounces[0], in: .incoming))
+        #expect(bounce.envelope.sender == "")
+        #expect(bounce.envelope.recipients.map(\.address) == ["alice@mail.example.test"])
+        let text = String(decoding: try bounce.messageBytes(), as: UTF8.self)
+        #expect(text.contains("5.3.4"))
+        #expect(text.contains(id.rawValue))
+    }
+
+    @Test("a bad recipient with the null sender cannot be returned: the file is kept in corrupt/")
+    func badRecipientNullSender() throws {
+        let fixture = try PickupFixture()
+        let id = try fixture.drop(sender: "", recipients: ["not an address"])
+        #expect(fixture.pickup.scan().isEmpty)
+        #expect(fixture.files(.corrupt) == [id.rawValue])
+    }
+
+    @Test("a queue ID already used in another queue is never overwritten")
+    func collision() throws {
+        let fixture = try PickupFixture()
+        let id = try fixture.drop()
+        try SafeFile.writeDurably(Array("other".utf8), to: fixture.queue.path(of: id, in: .hold))
+        #expect(fixture.pickup.scan().isEmpty)
+        #expect(try SafeFile.readText(fixture.queue.path(of: id, in: .hold)) == "other")
+        #expect(fixture.files(.maildrop) == [id.rawValue])
+    }
+}
