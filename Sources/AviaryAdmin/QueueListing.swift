@@ -29,7 +29,8 @@ public struct QueueListing {
     /// Every readable message, queue by queue, oldest first. Files that vanish meanwhile are skipped.
     public func entries() -> [Entry] {
         var result: [Entry] = []
-        for queue in [QueueName.incoming, .active, .deferred, .hold] {
+        // maildrop/ too: mail submitted while pickup was not running is mail in the queue as well.
+        for queue in [QueueName.maildrop, .incoming, .active, .deferred, .hold] {
             for id in directory.messages(in: queue) {
                 guard let file = try? QueueFile(path: directory.path(of: id, in: queue)) else { continue }
                 let reasons = directory.delayReasons(for: id)
