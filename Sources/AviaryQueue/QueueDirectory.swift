@@ -136,24 +136,6 @@ public struct QueueDirectory: Sendable {
     /// Failure is silent: qmgr also scans periodically, so a missed wake-up only delays delivery.
     /// - Parameter request: `I` for new mail in incoming, `F` to flush the deferred queue, `W` for a scan.
     public func wakeQueueManager(_ request: UInt8 = UInt8(ascii: "I")) {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let path = Array(queueManagerSocket.utf8)
-        guard path.count < MemoryLayout.size(ofValue: address.sun_path) else { return }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: path)
-            raw[path.count] = 0
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard connected == 0 else { return }
-        var byte = request
-        _ = write(fd, &byte, 1)
+        UnixSocket.trigger(queueManagerSocket, request)
     }
 }

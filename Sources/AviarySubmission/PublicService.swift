@@ -18,41 +18,20 @@ public enum PublicService {
     public static let textRequest = UInt8(ascii: "T")
     public static let jsonRequest = UInt8(ascii: "J")
 
-    /// Connects to the Unix socket at `path`; nil when nothing listens there (or it is not reachable).
-    /// Reads and writes on the descriptor time out after `timeout` seconds, so no wait is unbounded.
+    /// Connects to a service's socket (see `UnixSocket.connect`).
     public static func connect(_ path: String, timeout: Int = 30) -> FileDescriptor? {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        let descriptor = FileDescriptor(adopting: fd, path: path)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        var limit = timeval(tv_sec: timeout, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)
-        let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
-        }
-        return connected == 0 ? descriptor : nil
+        UnixSocket.connect(path, timeout: timeout)
     }
 
     /// Sends one byte on a connected socket; false when it could not be sent.
     @discardableResult
     public static func send(_ byte: UInt8, on descriptor: FileDescriptor) -> Bool {
-        var value = byte
-        return Glibc.send(descriptor.rawValue, &value, 1, Int32(MSG_NOSIGNAL)) == 1
+        UnixSocket.send(byte, on: descriptor)
     }
 
     /// Connects, sends one byte and closes: a trigger (Postfix's `trigger`). False when nobody listens.
     @discardableResult
     public static func trigger(_ path: String, _ byte: UInt8) -> Bool {
-        guard let descriptor = connect(path, timeout: 5) else { return false }
-        return send(byte, on: descriptor)
+        UnixSocket.trigger(path, byte)
     }
 }

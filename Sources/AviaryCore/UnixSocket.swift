@@ -1,0 +1,50 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The client side of the Unix sockets master's services listen on, in one place: connecting with a
+/// bound wait, and Postfix's `trigger` (connect, write one letter, close) used to wake qmgr and pickup.
+public enum UnixSocket {
+    /// Connects to the socket at `path`; nil when nothing listens there (or it is not reachable).
+    /// - Parameters:
+    ///   - timeout: seconds after which a read or write on the connection gives up, so no wait is unbounded.
+    ///   - nonBlocking: connect without waiting: a service whose backlog is full is busy anyway.
+    public static func connect(_ path: String, timeout: Int = 30, nonBlocking: Bool = false) -> FileDescriptor? {
+        var type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        if nonBlocking { type |= Int32(SOCK_NONBLOCK.rawValue) }
+        let fd = socket(AF_UNIX, type, 0)
+        guard fd >= 0 else { return nil }
+        let descriptor = FileDescriptor(adopting: fd, path: path)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        var limit = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
+        }
+        return connected == 0 ? descriptor : nil
+    }
+
+    /// Sends one byte on a connected socket (never SIGPIPE); false when it could not be sent.
+    @discardableResult
+    public static func send(_ byte: UInt8, on descriptor: FileDescriptor) -> Bool {
+        var value = byte
+        return Glibc.send(descriptor.rawValue, &value, 1, Int32(MSG_NOSIGNAL)) == 1
+    }
+
+    /// Postfix's trigger: connect without waiting, write one letter, close. False when nobody listens.
+    /// Callers treat failure as harmless: the services also scan on their own timers.
+    @discardableResult
+    public static func trigger(_ path: String, _ byte: UInt8) -> Bool {
+        guard let descriptor = connect(path, timeout: 5, nonBlocking: true) else { return false }
+        return send(byte, on: descriptor)
+    }
+}
