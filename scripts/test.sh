@@ -46,7 +46,8 @@ xctest_total=$(grep -oE 'Executed [0-9]+ tests?' "$log" | tail -n 1 | grep -oE '
 swift_testing_total=$(grep -oE 'Test run with [0-9]+ tests?' "$log" | tail -n 1 | grep -oE '[0-9]+' || true)
 failed=$(grep -cE "Test Case '.*' failed|Test [^ ].* failed after" "$log" || true)
 failed_runs=$(grep -cE 'Test run with [0-9]+ tests?.* failed after' "$log" || true)
-skipped=$(grep -cE "Test Case '.*' skipped|Test [^ ].* skipped" "$log" || true)
+# The name ends in a quote or ")": a test *named* "... skipped" must not count.
+skipped=$(grep -cE "Test Case '.*' skipped|Test .*[\")] skipped([.:]|$)" "$log" || true)
 failed=$((failed - failed_runs))
 total=$((${xctest_total:-0} + ${swift_testing_total:-0}))
 passed=$((total - failed - skipped))
