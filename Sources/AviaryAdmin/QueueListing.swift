@@ -89,14 +89,7 @@ public struct QueueListing {
     }
 
     /// `Sat Nov 21 23:48:01`, as mailq shows it.
-    static func arrivalText(_ seconds: Int) -> String {
-        var clock = time_t(seconds)
-        var parts = tm()
-        localtime_r(&clock, &parts)
-        var buffer = [CChar](repeating: 0, count: 32)
-        let length = strftime(&buffer, buffer.count, "%a %b %e %H:%M:%S", &parts)
-        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    static func arrivalText(_ seconds: Int) -> String { LocalSystem.format(seconds, "%a %b %e %H:%M:%S") }
 }
 
 /// Minimal JSON string escaping for the listing (no Foundation needed by the admin tools).

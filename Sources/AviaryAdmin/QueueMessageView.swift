@@ -174,14 +174,7 @@ public struct QueueMessageView {
     }
 
     /// `Sat Nov 21 23:48:01 2020`, local time.
-    static func timeText(_ seconds: Int) -> String {
-        var clock = time_t(seconds)
-        var parts = tm()
-        localtime_r(&clock, &parts)
-        var buffer = [CChar](repeating: 0, count: 40)
-        let length = strftime(&buffer, buffer.count, "%a %b %e %H:%M:%S %Y", &parts)
-        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    static func timeText(_ seconds: Int) -> String { LocalSystem.format(seconds, "%a %b %e %H:%M:%S %Y") }
 
     /// Control characters in envelope values shown as `\xNN`, so that a value cannot fake a line.
     static func printable(_ value: String) -> String {

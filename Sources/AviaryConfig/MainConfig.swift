@@ -282,9 +282,7 @@ public struct MainConfig: Sendable {
     }
 
     static func systemHostname() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
-        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let name = LocalSystem.hostname()
         if name.contains(".") { return name }
         // Like Postfix: a bare host name gets a domain so that $mydomain means something.
         return name + ".localdomain"

@@ -82,20 +82,10 @@ public struct PostfixLogHandler: LogHandler {
     }
 
     /// "Nov 21 23:48:01", local time, as syslog writes it.
-    static func timestamp() -> String {
-        var now = time(nil)
-        var parts = tm()
-        localtime_r(&now, &parts)
-        var buffer = [CChar](repeating: 0, count: 32)
-        let length = strftime(&buffer, buffer.count, "%b %e %H:%M:%S", &parts)
-        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    static func timestamp() -> String { LocalSystem.format(Int(time(nil)), "%b %e %H:%M:%S") }
 
     static func shortHostname() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
-        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return String(name.split(separator: ".").first ?? "localhost")
+        String(LocalSystem.hostname().split(separator: ".").first ?? "localhost")
     }
 }
 

@@ -110,10 +110,5 @@ public struct Maildir: Hashable, Sendable {
     }
 
     /// This host's name as it goes into unique names.
-    static func systemHostname() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
-        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return name.isEmpty ? "localhost" : name
-    }
+    static func systemHostname() -> String { LocalSystem.hostname() }
 }

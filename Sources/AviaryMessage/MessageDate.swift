@@ -1,17 +1,13 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AviaryCore
 
 /// Dates in the RFC 5322 form mail headers use: `Sat, 21 Nov 2026 23:48:01 +0000`.
 public enum MessageDate {
     /// The given time (seconds since 1970; now by default) in local time with its numeric zone.
     public static func rfc5322(_ seconds: Int = time(nil)) -> String {
-        var clock = time_t(seconds)
-        var parts = tm()
-        localtime_r(&clock, &parts)
-        var buffer = [CChar](repeating: 0, count: 64)
-        let length = strftime(&buffer, buffer.count, "%a, %d %b %Y %H:%M:%S %z", &parts)
-        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        LocalSystem.format(seconds, "%a, %d %b %Y %H:%M:%S %z")
     }
 }
 
