@@ -39,19 +39,20 @@ public enum ConfigurationCheck {
         } catch {
             problems += error.diagnostics
         }
-        for map in main.list(.aliasMaps) + main.list(.virtualMailboxMaps) {
-            guard let colon = map.firstIndex(of: ":") else { continue }
-            let path = String(map[map.index(after: colon)...])
+        // The same reading of map names as the lookups themselves (UserDirectory.tablePath).
+        let tables = main.list(.aliasMaps).map { ($0, false) } + main.list(.virtualMailboxMaps).map { ($0, true) }
+        for (map, isUsers) in tables {
+            guard let path = UserDirectory.tablePath(map) else {
+                problems.append(.init(.warning, file: main.path, line: nil, parameter: nil,
+                    "table \(map): unsupported table type (Aviary reads file-based tables as text)"))
+                continue
+            }
             guard SafeFile.exists(path) else {
                 problems.append(.init(.warning, file: main.path, line: nil, parameter: nil, "table \(map): \(path) does not exist"))
                 continue
             }
             do {
-                if map.hasPrefix("passwd-file:") {
-                    problems += try PasswdFile.load(path: path).warnings
-                } else {
-                    problems += try AliasTable.load(path: path).warnings
-                }
+                problems += isUsers ? try PasswdFile.load(path: path).warnings : try AliasTable.load(path: path).warnings
             } catch {
                 problems += error.diagnostics
             }

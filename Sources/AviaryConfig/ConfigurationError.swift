@@ -25,6 +25,8 @@ public struct ConfigurationDiagnostic: Sendable, Equatable, CustomStringConverti
     }
 }
 
+import AviaryCore
+
 /// Configuration that cannot be used; carries every error found, not only the first.
 public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     public var diagnostics: [ConfigurationDiagnostic]
@@ -36,4 +38,15 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+}
+
+extension ConfigurationError {
+    /// Reads a configuration file or lookup table as text; a failure names the file.
+    public static func readText(_ path: String) throws(ConfigurationError) -> String {
+        do {
+            return try SafeFile.readText(path)
+        } catch {
+            throw ConfigurationError(file: path, "cannot read: \(error.reason)")
+        }
+    }
 }

@@ -31,11 +31,7 @@ public struct MainConfig: Sendable {
         let path = directory + "/main.cf"
         var text = ""
         if SafeFile.exists(path) {
-            do {
-                text = try SafeFile.readText(path)
-            } catch {
-                throw ConfigurationError(file: path, "cannot read: \(error.reason)")
-            }
+            text = try ConfigurationError.readText(path)
         }
         return try parse(text, directory: directory, overrides: overrides)
     }

@@ -60,12 +60,7 @@ public struct MasterConfig: Sendable {
     /// Reads `DIRECTORY/master.cf`.
     public static func load(directory: String) throws(ConfigurationError) -> MasterConfig {
         let path = directory + "/master.cf"
-        let text: String
-        do {
-            text = try SafeFile.readText(path)
-        } catch {
-            throw ConfigurationError(file: path, "cannot read: \(error.reason)")
-        }
+        let text = try ConfigurationError.readText(path)
         return try parse(text, path: path)
     }
 

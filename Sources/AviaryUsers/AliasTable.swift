@@ -36,12 +36,7 @@ public struct AliasTable: Sendable, Equatable {
     /// Reads and parses an aliases file.
     /// - Throws: `ConfigurationError` when the file cannot be read or has errors (all of them, with lines).
     public static func load(path: String) throws(ConfigurationError) -> AliasTable {
-        let text: String
-        do throws(SystemError) {
-            text = try SafeFile.readText(path)
-        } catch {
-            throw ConfigurationError(file: path, "cannot read: \(error.reason)")
-        }
+        let text = try ConfigurationError.readText(path)
         return try parse(text, file: path)
     }
 

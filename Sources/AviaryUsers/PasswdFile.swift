@@ -42,12 +42,7 @@ public struct PasswdFile: Sendable, Equatable {
     /// Reads and parses a users file.
     /// - Throws: `ConfigurationError` when it cannot be read or has errors (all of them, with lines).
     public static func load(path: String) throws(ConfigurationError) -> PasswdFile {
-        let text: String
-        do throws(SystemError) {
-            text = try SafeFile.readText(path)
-        } catch {
-            throw ConfigurationError(file: path, "cannot read: \(error.reason)")
-        }
+        let text = try ConfigurationError.readText(path)
         return try parse(text, file: path)
     }
 

@@ -44,7 +44,7 @@ public final class UserDirectory: Sendable {
 
     /// The file behind a map name such as `hash:/etc/aliases` or `passwd-file:/etc/aviary/users`: Aviary
     /// reads the text source of every file-based map type, so no `postalias`/`postmap` step is needed.
-    static func tablePath(_ map: String) -> String? {
+    public static func tablePath(_ map: String) -> String? {
         guard let colon = map.firstIndex(of: ":") else { return map.hasPrefix("/") ? map : nil }
         let type = map[..<colon]
         let path = String(map[map.index(after: colon)...])
