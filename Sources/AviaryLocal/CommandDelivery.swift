@@ -39,25 +39,12 @@ struct CommandDelivery {
         guard pipe(&input) == 0 else { throw .temporary("4.3.0", "pipe: \(SystemError.current("pipe"))") }
         let output = tmpfile()
         defer { if let output { fclose(output) } }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, input[0], 0)
+        // Only the dup2'd copies reach the command: the originals close at exec.
+        for fd in input + [output.map { fileno($0) } ?? -1] where fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var descriptors: [(source: Int32, target: Int32)] = [(input[0], STDIN_FILENO)]
         if let output {
-            posix_spawn_file_actions_adddup2(&actions, fileno(output), 1)
-            posix_spawn_file_actions_adddup2(&actions, fileno(output), 2)
+            descriptors += [(fileno(output), STDOUT_FILENO), (fileno(output), STDERR_FILENO)]
         }
-        posix_spawn_file_actions_addclose(&actions, input[1])
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
         var env = environment
         env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
         env["HOME"] = home
@@ -66,22 +53,21 @@ struct CommandDelivery {
             env["LOGNAME"] = owner.name
             env["SHELL"] = owner.shell
         }
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = env.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
-        }
-        var pid: pid_t = 0
-        // The working directory is inherited: local runs one delivery at a time, so changing its own is safe.
-        _ = chdir(SafeFile.isDirectory(home) ? home : "/")
-        let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
-        _ = chdir("/")
-        close(input[0])
-        guard spawned == 0 else {
+        let pid: pid_t
+        do throws(SystemError) {
+            // The working directory is inherited: local runs one delivery at a time, so changing its own is safe.
+            _ = chdir(SafeFile.isDirectory(home) ? home : "/")
+            defer { _ = chdir("/") }
+            pid = try ProcessSpawner.spawn(
+                path: arguments[0], arguments: arguments,
+                environment: env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
+                descriptors: descriptors, standardInput: .inherit, newProcessGroup: true)
+        } catch {
+            close(input[0])
             close(input[1])
-            throw .temporary("4.3.0", "cannot run \(arguments[0]): \(SystemError(code: spawned, operation: "spawn"))")
+            throw .temporary("4.3.0", "cannot run \(arguments[0]): \(error)")
         }
+        close(input[0])
         // Feed the message; a command that stops reading early is not an error by itself.
         let writer = FileDescriptor(adopting: input[1])
         var converter = LineEndConverter()

@@ -1,12 +1,11 @@
-import AviaryCore
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
 
-/// Starts programs with `posix_spawn`, mapping chosen descriptors into the child.
+/// Starts programs with `posix_spawn`, mapping chosen descriptors into the child: master's services and
+/// local's `|command` deliveries.
 ///
 /// Why not `Foundation.Process`: it closes every descriptor above 2, so it cannot pass a listening socket.
 /// Why the signal attributes: a thread of Dispatch or of Swift concurrency blocks every signal, and a
@@ -38,6 +37,8 @@ public enum ProcessSpawner {
     ///   - descriptors: `(source, target)` pairs: `source` is duplicated onto `target` in the child.
     ///   - standardInput, standardOutput, standardError: where descriptors 0, 1 and 2 come from.
     ///   - newSession: whether the child leads a new session (detached from the terminal).
+    ///   - newProcessGroup: whether the child leads a process group of its own (so that it can be killed
+    ///     with everything it started).
     /// - Throws: `SystemError` when the program cannot be started (glibc reports exec failures here).
     public static func spawn(
         path: String,
@@ -47,7 +48,8 @@ public enum ProcessSpawner {
         standardInput: Stream = .null,
         standardOutput: Stream = .inherit,
         standardError: Stream = .inherit,
-        newSession: Bool = false
+        newSession: Bool = false,
+        newProcessGroup: Bool = false
     ) throws(SystemError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -82,6 +84,7 @@ public enum ProcessSpawner {
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         var flags = Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF)
         if newSession { flags |= setSessionFlag }
+        if newProcessGroup { flags |= Int32(POSIX_SPAWN_SETPGROUP) }
         posix_spawnattr_setflags(&attributes, Int16(flags))
 
         let argv = CStringArray(arguments)
