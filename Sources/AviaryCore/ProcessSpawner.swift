@@ -21,10 +21,12 @@ public enum ProcessSpawner {
         case null
         /// A file opened for appending (created with mode 0600 if missing).
         case appending(String)
+        /// A file opened for reading (for standard input).
+        case reading(String)
     }
 
     /// The signals whose action a child gets back to the default.
-    static let defaultedSignals: [Int32] = [SIGTERM, SIGHUP, SIGCHLD, SIGINT, SIGPIPE]
+    static let defaultedSignals: [Int32] = [SIGTERM, SIGHUP, SIGCHLD, SIGINT, SIGPIPE, SIGQUIT]
 
     /// glibc's `POSIX_SPAWN_SETSID` (spawn.h, only under `_GNU_SOURCE`, which Swift's Glibc module lacks).
     static let setSessionFlag: Int32 = 0x80
@@ -65,6 +67,8 @@ public enum ProcessSpawner {
                 posix_spawn_file_actions_addopen(&actions, target, "/dev/null", flags, 0)
             case .appending(let file):
                 posix_spawn_file_actions_addopen(&actions, target, file, O_WRONLY | O_APPEND | O_CREAT, 0o600)
+            case .reading(let file):
+                posix_spawn_file_actions_addopen(&actions, target, file, O_RDONLY, 0)
             }
         }
         // dup2 onto the target clears close-on-exec; glibc also clears it when source == target.

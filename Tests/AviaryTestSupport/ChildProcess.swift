@@ -1,3 +1,4 @@
+import AviaryCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -50,51 +51,17 @@ public final class ChildProcess: @unchecked Sendable {
         standardError: String? = nil,
         newProcessGroup: Bool = false
     ) throws(TestSupportError) {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, standardInput ?? "/dev/null", O_RDONLY, 0)
-        for (target, file) in [(STDOUT_FILENO, standardOutput), (STDERR_FILENO, standardError)] {
-            posix_spawn_file_actions_addopen(
-                &actions,
-                target,
-                file ?? "/dev/null",
-                O_WRONLY | O_APPEND | O_CREAT,
-                0o600
-            )
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var emptyMask = sigset_t()
-        sigemptyset(&emptyMask)
-        posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGHUP, SIGCHLD, SIGINT, SIGPIPE, SIGQUIT] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var flags = Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF)
-        if newProcessGroup {
-            flags |= Int32(POSIX_SPAWN_SETPGROUP)
-            posix_spawnattr_setpgroup(&attributes, 0)
-        }
-        posix_spawnattr_setflags(&attributes, Int16(flags))
-
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let result = argv.withUnsafeBufferPointer { pointers in
-            posix_spawn(
-                &pid,
-                path,
-                &actions,
-                &attributes,
-                UnsafeMutablePointer(mutating: pointers.baseAddress!),
-                environ
-            )
-        }
-        guard result == 0 else {
-            throw TestSupportError("cannot start \(path): \(String(cString: strerror(result)))")
+        let input: ProcessSpawner.Stream = standardInput.map { .reading($0) } ?? .null
+        let output: ProcessSpawner.Stream = standardOutput.map { .appending($0) } ?? .null
+        let errors: ProcessSpawner.Stream = standardError.map { .appending($0) } ?? .null
+        let pid: pid_t
+        do throws(SystemError) {
+            pid = try ProcessSpawner.spawn(
+                path: path, arguments: [path] + arguments,
+                standardInput: input, standardOutput: output, standardError: errors,
+                newProcessGroup: newProcessGroup)
+        } catch {
+            throw TestSupportError("cannot start \(path): \(error.reason)")
         }
         self.pid = pid
         self.isGroupLeader = newProcessGroup
