@@ -36,6 +36,7 @@ let package = Package(
         .executable(name: "sendmail", targets: ["sendmail"]),
         .executable(name: "pickup", targets: ["pickup"]),
         .executable(name: "showq", targets: ["showq"]),
+        .executable(name: "anvil", targets: ["anvil"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -52,6 +53,8 @@ let package = Package(
         library("AviaryUsers", ["AviaryCore", "AviaryConfig", "AviaryMessage"]),
         library("AviaryIPC", ["AviaryCore", nioCore]),
         library("AviarySMTP", ["AviaryMessage", nioCore]),
+        .systemLibrary(name: "CAviaryResolv"),
+        library("AviaryDNS", ["CAviaryResolv"]),
 
         // Skeletons and services.
         library("AviaryDaemon", ["AviaryCore", "AviaryConfig", nioCore, nioPosix, logging]),
@@ -59,7 +62,7 @@ let package = Package(
             "AviarySMTPServer",
             [
                 "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryUsers", "AviarySMTP",
-                "AviaryDaemon", nioCore, nioPosix, logging,
+                "AviaryDNS", "AviaryIPC", "AviaryDaemon", nioCore, nioPosix, logging,
             ]
         ),
         library(
@@ -98,6 +101,9 @@ let package = Package(
             ]
         ),
 
+        // Connection counts and rates for every smtpd process (Postfix's anvil).
+        library("AviaryAnvil", ["AviaryCore", "AviaryConfig", "AviaryIPC", "AviaryDaemon", logging]),
+
         // Executables: one main.swift each, wiring only.
         executable("master", ["AviaryMaster", "AviaryCore", "AviaryConfig", logging]),
         executable("smtpd", ["AviarySMTPServer", "AviaryDaemon"]),
@@ -107,6 +113,7 @@ let package = Package(
         executable("sendmail", ["AviarySubmission"]),
         executable("pickup", ["AviaryPickup", "AviaryDaemon"]),
         executable("showq", ["AviaryPickup", "AviaryDaemon"]),
+        executable("anvil", ["AviaryAnvil", "AviaryDaemon"]),
 
         .target(
             name: "AviaryTestSupport",
@@ -136,7 +143,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "AviaryTestSupport", "AviaryConfig", "AviaryQueue", "AviaryPickup", "AviarySubmission", "master", "smtpd",
-                "qmgr", "local", "aviary", "sendmail", "pickup", "showq",
+                "qmgr", "local", "aviary", "sendmail", "pickup", "showq", "anvil",
             ],
             exclude: ["clients"],
             swiftSettings: swiftSettings

@@ -166,6 +166,8 @@ public struct SMTPFrameDecoder: WriteObservingByteToMessageDecoder {
         }
         guard let bytes = buffer.readSlice(length: contentLength) else { return nil }
         buffer.moveReaderIndex(forwardBy: terminatorLength)
-        return SMTPLine(bytes: bytes, ending: ending)
+        var line = SMTPLine(bytes: bytes, ending: ending)
+        line.isFollowedByInput = buffer.readableBytes > 0
+        return line
     }
 }

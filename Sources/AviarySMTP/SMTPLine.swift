@@ -21,6 +21,10 @@ public struct SMTPLine: Sendable, Hashable {
     /// True when the line holds a CR that does not start its CRLF ending (a bare CR).
     public var containsBareCR: Bool
 
+    /// True when more bytes from the client were already waiting behind this line when it was read: the
+    /// client sent its next command without waiting for the reply (pipelining, RFC 2920).
+    public var isFollowedByInput = false
+
     /// Creates a line from its parts.
     public init(bytes: ByteBuffer, ending: Ending, containsBareCR: Bool) {
         self.bytes = bytes
@@ -36,5 +40,18 @@ public struct SMTPLine: Sendable, Hashable {
     /// Creates a line from text, for tests and tools.
     public init(_ text: String, ending: Ending = .crlf) {
         self.init(bytes: ByteBuffer(string: text), ending: ending)
+    }
+}
+
+extension SMTPLine {
+    /// Lines are equal by content and ending; whether input followed is how they arrived, not what they are.
+    public static func == (lhs: SMTPLine, rhs: SMTPLine) -> Bool {
+        lhs.bytes == rhs.bytes && lhs.ending == rhs.ending && lhs.containsBareCR == rhs.containsBareCR
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(bytes)
+        hasher.combine(ending)
+        hasher.combine(containsBareCR)
     }
 }

@@ -315,6 +315,74 @@ extension SMTPReply {
         SMTPReply(554, EnhancedStatusCode(5, 7, 1), "<\(address)>: Relay access denied")
     }
 
+    /// What a restriction refused, named the way Postfix's smtpd_check.c names it.
+    public enum PolicyTarget: Sendable, Hashable {
+        /// `<host[addr]>: Client host rejected: ...`
+        case client(String)
+        /// `<name>: Helo command rejected: ...`
+        case helo(String)
+        /// `<address>: Sender address rejected: ...`
+        case sender(String)
+        /// `<address>: Recipient address rejected: ...`
+        case recipient(String)
+        /// `<DATA>: Data command rejected: ...`
+        case data(String)
+
+        var prefix: String {
+            switch self {
+            case .client(let name): "<\(name)>: Client host rejected"
+            case .helo(let name): "<\(name)>: Helo command rejected"
+            case .sender(let address): "<\(address)>: Sender address rejected"
+            case .recipient(let address): "<\(address)>: Recipient address rejected"
+            case .data(let verb): "<\(verb)>: Data command rejected"
+            }
+        }
+    }
+
+    /// `554 5.7.1 <address>: Recipient address rejected: Access denied` and its kin: a restriction said no.
+    /// The enhanced code defaults to x.7.1 (policy) in the reply code's class.
+    public static func policyRejected(
+        _ target: PolicyTarget, code: Int, _ text: String, enhanced enhancedCode: EnhancedStatusCode? = nil
+    ) -> SMTPReply {
+        let enhanced = enhancedCode ?? EnhancedStatusCode(code / 100, 7, 1)
+        return SMTPReply(code, enhanced, "\(target.prefix): \(text)")
+    }
+
+    /// `454 4.7.1 <address>: Relay access denied`: defer_unauth_destination, or a reject code of 4xx.
+    public static func relayDenied(_ address: String, code: Int) -> SMTPReply {
+        SMTPReply(code, EnhancedStatusCode(code / 100, 7, 1), "<\(address)>: Relay access denied")
+    }
+
+    /// `504 5.5.2 <address>: Recipient address rejected: need fully-qualified address`.
+    public static func needFullyQualified(_ target: PolicyTarget) -> SMTPReply {
+        policyRejected(target, code: 504, "need fully-qualified address", enhanced: EnhancedStatusCode(5, 5, 2))
+    }
+
+    /// `450 4.1.2 <address>: Recipient address rejected: Domain not found` (code: unknown_address_reject_code;
+    /// 4.1.2 for recipients, 4.1.8 for senders, in the code's class).
+    public static func domainNotFound(_ target: PolicyTarget, code: Int) -> SMTPReply {
+        let detail = if case .sender = target { 8 } else { 2 }
+        return policyRejected(target, code: code, "Domain not found", enhanced: EnhancedStatusCode(code / 100, 1, detail))
+    }
+
+    /// `503 5.5.0 <RCPT>: Data command rejected: Improper use of SMTP command pipelining`: reject_unauth_pipelining.
+    public static func improperPipelining(verb: String) -> SMTPReply {
+        SMTPReply(503, EnhancedStatusCode(5, 5, 0), "<\(verb)>: Data command rejected: Improper use of SMTP command pipelining")
+    }
+
+    /// `554 5.5.0 Error: SMTP protocol synchronization`: commands sent ahead where that is not allowed
+    /// (smtpd_forbid_unauth_pipelining); the server hangs up after it.
+    public static let protocolSynchronization = SMTPReply(554, EnhancedStatusCode(5, 5, 0), "Error: SMTP protocol synchronization")
+
+    /// `553 5.7.1 <address>: Sender address rejected: not owned by user alice` (reject_sender_login_mismatch).
+    public static func senderNotOwned(_ address: String, login: String?) -> SMTPReply {
+        let text = login.map { "not owned by user \($0)" } ?? "not logged in"
+        return policyRejected(.sender(address), code: 553, text, enhanced: EnhancedStatusCode(5, 7, 1))
+    }
+
+    /// `451 4.3.5 Server configuration error`: a restriction list or table smtpd cannot use.
+    public static let serverConfigurationError = SMTPReply(451, EnhancedStatusCode(4, 3, 5), "Server configuration error")
+
     /// `452 4.5.3 Error: too many recipients`: RCPT beyond `smtpd_recipient_limit`.
     public static let tooManyRecipients = SMTPReply(452, EnhancedStatusCode(4, 5, 3), "Error: too many recipients")
 

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import AviaryConfig
 import AviaryCore
+import AviaryDNS
 import AviarySMTP
 import AviaryUsers
 import Logging
@@ -17,17 +18,25 @@ import Synchronization
 public final class SMTPServer: Sendable {
     public let settings: SMTPServerSettings
     let directory: UserDirectory
+    let policy: SMTPPolicy
     let logger: Logger
     let pool: NIOThreadPool
+    let limits: ClientLimits
     private let activeSessions = Atomic<Int>(0)
 
-    public init(config: MainConfig, logger: Logger, pool: NIOThreadPool) {
+    /// - Parameter serviceName: the master.cf service (smtp, submission ...), under which anvil counts clients.
+    public init(config: MainConfig, logger: Logger, pool: NIOThreadPool, serviceName: String = "smtp") {
         settings = SMTPServerSettings(config: config)
+        limits = ClientLimits(config: config, service: serviceName)
         directory = UserDirectory(config: config)
+        policy = SMTPPolicy(config: config, directory: directory)
         self.logger = logger
         self.pool = pool
         for entry in settings.trustedNetworks.invalidEntries {
             logger.warning("mynetworks: ignoring \"\(entry)\": not an address or network")
+        }
+        if let problem = policy.lists.problem {
+            logger.error("\(problem); every recipient gets 451 4.3.5 until it is fixed")
         }
     }
 
@@ -92,7 +101,16 @@ public final class SMTPServer: Sendable {
             return
         }
         let name = await clientName(for: address)
-        var session = SMTPSession(server: self, client: ClientIdentity(name: name, address: address))
+        let identity = ClientIdentity(name: name, address: address)
+        let admission = await limits.admit(identity, pool: pool, logger: logger)
+        defer { if admission.isCounted { limits.release(identity, pool: pool) } }
+        if let refusal = admission.refusal {
+            try? await connection.executeThenClose { _, outbound in
+                try await outbound.write(refusal.reply(hostname: settings.hostname, client: address))
+            }
+            return
+        }
+        var session = SMTPSession(server: self, client: identity)
         do {
             try await connection.executeThenClose { inbound, outbound in
                 try await session.run(inbound: inbound, outbound: outbound)

@@ -10,6 +10,9 @@ public struct SMTPServerSettings: Sendable {
     public var recipientLimit: Int
     public var timeoutSeconds: Int
     public var hardErrorLimit: Int
+    public var softErrorLimit: Int
+    public var errorSleepSeconds: Int
+    public var forbidsUnauthPipelining: Bool
     public var connectionLimit: Int
     public var lineLengthLimit: Int
     public var isVRFYDisabled: Bool
@@ -24,6 +27,9 @@ public struct SMTPServerSettings: Sendable {
         recipientLimit = max(1, config.integer(.smtpdRecipientLimit))
         timeoutSeconds = max(1, config.seconds(.smtpdTimeout))
         hardErrorLimit = max(1, config.integer(.smtpdHardErrorLimit))
+        softErrorLimit = max(1, config.integer(.smtpdSoftErrorLimit))
+        errorSleepSeconds = max(0, config.seconds(.smtpdErrorSleepTime))
+        forbidsUnauthPipelining = config.bool(.smtpdForbidUnauthPipelining)
         connectionLimit = max(1, config.integer(.smtpdConnectionLimit))
         lineLengthLimit = max(512, config.integer(.lineLengthLimit))
         isVRFYDisabled = config.bool(.disableVrfyCommand)

@@ -23,6 +23,10 @@ struct SMTPSession {
     var isExtended = false
     var transaction: Transaction?
     var errorCount = 0
+    /// The SASL login name once AUTH succeeded.
+    var saslUsername: String?
+    /// The client sent commands ahead where RFC 2920 does not allow it (for reject_unauth_pipelining).
+    var hasIllegalPipelining = false
     /// Per verb: (attempts, successes), for Postfix's `disconnect from ... ehlo=1 mail=1 ...` line.
     var statistics: [(verb: String, attempts: Int, successes: Int)] = []
 
@@ -60,6 +64,15 @@ struct SMTPSession {
                     logger.trace("bad command: \(error.detail)")
                 case .success(let command):
                     verb = command.verb.lowercased()
+                    if line.isFollowedByInput, isPipeliningViolation(command) {
+                        hasIllegalPipelining = true
+                        logger.info("improper command pipelining after \(command.verb) from \(client.description)")
+                        if settings.forbidsUnauthPipelining {
+                            count(verb, succeeded: false)
+                            try await outbound.write(.protocolSynchronization)
+                            return
+                        }
+                    }
                     if case .quit = command {
                         count(verb, succeeded: true)
                         try await outbound.write(.closing)
@@ -76,9 +89,23 @@ struct SMTPSession {
                     logger.warning("too many errors after \(verb.uppercased()) from \(client.description)")
                     return
                 }
+                // Past the soft limit every error reply comes slowly: a guessing client gets little done.
+                if errorCount >= settings.softErrorLimit, settings.errorSleepSeconds > 0 {
+                    try await Task.sleep(nanoseconds: UInt64(settings.errorSleepSeconds) * 1_000_000_000)
+                }
             }
             try await outbound.write(reply)
             if reply.closesConnection { return }
+        }
+    }
+
+    /// RFC 2920 lets a client send commands ahead only after EHLO announced PIPELINING, and never behind
+    /// EHLO, HELO or DATA, whose replies it must see first. (Input behind STARTTLS is discarded instead.)
+    private func isPipeliningViolation(_ command: SMTPCommand) -> Bool {
+        switch command {
+        case .quit, .startTLS: return false
+        case .helo, .ehlo, .data: return true
+        default: return !isExtended
         }
     }
 
@@ -198,20 +225,26 @@ struct SMTPSession {
         return .recipientOk
     }
 
-    /// nil when the recipient is acceptable, otherwise the refusal. Local and virtual users must exist;
-    /// other domains are relayed only for trusted clients (`mynetworks`) or to `relay_domains`.
+    /// nil when the recipient is acceptable, otherwise the refusal: the restriction lists (relay control
+    /// among them), then whether a local or virtual user exists (smtpd_reject_unlisted_recipient).
     private func check(recipient address: String) async -> SMTPReply? {
-        let directory = server.directory
-        let lookup = try? await server.pool.runIfActive { directory.lookup(address) }
-        switch lookup {
-        case .none: return .temporaryLookupFailure
-        case .local?, .virtual?: return nil
-        case .unknown(let table)?:
-            return .unknownUser(address, table: table == "virtual mailbox" ? .virtualMailbox : .localRecipient)
-        case .notLocal(let kind)?:
-            if kind == .relay || settings.trustedNetworks.contains(client.address) { return nil }
-            return .relayDenied(address)
+        let policy = server.policy
+        let request = policyRequest(recipient: address)
+        do {
+            return try await server.pool.runIfActive { () -> SMTPReply? in
+                if let refusal = policy.checkRecipient(request) { return refusal }
+                if case .refuse(let refusal) = policy.unlistedRecipient(address) { return refusal }
+                return nil
+            }
+        } catch {
+            return .temporaryLookupFailure
         }
+    }
+
+    func policyRequest(recipient: String?) -> PolicyRequest {
+        PolicyRequest(
+            client: client, heloName: heloName, sender: transaction?.sender ?? "", recipient: recipient,
+            saslUsername: saslUsername, hasIllegalPipelining: hasIllegalPipelining)
     }
 
     private func verify(_ text: String) async -> SMTPReply {
@@ -241,6 +274,11 @@ struct SMTPSession {
     private mutating func data(frames: inout Frames, outbound: Replies) async throws -> SMTPReply {
         guard let current = transaction else { return .needMail }
         guard !current.recipients.isEmpty else { return .needRecipients }
+        if let refusal = await checkData() {
+            reject("DATA", refusal, sender: current.sender, recipient: nil)
+            transaction = nil
+            return refusal
+        }
         try await outbound.write(.startData)
         var reader = SMTPDataReader(sizeLimit: settings.messageSizeLimit > 0 ? settings.messageSizeLimit : nil)
         var assembly = MessageAssembly(sink: QueueSink(queue: settings.queue, pool: server.pool))
@@ -274,6 +312,17 @@ struct SMTPSession {
             return .messageTooBig
         }
         return await commit(assembly, last: buffer, transaction: current)
+    }
+
+    private func checkData() async -> SMTPReply? {
+        guard !server.policy.lists.data.isEmpty else { return nil }
+        let policy = server.policy
+        let request = policyRequest(recipient: nil)
+        do {
+            return try await server.pool.runIfActive { policy.checkData(request) }
+        } catch {
+            return .temporaryLookupFailure
+        }
     }
 
     private mutating func chunk(size: Int, isLast: Bool, frames: inout Frames) async throws -> SMTPReply {

@@ -33,6 +33,7 @@ public final class UserDirectory: Sendable {
     enum CachedTable: Sendable {
         case aliases(AliasTable, modified: Int)
         case users(PasswdFile, modified: Int)
+        case map(LookupTable, modified: Int)
     }
 
     public init(config: MainConfig) {
@@ -106,7 +107,36 @@ public final class UserDirectory: Sendable {
     /// The newest problem found in a table, per file, for `aviary check` and warnings.
     public var tableProblems: [String: String] { problems.withLock { $0 } }
 
-    private enum Kind { case aliases, users }
+    /// What a search of lookup tables found.
+    public enum TableAnswer: Sendable, Equatable {
+        case found(String)
+        case notFound
+        /// A table could not be used (unreadable, unsupported type): the caller answers "try again later".
+        case failed(String)
+    }
+
+    /// Searches lookup tables (`access`, `smtpd_sender_login_maps` ...) Postfix's way: for each key in
+    /// order, every table in order; the first hit wins.
+    public func find(_ keys: [String], in maps: [String]) -> TableAnswer {
+        var tables: [LookupTable] = []
+        for map in maps {
+            guard let path = Self.tablePath(map) else { return .failed("\(map): unsupported table type") }
+            var info = stat()
+            guard stat(path, &info) == 0 else { return .failed("\(path): \(SystemError.current("stat").reason)") }
+            guard case .map(let table, _)? = table(at: path, kind: .map) else {
+                return .failed(tableProblems[path] ?? "\(path): cannot read")
+            }
+            tables.append(table)
+        }
+        for key in keys {
+            for table in tables {
+                if let value = table.value(for: key) { return .found(value) }
+            }
+        }
+        return .notFound
+    }
+
+    private enum Kind { case aliases, users, map }
 
     private func table(at path: String, kind: Kind) -> CachedTable? {
         var info = stat()
@@ -114,7 +144,8 @@ public final class UserDirectory: Sendable {
         let modified = info.st_mtim.tv_sec * 1_000_000_000 + info.st_mtim.tv_nsec
         if let cached = cache.withLock({ $0[path] }) {
             switch cached {
-            case .aliases(_, let stamp), .users(_, let stamp): if stamp == modified { return cached }
+            case .aliases(_, let stamp), .users(_, let stamp), .map(_, let stamp):
+                if stamp == modified { return cached }
             }
         }
         let loaded: CachedTable
@@ -122,6 +153,7 @@ public final class UserDirectory: Sendable {
             switch kind {
             case .aliases: loaded = .aliases(try AliasTable.load(path: path), modified: modified)
             case .users: loaded = .users(try PasswdFile.load(path: path), modified: modified)
+            case .map: loaded = .map(try LookupTable.load(path: path), modified: modified)
             }
         } catch {
             // Keep answering from the last good version (or nothing) rather than failing every lookup.

@@ -1,0 +1,107 @@
+/// smtpd's policy parameters: TLS, SASL, restriction lists and abuse limits. Part of THE table
+/// (`Parameter.table` lists them); Postfix's names, meanings and, unless a comment says otherwise, defaults.
+extension Parameter {
+    // TLS.
+    public static let smtpdTLSSecurityLevel = Parameter(
+        "smtpd_tls_security_level", .string, "",
+        "none, may (offer STARTTLS) or encrypt (require it); empty: may when a certificate is set, else none.")
+    public static let smtpdTLSCertFile = Parameter(
+        "smtpd_tls_cert_file", .string, "", "PEM server certificate, followed by its chain.")
+    public static let smtpdTLSKeyFile = Parameter(
+        "smtpd_tls_key_file", .string, "$smtpd_tls_cert_file", "PEM private key of smtpd_tls_cert_file.")
+    public static let smtpdTLSWrappermode = Parameter(
+        "smtpd_tls_wrappermode", .boolean, "no", "TLS from the first byte (port 465, submissions).")
+    public static let smtpdTLSAuthOnly = Parameter(
+        "smtpd_tls_auth_only", .boolean, "yes", "Offer AUTH only after STARTTLS (Postfix's default is no).")
+    public static let smtpdTLSProtocols = Parameter(
+        "smtpd_tls_protocols", .string, ">=TLSv1.2", "Lowest TLS version smtpd accepts (>=TLSv1.2 or >=TLSv1.3).")
+    public static let smtpdTLSReceivedHeader = Parameter(
+        "smtpd_tls_received_header", .boolean, "yes",
+        "Record the TLS version and cipher in Received: (Postfix's default is no).")
+
+    // SASL.
+    public static let smtpdSASLAuthEnable = Parameter(
+        "smtpd_sasl_auth_enable", .boolean, "no", "Offer SMTP AUTH (RFC 4954).")
+    public static let smtpdSASLSecurityOptions = Parameter(
+        "smtpd_sasl_security_options", .list, "noanonymous",
+        "SASL mechanism restrictions without TLS: noanonymous, noplaintext, noactive, nodictionary, mutual_auth.")
+    public static let smtpdSASLTLSSecurityOptions = Parameter(
+        "smtpd_sasl_tls_security_options", .list, "$smtpd_sasl_security_options",
+        "SASL mechanism restrictions over TLS.")
+    public static let smtpdSASLService = Parameter(
+        "smtpd_sasl_service", .string, "smtp", "Service name handed to libsasl2 (sasldb realms, saslauthd).")
+    public static let smtpdSASLMechanisms = Parameter(
+        "smtpd_sasl_mechanism_list", .list, "PLAIN LOGIN",
+        "Mechanisms offered (Postfix reads this from smtpd.conf's mech_list); CRAM-MD5 and SCRAM need a sasldb.")
+    public static let smtpdSASLPasswordCheck = Parameter(
+        "smtpd_sasl_password_check", .string, "users",
+        "Where PLAIN and LOGIN passwords are checked: users (virtual_mailbox_maps users files) or saslauthd.")
+    public static let smtpdSASLDatabase = Parameter(
+        "smtpd_sasl_sasldb_path", .string, "", "sasldb for CRAM-MD5/SCRAM secrets (saslpasswd2 -f FILE).")
+    public static let smtpdSASLAuthenticatedHeader = Parameter(
+        "smtpd_sasl_authenticated_header", .boolean, "no", "Name the SASL login in the Received: header.")
+    public static let smtpdAuthFailureDelay = Parameter(
+        "smtpd_auth_failure_delay", .time(defaultUnit: "s"), "1s",
+        "Pause before answering a failed AUTH, doubled for each further failure in the session.")
+
+    // Restrictions (smtpd_delay_reject = yes: every list is evaluated at RCPT TO).
+    public static let smtpdClientRestrictions = Parameter(
+        "smtpd_client_restrictions", .list, "", "Restrictions on the client's address and name.")
+    public static let smtpdHeloRestrictions = Parameter(
+        "smtpd_helo_restrictions", .list, "", "Restrictions on the HELO/EHLO name.")
+    public static let smtpdSenderRestrictions = Parameter(
+        "smtpd_sender_restrictions", .list, "", "Restrictions on the MAIL FROM address.")
+    public static let smtpdRelayRestrictions = Parameter(
+        "smtpd_relay_restrictions", .list, "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination",
+        "Relay control, evaluated at RCPT TO before smtpd_recipient_restrictions.")
+    public static let smtpdRecipientRestrictions = Parameter(
+        "smtpd_recipient_restrictions", .list, "", "Restrictions on the RCPT TO address.")
+    public static let smtpdDataRestrictions = Parameter(
+        "smtpd_data_restrictions", .list, "", "Restrictions applied at DATA (e.g. reject_unauth_pipelining).")
+    public static let smtpdSenderLoginMaps = Parameter(
+        "smtpd_sender_login_maps", .list, "",
+        "Tables of sender address -> SASL logins that may use it (for reject_sender_login_mismatch).")
+    public static let unknownAddressRejectCode = Parameter(
+        "unknown_address_reject_code", .integer, "450", "Reply code when a recipient domain has no DNS record.")
+    public static let relayDomainsRejectCode = Parameter(
+        "relay_domains_reject_code", .integer, "554", "Reply code of reject_unauth_destination.")
+    public static let accessMapRejectCode = Parameter(
+        "access_map_reject_code", .integer, "554", "Reply code of REJECT in an access table.")
+
+    // Abuse limits (counted across all smtpd processes by the anvil service).
+    public static let smtpdClientConnectionCountLimit = Parameter(
+        "smtpd_client_connection_count_limit", .integer, "50", "Simultaneous connections per client address; 0: none.")
+    public static let smtpdClientConnectionRateLimit = Parameter(
+        "smtpd_client_connection_rate_limit", .integer, "0",
+        "Connections per client address in anvil_rate_time_unit; 0: no limit.")
+    public static let smtpdClientEventLimitExceptions = Parameter(
+        "smtpd_client_event_limit_exceptions", .list, "$mynetworks", "Clients exempt from the connection limits.")
+    public static let anvilRateTimeUnit = Parameter(
+        "anvil_rate_time_unit", .time(defaultUnit: "s"), "60s", "Time unit of the connection rate limit.")
+    public static let smtpdSoftErrorLimit = Parameter(
+        "smtpd_soft_error_limit", .integer, "10", "Errors after which each further error is answered slowly.")
+    public static let smtpdErrorSleepTime = Parameter(
+        "smtpd_error_sleep_time", .time(defaultUnit: "s"), "1s", "Pause before an error reply past the soft limit.")
+    public static let smtpdForbidUnauthPipelining = Parameter(
+        "smtpd_forbid_unauth_pipelining", .boolean, "yes",
+        "Hang up on clients that send commands ahead where RFC 2920 does not allow it.")
+
+    // DNS.
+    public static let dnsResolverAddress = Parameter(
+        "smtp_dns_resolver_address", .string, "",
+        "DNS server (host:port) for smtpd's and smtp's lookups; empty: the servers in /etc/resolv.conf.")
+
+    /// Every parameter of this file, in `aviary conf -d` order.
+    static let smtpPolicyTable: [Parameter] = [
+        .smtpdTLSSecurityLevel, .smtpdTLSCertFile, .smtpdTLSKeyFile, .smtpdTLSWrappermode, .smtpdTLSAuthOnly,
+        .smtpdTLSProtocols, .smtpdTLSReceivedHeader,
+        .smtpdSASLAuthEnable, .smtpdSASLSecurityOptions, .smtpdSASLTLSSecurityOptions, .smtpdSASLService,
+        .smtpdSASLMechanisms, .smtpdSASLPasswordCheck, .smtpdSASLDatabase, .smtpdSASLAuthenticatedHeader,
+        .smtpdAuthFailureDelay,
+        .smtpdClientRestrictions, .smtpdHeloRestrictions, .smtpdSenderRestrictions, .smtpdRelayRestrictions,
+        .smtpdRecipientRestrictions, .smtpdDataRestrictions, .smtpdSenderLoginMaps, .unknownAddressRejectCode,
+        .relayDomainsRejectCode, .accessMapRejectCode,
+        .smtpdClientConnectionCountLimit, .smtpdClientConnectionRateLimit, .smtpdClientEventLimitExceptions,
+        .anvilRateTimeUnit, .smtpdSoftErrorLimit, .smtpdErrorSleepTime, .smtpdForbidUnauthPipelining, .dnsResolverAddress,
+    ]
+}

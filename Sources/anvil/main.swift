@@ -1,0 +1,5 @@
+import AviaryAnvil
+import AviaryDaemon
+
+let context = Daemon.start(program: "anvil")
+AnvilService.run(context)
