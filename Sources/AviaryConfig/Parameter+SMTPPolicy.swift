@@ -52,8 +52,8 @@ extension Parameter {
     public static let smtpdSenderRestrictions = Parameter(
         "smtpd_sender_restrictions", .list, "", "Restrictions on the MAIL FROM address.")
     public static let smtpdRelayRestrictions = Parameter(
-        "smtpd_relay_restrictions", .list, "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination",
-        "Relay control, evaluated at RCPT TO before smtpd_recipient_restrictions.")
+        "smtpd_relay_restrictions", .list, "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination",
+        "Relay control, evaluated at RCPT TO before smtpd_recipient_restrictions (Postfix defers: defer_unauth_destination).")
     public static let smtpdRecipientRestrictions = Parameter(
         "smtpd_recipient_restrictions", .list, "", "Restrictions on the RCPT TO address.")
     public static let smtpdDataRestrictions = Parameter(

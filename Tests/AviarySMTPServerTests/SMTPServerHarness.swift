@@ -115,7 +115,8 @@ struct SMTPServerHarness {
     let port: Int
     let clientPool: NIOThreadPool
 
-    /// Starts a server with `mynetworks`, runs `body`, and stops everything.
+    /// Starts a server with `mynetworks` and `extra` main.cf lines (ROOT in them is the instance's directory),
+    /// runs `body`, and stops everything.
     static func run(
         mynetworks: String = "127.0.0.0/8", extra: String = "",
         _ body: (SMTPServerHarness) async throws -> Void
@@ -139,7 +140,7 @@ struct SMTPServerHarness {
             alias_maps = hash:\(root)/aliases
             relay_domains = relay.test
             mynetworks = \(mynetworks)
-            \(extra)
+            \(extra.split(separator: "ROOT", omittingEmptySubsequences: false).joined(separator: root))
             """, directory: root)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
