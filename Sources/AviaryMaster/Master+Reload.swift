@@ -14,8 +14,8 @@ import Musl
 /// - A service whose master.cf line changed gets new sockets and new processes: each old process is sent
 ///   SIGTERM and its replacement starts as soon as it has exited, so maxproc is never exceeded (two
 ///   qmgrs never run at once).
-/// - When main.cf changed, every service's processes are restarted that way so they read it (as Postfix's
-///   reload does); their sockets stay open, so no connection is refused meanwhile.
+/// - Every other service's processes are restarted that way so they read main.cf, certificates and keys
+///   again (as Postfix's reload does); their sockets stay open, so no connection is refused meanwhile.
 /// - `queue_directory` is fixed for master's lifetime: its sockets and pid file live there.
 extension Master {
     func reload() {
@@ -34,7 +34,6 @@ extension Master {
                 "queue_directory changed to \(fresh.paths.queueDirectory); master keeps \(paths.queueDirectory) until it is restarted"
             )
         }
-        let mainChanged = fresh.main.explicitValues != configuration.main.explicitValues
         configuration = fresh
         let plans = fresh.plans(paths: paths)
         let wanted = Set(plans.map(\.entry.key))
@@ -51,11 +50,10 @@ extension Master {
             let countChanged = service.plan.processCount != plan.processCount
             if lineChanged || (countChanged && plan.entry.kind == .inet) {
                 replaceService(service, with: plan)
-            } else if mainChanged || !service.plan.runsLike(plan) {
-                restartProcesses(of: service, as: plan)
             } else {
-                // Only its line number may have moved.
-                service.plan = plan
+                // Every process restarts, as in Postfix, even when no configuration line changed: a
+                // reload is how a renewed TLS certificate or key reaches smtpd.
+                restartProcesses(of: service, as: plan)
             }
         }
         serviceOrder = order.filter { services[$0] != nil }
@@ -140,13 +138,5 @@ extension Master {
         for listener in service.listeners { listener.close() }
         if let path = service.plan.socketPath { unlink(path) }
         logger.info("service \(key) removed")
-    }
-}
-
-extension ServicePlan {
-    /// Whether processes started from `other` would be the same as from this plan (the line number aside).
-    func runsLike(_ other: ServicePlan) -> Bool {
-        entry.text == other.entry.text && programPath == other.programPath && arguments == other.arguments
-            && processCount == other.processCount && socketPath == other.socketPath
     }
 }

@@ -1,0 +1,40 @@
+import AviaryTestSupport
+import Foundation
+import Testing
+
+extension Integration {
+    /// smtpd's abuse limits through the real master: anvil counts every smtpd process's clients.
+    @Suite(
+        "Client limits",
+        .sharedInstance {
+            try TestInstance(masterCf: [
+                "127.0.0.1:0 inet n - n - 2 smtpd -o smtpd_client_connection_count_limit=2"
+                    + " -o smtpd_client_event_limit_exceptions=",
+                "qmgr unix n - n 300 1 qmgr",
+                "local unix - n n - - local",
+                "anvil unix - - n - 1 anvil",
+            ])
+        })
+    struct ClientLimits {
+        @Test("a third simultaneous connection from one client gets 421 4.7.0; after the others leave it is welcome")
+        func connectionCountLimit() async throws {
+            let instance = try Current.required()
+            _ = await waitUntil { FileManager.default.fileExists(atPath: instance.spool + "/private/anvil") }
+            let holders = (0..<2).map { _ in
+                Task { try await instance.transcript([.sleep(6)] + say("QUIT")) }
+            }
+            try await Task.sleep(for: .seconds(2))
+            let refused = try await instance.transcript([.readUntilClose])
+            check(refused.codes.first == 421, "\(refused)", instance)
+            check(refused.replies.first?.contains("4.7.0") == true && refused.replies.first?.contains("too many connections") == true,
+                  "\(refused)", instance)
+            for holder in holders {
+                let held = try await holder.value
+                check(held.codes == [220, 221], "\(held)", instance)
+            }
+            try await instance.awaitLogLine(containing: "Connection concurrency limit exceeded: 3 from localhost[127.0.0.1] for service")
+            let welcome = try await instance.transcript(say("QUIT"))
+            check(welcome.codes == [220, 221], "\(welcome)", instance)
+        }
+    }
+}
