@@ -35,6 +35,15 @@ public enum Daemon {
     public static func start(program: String, arguments: [String] = Array(CommandLine.arguments.dropFirst()))
         -> DaemonContext
     {
+        start(program: program, arguments: arguments) { _ in () }.context
+    }
+
+    /// Common start-up with a step that runs before root is dropped, as Postfix's `pre_jail_init` does:
+    /// smtpd reads its TLS key there, which only root may read. The step must not touch the network.
+    public static func start<Setup>(
+        program: String, arguments: [String] = Array(CommandLine.arguments.dropFirst()),
+        privileged setup: (DaemonContext) -> Setup
+    ) -> (context: DaemonContext, setup: Setup) {
         var empty = sigset_t()
         sigemptyset(&empty)
         sigprocmask(SIG_SETMASK, &empty, nil)
@@ -56,6 +65,7 @@ public enum Daemon {
         AviaryLogging.bootstrap(program: program, logFile: config.string(.maillogFile), useSyslog: useSyslog)
         var logger = Logger(label: "aviary.\(program)")
         logger.logLevel = .info
+        let prepared = setup(DaemonContext(arguments: parsed, config: config, logger: logger))
         if parsed.isUnprivileged && Privileges.isRoot {
             let owner = config.string(.mailOwner)
             guard let account = SystemAccount.named(owner) else {
@@ -69,7 +79,7 @@ public enum Daemon {
                 exit(1)
             }
         }
-        return DaemonContext(arguments: parsed, config: config, logger: logger)
+        return (DaemonContext(arguments: parsed, config: config, logger: logger), prepared)
     }
 
     private static func fail(program: String, _ message: String) -> Never {
