@@ -52,6 +52,8 @@ let package = Package(
         library("AviaryUsers", ["AviaryCore", "AviaryConfig", "AviaryMessage"]),
         library("AviaryIPC", ["AviaryCore", nioCore]),
         library("AviarySMTP", ["AviaryMessage", nioCore]),
+        .systemLibrary(name: "CAviaryOpenSSL", pkgConfig: "openssl"),
+        library("AviaryTLS", ["CAviaryOpenSSL", nioCore]),
 
         // Skeletons and services.
         library("AviaryDaemon", ["AviaryCore", "AviaryConfig", nioCore, nioPosix, logging]),
@@ -121,6 +123,10 @@ let package = Package(
         tests("AviaryMailboxTests", ["AviaryMailbox", "AviaryTestSupport"]),
         tests("AviaryUsersTests", ["AviaryUsers", "AviaryTestSupport"]),
         tests("AviaryIPCTests", ["AviaryIPC", nioCore]),
+        tests(
+            "AviaryTLSTests",
+            ["AviaryTLS", "AviaryTestSupport", nioCore, nioPosix, .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
         tests(
             "AviarySMTPTests",
             ["AviarySMTP", "AviaryMessage", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]
