@@ -147,3 +147,39 @@ struct TLSHandlerEmbeddedTests {
         _ = try? pair.server.finish()
     }
 }
+
+@Suite("TLS half-closure")
+struct TLSHalfClosureTests {
+    let directory = TemporaryDirectory("tls")
+
+    @Test("with remote half-closure allowed, close_notify ends input and the server can still answer")
+    func halfClosure() async throws {
+        let pair = try EmbeddedPair(certificates: try await TestCertificates.make(in: directory.path))
+        try await pair.server.setOption(.allowRemoteHalfClosure, value: true).get()
+        let events = EventRecorder()
+        try pair.server.pipeline.syncOperations.addHandler(events)
+        try pair.connect()
+        try pair.exchange()
+        try await pair.client.close(mode: .output).get()
+        try pair.exchange()
+        #expect(events.sawInputClosed)
+        #expect(pair.server.isActive)
+        // EmbeddedChannel closes fully on close(mode: .output), so the client cannot read the answer; the
+        // server must still encrypt and send it.
+        try await pair.server.writeAndFlush(ByteBuffer(string: "221 bye\r\n")).get()
+        let answer = try #require(try pair.server.readOutbound(as: ByteBuffer.self))
+        #expect(answer.getInteger(at: answer.readerIndex, as: UInt8.self) == 23)  // TLS record type: application data
+        try pair.server.throwIfErrorCaught()
+    }
+}
+
+/// Notes the events that reach it.
+final class EventRecorder: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    var sawInputClosed = false
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .some(.inputClosed) = event as? ChannelEvent { sawInputClosed = true }
+        context.fireUserInboundEventTriggered(event)
+    }
+}

@@ -59,7 +59,8 @@ final class LineEchoHandler: ChannelInboundHandler {
 }
 
 extension String {
-    func trimmingSuffix() -> Substring { self.prefix { $0 != "\r" && $0 != "\n" } }
+    /// The text before the line ending ("\r\n" is one Character in Swift).
+    func trimmingSuffix() -> Substring { self.prefix { !$0.isNewline } }
 }
 
 /// A line-echo server with implicit TLS on 127.0.0.1, on a port the kernel picks.
