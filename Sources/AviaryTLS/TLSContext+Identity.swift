@@ -6,7 +6,10 @@ extension TLSContext {
         try Self.checkReadable(certificateFile)
         guard SSL_CTX_use_certificate_chain_file(pointer, certificateFile.path) == 1 else {
             throw .file(
-                .invalidCertificate, certificateFile, OpenSSLSupport.withErrors("cannot load certificate chain"))
+                .invalidCertificate,
+                certificateFile,
+                OpenSSLSupport.withErrors("cannot load certificate chain")
+            )
         }
         guard let leaf = SSL_CTX_get0_certificate(pointer) else {
             throw .file(.invalidCertificate, certificateFile, "no certificate found")
@@ -15,7 +18,11 @@ extension TLSContext {
 
         try Self.checkReadable(keyFile)
         guard let key = aviary_read_private_key(keyFile.path) else {
-            throw .file(.invalidKey, keyFile, OpenSSLSupport.withErrors("cannot load private key (an encrypted key is not supported)"))
+            throw .file(
+                .invalidKey,
+                keyFile,
+                OpenSSLSupport.withErrors("cannot load private key (an encrypted key is not supported)")
+            )
         }
         defer { EVP_PKEY_free(key) }
         guard X509_check_private_key(leaf, key) == 1 else {
@@ -37,7 +44,10 @@ extension TLSContext {
         let notBefore = X509_get0_notBefore(certificate)
         if X509_cmp_current_time(notBefore) > 0 {
             throw .file(
-                .certificateNotYetValid, file, "certificate not valid before \(OpenSSLSupport.format(notBefore))")
+                .certificateNotYetValid,
+                file,
+                "certificate not valid before \(OpenSSLSupport.format(notBefore))"
+            )
         }
     }
 }

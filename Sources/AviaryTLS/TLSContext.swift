@@ -101,7 +101,10 @@ public final class TLSContext: @unchecked Sendable {
         }
         if let certificateFile {
             try context.loadIdentity(
-                certificateFile: certificateFile, keyFile: keyFile ?? certificateFile, checkDates: false)
+                certificateFile: certificateFile,
+                keyFile: keyFile ?? certificateFile,
+                checkDates: false
+            )
         }
         return context
     }

@@ -10,7 +10,9 @@ extension TLSHandler {
             waitingWrites.append((plaintext, promise))
         case .active where !hasSentCloseNotify:
             encrypt(context: context, plaintext, promise: promise)
-        case .active, .closed:
+        case .active:
+            promise?.fail(ChannelError.outputClosed)
+        case .closed:
             promise?.fail(ChannelError.ioOnClosedChannel)
         }
     }

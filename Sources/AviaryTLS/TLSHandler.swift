@@ -128,7 +128,8 @@ extension TLSHandler {
             state = .closed
             if !hasReceivedCloseNotify {
                 context.fireErrorCaught(
-                    TLSError(.uncleanShutdown, "connection closed by the peer without a TLS close_notify"))
+                    TLSError(.uncleanShutdown, "connection closed by the peer without a TLS close_notify")
+                )
             }
         case .closed:
             break

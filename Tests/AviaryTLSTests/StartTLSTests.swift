@@ -76,14 +76,17 @@ struct StartTLSTests {
     func startTLS() async throws {
         let certs = try await TestCertificates.make(in: directory.path)
         let context = try TLSContext.server(
-            certificateFile: TLSFile(certs.serverChain), keyFile: TLSFile(certs.serverKey))
+            certificateFile: TLSFile(certs.serverChain),
+            keyFile: TLSFile(certs.serverKey)
+        )
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let recorder = Recorder()
         let server = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        StartTLSServerHandler(tls: context, recorder: recorder))
+                        StartTLSServerHandler(tls: context, recorder: recorder)
+                    )
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -93,7 +96,8 @@ struct StartTLSTests {
                 "s_client", "-connect", "127.0.0.1:\(port)", "-starttls", "smtp", "-CAfile", certs.caCertificate,
                 "-verify_return_error", "-ign_eof",
             ],
-            stdin: "EHLO again\nhello\nQUIT\n")
+            stdin: "EHLO again\nhello\nQUIT\n"
+        )
         try await server.close()
         try await group.shutdownGracefully()
         #expect(result.isSuccess, "\(result)")
@@ -106,7 +110,9 @@ struct StartTLSTests {
     func truncation() async throws {
         let certs = try await TestCertificates.make(in: directory.path)
         let serverContext = try TLSContext.server(
-            certificateFile: TLSFile(certs.serverChain), keyFile: TLSFile(certs.serverKey))
+            certificateFile: TLSFile(certs.serverChain),
+            keyFile: TLSFile(certs.serverKey)
+        )
         let clientContext = try TLSContext.client(caFile: TLSFile(certs.caCertificate), useSystemStore: false)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = try await EchoServer.start(group: group, context: serverContext)

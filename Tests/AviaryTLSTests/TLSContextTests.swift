@@ -15,7 +15,8 @@ struct TLSContextTests {
         let certs = try await certificates()
         let context = try TLSContext.server(
             certificateFile: TLSFile(certs.serverChain, parameter: "smtpd_tls_cert_file"),
-            keyFile: TLSFile(certs.serverKey, parameter: "smtpd_tls_key_file"))
+            keyFile: TLSFile(certs.serverKey, parameter: "smtpd_tls_key_file")
+        )
         #expect(context.role == .server)
     }
 
@@ -25,12 +26,14 @@ struct TLSContextTests {
         let error = #expect(throws: TLSError.self) {
             try TLSContext.server(
                 certificateFile: TLSFile(certs.expiredCertificate, parameter: "smtpd_tls_cert_file"),
-                keyFile: TLSFile(certs.expiredKey, parameter: "smtpd_tls_key_file"))
+                keyFile: TLSFile(certs.expiredKey, parameter: "smtpd_tls_key_file")
+            )
         }
         #expect(error?.code == .certificateExpired)
         #expect(
             error?.message
-                == "smtpd_tls_cert_file \(certs.expiredCertificate): certificate expired on 2024-01-01 00:00:00 UTC")
+                == "smtpd_tls_cert_file \(certs.expiredCertificate): certificate expired on 2024-01-01 00:00:00 UTC"
+        )
     }
 
     @Test("a certificate not valid yet is refused with its date")
@@ -39,7 +42,8 @@ struct TLSContextTests {
         let error = #expect(throws: TLSError.self) {
             try TLSContext.server(
                 certificateFile: TLSFile(certs.futureCertificate, parameter: "smtpd_tls_cert_file"),
-                keyFile: TLSFile(certs.futureKey, parameter: "smtpd_tls_key_file"))
+                keyFile: TLSFile(certs.futureKey, parameter: "smtpd_tls_key_file")
+            )
         }
         #expect(error?.code == .certificateNotYetValid)
         #expect(error?.message.hasSuffix("certificate not valid before 2099-01-01 00:00:00 UTC") == true)
@@ -51,13 +55,15 @@ struct TLSContextTests {
         let error = #expect(throws: TLSError.self) {
             try TLSContext.server(
                 certificateFile: TLSFile(certs.serverChain, parameter: "smtpd_tls_cert_file"),
-                keyFile: TLSFile(certs.otherKey, parameter: "smtpd_tls_key_file"))
+                keyFile: TLSFile(certs.otherKey, parameter: "smtpd_tls_key_file")
+            )
         }
         #expect(error?.code == .keyMismatch)
         #expect(
             error?.message
                 == "smtpd_tls_key_file \(certs.otherKey): private key does not match certificate in "
-                + "smtpd_tls_cert_file \(certs.serverChain)")
+                + "smtpd_tls_cert_file \(certs.serverChain)"
+        )
     }
 
     @Test("a missing certificate file is named with the system's reason")
@@ -66,11 +72,13 @@ struct TLSContextTests {
         let error = #expect(throws: TLSError.self) {
             try TLSContext.server(
                 certificateFile: TLSFile(directory.path + "/absent.pem", parameter: "smtpd_tls_cert_file"),
-                keyFile: TLSFile(certs.serverKey, parameter: "smtpd_tls_key_file"))
+                keyFile: TLSFile(certs.serverKey, parameter: "smtpd_tls_key_file")
+            )
         }
         #expect(error?.code == .unreadableFile)
         #expect(
-            error?.message == "smtpd_tls_cert_file \(directory.path)/absent.pem: cannot read: No such file or directory")
+            error?.message == "smtpd_tls_cert_file \(directory.path)/absent.pem: cannot read: No such file or directory"
+        )
     }
 
     @Test("a missing key file is named with the system's reason")
@@ -79,9 +87,12 @@ struct TLSContextTests {
         let error = #expect(throws: TLSError.self) {
             try TLSContext.server(
                 certificateFile: TLSFile(certs.serverChain, parameter: "smtpd_tls_cert_file"),
-                keyFile: TLSFile(directory.path + "/absent.key", parameter: "smtpd_tls_key_file"))
+                keyFile: TLSFile(directory.path + "/absent.key", parameter: "smtpd_tls_key_file")
+            )
         }
-        #expect(error?.message == "smtpd_tls_key_file \(directory.path)/absent.key: cannot read: No such file or directory")
+        #expect(
+            error?.message == "smtpd_tls_key_file \(directory.path)/absent.key: cannot read: No such file or directory"
+        )
     }
 
     @Test("a file that holds no certificate or no key is refused with OpenSSL's reason")
@@ -90,14 +101,16 @@ struct TLSContextTests {
         let certificateError = #expect(throws: TLSError.self) {
             try TLSContext.server(
                 certificateFile: TLSFile(certs.directory + "/ca.cnf", parameter: "smtpd_tls_cert_file"),
-                keyFile: TLSFile(certs.serverKey, parameter: "smtpd_tls_key_file"))
+                keyFile: TLSFile(certs.serverKey, parameter: "smtpd_tls_key_file")
+            )
         }
         #expect(certificateError?.code == .invalidCertificate)
         #expect(certificateError?.message.contains("cannot load certificate chain: error:") == true)
         let keyError = #expect(throws: TLSError.self) {
             try TLSContext.server(
                 certificateFile: TLSFile(certs.serverChain, parameter: "smtpd_tls_cert_file"),
-                keyFile: TLSFile(certs.serverCertificate, parameter: "smtpd_tls_key_file"))
+                keyFile: TLSFile(certs.serverCertificate, parameter: "smtpd_tls_key_file")
+            )
         }
         #expect(keyError?.code == .invalidKey)
     }
@@ -106,13 +119,19 @@ struct TLSContextTests {
     func clientContext() async throws {
         let certs = try await certificates()
         let context = try TLSContext.client(
-            caFile: TLSFile(certs.caCertificate, parameter: "smtp_tls_CAfile"), useSystemStore: true)
+            caFile: TLSFile(certs.caCertificate, parameter: "smtp_tls_CAfile"),
+            useSystemStore: true
+        )
         #expect(context.role == .client)
         let error = #expect(throws: TLSError.self) {
             try TLSContext.client(
-                caFile: TLSFile(directory.path + "/absent.pem", parameter: "smtp_tls_CAfile"), useSystemStore: false)
+                caFile: TLSFile(directory.path + "/absent.pem", parameter: "smtp_tls_CAfile"),
+                useSystemStore: false
+            )
         }
-        #expect(error?.message == "smtp_tls_CAfile \(directory.path)/absent.pem: cannot read: No such file or directory")
+        #expect(
+            error?.message == "smtp_tls_CAfile \(directory.path)/absent.pem: cannot read: No such file or directory"
+        )
     }
 
     @Test("a cipher list OpenSSL does not know is refused")
@@ -120,7 +139,10 @@ struct TLSContextTests {
         let certs = try await certificates()
         let error = #expect(throws: TLSError.self) {
             try TLSContext.server(
-                certificateFile: TLSFile(certs.serverChain), keyFile: TLSFile(certs.serverKey), ciphers: "NOSUCHCIPHER")
+                certificateFile: TLSFile(certs.serverChain),
+                keyFile: TLSFile(certs.serverKey),
+                ciphers: "NOSUCHCIPHER"
+            )
         }
         #expect(error?.code == .configuration)
     }

@@ -13,12 +13,17 @@ final class EmbeddedPair {
 
     init(certificates certs: TestCertificates, clientVerification: TLSPeerVerification = .none) throws {
         let serverContext = try TLSContext.server(
-            certificateFile: TLSFile(certs.serverChain), keyFile: TLSFile(certs.serverKey))
+            certificateFile: TLSFile(certs.serverChain),
+            keyFile: TLSFile(certs.serverKey)
+        )
         let clientContext = try TLSContext.client(caFile: TLSFile(certs.caCertificate), useSystemStore: false)
         serverHandler = TLSHandler(server: serverContext, eventLoop: server.eventLoop)
         clientHandler = TLSHandler(
-            client: clientContext, serverName: "mail.example.test", verification: clientVerification,
-            eventLoop: client.eventLoop)
+            client: clientContext,
+            serverName: "mail.example.test",
+            verification: clientVerification,
+            eventLoop: client.eventLoop
+        )
         try server.pipeline.syncOperations.addHandler(serverHandler)
         try client.pipeline.syncOperations.addHandler(clientHandler)
     }

@@ -17,7 +17,8 @@ struct TLSHandlerTests {
         let certs = try await TestCertificates.make(in: directory.path)
         let context = try TLSContext.server(
             certificateFile: TLSFile(certs.serverChain, parameter: "smtpd_tls_cert_file"),
-            keyFile: TLSFile(certs.serverKey, parameter: "smtpd_tls_key_file"))
+            keyFile: TLSFile(certs.serverKey, parameter: "smtpd_tls_key_file")
+        )
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = try await EchoServer.start(group: group, context: context)
         do {
@@ -33,8 +34,10 @@ struct TLSHandlerTests {
 
     func clientContext(_ certs: TestCertificates, maximumVersion: TLSProtocolVersion? = nil) throws -> TLSContext {
         try TLSContext.client(
-            caFile: TLSFile(certs.caCertificate, parameter: "smtp_tls_CAfile"), useSystemStore: false,
-            maximumVersion: maximumVersion)
+            caFile: TLSFile(certs.caCertificate, parameter: "smtp_tls_CAfile"),
+            useSystemStore: false,
+            maximumVersion: maximumVersion
+        )
     }
 
     @Test("openssl s_client gets its lines echoed over TLS 1.3 and the server sees the Received: comment")
@@ -45,7 +48,8 @@ struct TLSHandlerTests {
                     "s_client", "-connect", "127.0.0.1:\(server.port)", "-CAfile", certs.caCertificate,
                     "-servername", "mail.example.test", "-verify_return_error", "-ign_eof",
                 ],
-                stdin: "hello\nworld\nQUIT\n")
+                stdin: "hello\nworld\nQUIT\n"
+            )
             #expect(result.isSuccess, "\(result)")
             #expect(result.standardOutput.contains("hello\nworld\nBYE\n"), "\(result)")
             #expect(result.standardOutput.contains("Verify return code: 0 (ok)"), "\(result)")
@@ -63,7 +67,9 @@ struct TLSHandlerTests {
     func sClientTLS12() async throws {
         try await withServer { certs, server, _ in
             let result = try await openssl(
-                ["s_client", "-connect", "127.0.0.1:\(server.port)", "-tls1_2", "-ign_eof"], stdin: "one\nQUIT\n")
+                ["s_client", "-connect", "127.0.0.1:\(server.port)", "-tls1_2", "-ign_eof"],
+                stdin: "one\nQUIT\n"
+            )
             #expect(result.standardOutput.contains("one\nBYE\n"), "\(result)")
             let handshake = try #require(server.recorder.handshakes.first)
             #expect(handshake.version == "TLSv1.2")
@@ -78,7 +84,8 @@ struct TLSHandlerTests {
             // SECLEVEL=0 so that the client really offers TLS 1.1 instead of refusing by itself.
             let result = try await openssl(
                 ["s_client", "-connect", "127.0.0.1:\(server.port)", "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"],
-                stdin: "hello\n")
+                stdin: "hello\n"
+            )
             #expect(!result.isSuccess, "\(result)")
             #expect(!result.standardOutput.contains("hello"))
             #expect(await waitUntil { !server.recorder.errors.isEmpty })
@@ -104,12 +111,20 @@ struct TLSHandlerTests {
     func garbage() async throws {
         try await withServer { certs, server, group in
             let outcome = try await runClient(
-                group: group, port: server.port, context: nil, payload: "EHLO client.example\r\nMAIL FROM:<a@b>\r\n")
+                group: group,
+                port: server.port,
+                context: nil,
+                payload: "EHLO client.example\r\nMAIL FROM:<a@b>\r\n"
+            )
             #expect(!outcome.text.contains("EHLO"))
             #expect(await waitUntil { !server.recorder.errors.isEmpty })
             #expect(server.recorder.errors.first?.code == .handshakeFailed)
             let next = try await runClient(
-                group: group, port: server.port, context: try clientContext(certs), payload: "still\nQUIT\n")
+                group: group,
+                port: server.port,
+                context: try clientContext(certs),
+                payload: "still\nQUIT\n"
+            )
             #expect(next.text == "still\nBYE\n")
         }
     }
@@ -118,8 +133,12 @@ struct TLSHandlerTests {
     func pipelined() async throws {
         try await withServer { certs, server, group in
             let outcome = try await runClient(
-                group: group, port: server.port, context: try clientContext(certs),
-                verification: .required(hostnames: ["mail.example.test"]), payload: "one\ntwo\nthree\nQUIT\n")
+                group: group,
+                port: server.port,
+                context: try clientContext(certs),
+                verification: .required(hostnames: ["mail.example.test"]),
+                payload: "one\ntwo\nthree\nQUIT\n"
+            )
             #expect(outcome.text == "one\ntwo\nthree\nBYE\n")
             let handshake = try outcome.handshake.get()
             #expect(handshake.version == "TLSv1.3")
@@ -142,8 +161,11 @@ struct TLSHandlerTests {
                 payload += "line \(number) " + String(repeating: "abcdefghij", count: 10) + "\n"
             }
             let outcome = try await runClient(
-                group: group, port: server.port, context: try clientContext(certs, maximumVersion: version),
-                payload: payload + "QUIT\n")
+                group: group,
+                port: server.port,
+                context: try clientContext(certs, maximumVersion: version),
+                payload: payload + "QUIT\n"
+            )
             #expect(try outcome.handshake.get().version == version.description)
             #expect(outcome.received.readableBytes == payload.utf8.count + 4)
             #expect(outcome.text == payload + "BYE\n")
@@ -154,8 +176,12 @@ struct TLSHandlerTests {
     func hostnameMismatch() async throws {
         try await withServer { certs, server, group in
             let outcome = try await runClient(
-                group: group, port: server.port, context: try clientContext(certs),
-                verification: .required(hostnames: ["other.example.test"]), payload: "secret\nQUIT\n")
+                group: group,
+                port: server.port,
+                context: try clientContext(certs),
+                verification: .required(hostnames: ["other.example.test"]),
+                payload: "secret\nQUIT\n"
+            )
             #expect(outcome.received.readableBytes == 0)
             guard case .failure(let error as TLSError) = outcome.handshake else {
                 Issue.record("handshake did not fail: \(outcome.handshake)")
@@ -184,8 +210,11 @@ struct TLSHandlerTests {
         // The server does not ask for one, so none is sent: the server sees no peer certificate.
         try await withServer { certs, server, group in
             let context = try TLSContext.client(
-                caFile: TLSFile(certs.caCertificate), useSystemStore: false,
-                certificateFile: TLSFile(certs.serverChain), keyFile: TLSFile(certs.serverKey))
+                caFile: TLSFile(certs.caCertificate),
+                useSystemStore: false,
+                certificateFile: TLSFile(certs.serverChain),
+                keyFile: TLSFile(certs.serverKey)
+            )
             let outcome = try await runClient(group: group, port: server.port, context: context, payload: "QUIT\n")
             #expect(outcome.text == "BYE\n")
             #expect(server.recorder.handshakes.first?.peerCertificate == nil)

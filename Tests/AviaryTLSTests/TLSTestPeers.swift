@@ -7,7 +7,8 @@ import Synchronization
 /// What the handlers after a `TLSHandler` saw: handshake events and errors.
 final class Recorder: Sendable {
     private let state = Mutex<(handshakes: [TLSHandshakeCompleted], errors: [TLSError], others: [String])>(
-        ([], [], []))
+        ([], [], [])
+    )
 
     func record(_ event: TLSHandshakeCompleted) { state.withLock { $0.handshakes.append(event) } }
 
@@ -156,11 +157,17 @@ func runClient(
         .channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 let collector = CollectingHandler(
-                    payload: ByteBuffer(string: payload), received: received, recorder: recorder)
+                    payload: ByteBuffer(string: payload),
+                    received: received,
+                    recorder: recorder
+                )
                 if let context {
                     let tls = TLSHandler(
-                        client: context, serverName: serverName, verification: verification,
-                        eventLoop: channel.eventLoop)
+                        client: context,
+                        serverName: serverName,
+                        verification: verification,
+                        eventLoop: channel.eventLoop
+                    )
                     handshake.completeWith(tls.handshakeResult)
                     try channel.pipeline.syncOperations.addHandlers(tls, collector)
                 } else {

@@ -48,8 +48,12 @@ extension ToolResult {
         let scratch = TemporaryDirectory("tool")
         _ = FileManager.default.createFile(atPath: scratch.path + "/in", contents: Data(stdin))
         let process = try ChildProcess(
-            path: path, arguments: arguments, standardInput: scratch.path + "/in",
-            standardOutput: scratch.path + "/out", standardError: scratch.path + "/err")
+            path: path,
+            arguments: arguments,
+            standardInput: scratch.path + "/in",
+            standardOutput: scratch.path + "/out",
+            standardError: scratch.path + "/err"
+        )
         var status = await process.wait(timeout: timeout)
         if status == nil {
             process.signal(SIGKILL)
@@ -61,6 +65,10 @@ extension ToolResult {
                 ?? ""
         }
         return ToolResult(
-            command: [path] + arguments, status: status, standardOutput: read("out"), standardError: read("err"))
+            command: [path] + arguments,
+            status: status,
+            standardOutput: read("out"),
+            standardError: read("err")
+        )
     }
 }
