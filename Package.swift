@@ -55,6 +55,8 @@ let package = Package(
         library("AviarySMTP", ["AviaryMessage", nioCore]),
         .systemLibrary(name: "CAviaryResolv"),
         library("AviaryDNS", ["CAviaryResolv"]),
+        .systemLibrary(name: "CAviaryOpenSSL", pkgConfig: "openssl"),
+        library("AviaryTLS", ["CAviaryOpenSSL", nioCore]),
 
         // Skeletons and services.
         library("AviaryDaemon", ["AviaryCore", "AviaryConfig", nioCore, nioPosix, logging]),
@@ -62,7 +64,7 @@ let package = Package(
             "AviarySMTPServer",
             [
                 "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryUsers", "AviarySMTP",
-                "AviaryDNS", "AviaryIPC", "AviaryDaemon", nioCore, nioPosix, logging,
+                "AviaryDNS", "AviaryTLS", "AviaryIPC", "AviaryDaemon", nioCore, nioPosix, logging,
             ]
         ),
         library(
@@ -128,6 +130,10 @@ let package = Package(
         tests("AviaryMailboxTests", ["AviaryMailbox", "AviaryTestSupport"]),
         tests("AviaryUsersTests", ["AviaryUsers", "AviaryTestSupport"]),
         tests("AviaryIPCTests", ["AviaryIPC", nioCore]),
+        tests(
+            "AviaryTLSTests",
+            ["AviaryTLS", "AviaryTestSupport", nioCore, nioPosix, .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
         tests(
             "AviarySMTPTests",
             ["AviarySMTP", "AviaryMessage", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]
