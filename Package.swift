@@ -108,7 +108,7 @@ let package = Package(
 
         // Executables: one main.swift each, wiring only.
         executable("master", ["AviaryMaster", "AviaryCore", "AviaryConfig", logging]),
-        executable("smtpd", ["AviarySMTPServer", "AviaryDaemon"]),
+        executable("smtpd", ["AviarySMTPServer", "AviaryDaemon", "AviaryTLS"]),
         executable("qmgr", ["AviaryQueueManager", "AviaryDaemon"]),
         executable("local", ["AviaryLocal", "AviaryDaemon"]),
         executable("aviary", ["AviaryAdmin", argumentParser]),

@@ -4,6 +4,7 @@ import Glibc
 import AviaryConfig
 import AviaryCore
 import AviaryDNS
+import AviaryTLS
 import AviarySMTP
 import AviaryUsers
 import Logging
@@ -22,11 +23,17 @@ public final class SMTPServer: Sendable {
     let logger: Logger
     let pool: NIOThreadPool
     let limits: ClientLimits
+    /// The certificate and key for STARTTLS and wrapper mode; nil when TLS is off or unusable.
+    let tlsContext: TLSContext?
     private let activeSessions = Atomic<Int>(0)
 
     /// - Parameter serviceName: the master.cf service (smtp, submission ...), under which anvil counts clients.
-    public init(config: MainConfig, logger: Logger, pool: NIOThreadPool, serviceName: String = "smtp") {
+    /// - Parameter tlsContext: from `loadTLS`, made while smtpd could still read the key as root.
+    public init(
+        config: MainConfig, logger: Logger, pool: NIOThreadPool, serviceName: String = "smtp", tlsContext: TLSContext? = nil
+    ) {
         settings = SMTPServerSettings(config: config)
+        self.tlsContext = tlsContext
         limits = ClientLimits(config: config, service: serviceName)
         directory = UserDirectory(config: config)
         policy = SMTPPolicy(config: config, directory: directory)
@@ -68,7 +75,11 @@ public final class SMTPServer: Sendable {
         let timeout = settings.timeoutSeconds
         let lineLimit = settings.lineLengthLimit
         let hostname = settings.hostname
+        let wrapper = settings.isWrapperMode ? tlsContext : nil
         return channel.eventLoop.makeCompletedFuture {
+            if let wrapper {
+                try channel.pipeline.syncOperations.addHandler(TLSHandler(server: wrapper, eventLoop: channel.eventLoop))
+            }
             try channel.pipeline.syncOperations.addHandlers([
                 MessageToByteHandler(SMTPReplyEncoder()),
                 ByteToMessageHandler(SMTPFrameDecoder(maximumLineLength: lineLimit)),
@@ -110,7 +121,7 @@ public final class SMTPServer: Sendable {
             }
             return
         }
-        var session = SMTPSession(server: self, client: identity)
+        var session = SMTPSession(server: self, client: identity, channel: connection.channel)
         do {
             try await connection.executeThenClose { inbound, outbound in
                 try await session.run(inbound: inbound, outbound: outbound)

@@ -18,6 +18,13 @@ public struct SMTPServerSettings: Sendable {
     public var isVRFYDisabled: Bool
     public var isHeloRequired: Bool
     public var trustedNetworks: ClientNetworks
+    /// `smtpd_tls_security_level`: none, may or encrypt (empty: may with a certificate, none without).
+    public var tlsLevel: TLSLevel
+    /// `smtpd_tls_wrappermode`: TLS from the first byte.
+    public var isWrapperMode: Bool
+    public var isTLSAuthOnly: Bool
+    public var recordsTLSInReceived: Bool
+    public var isAuthEnabled: Bool
     public var queue: QueueDirectory
 
     public init(config: MainConfig) {
@@ -36,5 +43,26 @@ public struct SMTPServerSettings: Sendable {
         isHeloRequired = config.bool(.smtpdHeloRequired)
         trustedNetworks = ClientNetworks(config.list(.mynetworks))
         queue = QueueDirectory(root: config.string(.queueDirectory))
+        isWrapperMode = config.bool(.smtpdTLSWrappermode)
+        isTLSAuthOnly = config.bool(.smtpdTLSAuthOnly)
+        recordsTLSInReceived = config.bool(.smtpdTLSReceivedHeader)
+        isAuthEnabled = config.bool(.smtpdSASLAuthEnable)
+        switch config.string(.smtpdTLSSecurityLevel).lowercased() {
+        case "none": tlsLevel = .none
+        case "encrypt", "verify", "secure": tlsLevel = .encrypt
+        case "may": tlsLevel = .may
+        default: tlsLevel = config.string(.smtpdTLSCertFile).isEmpty ? .none : .may
+        }
+        if isWrapperMode, tlsLevel == .none { tlsLevel = .encrypt }
     }
+}
+
+/// How much smtpd insists on TLS (`smtpd_tls_security_level`).
+public enum TLSLevel: Sendable, Equatable {
+    /// No STARTTLS.
+    case none
+    /// STARTTLS offered; plaintext allowed.
+    case may
+    /// Only MAIL after STARTTLS (RFC 3207 4: `530 5.7.0 Must issue a STARTTLS command first`).
+    case encrypt
 }

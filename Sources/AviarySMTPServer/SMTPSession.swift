@@ -5,6 +5,7 @@ import AviaryCore
 import AviaryMessage
 import AviaryQueue
 import AviarySMTP
+import AviaryTLS
 import AviaryUsers
 import Logging
 import NIOCore
@@ -17,6 +18,9 @@ struct SMTPSession {
 
     let server: SMTPServer
     let client: ClientIdentity
+    let channel: any Channel
+    /// The TLS session, once STARTTLS (or wrapper mode) completed its handshake.
+    var tls: TLSHandshakeCompleted?
     var settings: SMTPServerSettings { server.settings }
     var logger: Logger
     var heloName: String?
@@ -40,14 +44,27 @@ struct SMTPSession {
         var chunks: MessageAssembly?
     }
 
-    init(server: SMTPServer, client: ClientIdentity) {
+    init(server: SMTPServer, client: ClientIdentity, channel: any Channel) {
         self.server = server
         self.client = client
+        self.channel = channel
         self.logger = server.logger
     }
 
     mutating func run(inbound: NIOAsyncChannelInboundStream<SMTPInboundFrame>, outbound: Replies) async throws {
         logger.info("connect from \(client.description)")
+        if settings.isWrapperMode {
+            // Wrapper mode (port 465): no greeting before the handshake; without a usable certificate, nothing.
+            guard server.tlsContext != nil else {
+                logger.warning("TLS is unavailable; closing the wrapper-mode connection from \(client.description)")
+                return
+            }
+            let channel = channel
+            let handshake = try await channel.eventLoop.submit {
+                try channel.pipeline.syncOperations.handler(type: TLSHandler.self).handshakeResult
+            }.get()
+            try await completeHandshake(handshake)
+        }
         try await outbound.write(.greeting(settings.banner))
         var frames = inbound.makeAsyncIterator()
         while let frame = try await frames.next() {
@@ -78,7 +95,15 @@ struct SMTPSession {
                         try await outbound.write(.closing)
                         return
                     }
-                    reply = try await execute(command, frames: &frames, outbound: outbound)
+                    if case .startTLS = command, let refusal = startTLSRefusal() {
+                        reply = refusal
+                    } else if case .startTLS = command {
+                        try await startTLS(frames: &frames)
+                        count(verb, succeeded: true)
+                        continue
+                    } else {
+                        reply = try await execute(command, frames: &frames, outbound: outbound)
+                    }
                 }
             }
             count(verb, succeeded: reply.isPositive)
@@ -106,6 +131,56 @@ struct SMTPSession {
         case .quit, .startTLS: return false
         case .helo, .ehlo, .data: return true
         default: return !isExtended
+        }
+    }
+
+    // MARK: - TLS
+
+    private func startTLSRefusal() -> SMTPReply? {
+        if tls != nil { return .tlsAlreadyActive }
+        if server.tlsContext == nil || settings.tlsLevel == .none { return .tlsNotAvailable }
+        return nil
+    }
+
+    /// STARTTLS (RFC 3207): 220, the handshake, and a fresh start: frames that arrived in plaintext behind
+    /// the command are discarded, and HELO/EHLO, the transaction and any other state are forgotten.
+    private mutating func startTLS(frames: inout Frames) async throws {
+        guard let context = server.tlsContext else { return }
+        let handshake = try await SMTPServer.startTLS(on: channel, context: context, lineLimit: settings.lineLengthLimit)
+        var discarded = 0
+        while let frame = try await frames.next() {
+            if case .tlsStarted = frame { break }
+            discarded += 1
+        }
+        if discarded > 0 {
+            logger.info("discarding \(discarded) line(s) sent in plaintext behind STARTTLS by \(client.description)")
+        }
+        try await completeHandshake(handshake)
+        heloName = nil
+        isExtended = false
+        transaction = nil
+    }
+
+    private mutating func completeHandshake(_ handshake: EventLoopFuture<TLSHandshakeCompleted>) async throws {
+        do {
+            let completed = try await handshake.get()
+            tls = completed
+            logger.info("Anonymous TLS connection established from \(client.description): \(completed.version) with cipher \(completed.cipher) (\(completed.cipherBits)/\(completed.cipherAlgorithmBits) bits)")
+        } catch {
+            logger.info("TLS handshake failed with \(client.description): \(error)")
+            throw SessionEnded.tlsFailed
+        }
+    }
+
+    /// The mechanisms AUTH offers now, or nil when AUTH is not offered (off, or not yet over TLS).
+    private var authMechanisms: [String]? { nil }
+
+    /// Whether a command must wait for TLS (`smtpd_tls_security_level = encrypt`).
+    private func needsTLSFirst(_ command: SMTPCommand) -> Bool {
+        guard settings.tlsLevel == .encrypt, tls == nil else { return false }
+        switch command {
+        case .helo, .ehlo, .startTLS, .noop, .quit, .rset, .help: return false
+        default: return true
         }
     }
 
@@ -146,6 +221,7 @@ struct SMTPSession {
             default: return .afterBDAT(command.verb)
             }
         }
+        if needsTLSFirst(command) { return .encryptionRequired }
         switch command {
         case .helo(let name), .ehlo(let name):
             heloName = name
@@ -178,7 +254,7 @@ struct SMTPSession {
         case .help:
             return .help()
         case .startTLS:
-            return .tlsNotAvailable
+            return startTLSRefusal() ?? .badSequence
         case .auth:
             return .authNotEnabled
         case .unknown:
@@ -189,6 +265,8 @@ struct SMTPSession {
     private var extensions: [String] {
         var keywords = ["PIPELINING", "SIZE \(settings.messageSizeLimit)"]
         if !settings.isVRFYDisabled { keywords.append("VRFY") }
+        if tls == nil, startTLSRefusal() == nil { keywords.append("STARTTLS") }
+        if let mechanisms = authMechanisms { keywords.append("AUTH " + mechanisms.joined(separator: " ")) }
         keywords += ["ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"]
         return keywords
     }
@@ -265,7 +343,7 @@ struct SMTPSession {
         let replyText = "\(reply.code) " + (reply.enhancedCode.map { "\($0) " } ?? "") + reply.lines.joined(separator: " ")
         var text = "NOQUEUE: reject: \(verb) from \(client.description): \(replyText); from=<\(sender)>"
         if let recipient { text += " to=<\(recipient)>" }
-        text += " proto=\(isExtended ? "ESMTP" : "SMTP") helo=<\(heloName ?? "")>"
+        text += " proto=\(protocolName) helo=<\(heloName ?? "")>"
         logger.info("\(text)")
     }
 
@@ -389,20 +467,27 @@ struct SMTPSession {
         return await commit(assembly, last: buffer, transaction: current)
     }
 
+    /// `SMTP`, `ESMTP`, with `S` for TLS and `A` for AUTH (RFC 3848): ESMTPS, ESMTPA, ESMTPSA.
+    private var protocolName: String {
+        guard isExtended else { return "SMTP" }
+        return "ESMTP" + (tls != nil ? "S" : "") + (saslUsername != nil ? "A" : "")
+    }
+
     private func receivedHeader(for transaction: Transaction) -> [UInt8] {
-        var protocolName = isExtended ? "ESMTP" : "SMTP"
-        if transaction.parameters.isSMTPUTF8 { protocolName = "UTF8" + protocolName }
+        var name = protocolName
+        if transaction.parameters.isSMTPUTF8 { name = "UTF8" + name }
         return ReceivedHeader(
             heloName: heloName, clientName: client.name, clientAddress: client.address, hostname: settings.hostname,
-            protocolName: protocolName, queueID: transaction.id.rawValue,
-            recipient: transaction.recipients.count == 1 ? transaction.recipients[0].address : nil
+            protocolName: name, queueID: transaction.id.rawValue,
+            recipient: transaction.recipients.count == 1 ? transaction.recipients[0].address : nil,
+            tlsComment: settings.recordsTLSInReceived ? tls?.receivedComment : nil
         ).bytes
     }
 
     private func envelope(for transaction: Transaction) -> QueueEnvelope {
         var attributes: [QueueEnvelope.Attribute] = [
             .init("origin", "smtpd"), .init("client_address", client.address), .init("client_name", client.name),
-            .init("helo_name", heloName ?? ""), .init("protocol", isExtended ? "ESMTP" : "SMTP"),
+            .init("helo_name", heloName ?? ""), .init("protocol", protocolName),
         ]
         let parameters = transaction.parameters
         if let body = parameters.body { attributes.append(.init("body", body.rawValue)) }
@@ -434,6 +519,12 @@ struct SMTPSession {
 
 enum SessionEnded: Error, CustomStringConvertible {
     case lostConnectionInData
+    case tlsFailed
 
-    var description: String { "lost connection while receiving the message" }
+    var description: String {
+        switch self {
+        case .lostConnectionInData: "lost connection while receiving the message"
+        case .tlsFailed: "TLS handshake failed"
+        }
+    }
 }
