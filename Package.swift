@@ -52,6 +52,10 @@ let package = Package(
         library("AviaryUsers", ["AviaryCore", "AviaryConfig", "AviaryMessage"]),
         library("AviaryIPC", ["AviaryCore", nioCore]),
         library("AviarySMTP", ["AviaryMessage", nioCore]),
+        // Authentication for smtpd, pop3d and imapd: libsasl2 and libxcrypt stay inside AviarySASL.
+        .systemLibrary(name: "CAviarySASL", pkgConfig: "libsasl2"),
+        .systemLibrary(name: "CAviaryCrypt", pkgConfig: "libxcrypt"),
+        library("AviarySASL", ["CAviarySASL", "CAviaryCrypt", "AviaryCore", "AviaryUsers", nioPosix, logging]),
 
         // Skeletons and services.
         library("AviaryDaemon", ["AviaryCore", "AviaryConfig", nioCore, nioPosix, logging]),
@@ -125,6 +129,7 @@ let package = Package(
             "AviarySMTPTests",
             ["AviarySMTP", "AviaryMessage", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
+        tests("AviarySASLTests", ["AviarySASL", "AviaryUsers", "AviaryTestSupport", logging]),
         tests("AviarySMTPServerTests", ["AviarySMTPServer", "AviaryTestSupport", nioCore, nioPosix]),
         tests("AviaryQueueManagerTests", ["AviaryQueueManager", "AviaryTestSupport"]),
         tests("AviaryLocalTests", ["AviaryLocal", "AviaryTestSupport"]),
