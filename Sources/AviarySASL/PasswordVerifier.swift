@@ -105,6 +105,11 @@ public enum PasswordVerifier {
         guard let computed = cryptHash(password, setting: hash) else {
             return .unusable(reason: "crypt(3) cannot use \"\(abbreviated(hash))\" (errno \(errno))")
         }
+        // crypt(3) output has a fixed length for a given setting: a stored hash of another length is truncated or
+        // only a salt, and no password can match it.
+        guard computed.utf8.count == hash.utf8.count else {
+            return .unusable(reason: "crypt hash \"\(abbreviated(hash))\" is incomplete")
+        }
         return constantTimeEqual(Array(computed.utf8), Array(hash.utf8)) ? .match : .mismatch
     }
 
