@@ -1,5 +1,5 @@
-internal import CAviarySASL
 import AviaryUsers
+internal import CAviarySASL
 import Logging
 
 #if canImport(Glibc)
@@ -82,7 +82,8 @@ final class AttemptContext {
     /// authentication identity only in spelling that the users file treats as equal (domain case).
     func authorize(requested: String, authenticated: String) -> Int32 {
         if requested.isEmpty || requested == authenticated { return SASL_OK }
-        if let asked = users.lookup(requested, logger: logger), let actual = users.lookup(authenticated, logger: logger),
+        if let asked = users.lookup(requested, logger: logger),
+            let actual = users.lookup(authenticated, logger: logger),
             asked.user == actual.user
         {
             return SASL_OK

@@ -57,7 +57,13 @@ final class CyrusConnection: @unchecked Sendable {
         self.callbacks = callbacks
         var connection: OpaquePointer?
         let result = sasl_server_new(
-            configuration.serviceName, configuration.serverName, configuration.userRealm, nil, nil, callbacks, 0,
+            configuration.serviceName,
+            configuration.serverName,
+            configuration.userRealm,
+            nil,
+            nil,
+            callbacks,
+            0,
             &connection
         )
         self.connection = connection
@@ -110,7 +116,12 @@ final class CyrusConnection: @unchecked Sendable {
             // A non-NULL pointer even for zero bytes: that is how libsasl2 tells "empty" from "none".
             let input = Self.cString(initialResponse)
             result = sasl_server_start(
-                connection, mechanism, input, UInt32(initialResponse.count), &output, &outputLength
+                connection,
+                mechanism,
+                input,
+                UInt32(initialResponse.count),
+                &output,
+                &outputLength
             )
         } else {
             result = sasl_server_start(connection, mechanism, nil, 0, &output, &outputLength)
@@ -170,7 +181,11 @@ final class CyrusConnection: @unchecked Sendable {
             let failure = SASLFailure(verdict: verdict, saslResult: result)
             if context.isUsersFileAuthoritative || verdict.isAuthorizationRefusal { return failure }
             // A pwcheck_method had the last word: its result decides, the users file's verdict is context.
-            return SASLFailure(SASLFailure.code(for: result), reason: "\(failure.reason); \(detail)", saslResult: result)
+            return SASLFailure(
+                SASLFailure.code(for: result),
+                reason: "\(failure.reason); \(detail)",
+                saslResult: result
+            )
         }
         if isStart, result == SASL_NOMECH {
             return SASLFailure(.unsupportedMechanism, reason: "no mechanism available", saslResult: result)
@@ -183,13 +198,29 @@ extension SASLFailure {
     init(verdict: PasswordVerdict, saslResult: Int32) {
         switch verdict {
         case .verified(let user):
-            self.init(.authenticationFailed, reason: "authentication failure after verifying \(user)", saslResult: saslResult)
+            self.init(
+                .authenticationFailed,
+                reason: "authentication failure after verifying \(user)",
+                saslResult: saslResult
+            )
         case .noUser(let user):
-            self.init(.authenticationFailed, reason: "authentication failure: user not found: \(user)", saslResult: saslResult)
+            self.init(
+                .authenticationFailed,
+                reason: "authentication failure: user not found: \(user)",
+                saslResult: saslResult
+            )
         case .noPassword(let user):
-            self.init(.authenticationFailed, reason: "authentication failure: \(user) has no password", saslResult: saslResult)
+            self.init(
+                .authenticationFailed,
+                reason: "authentication failure: \(user) has no password",
+                saslResult: saslResult
+            )
         case .mismatch(let user):
-            self.init(.authenticationFailed, reason: "authentication failure: wrong password for \(user)", saslResult: saslResult)
+            self.init(
+                .authenticationFailed,
+                reason: "authentication failure: wrong password for \(user)",
+                saslResult: saslResult
+            )
         case .unusable(let user, let reason):
             self.init(.temporary, reason: "cannot check the password of \(user): \(reason)", saslResult: saslResult)
         case .authorizationRefused(let authenticated, let requested):

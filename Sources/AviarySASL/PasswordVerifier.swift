@@ -1,5 +1,5 @@
-internal import CAviaryCrypt
 import AviaryUsers
+internal import CAviaryCrypt
 
 #if canImport(Glibc)
 import Glibc
@@ -67,7 +67,11 @@ public enum PasswordVerifier {
     ///   - scheme: `SHA512-CRYPT`, `SHA256-CRYPT`, `MD5-CRYPT`, `BLF-CRYPT` or `YESCRYPT`.
     ///   - cost: the method's cost parameter, or 0 for libxcrypt's default.
     /// - Throws: `PasswordHashError` for an unknown scheme or when libxcrypt cannot make the hash.
-    public static func makeHash(_ password: String, scheme: String, cost: UInt = 0) throws(PasswordHashError)
+    public static func makeHash(
+        _ password: String,
+        scheme: String,
+        cost: UInt = 0
+    ) throws(PasswordHashError)
         -> PasswordHash
     {
         let name = scheme.uppercased()
@@ -97,7 +101,8 @@ public enum PasswordVerifier {
     private static func verifyCrypt(_ password: [UInt8], hash: String) -> Outcome {
         switch crypt_checksalt(hash) {
         case CRYPT_SALT_OK, CRYPT_SALT_METHOD_LEGACY, CRYPT_SALT_TOO_CHEAP: break
-        case CRYPT_SALT_METHOD_DISABLED: return .unusable(reason: "crypt method of \"\(abbreviated(hash))\" is disabled")
+        case CRYPT_SALT_METHOD_DISABLED:
+            return .unusable(reason: "crypt method of \"\(abbreviated(hash))\" is disabled")
         default: return .unusable(reason: "crypt hash \"\(abbreviated(hash))\" is malformed or its method unsupported")
         }
         // A NUL would cut the password short in C: such a password can never be the stored one.

@@ -87,7 +87,13 @@ public final class SASLAuthenticator: Sendable {
         let configuration = self.configuration
         let context = makeContext(logger: logger)
         let result = await SASLThread.run {
-            Self.start(name, initialResponse, configuration: configuration, context: context(), isEncrypted: isEncrypted)
+            Self.start(
+                name,
+                initialResponse,
+                configuration: configuration,
+                context: context(),
+                isEncrypted: isEncrypted
+            )
         }
         guard let (outcome, connection) = result else {
             return .failure(SASLFailure(.temporary, reason: "the SASL thread has stopped"))
@@ -116,7 +122,9 @@ public final class SASLAuthenticator: Sendable {
         let options = self.options
         let users = self.users
         let isAuthoritative = configuration.pwcheckMethod == nil
-        return { AttemptContext(options: options, users: users, isUsersFileAuthoritative: isAuthoritative, logger: logger) }
+        return {
+            AttemptContext(options: options, users: users, isUsersFileAuthoritative: isAuthoritative, logger: logger)
+        }
     }
 
     /// sasl-mech = 1*20(UPPER-ALPHA / DIGIT / "-" / "_") (RFC 4422 3.1).

@@ -36,9 +36,11 @@ public enum SASLBase64 {
         output.reserveCapacity(input.count / 4 * 3)
         var index = 0
         while index < input.count {
-            let isLast = index + 4 == input.count
-            let padding = isLast ? (input[index + 3] == UInt8(ascii: "=") ? 1 : 0) + (input[index + 2] == UInt8(ascii: "=") ? 1 : 0) : 0
-            if padding == 1, input[index + 2] == UInt8(ascii: "=") { return nil }
+            // Only the last quantum may end in "=" or "==".
+            var padding = 0
+            if index + 4 == input.count, input[index + 3] == UInt8(ascii: "=") {
+                padding = input[index + 2] == UInt8(ascii: "=") ? 2 : 1
+            }
             var quantum: UInt32 = 0
             for offset in 0..<(4 - padding) {
                 let value = values[Int(input[index + offset])]

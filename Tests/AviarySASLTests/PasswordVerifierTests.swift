@@ -39,9 +39,15 @@ struct PasswordVerifierTests {
     func pythonHashes(method: String) async throws {
         let directory = TemporaryDirectory("python-crypt")
         let output = directory.path + "/hash"
-        let script = "import warnings; warnings.simplefilter('ignore'); import crypt; "
+        let script =
+            "import warnings; warnings.simplefilter('ignore'); import crypt; "
             + "print(crypt.crypt('p@ss w0rd', crypt.mksalt(crypt.\(method))))"
-        guard let process = try? ChildProcess(path: "/usr/bin/python3", arguments: ["-c", script], standardOutput: output)
+        guard
+            let process = try? ChildProcess(
+                path: "/usr/bin/python3",
+                arguments: ["-c", script],
+                standardOutput: output
+            )
         else { return }
         #expect(await process.wait(timeout: .seconds(30)) == .exited(0))
         let hash = try String(contentsOfFile: output, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -73,7 +79,11 @@ struct PasswordVerifierTests {
         let unknown = PasswordVerifier.verify("x", against: PasswordHash("{ARGON2ID}$argon2id$v=19$..."))
         #expect(unknown == .unusable(reason: "unknown password scheme {ARGON2ID}"))
         let sha512 = try PasswordVerifier.makeHash("x", scheme: "SHA512-CRYPT")
-        guard case .unusable(let reason) = PasswordVerifier.verify("x", against: PasswordHash(scheme: "SHA256-CRYPT", hash: sha512.hash))
+        guard
+            case .unusable(let reason) = PasswordVerifier.verify(
+                "x",
+                against: PasswordHash(scheme: "SHA256-CRYPT", hash: sha512.hash)
+            )
         else {
             Issue.record("a $6$ hash under {SHA256-CRYPT} should be unusable")
             return
@@ -109,8 +119,10 @@ struct PasswordVerifierTests {
 struct SASLBase64Tests {
     @Test("encodes and decodes RFC 4648 test vectors")
     func vectors() {
-        let vectors = ["": "", "f": "Zg==", "fo": "Zm8=", "foo": "Zm9v", "foob": "Zm9vYg==", "fooba": "Zm9vYmE=",
-                       "foobar": "Zm9vYmFy"]
+        let vectors = [
+            "": "", "f": "Zg==", "fo": "Zm8=", "foo": "Zm9v", "foob": "Zm9vYg==", "fooba": "Zm9vYmE=",
+            "foobar": "Zm9vYmFy",
+        ]
         for (plain, encoded) in vectors {
             #expect(SASLBase64.encode(Array(plain.utf8)) == encoded)
             #expect(SASLBase64.decode(encoded) == Array(plain.utf8))
@@ -119,8 +131,13 @@ struct SASLBase64Tests {
         #expect(SASLBase64.decode(SASLBase64.encode(all)) == all)
     }
 
-    @Test("strict decoding refuses malformed input", arguments: ["Zg", "Zg=", "Zg===", "Zm9v\r\n", "Zm 9v", "Zh==", "Zm9=",
-                                                                 "=Zm9", "Zg==Zg==", "*", "Zm9v!A==", "Z===", "Zm=v"])
+    @Test(
+        "strict decoding refuses malformed input",
+        arguments: [
+            "Zg", "Zg=", "Zg===", "Zm9v\r\n", "Zm 9v", "Zh==", "Zm9=",
+            "=Zm9", "Zg==Zg==", "*", "Zm9v!A==", "Z===", "Zm=v",
+        ]
+    )
     func malformed(text: String) {
         #expect(SASLBase64.decode(text) == nil)
     }

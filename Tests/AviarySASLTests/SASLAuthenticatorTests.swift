@@ -87,10 +87,14 @@ struct SASLAuthenticatorTests {
         authenticator = users.authenticator()
     }
 
-    func plain(_ authcid: String, _ password: String, authzid: String = "", isEncrypted: Bool = true) async -> SASLStep {
+    func plain(_ authcid: String, _ password: String, authzid: String = "", isEncrypted: Bool = true) async -> SASLStep
+    {
         await authenticator.begin(
-            mechanism: "PLAIN", initialResponse: plainResponse(authcid, password, authzid: authzid),
-            isEncrypted: isEncrypted, logger: testLogger)
+            mechanism: "PLAIN",
+            initialResponse: plainResponse(authcid, password, authzid: authzid),
+            isEncrypted: isEncrypted,
+            logger: testLogger
+        )
     }
 
     @Test("PLAIN with an initial response succeeds for every password scheme")
@@ -135,19 +139,28 @@ struct SASLAuthenticatorTests {
     @Test("PLAIN refuses an authorization identity other than the authenticated user")
     func authzid() async throws {
         let other = try #require(
-            await plain("alice@example.org", "alice-secret", authzid: "carol@example.org").failure)
+            await plain("alice@example.org", "alice-secret", authzid: "carol@example.org").failure
+        )
         #expect(other.code == .authenticationFailed)
         #expect(other.reason.contains("may not log in as carol@example.org"))
-        #expect(await plain("alice@example.org", "alice-secret", authzid: "alice@example.org").username
-            == "alice@example.org")
-        #expect(await plain("alice@example.org", "alice-secret", authzid: "alice@Example.ORG").username
-            == "alice@example.org")
+        #expect(
+            await plain("alice@example.org", "alice-secret", authzid: "alice@example.org").username
+                == "alice@example.org"
+        )
+        #expect(
+            await plain("alice@example.org", "alice-secret", authzid: "alice@Example.ORG").username
+                == "alice@example.org"
+        )
     }
 
     @Test("PLAIN without an initial response sends an empty challenge first")
     func plainWithoutInitialResponse() async throws {
         let first = await authenticator.begin(
-            mechanism: "plain", initialResponse: nil, isEncrypted: true, logger: testLogger)
+            mechanism: "plain",
+            initialResponse: nil,
+            isEncrypted: true,
+            logger: testLogger
+        )
         let (challenge, exchange) = try #require(first.challenge)
         #expect(challenge.isEmpty)
         let second = await exchange.step(response: plainResponse("carol@example.org", "carol-secret"))
@@ -157,7 +170,11 @@ struct SASLAuthenticatorTests {
     @Test("LOGIN asks for Username: then Password:")
     func login() async throws {
         let first = await authenticator.begin(
-            mechanism: "LOGIN", initialResponse: nil, isEncrypted: true, logger: testLogger)
+            mechanism: "LOGIN",
+            initialResponse: nil,
+            isEncrypted: true,
+            logger: testLogger
+        )
         let (usernamePrompt, exchange) = try #require(first.challenge)
         #expect(String(decoding: usernamePrompt, as: UTF8.self) == "Username:")
         let second = await exchange.step(response: Array("alice@example.org".utf8))
@@ -173,7 +190,11 @@ struct SASLAuthenticatorTests {
     @Test("LOGIN with a wrong password fails")
     func loginWrongPassword() async throws {
         let first = await authenticator.begin(
-            mechanism: "LOGIN", initialResponse: nil, isEncrypted: false, logger: testLogger)
+            mechanism: "LOGIN",
+            initialResponse: nil,
+            isEncrypted: false,
+            logger: testLogger
+        )
         let (_, exchange) = try #require(first.challenge)
         _ = await exchange.step(response: Array("alice@example.org".utf8))
         let last = await exchange.step(response: Array("nope".utf8))
@@ -183,7 +204,11 @@ struct SASLAuthenticatorTests {
     @Test("abort ends the exchange; a later step fails as cancelled")
     func abort() async throws {
         let first = await authenticator.begin(
-            mechanism: "LOGIN", initialResponse: nil, isEncrypted: true, logger: testLogger)
+            mechanism: "LOGIN",
+            initialResponse: nil,
+            isEncrypted: true,
+            logger: testLogger
+        )
         let (_, exchange) = try #require(first.challenge)
         #expect(exchange.abort().code == .cancelled)
         #expect(await exchange.step(response: Array("alice@example.org".utf8)).failure?.code == .cancelled)
@@ -193,7 +218,11 @@ struct SASLAuthenticatorTests {
     func unknownMechanism() async {
         for name in ["X-NOPE", "CRAM-MD5", "pl ain", "", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"] {
             let step = await authenticator.begin(
-                mechanism: name, initialResponse: nil, isEncrypted: true, logger: testLogger)
+                mechanism: name,
+                initialResponse: nil,
+                isEncrypted: true,
+                logger: testLogger
+            )
             #expect(step.failure?.code == .unsupportedMechanism, "\(name)")
         }
     }
@@ -222,7 +251,10 @@ struct SASLAuthenticatorTests {
                 group.addTask {
                     let step = await authenticator.begin(
                         mechanism: index % 2 == 0 ? "PLAIN" : "plain",
-                        initialResponse: plainResponse(item.0, item.1), isEncrypted: true, logger: testLogger)
+                        initialResponse: plainResponse(item.0, item.1),
+                        isEncrypted: true,
+                        logger: testLogger
+                    )
                     return (index, step.username)
                 }
             }
@@ -258,12 +290,18 @@ struct SASLSecurityOptionTests {
         #expect(await authenticator.mechanisms(isEncrypted: false).isEmpty)
         #expect(Set(await authenticator.mechanisms(isEncrypted: true)) == ["PLAIN", "LOGIN"])
         let refused = await authenticator.begin(
-            mechanism: "PLAIN", initialResponse: plainResponse("alice@example.org", "alice-secret"),
-            isEncrypted: false, logger: testLogger)
+            mechanism: "PLAIN",
+            initialResponse: plainResponse("alice@example.org", "alice-secret"),
+            isEncrypted: false,
+            logger: testLogger
+        )
         #expect(refused.failure?.code == .encryptionRequired)
         let allowed = await authenticator.begin(
-            mechanism: "PLAIN", initialResponse: plainResponse("alice@example.org", "alice-secret"),
-            isEncrypted: true, logger: testLogger)
+            mechanism: "PLAIN",
+            initialResponse: plainResponse("alice@example.org", "alice-secret"),
+            isEncrypted: true,
+            logger: testLogger
+        )
         #expect(allowed.username == "alice@example.org")
     }
 
@@ -271,8 +309,10 @@ struct SASLSecurityOptionTests {
     func tlsOptions() async throws {
         let users = try UsersFixture()
         let authenticator = users.authenticator(
-            mechanisms: ["PLAIN", "LOGIN", "ANONYMOUS"], securityOptions: [.noAnonymous, .noPlaintext],
-            tlsSecurityOptions: [])
+            mechanisms: ["PLAIN", "LOGIN", "ANONYMOUS"],
+            securityOptions: [.noAnonymous, .noPlaintext],
+            tlsSecurityOptions: []
+        )
         #expect(await authenticator.mechanisms(isEncrypted: false).isEmpty)
         #expect(Set(await authenticator.mechanisms(isEncrypted: true)) == ["PLAIN", "LOGIN", "ANONYMOUS"])
     }
@@ -283,10 +323,14 @@ struct SASLSecurityOptionTests {
         let authenticator = users.authenticator(mechanisms: ["LOGIN", "X-MISSING"])
         #expect(await authenticator.mechanisms(isEncrypted: false) == ["LOGIN"])
         #expect(try await authenticator.start() == ["X-MISSING"])
-        #expect(await authenticator.begin(
-            mechanism: "PLAIN", initialResponse: plainResponse("alice@example.org", "alice-secret"),
-            isEncrypted: true, logger: testLogger
-        ).failure?.code == .unsupportedMechanism)
+        #expect(
+            await authenticator.begin(
+                mechanism: "PLAIN",
+                initialResponse: plainResponse("alice@example.org", "alice-secret"),
+                isEncrypted: true,
+                logger: testLogger
+            ).failure?.code == .unsupportedMechanism
+        )
     }
 
     @Test("option words parse as Postfix writes them")

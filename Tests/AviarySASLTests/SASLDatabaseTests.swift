@@ -15,8 +15,10 @@ struct SASLDatabaseTests {
         let input = directory.path + "/password"
         try password.write(toFile: input, atomically: true, encoding: .utf8)
         let process = try ChildProcess(
-            path: saslpasswd2, arguments: ["-p", "-c", "-f", database, "-u", "example.org", "-a", "aviary", "bob"],
-            standardInput: input)
+            path: saslpasswd2,
+            arguments: ["-p", "-c", "-f", database, "-u", "example.org", "-a", "aviary", "bob"],
+            standardInput: input
+        )
         #expect(await process.wait(timeout: .seconds(30)) == .exited(0))
         return database
     }
@@ -25,9 +27,13 @@ struct SASLDatabaseTests {
     static func hmacMD5(key: String, message: [UInt8], in directory: TemporaryDirectory) async throws -> String {
         let output = directory.path + "/hmac"
         let hex = message.map { String(format: "%02x", $0) }.joined()
-        let script = "import hmac, sys; print(hmac.new(sys.argv[1].encode(), bytes.fromhex(sys.argv[2]), 'md5').hexdigest())"
+        let script =
+            "import hmac, sys; print(hmac.new(sys.argv[1].encode(), bytes.fromhex(sys.argv[2]), 'md5').hexdigest())"
         let process = try ChildProcess(
-            path: "/usr/bin/python3", arguments: ["-c", script, key, hex], standardOutput: output)
+            path: "/usr/bin/python3",
+            arguments: ["-c", script, key, hex],
+            standardOutput: output
+        )
         #expect(await process.wait(timeout: .seconds(30)) == .exited(0))
         return try String(contentsOfFile: output, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -37,12 +43,19 @@ struct SASLDatabaseTests {
         let users = try UsersFixture()
         guard let database = try await Self.makeDatabase(in: users.directory, password: "cram-secret") else { return }
         let authenticator = users.authenticator(
-            mechanisms: ["CRAM-MD5", "PLAIN"], sasldbPath: database, userRealm: "example.org")
+            mechanisms: ["CRAM-MD5", "PLAIN"],
+            sasldbPath: database,
+            userRealm: "example.org"
+        )
         #expect(Set(await authenticator.mechanisms(isEncrypted: false)) == ["CRAM-MD5", "PLAIN"])
 
         for (password, succeeds) in [("cram-secret", true), ("wrong", false)] {
             let first = await authenticator.begin(
-                mechanism: "CRAM-MD5", initialResponse: nil, isEncrypted: false, logger: testLogger)
+                mechanism: "CRAM-MD5",
+                initialResponse: nil,
+                isEncrypted: false,
+                logger: testLogger
+            )
             let (challenge, exchange) = try #require(first.challenge)
             #expect(challenge.first == UInt8(ascii: "<"))
             let digest = try await Self.hmacMD5(key: password, message: challenge, in: users.directory)
@@ -59,9 +72,17 @@ struct SASLDatabaseTests {
     func cramMD5InitialResponse() async throws {
         let users = try UsersFixture()
         guard let database = try await Self.makeDatabase(in: users.directory, password: "cram-secret") else { return }
-        let authenticator = users.authenticator(mechanisms: ["CRAM-MD5"], sasldbPath: database, userRealm: "example.org")
+        let authenticator = users.authenticator(
+            mechanisms: ["CRAM-MD5"],
+            sasldbPath: database,
+            userRealm: "example.org"
+        )
         let step = await authenticator.begin(
-            mechanism: "CRAM-MD5", initialResponse: Array("bob x".utf8), isEncrypted: false, logger: testLogger)
+            mechanism: "CRAM-MD5",
+            initialResponse: Array("bob x".utf8),
+            isEncrypted: false,
+            logger: testLogger
+        )
         #expect(step.failure?.code == .authenticationFailed)
     }
 
@@ -70,13 +91,22 @@ struct SASLDatabaseTests {
         let users = try UsersFixture()
         guard let database = try await Self.makeDatabase(in: users.directory, password: "db-secret") else { return }
         let configuration = SASLServerConfiguration(
-            serviceName: "smtp", serverName: "mx.example.org", userRealm: "example.org", users: .files([users.path]),
-            mechanisms: ["PLAIN"], pwcheckMethod: "auxprop", sasldbPath: database)
+            serviceName: "smtp",
+            serverName: "mx.example.org",
+            userRealm: "example.org",
+            users: .files([users.path]),
+            mechanisms: ["PLAIN"],
+            pwcheckMethod: "auxprop",
+            sasldbPath: database
+        )
         let authenticator = SASLAuthenticator(configuration: configuration, logger: testLogger)
         func plain(_ user: String, _ password: String) async -> SASLStep {
             await authenticator.begin(
-                mechanism: "PLAIN", initialResponse: plainResponse(user, password), isEncrypted: true,
-                logger: testLogger)
+                mechanism: "PLAIN",
+                initialResponse: plainResponse(user, password),
+                isEncrypted: true,
+                logger: testLogger
+            )
         }
         #expect(await plain("bob", "db-secret").username == "bob@example.org")
         #expect(await plain("bob@example.org", "db-secret").username == "bob@example.org")
