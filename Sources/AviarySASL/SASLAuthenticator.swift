@@ -7,6 +7,31 @@ import Logging
 /// (through `PasswordVerifier`); other mechanisms need the sasldb. Every libsasl2 call, and so every password
 /// hash, runs on one dedicated thread: the `async` methods never block an event loop. Base64 is the protocol's
 /// business (SMTP `334`, POP3 and IMAP `+`); `SASLBase64` helps.
+///
+/// An SMTP session drives it like this (POP3 `AUTH` and IMAP `AUTHENTICATE` differ only in the replies):
+/// ```swift
+/// // AUTH PLAIN AGFsaWNlAHNlY3JldA==   (or "=" for an empty initial response, or none)
+/// let initial: [UInt8]? = argument == nil ? nil : argument == "=" ? [] : SASLBase64.decode(argument!)
+/// // a malformed initial response: 501 5.5.2, no attempt
+/// var step = await authenticator.begin(
+///     mechanism: mechanism, initialResponse: initial, isEncrypted: isTLS, logger: logger)
+/// while case .challenge(let challenge, let exchange) = step {
+///     send("334 " + SASLBase64.encode(challenge))
+///     let line = await readLine()
+///     if line == "*" { exchange.abort(); send("501 5.7.0 Authentication aborted"); return }
+///     guard let response = SASLBase64.decode(line) else {
+///         exchange.abort(); send("501 5.5.2 Cannot decode response"); return
+///     }
+///     step = await exchange.step(response: response)
+/// }
+/// switch step {
+/// case .success(let username): // 235 2.7.0; log sasl_method=PLAIN, sasl_username=<username>
+/// case .failure(let failure):  // by failure.code: authenticationFailed 535 5.7.8, temporary 454 4.7.0,
+///                              // unsupportedMechanism 504 5.5.4, encryptionRequired 538 5.7.11;
+///                              // log failure.reason (warning if isClientFault, else error)
+/// case .challenge: break       // not reached
+/// }
+/// ```
 public final class SASLAuthenticator: Sendable {
     /// The configuration this authenticator was made with.
     public let configuration: SASLServerConfiguration
