@@ -35,6 +35,7 @@ final class CyrusConnection: @unchecked Sendable {
         let connection = CyrusConnection(context: context)
         let result = connection.create(configuration: configuration)
         guard result == SASL_OK else {
+            connection.dispose()
             let reason = "sasl_server_new: \(CyrusLibrary.text(of: result))"
             return .failure(SASLFailure(.temporary, reason: reason, saslResult: result))
         }
