@@ -57,6 +57,10 @@ let package = Package(
         library("AviaryDNS", ["CAviaryResolv"]),
         .systemLibrary(name: "CAviaryOpenSSL", pkgConfig: "openssl"),
         library("AviaryTLS", ["CAviaryOpenSSL", nioCore]),
+        // Authentication for smtpd, pop3d and imapd: libsasl2 and libxcrypt stay inside AviarySASL.
+        .systemLibrary(name: "CAviarySASL", pkgConfig: "libsasl2"),
+        .systemLibrary(name: "CAviaryCrypt", pkgConfig: "libxcrypt"),
+        library("AviarySASL", ["CAviarySASL", "CAviaryCrypt", "AviaryCore", "AviaryUsers", nioPosix, logging]),
 
         // Skeletons and services.
         library("AviaryDaemon", ["AviaryCore", "AviaryConfig", nioCore, nioPosix, logging]),
@@ -64,7 +68,7 @@ let package = Package(
             "AviarySMTPServer",
             [
                 "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryUsers", "AviarySMTP",
-                "AviaryDNS", "AviaryTLS", "AviaryIPC", "AviaryDaemon", nioCore, nioPosix, logging,
+                "AviaryDNS", "AviaryTLS", "AviarySASL", "AviaryIPC", "AviaryDaemon", nioCore, nioPosix, logging,
             ]
         ),
         library(
@@ -138,6 +142,7 @@ let package = Package(
             "AviarySMTPTests",
             ["AviarySMTP", "AviaryMessage", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
+        tests("AviarySASLTests", ["AviarySASL", "AviaryUsers", "AviaryTestSupport", logging]),
         tests("AviarySMTPServerTests", ["AviarySMTPServer", "AviaryTestSupport", nioCore, nioPosix]),
         tests("AviaryQueueManagerTests", ["AviaryQueueManager", "AviaryTestSupport"]),
         tests("AviaryLocalTests", ["AviaryLocal", "AviaryTestSupport"]),
