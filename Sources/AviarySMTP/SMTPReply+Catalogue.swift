@@ -116,6 +116,9 @@ extension SMTPReply {
     /// `501 5.7.0 Authentication aborted`: the client answered a challenge with `*`.
     public static let authAborted = SMTPReply(501, EnhancedStatusCode(5, 7, 0), "Authentication aborted")
 
+    /// `501 5.5.2 Cannot decode response`: an AUTH response that is not base64.
+    public static let authCannotDecode = SMTPReply(501, EnhancedStatusCode(5, 5, 2), "Cannot decode response")
+
     /// `503 5.5.1 Error: already authenticated`.
     public static let alreadyAuthenticated = SMTPReply(503, EnhancedStatusCode(5, 5, 1), "Error: already authenticated")
 

@@ -4,6 +4,7 @@ import Glibc
 import AviaryConfig
 import AviaryCore
 import AviaryDNS
+import AviarySASL
 import AviaryTLS
 import AviarySMTP
 import AviaryUsers
@@ -25,6 +26,8 @@ public final class SMTPServer: Sendable {
     let limits: ClientLimits
     /// The certificate and key for STARTTLS and wrapper mode; nil when TLS is off or unusable.
     let tlsContext: TLSContext?
+    /// SMTP AUTH, when `smtpd_sasl_auth_enable = yes`.
+    let authenticator: SASLAuthenticator?
     private let activeSessions = Atomic<Int>(0)
 
     /// - Parameter serviceName: the master.cf service (smtp, submission ...), under which anvil counts clients.
@@ -37,6 +40,7 @@ public final class SMTPServer: Sendable {
         limits = ClientLimits(config: config, service: serviceName)
         directory = UserDirectory(config: config)
         policy = SMTPPolicy(config: config, directory: directory)
+        authenticator = Self.makeAuthenticator(config: config, directory: directory, logger: logger)
         self.logger = logger
         self.pool = pool
         for entry in settings.trustedNetworks.invalidEntries {
@@ -47,8 +51,22 @@ public final class SMTPServer: Sendable {
         }
     }
 
+    /// Initialises libsasl2 and reports mechanisms that are configured but not installed.
+    func startAuthentication() async {
+        guard let authenticator else { return }
+        do {
+            let missing = try await authenticator.start()
+            if !missing.isEmpty {
+                logger.warning("smtpd_sasl_mechanism_list: no libsasl2 plugin for \(missing.joined(separator: ", "))")
+            }
+        } catch {
+            logger.error("SASL authentication is unavailable: \(error.reason)")
+        }
+    }
+
     /// Serves connections from an already bound listening socket (master's fd 3) until cancelled.
     public func run(listeningSocket: Int32, group: any EventLoopGroup) async throws {
+        await startAuthentication()
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
@@ -63,6 +81,7 @@ public final class SMTPServer: Sendable {
 
     /// Serves connections on `host:port` (tests use port 0); `ready` learns the bound port.
     public func run(host: String, port: Int, group: any EventLoopGroup, ready: @Sendable (Int) -> Void = { _ in }) async throws {
+        await startAuthentication()
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)

@@ -25,6 +25,7 @@ public struct SMTPServerSettings: Sendable {
     public var isTLSAuthOnly: Bool
     public var recordsTLSInReceived: Bool
     public var isAuthEnabled: Bool
+    public var authFailureDelaySeconds: Int
     public var queue: QueueDirectory
 
     public init(config: MainConfig) {
@@ -47,6 +48,7 @@ public struct SMTPServerSettings: Sendable {
         isTLSAuthOnly = config.bool(.smtpdTLSAuthOnly)
         recordsTLSInReceived = config.bool(.smtpdTLSReceivedHeader)
         isAuthEnabled = config.bool(.smtpdSASLAuthEnable)
+        authFailureDelaySeconds = max(0, config.seconds(.smtpdAuthFailureDelay))
         switch config.string(.smtpdTLSSecurityLevel).lowercased() {
         case "none": tlsLevel = .none
         case "encrypt", "verify", "secure": tlsLevel = .encrypt

@@ -31,6 +31,10 @@ struct SMTPSession {
     var saslUsername: String?
     /// The client sent commands ahead where RFC 2920 does not allow it (for reject_unauth_pipelining).
     var hasIllegalPipelining = false
+    /// Failed AUTH attempts in this session (each one answered more slowly).
+    var authFailures = 0
+    /// The AUTH mechanisms EHLO announced (computed when EHLO is answered).
+    var announcedMechanisms: [String]?
     /// Per verb: (attempts, successes), for Postfix's `disconnect from ... ehlo=1 mail=1 ...` line.
     var statistics: [(verb: String, attempts: Int, successes: Int)] = []
 
@@ -172,9 +176,6 @@ struct SMTPSession {
         }
     }
 
-    /// The mechanisms AUTH offers now, or nil when AUTH is not offered (off, or not yet over TLS).
-    private var authMechanisms: [String]? { nil }
-
     /// Whether a command must wait for TLS (`smtpd_tls_security_level = encrypt`).
     private func needsTLSFirst(_ command: SMTPCommand) -> Bool {
         guard settings.tlsLevel == .encrypt, tls == nil else { return false }
@@ -228,6 +229,7 @@ struct SMTPSession {
             transaction = nil
             if case .ehlo = command {
                 isExtended = true
+                announcedMechanisms = await offeredMechanisms()
                 return .ehlo(hostname: settings.hostname, keywords: extensions)
             }
             isExtended = false
@@ -255,8 +257,9 @@ struct SMTPSession {
             return .help()
         case .startTLS:
             return startTLSRefusal() ?? .badSequence
-        case .auth:
-            return .authNotEnabled
+        case .auth(let mechanism, let initialResponse):
+            return try await authenticate(
+                mechanism: mechanism, initialResponse: initialResponse, frames: &frames, outbound: outbound)
         case .unknown:
             return .unknownCommand
         }
@@ -266,7 +269,7 @@ struct SMTPSession {
         var keywords = ["PIPELINING", "SIZE \(settings.messageSizeLimit)"]
         if !settings.isVRFYDisabled { keywords.append("VRFY") }
         if tls == nil, startTLSRefusal() == nil { keywords.append("STARTTLS") }
-        if let mechanisms = authMechanisms { keywords.append("AUTH " + mechanisms.joined(separator: " ")) }
+        if saslUsername == nil, let mechanisms = announcedMechanisms { keywords.append("AUTH " + mechanisms.joined(separator: " ")) }
         keywords += ["ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"]
         return keywords
     }
@@ -281,7 +284,8 @@ struct SMTPSession {
         }
         let id = QueueID.make()
         transaction = Transaction(id: id, sender: path?.description ?? "", parameters: parameters)
-        logger.info("\(id): client=\(client.description)")
+        let login = saslUsername.map { ", sasl_username=\($0)" } ?? ""
+        logger.info("\(id): client=\(client.description)\(login)")
         return .senderOk
     }
 
@@ -519,11 +523,13 @@ struct SMTPSession {
 
 enum SessionEnded: Error, CustomStringConvertible {
     case lostConnectionInData
+    case lostConnectionInAuth
     case tlsFailed
 
     var description: String {
         switch self {
         case .lostConnectionInData: "lost connection while receiving the message"
+        case .lostConnectionInAuth: "lost connection during AUTH"
         case .tlsFailed: "TLS handshake failed"
         }
     }

@@ -222,7 +222,7 @@ extension ToolResult {
     /// swaks's transcript lines from the server (`<-` and `<**`).
     var serverLines: [String] {
         (standardOutput + "\n" + standardError).split(separator: "\n").map(String.init).filter {
-            $0.hasPrefix("<-") || $0.hasPrefix("<**")
+            $0.hasPrefix("<-") || $0.hasPrefix("<~") || $0.hasPrefix("<**")
         }
     }
 }

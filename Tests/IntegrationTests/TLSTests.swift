@@ -117,3 +117,54 @@ extension Integration {
         }
     }
 }
+
+/// smtpd with TLS and AUTH; only 127.0.0.1 is in mynetworks, so 127.0.0.2 is a stranger that must log in.
+func makeAuthInstance() throws -> TestInstance {
+    try TestInstance(
+        mainCf: [
+            ("smtpd_tls_cert_file", "DIR/certs/server-chain.pem"), ("smtpd_tls_key_file", "DIR/certs/server.key"),
+            ("smtpd_sasl_auth_enable", "yes"), ("mynetworks", "127.0.0.1/32"), ("smtpd_auth_failure_delay", "0"),
+        ])
+}
+
+extension Integration {
+    @Suite("SMTP AUTH", .serialized)
+    struct SMTPAuth {
+        @Test("AUTH is offered only after STARTTLS; PLAIN and LOGIN log in and may relay; a wrong password gets 535 5.7.8")
+        func authentication() async throws {
+            try await withInstance(try makeAuthInstance()) { instance in
+                try await installCertificates(instance)
+                try await instance.start()
+                let user = "alice@example.test"
+                let stranger = ["--local-interface", "127.0.0.2", "--tls"]
+                let denied = try await instance.swaks(to: "x@elsewhere.test", stranger + ["--quit-after", "RCPT"])
+                check(denied.serverLines.contains { $0.contains("554 5.7.1 <x@elsewhere.test>: Relay access denied") }, "\(denied)", instance)
+                for mechanism in ["PLAIN", "LOGIN"] {
+                    let relayed = try await instance.swaks(
+                        to: "x@elsewhere.test",
+                        stranger + ["--auth", mechanism, "--auth-user", user, "--auth-password", TestInstance.password])
+                    check(relayed.isSuccess && relayed.serverLines.contains { $0.contains("235 2.7.0 Authentication successful") },
+                          "\(relayed)", instance)
+                }
+                try await instance.awaitLogLine(containing: "sasl_method=LOGIN, sasl_username=alice@example.test")
+                let wrong = try await instance.swaks(
+                    to: "alice@example.test", stranger + ["--auth", "PLAIN", "--auth-user", user, "--auth-password", "Gu3ss-Me-N0t"])
+                check(wrong.serverLines.contains { $0.contains("535 5.7.8 Error: authentication failed") }, "\(wrong)", instance)
+                try await instance.awaitLogLine(containing: "localhost[127.0.0.2]: SASL PLAIN authentication failed")
+                check(!instance.log().contains("Gu3ss-Me-N0t"), "the password reached the log", instance)
+
+                let result = try await instance.run(
+                    "python3",
+                    [clientsDirectory + "/tls_client.py", "login", String(instance.smtpPort), user, TestInstance.password,
+                     "alice@example.test", "--plain-first"])
+                let object = try #require(
+                    try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any], "\(result)")
+                check(object["error"] is NSNull, "\(object)", instance)
+                check(!((object["features_plain"] as? [String]) ?? []).contains("auth"), "\(object)", instance)
+                check(((object["auth_plain"] as? [Any])?.first as? Int) == 503, "\(object)", instance)
+                check((object["auth_line"] as? String)?.contains("PLAIN") == true, "\(object)", instance)
+                _ = try await instance.awaitMessage(for: "alice", containing: "hello over TLS")
+            }
+        }
+    }
+}
