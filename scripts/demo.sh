@@ -76,7 +76,22 @@ if [[ ! -f $DEMO/main.cf ]]; then
     set_param "$DEMO/main.cf.new" virtual_mailbox_maps "passwd-file:$DEMO/users"
     set_param "$DEMO/main.cf.new" virtual_mailbox_base "$DEMO/vmail"
     set_param "$DEMO/main.cf.new" alias_maps "hash:$DEMO/aliases"
+    set_param "$DEMO/main.cf.new" smtpd_tls_cert_file "$DEMO/tls/cert.pem"
+    set_param "$DEMO/main.cf.new" smtpd_tls_key_file "$DEMO/tls/key.pem"
     mv "$DEMO/main.cf.new" "$DEMO/main.cf"
+fi
+
+# A self-signed certificate for STARTTLS (SMTP, submission) and TLS on connect (submissions), made once.
+if [[ ! -f $DEMO/tls/cert.pem ]]; then
+    note "making a self-signed certificate for mail.example.test (demo/tls/)"
+    mkdir -p "$DEMO/tls"
+    (
+        umask 077
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 \
+            -subj "/CN=mail.example.test" -addext "subjectAltName=DNS:mail.example.test,DNS:localhost,IP:127.0.0.1" \
+            -keyout "$DEMO/tls/key.pem" -out "$DEMO/tls/cert.pem" 2>/dev/null
+    )
+    chmod 644 "$DEMO/tls/cert.pem"
 fi
 
 if [[ ! -f $DEMO/master.cf ]]; then
@@ -145,11 +160,17 @@ aviary_cmd=${AVIARY#"$REPO_ROOT"/}
 cat <<EOF
 
 Aviary demo instance: $DEMO
-  SMTP              $SMTP_HOST:$SMTP_PORT (127.0.0.0/8 may relay; mail for example.test is delivered here)
-  virtual user      $DEMO_USER   password: $password   (demo/PASSWORD; POP3/IMAP come later)
+  SMTP              $SMTP_HOST:$SMTP_PORT (STARTTLS offered; 127.0.0.0/8 may relay; mail for example.test is delivered here)
+  submission        $SMTP_HOST:5870 (STARTTLS, then AUTH required)   submissions $SMTP_HOST:4650 (TLS on connect)
+  virtual user      $DEMO_USER   password: $password   (demo/PASSWORD)
+  TLS certificate   demo/tls/cert.pem (self-signed for mail.example.test)
 
 Send a message, from another terminal:
   swaks --server $SMTP_HOST:$SMTP_PORT --to $DEMO_USER
+or as a mail program would, over TLS with a login:
+  swaks --server $SMTP_HOST:5870 --tls --auth PLAIN --auth-user $DEMO_USER --auth-password $password \\
+        --from $DEMO_USER --to $DEMO_USER
+  openssl s_client -starttls smtp -connect $SMTP_HOST:$SMTP_PORT
 
 or by hand (nc -C 127.0.0.1 $SMTP_PORT from netcat-openbsd, or telnet 127.0.0.1 $SMTP_PORT); you type
 the lines without a reply code (replies may be worded differently):

@@ -148,6 +148,13 @@ struct SMTPPolicy: Sendable {
         let parts = AddressParts(request.sender)
         let keys = [parts.localPart + "@" + parts.domain, "@" + parts.domain]
         let owners: [String]
+        // Without smtpd_sender_login_maps a login owns the address it is named by (virtual users log in
+        // as alice@example.org), so submission works with no table at all.
+        guard !senderLoginMaps.isEmpty else {
+            guard let login = request.saslUsername else { return .dunno }
+            return login.lowercased() == request.sender.lowercased()
+                ? .dunno : .refuse(.senderNotOwned(request.sender, login: login))
+        }
         switch directory.find(keys, in: senderLoginMaps) {
         case .found(let value): owners = MainConfig.splitList(value).map { $0.lowercased() }
         case .notFound: owners = []
