@@ -12,7 +12,7 @@ public struct TransportTable: Sendable {
     public init(master: MasterConfig, config: MainConfig) {
         var limits: [String: Int] = [:]
         for service in master.services where service.kind == .unix {
-            if ["qmgr", "pickup", "showq"].contains(service.command) { continue }
+            if ["qmgr", "pickup", "showq", "anvil"].contains(service.command) { continue }
             let count = service.maxProcesses.flatMap { $0 > 0 ? $0 : nil } ?? config.integer(.defaultProcessLimit)
             limits[service.name] = max(1, count)
         }
