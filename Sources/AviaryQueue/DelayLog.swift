@@ -22,9 +22,13 @@ public struct DelayReason: Sendable, Equatable {
 
 extension QueueDirectory {
     /// Replaces the delay log of `id`. Not fsynced: it is advice for humans, rebuilt at the next attempt.
-    public func writeDelayReasons(_ reasons: [DelayReason], for id: QueueID) throws(SystemError) {
+    /// - Parameter delayWarningSent: remembers that the sender was told of the delay (delay_warning_time);
+    ///   a first line `#warned` (lost in a crash at worst, which means a second warning).
+    public func writeDelayReasons(_ reasons: [DelayReason], for id: QueueID, delayWarningSent: Bool = false)
+        throws(SystemError)
+    {
         let path = path(of: id, in: .defer)
-        var text: [UInt8] = []
+        var text: [UInt8] = delayWarningSent ? Array("#warned\n".utf8) : []
         for reason in reasons {
             text += Array("\(reason.recipientIndex)\t".utf8) + QueueRecord.encodeBytes(reason.status) + [9]
             text += QueueRecord.encodeBytes(reason.address) + [9] + QueueRecord.encodeBytes(reason.text) + [10]
@@ -35,6 +39,12 @@ extension QueueDirectory {
         try file.writeAll(text)
         file.close()
         try retryingOnInterrupt("rename", path: temporary) { rename(temporary, path) }
+    }
+
+    /// Whether the sender of `id` was already told that it is delayed.
+    public func isDelayWarningSent(for id: QueueID) -> Bool {
+        guard let bytes = try? SafeFile.readAll(path(of: id, in: .defer)) else { return false }
+        return bytes.starts(with: Array("#warned\n".utf8))
     }
 
     /// The delay reasons recorded for `id` (empty when there are none).

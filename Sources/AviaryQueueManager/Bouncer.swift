@@ -22,6 +22,28 @@ struct Bouncer {
             if envelope.isBounce { logger.info("undeliverable bounce discarded (a bounce is never bounced)") }
             return
         }
+        let notification = try notify(id: id, file: file, outcomes: reportable, action: .failed)
+        logger.info("sender non-delivery notification: \(notification)")
+    }
+
+    /// delay_warning_time: tells the sender, once, which recipients are still waiting and why (RFC 3464
+    /// `Action: delayed`). Recipients whose NOTIFY excludes DELAY, and bounces, get none.
+    func warnSender(id: QueueID, file: QueueFile, delayed: [MessageDelivery.Outcome]) throws {
+        let envelope = file.envelope
+        let reportable = delayed.filter { outcome in
+            guard let notify = envelope.recipients[outcome.index].notify?.uppercased() else { return true }
+            return notify.contains("DELAY")
+        }
+        guard !envelope.isBounce, !envelope.sender.isEmpty, !reportable.isEmpty else { return }
+        let notification = try notify(id: id, file: file, outcomes: reportable, action: .delayed)
+        logger.info("sender delay notification: \(notification)")
+    }
+
+    private func notify(
+        id: QueueID, file: QueueFile, outcomes reportable: [MessageDelivery.Outcome],
+        action: DeliveryStatusNotification.Action
+    ) throws -> QueueID {
+        let envelope = file.envelope
         var original: [UInt8] = []
         if file.messageLength <= Int64(settings.bounceSizeLimit) {
             original = try file.messageBytes()
@@ -36,10 +58,11 @@ struct Bouncer {
             reports: reportable.map {
                 DeliveryStatusNotification.RecipientReport(
                     finalRecipient: $0.address, originalRecipient: envelope.recipients[$0.index].originalRecipient,
-                    action: .failed, status: $0.dsn, diagnostic: $0.text)
+                    action: action, status: $0.dsn, diagnostic: $0.text)
             },
             envelopeID: envelope[attribute: "envid"],
-            returnHeadersOnly: envelope[attribute: "ret"] == "HDRS" || file.messageLength > Int64(settings.bounceSizeLimit))
+            returnHeadersOnly: action == .delayed || envelope[attribute: "ret"] == "HDRS"
+                || file.messageLength > Int64(settings.bounceSizeLimit))
         let message = report.compose(original: original)
         let writer = try QueueWriter(
             directory: settings.queue,
@@ -49,6 +72,6 @@ struct Bouncer {
         try writer.append(message)
         let bounceID = try writer.commit()
         settings.queue.wakeQueueManager()
-        logger.info("sender non-delivery notification: \(bounceID)")
+        return bounceID
     }
 }

@@ -70,16 +70,25 @@ struct MessageDelivery {
             logger.info("from=<\(envelope.sender)>, size=\(size), nrcpt=\(pendingIndices.count) (queue active)")
         }
 
-        // Group by transport and deliver; each transport has its own concurrency limit.
-        var groups: [String: [DeliveryRequest.Recipient]] = [:]
-        for index in pendingIndices {
-            let address = envelope.recipients[index].address
-            groups[settings.routes.transport(for: address), default: []].append(.init(index: index, address: address))
+        // Group by route (transport and next hop) and deliver; each has its own concurrency limit.
+        let router = settings.router
+        let routed = try? await manager.pool.runIfActive {
+            pendingIndices.map { index in (index, router.route(for: envelope.recipients[index].address)) }
         }
+        var groups: [DeliveryRoute: [DeliveryRequest.Recipient]] = [:]
         var outcomes: [Outcome] = []
+        for (index, route) in routed ?? [] {
+            let address = envelope.recipients[index].address
+            switch route {
+            case .success(let route): groups[route, default: []].append(.init(index: index, address: address))
+            case .failure(let error):
+                outcomes.append(Outcome(index: index, address: address, status: .deferred, dsn: "4.3.0", text: error.reason))
+            }
+        }
+        logOutcomes(outcomes, relay: "none", envelope: envelope)
         await withTaskGroup(of: [Outcome].self) { tasks in
-            for (transport, recipients) in groups {
-                tasks.addTask { await deliver(to: transport, recipients: recipients, envelope: envelope, path: path) }
+            for (route, recipients) in groups {
+                tasks.addTask { await deliver(to: route, recipients: recipients, envelope: envelope, path: path) }
             }
             for await result in tasks { outcomes += result }
         }
@@ -87,11 +96,12 @@ struct MessageDelivery {
     }
 
     private func deliver(
-        to transport: String, recipients: [DeliveryRequest.Recipient], envelope: QueueEnvelope, path: String
+        to route: DeliveryRoute, recipients: [DeliveryRequest.Recipient], envelope: QueueEnvelope, path: String
     ) async -> [Outcome] {
         func all(_ status: DeliveryResult.Status, _ dsn: String, _ text: String) -> [Outcome] {
             recipients.map { Outcome(index: $0.index, address: $0.address, status: status, dsn: dsn, text: text) }
         }
+        let transport = route.transport
         guard settings.transports.limits[transport] != nil else {
             let text =
                 transport == "smtp"
@@ -101,18 +111,32 @@ struct MessageDelivery {
             logOutcomes(outcomes, relay: "none", envelope: envelope)
             return outcomes
         }
+        if route.nextHop != nil, let reason = await manager.deadReason(route) {
+            let outcomes = all(.deferred, "4.4.1", "delivery temporarily suspended: \(reason)")
+            logOutcomes(outcomes, relay: "none", envelope: envelope)
+            return outcomes
+        }
         let request = DeliveryRequest(
-            queueID: id.rawValue, queueFile: path, sender: envelope.sender, recipients: recipients)
+            queueID: id.rawValue, queueFile: path, sender: envelope.sender, recipients: recipients, nextHop: route.nextHop)
         let socket = queue.transportSocket(transport)
         let client = manager.client
         let timeout = TimeAmount.seconds(Int64(settings.deliveryTimeout))
         do {
-            let result = try await manager.limiter(for: transport).withSlot {
-                try await client.deliver(request, socketPath: socket, timeout: timeout)
+            let transportLimiter = await manager.limiter(for: transport)
+            let send: @Sendable () async throws -> DeliveryResult = {
+                try await transportLimiter.withSlot { try await client.deliver(request, socketPath: socket, timeout: timeout) }
+            }
+            // The destination's slot first: requests waiting for one destination never queue up in front of
+            // the transport's slots, where they would hold up every other destination.
+            let result: DeliveryResult
+            if route.nextHop != nil {
+                result = try await manager.destinationLimiter(for: route).withSlot { try await send() }
+            } else {
+                result = try await send()
             }
             var byIndex: [Int: DeliveryResult.Outcome] = [:]
             for outcome in result.recipients { byIndex[outcome.index] = outcome }
-            return recipients.map { recipient in
+            let outcomes = recipients.map { recipient in
                 guard let outcome = byIndex[recipient.index] else {
                     return Outcome(index: recipient.index, address: recipient.address, status: .deferred, dsn: "4.3.0",
                         text: "\(transport) returned no result for this recipient")
@@ -120,6 +144,11 @@ struct MessageDelivery {
                 return Outcome(index: recipient.index, address: recipient.address, status: outcome.status,
                     dsn: outcome.dsn, text: outcome.text)
             }
+            if route.nextHop != nil {
+                let unreachable = outcomes.allSatisfy { $0.status == .deferred && $0.dsn.hasPrefix("4.4.") }
+                await manager.record(route, unreachable: unreachable ? outcomes.first?.text : nil)
+            }
+            return outcomes
         } catch {
             let outcomes = all(.deferred, "4.3.0", "delivery temporarily suspended: \(error)")
             logOutcomes(outcomes, relay: transport, envelope: envelope)
@@ -129,6 +158,7 @@ struct MessageDelivery {
 
     /// Logs outcomes that qmgr decided itself (agents log their own).
     private func logOutcomes(_ outcomes: [Outcome], relay: String, envelope: QueueEnvelope) {
+        guard !outcomes.isEmpty else { return }
         let delay = LogFormat.delay(Double(time(nil)) - envelope.arrivalTime)
         for outcome in outcomes {
             logger.info("to=<\(outcome.address)>, relay=\(relay), delay=\(delay), dsn=\(outcome.dsn), status=\(outcome.status.rawValue) (\(outcome.text))")
@@ -180,7 +210,12 @@ struct MessageDelivery {
                 let reasons = deferredNow.map {
                     DelayReason(recipientIndex: $0.index, address: $0.address, status: $0.dsn, text: $0.text)
                 }
-                try queue.writeDelayReasons(reasons, for: id)
+                var warned = queue.isDelayWarningSent(for: id)
+                if !warned, settings.delayWarning > 0, Double(now) - file.envelope.arrivalTime >= Double(settings.delayWarning) {
+                    try Bouncer(settings: settings, logger: logger).warnSender(id: id, file: file, delayed: deferredNow)
+                    warned = true
+                }
+                try queue.writeDelayReasons(reasons, for: id, delayWarningSent: warned)
                 var generator = SystemRandomNumberGenerator()
                 let jitter = Double(generator.next(upperBound: UInt32(1000))) / 1000
                 let next = settings.schedule.nextAttempt(arrival: file.envelope.arrivalTime, now: now, jitter: jitter)

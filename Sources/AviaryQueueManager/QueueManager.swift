@@ -15,6 +15,12 @@ import NIOPosix
 public struct QueueManagerSettings: Sendable {
     public var queue: QueueDirectory
     public var routes: DomainRoutes
+    /// Recipient -> transport and next hop (transport_maps, relayhost).
+    public var router: DeliveryRouter
+    /// default_destination_concurrency_limit.
+    public var destinationLimit: Int
+    /// delay_warning_time in seconds; 0: no warnings.
+    public var delayWarning: Int
     public var transports: TransportTable
     public var schedule: RetrySchedule
     public var hostname: String
@@ -28,6 +34,9 @@ public struct QueueManagerSettings: Sendable {
     public init(config: MainConfig, master: MasterConfig) {
         queue = QueueDirectory(root: config.string(.queueDirectory))
         routes = DomainRoutes(config: config)
+        router = DeliveryRouter(config: config, directory: UserDirectory(config: config))
+        destinationLimit = max(1, config.integer(.defaultDestinationConcurrencyLimit))
+        delayWarning = max(0, config.seconds(.delayWarningTime))
         transports = TransportTable(master: master, config: config)
         schedule = RetrySchedule(
             minimalBackoff: config.seconds(.minimalBackoffTime), maximalBackoff: config.seconds(.maximalBackoffTime),
@@ -60,6 +69,9 @@ public actor QueueManager {
     let client: DeliveryClient
     private var inProgress: Set<QueueID> = []
     private var limiters: [String: AsyncLimiter] = [:]
+    private var destinationLimiters: [DeliveryRoute: AsyncLimiter] = [:]
+    /// Destinations that could not be reached, with why and until when they are left alone.
+    private var deadDestinations: [DeliveryRoute: (reason: String, until: Int)] = [:]
     private var lastDeferredScan = 0
     private var skippedForLimit = false
     private var isFlushRequested = false
@@ -100,6 +112,8 @@ public actor QueueManager {
         let now = Int(time(nil))
         let isFlush = request == .flush || isFlushRequested
         isFlushRequested = false
+        // A flush is the administrator saying "try now": dead destinations get another chance.
+        if isFlush { deadDestinations = [:] }
         var scanDeferred = isFlush
         if request == .scan && now - lastDeferredScan >= settings.queueRunDelay { scanDeferred = true }
         skippedForLimit = false
@@ -147,6 +161,40 @@ public actor QueueManager {
         let limiter = AsyncLimiter(limit: settings.transports.limits[transport] ?? 1)
         limiters[transport] = limiter
         return limiter
+    }
+
+    /// Deliveries in flight per destination: at most default_destination_concurrency_limit and at most half
+    /// the transport's processes, so a backlog for one slow domain always leaves room for the others.
+    func destinationLimiter(for route: DeliveryRoute) -> AsyncLimiter {
+        if let existing = destinationLimiters[route] { return existing }
+        let transportLimit = settings.transports.limits[route.transport] ?? 1
+        let limiter = AsyncLimiter(limit: min(settings.destinationLimit, max(1, transportLimit / 2)))
+        destinationLimiters[route] = limiter
+        return limiter
+    }
+
+    /// Why a destination is not to be tried now, if it was found unreachable recently.
+    func deadReason(_ route: DeliveryRoute) -> String? {
+        guard let dead = deadDestinations[route] else { return nil }
+        if dead.until <= Int(time(nil)) {
+            deadDestinations[route] = nil
+            return nil
+        }
+        return dead.reason
+    }
+
+    /// Records the outcome of a delivery to a destination: unreachable (every recipient deferred with a
+    /// network or routing status, 4.4.x) marks it dead for minimal_backoff_time, so the other messages for
+    /// it wait instead of each trying again in the same minute; any other outcome revives it.
+    func record(_ route: DeliveryRoute, unreachable reason: String?) {
+        guard let reason else {
+            deadDestinations[route] = nil
+            return
+        }
+        if deadDestinations[route] == nil {
+            logger.info("\(route.nextHop ?? route.transport): destination unreachable, deliveries suspended for \(settings.schedule.minimalBackoff) s: \(reason)")
+        }
+        deadDestinations[route] = (reason, Int(time(nil)) + settings.schedule.minimalBackoff)
     }
 
     private func process(_ id: QueueID, from queue: QueueName) async {
