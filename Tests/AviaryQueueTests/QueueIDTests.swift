@@ -23,9 +23,15 @@ struct QueueIDTests {
 
     @Test("the ID encodes its arrival second")
     func arrivalSecond() {
-        let before = Int(time(nil))
+        // time() reads glibc's coarse clock, which can lag CLOCK_REALTIME (what make() uses) by a tick.
+        func now() -> Int {
+            var value = timespec()
+            clock_gettime(CLOCK_REALTIME, &value)
+            return value.tv_sec
+        }
+        let before = now()
         let id = QueueID.make()
-        let after = Int(time(nil))
+        let after = now()
         #expect((before...after).contains(id.arrivalSeconds))
         let fixed = QueueID(QueueID.encode(1_700_000_000, width: 7) + "0000ZZZZ")
         #expect(fixed?.arrivalSeconds == 1_700_000_000)
