@@ -36,6 +36,7 @@ let package = Package(
         .executable(name: "sendmail", targets: ["sendmail"]),
         .executable(name: "pickup", targets: ["pickup"]),
         .executable(name: "showq", targets: ["showq"]),
+        .executable(name: "pop3d", targets: ["pop3d"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -52,6 +53,7 @@ let package = Package(
         library("AviaryUsers", ["AviaryCore", "AviaryConfig", "AviaryMessage"]),
         library("AviaryIPC", ["AviaryCore", nioCore]),
         library("AviarySMTP", ["AviaryMessage", nioCore]),
+        library("AviaryPOP3", [nioCore]),
 
         // Skeletons and services.
         library("AviaryDaemon", ["AviaryCore", "AviaryConfig", nioCore, nioPosix, logging]),
@@ -74,6 +76,13 @@ let package = Package(
             [
                 "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryUsers", "AviaryMailbox",
                 "AviaryIPC", "AviaryDaemon", logging,
+            ]
+        ),
+        library(
+            "AviaryPOP3Server",
+            [
+                "AviaryCore", "AviaryConfig", "AviaryUsers", "AviaryMailbox", "AviaryPOP3", "AviaryDaemon", nioCore,
+                nioPosix, logging,
             ]
         ),
         library("AviaryMaster", ["AviaryCore", "AviaryConfig", "AviaryQueue", logging]),
@@ -107,6 +116,7 @@ let package = Package(
         executable("sendmail", ["AviarySubmission"]),
         executable("pickup", ["AviaryPickup", "AviaryDaemon"]),
         executable("showq", ["AviaryPickup", "AviaryDaemon"]),
+        executable("pop3d", ["AviaryPOP3Server", "AviaryDaemon"]),
 
         .target(
             name: "AviaryTestSupport",
@@ -131,6 +141,11 @@ let package = Package(
         tests("AviaryMasterTests", ["AviaryMaster", "AviaryTestSupport"]),
         tests("AviaryAdminTests", ["AviaryAdmin", "AviaryQueue", "AviaryConfig", "AviaryCore", "AviaryMaster", "AviaryTestSupport", logging]),
         tests("AviarySubmissionTests", ["AviarySubmission", "AviaryQueue", "AviaryCore"]),
+        tests("AviaryPOP3Tests", ["AviaryPOP3", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]),
+        tests(
+            "AviaryPOP3ServerTests",
+            ["AviaryPOP3Server", "AviaryMailbox", "AviaryTestSupport", "AviaryConfig", "AviaryCore", nioCore, nioPosix, logging]
+        ),
         tests("AviaryPickupTests", ["AviaryPickup", "AviarySubmission", "AviaryQueue", "AviaryCore", logging]),
         .testTarget(
             name: "IntegrationTests",
