@@ -76,6 +76,8 @@ if [[ ! -f $DEMO/main.cf ]]; then
     set_param "$DEMO/main.cf.new" virtual_mailbox_maps "passwd-file:$DEMO/users"
     set_param "$DEMO/main.cf.new" virtual_mailbox_base "$DEMO/vmail"
     set_param "$DEMO/main.cf.new" alias_maps "hash:$DEMO/aliases"
+    # The demo has no TLS certificate and listens on 127.0.0.1 only: allow POP3 passwords without TLS.
+    set_param "$DEMO/main.cf.new" pop3d_tls_auth_only no
     mv "$DEMO/main.cf.new" "$DEMO/main.cf"
 fi
 
@@ -146,7 +148,7 @@ cat <<EOF
 
 Aviary demo instance: $DEMO
   SMTP              $SMTP_HOST:$SMTP_PORT (127.0.0.0/8 may relay; mail for example.test is delivered here)
-  virtual user      $DEMO_USER   password: $password   (demo/PASSWORD; POP3/IMAP come later)
+  virtual user      $DEMO_USER   password: $password   (demo/PASSWORD; POP3 on 127.0.0.1:1100 logs in once SHA512-CRYPT is checked; IMAP later)
 
 Send a message, from another terminal:
   swaks --server $SMTP_HOST:$SMTP_PORT --to $DEMO_USER
