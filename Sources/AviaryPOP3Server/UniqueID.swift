@@ -22,8 +22,8 @@ enum UniqueID {
             let isContinuation = line.first == UInt8(ascii: " ") || line.first == UInt8(ascii: "\t")
             if !isContinuation {
                 let name = fieldName(line)
-                if name == "x-uidl" {
-                    let value = String(decoding: line.dropFirst(6), as: UTF8.self).trimmingCharacters(in: " \t\r\n")
+                if name == "x-uidl", let colon = line.firstIndex(of: UInt8(ascii: ":")) {
+                    let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingCharacters(in: " \t\r\n")
                     if isValid(value) { return value }
                 }
                 isIgnoredField = rewrittenFields.contains(name)

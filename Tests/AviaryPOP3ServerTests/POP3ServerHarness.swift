@@ -100,6 +100,18 @@ final class POP3Client {
         return try command("PASS \(password)")
     }
 
+    /// Logs in, retrying while an earlier session of the same user (one the client left without QUIT) still
+    /// holds the mailbox.
+    func loginRetrying(_ user: String, _ password: String) throws -> String {
+        var reply = ""
+        for _ in 0..<100 {
+            reply = try login(user, password)
+            guard reply.hasPrefix("-ERR [IN-USE]") else { return reply }
+            usleep(20_000)
+        }
+        return reply
+    }
+
     /// Whether the server has closed the connection (reads end of file).
     func isClosed() -> Bool {
         if !buffer.isEmpty { return false }

@@ -44,7 +44,9 @@ struct POP3LineDecoderTests {
         #expect(try channel.readInbound(as: POP3Line.self).map { String(buffer: $0.bytes) } == "CAPA")
         #expect(try channel.readInbound(as: POP3Line.self).map { String(buffer: $0.bytes) } == "STLS")
         #expect(try channel.readInbound(as: POP3Line.self) == nil)
-        try channel.pipeline.syncOperations.removeHandler(decoder).wait()
+        let removal = channel.pipeline.syncOperations.removeHandler(decoder)
+        channel.embeddedEventLoop.run()
+        try removal.wait()
         #expect(try channel.readInbound(as: POP3Line.self) == nil)
         _ = try channel.finish()
     }
