@@ -23,7 +23,7 @@ enum UniqueID {
             if !isContinuation {
                 let name = fieldName(line)
                 if name == "x-uidl", let colon = line.firstIndex(of: UInt8(ascii: ":")) {
-                    let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingCharacters(in: " \t\r\n")
+                    let value = String(decoding: trimmed(line[(colon + 1)...]), as: UTF8.self)
                     if isValid(value) { return value }
                 }
                 isIgnoredField = rewrittenFields.contains(name)
@@ -52,7 +52,15 @@ enum UniqueID {
 
     private static func fieldName(_ line: ArraySlice<UInt8>) -> String {
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return "" }
-        return String(decoding: line[..<colon], as: UTF8.self).lowercased().trimmingCharacters(in: " \t")
+        return String(decoding: trimmed(line[..<colon]), as: UTF8.self).lowercased()
+    }
+
+    /// Without leading and trailing spaces, tabs, CRs and LFs.
+    private static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
+        var result = bytes.drop { isSpace($0) }
+        while let last = result.last, isSpace(last) { result = result.dropLast() }
+        return result
     }
 
     /// 64-bit FNV-1a: small, stable across versions and platforms (unlike `Hasher`, which is seeded per process).
@@ -68,16 +76,5 @@ enum UniqueID {
     private static func hex(_ value: UInt64) -> String {
         let digits = String(value, radix: 16)
         return String(repeating: "0", count: 16 - digits.count) + digits
-    }
-}
-
-extension String {
-    /// Without leading and trailing characters from `set`.
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        let characters = Set(set)
-        var text = Substring(self)
-        while let first = text.first, characters.contains(first) { text.removeFirst() }
-        while let last = text.last, characters.contains(last) { text.removeLast() }
-        return String(text)
     }
 }
