@@ -134,11 +134,36 @@ struct TestAuthenticator: POP3Authenticator {
     }
 }
 
+/// The server's log messages, kept for assertions.
+final class LogLines: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    var all: [String] { lines.withLock { $0 } }
+}
+
+/// A swift-log handler that appends every message at info and above to `LogLines`.
+struct CapturingLogHandler: LogHandler {
+    let lines: LogLines
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        lines.append("\(event.message)")
+    }
+}
+
 /// An in-process pop3d on 127.0.0.1, port 0, with virtual users alice and bob and a spool directory.
 struct POP3ServerHarness: Sendable {
     let root: String
     let port: Int
     let clientPool: NIOThreadPool
+    let logs: LogLines
 
     var aliceMaildir: Maildir { Maildir(path: root + "/vmail/virtual.test/alice/") }
     var systemAccount: SystemAccount { SystemAccount.current! }
@@ -169,8 +194,9 @@ struct POP3ServerHarness: Sendable {
         clientPool.start()
         let authenticator = TestAuthenticator(
             plain: PlainPasswordAuthenticator(directory: .init(config: config)), account: SystemAccount.current!)
+        let logs = LogLines()
         let server = POP3Server(
-            config: config, logger: Logger(label: "pop3d-test") { _ in SwiftLogNoOpLogHandler() }, pool: pool,
+            config: config, logger: Logger(label: "pop3d-test") { _ in CapturingLogHandler(lines: logs) }, pool: pool,
             authenticator: authenticator)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let task = Task {
@@ -191,7 +217,7 @@ struct POP3ServerHarness: Sendable {
         var failure: (any Error)?
         if port > 0 {
             do {
-                try await body(POP3ServerHarness(root: root, port: port, clientPool: clientPool))
+                try await body(POP3ServerHarness(root: root, port: port, clientPool: clientPool, logs: logs))
             } catch {
                 failure = error
             }

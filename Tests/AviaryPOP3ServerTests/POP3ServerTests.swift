@@ -295,3 +295,52 @@ struct POP3ServerTests {
         }
     }
 }
+
+@Suite("pop3d in process: logs and timeouts")
+struct POP3ServerLogTests {
+    @Test("login and logout lines have Dovecot's fields: user, method, rip, lip, session, top/retr/del counts")
+    func logLines() async throws {
+        try await POP3ServerHarness.run { harness in
+            try harness.deliverToAlice(POP3ServerTests.simple)
+            try harness.deliverToAlice(POP3ServerTests.simple)
+            try await harness.transcript { client in
+                _ = try client.login("alice@virtual.test", "wrong")
+                _ = try client.login("alice@virtual.test", "secret")
+                _ = try client.command("TOP 1 0")
+                _ = try client.body()
+                _ = try client.command("RETR 2")
+                _ = try client.body()
+                _ = try client.command("DELE 1")
+                _ = try client.command("QUIT")
+            }
+            let size = POP3ServerTests.simple.count
+            let lines = try await Self.waitForLogout(harness)
+            let failed = lines.first { $0.hasPrefix("auth failed: ") } ?? ""
+            #expect(failed.hasPrefix("auth failed: user=<alice@virtual.test>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, session=<"))
+            let login = lines.first { $0.hasPrefix("login: ") } ?? ""
+            #expect(login.hasPrefix("login: user=<alice@virtual.test>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, session=<"))
+            let logout = lines.first { $0.hasPrefix("logout: ") } ?? ""
+            #expect(logout.hasPrefix("logout: user=<alice@virtual.test>, rip=127.0.0.1, top=1/"))
+            #expect(logout.contains(", retr=1/\(size), del=1/2, size=\(2 * size), session=<"), "\(logout)")
+            #expect(logout.hasSuffix("(Logged out)"))
+            #expect(!lines.contains { $0.contains("secret") })
+        }
+    }
+
+    static func waitForLogout(_ harness: POP3ServerHarness) async throws -> [String] {
+        _ = await waitUntil { harness.logs.all.contains { $0.hasPrefix("logout: ") } }
+        return harness.logs.all
+    }
+
+    @Test("A silent client is told -ERR Disconnected for inactivity and the connection closes")
+    func idleTimeout() async throws {
+        try await POP3ServerHarness.run(extra: "pop3d_timeout = 1s") { harness in
+            let (line, closed) = try await harness.transcript { client in
+                _ = try client.login("alice@virtual.test", "secret")
+                return (try client.readLine(), client.isClosed())
+            }
+            #expect(line == "-ERR Disconnected for inactivity.")
+            #expect(closed)
+        }
+    }
+}
