@@ -42,7 +42,12 @@ extension Mbox {
                 contentEnd -= 1
             }
             entries.append(
-                MboxEntry(fromLine: open.fromLine, content: open.contentStart..<contentEnd, whole: open.fromLine.lowerBound..<end))
+                MboxEntry(
+                    fromLine: open.fromLine,
+                    content: open.contentStart..<contentEnd,
+                    whole: open.fromLine.lowerBound..<end
+                )
+            )
         }
         while lineStart < bytes.count {
             let lineEnd = bytes[lineStart...].firstIndex(of: lf).map { $0 + 1 } ?? bytes.count

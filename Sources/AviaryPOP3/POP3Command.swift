@@ -82,7 +82,9 @@ public enum POP3CommandParser {
         let rest = keywordEnd < text.endIndex ? Array(text[(keywordEnd + 1)...]) : []
         if keyword == "PASS" {
             // The password is everything after the single space, spaces included.
-            guard keywordEnd < text.endIndex, !rest.isEmpty else { return .failure(POP3CommandError("PASS needs a password")) }
+            guard keywordEnd < text.endIndex, !rest.isEmpty else {
+                return .failure(POP3CommandError("PASS needs a password"))
+            }
             return .success(.pass(String(decoding: rest, as: UTF8.self)))
         }
         let arguments = rest.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
@@ -109,19 +111,25 @@ public enum POP3CommandParser {
         case "RETR": return oneNumber(arguments).map { .retr($0) }
         case "DELE": return oneNumber(arguments).map { .dele($0) }
         case "TOP":
-            guard arguments.count == 2, let message = messageNumber(arguments[0]), let lines = count(arguments[1]) else {
+            guard arguments.count == 2, let message = messageNumber(arguments[0]), let lines = count(arguments[1])
+            else {
                 return .failure(POP3CommandError("TOP needs a message number and a line count"))
             }
             return .success(.top(message, lines: lines))
         case "AUTH":
             guard arguments.count <= 2 else { return .failure(POP3CommandError("Too many arguments for AUTH")) }
-            return .success(.auth(mechanism: arguments.first?.uppercased(), initialResponse: arguments.dropFirst().first))
+            return .success(
+                .auth(mechanism: arguments.first?.uppercased(), initialResponse: arguments.dropFirst().first)
+            )
         case "APOP": return .success(.apop)
         default: return .success(.unknown(keyword))
         }
     }
 
-    private static func noArguments(_ command: POP3Command, _ arguments: [String]) -> Result<POP3Command, POP3CommandError> {
+    private static func noArguments(
+        _ command: POP3Command,
+        _ arguments: [String]
+    ) -> Result<POP3Command, POP3CommandError> {
         arguments.isEmpty ? .success(command) : .failure(POP3CommandError("\(command.keyword) takes no arguments"))
     }
 
@@ -144,7 +152,9 @@ public enum POP3CommandParser {
     }
 
     private static func count(_ text: String) -> Int? {
-        guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+            return nil
+        }
         return Int(text)
     }
 }

@@ -11,14 +11,18 @@ extension POP3Response {
     public static let loggingOut = POP3Response.ok("Logging out.")
     public static let disconnectedForInactivity = POP3Response.error("Disconnected for inactivity.")
     public static let tooManyConnections = POP3Response.error(
-        "Too many connections, try again later.", code: .temporarySystemError)
+        "Too many connections, try again later.",
+        code: .temporarySystemError
+    )
     public static let lineTooLong = POP3Response.error("Line too long (more than 255 octets).")
     public static let unknownCommand = POP3Response.error("Unknown command.")
     public static func badArguments(_ error: POP3CommandError) -> POP3Response { .error(error.message + ".") }
     public static let notAfterLogin = POP3Response.error("Already logged in.")
     public static let notLoggedIn = POP3Response.error("Unknown command, or not logged in.")
     public static let serverBug = POP3Response.error(
-        "Internal error occurred. Refer to server log for more information.", code: .temporarySystemError)
+        "Internal error occurred. Refer to server log for more information.",
+        code: .temporarySystemError
+    )
 
     // Capabilities.
     public static func capabilities(_ lines: [String]) -> POP3Response {
@@ -30,16 +34,26 @@ extension POP3Response {
     public static let passWithoutUser = POP3Response.error("No username given.")
     public static let apopNotSupported = POP3Response.error("APOP is not supported.")
     public static let plaintextDisallowed = POP3Response.error(
-        "Plaintext authentication disallowed on non-secure (SSL/TLS) connections.", code: .authentication)
+        "Plaintext authentication disallowed on non-secure (SSL/TLS) connections.",
+        code: .authentication
+    )
     public static let authenticationFailed = POP3Response.error("Authentication failed.", code: .authentication)
     public static let authenticationTemporaryFailure = POP3Response.error(
-        "Temporary authentication failure.", code: .temporarySystemError)
+        "Temporary authentication failure.",
+        code: .temporarySystemError
+    )
     public static let tooManyFailures = POP3Response.error(
-        "Too many invalid authentication attempts, disconnecting.", code: .authentication)
+        "Too many invalid authentication attempts, disconnecting.",
+        code: .authentication
+    )
     public static let mailboxInUse = POP3Response.error(
-        "Mailbox is locked by another POP3 session, try again later.", code: .inUse)
+        "Mailbox is locked by another POP3 session, try again later.",
+        code: .inUse
+    )
     public static let mailboxUnavailable = POP3Response.error(
-        "Cannot open the mailbox, try again later.", code: .temporarySystemError)
+        "Cannot open the mailbox, try again later.",
+        code: .temporarySystemError
+    )
     public static let loggedIn = POP3Response.ok("Logged in.")
 
     // STLS and AUTH (RFC 2595, RFC 5034).
@@ -68,7 +82,11 @@ extension POP3Response {
     public static let reset = POP3Response.ok()
     public static let noop = POP3Response.ok()
     public static let messageVanished = POP3Response.error(
-        "The message has been removed by another program.", code: .temporarySystemError)
+        "The message has been removed by another program.",
+        code: .temporarySystemError
+    )
     public static let updateFailed = POP3Response.error(
-        "Some deleted messages were not removed; try again later.", code: .temporarySystemError)
+        "Some deleted messages were not removed; try again later.",
+        code: .temporarySystemError
+    )
 }

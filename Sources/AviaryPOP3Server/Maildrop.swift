@@ -83,7 +83,9 @@ extension Maildrop {
         switch location {
         case .maildir(let path):
             let maildir = Maildir(path: path)
-            guard SafeFile.isDirectory(maildir.path) else { return (Maildrop(store: .maildir(maildir), messages: []), nil) }
+            guard SafeFile.isDirectory(maildir.path) else {
+                return (Maildrop(store: .maildir(maildir), messages: []), nil)
+            }
             let lock = try lock(maildir.path, flags: O_RDONLY | O_DIRECTORY)
             do throws(MailboxError) {
                 return (try readMaildir(maildir), lock)
@@ -108,14 +110,23 @@ extension Maildrop {
     private static func lock(_ path: String, flags: Int32) throws(MaildropError) -> MaildropLock {
         let descriptor = Glibc.open(path, flags | O_NOFOLLOW | O_CLOEXEC)
         guard descriptor >= 0 else {
-            throw .unavailable(MailboxError(.io, "cannot open mailbox", path: path, cause: SystemError.current("open", path: path)))
+            throw .unavailable(
+                MailboxError(.io, "cannot open mailbox", path: path, cause: SystemError.current("open", path: path))
+            )
         }
         while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             if code == EINTR { continue }
             close(descriptor)
             if code == EWOULDBLOCK { throw .inUse }
-            throw .unavailable(MailboxError(.io, "cannot lock mailbox", path: path, cause: SystemError(code: code, operation: "flock", path: path)))
+            throw .unavailable(
+                MailboxError(
+                    .io,
+                    "cannot lock mailbox",
+                    path: path,
+                    cause: SystemError(code: code, operation: "flock", path: path)
+                )
+            )
         }
         return MaildropLock(descriptor: descriptor)
     }
@@ -131,7 +142,7 @@ extension Maildrop {
             } else {
                 do throws(MailboxError) {
                     size = try crlfSize(of: maildir.open(message))
-                } catch where error.code == .notFound {
+                } catch  where error.code == .notFound {
                     continue  // expunged by another reader since the listing
                 }
             }

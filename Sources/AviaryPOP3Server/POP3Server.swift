@@ -16,9 +16,6 @@
 // Shape: as smtpd. Framing, the line limit and the idle timeout are channel handlers; each session is async
 // code over `NIOAsyncChannel`, one child task per connection; blocking mailbox work goes to the thread pool.
 
-#if canImport(Glibc)
-import Glibc
-#endif
 import AviaryConfig
 import AviaryCore
 import AviaryPOP3
@@ -27,6 +24,10 @@ import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Serves POP3 sessions on a listening socket.
 public final class POP3Server: Sendable {
@@ -74,7 +75,12 @@ public final class POP3Server: Sendable {
     }
 
     /// Serves connections on `host:port` (tests use port 0); `ready` learns the bound port.
-    public func run(host: String, port: Int, group: any EventLoopGroup, ready: @Sendable (Int) -> Void = { _ in }) async throws {
+    public func run(
+        host: String,
+        port: Int,
+        group: any EventLoopGroup,
+        ready: @Sendable (Int) -> Void = { _ in }
+    ) async throws {
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
@@ -92,7 +98,10 @@ public final class POP3Server: Sendable {
         return channel.eventLoop.makeCompletedFuture {
             let sync = channel.pipeline.syncOperations
             try sync.addHandler(MessageToByteHandler(POP3OutputEncoder()), name: Self.encoderName)
-            try sync.addHandler(ByteToMessageHandler(POP3LineDecoder(pausesAfterSTLS: pausesAfterSTLS)), name: Self.decoderName)
+            try sync.addHandler(
+                ByteToMessageHandler(POP3LineDecoder(pausesAfterSTLS: pausesAfterSTLS)),
+                name: Self.decoderName
+            )
             // All traffic counts: a client downloading a large message sends nothing for a long time.
             try sync.addHandler(IdleStateHandler(allTimeout: .seconds(Int64(timeout))))
             try sync.addHandler(InactivityHandler())
@@ -116,7 +125,9 @@ public final class POP3Server: Sendable {
         let remote = connection.channel.remoteAddress?.ipAddress ?? "unknown"
         let local = connection.channel.localAddress?.ipAddress ?? "unknown"
         if count > settings.connectionLimit {
-            logger.warning("too many connections (pop3d_connection_limit = \(settings.connectionLimit)); refusing \(remote)")
+            logger.warning(
+                "too many connections (pop3d_connection_limit = \(settings.connectionLimit)); refusing \(remote)"
+            )
             try? await connection.executeThenClose { _, outbound in
                 try await outbound.write(.response(.tooManyConnections))
             }

@@ -5,7 +5,11 @@ import NIOCore
 
 extension POP3Session {
     /// AUTHORIZATION state: USER/PASS, AUTH, STLS. Returns true when the session is over.
-    mutating func executeInAuthorization(_ command: POP3Command, lines: inout Lines, outbound: Output) async throws -> Bool {
+    mutating func executeInAuthorization(
+        _ command: POP3Command,
+        lines: inout Lines,
+        outbound: Output
+    ) async throws -> Bool {
         switch command {
         case .user(let name):
             guard isPlaintextAllowed else {
@@ -28,7 +32,12 @@ extension POP3Session {
             let login = await server.authenticator.verify(user: user, password: password, clientAddress: remoteAddress)
             return try await finishLogin(login, user: user, method: "PLAIN", outbound: outbound)
         case .auth(let mechanism, let initialResponse):
-            return try await authenticate(mechanism: mechanism, initialResponse: initialResponse, lines: &lines, outbound: outbound)
+            return try await authenticate(
+                mechanism: mechanism,
+                initialResponse: initialResponse,
+                lines: &lines,
+                outbound: outbound
+            )
         case .stls:
             try await startTLS(outbound)
             return false
@@ -99,7 +108,9 @@ extension POP3Session {
             transaction = POP3Transaction(identity: identity, maildrop: maildrop, lock: lock)
             return .loggedIn
         case .failure(.inUse):
-            logger.info("login refused: user=<\(identity.userName)>, rip=\(remoteAddress), session=<\(id)> (mailbox in use: \(location))")
+            logger.info(
+                "login refused: user=<\(identity.userName)>, rip=\(remoteAddress), session=<\(id)> (mailbox in use: \(location))"
+            )
             return .mailboxInUse
         case .failure(.unavailable(let error)):
             logger.warning("user=<\(identity.userName)>, session=<\(id)>: cannot open \(location): \(error)")
@@ -126,7 +137,11 @@ extension POP3Session {
             sync.removeHandler(decoder, promise: nil)
             try sync.addHandler(try provider.makeServerHandler(), position: .first)
             let encoder = try sync.handler(type: MessageToByteHandler<POP3OutputEncoder>.self)
-            try sync.addHandler(ByteToMessageHandler(POP3LineDecoder()), name: POP3Server.decoderName, position: .after(encoder))
+            try sync.addHandler(
+                ByteToMessageHandler(POP3LineDecoder()),
+                name: POP3Server.decoderName,
+                position: .after(encoder)
+            )
         }.get()
         isSecure = true
         pendingUser = nil
@@ -140,7 +155,10 @@ extension POP3Session {
         outbound: Output
     ) async throws -> Bool {
         guard let sasl = server.sasl, isPlaintextAllowed else {
-            try await write(isPlaintextAllowed || server.sasl == nil ? .authNotAvailable : .plaintextDisallowed, outbound)
+            try await write(
+                isPlaintextAllowed || server.sasl == nil ? .authNotAvailable : .plaintextDisallowed,
+                outbound
+            )
             return false
         }
         guard let mechanism else {

@@ -22,13 +22,17 @@ extension POP3Session {
         case .list(nil):
             let kept = messages.indices.filter { !current.deleted.contains($0) }
             return .scanListing(
-                count: kept.count, octets: kept.reduce(0) { $0 + messages[$1].size },
-                lines: kept.map { "\($0 + 1) \(messages[$0].size)" })
+                count: kept.count,
+                octets: kept.reduce(0) { $0 + messages[$1].size },
+                lines: kept.map { "\($0 + 1) \(messages[$0].size)" }
+            )
         case .list(let number?):
             guard let index = current.index(of: number) else { return .noSuchMessage(number) }
             return .scan(number, octets: messages[index].size)
         case .uidl(nil):
-            return .uniqueIDListing(messages.indices.filter { !current.deleted.contains($0) }.map { "\($0 + 1) \(messages[$0].uid)" })
+            return .uniqueIDListing(
+                messages.indices.filter { !current.deleted.contains($0) }.map { "\($0 + 1) \(messages[$0].uid)" }
+            )
         case .uidl(let number?):
             guard let index = current.index(of: number) else { return .noSuchMessage(number) }
             return .uniqueID(number, messages[index].uid)
@@ -84,7 +88,9 @@ extension POP3Session {
             } while offset < content.count && !encoder.isComplete
         case .maildir(let file):
             guard case .maildir(let maildir) = transaction?.maildrop.store else { return nil }
-            guard let reader = try await MessageFileReader.open(file, in: maildir, pool: server.pool) else { return nil }
+            guard let reader = try await MessageFileReader.open(file, in: maildir, pool: server.pool) else {
+                return nil
+            }
             defer { reader.close() }
             try await outbound.write(.response(bodyLines == nil ? .messageFollows(octets: message.size) : .topFollows))
             while !encoder.isComplete, let chunk = try await reader.next(pool: server.pool) {
@@ -99,7 +105,11 @@ extension POP3Session {
 
     static let chunkSize = 65536
 
-    private func writeEncoded(_ chunk: ArraySlice<UInt8>, _ encoder: inout POP3MessageEncoder, _ outbound: Output) async throws {
+    private func writeEncoded(
+        _ chunk: ArraySlice<UInt8>,
+        _ encoder: inout POP3MessageEncoder,
+        _ outbound: Output
+    ) async throws {
         var buffer = ByteBuffer()
         buffer.reserveCapacity(chunk.count + chunk.count / 16 + 16)
         encoder.encode(chunk, into: &buffer)
@@ -125,11 +135,17 @@ struct MessageFileReader: Sendable {
     }
 
     /// Opens the message, finding it again by unique name when another reader renamed it; nil when it is gone.
-    static func open(_ message: MaildirMessage, in maildir: Maildir, pool: NIOThreadPool) async throws -> MessageFileReader? {
+    static func open(
+        _ message: MaildirMessage,
+        in maildir: Maildir,
+        pool: NIOThreadPool
+    ) async throws -> MessageFileReader? {
         let descriptor = try await pool.runIfActive { () -> Int32 in
             var path = maildir.path(of: message)
             if !SafeFile.exists(path) {
-                guard let moved = try? maildir.messages().first(where: { $0.uniqueName == message.uniqueName }) else { return -1 }
+                guard let moved = try? maildir.messages().first(where: { $0.uniqueName == message.uniqueName }) else {
+                    return -1
+                }
                 path = maildir.path(of: moved)
             }
             return Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)

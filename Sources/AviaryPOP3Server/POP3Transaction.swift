@@ -93,7 +93,9 @@ extension Maildrop {
                 if let found = try locate(message) { try maildir.remove(found) }
             }
             for index in seen.sorted() {
-                guard case .maildir(let message) = messages[index].location, let found = try locate(message) else { continue }
+                guard case .maildir(let message) = messages[index].location, let found = try locate(message) else {
+                    continue
+                }
                 if !found.flags.contains(.seen) || found.subdirectory == .new {
                     try maildir.setFlags(found.flags.union(.seen), of: found)
                 }

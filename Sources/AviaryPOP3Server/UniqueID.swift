@@ -15,7 +15,8 @@ enum UniqueID {
         var lineStart = entry.content.lowerBound
         var isIgnoredField = false
         while lineStart < entry.content.upperBound {
-            let lineEnd = bytes[lineStart..<entry.content.upperBound].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }
+            let lineEnd =
+                bytes[lineStart..<entry.content.upperBound].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }
                 ?? entry.content.upperBound
             let line = bytes[lineStart..<lineEnd]
             if line.first == UInt8(ascii: "\n") || line.elementsEqual([13, 10]) { break }  // end of the header

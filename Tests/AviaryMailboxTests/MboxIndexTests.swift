@@ -1,5 +1,5 @@
-import AviaryTestSupport
 import AviaryCore
+import AviaryTestSupport
 import Testing
 
 @testable import AviaryMailbox
@@ -49,7 +49,11 @@ struct MboxIndexTests {
         changed[20] = UInt8(ascii: "Z")
         try SafeFile.writeDurably(changed, to: mbox.path)
         #expect(throws: MailboxError.self) {
-            try mbox.remove([Mbox.index(snapshot)[0]], from: snapshot, locking: MboxLocking(attempts: 2, retryDelay: .milliseconds(1)))
+            try mbox.remove(
+                [Mbox.index(snapshot)[0]],
+                from: snapshot,
+                locking: MboxLocking(attempts: 2, retryDelay: .milliseconds(1))
+            )
         }
         #expect(try SafeFile.readAll(mbox.path) == changed)
     }

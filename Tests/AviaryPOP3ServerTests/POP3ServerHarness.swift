@@ -34,7 +34,9 @@ final class POP3Client {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else {
             close(fd)
@@ -47,7 +49,9 @@ final class POP3Client {
     func send(raw bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let written = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard written > 0 else { throw ClientError(description: "send failed: errno \(errno)") }
             offset += written
         }
@@ -173,8 +177,12 @@ struct POP3ServerHarness: Sendable {
         let directory = TemporaryDirectory("pop3d")
         let root = directory.path
         try SafeFile.writeDurably(
-            Array("alice@virtual.test:{PLAIN}secret\nbob@virtual.test:{PLAIN}hunter2\ncarol@virtual.test:{SHA512-CRYPT}$6$x$y\n".utf8),
-            to: root + "/users")
+            Array(
+                "alice@virtual.test:{PLAIN}secret\nbob@virtual.test:{PLAIN}hunter2\ncarol@virtual.test:{SHA512-CRYPT}$6$x$y\n"
+                    .utf8
+            ),
+            to: root + "/users"
+        )
         try SafeFile.makeDirectories(root + "/spool", mode: 0o700)
         let config = try MainConfig.parse(
             """
@@ -186,18 +194,25 @@ struct POP3ServerHarness: Sendable {
             pop3d_tls_auth_only = no
             pop3d_auth_failure_delay = 0
             \(extra)
-            """, directory: root)
+            """,
+            directory: root
+        )
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let pool = NIOThreadPool(numberOfThreads: 2)
         pool.start()
         let clientPool = NIOThreadPool(numberOfThreads: 3)
         clientPool.start()
         let authenticator = TestAuthenticator(
-            plain: PlainPasswordAuthenticator(directory: .init(config: config)), account: SystemAccount.current!)
+            plain: PlainPasswordAuthenticator(directory: .init(config: config)),
+            account: SystemAccount.current!
+        )
         let logs = LogLines()
         let server = POP3Server(
-            config: config, logger: Logger(label: "pop3d-test") { _ in CapturingLogHandler(lines: logs) }, pool: pool,
-            authenticator: authenticator)
+            config: config,
+            logger: Logger(label: "pop3d-test") { _ in CapturingLogHandler(lines: logs) },
+            pool: pool,
+            authenticator: authenticator
+        )
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let task = Task {
             do {
@@ -263,14 +278,19 @@ struct POP3ServerHarness: Sendable {
         let errorPath = scriptPath + ".err"
         try SafeFile.writeDurably(Array(script.utf8), to: scriptPath)
         let child = try ChildProcess(
-            path: "/usr/bin/python3", arguments: [scriptPath, String(port)] + arguments,
-            standardOutput: outputPath, standardError: errorPath)
+            path: "/usr/bin/python3",
+            arguments: [scriptPath, String(port)] + arguments,
+            standardOutput: outputPath,
+            standardError: errorPath
+        )
         let status = await child.wait(timeout: .seconds(60))
         let output = (try? SafeFile.readText(outputPath)) ?? ""
         guard status == .exited(0) else {
             let errors = (try? SafeFile.readText(errorPath)) ?? ""
             _ = await child.terminate(grace: .seconds(1))
-            throw ClientError(description: "python client failed (\(status.map(\.description) ?? "timeout")): \(errors)")
+            throw ClientError(
+                description: "python client failed (\(status.map(\.description) ?? "timeout")): \(errors)"
+            )
         }
         return output
     }

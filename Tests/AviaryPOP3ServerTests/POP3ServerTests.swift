@@ -19,7 +19,9 @@ struct POP3ServerTests {
                 return [status] + (try client.body())
             }
             #expect(capa.first == "+OK Capability list follows")
-            for keyword in ["TOP", "UIDL", "USER", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "IMPLEMENTATION Aviary"] {
+            for keyword in [
+                "TOP", "UIDL", "USER", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "IMPLEMENTATION Aviary",
+            ] {
                 #expect(capa.contains(keyword), "CAPA lacks \(keyword): \(capa)")
             }
             #expect(!capa.contains { $0.hasPrefix("STLS") || $0.hasPrefix("SASL") })
@@ -108,7 +110,11 @@ struct POP3ServerTests {
             #expect(stat == "+OK 2 \(octets(retr1) + octets(retr2))")
             #expect(list == ["1 \(octets(retr1))", "2 \(octets(retr2))"])
             #expect(retr1.flatMap { $0 + [13, 10] } == Self.simple)
-            #expect(retr2.map { String(decoding: $0, as: UTF8.self) } == ["Subject: two", "", ".", "..dots", "last line without end"])
+            #expect(
+                retr2.map { String(decoding: $0, as: UTF8.self) } == [
+                    "Subject: two", "", ".", "..dots", "last line without end",
+                ]
+            )
             #expect(top0 == ["From: a@example.test", "Subject: one", ""])
             #expect(top3 == ["From: a@example.test", "Subject: one", "", "line 1", "line 2", "line 3"])
             #expect(bad == "-ERR There's no message 3.")
@@ -282,9 +288,12 @@ struct POP3ServerTests {
             #expect(uidl[1] == "2 custom-uid-2")
             #expect(uidl.count == 3 && Set(uidl.map { $0.split(separator: " ")[1] }).count == 3)
             let left = try harness.systemMbox.messages()
-            #expect(left.map { String(decoding: $0.content, as: UTF8.self) }.map { $0.split(separator: "\n").first ?? "" } == [
-                "Subject: one", "Subject: three", "Subject: four",
-            ])
+            #expect(
+                left.map { String(decoding: $0.content, as: UTF8.self) }.map { $0.split(separator: "\n").first ?? "" }
+                    == [
+                        "Subject: one", "Subject: three", "Subject: four",
+                    ]
+            )
             let again = try await harness.transcript { client in
                 _ = try client.login(user, "system-secret")
                 _ = try client.command("UIDL")
@@ -316,9 +325,17 @@ struct POP3ServerLogTests {
             let size = POP3ServerTests.simple.count
             let lines = try await Self.waitForLogout(harness)
             let failed = lines.first { $0.hasPrefix("auth failed: ") } ?? ""
-            #expect(failed.hasPrefix("auth failed: user=<alice@virtual.test>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, session=<"))
+            #expect(
+                failed.hasPrefix(
+                    "auth failed: user=<alice@virtual.test>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, session=<"
+                )
+            )
             let login = lines.first { $0.hasPrefix("login: ") } ?? ""
-            #expect(login.hasPrefix("login: user=<alice@virtual.test>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, session=<"))
+            #expect(
+                login.hasPrefix(
+                    "login: user=<alice@virtual.test>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, session=<"
+                )
+            )
             let logout = lines.first { $0.hasPrefix("logout: ") } ?? ""
             #expect(logout.hasPrefix("logout: user=<alice@virtual.test>, rip=127.0.0.1, top=1/"))
             #expect(logout.contains(", retr=1/\(size), del=1/2, size=\(2 * size), session=<"), "\(logout)")

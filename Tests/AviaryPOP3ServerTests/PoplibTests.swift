@@ -35,11 +35,13 @@ struct PoplibTests {
 
     @Test(
         "RETR through poplib is byte-exact: a lone-dot body line, 8-bit text, and a 5 MB message",
-        .enabled(if: hasPython))
+        .enabled(if: hasPython)
+    )
     func byteExact() async throws {
         try await POP3ServerHarness.run { harness in
             let dotted = crlf("Subject: dots\n\nbefore\n.\n..\n.after\nend\n")
-            let eightBit = Array("Subject: =?utf-8?q?caf=C3=A9?=\r\nContent-Type: text/plain; charset=latin1\r\n\r\n".utf8)
+            let eightBit =
+                Array("Subject: =?utf-8?q?caf=C3=A9?=\r\nContent-Type: text/plain; charset=latin1\r\n\r\n".utf8)
                 + [0xE9, 0xE8, 0xFF, 0x80, 0x0D, 0x0A] + Array("fin\r\n".utf8)
             var big = Array("Subject: big\r\n\r\n".utf8)
             var generator = SystemRandomNumberGenerator()
@@ -58,7 +60,10 @@ struct PoplibTests {
             #expect(rows.count == 4, "\(output)")
             for (index, message) in messages.enumerated() {
                 let retrieved = try SafeFile.readAll(outdir + "/\(index + 1)")
-                #expect(retrieved == message, "message \(index + 1) differs (\(retrieved.count) vs \(message.count) bytes)")
+                #expect(
+                    retrieved == message,
+                    "message \(index + 1) differs (\(retrieved.count) vs \(message.count) bytes)"
+                )
                 guard rows.count > index else { continue }
                 #expect(rows[index][1] == String(message.count), "LIST size of message \(index + 1)")
                 #expect(rows[index][2] == String(message.count))

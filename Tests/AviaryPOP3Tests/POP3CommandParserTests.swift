@@ -37,7 +37,8 @@ struct POP3CommandParserTests {
 
     static let malformed = [
         "", "USER", "USER a b", "PASS", "PASS ", "STAT 1", "LIST x", "LIST 0", "LIST -1", "RETR", "RETR 1 2",
-        "TOP 1", "TOP 0 1", "TOP 1 -1", "DELE 99999999999999999999", "QUIT now", "USER " + String(repeating: "a", count: 41),
+        "TOP 1", "TOP 0 1", "TOP 1 -1", "DELE 99999999999999999999", "QUIT now",
+        "USER " + String(repeating: "a", count: 41),
         "USER a\u{0}b",
     ]
 

@@ -56,7 +56,10 @@ struct POP3MessageEncoderTests {
         let message = Array("From: a\nSubject: b\n\none\ntwo\n.three\nfour\n".utf8)
         #expect(Self.encode(message, bodyLines: 0).0 == "From: a\r\nSubject: b\r\n\r\n.\r\n")
         #expect(Self.encode(message, bodyLines: 3).0 == "From: a\r\nSubject: b\r\n\r\none\r\ntwo\r\n..three\r\n.\r\n")
-        #expect(Self.encode(message, bodyLines: 3, chunkSize: 1).0 == "From: a\r\nSubject: b\r\n\r\none\r\ntwo\r\n..three\r\n.\r\n")
+        #expect(
+            Self.encode(message, bodyLines: 3, chunkSize: 1).0
+                == "From: a\r\nSubject: b\r\n\r\none\r\ntwo\r\n..three\r\n.\r\n"
+        )
         #expect(Self.encode(message, bodyLines: 99).0 == Self.encode(message).0)
         let headerOnly = Array("From: a\nSubject: b".utf8)
         #expect(Self.encode(headerOnly, bodyLines: 0).0 == "From: a\r\nSubject: b\r\n.\r\n")
