@@ -173,7 +173,11 @@ struct POP3ServerHarness: Sendable {
     var systemAccount: SystemAccount { SystemAccount.current! }
     var systemMbox: Mbox { Mbox(path: root + "/spool/" + systemAccount.name) }
 
-    static func run(extra: String = "", _ body: (POP3ServerHarness) async throws -> Void) async throws {
+    static func run(
+        extra: String = "",
+        tls: (any POP3TLSProvider)? = nil,
+        _ body: (POP3ServerHarness) async throws -> Void
+    ) async throws {
         let directory = TemporaryDirectory("pop3d")
         let root = directory.path
         try SafeFile.writeDurably(
@@ -211,7 +215,8 @@ struct POP3ServerHarness: Sendable {
             config: config,
             logger: Logger(label: "pop3d-test") { _ in CapturingLogHandler(lines: logs) },
             pool: pool,
-            authenticator: authenticator
+            authenticator: authenticator,
+            tls: tls
         )
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let task = Task {
