@@ -21,6 +21,7 @@
 import AviaryCore
 import AviaryMailbox
 import AviaryPOP3
+import AviaryUsers
 
 #if canImport(Glibc)
 import Glibc
@@ -79,7 +80,7 @@ extension Maildrop {
 
     /// Locks and reads the mailbox at `location`. A mailbox that does not exist yet is an empty maildrop.
     /// Blocking: call it on a thread pool.
-    static func open(_ location: MailboxLocation) throws(MaildropError) -> (Maildrop, MaildropLock?) {
+    static func open(_ location: UserMailbox) throws(MaildropError) -> (Maildrop, MaildropLock?) {
         switch location {
         case .maildir(let path):
             let maildir = Maildir(path: path)

@@ -1,5 +1,6 @@
 import AviaryCore
 import AviaryPOP3
+import AviaryUsers
 import Logging
 import NIOCore
 
@@ -90,7 +91,7 @@ extension POP3Session {
 
     /// Locks and reads the user's mailbox (on the thread pool) and enters TRANSACTION.
     private mutating func open(_ identity: POP3Identity) async -> POP3Response {
-        let location = MailboxLocation(for: identity, settings: settings)
+        let location = UserMailbox(for: identity, settings: settings)
         let result: Result<(Maildrop, MaildropLock?), MaildropError>
         do {
             result = try await server.pool.runIfActive { () -> Result<(Maildrop, MaildropLock?), MaildropError> in
