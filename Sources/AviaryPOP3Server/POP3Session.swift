@@ -54,11 +54,20 @@ struct POP3Session {
             case .failure(let error):
                 if try await refuse(.badArguments(error), outbound) { return }
             case .success(let command):
-                logger.trace("client: \(command.keyword == "PASS" ? "PASS ***" : String(buffer: line.bytes))")
+                logger.trace("client: \(Self.transcript(of: command, line: line.bytes))")
                 if try await execute(command, lines: &lines, outbound: outbound) { return }
             }
         }
         endReason = endReason ?? "connection closed by client"
+    }
+
+    /// A command line for the trace log, with passwords and SASL data shown as `***`.
+    static func transcript(of command: POP3Command, line: ByteBuffer) -> String {
+        switch command {
+        case .pass: return "PASS ***"
+        case .auth(let mechanism?, _?): return "AUTH \(mechanism) ***"
+        default: return String(buffer: line)
+        }
     }
 
     /// Answers a malformed command; true when the client has sent too many.

@@ -47,15 +47,20 @@ struct STLSSeamTests {
         try await POP3ServerHarness.run { harness in
             try harness.deliverToAlice(crlf("Subject: p\n\nbody\n"))
             let replies = try await harness.transcript { client in
-                try client.send(raw: Array("USER alice@virtual.test\r\nPASS secret\r\nSTAT\r\nLIST 1\r\nRETR 1\r\nQUIT\r\n".utf8))
+                try client.send(
+                    raw: Array("USER alice@virtual.test\r\nPASS secret\r\nSTAT\r\nLIST 1\r\nRETR 1\r\nQUIT\r\n".utf8)
+                )
                 var replies = try (0..<5).map { _ in try client.readLine() }
                 replies += try client.body()
                 replies.append(try client.readLine())
                 return replies
             }
-            #expect(replies == [
-                "+OK", "+OK Logged in.", "+OK 1 20", "+OK 1 20", "+OK 20 octets", "Subject: p", "", "body", "+OK Logging out.",
-            ])
+            #expect(
+                replies == [
+                    "+OK", "+OK Logged in.", "+OK 1 20", "+OK 1 20", "+OK 20 octets", "Subject: p", "", "body",
+                    "+OK Logging out.",
+                ]
+            )
         }
     }
 }
