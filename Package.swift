@@ -37,6 +37,7 @@ let package = Package(
         .executable(name: "pickup", targets: ["pickup"]),
         .executable(name: "showq", targets: ["showq"]),
         .executable(name: "anvil", targets: ["anvil"]),
+        .executable(name: "pop3d", targets: ["pop3d"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -61,6 +62,7 @@ let package = Package(
         .systemLibrary(name: "CAviarySASL", pkgConfig: "libsasl2"),
         .systemLibrary(name: "CAviaryCrypt", pkgConfig: "libxcrypt"),
         library("AviarySASL", ["CAviarySASL", "CAviaryCrypt", "AviaryCore", "AviaryUsers", nioPosix, logging]),
+        library("AviaryPOP3", [nioCore]),
 
         // Skeletons and services.
         library("AviaryDaemon", ["AviaryCore", "AviaryConfig", nioCore, nioPosix, logging]),
@@ -83,6 +85,13 @@ let package = Package(
             [
                 "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryUsers", "AviaryMailbox",
                 "AviaryIPC", "AviaryDaemon", logging,
+            ]
+        ),
+        library(
+            "AviaryPOP3Server",
+            [
+                "AviaryCore", "AviaryConfig", "AviaryUsers", "AviaryMailbox", "AviaryPOP3", "AviaryDaemon", nioCore,
+                nioPosix, logging,
             ]
         ),
         library("AviaryMaster", ["AviaryCore", "AviaryConfig", "AviaryQueue", logging]),
@@ -120,6 +129,7 @@ let package = Package(
         executable("pickup", ["AviaryPickup", "AviaryDaemon"]),
         executable("showq", ["AviaryPickup", "AviaryDaemon"]),
         executable("anvil", ["AviaryAnvil", "AviaryDaemon"]),
+        executable("pop3d", ["AviaryPOP3Server", "AviaryDaemon"]),
 
         .target(
             name: "AviaryTestSupport",
@@ -149,6 +159,11 @@ let package = Package(
         tests("AviaryMasterTests", ["AviaryMaster", "AviaryTestSupport"]),
         tests("AviaryAdminTests", ["AviaryAdmin", "AviaryQueue", "AviaryConfig", "AviaryCore", "AviaryMaster", "AviaryTestSupport", logging]),
         tests("AviarySubmissionTests", ["AviarySubmission", "AviaryQueue", "AviaryCore"]),
+        tests("AviaryPOP3Tests", ["AviaryPOP3", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]),
+        tests(
+            "AviaryPOP3ServerTests",
+            ["AviaryPOP3Server", "AviaryMailbox", "AviaryTestSupport", "AviaryConfig", "AviaryCore", nioCore, nioPosix, logging]
+        ),
         tests("AviaryPickupTests", ["AviaryPickup", "AviarySubmission", "AviaryQueue", "AviaryCore", logging]),
         .testTarget(
             name: "IntegrationTests",

@@ -78,6 +78,8 @@ if [[ ! -f $DEMO/main.cf ]]; then
     set_param "$DEMO/main.cf.new" alias_maps "hash:$DEMO/aliases"
     set_param "$DEMO/main.cf.new" smtpd_tls_cert_file "$DEMO/tls/cert.pem"
     set_param "$DEMO/main.cf.new" smtpd_tls_key_file "$DEMO/tls/key.pem"
+    # The demo listens on 127.0.0.1 only: allow POP3 passwords without TLS too (labs with nc/telnet).
+    set_param "$DEMO/main.cf.new" pop3d_tls_auth_only no
     mv "$DEMO/main.cf.new" "$DEMO/main.cf"
 fi
 
@@ -162,6 +164,7 @@ cat <<EOF
 Aviary demo instance: $DEMO
   SMTP              $SMTP_HOST:$SMTP_PORT (STARTTLS offered; 127.0.0.0/8 may relay; mail for example.test is delivered here)
   submission        $SMTP_HOST:5870 (STARTTLS, then AUTH required)   submissions $SMTP_HOST:4650 (TLS on connect)
+  POP3              $SMTP_HOST:1100 (USER/PASS allowed in plaintext on the demo; STLS offered)
   virtual user      $DEMO_USER   password: $password   (demo/PASSWORD)
   TLS certificate   demo/tls/cert.pem (self-signed for mail.example.test)
 

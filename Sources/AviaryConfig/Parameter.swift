@@ -96,6 +96,23 @@ extension Parameter {
     public static let disableVrfyCommand = Parameter(
         "disable_vrfy_command", .boolean, "no", "Refuse VRFY.")
 
+    // pop3d.
+    public static let pop3dBanner = Parameter(
+        "pop3d_banner", .string, "$mail_name ready.", "Text after +OK in the POP3 greeting.")
+    public static let pop3dTimeout = Parameter(
+        "pop3d_timeout", .time(defaultUnit: "s"), "600s",
+        "Time without traffic before pop3d hangs up (RFC 1939 asks for at least 10 minutes).")
+    public static let pop3dAuthFailureLimit = Parameter(
+        "pop3d_auth_failure_limit", .integer, "3", "Failed logins in one session before pop3d hangs up.")
+    public static let pop3dAuthFailureDelay = Parameter(
+        "pop3d_auth_failure_delay", .time(defaultUnit: "s"), "2s",
+        "Wait before answering a failed login, multiplied by the failures so far in the session.")
+    public static let pop3dTLSAuthOnly = Parameter(
+        "pop3d_tls_auth_only", .boolean, "yes",
+        "Refuse USER/PASS and AUTH until STLS; without a certificate, nobody can log in unless this is no.")
+    public static let pop3dConnectionLimit = Parameter(
+        "pop3d_connection_limit", .integer, "500", "Most simultaneous sessions per pop3d process.")
+
     // Recipients and mailboxes.
     public static let aliasMaps = Parameter(
         "alias_maps", .list, "hash:/etc/aliases", "Alias tables in aliases(5) format, for local domains.")
@@ -153,6 +170,8 @@ extension Parameter {
         .localTransport, .virtualTransport, .relayTransport, .defaultTransport,
         .smtpdBanner, .messageSizeLimit, .smtpdRecipientLimit, .smtpdTimeout, .smtpdHardErrorLimit,
         .smtpdConnectionLimit, .lineLengthLimit, .smtpdHeloRequired, .disableVrfyCommand,
+        .pop3dBanner, .pop3dTimeout, .pop3dAuthFailureLimit, .pop3dAuthFailureDelay, .pop3dTLSAuthOnly,
+        .pop3dConnectionLimit,
         .aliasMaps, .aliasDatabase, .virtualMailboxDomains, .virtualMailboxMaps, .virtualMailboxBase, .homeMailbox,
         .mailSpoolDirectory, .recipientDelimiter, .forwardPath, .allowMailToCommands, .allowMailToFiles,
         .defaultPrivs, .commandTimeout,

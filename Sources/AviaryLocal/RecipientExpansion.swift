@@ -156,16 +156,17 @@ struct RecipientExpansion {
     private func mailbox(ofAccount name: String) throws(DeliveryFailure) -> DeliveryTarget {
         guard let account = SystemAccount.named(name) else { throw .permanent("5.1.1", "unknown user: \"\(name)\"") }
         let owner = Privileges.isRoot ? account : nil
-        let home = settings.homeMailbox
-        if home.isEmpty { return .mbox(path: settings.mailSpoolDirectory + "/" + account.name, owner: owner) }
-        let path = account.home + "/" + home
-        return home.hasSuffix("/") ? .maildir(path: path, owner: owner) : .mbox(path: path, owner: owner)
+        let mailbox = UserMailbox.system(
+            account, homeMailbox: settings.homeMailbox, spoolDirectory: settings.mailSpoolDirectory)
+        switch mailbox {
+        case .maildir(let path): return .maildir(path: path, owner: owner)
+        case .mbox(let path): return .mbox(path: path, owner: owner)
+        }
     }
 
     private func virtualMaildir(_ entry: PasswdEntry) -> DeliveryTarget {
-        let parts = AddressParts(entry.user)
-        let path = settings.virtualMailboxBase + "/" + parts.domain + "/" + parts.localPart.lowercased() + "/"
-        return .maildir(path: path, owner: settings.mailOwner)
+        let mailbox = UserMailbox.virtual(user: entry.user, base: settings.virtualMailboxBase)
+        return .maildir(path: mailbox.path, owner: settings.mailOwner)
     }
 }
 

@@ -29,6 +29,8 @@ public struct MailboxError: Error, Sendable, CustomStringConvertible {
         public static let invalidName = Code("invalid name")
         /// The message is no longer there (another reader moved or removed it).
         public static let notFound = Code("not found")
+        /// Another program changed the mailbox since it was read (an mbox rewrite is refused).
+        public static let modified = Code("modified")
 
         public var description: String { rawValue }
     }

@@ -20,39 +20,15 @@ extension Mbox {
     /// from lines matching `>+From `; the blank line before the next `From ` line (or the end) belongs to
     /// the separator, not the message. Text before the first `From ` line is not a message and is skipped.
     public static func parse(_ bytes: [UInt8]) -> [MboxMessage] {
-        var messages: [MboxMessage] = []
-        var current: MboxMessage?
-        var lineStart = bytes.startIndex
-        while lineStart < bytes.endIndex {
-            let newline = bytes[lineStart...].firstIndex(of: lf)
-            let lineEnd = newline.map { bytes.index(after: $0) } ?? bytes.endIndex
-            let line = bytes[lineStart..<lineEnd]
-            if line.starts(with: from) {
-                if let finished = current { messages.append(finishing(finished)) }
-                current = fromLineMessage(line)
-            } else if current != nil {
-                let greaterThanCount = line.prefix { $0 == UInt8(ascii: ">") }.count
-                let isQuoted = greaterThanCount > 0 && line.dropFirst(greaterThanCount).starts(with: from)
-                current!.content += isQuoted ? line.dropFirst() : line
-            }
-            lineStart = lineEnd
+        index(bytes).map { entry in
+            var message = fromLineMessage(bytes[entry.fromLine])
+            message.content = unquote(bytes[entry.content])
+            return message
         }
-        if let finished = current { messages.append(finishing(finished)) }
-        return messages
     }
 
     private static let lf = UInt8(ascii: "\n")
     private static let from = Array("From ".utf8)
-
-    /// Removes the blank line that separates a message from the next one.
-    private static func finishing(_ message: MboxMessage) -> MboxMessage {
-        var message = message
-        let content = message.content
-        if content.last == lf && (content.count == 1 || content[content.count - 2] == lf) {
-            message.content.removeLast()
-        }
-        return message
-    }
 
     /// `From sender date`, where a quoted sender may hold spaces.
     private static func fromLineMessage(_ line: ArraySlice<UInt8>) -> MboxMessage {

@@ -1,0 +1,33 @@
+import AviaryConfig
+
+/// The main.cf values pop3d uses, read once per process.
+public struct POP3ServerSettings: Sendable {
+    public var hostname: String
+    public var banner: String
+    /// `pop3d_timeout`: seconds without traffic either way before the session ends.
+    public var timeoutSeconds: Int
+    /// `pop3d_auth_failure_limit`: failed logins before the connection is closed.
+    public var authFailureLimit: Int
+    /// `pop3d_auth_failure_delay`: the pause before answering the first failure; doubled for each further one.
+    public var authFailureDelay: Duration
+    /// `pop3d_tls_auth_only`: no USER/PASS or AUTH on a connection without TLS.
+    public var isTLSRequiredForAuth: Bool
+    public var connectionLimit: Int
+    /// Where mailboxes are: the same parameters `local` delivers with.
+    public var homeMailbox: String
+    public var mailSpoolDirectory: String
+    public var virtualMailboxBase: String
+
+    public init(config: MainConfig) {
+        hostname = config.string(.myhostname)
+        banner = config.string(.pop3dBanner)
+        timeoutSeconds = max(1, config.seconds(.pop3dTimeout))
+        authFailureLimit = max(1, config.integer(.pop3dAuthFailureLimit))
+        authFailureDelay = .seconds(max(0, config.seconds(.pop3dAuthFailureDelay)))
+        isTLSRequiredForAuth = config.bool(.pop3dTLSAuthOnly)
+        connectionLimit = max(1, config.integer(.pop3dConnectionLimit))
+        homeMailbox = config.string(.homeMailbox)
+        mailSpoolDirectory = config.string(.mailSpoolDirectory)
+        virtualMailboxBase = config.string(.virtualMailboxBase)
+    }
+}

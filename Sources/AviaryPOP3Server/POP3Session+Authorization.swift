@@ -1,0 +1,204 @@
+import AviaryCore
+import AviaryPOP3
+import AviaryUsers
+import Logging
+import NIOCore
+
+extension POP3Session {
+    /// AUTHORIZATION state: USER/PASS, AUTH, STLS. Returns true when the session is over.
+    mutating func executeInAuthorization(
+        _ command: POP3Command,
+        lines: inout Lines,
+        outbound: Output
+    ) async throws -> Bool {
+        switch command {
+        case .user(let name):
+            guard isPlaintextAllowed else {
+                try await write(.plaintextDisallowed, outbound)
+                return false
+            }
+            pendingUser = name
+            try await write(.userAccepted, outbound)
+            return false
+        case .pass(let password):
+            guard let user = pendingUser else {
+                try await write(.passWithoutUser, outbound)
+                return false
+            }
+            pendingUser = nil
+            guard isPlaintextAllowed else {
+                try await write(.plaintextDisallowed, outbound)
+                return false
+            }
+            let login = await server.authenticator.verify(user: user, password: password, clientAddress: remoteAddress)
+            return try await finishLogin(login, user: user, method: "PLAIN", outbound: outbound)
+        case .auth(let mechanism, let initialResponse):
+            return try await authenticate(
+                mechanism: mechanism,
+                initialResponse: initialResponse,
+                lines: &lines,
+                outbound: outbound
+            )
+        case .stls:
+            try await startTLS(outbound)
+            return false
+        case .apop:
+            try await write(.apopNotSupported, outbound)
+            return false
+        default:
+            try await write(.notLoggedIn, outbound)
+            return false
+        }
+    }
+
+    /// A successful login opens the maildrop; a failed one is answered slowly, and the last one allowed ends
+    /// the session.
+    mutating func finishLogin(_ login: POP3Login, user: String, method: String, outbound: Output) async throws -> Bool {
+        let place = "method=\(method), rip=\(remoteAddress), lip=\(localAddress), session=<\(id)>"
+        switch login {
+        case .success(let identity):
+            let response = await open(identity)
+            if response == .loggedIn {
+                logger.info("login: user=<\(identity.userName)>, \(place)")
+            }
+            try await write(response, outbound)
+            return false
+        case .temporaryFailure(let reason):
+            logger.warning("auth failed: user=<\(user)>, \(place) (temporary failure: \(reason))")
+            try await write(.authenticationTemporaryFailure, outbound)
+            return false
+        case .failure(let reason):
+            failedLogins += 1
+            logger.info("auth failed: user=<\(user)>, \(place) (\(reason))")
+            try await pauseAfterFailure()
+            guard failedLogins < settings.authFailureLimit else {
+                try await write(.tooManyFailures, outbound)
+                endReason = "too many failed logins"
+                return true
+            }
+            try await write(.authenticationFailed, outbound)
+            return false
+        }
+    }
+
+    /// Slows password guessing down: the configured delay, doubled for every earlier failure, at most 15 s.
+    private func pauseAfterFailure() async throws {
+        let base = settings.authFailureDelay
+        guard base > .zero else { return }
+        let factor = 1 << min(failedLogins - 1, 4)
+        try await Task.sleep(for: min(base * factor, .seconds(15)))
+    }
+
+    /// Locks and reads the user's mailbox (on the thread pool) and enters TRANSACTION.
+    private mutating func open(_ identity: POP3Identity) async -> POP3Response {
+        let location = UserMailbox(for: identity, settings: settings)
+        let result: Result<(Maildrop, MaildropLock?), MaildropError>
+        do {
+            result = try await server.pool.runIfActive { () -> Result<(Maildrop, MaildropLock?), MaildropError> in
+                do throws(MaildropError) {
+                    return .success(try Maildrop.open(location))
+                } catch {
+                    return .failure(error)
+                }
+            }
+        } catch {
+            return .serverBug
+        }
+        switch result {
+        case .success(let (maildrop, lock)):
+            transaction = POP3Transaction(identity: identity, maildrop: maildrop, lock: lock)
+            return .loggedIn
+        case .failure(.inUse):
+            logger.info(
+                "login refused: user=<\(identity.userName)>, rip=\(remoteAddress), session=<\(id)> (mailbox in use: \(location))"
+            )
+            return .mailboxInUse
+        case .failure(.unavailable(let error)):
+            logger.warning("user=<\(identity.userName)>, session=<\(id)>: cannot open \(location): \(error)")
+            return .mailboxUnavailable
+        }
+    }
+
+    /// STLS (RFC 2595 4). The TLS provider is the seam; see `POP3SecurityHooks.swift` for the sequence.
+    private mutating func startTLS(_ outbound: Output) async throws {
+        guard let provider = server.tls else {
+            try await write(.tlsNotAvailable, outbound)
+            return
+        }
+        guard !isSecure else {
+            try await write(.tlsAlreadyActive, outbound)
+            return
+        }
+        try await write(.beginTLS, outbound)
+        let channel = self.channel
+        try await channel.eventLoop.submit {
+            let sync = channel.pipeline.syncOperations
+            // Removing the paused decoder drops the plaintext the client sent after STLS.
+            let decoder = try sync.handler(type: ByteToMessageHandler<POP3LineDecoder>.self)
+            sync.removeHandler(decoder, promise: nil)
+            try sync.addHandler(try provider.makeServerHandler(), position: .first)
+            let encoder = try sync.handler(type: MessageToByteHandler<POP3OutputEncoder>.self)
+            try sync.addHandler(
+                ByteToMessageHandler(POP3LineDecoder()),
+                name: POP3Server.decoderName,
+                position: .after(encoder)
+            )
+        }.get()
+        isSecure = true
+        pendingUser = nil
+    }
+
+    /// AUTH (RFC 5034). Without SASL mechanisms (until the SASL library is wired in) every mechanism is refused.
+    private mutating func authenticate(
+        mechanism: String?,
+        initialResponse: String?,
+        lines: inout Lines,
+        outbound: Output
+    ) async throws -> Bool {
+        guard let sasl = server.sasl, isPlaintextAllowed else {
+            try await write(
+                isPlaintextAllowed || server.sasl == nil ? .authNotAvailable : .plaintextDisallowed,
+                outbound
+            )
+            return false
+        }
+        guard let mechanism else {
+            try await write(.mechanisms(sasl.mechanisms(isSecure: isSecure)), outbound)
+            return false
+        }
+        guard let exchange = sasl.start(mechanism: mechanism, clientAddress: remoteAddress, isSecure: isSecure) else {
+            try await write(.authNotAvailable, outbound)
+            return false
+        }
+        var response: [UInt8]?
+        if let initialResponse {
+            guard let decoded = initialResponse == "=" ? [] : POP3Base64.decode(initialResponse) else {
+                try await write(.badArguments(POP3CommandError("Invalid base64 data in initial response")), outbound)
+                return false
+            }
+            response = decoded
+        }
+        while true {
+            switch await exchange.step(response) {
+            case .done(let login):
+                return try await finishLogin(login, user: "", method: mechanism, outbound: outbound)
+            case .challenge(let challenge):
+                try await write(.authChallenge(POP3Base64.encode(challenge)), outbound)
+                guard let line = try await lines.next() else { return true }
+                let text = String(buffer: line.bytes)
+                guard line.isComplete, text != "*", let decoded = POP3Base64.decode(text) else {
+                    if !line.isComplete { try await skipRest(&lines) }
+                    try await write(.authCancelled, outbound)
+                    return false
+                }
+                response = decoded
+            }
+        }
+    }
+
+    private func skipRest(_ lines: inout Lines) async throws {
+        while let piece = try await lines.next() {
+            if piece.isComplete { return }
+        }
+    }
+}

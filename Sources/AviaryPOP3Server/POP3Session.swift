@@ -1,0 +1,155 @@
+import AviaryCore
+import AviaryPOP3
+import Logging
+import NIOCore
+
+/// One POP3 conversation (RFC 1939 3): AUTHORIZATION until a login opens the maildrop, TRANSACTION until
+/// QUIT, then UPDATE, where deletions and seen flags are applied. A session that ends any other way (timeout,
+/// dropped connection) changes nothing.
+struct POP3Session {
+    typealias Lines = NIOAsyncChannelInboundStream<POP3Line>.AsyncIterator
+    typealias Output = NIOAsyncChannelOutboundWriter<POP3Output>
+
+    /// Dovecot's CLIENT_MAX_BAD_COMMANDS: a client that keeps sending nonsense is cut off.
+    static let badCommandLimit = 20
+
+    let server: POP3Server
+    let channel: any Channel
+    let remoteAddress: String
+    let localAddress: String
+    /// Dovecot-style session id, in every log line of the session.
+    let id: String
+    var logger: Logger
+    var settings: POP3ServerSettings { server.settings }
+
+    var isSecure = false
+    var pendingUser: String?
+    var failedLogins = 0
+    var badCommands = 0
+    var transaction: POP3Transaction?
+    var endReason: String?
+
+    init(server: POP3Server, channel: any Channel, remoteAddress: String, localAddress: String) {
+        self.server = server
+        self.channel = channel
+        self.remoteAddress = remoteAddress
+        self.localAddress = localAddress
+        var generator = SystemRandomNumberGenerator()
+        id = POP3Base64.encode((0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        logger = server.logger
+        logger[metadataKey: "session"] = "\(id)"
+    }
+
+    mutating func run(inbound: NIOAsyncChannelInboundStream<POP3Line>, outbound: Output) async throws {
+        defer { transaction?.lock?.release() }
+        try await outbound.write(.response(.greeting(settings.banner)))
+        var lines = inbound.makeAsyncIterator()
+        while let line = try await lines.next() {
+            guard line.isComplete else {
+                try await skipRestOfLine(&lines)
+                if try await refuse(.lineTooLong, outbound) { return }
+                continue
+            }
+            switch POP3CommandParser.parse(line.bytes.readableBytesView) {
+            case .failure(let error):
+                if try await refuse(.badArguments(error), outbound) { return }
+            case .success(let command):
+                logger.trace("client: \(Self.transcript(of: command, line: line.bytes))")
+                if try await execute(command, lines: &lines, outbound: outbound) { return }
+            }
+        }
+        endReason = endReason ?? "connection closed by client"
+    }
+
+    /// A command line for the trace log, with passwords and SASL data shown as `***`.
+    static func transcript(of command: POP3Command, line: ByteBuffer) -> String {
+        switch command {
+        case .pass: return "PASS ***"
+        case .auth(let mechanism?, _?): return "AUTH \(mechanism) ***"
+        default: return String(buffer: line)
+        }
+    }
+
+    /// Answers a malformed command; true when the client has sent too many.
+    private mutating func refuse(_ response: POP3Response, _ outbound: Output) async throws -> Bool {
+        badCommands += 1
+        try await outbound.write(.response(response))
+        guard badCommands >= Self.badCommandLimit else { return false }
+        endReason = "too many invalid commands"
+        return true
+    }
+
+    private func skipRestOfLine(_ lines: inout Lines) async throws {
+        while let piece = try await lines.next() {
+            if piece.isComplete { return }
+        }
+    }
+
+    /// Runs one command; true when the session is over.
+    private mutating func execute(_ command: POP3Command, lines: inout Lines, outbound: Output) async throws -> Bool {
+        switch command {
+        case .quit:
+            return try await quit(outbound)
+        case .capa:
+            try await outbound.write(.response(.capabilities(capabilities)))
+            return false
+        default:
+            break
+        }
+        if transaction != nil {
+            let response = try await executeInTransaction(command, outbound: outbound)
+            if let response { try await write(response, outbound) }
+            return badCommands >= Self.badCommandLimit
+        }
+        return try await executeInAuthorization(command, lines: &lines, outbound: outbound)
+    }
+
+    func write(_ response: POP3Response, _ outbound: Output) async throws {
+        try await outbound.write(.response(response))
+    }
+
+    private mutating func quit(_ outbound: Output) async throws -> Bool {
+        guard var current = transaction else {
+            try await outbound.write(.response(.loggingOut))
+            endReason = "Logged out"
+            return true
+        }
+        let response = await current.update(pool: server.pool, logger: logger)
+        transaction = current
+        try await outbound.write(.response(response))
+        endReason = response.isPositive ? "Logged out" : "Logged out, update failed"
+        return true
+    }
+
+    /// CAPA (RFC 2449 5): what this connection may use now.
+    var capabilities: [String] {
+        var lines = ["CAPA", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
+        if transaction == nil {
+            if isPlaintextAllowed { lines.append("USER") }
+            if let sasl = server.sasl, isPlaintextAllowed {
+                let names = sasl.mechanisms(isSecure: isSecure)
+                if !names.isEmpty { lines.append((["SASL"] + names).joined(separator: " ")) }
+            }
+            if server.tls != nil && !isSecure { lines.append("STLS") }
+        }
+        lines.append("IMPLEMENTATION Aviary")
+        return lines
+    }
+
+    /// `pop3d_tls_auth_only`: passwords only inside TLS, unless the administrator says otherwise.
+    var isPlaintextAllowed: Bool { isSecure || !settings.isTLSRequiredForAuth }
+
+    /// The last log line: `logout:` after a login, `disconnect:` before one.
+    func end(reason: String?) {
+        let why = reason ?? endReason ?? "connection closed"
+        if let transaction {
+            let stats = transaction.statistics
+            logger.info(
+                "logout: user=<\(transaction.identity.userName)>, rip=\(remoteAddress), top=\(stats.top)/\(stats.topOctets), retr=\(stats.retrieved)/\(stats.retrievedOctets), del=\(stats.deleted)/\(transaction.maildrop.messages.count), size=\(transaction.maildrop.totalSize), session=<\(id)> (\(why))"
+            )
+        } else {
+            let attempts = failedLogins == 0 ? "no auth attempts" : "auth failed, \(failedLogins) attempts"
+            logger.info("disconnect: rip=\(remoteAddress), lip=\(localAddress), session=<\(id)> (\(why); \(attempts))")
+        }
+    }
+}

@@ -1,0 +1,13 @@
+import AviaryUsers
+
+extension UserMailbox {
+    /// The mailbox a login opens, found as `local` delivers to it.
+    init(for identity: POP3Identity, settings: POP3ServerSettings) {
+        switch identity {
+        case .virtual(let entry):
+            self = .virtual(user: entry.user, base: settings.virtualMailboxBase)
+        case .system(let account):
+            self = .system(account, homeMailbox: settings.homeMailbox, spoolDirectory: settings.mailSpoolDirectory)
+        }
+    }
+}

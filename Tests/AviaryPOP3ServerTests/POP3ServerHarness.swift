@@ -1,0 +1,313 @@
+import AviaryConfig
+import AviaryCore
+import AviaryMailbox
+import AviaryPOP3Server
+import AviaryTestSupport
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ClientError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A terse blocking POP3 client for transcripts. It runs on a thread pool thread, never on the concurrency
+/// pool that the server's sessions use; every read times out.
+final class POP3Client {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ClientError(description: "socket failed") }
+        var timeout = timeval(tv_sec: 20, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw ClientError(description: "connect to port \(port) failed: errno \(errno)")
+        }
+    }
+
+    deinit { close(fd) }
+
+    func send(raw bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
+            guard written > 0 else { throw ClientError(description: "send failed: errno \(errno)") }
+            offset += written
+        }
+    }
+
+    func send(_ line: String) throws { try send(raw: Array((line + "\r\n").utf8)) }
+
+    /// One line as bytes, without CRLF.
+    func readLineBytes() throws -> [UInt8] {
+        for _ in 0..<100_000 {
+            if let end = buffer.firstIndex(of: 10) {
+                var line = Array(buffer[..<end])
+                buffer.removeFirst(end + 1)
+                if line.last == 13 { line.removeLast() }
+                return line
+            }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else { throw ClientError(description: "connection closed or timed out while reading") }
+            buffer += chunk[..<count]
+        }
+        throw ClientError(description: "line never ended")
+    }
+
+    func readLine() throws -> String { String(decoding: try readLineBytes(), as: UTF8.self) }
+
+    /// Sends a command and returns the status line.
+    func command(_ line: String) throws -> String {
+        try send(line)
+        return try readLine()
+    }
+
+    /// The lines of a multi-line body up to the final ".", dot-stuffing undone, as bytes.
+    func bodyBytes() throws -> [[UInt8]] {
+        var lines: [[UInt8]] = []
+        for _ in 0..<1_000_000 {
+            let line = try readLineBytes()
+            if line == [46] { return lines }
+            lines.append(line.first == 46 ? Array(line.dropFirst()) : line)
+        }
+        throw ClientError(description: "body never ended")
+    }
+
+    func body() throws -> [String] { try bodyBytes().map { String(decoding: $0, as: UTF8.self) } }
+
+    /// Logs in with USER/PASS and returns PASS's status line.
+    func login(_ user: String, _ password: String) throws -> String {
+        let userReply = try command("USER \(user)")
+        guard userReply.hasPrefix("+OK") else { return userReply }
+        return try command("PASS \(password)")
+    }
+
+    /// Logs in, retrying while an earlier session of the same user (one the client left without QUIT) still
+    /// holds the mailbox.
+    func loginRetrying(_ user: String, _ password: String) throws -> String {
+        var reply = ""
+        for _ in 0..<100 {
+            reply = try login(user, password)
+            guard reply.hasPrefix("-ERR [IN-USE]") else { return reply }
+            usleep(20_000)
+        }
+        return reply
+    }
+
+    /// Whether the server has closed the connection (reads end of file).
+    func isClosed() -> Bool {
+        if !buffer.isEmpty { return false }
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, 0) == 0
+    }
+}
+
+/// Accepts the users file's PLAIN users, and the Unix account running the tests with password `system-secret`
+/// (for system mailboxes: mbox in mail_spool_directory, or home_mailbox).
+struct TestAuthenticator: POP3Authenticator {
+    let plain: PlainPasswordAuthenticator
+    let account: SystemAccount
+
+    func verify(user: String, password: String, clientAddress: String) async -> POP3Login {
+        if user == account.name {
+            return password == "system-secret" ? .success(.system(account)) : .failure(reason: "password mismatch")
+        }
+        return await plain.verify(user: user, password: password, clientAddress: clientAddress)
+    }
+}
+
+/// The server's log messages, kept for assertions.
+final class LogLines: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    var all: [String] { lines.withLock { $0 } }
+}
+
+/// A swift-log handler that appends every message at info and above to `LogLines`.
+struct CapturingLogHandler: LogHandler {
+    let lines: LogLines
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        lines.append("\(event.message)")
+    }
+}
+
+/// An in-process pop3d on 127.0.0.1, port 0, with virtual users alice and bob and a spool directory.
+struct POP3ServerHarness: Sendable {
+    let root: String
+    let port: Int
+    let clientPool: NIOThreadPool
+    let logs: LogLines
+
+    var aliceMaildir: Maildir { Maildir(path: root + "/vmail/virtual.test/alice/") }
+    var systemAccount: SystemAccount { SystemAccount.current! }
+    var systemMbox: Mbox { Mbox(path: root + "/spool/" + systemAccount.name) }
+
+    static func run(
+        extra: String = "",
+        tls: (any POP3TLSProvider)? = nil,
+        _ body: (POP3ServerHarness) async throws -> Void
+    ) async throws {
+        let directory = TemporaryDirectory("pop3d")
+        let root = directory.path
+        try SafeFile.writeDurably(
+            Array(
+                "alice@virtual.test:{PLAIN}secret\nbob@virtual.test:{PLAIN}hunter2\ncarol@virtual.test:{SHA512-CRYPT}$6$x$y\n"
+                    .utf8
+            ),
+            to: root + "/users"
+        )
+        try SafeFile.makeDirectories(root + "/spool", mode: 0o700)
+        let config = try MainConfig.parse(
+            """
+            myhostname = mail.example.test
+            virtual_mailbox_domains = virtual.test
+            virtual_mailbox_maps = passwd-file:\(root)/users
+            virtual_mailbox_base = \(root)/vmail
+            mail_spool_directory = \(root)/spool
+            pop3d_tls_auth_only = no
+            pop3d_auth_failure_delay = 0
+            \(extra)
+            """,
+            directory: root
+        )
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        let clientPool = NIOThreadPool(numberOfThreads: 3)
+        clientPool.start()
+        let authenticator = TestAuthenticator(
+            plain: PlainPasswordAuthenticator(directory: .init(config: config)),
+            account: SystemAccount.current!
+        )
+        let logs = LogLines()
+        let server = POP3Server(
+            config: config,
+            logger: Logger(label: "pop3d-test") { _ in CapturingLogHandler(lines: logs) },
+            pool: pool,
+            authenticator: authenticator,
+            tls: tls
+        )
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let task = Task {
+            do {
+                try await server.run(host: "127.0.0.1", port: 0, group: group) { port in
+                    continuation.yield(port)
+                    continuation.finish()
+                }
+            } catch {
+                continuation.finish()
+            }
+        }
+        var port = 0
+        for await bound in ports {
+            port = bound
+            break
+        }
+        var failure: (any Error)?
+        if port > 0 {
+            do {
+                try await body(POP3ServerHarness(root: root, port: port, clientPool: clientPool, logs: logs))
+            } catch {
+                failure = error
+            }
+        } else {
+            failure = ClientError(description: "the server did not start")
+        }
+        task.cancel()
+        _ = await task.result
+        try? await group.shutdownGracefully()
+        try? await pool.shutdownGracefully()
+        try? await clientPool.shutdownGracefully()
+        withExtendedLifetime(directory) {}
+        if let failure { throw failure }
+    }
+
+    /// Runs a transcript on a client thread: connects, checks the greeting, hands the client to `body`.
+    func transcript<T: Sendable>(_ body: @escaping @Sendable (POP3Client) throws -> T) async throws -> T {
+        let port = self.port
+        return try await clientPool.runIfActive {
+            let client = try POP3Client(port: port)
+            let greeting = try client.readLine()
+            guard greeting.hasPrefix("+OK") else { throw ClientError(description: "greeting \(greeting)") }
+            return try body(client)
+        }
+    }
+
+    /// Delivers a message (CRLF text, as the queue holds it) to alice's Maildir the way local does.
+    @discardableResult
+    func deliverToAlice(_ text: [UInt8]) throws -> String {
+        try aliceMaildir.create()
+        return try aliceMaildir.deliver(.bytes(text), hostname: "test.host")
+    }
+
+    /// Delivers a message to the system user's mbox the way local does.
+    func deliverToSystemMbox(_ text: [UInt8], sender: String = "sender@example.test") throws {
+        try systemMbox.deliver(.bytes(text), sender: sender, locking: MboxLocking(dotLockMayFail: true))
+    }
+
+    /// Runs `script` with Python 3 (poplib) and the port as its first argument; returns its standard output.
+    func python(_ script: String, _ arguments: [String] = []) async throws -> String {
+        let scriptPath = root + "/client-\(UInt32.random(in: 0...UInt32.max)).py"
+        let outputPath = scriptPath + ".out"
+        let errorPath = scriptPath + ".err"
+        try SafeFile.writeDurably(Array(script.utf8), to: scriptPath)
+        let child = try ChildProcess(
+            path: "/usr/bin/python3",
+            arguments: [scriptPath, String(port)] + arguments,
+            standardOutput: outputPath,
+            standardError: errorPath
+        )
+        let status = await child.wait(timeout: .seconds(60))
+        let output = (try? SafeFile.readText(outputPath)) ?? ""
+        guard status == .exited(0) else {
+            let errors = (try? SafeFile.readText(errorPath)) ?? ""
+            _ = await child.terminate(grace: .seconds(1))
+            throw ClientError(
+                description: "python client failed (\(status.map(\.description) ?? "timeout")): \(errors)"
+            )
+        }
+        return output
+    }
+}
+
+/// A message as the queue holds it: CRLF line ends.
+func crlf(_ text: String) -> [UInt8] {
+    Array(text.replacingOccurrences(of: "\n", with: "\r\n").utf8)
+}
+
+extension String {
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}
