@@ -90,7 +90,8 @@ let package = Package(
         library(
             "AviaryPOP3Server",
             [
-                "AviaryCore", "AviaryConfig", "AviaryUsers", "AviaryMailbox", "AviaryPOP3", "AviaryDaemon", nioCore,
+                "AviaryCore", "AviaryConfig", "AviaryUsers", "AviaryMailbox", "AviaryPOP3", "AviaryTLS", "AviarySASL",
+                "AviaryDaemon", nioCore,
                 nioPosix, logging,
             ]
         ),
@@ -129,7 +130,7 @@ let package = Package(
         executable("pickup", ["AviaryPickup", "AviaryDaemon"]),
         executable("showq", ["AviaryPickup", "AviaryDaemon"]),
         executable("anvil", ["AviaryAnvil", "AviaryDaemon"]),
-        executable("pop3d", ["AviaryPOP3Server", "AviaryDaemon"]),
+        executable("pop3d", ["AviaryPOP3Server", "AviaryDaemon", "AviaryTLS"]),
 
         .target(
             name: "AviaryTestSupport",

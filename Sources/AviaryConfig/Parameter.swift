@@ -110,6 +110,14 @@ extension Parameter {
     public static let pop3dTLSAuthOnly = Parameter(
         "pop3d_tls_auth_only", .boolean, "yes",
         "Refuse USER/PASS and AUTH until STLS; without a certificate, nobody can log in unless this is no.")
+    public static let pop3dTLSCertFile = Parameter(
+        "pop3d_tls_cert_file", .string, "$smtpd_tls_cert_file", "PEM certificate (and chain) for STLS and pop3s.")
+    public static let pop3dTLSKeyFile = Parameter(
+        "pop3d_tls_key_file", .string, "$smtpd_tls_key_file", "PEM private key of pop3d_tls_cert_file.")
+    public static let pop3dTLSWrappermode = Parameter(
+        "pop3d_tls_wrappermode", .boolean, "no", "TLS from the first byte (pop3s, port 995).")
+    public static let pop3dSASLMechanisms = Parameter(
+        "pop3d_sasl_mechanism_list", .list, "PLAIN LOGIN", "Mechanisms AUTH offers (RFC 5034).")
     public static let pop3dConnectionLimit = Parameter(
         "pop3d_connection_limit", .integer, "500", "Most simultaneous sessions per pop3d process.")
 
@@ -171,7 +179,7 @@ extension Parameter {
         .smtpdBanner, .messageSizeLimit, .smtpdRecipientLimit, .smtpdTimeout, .smtpdHardErrorLimit,
         .smtpdConnectionLimit, .lineLengthLimit, .smtpdHeloRequired, .disableVrfyCommand,
         .pop3dBanner, .pop3dTimeout, .pop3dAuthFailureLimit, .pop3dAuthFailureDelay, .pop3dTLSAuthOnly,
-        .pop3dConnectionLimit,
+        .pop3dConnectionLimit, .pop3dTLSCertFile, .pop3dTLSKeyFile, .pop3dTLSWrappermode, .pop3dSASLMechanisms,
         .aliasMaps, .aliasDatabase, .virtualMailboxDomains, .virtualMailboxMaps, .virtualMailboxBase, .homeMailbox,
         .mailSpoolDirectory, .recipientDelimiter, .forwardPath, .allowMailToCommands, .allowMailToFiles,
         .defaultPrivs, .commandTimeout,

@@ -16,13 +16,13 @@ import NIOCore
 /// Makes TLS server handlers; given to `POP3Server` when a certificate is configured.
 public protocol POP3TLSProvider: Sendable {
     /// A new server-side TLS handler for one connection, called on that connection's event loop.
-    func makeServerHandler() throws -> any ChannelHandler
+    func makeServerHandler(eventLoop: any EventLoop) throws -> any ChannelHandler
 }
 
 /// The SASL mechanisms on offer and their exchanges.
 public protocol POP3SASLMechanisms: Sendable {
     /// The mechanism names for CAPA's `SASL` line, given whether the connection is protected by TLS.
-    func mechanisms(isSecure: Bool) -> [String]
+    func mechanisms(isSecure: Bool) async -> [String]
     /// Starts an exchange for `mechanism` (upper case); nil when it is not on offer.
     func start(mechanism: String, clientAddress: String, isSecure: Bool) -> (any POP3SASLExchange)?
 }

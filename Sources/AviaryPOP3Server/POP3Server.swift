@@ -94,9 +94,11 @@ public final class POP3Server: Sendable {
 
     private func configure(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<POP3Line, POP3Output>> {
         let timeout = settings.timeoutSeconds
-        let pausesAfterSTLS = tls != nil
+        let pausesAfterSTLS = tls != nil && !settings.isWrapperMode
+        let wrapper = settings.isWrapperMode ? tls : nil
         return channel.eventLoop.makeCompletedFuture {
             let sync = channel.pipeline.syncOperations
+            if let wrapper { try sync.addHandler(try wrapper.makeServerHandler(eventLoop: channel.eventLoop)) }
             try sync.addHandler(MessageToByteHandler(POP3OutputEncoder()), name: Self.encoderName)
             try sync.addHandler(
                 ByteToMessageHandler(POP3LineDecoder(pausesAfterSTLS: pausesAfterSTLS)),
@@ -134,6 +136,8 @@ public final class POP3Server: Sendable {
             return
         }
         var session = POP3Session(server: self, channel: connection.channel, remoteAddress: remote, localAddress: local)
+        // pop3s: TLS came first (configure), so passwords are safe from the greeting on.
+        session.isSecure = settings.isWrapperMode && tls != nil
         do {
             try await connection.executeThenClose { inbound, outbound in
                 try await session.run(inbound: inbound, outbound: outbound)

@@ -18,6 +18,9 @@ public struct POP3ServerSettings: Sendable {
     public var mailSpoolDirectory: String
     public var virtualMailboxBase: String
 
+    /// `pop3d_tls_wrappermode`: TLS from the first byte (pop3s).
+    public var isWrapperMode: Bool
+
     public init(config: MainConfig) {
         hostname = config.string(.myhostname)
         banner = config.string(.pop3dBanner)
@@ -25,6 +28,7 @@ public struct POP3ServerSettings: Sendable {
         authFailureLimit = max(1, config.integer(.pop3dAuthFailureLimit))
         authFailureDelay = .seconds(max(0, config.seconds(.pop3dAuthFailureDelay)))
         isTLSRequiredForAuth = config.bool(.pop3dTLSAuthOnly)
+        isWrapperMode = config.bool(.pop3dTLSWrappermode)
         connectionLimit = max(1, config.integer(.pop3dConnectionLimit))
         homeMailbox = config.string(.homeMailbox)
         mailSpoolDirectory = config.string(.mailSpoolDirectory)

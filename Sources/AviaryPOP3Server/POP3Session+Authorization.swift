@@ -136,7 +136,7 @@ extension POP3Session {
             // Removing the paused decoder drops the plaintext the client sent after STLS.
             let decoder = try sync.handler(type: ByteToMessageHandler<POP3LineDecoder>.self)
             sync.removeHandler(decoder, promise: nil)
-            try sync.addHandler(try provider.makeServerHandler(), position: .first)
+            try sync.addHandler(try provider.makeServerHandler(eventLoop: channel.eventLoop), position: .first)
             let encoder = try sync.handler(type: MessageToByteHandler<POP3OutputEncoder>.self)
             try sync.addHandler(
                 ByteToMessageHandler(POP3LineDecoder()),
@@ -163,7 +163,7 @@ extension POP3Session {
             return false
         }
         guard let mechanism else {
-            try await write(.mechanisms(sasl.mechanisms(isSecure: isSecure)), outbound)
+            try await write(.mechanisms(await sasl.mechanisms(isSecure: isSecure)), outbound)
             return false
         }
         guard let exchange = sasl.start(mechanism: mechanism, clientAddress: remoteAddress, isSecure: isSecure) else {

@@ -91,7 +91,7 @@ struct POP3Session {
         case .quit:
             return try await quit(outbound)
         case .capa:
-            try await outbound.write(.response(.capabilities(capabilities)))
+            try await outbound.write(.response(.capabilities(await capabilities())))
             return false
         default:
             break
@@ -122,12 +122,12 @@ struct POP3Session {
     }
 
     /// CAPA (RFC 2449 5): what this connection may use now.
-    var capabilities: [String] {
+    func capabilities() async -> [String] {
         var lines = ["CAPA", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
         if transaction == nil {
             if isPlaintextAllowed { lines.append("USER") }
             if let sasl = server.sasl, isPlaintextAllowed {
-                let names = sasl.mechanisms(isSecure: isSecure)
+                let names = await sasl.mechanisms(isSecure: isSecure)
                 if !names.isEmpty { lines.append((["SASL"] + names).joined(separator: " ")) }
             }
             if server.tls != nil && !isSecure { lines.append("STLS") }

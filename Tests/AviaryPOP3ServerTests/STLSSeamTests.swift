@@ -13,7 +13,7 @@ struct PassThroughTLSProvider: POP3TLSProvider {
         typealias OutboundOut = ByteBuffer
     }
 
-    func makeServerHandler() throws -> any ChannelHandler { Handler() }
+    func makeServerHandler(eventLoop: any EventLoop) throws -> any ChannelHandler { Handler() }
 }
 
 @Suite("pop3d STLS seam")
