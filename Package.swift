@@ -170,7 +170,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "AviaryTestSupport", "AviaryConfig", "AviaryQueue", "AviaryPickup", "AviarySubmission", "master", "smtpd",
-                "qmgr", "local", "aviary", "sendmail", "pickup", "showq", "anvil",
+                "qmgr", "local", "aviary", "sendmail", "pickup", "showq", "anvil", "pop3d",
             ],
             exclude: ["clients"],
             swiftSettings: swiftSettings

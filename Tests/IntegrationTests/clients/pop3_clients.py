@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""POP3 clients against pop3d, printing one JSON object.
+
+Usage:
+  pop3_clients.py poplib HOST PORT USER PASS        poplib: CAPA, USER before STLS (must fail), stls(),
+                                                    login, STAT, UIDL, RETR 1 (bytes as hex)
+  pop3_clients.py getmail HOST PORT USER PASS DIR   getmail6 over pop3s into the Maildir DIR (keeps mail)
+"""
+import json
+import os
+import poplib
+import ssl
+import subprocess
+import sys
+
+
+def context():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def with_poplib(host, port, user, password):
+    result = {}
+    client = poplib.POP3(host, port, timeout=20)
+    result["capa_plain"] = sorted(client.capa().keys())
+    try:
+        client.user(user)
+        result["user_before_tls"] = "accepted"
+    except poplib.error_proto as error:
+        result["user_before_tls"] = error.args[0].decode("latin-1")
+    client.stls(context=context())
+    result["capa_tls"] = sorted(client.capa().keys())
+    client.user(user)
+    client.pass_(password)
+    result["stat"] = list(client.stat())
+    result["uidl"] = [line.decode() for line in client.uidl()[1]]
+    response, lines, octets = client.retr(1)
+    result["retr_octets"] = octets
+    client.quit()
+    print(json.dumps(result))
+
+
+def with_getmail(host, port, user, password, directory):
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(directory, "maildir", sub), exist_ok=True)
+    destination_user = ""
+    if os.geteuid() == 0:
+        # getmail refuses to deliver as root: it delivers as nobody, who gets the Maildir.
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        for root, dirs, files in os.walk(directory):
+            os.chown(root, nobody.pw_uid, nobody.pw_gid)
+        destination_user = "user = nobody\n"
+    rc = os.path.join(directory, "getmailrc")
+    with open(rc, "w") as f:
+        f.write(
+            "[retriever]\ntype = SimplePOP3SSLRetriever\nserver = %s\nport = %s\nusername = %s\npassword = %s\n"
+            "[destination]\ntype = Maildir\npath = %s/\n%s[options]\ndelete = false\nread_all = true\n"
+            "received = false\ndelivered_to = false\nmessage_log_syslog = false\nverbose = 0\n"
+            % (host, port, user, password, os.path.join(directory, "maildir"), destination_user)
+        )
+    run = subprocess.run(
+        ["getmail", "--getmaildir", directory, "--rcfile", rc], capture_output=True, text=True, timeout=120
+    )
+    names = sorted(os.listdir(os.path.join(directory, "maildir", "new")))
+    print(json.dumps({"status": run.returncode, "stderr": run.stderr[-2000:], "files": len(names)}))
+
+
+if __name__ == "__main__":
+    kind = sys.argv[1]
+    if kind == "poplib":
+        with_poplib(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
+    else:
+        with_getmail(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6])
