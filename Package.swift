@@ -51,7 +51,7 @@ let package = Package(
         library("AviaryQueue", ["AviaryCore", "AviaryMessage"]),
         library("AviaryMailbox", ["AviaryCore"]),
         library("AviaryUsers", ["AviaryCore", "AviaryConfig", "AviaryMessage"]),
-        library("AviaryIPC", ["AviaryCore", nioCore]),
+        library("AviaryIPC", ["AviaryCore", "AviaryQueue", nioCore, logging]),
         library("AviarySMTP", ["AviaryMessage", nioCore]),
         .systemLibrary(name: "CAviaryResolv"),
         library("AviaryDNS", ["CAviaryResolv"]),
