@@ -37,6 +37,7 @@ let package = Package(
         .executable(name: "pickup", targets: ["pickup"]),
         .executable(name: "showq", targets: ["showq"]),
         .executable(name: "anvil", targets: ["anvil"]),
+        .executable(name: "smtp", targets: ["smtp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -85,6 +86,13 @@ let package = Package(
                 "AviaryIPC", "AviaryDaemon", logging,
             ]
         ),
+        library(
+            "AviarySMTPClient",
+            [
+                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryUsers", "AviarySMTP", "AviaryDNS",
+                "AviaryTLS", "AviarySASL", "AviaryIPC", "AviaryDaemon", nioCore, nioPosix, logging,
+            ]
+        ),
         library("AviaryMaster", ["AviaryCore", "AviaryConfig", "AviaryQueue", logging]),
         library(
             "AviaryAdmin",
@@ -120,6 +128,7 @@ let package = Package(
         executable("pickup", ["AviaryPickup", "AviaryDaemon"]),
         executable("showq", ["AviaryPickup", "AviaryDaemon"]),
         executable("anvil", ["AviaryAnvil", "AviaryDaemon"]),
+        executable("smtp", ["AviarySMTPClient", "AviaryDaemon"]),
 
         .target(
             name: "AviaryTestSupport",
@@ -146,6 +155,13 @@ let package = Package(
         tests("AviarySMTPServerTests", ["AviarySMTPServer", "AviaryTestSupport", nioCore, nioPosix]),
         tests("AviaryQueueManagerTests", ["AviaryQueueManager", "AviaryTestSupport"]),
         tests("AviaryLocalTests", ["AviaryLocal", "AviaryTestSupport"]),
+        tests(
+            "AviarySMTPClientTests",
+            [
+                "AviarySMTPClient", "AviarySMTPServer", "AviarySMTP", "AviaryDNS", "AviaryIPC", "AviaryQueue",
+                "AviaryConfig", "AviaryTestSupport", nioCore, nioPosix, logging,
+            ]
+        ),
         tests("AviaryMasterTests", ["AviaryMaster", "AviaryTestSupport"]),
         tests("AviaryAdminTests", ["AviaryAdmin", "AviaryQueue", "AviaryConfig", "AviaryCore", "AviaryMaster", "AviaryTestSupport", logging]),
         tests("AviarySubmissionTests", ["AviarySubmission", "AviaryQueue", "AviaryCore"]),
@@ -154,7 +170,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "AviaryTestSupport", "AviaryConfig", "AviaryQueue", "AviaryPickup", "AviarySubmission", "master", "smtpd",
-                "qmgr", "local", "aviary", "sendmail", "pickup", "showq", "anvil",
+                "qmgr", "local", "aviary", "sendmail", "pickup", "showq", "anvil", "smtp",
             ],
             exclude: ["clients"],
             swiftSettings: swiftSettings
