@@ -101,7 +101,11 @@ public struct DeliveryResult: Codable, Sendable, Equatable {
         /// The server that gave this outcome, `mx.example.test[127.0.0.1]:25` (smtp), or nil.
         public var relay: String?
 
-        public init(index: Int, status: Status, dsn: String, text: String, relay: String? = nil) {
+        public init(index: Int, status: Status, dsn: String, text: String) {
+            self.init(index: index, status: status, dsn: dsn, text: text, relay: nil)
+        }
+
+        public init(index: Int, status: Status, dsn: String, text: String, relay: String?) {
             self.index = index
             self.status = status
             self.dsn = dsn
