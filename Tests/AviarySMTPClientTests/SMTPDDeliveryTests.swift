@@ -24,6 +24,27 @@ struct SMTPDDeliveryTests {
         }
     }
 
+    @Test("the message arrives byte-exact (CRLF, dots unstuffed by the server as sent); SIZE over the server's limit bounces 5.3.4")
+    func byteExactAndSize() async throws {
+        try await AviarySMTPD.run(extra: "message_size_limit = 400") { remote in
+            let instance = try ClientInstance()
+            let hop = "[127.0.0.1]:\(remote.port)"
+            let message = "Subject: dots\n\n.leading dot\n..two dots\nbare LF\r\n.\nlast line without end"
+            let sent = try await instance.deliver(try instance.enqueue(["alice@virtual.test"], message: message, nextHop: hop))
+            #expect(sent.first?.status == .sent, "\(sent)")
+            let received = remote.received().first?.1 ?? ""
+            #expect(received.hasSuffix("Subject: dots\r\n\r\n.leading dot\r\n..two dots\r\nbare LF\r\n.\r\nlast line without end\r\n"), "\(received.debugDescription)")
+            let big = String(repeating: "x", count: 70) + "\r\n"
+            let large = try instance.enqueue(
+                ["alice@virtual.test"], message: "Subject: big\r\n\r\n" + String(repeating: big, count: 10), nextHop: hop)
+            let refused = try await instance.deliver(large)
+            await instance.shutdown()
+            #expect(refused.first?.status == .bounced)
+            #expect(refused.first?.dsn == "5.3.4")
+            #expect(refused.first?.text.hasPrefix("message size") == true, "\(refused)")
+        }
+    }
+
     @Test("STARTTLS: encrypt delivers (untrusted), verify with smtp_tls_CAfile delivers (trusted), verify without the CA defers")
     func starttls() async throws {
         try await AviarySMTPD.run(extra: "smtpd_tls_cert_file = CERTS/server-chain.pem\nsmtpd_tls_key_file = CERTS/server.key") {

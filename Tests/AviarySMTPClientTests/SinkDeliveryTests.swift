@@ -23,7 +23,9 @@ struct SinkDeliveryTests {
         #expect(outcomes.first?.text.hasPrefix("250 2.0.0 Ok") == true, "\(outcomes)")
         #expect(outcomes.first?.relay == "127.0.0.1[127.0.0.1]:\(sink.port)")
         #expect(try instance.statuses(request) == [.delivered, .delivered])
-        let expected = "Subject: dots\r\n\r\n.leading dot\r\n..two dots\r\nbare LF line\r\nCRLF line\r\n.\r\nlast line without end\r\n"
+        // smtp-sink's dump shows the message unstuffed with LF line ends (and one more LF at the end); the
+        // CRLF bytes are checked against Aviary's smtpd, which keeps them.
+        let expected = "Subject: dots\n\n.leading dot\n..two dots\nbare LF line\nCRLF line\n.\nlast line without end\n\n"
         let dumped = sink.messages()
         #expect(dumped.count == 1)
         #expect(dumped.first?.hasSuffix(expected) == true, "\(dumped)")
@@ -55,7 +57,7 @@ struct SinkDeliveryTests {
         #expect(bounced.first?.text.hasSuffix("(in reply to MAIL FROM command)") == true, "\(bounced)")
     }
 
-    @Test("SIZE smaller than the message bounces 5.3.4; SMTPUTF8 required but not offered bounces 5.6.7")
+    @Test("SMTPUTF8 required but not offered bounces 5.6.7")
     func refusedBeforeMail() async throws {
         let sink = try await SMTPSink()
         let instance = try ClientInstance()
