@@ -116,6 +116,9 @@ extension SMTPSession {
     }
 
     /// `MAIL FROM:<sender>` with the parameters the server understands.
+    ///
+    /// An 8-bit body goes to a server without 8BITMIME as it is, unconverted (Postfix does the same with
+    /// `disable_mime_output_conversion = yes`); only the BODY= parameter is left out.
     func mailCommand(_ message: OutboundMessage) -> String {
         var line = "MAIL FROM:<\(message.sender)>"
         if capabilities.offers("SIZE") { line += " SIZE=\(message.file.messageLength)" }
