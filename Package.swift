@@ -38,6 +38,7 @@ let package = Package(
         .executable(name: "showq", targets: ["showq"]),
         .executable(name: "anvil", targets: ["anvil"]),
         .executable(name: "pop3d", targets: ["pop3d"]),
+        .executable(name: "smtp", targets: ["smtp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -52,7 +53,7 @@ let package = Package(
         library("AviaryQueue", ["AviaryCore", "AviaryMessage"]),
         library("AviaryMailbox", ["AviaryCore"]),
         library("AviaryUsers", ["AviaryCore", "AviaryConfig", "AviaryMessage"]),
-        library("AviaryIPC", ["AviaryCore", nioCore]),
+        library("AviaryIPC", ["AviaryCore", "AviaryQueue", nioCore, logging]),
         library("AviarySMTP", ["AviaryMessage", nioCore]),
         .systemLibrary(name: "CAviaryResolv"),
         library("AviaryDNS", ["CAviaryResolv"]),
@@ -95,6 +96,13 @@ let package = Package(
                 nioPosix, logging,
             ]
         ),
+        library(
+            "AviarySMTPClient",
+            [
+                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryUsers", "AviarySMTP", "AviaryDNS",
+                "AviaryTLS", "AviarySASL", "AviaryIPC", "AviaryDaemon", nioCore, nioPosix, logging,
+            ]
+        ),
         library("AviaryMaster", ["AviaryCore", "AviaryConfig", "AviaryQueue", logging]),
         library(
             "AviaryAdmin",
@@ -131,6 +139,10 @@ let package = Package(
         executable("showq", ["AviaryPickup", "AviaryDaemon"]),
         executable("anvil", ["AviaryAnvil", "AviaryDaemon"]),
         executable("pop3d", ["AviaryPOP3Server", "AviaryDaemon", "AviaryTLS"]),
+            ]
+        ),
+        library(
+        executable("smtp", ["AviarySMTPClient", "AviaryDaemon"]),
 
         .target(
             name: "AviaryTestSupport",
@@ -157,6 +169,13 @@ let package = Package(
         tests("AviarySMTPServerTests", ["AviarySMTPServer", "AviaryTestSupport", nioCore, nioPosix]),
         tests("AviaryQueueManagerTests", ["AviaryQueueManager", "AviaryTestSupport"]),
         tests("AviaryLocalTests", ["AviaryLocal", "AviaryTestSupport"]),
+        tests(
+            "AviarySMTPClientTests",
+            [
+                "AviarySMTPClient", "AviarySMTPServer", "AviarySMTP", "AviaryDNS", "AviaryIPC", "AviaryQueue",
+                "AviaryConfig", "AviaryTestSupport", nioCore, nioPosix, logging,
+            ]
+        ),
         tests("AviaryMasterTests", ["AviaryMaster", "AviaryTestSupport"]),
         tests("AviaryAdminTests", ["AviaryAdmin", "AviaryQueue", "AviaryConfig", "AviaryCore", "AviaryMaster", "AviaryTestSupport", logging]),
         tests("AviarySubmissionTests", ["AviarySubmission", "AviaryQueue", "AviaryCore"]),
@@ -170,7 +189,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "AviaryTestSupport", "AviaryConfig", "AviaryQueue", "AviaryPickup", "AviarySubmission", "master", "smtpd",
-                "qmgr", "local", "aviary", "sendmail", "pickup", "showq", "anvil", "pop3d",
+                "qmgr", "local", "aviary", "sendmail", "pickup", "showq", "anvil", "pop3d", "smtp",
             ],
             exclude: ["clients"],
             swiftSettings: swiftSettings

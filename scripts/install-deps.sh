@@ -14,7 +14,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 PACKAGES=(
-    swaks postfix python3 openssl libssl-dev libsasl2-dev libsasl2-modules sasl2-bin libcrypt-dev mailutils fetchmail getmail6 netcat-openbsd
+    swaks postfix dnsmasq-base python3 openssl libssl-dev libsasl2-dev libsasl2-modules sasl2-bin libcrypt-dev
+    mailutils fetchmail getmail6 netcat-openbsd
     procps iproute2 curl ca-certificates
 )
 MAIL_OWNER=aviary

@@ -185,7 +185,7 @@ extension Parameter {
         .defaultPrivs, .commandTimeout,
         .queueRunDelay, .minimalBackoffTime, .maximalBackoffTime, .maximalQueueLifetime, .bounceQueueLifetime,
         .defaultProcessLimit, .doubleBounceSender, .maxUse, .maxIdle, .serviceThrottleTime,
-    ] + smtpPolicyTable
+    ] + smtpPolicyTable + smtpClientTable
 
     /// The table by name.
     public static let byName: [String: Parameter] = Dictionary(uniqueKeysWithValues: table.map { ($0.name, $0) })

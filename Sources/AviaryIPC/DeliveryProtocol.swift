@@ -1,7 +1,7 @@
 import AviaryCore
 import Foundation
 
-// The delivery protocol between qmgr and the delivery agents (local, later smtp), version 1.
+// The delivery protocol between qmgr and the delivery agents (local, smtp), version 1.
 //
 // qmgr connects to the agent's Unix socket (private/<transport>) and sends ONE request; the agent answers
 // with ONE result and closes. Each message is a JSON object on one line ("\n"-terminated; JSON escapes
@@ -10,6 +10,21 @@ import Foundation
 // The agent reads the message itself from the queue file named in the request, takes that file's lock,
 // skips recipients whose status is already final, and records each successful delivery in the queue
 // file (status byte) before it answers, so a qmgr killed mid-request never causes a second delivery.
+//
+// `nextHop` (smtp only) is Postfix's nexthop syntax; qmgr fills it from relayhost, transport_maps or the
+// recipient's domain:
+//
+//     example.com            MX lookup for example.com (A/AAAA when it has no MX), port 25
+//     example.com:587        MX lookup, port 587
+//     [mail.example.com]     no MX lookup: the host's A/AAAA records, port 25
+//     [127.0.0.1]:2525       an address literal and port ([::1] or [ipv6:::1] for IPv6)
+//
+// Without `nextHop`, smtp uses the domain of the first recipient. One request holds recipients for one
+// next hop. Optional fields added later are left out of the JSON when unset, so either end may be older:
+//
+//     Outcome.relay          smtp: the server that gave the outcome,
+//                            `mx.example.test[127.0.0.1]:25` (Postfix's relay= in the log); absent when no
+//                            server was reached (DNS failure, connection refused everywhere: `none` in logs)
 
 /// Constants and framing shared by both ends.
 public enum DeliveryProtocol {
@@ -83,12 +98,19 @@ public struct DeliveryResult: Codable, Sendable, Equatable {
         public var dsn: String
         /// Human text for logs and DSNs, e.g. `delivered to maildir` or the remote server's reply.
         public var text: String
+        /// The server that gave this outcome, `mx.example.test[127.0.0.1]:25` (smtp), or nil.
+        public var relay: String?
 
         public init(index: Int, status: Status, dsn: String, text: String) {
+            self.init(index: index, status: status, dsn: dsn, text: text, relay: nil)
+        }
+
+        public init(index: Int, status: Status, dsn: String, text: String, relay: String?) {
             self.index = index
             self.status = status
             self.dsn = dsn
             self.text = text
+            self.relay = relay
         }
     }
 

@@ -13,8 +13,8 @@ import Logging
 /// The local delivery agent (Postfix local(8), plus virtual mailboxes): takes one delivery request
 /// from qmgr, delivers each recipient, records successes in the queue file, and answers.
 ///
-/// Exactly once: the queue file's lock is held for the whole request and each recipient's status is
-/// re-read under it, so a request repeated by a restarted qmgr skips what was already delivered.
+/// Exactly once: `DeliveryTransaction` holds the queue file's lock for the whole request and records each
+/// delivery in the file before the agent answers.
 public struct LocalDeliveryAgent: Sendable {
     public let settings: LocalSettings
     public let directory: UserDirectory
@@ -29,51 +29,16 @@ public struct LocalDeliveryAgent: Sendable {
     public func handle(_ request: DeliveryRequest) -> DeliveryResult {
         var logger = self.logger
         logger[metadataKey: "queue_id"] = "\(request.queueID)"
-        func everyone(_ status: DeliveryResult.Status, _ dsn: String, _ text: String) -> DeliveryResult {
-            DeliveryResult(recipients: request.recipients.map { .init(index: $0.index, status: status, dsn: dsn, text: text) })
+        var transaction: DeliveryTransaction
+        switch DeliveryTransaction.begin(request, queueRoot: settings.queue.root, logger: logger) {
+        case .opened(let opened): transaction = opened
+        case .answered(let answer): return answer
         }
-        guard QueueID(request.queueID) != nil, request.queueFile.hasPrefix(settings.queue.root + "/") else {
-            logger.warning("refusing a request for a file outside the queue: \(request.queueFile)")
-            return everyone(.deferred, "4.3.0", "bad delivery request")
+        let headers = leadingHeaders(of: transaction.file)
+        for recipient in transaction.pending {
+            transaction.record(deliver(recipient, file: transaction.file, headers: headers, logger: logger))
         }
-        let file: QueueFile
-        do {
-            file = try QueueFile(path: request.queueFile, forUpdate: true)
-            try file.lock()
-            try file.refreshStatuses()
-        } catch let error as QueueFileError where error.systemError?.code == ENOENT {
-            // Taken by the administrator (deleted, held, requeued) after qmgr sent the request: not ours now.
-            logger.info("queue file \(request.queueFile) is gone (moved or removed by the administrator)")
-            return everyone(.deferred, "4.3.0", "queue file was moved or removed meanwhile")
-        } catch {
-            logger.error("cannot open queue file: \(error)")
-            return everyone(.deferred, "4.3.0", "cannot open queue file")
-        }
-        let headers = leadingHeaders(of: file)
-        var outcomes: [DeliveryResult.Outcome] = []
-        for recipient in request.recipients {
-            guard recipient.index < file.envelope.recipients.count,
-                file.envelope.recipients[recipient.index].address == recipient.address
-            else {
-                outcomes.append(.init(index: recipient.index, status: .deferred, dsn: "4.3.0", text: "recipient does not match the queue file"))
-                continue
-            }
-            if file.envelope.recipients[recipient.index].status.isFinal {
-                // Delivered by an earlier request (qmgr restarted meanwhile): say so, do nothing.
-                outcomes.append(.init(index: recipient.index, status: .sent, dsn: "2.0.0", text: "already delivered"))
-                continue
-            }
-            let outcome = deliver(recipient, file: file, headers: headers, logger: logger)
-            if outcome.status == .sent {
-                do {
-                    try file.setStatus(.delivered, ofRecipient: recipient.index)
-                } catch {
-                    logger.error("cannot record delivery to <\(recipient.address)>: \(error)")
-                }
-            }
-            outcomes.append(outcome)
-        }
-        return DeliveryResult(recipients: outcomes)
+        return transaction.result
     }
 
     private func deliver(

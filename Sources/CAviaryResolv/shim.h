@@ -54,4 +54,23 @@ static inline int aviary_ns_answer_count(const unsigned char *message, int lengt
     return ns_msg_count(handle, ns_s_an);
 }
 
+/// The answer section's record `index`: its type and where its data lies. 0 on success, -1 on a malformed message.
+static inline int aviary_ns_answer_record(const unsigned char *message, int length, int index,
+                                          int *type, int *dataOffset, int *dataLength) {
+    ns_msg handle;
+    ns_rr record;
+    if (ns_initparse(message, length, &handle) != 0) return -1;
+    if (ns_parserr(&handle, ns_s_an, index, &record) != 0) return -1;
+    *type = ns_rr_type(record);
+    *dataOffset = (int)(ns_rr_rdata(record) - message);
+    *dataLength = ns_rr_rdlen(record);
+    return 0;
+}
+
+/// Expands the (possibly compressed) domain name at `offset` into `name` ("." for the root). -1 when malformed.
+static inline int aviary_ns_name_at(const unsigned char *message, int length, int offset, char *name, int size) {
+    if (offset < 0 || offset >= length) return -1;
+    return ns_name_uncompress(message, message + length, message + offset, name, (size_t)size) < 0 ? -1 : 0;
+}
+
 #endif

@@ -1,0 +1,129 @@
+// The client side of SMTP replies (RFC 5321 4.2):
+//
+//     Reply-line = *( Reply-code "-" [ textstring ] CRLF )
+//                  Reply-code [ SP textstring ] CRLF
+//     Reply-code = %x32-35 %x30-35 %x30-39
+//
+// Every line of one reply carries the same code. An RFC 2034 enhanced status code (`5.1.1`) that starts
+// the text of the last line, and whose class matches the reply's first digit, becomes `enhancedCode` and is
+// taken off every line that starts with it. A bare LF ends a line too (servers that forget the CR exist and
+// Postfix reads them); a line longer than the limit, a code that is not three digits, or lines of one reply
+// with different codes are malformed.
+
+import NIOCore
+
+/// A reply that cannot be read.
+public struct SMTPReplyParseError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Reads servers' replies from bytes. No sockets: fed from a `ByteBuffer`.
+public enum SMTPReplyParser {
+    /// The longest reply line accepted (RFC 5321 4.5.3.1.5 asks for 512; servers send longer).
+    public static let maximumLineLength = 4096
+    /// The most lines in one reply (a long EHLO list has about twenty).
+    public static let maximumLines = 500
+
+    /// Takes one complete reply off the front of `buffer`.
+    /// - Returns: the reply, or nil when `buffer` does not hold a complete one yet (nothing is consumed then).
+    /// - Throws: `SMTPReplyParseError` when the bytes are not a reply.
+    public static func parse(_ buffer: inout ByteBuffer) throws(SMTPReplyParseError) -> SMTPReply? {
+        var cursor = buffer
+        var code: Int?
+        var lines: [String] = []
+        while true {
+            guard let line = try nextLine(&cursor) else { return nil }
+            guard line.count >= 3, line.prefix(3).allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                let lineCode = Int(String(decoding: line.prefix(3), as: UTF8.self)), (200...599).contains(lineCode)
+            else { throw SMTPReplyParseError("malformed reply line \"\(printable(line))\"") }
+            if let code, code != lineCode {
+                throw SMTPReplyParseError("reply lines with different codes (\(code) and \(lineCode))")
+            }
+            code = lineCode
+            let separator = line.count > 3 ? line[line.startIndex + 3] : UInt8(ascii: " ")
+            guard separator == UInt8(ascii: " ") || separator == UInt8(ascii: "-") else {
+                throw SMTPReplyParseError("malformed reply line \"\(printable(line))\"")
+            }
+            lines.append(String(decoding: line.dropFirst(4), as: UTF8.self))
+            guard lines.count <= maximumLines else { throw SMTPReplyParseError("reply has too many lines") }
+            if separator == UInt8(ascii: " ") { break }
+        }
+        buffer = cursor
+        return reply(code: code!, lines: lines)
+    }
+
+    /// The reply with its enhanced status code separated from the text.
+    static func reply(code: Int, lines: [String]) -> SMTPReply {
+        let last = lines[lines.count - 1]
+        let firstWord = last.prefix { $0 != " " }
+        guard let enhanced = EnhancedStatusCode(parsing: String(firstWord)), enhanced.statusClass == code / 100 else {
+            return SMTPReply(code: code, lines: lines)
+        }
+        let prefix = String(firstWord)
+        let stripped = lines.map { line -> String in
+            guard line.hasPrefix(prefix) else { return line }
+            return String(line.dropFirst(prefix.count).drop { $0 == " " })
+        }
+        return SMTPReply(code: code, enhancedCode: enhanced, lines: stripped)
+    }
+
+    /// The next line's bytes without its ending, or nil when no line ending has arrived yet.
+    private static func nextLine(_ cursor: inout ByteBuffer) throws(SMTPReplyParseError) -> [UInt8]? {
+        let view = cursor.readableBytesView
+        guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
+            if view.count > maximumLineLength { throw SMTPReplyParseError("reply line too long") }
+            return nil
+        }
+        var line = Array(view[view.startIndex..<newline])
+        cursor.moveReaderIndex(forwardBy: newline - view.startIndex + 1)
+        if line.last == UInt8(ascii: "\r") { line.removeLast() }
+        guard line.count <= maximumLineLength else { throw SMTPReplyParseError("reply line too long") }
+        return line
+    }
+
+    private static func printable(_ line: [UInt8]) -> String {
+        String(decoding: line.prefix(80).map { $0 < 0x20 || $0 > 0x7E ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
+    }
+}
+
+/// `SMTPReplyParser` as a NIO decoder, for the client's pipeline: bytes in, `SMTPReply` values out.
+public struct SMTPReplyDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = SMTPReply
+
+    public init() {}
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let reply = try SMTPReplyParser.parse(&buffer) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(reply))
+        return .continue
+    }
+
+    /// A reply cut short by the end of the connection is dropped: the client reports the lost connection.
+    public mutating func decodeLast(
+        context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
+    ) throws -> DecodingState {
+        if try decode(context: context, buffer: &buffer) == .continue { return .continue }
+        buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+        return .needMoreData
+    }
+}
+
+extension SMTPReply {
+    /// The reply on one line as a log or a bounce quotes it: `550 5.1.1 <x@example.test>: Recipient address
+    /// rejected`, the lines of a multi-line reply joined by spaces.
+    public var singleLineText: String {
+        let text = lines.joined(separator: " ")
+        let enhanced = enhancedCode.map { "\($0) " } ?? ""
+        return "\(code) \(enhanced)\(text)".trimmingSuffixSpaces()
+    }
+}
+
+extension String {
+    fileprivate func trimmingSuffixSpaces() -> String {
+        var result = self
+        while result.last == " " { result.removeLast() }
+        return result
+    }
+}

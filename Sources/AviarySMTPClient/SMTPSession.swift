@@ -1,0 +1,172 @@
+import AviaryIPC
+import AviaryQueue
+import AviarySASL
+import AviarySMTP
+import AviaryTLS
+import Logging
+import NIOCore
+
+/// One server to try: a host name (MX name or the next hop's host) and one of its addresses.
+struct SMTPTarget: Sendable {
+    var hostName: String
+    var address: String
+    var port: Int
+    /// `mx.example.test[127.0.0.1]:25`.
+    var relay: String { "\(hostName)[\(address)]:\(port)" }
+    /// `mx.example.test[127.0.0.1]`, as Postfix quotes a host in result texts.
+    var hostText: String { "\(hostName)[\(address)]" }
+}
+
+/// The message as the session sends it.
+struct OutboundMessage {
+    var file: QueueFile
+    var sender: String
+    /// The recipients still to deliver, with their queue-file record (DSN NOTIFY and ORCPT).
+    var recipients: [(request: DeliveryRequest.Recipient, queued: QueueRecipient)]
+    var requiresSMTPUTF8: Bool
+    var bodyType: String?
+    var dsnReturn: String?
+    var envelopeID: String?
+}
+
+/// How one session with one server ended.
+enum SessionEnd {
+    /// Outcomes for the recipients the server answered for (possibly not all: the rest go to the next host).
+    case finished([DeliveryResult.Outcome])
+    /// The server could not be used; every recipient gets this outcome unless another host does better.
+    /// `bounced` is final: no other host is tried.
+    /// `reachedServer`: a greeting was received (counts against smtp_mx_session_limit).
+    case hostFailed(DeliveryResult.Status, dsn: String, text: String, reachedServer: Bool)
+    /// TLS failed at level `may`: Postfix tries the same server again without TLS.
+    case retryWithoutTLS(String)
+}
+
+/// Credentials for one next hop, from smtp_sasl_password_maps.
+struct SASLCredentials: Sendable {
+    var username: String
+    var password: String
+}
+
+/// One SMTP conversation with one server (Postfix `smtp_proto.c`): greeting, EHLO (HELO after a 5xx),
+/// STARTTLS, AUTH, MAIL/RCPT/DATA (pipelined when offered), QUIT.
+struct SMTPSession {
+    let settings: SMTPClientSettings
+    let group: any EventLoopGroup
+    let tlsContext: TLSContext?
+    let target: SMTPTarget
+    let nextHop: NextHop
+    let credentials: SASLCredentials?
+    let useTLS: Bool
+    let logger: Logger
+
+    var connection: SMTPConnection!
+    var capabilities = SMTPCapabilities()
+    var isEncrypted = false
+
+    init(
+        settings: SMTPClientSettings, group: any EventLoopGroup, tlsContext: TLSContext?, target: SMTPTarget,
+        nextHop: NextHop, credentials: SASLCredentials?, useTLS: Bool, logger: Logger
+    ) {
+        self.settings = settings
+        self.group = group
+        self.tlsContext = tlsContext
+        self.target = target
+        self.nextHop = nextHop
+        self.credentials = credentials
+        self.useTLS = useTLS
+        self.logger = logger
+    }
+
+    /// Runs the whole conversation. Never throws: every failure becomes an outcome.
+    mutating func run(_ message: OutboundMessage) -> SessionEnd {
+        do {
+            connection = try SMTPConnection.connect(
+                hostName: target.hostName, address: target.address, port: target.port, group: group,
+                timeout: settings.connectTimeout)
+        } catch {
+            return .hostFailed(.deferred, dsn: "4.4.1", text: error.message, reachedServer: false)
+        }
+        defer { connection.close() }
+        do {
+            if let failure = try open() { return failure }
+            let outcomes = try transaction(message)
+            quit()
+            return .finished(outcomes)
+        } catch {
+            return .hostFailed(.deferred, dsn: "4.4.2", text: error.message, reachedServer: true)
+        }
+    }
+
+    /// Greeting, EHLO/HELO, STARTTLS, AUTH. Returns how the session ends when it cannot go on to MAIL.
+    private mutating func open() throws(SMTPClientError) -> SessionEnd? {
+        let greeting = try connection.reply(timeout: settings.heloTimeout, stage: "receiving the initial server greeting")
+        guard greeting.code == 220 else {
+            // Postfix's smtp_skip_5xx_greeting: a server that will not talk is skipped, whatever its code.
+            return .hostFailed(
+                .deferred, dsn: Self.dsn(greeting, default: "4.3.0").replacingClass(4),
+                text: "host \(target.hostText) refused to talk to me: \(greeting.singleLineText)", reachedServer: true)
+        }
+        if let failure = try hello() { return failure }
+        if let failure = try negotiateTLS() { return failure }
+        if let failure = try authenticate() { return failure }
+        return nil
+    }
+
+    /// EHLO, or HELO when EHLO gets a 5xx.
+    mutating func hello() throws(SMTPClientError) -> SessionEnd? {
+        let ehlo = try command("EHLO \(settings.heloName)", timeout: settings.heloTimeout, stage: "sending EHLO")
+        if ehlo.code == 250 {
+            capabilities = SMTPCapabilities(ehloReply: ehlo)
+            return nil
+        }
+        var reply = ehlo
+        if ehlo.isPermanentFailure && !isEncrypted {
+            reply = try command("HELO \(settings.heloName)", timeout: settings.heloTimeout, stage: "sending HELO")
+            if reply.code == 250 {
+                capabilities = SMTPCapabilities()
+                return nil
+            }
+        }
+        let verb = reply == ehlo ? "EHLO" : "HELO"
+        return siteFailure(reply, command: verb)
+    }
+
+    /// Sends one command line and reads its reply.
+    /// - Parameter isSecret: the line carries credentials: the transcript shows `***`.
+    func command(
+        _ line: String, timeout: TimeAmount, stage: String, isSecret: Bool = false
+    ) throws(SMTPClientError) -> SMTPReply {
+        logger.trace("> \(target.hostText): \(isSecret ? "***" : line)")
+        connection.send(Array((line + "\r\n").utf8))
+        let reply = try connection.reply(timeout: timeout, stage: stage)
+        logger.trace("< \(target.hostText): \(reply.singleLineText)")
+        return reply
+    }
+
+    /// A failed reply to a command that concerns the whole session: 4xx lets the next host try, 5xx is final.
+    func siteFailure(_ reply: SMTPReply, command: String) -> SessionEnd {
+        let text = "host \(target.hostText) said: \(reply.singleLineText) (in reply to \(command) command)"
+        if reply.isPermanentFailure {
+            return .hostFailed(.bounced, dsn: Self.dsn(reply, default: "5.0.0"), text: text, reachedServer: true)
+        }
+        return .hostFailed(.deferred, dsn: Self.dsn(reply, default: "4.0.0"), text: text, reachedServer: true)
+    }
+
+    /// QUIT, politely; its failure changes nothing.
+    func quit() {
+        _ = try? command("QUIT", timeout: settings.quitTimeout, stage: "sending QUIT")
+    }
+
+    /// The reply's enhanced status code, or one made from its code class.
+    static func dsn(_ reply: SMTPReply, default fallback: String) -> String {
+        reply.enhancedCode.map { "\($0)" } ?? fallback
+    }
+}
+
+extension String {
+    /// `5.1.1` with its class replaced: `4.1.1`.
+    func replacingClass(_ statusClass: Int) -> String {
+        guard let dot = firstIndex(of: ".") else { return self }
+        return "\(statusClass)" + self[dot...]
+    }
+}

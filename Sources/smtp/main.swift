@@ -1,0 +1,5 @@
+import AviaryDaemon
+import AviarySMTPClient
+
+let context = Daemon.start(program: "smtp")
+SMTPService.run(context)

@@ -1,0 +1,91 @@
+import AviaryConfig
+import AviaryCore
+import AviaryQueue
+import AviarySMTPServer
+import AviaryTestSupport
+import Logging
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Aviary's own smtpd, in process on 127.0.0.1 and port 0, as the remote server: virtual users alice and
+/// carol (password `secret`) at virtual.test; mail it accepts lands in its own queue's incoming/.
+struct AviarySMTPD {
+    let root: String
+    let port: Int
+    let queue: QueueDirectory
+    let certificates: TestCertificates
+
+    /// Starts the server with `extra` main.cf lines (ROOT: its directory, CERTS: the test certificates'),
+    /// runs `body`, stops it.
+    static func run(extra: String = "", _ body: (AviarySMTPD) async throws -> Void) async throws {
+        let directory = TemporaryDirectory("smtpd-remote")
+        let root = directory.path
+        let certificates = try await TestCertificates.make(in: root + "/certs")
+        let queue = QueueDirectory(root: root + "/spool")
+        try queue.prepare(owner: nil)
+        try SafeFile.writeDurably(Array("alice@virtual.test:{PLAIN}secret\ncarol@virtual.test:{PLAIN}secret\n".utf8), to: root + "/users")
+        try SafeFile.writeDurably(Array("carol@virtual.test DEFER try again later\n".utf8), to: root + "/access")
+        let config = try MainConfig.parse(
+            """
+            queue_directory = \(root)/spool
+            myhostname = mx.virtual.test
+            mydestination = localhost.test
+            virtual_mailbox_domains = virtual.test
+            virtual_mailbox_maps = passwd-file:\(root)/users
+            alias_maps = hash:\(root)/aliases
+            smtpd_recipient_restrictions = check_recipient_access texthash:\(root)/access
+            smtpd_auth_failure_delay = 0
+            \(extra.replacing("ROOT", with: root).replacing("CERTS", with: certificates.directory))
+            """, directory: root)
+        let logger = Logger(label: "smtpd-remote") { _ in SwiftLogNoOpLogHandler() }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        let server = SMTPServer(
+            config: config, logger: logger, pool: pool, tlsContext: SMTPServer.loadTLS(config: config, logger: logger))
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let task = Task {
+            try? await server.run(host: "127.0.0.1", port: 0, group: group) { port in
+                continuation.yield(port)
+                continuation.finish()
+            }
+            continuation.finish()
+        }
+        var port = 0
+        for await bound in ports {
+            port = bound
+            break
+        }
+        var failure: (any Error)?
+        if port > 0 {
+            do {
+                try await body(AviarySMTPD(root: root, port: port, queue: queue, certificates: certificates))
+            } catch {
+                failure = error
+            }
+        } else {
+            failure = TestSupportError("smtpd did not start")
+        }
+        task.cancel()
+        _ = await task.result
+        try? await group.shutdownGracefully()
+        try? await pool.shutdownGracefully()
+        if let failure { throw failure }
+    }
+
+    /// The messages smtpd queued, as (recipients, message text).
+    func received() -> [([String], String)] {
+        let directory = queue.root + "/incoming"
+        let names = ((try? SafeFile.listDirectory(directory)) ?? []).sorted()
+        return names.compactMap { name in
+            guard let file = try? QueueFile(path: directory + "/" + name), let bytes = try? file.messageBytes() else {
+                return nil
+            }
+            return (file.envelope.recipients.map(\.address), String(decoding: bytes, as: UTF8.self))
+        }
+    }
+}

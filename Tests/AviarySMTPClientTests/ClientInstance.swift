@@ -1,0 +1,150 @@
+import AviaryConfig
+import AviaryCore
+import AviaryDNS
+import AviaryIPC
+import AviaryQueue
+import AviarySMTPClient
+import AviarySMTPServer
+import AviaryTestSupport
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Log lines kept for assertions (the client's trace transcript among them).
+final class CapturedLog: Sendable {
+    let lines = Mutex<[String]>([])
+    var all: [String] { lines.withLock { $0 } }
+    func contains(_ text: String) -> Bool { all.contains { $0.contains(text) } }
+}
+
+struct CapturingHandler: LogHandler {
+    let log: CapturedLog
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        let line = "\(event.message)"
+        log.lines.withLock { $0.append(line) }
+    }
+}
+
+/// A temporary queue and configuration for the smtp agent, and the servers it talks to in a test.
+final class ClientInstance: @unchecked Sendable {
+    // @unchecked Sendable: every property is a constant set in init; the agent call runs on `pool`.
+    let directory = TemporaryDirectory("smtp-client")
+    let queue: QueueDirectory
+    let config: MainConfig
+    let log = CapturedLog()
+    let pool = NIOThreadPool(numberOfThreads: 1)
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    var root: String { directory.path }
+
+    /// - Parameter extra: main.cf lines; ROOT stands for the instance directory.
+    init(extra: String = "") throws {
+        chmod(directory.path, 0o755)
+        queue = QueueDirectory(root: directory.path + "/spool")
+        try queue.prepare(owner: nil)
+        config = try MainConfig.parse(
+            """
+            queue_directory = \(directory.path)/spool
+            myhostname = client.example.test
+            smtp_connect_timeout = 5s
+            smtp_helo_timeout = 20s
+            \(extra.replacing("ROOT", with: directory.path))
+            """, directory: directory.path)
+        pool.start()
+    }
+
+    func shutdown() async {
+        try? await pool.shutdownGracefully()
+        try? await group.shutdownGracefully()
+    }
+
+    var logger: Logger { Logger(label: "smtp-test") { _ in CapturingHandler(log: self.log) } }
+
+    /// Queues a message in active/ and makes the request qmgr would send.
+    func enqueue(
+        _ recipients: [String], message: String = "Subject: test\r\n\r\nbody\r\n", nextHop: String?,
+        attributes: [QueueEnvelope.Attribute] = [], sender: String = "sender@client.example.test"
+    ) throws -> DeliveryRequest {
+        let writer = try QueueWriter(
+            directory: queue, queue: .active,
+            envelope: QueueEnvelope(
+                arrivalTime: Double(time(nil)), sender: sender, attributes: attributes,
+                recipients: recipients.map { QueueRecipient(address: $0) }))
+        try writer.append(Array(message.utf8))
+        let id = try writer.commit()
+        return DeliveryRequest(
+            queueID: id.rawValue, queueFile: queue.path(of: id, in: .active), sender: sender,
+            recipients: recipients.enumerated().map { .init(index: $0.offset, address: $0.element) }, nextHop: nextHop)
+    }
+
+    /// Runs the agent on a thread of its own (it blocks), with an optional DNS server.
+    func deliver(_ request: DeliveryRequest, resolver: DNSResolver? = nil) async throws -> [DeliveryResult.Outcome] {
+        var settings = SMTPClientSettings(config: config)
+        if let resolver { settings.resolver = resolver }
+        let agent = SMTPDeliveryAgent(settings: settings, config: config, group: group, logger: logger)
+        return try await pool.runIfActive { agent.handle(request).recipients }
+    }
+
+    func statuses(_ request: DeliveryRequest) throws -> [RecipientStatus] {
+        try QueueFile(path: request.queueFile).envelope.recipients.map(\.status)
+    }
+}
+
+/// Postfix's smtp-sink on 127.0.0.1 and a free port, dumping each message into a directory.
+final class SMTPSink {
+    let port: Int
+    let process: ChildProcess
+    let dumps = TemporaryDirectory("smtp-sink")
+
+    init(_ options: [String] = []) async throws {
+        chmod(dumps.path, 0o777)
+        var started: (Int, ChildProcess)?
+        for _ in 0..<5 {
+            let port = freePort()
+            let user = Privileges.isRoot ? ["-u", "nobody"] : []
+            let process = try ChildProcess(
+                path: "/usr/sbin/smtp-sink",
+                arguments: user + ["-d", dumps.path + "/%H%M%S."] + options + ["127.0.0.1:\(port)", "10"],
+                standardError: dumps.path + "/stderr")
+            if await waitUntil(timeout: .seconds(10), step: .milliseconds(50), { !process.isRunning || canConnect(port) }),
+                process.isRunning
+            {
+                started = (port, process)
+                break
+            }
+            await process.terminate(grace: .seconds(2))
+        }
+        guard let started else { throw TestSupportError("smtp-sink did not start") }
+        (port, process) = started
+    }
+
+    /// The messages received, as dumped (smtp-sink's headers first, then the message).
+    func messages() -> [String] {
+        let names = ((try? SafeFile.listDirectory(dumps.path)) ?? []).filter { $0 != "stderr" }.sorted()
+        return names.compactMap { try? SafeFile.readText(dumps.path + "/" + $0) }
+    }
+
+    func stop() async { await process.terminate(grace: .seconds(5)) }
+}
+
+func canConnect(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
+}
