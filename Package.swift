@@ -139,9 +139,6 @@ let package = Package(
         executable("showq", ["AviaryPickup", "AviaryDaemon"]),
         executable("anvil", ["AviaryAnvil", "AviaryDaemon"]),
         executable("pop3d", ["AviaryPOP3Server", "AviaryDaemon", "AviaryTLS"]),
-            ]
-        ),
-        library(
         executable("smtp", ["AviarySMTPClient", "AviaryDaemon"]),
 
         .target(
