@@ -143,7 +143,7 @@ let package = Package(
 
         .target(
             name: "AviaryTestSupport",
-            dependencies: ["AviaryCore", "AviaryConfig", nioCore],
+            dependencies: ["AviaryCore", "AviaryConfig", "AviaryDNS", nioCore],
             path: "Tests/AviaryTestSupport",
             swiftSettings: swiftSettings
         ),

@@ -1,3 +1,4 @@
+import AviaryTestSupport
 import AviarySMTP
 import AviarySMTPClient
 import NIOCore

@@ -1,3 +1,4 @@
+import AviaryTestSupport
 import AviaryDNS
 import Testing
 

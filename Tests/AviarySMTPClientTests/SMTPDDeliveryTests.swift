@@ -1,3 +1,4 @@
+import AviaryTestSupport
 import AviaryCore
 import AviaryIPC
 import AviaryQueue

@@ -1,20 +1,20 @@
 import AviaryDNS
-import AviaryTestSupport
+import AviaryCore
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A real dnsmasq on 127.0.0.1 and a free port, authoritative for `test` (unknown names: NXDOMAIN).
-final class Dnsmasq {
-    let port: Int
-    let process: ChildProcess
-    let directory = TemporaryDirectory("dnsmasq")
+public final class Dnsmasq {
+    public let port: Int
+    public let process: ChildProcess
+    public let directory = TemporaryDirectory("dnsmasq")
 
-    var resolver: DNSResolver { DNSResolver(serverAddress: ("127.0.0.1", port), timeoutSeconds: 1, attempts: 1) }
+    public var resolver: DNSResolver { DNSResolver(serverAddress: ("127.0.0.1", port), timeoutSeconds: 1, attempts: 1) }
 
     /// - Parameter records: `--mx-host=...`, `--host-record=...` options.
-    init(_ records: [String]) async throws {
+    public init(_ records: [String]) async throws {
         var started: (Int, ChildProcess)?
         for _ in 0..<5 {
             let port = freePort(udp: true)
@@ -39,11 +39,11 @@ final class Dnsmasq {
         (port, process) = started
     }
 
-    func stop() async { await process.terminate(grace: .seconds(5)) }
+    public func stop() async { await process.terminate(grace: .seconds(5)) }
 }
 
 /// A port nobody listens on right now (bound to 127.0.0.1, then released).
-func freePort(udp: Bool = false) -> Int {
+public func freePort(udp: Bool = false) -> Int {
     let fd = socket(AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
