@@ -20,8 +20,9 @@ public struct ServicePlan: Sendable, Equatable {
     /// The socket path of a `unix` service; nil for `inet`.
     public var socketPath: String?
 
-    /// The event-driven programs: one process serves many connections, so one per core is enough.
-    public static let eventDrivenCommands: Set<String> = ["smtpd", "pop3d", "imapd", "smtp"]
+    /// The event-driven programs: one process serves many connections, so one per core is enough. (The
+    /// smtp agent is not one: it makes one delivery at a time, like local, so default_process_limit applies.)
+    public static let eventDrivenCommands: Set<String> = ["smtpd", "pop3d", "imapd"]
 
     /// - Parameters:
     ///   - entry: the master.cf line.

@@ -99,10 +99,10 @@ struct ServicePlanTests {
     }
 
     @Test(
-        "maxproc - or 0: cores for event-driven programs, 1 for qmgr, default_process_limit for the rest",
+        "maxproc - or 0: cores for event-driven servers (smtpd, pop3d, imapd), 1 for qmgr, default_process_limit for the rest (smtp too)",
         arguments: [
             ("smtp inet n - n - - smtpd", 4), ("smtp inet n - n - 0 smtpd", 4), ("imap inet n - n - - imapd", 4),
-            ("relay unix - - n - - smtp", 4), ("qmgr unix n - n 300 - qmgr", 1), ("local unix - n n - - local", 10),
+            ("relay unix - - n - - smtp", 10), ("qmgr unix n - n 300 - qmgr", 1), ("local unix - n n - - local", 10),
             ("local unix - n n - 3 local", 3), ("smtp inet n - n - 2 smtpd", 2),
         ]
     )

@@ -24,7 +24,7 @@ func makeSenderInstance(dnsPort: Int) throws -> TestInstance {
     try TestInstance(
         mainCf: [
             ("transport_maps", "texthash:DIR/transport"), ("smtp_dns_resolver_address", "127.0.0.1:\(dnsPort)"),
-            ("minimal_backoff_time", "60s"),
+            ("minimal_backoff_time", "60s"), ("delay_warning_time", "1s"),
         ],
         masterCf: [
             "127.0.0.1:0 inet n - n - - smtpd",
@@ -61,12 +61,14 @@ extension Integration {
                 try await withInstance(try makeSenderInstance(dnsPort: dns.port)) { sender in
                     try sender.writeFile("transport", [
                         "remote.test smtp:[127.0.0.6]:\(port)", "mx.test smtp:mx.test:\(port)", "down.test smtp:[127.0.0.9]:\(port)",
+                        "slow.test smtp:[127.0.0.11]:\(port)",
                     ])
                     try await sender.start()
                     try await Self.mixedRecipients(sender: sender, remote: remote)
                     try await Self.mxFallback(sender: sender, remote: remote)
                     try await Self.dnsFailures(sender: sender)
                     try await Self.deadDestination(sender: sender)
+                    try await Self.slowDestination(sender: sender, remote: remote, port: port)
                 }
             }
         }
@@ -109,12 +111,38 @@ extension Integration {
         }
 
         static func deadDestination(sender: TestInstance) async throws {
-            let first = try await sender.swaks(to: "a@down.test")
+            let first = try await sender.swaks(to: "a@down.test", from: "alice@example.test")
             check(first.isSuccess, "\(first)", sender)
             try await sender.awaitLogLine(containing: "to=<a@down.test>", "status=deferred", "Connection refused")
-            let second = try await sender.swaks(to: "b@down.test")
+            let second = try await sender.swaks(to: "b@down.test", from: "alice@example.test")
             check(second.isSuccess, "\(second)", sender)
             try await sender.awaitLogLine(containing: "to=<b@down.test>", "relay=none", "delivery temporarily suspended")
+            // delay_warning_time = 1s: at the next attempt the sender hears, once, that the mail waits.
+            try await Task.sleep(for: .seconds(2))
+            _ = try await sender.run("aviary", ["queue", "flush", "-c", sender.directory])
+            let warning = try await sender.awaitMessage(for: "alice", containing: "Action: delayed", within: .seconds(60))
+            check(warning.contains("a@down.test") || warning.contains("b@down.test"), "\(warning)", sender)
+            try await sender.awaitLogLine(containing: "sender delay notification")
+        }
+
+        /// Eight messages for a destination that accepts connections and never answers hold at most half
+        /// of smtp's processes (default_destination_concurrency_limit); mail for another domain still goes.
+        static func slowDestination(sender: TestInstance, remote: TestInstance, port: Int) async throws {
+            let tarpit = try ChildProcess(
+                path: "/usr/bin/python3", arguments: [clientsDirectory + "/tarpit.py", "127.0.0.11", String(port), "120"],
+                standardOutput: sender.directory + "/tarpit.out", standardError: sender.directory + "/tarpit.err")
+            defer { tarpit.signal(SIGKILL) }
+            try await require(sender, within: .seconds(20), "the tarpit listens") {
+                ((try? String(contentsOfFile: sender.directory + "/tarpit.out", encoding: .utf8)) ?? "").contains("ready")
+            }
+            for index in 0..<8 {
+                let sent = try await sender.swaks(to: "user\(index)@slow.test")
+                check(sent.isSuccess, "\(sent)", sender)
+            }
+            let token = uniqueToken("notstarved")
+            let sent = try await sender.swaks(to: "bob@remote.test", ["--header", "Subject: \(token)"])
+            check(sent.isSuccess, "\(sent)", sender)
+            _ = try await remote.awaitMessage(for: "bob@remote.test", containing: token, within: .seconds(60))
         }
     }
 }
