@@ -38,6 +38,7 @@ let package = Package(
         .executable(name: "showq", targets: ["showq"]),
         .executable(name: "anvil", targets: ["anvil"]),
         .executable(name: "pop3d", targets: ["pop3d"]),
+        .executable(name: "pop3mail", targets: ["pop3mail"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -131,6 +132,7 @@ let package = Package(
         executable("showq", ["AviaryPickup", "AviaryDaemon"]),
         executable("anvil", ["AviaryAnvil", "AviaryDaemon"]),
         executable("pop3d", ["AviaryPOP3Server", "AviaryDaemon", "AviaryTLS"]),
+        executable("pop3mail", ["AviaryPOP3Server", "AviaryDaemon"]),
 
         .target(
             name: "AviaryTestSupport",
@@ -170,7 +172,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "AviaryTestSupport", "AviaryConfig", "AviaryQueue", "AviaryPickup", "AviarySubmission", "master", "smtpd",
-                "qmgr", "local", "aviary", "sendmail", "pickup", "showq", "anvil", "pop3d",
+                "qmgr", "local", "aviary", "sendmail", "pickup", "showq", "anvil", "pop3d", "pop3mail",
             ],
             exclude: ["clients"],
             swiftSettings: swiftSettings
