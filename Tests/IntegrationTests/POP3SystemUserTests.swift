@@ -89,7 +89,8 @@ extension Integration {
         /// Sends the message to `user@localhost` through smtpd and waits for local's delivery.
         static func deliver(to user: String, _ instance: TestInstance) async throws {
             let file = instance.directory + "/message"
-            try instance.writeFile(file, bytes: systemUserMessage)
+            // smtplib sends bytes as they are: the file has the CR LF line ends SMTP needs.
+            try instance.writeFile(file, bytes: crlf(systemUserMessage))
             let sent = try await instance.run(
                 "python3",
                 [clientsDirectory + "/smtplib_send.py", String(instance.smtpPort), "sender@example.test",
