@@ -1,7 +1,8 @@
 // pop3mail: the post-login half of POP3 for system users (the design is in POP3Server.swift, the line it reads
 // in MailboxHandoff.swift). master starts it as root (master.cf unpriv `n`) and each process serves ONE session:
 //
-// 1. accept one connection on private/pop3mail (as root: only pop3d, running as mail_owner, can connect);
+// 1. accept one connection on private/pop3mail (as root: only pop3d, running as mail_owner, can connect),
+//    and close the listening socket, so that no later user's session can reach this process;
 // 2. read the hand-off line, and nothing after it;
 // 3. drop to the user's uid, gid and supplementary groups for good (`Privileges.dropPermanently`, which
 //    verifies that root cannot be regained); root and unknown accounts are refused before that;
@@ -30,6 +31,9 @@ public enum POP3MailboxService {
     public static func run(_ context: DaemonContext) -> Never {
         let started = ContinuousClock.now
         let connection = SingleServer.acceptOne(context)
+        // The service socket goes before anything else: a process that will run as one user must not be able to
+        // accept the next user's session.
+        close(DaemonContext.listenDescriptor)
         guard let handoff = MailboxHandoff.receive(from: connection) else {
             context.logger.warning("no valid hand-off line from pop3d; connection closed")
             exit(0)
