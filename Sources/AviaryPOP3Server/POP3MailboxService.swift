@@ -51,7 +51,11 @@ public enum POP3MailboxService {
 
     /// Finds the account and becomes it for good. nil, after answering pop3d with `-ERR [SYS/TEMP]`, when
     /// there is no such account, it is root, or the switch failed.
-    static func becomeUser(_ handoff: MailboxHandoff, connection: AviaryCore.FileDescriptor, logger: Logger) -> SystemAccount? {
+    static func becomeUser(
+        _ handoff: MailboxHandoff,
+        connection: AviaryCore.FileDescriptor,
+        logger: Logger
+    ) -> SystemAccount? {
         let session = "user=<\(handoff.user)>, session=<\(handoff.session)>"
         guard let account = SystemAccount.named(handoff.user), account.uid != 0 else {
             logger.warning("\(session): no such system account, or a root one; session refused")

@@ -40,8 +40,10 @@ public struct POP3ServerSettings: Sendable {
         let service = config.string(.pop3dMailboxService)
         if service.isEmpty {
             mailboxServiceSocket = nil
+        } else if service.hasPrefix("/") {
+            mailboxServiceSocket = service
         } else {
-            mailboxServiceSocket = service.hasPrefix("/") ? service : config.string(.queueDirectory) + "/private/" + service
+            mailboxServiceSocket = config.string(.queueDirectory) + "/private/" + service
         }
     }
 }

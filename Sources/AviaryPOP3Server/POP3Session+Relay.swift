@@ -36,7 +36,9 @@ extension POP3Session {
         )
         switch await send(handoff, to: socket) {
         case .failure(let error):
-            logger.warning("user=<\(identity.userName)>, session=<\(id)>: cannot hand the session to pop3mail: \(error)")
+            logger.warning(
+                "user=<\(identity.userName)>, session=<\(id)>: cannot hand the session to pop3mail: \(error)"
+            )
             try await write(.mailboxUnavailable, outbound)
             return false
         case .success(let (descriptor, reply)) where !reply.hasPrefix("+OK"):
@@ -52,7 +54,10 @@ extension POP3Session {
     }
 
     /// Connects and exchanges the hand-off line and pop3mail's status line, on the thread pool.
-    private func send(_ handoff: MailboxHandoff, to socket: String) async -> Result<(Int32, String), MailboxHandoffError> {
+    private func send(
+        _ handoff: MailboxHandoff,
+        to socket: String
+    ) async -> Result<(Int32, String), MailboxHandoffError> {
         let timeout = settings.timeoutSeconds
         do {
             return try await server.pool.runIfActive { () -> Result<(Int32, String), MailboxHandoffError> in

@@ -91,7 +91,13 @@ struct MailboxServiceTests {
         )
         #expect(handoff.line == "user=bob method=PLAIN session=abc+/= rip=2001:db8::7 lip=192.0.2.1\n")
         #expect(MailboxHandoff(line: String(handoff.line.dropLast())) == handoff)
-        let sneaky = MailboxHandoff(user: "bob user=root", method: "X\r\n", session: "", remoteAddress: "", localAddress: "")
+        let sneaky = MailboxHandoff(
+            user: "bob user=root",
+            method: "X\r\n",
+            session: "",
+            remoteAddress: "",
+            localAddress: ""
+        )
         #expect(sneaky.line.hasPrefix("user=bob_user=root method=X__ "))
         #expect(MailboxHandoff(line: String(sneaky.line.dropLast()))?.user == "bob_user=root")
         #expect(MailboxHandoff(line: "method=PLAIN session=x") == nil)

@@ -47,7 +47,8 @@ private let systemUserMessage = Array(
     ..two dots
     Gr\u{00FC}\u{00DF}e
 
-    """.utf8)
+    """.utf8
+)
 
 /// The ids on `Uid:` or `Gid:` of /proc/PID/status (real, effective, saved, filesystem), or `Groups:`.
 private func processIDs(_ pid: pid_t, _ field: String) -> [UInt32] {
@@ -76,7 +77,8 @@ extension Integration {
                     [
                         "--system", "--user-group", "--create-home", "--home-dir", "/home/" + systemUser, "--shell",
                         "/usr/sbin/nologin", "--comment", "POP3 Tester,,,", systemUser,
-                    ])
+                    ]
+                )
                 #expect(made.isSuccess || SystemAccount.named(systemUser) != nil, "\(made)")
             }
             let account = try #require(SystemAccount.named(systemUser))
@@ -93,10 +95,17 @@ extension Integration {
             try instance.writeFile(file, bytes: crlf(systemUserMessage))
             let sent = try await instance.run(
                 "python3",
-                [clientsDirectory + "/smtplib_send.py", String(instance.smtpPort), "sender@example.test",
-                 "\(user)@localhost", file])
+                [
+                    clientsDirectory + "/smtplib_send.py", String(instance.smtpPort), "sender@example.test",
+                    "\(user)@localhost", file,
+                ]
+            )
             check(sent.standardOutput.contains("\"error\": null"), "\(sent)", instance)
-            _ = try await instance.awaitLogLine(containing: "to=<\(user)@localhost>", "status=sent", within: .seconds(30))
+            _ = try await instance.awaitLogLine(
+                containing: "to=<\(user)@localhost>",
+                "status=sent",
+                within: .seconds(30)
+            )
         }
 
         /// The delivered message as the mailbox holds it, with CR LF: the Maildir file, or the mbox message
@@ -120,16 +129,21 @@ extension Integration {
             let port = try #require(instance.port(of: "127.0.0.5:0"))
             let client = try instance.launch(
                 "python3",
-                [clientsDirectory + "/pop3_clients.py", "session", "127.0.0.5", String(port), user, TestInstance.password,
-                 out],
-                name: "session-\(user)")
+                [
+                    clientsDirectory + "/pop3_clients.py", "session", "127.0.0.5", String(port), user,
+                    TestInstance.password,
+                    out,
+                ],
+                name: "session-\(user)"
+            )
             return (client, out)
         }
 
         @Test(
             "As root: local delivers to avpoptest@localhost (mbox in /var/mail, then ~/Maildir/); poplib over STLS RETRs byte-exact; pop3mail runs as the user, pop3d as mail_owner",
             .enabled(if: getuid() == 0, "needs root: master runs as root and the system user avpoptest is created"),
-            arguments: ["", "Maildir/"])
+            arguments: ["", "Maildir/"]
+        )
         func rootInstall(homeMailbox: String) async throws {
             try await withInstance(try systemUserInstance(user: systemUser, homeMailbox: homeMailbox, spool: nil)) {
                 instance in
@@ -146,29 +160,58 @@ extension Integration {
                 // The mailbox is the user's alone: mail_owner, pop3d's account, cannot open it.
                 var info = stat()
                 #expect(stat(mailbox, &info) == 0)
-                check(info.st_uid == account.uid && info.st_mode & 0o077 == 0, "\(mailbox) mode \(String(info.st_mode, radix: 8)) uid \(info.st_uid)", instance)
+                check(
+                    info.st_uid == account.uid && info.st_mode & 0o077 == 0,
+                    "\(mailbox) mode \(String(info.st_mode, radix: 8)) uid \(info.st_uid)",
+                    instance
+                )
                 let expected = try Self.storedMessage(mailbox, isMaildir: isMaildir)
-                check(expected.suffix(crlf(systemUserMessage).count) == crlf(systemUserMessage)[...], "stored message", instance)
+                check(
+                    expected.suffix(crlf(systemUserMessage).count) == crlf(systemUserMessage)[...],
+                    "stored message",
+                    instance
+                )
 
                 let (client, out) = try Self.heldSession(systemUser, instance)
-                try await require(instance, "the session to reach RETR 1 (\(instance.launchedOutput("session-\(systemUser)")))") {
+                try await require(
+                    instance,
+                    "the session to reach RETR 1 (\(instance.launchedOutput("session-\(systemUser)")))"
+                ) {
                     FileManager.default.fileExists(atPath: out + ".held") || !client.isRunning
                 }
                 let retrieved = Array((try? Data(contentsOf: URL(fileURLWithPath: out))) ?? Data())
-                check(retrieved == expected, "RETR gave \(retrieved.count) bytes, the mailbox holds \(expected.count)", instance)
+                check(
+                    retrieved == expected,
+                    "RETR gave \(retrieved.count) bytes, the mailbox holds \(expected.count)",
+                    instance
+                )
 
                 // While the session is open: pop3d (every process) runs as mail_owner; one pop3mail runs as the
                 // user with every uid and gid (real, effective, saved, filesystem), without root's group.
                 let pop3d = instance.services(named: "pop3d")
                 check(!pop3d.isEmpty, "no pop3d process", instance)
                 for process in pop3d {
-                    check(processIDs(process.pid, "Uid:") == Array(repeating: owner.uid, count: 4), "pop3d \(process) uids \(processIDs(process.pid, "Uid:"))", instance)
+                    check(
+                        processIDs(process.pid, "Uid:") == Array(repeating: owner.uid, count: 4),
+                        "pop3d \(process) uids \(processIDs(process.pid, "Uid:"))",
+                        instance
+                    )
                 }
-                let serving = instance.services(named: "pop3mail").filter { processIDs($0.pid, "Uid:").first == account.uid }
+                let serving = instance.services(named: "pop3mail").filter {
+                    processIDs($0.pid, "Uid:").first == account.uid
+                }
                 check(serving.count == 1, "pop3mail processes as \(systemUser): \(serving)", instance)
                 for process in serving {
-                    check(processIDs(process.pid, "Uid:") == Array(repeating: account.uid, count: 4), "\(process)", instance)
-                    check(processIDs(process.pid, "Gid:") == Array(repeating: account.gid, count: 4), "\(process)", instance)
+                    check(
+                        processIDs(process.pid, "Uid:") == Array(repeating: account.uid, count: 4),
+                        "\(process)",
+                        instance
+                    )
+                    check(
+                        processIDs(process.pid, "Gid:") == Array(repeating: account.gid, count: 4),
+                        "\(process)",
+                        instance
+                    )
                     check(!processIDs(process.pid, "Groups:").contains(0), "\(process) groups", instance)
                 }
 
@@ -176,12 +219,19 @@ extension Integration {
                 let status = await client.wait(timeout: .seconds(60))
                 let output = instance.launchedOutput("session-\(systemUser)")
                 check(status == .exited(0), "poplib: \(output)", instance)
-                check(output.contains("\"login\": \"+OK Logged in.\"") && output.contains("\"quit\": \"+OK"), output, instance)
+                check(
+                    output.contains("\"login\": \"+OK Logged in.\"") && output.contains("\"quit\": \"+OK"),
+                    output,
+                    instance
+                )
 
                 // DELE + QUIT went through pop3mail's UPDATE; both processes' lines carry one session id.
                 let logout = try await instance.awaitLogLine(containing: "pop3mail[", "logout: user=<\(systemUser)>")
                 check(logout.contains("del=1/1") && logout.contains("(Logged out)"), logout, instance)
-                let login = try await instance.awaitLogLine(containing: "pop3mail[", "login: user=<\(systemUser)>, method=PLAIN")
+                let login = try await instance.awaitLogLine(
+                    containing: "pop3mail[",
+                    "login: user=<\(systemUser)>, method=PLAIN"
+                )
                 let session = login.components(separatedBy: "session=").last ?? "?"
                 check(logout.contains("session=" + session), "\(login)\n\(logout)", instance)
                 if isMaildir {
@@ -197,12 +247,19 @@ extension Integration {
 
         @Test(
             "Without root: pop3d serves the invoking user's own system mbox itself (no pop3mail hop), byte-exact",
-            .enabled(if: getuid() != 0, "as root the rootInstall test covers system users; this one needs an ordinary user")
+            .enabled(
+                if: getuid() != 0,
+                "as root the rootInstall test covers system users; this one needs an ordinary user"
+            )
         )
         func unprivileged() async throws {
             let me = try #require(SystemAccount.current)
-            try await withInstance(try systemUserInstance(user: me.name, homeMailbox: "", spool: "DIR/mail")) { instance in
-                try FileManager.default.createDirectory(atPath: instance.directory + "/mail", withIntermediateDirectories: true)
+            try await withInstance(try systemUserInstance(user: me.name, homeMailbox: "", spool: "DIR/mail")) {
+                instance in
+                try FileManager.default.createDirectory(
+                    atPath: instance.directory + "/mail",
+                    withIntermediateDirectories: true
+                )
                 try await installCertificates(instance)
                 try await instance.start()
                 try await Self.deliver(to: me.name, instance)
@@ -215,7 +272,11 @@ extension Integration {
                 try instance.writeFile(out + ".go", bytes: [])
                 _ = await client.wait(timeout: .seconds(60))
                 let retrieved = Array((try? Data(contentsOf: URL(fileURLWithPath: out))) ?? Data())
-                check(retrieved == expected, "RETR gave \(retrieved.count) bytes, the mailbox holds \(expected.count)", instance)
+                check(
+                    retrieved == expected,
+                    "RETR gave \(retrieved.count) bytes, the mailbox holds \(expected.count)",
+                    instance
+                )
                 let logout = try await instance.awaitLogLine(containing: "logout: user=<\(me.name)>")
                 check(logout.contains("pop3d[") && logout.contains("del=1/1"), logout, instance)
                 let login = try await instance.awaitLogLine(containing: "login: user=<\(me.name)>, method=PLAIN")
