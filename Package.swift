@@ -165,7 +165,10 @@ let package = Package(
         tests("AviaryPOP3Tests", ["AviaryPOP3", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]),
         tests(
             "AviaryPOP3ServerTests",
-            ["AviaryPOP3Server", "AviaryMailbox", "AviaryTestSupport", "AviaryConfig", "AviaryCore", nioCore, nioPosix, logging]
+            [
+                "AviaryPOP3Server", "AviaryMailbox", "AviaryUsers", "AviaryTestSupport", "AviaryConfig", "AviaryCore",
+                nioCore, nioPosix, logging,
+            ]
         ),
         tests("AviaryPickupTests", ["AviaryPickup", "AviarySubmission", "AviaryQueue", "AviaryCore", logging]),
         .testTarget(

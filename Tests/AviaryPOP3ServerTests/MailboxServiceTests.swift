@@ -2,6 +2,7 @@ import AviaryCore
 import AviaryMailbox
 import AviaryPOP3Server
 import AviaryTestSupport
+import AviaryUsers
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -80,6 +81,23 @@ final class StopFlag: Sendable {
 
 @Suite("pop3d hands system users to pop3mail")
 struct MailboxServiceTests {
+    @Test(
+        "A bare users-file name that is a Unix account logs in as that system account; root never; user@domain stays virtual"
+    )
+    func systemIdentities() throws {
+        let account = try #require(SystemAccount.named("daemon"))
+        let daemon = PasswdEntry(user: "daemon", password: nil)
+        #expect(POP3Identity.login(for: daemon) == .success(.system(account)))
+        guard case .failure = POP3Identity.login(for: PasswdEntry(user: "root", password: nil)) else {
+            Issue.record("root logged in")
+            return
+        }
+        let virtual = PasswdEntry(user: "daemon@virtual.test", password: nil)
+        #expect(POP3Identity.login(for: virtual) == .success(.virtual(virtual)))
+        let unknown = PasswdEntry(user: "no-such-account-here", password: nil)
+        #expect(POP3Identity.login(for: unknown) == .success(.virtual(unknown)))
+    }
+
     @Test("The hand-off line round-trips; spaces and control characters cannot add fields; no user, no hand-off")
     func handoffLine() {
         let handoff = MailboxHandoff(
