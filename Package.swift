@@ -39,6 +39,7 @@ let package = Package(
         .executable(name: "anvil", targets: ["anvil"]),
         .executable(name: "pop3d", targets: ["pop3d"]),
         .executable(name: "smtp", targets: ["smtp"]),
+        .executable(name: "pop3mail", targets: ["pop3mail"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -140,6 +141,7 @@ let package = Package(
         executable("anvil", ["AviaryAnvil", "AviaryDaemon"]),
         executable("pop3d", ["AviaryPOP3Server", "AviaryDaemon", "AviaryTLS"]),
         executable("smtp", ["AviarySMTPClient", "AviaryDaemon"]),
+        executable("pop3mail", ["AviaryPOP3Server", "AviaryDaemon"]),
 
         .target(
             name: "AviaryTestSupport",
@@ -179,14 +181,17 @@ let package = Package(
         tests("AviaryPOP3Tests", ["AviaryPOP3", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]),
         tests(
             "AviaryPOP3ServerTests",
-            ["AviaryPOP3Server", "AviaryMailbox", "AviaryTestSupport", "AviaryConfig", "AviaryCore", nioCore, nioPosix, logging]
+            [
+                "AviaryPOP3Server", "AviaryMailbox", "AviaryUsers", "AviaryTestSupport", "AviaryConfig", "AviaryCore",
+                nioCore, nioPosix, logging,
+            ]
         ),
         tests("AviaryPickupTests", ["AviaryPickup", "AviarySubmission", "AviaryQueue", "AviaryCore", logging]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "AviaryTestSupport", "AviaryConfig", "AviaryQueue", "AviaryPickup", "AviarySubmission", "master", "smtpd",
-                "qmgr", "local", "aviary", "sendmail", "pickup", "showq", "anvil", "pop3d", "smtp",
+                "qmgr", "local", "aviary", "sendmail", "pickup", "showq", "anvil", "pop3d", "smtp", "pop3mail",
             ],
             exclude: ["clients"],
             swiftSettings: swiftSettings

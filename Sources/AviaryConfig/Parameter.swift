@@ -120,6 +120,9 @@ extension Parameter {
         "pop3d_sasl_mechanism_list", .list, "PLAIN LOGIN", "Mechanisms AUTH offers (RFC 5034).")
     public static let pop3dConnectionLimit = Parameter(
         "pop3d_connection_limit", .integer, "500", "Most simultaneous sessions per pop3d process.")
+    public static let pop3dMailboxService = Parameter(
+        "pop3d_mailbox_service", .string, "pop3mail",
+        "The private/ service (pop3mail) that serves system users' sessions as the user; empty: pop3d serves them.")
 
     // Recipients and mailboxes.
     public static let aliasMaps = Parameter(
@@ -180,6 +183,7 @@ extension Parameter {
         .smtpdConnectionLimit, .lineLengthLimit, .smtpdHeloRequired, .disableVrfyCommand,
         .pop3dBanner, .pop3dTimeout, .pop3dAuthFailureLimit, .pop3dAuthFailureDelay, .pop3dTLSAuthOnly,
         .pop3dConnectionLimit, .pop3dTLSCertFile, .pop3dTLSKeyFile, .pop3dTLSWrappermode, .pop3dSASLMechanisms,
+        .pop3dMailboxService,
         .aliasMaps, .aliasDatabase, .virtualMailboxDomains, .virtualMailboxMaps, .virtualMailboxBase, .homeMailbox,
         .mailSpoolDirectory, .recipientDelimiter, .forwardPath, .allowMailToCommands, .allowMailToFiles,
         .defaultPrivs, .commandTimeout,

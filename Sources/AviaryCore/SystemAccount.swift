@@ -68,6 +68,22 @@ public enum Privileges {
         if setuid(0) == 0 {
             throw SystemError(code: EPERM, operation: "drop privileges (root could be regained)", path: account.name)
         }
+        // Real, effective, saved and filesystem ids must all be the account's now; a saved id of 0 would let
+        // root back. Glibc's getresuid is not visible to Swift, so /proc tells.
+        guard idsAreAll(account.uid, line: "Uid:"), idsAreAll(account.gid, line: "Gid:") else {
+            throw SystemError(code: EPERM, operation: "drop privileges (ids not all changed)", path: account.name)
+        }
+    }
+
+    /// Whether every id on `line` of /proc/self/status (real, effective, saved, filesystem) is `id`.
+    private static func idsAreAll(_ id: UInt32, line prefix: String) -> Bool {
+        guard let status = try? FileDescriptor(adopting: open("/proc/self/status", O_RDONLY | O_CLOEXEC)).readToEnd()
+        else { return false }
+        for line in String(decoding: status, as: UTF8.self).split(separator: "\n") where line.hasPrefix(prefix) {
+            let ids = line.dropFirst(prefix.count).split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return ids.count == 4 && ids.allSatisfy { UInt32($0) == id }
+        }
+        return false
     }
 
     /// Runs `body` with the effective ids of `account`, restoring root afterwards. For a root process that

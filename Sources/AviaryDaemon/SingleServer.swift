@@ -15,16 +15,30 @@ import Logging
 public enum SingleServer {
     public static func run(_ context: DaemonContext, handle: (FileDescriptor) -> Void) -> Never {
         let maxUse = max(1, context.config.integer(.maxUse))
-        let maxIdle = max(1, context.config.seconds(.maxIdle))
-        let listener = DaemonContext.listenDescriptor
         var termination = sigset_t()
         sigemptyset(&termination)
         sigaddset(&termination, SIGTERM)
         sigaddset(&termination, SIGHUP)
         var served = 0
+        while served < maxUse {
+            let connection = acceptOne(context)
+            sigprocmask(SIG_BLOCK, &termination, nil)
+            handle(connection)
+            served += 1
+            sigprocmask(SIG_UNBLOCK, &termination, nil)
+        }
+        exit(0)
+    }
+
+    /// Waits for the next connection on the inherited listening socket and returns it (close-on-exec). Exits
+    /// the process (status 0) after `max_idle` seconds without one, or when master went away. `run` serves
+    /// connections with it; pop3mail takes just one, because it stops being root to serve it.
+    public static func acceptOne(_ context: DaemonContext) -> FileDescriptor {
+        let maxIdle = max(1, context.config.seconds(.maxIdle))
+        let listener = DaemonContext.listenDescriptor
         var idle = 0
         let master = MasterLink.masterPID()
-        while served < maxUse {
+        while true {
             // Wait in one-second steps: to retire after max_idle, and to notice that master went away
             // (a service must not outlive it, or a new master would run a second set beside it).
             var poll = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
@@ -52,11 +66,7 @@ public enum SingleServer {
                 exit(1)
             }
             _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
-            sigprocmask(SIG_BLOCK, &termination, nil)
-            handle(FileDescriptor(adopting: connection))
-            served += 1
-            sigprocmask(SIG_UNBLOCK, &termination, nil)
+            return FileDescriptor(adopting: connection)
         }
-        exit(0)
     }
 }

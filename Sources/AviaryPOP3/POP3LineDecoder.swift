@@ -8,6 +8,8 @@
 //   the session refuses (a `-ERR` response passes by), decoding resumes. If it accepts, the TLS hook removes this
 //   decoder after `+OK` is flushed: whatever the client sent after STLS is plaintext and is dropped (`decodeLast`),
 //   the TLS handler goes first in the pipeline, and a fresh decoder follows it.
+// - Relaying (pop3d after handing a system user's login to pop3mail): once a `.relayed` write passes by, the
+//   decoder never pauses again, since the responses it would wait for are bytes it cannot read.
 
 import NIOCore
 
@@ -38,6 +40,7 @@ public struct POP3LineDecoder: WriteObservingByteToMessageDecoder {
     /// Whether to stop decoding after an `STLS` line until the session has answered it.
     public let pausesAfterSTLS: Bool
     private var isPaused = false
+    private var isRelaying = false
     private var isContinuation = false
 
     /// - Parameters:
@@ -69,9 +72,17 @@ public struct POP3LineDecoder: WriteObservingByteToMessageDecoder {
         return .needMoreData
     }
 
-    /// A refused STLS lets decoding go on.
+    /// A refused STLS lets decoding go on; so does the first relayed write, for good.
     public mutating func write(data: POP3Output) {
-        if isPaused, case .response(let response) = data, response.status == .error { isPaused = false }
+        switch data {
+        case .response(let response) where isPaused && response.status == .error:
+            isPaused = false
+        case .relayed:
+            isRelaying = true
+            isPaused = false
+        default:
+            break
+        }
     }
 
     /// The next line or piece in `buffer`, consuming its bytes; nil when more bytes are needed or while paused.
@@ -93,7 +104,7 @@ public struct POP3LineDecoder: WriteObservingByteToMessageDecoder {
         }
         let startsLine = !isContinuation
         isContinuation = false
-        if pausesAfterSTLS, startsLine, line.bytes.readableBytes == 4,
+        if pausesAfterSTLS, !isRelaying, startsLine, line.bytes.readableBytes == 4,
             line.bytes.getString(at: line.bytes.readerIndex, length: 4)?.uppercased() == "STLS"
         {
             isPaused = true

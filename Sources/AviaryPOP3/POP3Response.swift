@@ -74,11 +74,15 @@ public struct POP3Response: Equatable, Sendable {
     }
 }
 
-/// What the session writes to the connection: responses, and message text already encoded by a
-/// `POP3MessageEncoder` (CRLF line ends, dot-stuffed, ended with the final ".").
+/// What the session writes to the connection: responses, message text already encoded by a
+/// `POP3MessageEncoder` (CRLF line ends, dot-stuffed, ended with the final "."), and the bytes of another
+/// process's session that pop3d relays after handing a login over (pop3mail: see POP3Relay.swift).
 public enum POP3Output: Equatable, Sendable {
     case response(POP3Response)
     case messageData(ByteBuffer)
+    /// Bytes written as they are; the line decoder stops pausing after STLS once it sees one (the relayed
+    /// session answers STLS itself, always with `-ERR` after a login).
+    case relayed(ByteBuffer)
 }
 
 /// Encodes `POP3Output` for the wire.
@@ -90,7 +94,7 @@ public struct POP3OutputEncoder: MessageToByteEncoder {
     public func encode(data: POP3Output, out: inout ByteBuffer) throws {
         switch data {
         case .response(let response): response.write(to: &out)
-        case .messageData(var bytes): out.writeBuffer(&bytes)
+        case .messageData(var bytes), .relayed(var bytes): out.writeBuffer(&bytes)
         }
     }
 }

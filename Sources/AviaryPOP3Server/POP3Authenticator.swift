@@ -24,6 +24,22 @@ public enum POP3Identity: Sendable, Equatable {
     }
 }
 
+extension POP3Identity {
+    /// Who a users-file entry logs in as. The users file is the one password table (Dovecot's passwd-file):
+    /// an entry whose user is a bare name (no `@`) naming a Unix account is that SYSTEM account, whose mailbox is
+    /// where `local` delivers `name@$mydestination` (home_mailbox in its home, or mail_spool_directory/name);
+    /// the account's own uid, gid and home count, not the entry's fields. Every other entry is a virtual user,
+    /// as before. root has no POP3 login: its sessions would have to run as root.
+    /// Blocking (NSS): call it off the event loop.
+    public static func login(for entry: PasswdEntry) -> POP3Login {
+        guard !entry.user.contains("@"), let account = SystemAccount.named(entry.user) else {
+            return .success(.virtual(entry))
+        }
+        guard account.uid != 0 else { return .failure(reason: "\(account.name) is a root account: no POP3 login") }
+        return .success(.system(account))
+    }
+}
+
 /// The outcome of one authentication attempt.
 public enum POP3Login: Sendable, Equatable {
     case success(POP3Identity)
@@ -43,7 +59,8 @@ public protocol POP3Authenticator: Sendable {
 }
 
 /// Checks passwords against the users file, for the `{PLAIN}` scheme only; every other scheme is a failure
-/// with a log reason until the SASL library brings crypt(3). System accounts cannot log in with it.
+/// with a log reason until the SASL library brings crypt(3). System accounts log in through bare-name entries
+/// (`POP3Identity.login(for:)`).
 public struct PlainPasswordAuthenticator: POP3Authenticator {
     let directory: UserDirectory
 
@@ -61,7 +78,7 @@ public struct PlainPasswordAuthenticator: POP3Authenticator {
         guard Self.constantTimeEquals(Array(stored.hash.utf8), Array(password.utf8)) else {
             return .failure(reason: "password mismatch")
         }
-        return .success(.virtual(entry))
+        return POP3Identity.login(for: entry)
     }
 
     /// Compares without an early exit, so that response time says nothing about how much matched.

@@ -71,7 +71,7 @@ public struct CryptPasswordAuthenticator: POP3Authenticator {
                 guard let entry = directory.virtualUser(user) else { return .failure(reason: "unknown user") }
                 guard let stored = entry.password else { return .failure(reason: "user has no password") }
                 switch PasswordVerifier.verify(password, against: stored) {
-                case .match: return .success(.virtual(entry))
+                case .match: return POP3Identity.login(for: entry)
                 case .mismatch: return .failure(reason: "password mismatch")
                 case .unusable(let reason): return .temporaryFailure(reason: "stored password unusable: \(reason)")
                 }
@@ -130,7 +130,7 @@ final class SASLMechanismExchange: POP3SASLExchange {
             guard let entry = directory.virtualUser(username) else {
                 return .done(.temporaryFailure(reason: "\(username) authenticated but has no mailbox entry"))
             }
-            return .done(.success(.virtual(entry)))
+            return .done(POP3Identity.login(for: entry))
         case .failure(let failure):
             if failure.code == .temporary { return .done(.temporaryFailure(reason: failure.reason)) }
             return .done(.failure(reason: failure.reason))

@@ -1,17 +1,21 @@
 // pop3d: POP3 (RFC 1939, RFC 2449) for the mailboxes `local` writes.
 //
-// Privileges, the design chosen: pop3d runs as mail_owner, never as root. master.cf's line is
-// `pop3 inet n - n - - pop3d` (unpriv column `-`): master binds port 110 as root and starts pop3d with `-u`,
-// and `Daemon.start` drops to mail_owner before the first byte is read from any client, exactly as for smtpd.
-// No parser, no session and no mailbox access ever runs as root. What that serves:
-// - virtual users (the users file): their Maildirs belong to mail_owner, who `local` writes them as;
-// - system users whose mailbox mail_owner may read and write (the demo and the tests, where everything runs as
-//   one user; or a site that gives mail_owner group access to /var/mail). For the others the login succeeds
-//   but the mailbox cannot be opened: `-ERR [SYS/TEMP]` and a warning naming the mailbox.
-// Serving every system user needs Dovecot's split, left for later (TODO(#5)): this process stays the
-// unprivileged login process, and after authentication hands the connection (fd passing) to a root-started
-// post-login helper that switches to the user for good and runs the TRANSACTION state. A root process that
-// parses POP3 before login, or keeps a saved uid of 0 while parsing, is what this design refuses.
+// Privileges: no POP3 parser ever runs as root. Two programs, Dovecot's login/post-login split in miniature:
+// - pop3d (master.cf `pop3 inet n - n - - pop3d`, unpriv `-`): master binds port 110 as root and starts pop3d
+//   with `-u`; `Daemon.start` drops to mail_owner before the first byte is read from any client, as for smtpd.
+//   pop3d owns the client connection, TLS (STLS, pop3s), the AUTHORIZATION state and the idle timeout, and
+//   serves virtual users (the users file; their Maildirs belong to mail_owner) itself, start to end.
+// - pop3mail (`pop3mail unix - n n - - pop3mail`, unpriv `n`: started as root, one session per process):
+//   when a login resolves to a system account (`POP3Identity.login(for:)`) that pop3d does not run as, pop3d
+//   connects to pop3mail's socket in private/, sends one line naming the user (MailboxHandoff.swift) and from
+//   then on only relays bytes between the client (through its TLS) and that socket (POP3Session+Relay.swift).
+//   pop3mail reads that one line as root, drops to the user's uid, gid and groups for good, and only then
+//   opens the mailbox and runs the TRANSACTION and UPDATE states with this same session code
+//   (POP3MailboxService.swift). It logs the login and logout lines, as `aviary/pop3mail`, with pop3d's
+//   session id.
+// When master is not root (the demo), pop3d runs as the invoking user and serves that user's own system
+// mailbox without the hop; `pop3d_mailbox_service =` (empty) makes pop3d serve every system user itself, for
+// sites that give mail_owner access to the mailboxes.
 //
 // Shape: as smtpd. Framing, the line limit and the idle timeout are channel handlers; each session is async
 // code over `NIOAsyncChannel`, one child task per connection; blocking mailbox work goes to the thread pool.
@@ -37,6 +41,8 @@ public final class POP3Server: Sendable {
     let sasl: (any POP3SASLMechanisms)?
     let logger: Logger
     let pool: NIOThreadPool
+    /// Hand off system accounts even when pop3d runs as that account (tests of the relay; never in a daemon).
+    let handsOffOwnAccount: Bool
     private let activeSessions = Atomic<Int>(0)
 
     /// - Parameters:
@@ -49,14 +55,20 @@ public final class POP3Server: Sendable {
         pool: NIOThreadPool,
         authenticator: (any POP3Authenticator)? = nil,
         tls: (any POP3TLSProvider)? = nil,
-        sasl: (any POP3SASLMechanisms)? = nil
+        sasl: (any POP3SASLMechanisms)? = nil,
+        handsOffOwnAccount: Bool = false
     ) {
         settings = POP3ServerSettings(config: config)
+        self.handsOffOwnAccount = handsOffOwnAccount
         self.authenticator = authenticator ?? PlainPasswordAuthenticator(directory: UserDirectory(config: config))
         self.tls = tls
         self.sasl = sasl
         self.logger = logger
         self.pool = pool
+    }
+
+    /// Said when serving starts (not in pop3mail, which has neither TLS nor logins).
+    private func warnAboutSettings() {
         if tls == nil && settings.isTLSRequiredForAuth {
             logger.warning(
                 "pop3d_tls_auth_only = yes and no TLS certificate: no client can log in (set pop3d_tls_auth_only = no to allow plaintext logins)"
@@ -66,6 +78,7 @@ public final class POP3Server: Sendable {
 
     /// Serves connections from an already bound listening socket (master's fd 3) until cancelled.
     public func run(listeningSocket: Int32, group: any EventLoopGroup) async throws {
+        warnAboutSettings()
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
@@ -81,6 +94,7 @@ public final class POP3Server: Sendable {
         group: any EventLoopGroup,
         ready: @Sendable (Int) -> Void = { _ in }
     ) async throws {
+        warnAboutSettings()
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
@@ -93,10 +107,22 @@ public final class POP3Server: Sendable {
     static let encoderName = "pop3.encoder"
 
     private func configure(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<POP3Line, POP3Output>> {
-        let timeout = settings.timeoutSeconds
-        let pausesAfterSTLS = tls != nil && !settings.isWrapperMode
-        let wrapper = settings.isWrapperMode ? tls : nil
-        return channel.eventLoop.makeCompletedFuture {
+        Self.configure(
+            channel,
+            timeout: settings.timeoutSeconds,
+            wrapper: settings.isWrapperMode ? tls : nil,
+            pausesAfterSTLS: tls != nil && !settings.isWrapperMode
+        )
+    }
+
+    /// The pipeline of a POP3 connection, pop3d's and pop3mail's alike.
+    static func configure(
+        _ channel: any Channel,
+        timeout: Int,
+        wrapper: (any POP3TLSProvider)?,
+        pausesAfterSTLS: Bool
+    ) -> EventLoopFuture<NIOAsyncChannel<POP3Line, POP3Output>> {
+        channel.eventLoop.makeCompletedFuture {
             let sync = channel.pipeline.syncOperations
             if let wrapper { try sync.addHandler(try wrapper.makeServerHandler(eventLoop: channel.eventLoop)) }
             try sync.addHandler(MessageToByteHandler(POP3OutputEncoder()), name: Self.encoderName)
@@ -109,6 +135,45 @@ public final class POP3Server: Sendable {
             try sync.addHandler(InactivityHandler())
             return try NIOAsyncChannel<POP3Line, POP3Output>(wrappingChannelSynchronously: channel)
         }
+    }
+
+    /// The pop3mail socket a login of `identity` is handed to, or nil when pop3d serves it itself: virtual
+    /// users, an empty `pop3d_mailbox_service`, and the account pop3d runs as (no privilege to gain).
+    func mailboxServiceSocket(for identity: POP3Identity) -> String? {
+        guard case .system(let account) = identity, let socket = settings.mailboxServiceSocket else { return nil }
+        if account.uid == geteuid() && !handsOffOwnAccount { return nil }
+        return socket
+    }
+
+    /// pop3mail: serves the one session pop3d handed over on `descriptor`, already running as its user.
+    public func serveHandedOff(
+        descriptor: Int32,
+        handoff: MailboxHandoff,
+        account: SystemAccount,
+        group: any EventLoopGroup
+    ) async throws {
+        let timeout = settings.timeoutSeconds
+        let connection = try await ClientBootstrap(group: group)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .withConnectedSocket(NIOBSDSocket.Handle(descriptor)) { channel in
+                Self.configure(channel, timeout: timeout, wrapper: nil, pausesAfterSTLS: false)
+            }
+        var session = POP3Session(
+            server: self,
+            channel: connection.channel,
+            remoteAddress: handoff.remoteAddress,
+            localAddress: handoff.localAddress,
+            id: handoff.session.isEmpty ? nil : handoff.session
+        )
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                try await session.resume(.system(account), method: handoff.method, inbound: inbound, outbound: outbound)
+            }
+        } catch {
+            session.end(reason: "\(error)")
+            return
+        }
+        session.end(reason: nil)
     }
 
     private func serve(_ listener: NIOAsyncChannel<NIOAsyncChannel<POP3Line, POP3Output>, Never>) async throws {

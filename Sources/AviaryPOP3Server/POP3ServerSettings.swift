@@ -21,6 +21,10 @@ public struct POP3ServerSettings: Sendable {
     /// `pop3d_tls_wrappermode`: TLS from the first byte (pop3s).
     public var isWrapperMode: Bool
 
+    /// `pop3d_mailbox_service`: the socket of the pop3mail service that system users' sessions are handed to
+    /// (`$queue_directory/private/NAME`, or an absolute path); nil when it is empty and pop3d serves them itself.
+    public var mailboxServiceSocket: String?
+
     public init(config: MainConfig) {
         hostname = config.string(.myhostname)
         banner = config.string(.pop3dBanner)
@@ -33,5 +37,13 @@ public struct POP3ServerSettings: Sendable {
         homeMailbox = config.string(.homeMailbox)
         mailSpoolDirectory = config.string(.mailSpoolDirectory)
         virtualMailboxBase = config.string(.virtualMailboxBase)
+        let service = config.string(.pop3dMailboxService)
+        if service.isEmpty {
+            mailboxServiceSocket = nil
+        } else if service.hasPrefix("/") {
+            mailboxServiceSocket = service
+        } else {
+            mailboxServiceSocket = config.string(.queueDirectory) + "/private/" + service
+        }
     }
 }

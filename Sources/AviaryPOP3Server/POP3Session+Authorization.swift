@@ -31,7 +31,7 @@ extension POP3Session {
                 return false
             }
             let login = await server.authenticator.verify(user: user, password: password, clientAddress: remoteAddress)
-            return try await finishLogin(login, user: user, method: "PLAIN", outbound: outbound)
+            return try await finishLogin(login, user: user, method: "PLAIN", lines: &lines, outbound: outbound)
         case .auth(let mechanism, let initialResponse):
             return try await authenticate(
                 mechanism: mechanism,
@@ -51,12 +51,21 @@ extension POP3Session {
         }
     }
 
-    /// A successful login opens the maildrop; a failed one is answered slowly, and the last one allowed ends
-    /// the session.
-    mutating func finishLogin(_ login: POP3Login, user: String, method: String, outbound: Output) async throws -> Bool {
+    /// A successful login opens the maildrop, or for a system account that pop3d does not run as, hands the
+    /// session to pop3mail; a failed one is answered slowly, and the last one allowed ends the session.
+    mutating func finishLogin(
+        _ login: POP3Login,
+        user: String,
+        method: String,
+        lines: inout Lines,
+        outbound: Output
+    ) async throws -> Bool {
         let place = "method=\(method), rip=\(remoteAddress), lip=\(localAddress), session=<\(id)>"
         switch login {
         case .success(let identity):
+            if let socket = server.mailboxServiceSocket(for: identity) {
+                return try await handOff(identity, method: method, to: socket, lines: &lines, outbound: outbound)
+            }
             let response = await open(identity)
             if response == .loggedIn {
                 logger.info("login: user=<\(identity.userName)>, \(place)")
@@ -90,7 +99,7 @@ extension POP3Session {
     }
 
     /// Locks and reads the user's mailbox (on the thread pool) and enters TRANSACTION.
-    private mutating func open(_ identity: POP3Identity) async -> POP3Response {
+    mutating func open(_ identity: POP3Identity) async -> POP3Response {
         let location = UserMailbox(for: identity, settings: settings)
         let result: Result<(Maildrop, MaildropLock?), MaildropError>
         do {
@@ -181,7 +190,7 @@ extension POP3Session {
         while true {
             switch await exchange.step(response) {
             case .done(let login):
-                return try await finishLogin(login, user: "", method: mechanism, outbound: outbound)
+                return try await finishLogin(login, user: "", method: mechanism, lines: &lines, outbound: outbound)
             case .challenge(let challenge):
                 try await write(.authChallenge(POP3Base64.encode(challenge)), outbound)
                 guard let line = try await lines.next() else { return true }

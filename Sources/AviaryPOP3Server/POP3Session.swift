@@ -29,21 +29,57 @@ struct POP3Session {
     var transaction: POP3Transaction?
     var endReason: String?
 
-    init(server: POP3Server, channel: any Channel, remoteAddress: String, localAddress: String) {
+    /// True once a login was handed to pop3mail: this process only relayed, and pop3mail logs the session.
+    var isHandedOff = false
+    /// True in pop3mail, where the session starts at login: a maildrop that did not open was logged by `open`.
+    var isResumed = false
+
+    /// - Parameter id: the session id; pop3mail takes pop3d's, so that both processes' lines share it.
+    init(server: POP3Server, channel: any Channel, remoteAddress: String, localAddress: String, id: String? = nil) {
         self.server = server
         self.channel = channel
         self.remoteAddress = remoteAddress
         self.localAddress = localAddress
         var generator = SystemRandomNumberGenerator()
-        id = POP3Base64.encode((0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        self.id = id ?? POP3Base64.encode((0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) })
         logger = server.logger
-        logger[metadataKey: "session"] = "\(id)"
+        logger[metadataKey: "session"] = "\(self.id)"
     }
 
+    /// The whole session, from the greeting.
     mutating func run(inbound: NIOAsyncChannelInboundStream<POP3Line>, outbound: Output) async throws {
         defer { transaction?.lock?.release() }
         try await outbound.write(.response(.greeting(settings.banner)))
         var lines = inbound.makeAsyncIterator()
+        try await serveCommands(&lines, outbound: outbound)
+    }
+
+    /// pop3mail: the session after pop3d's login, from opening the maildrop on. The status line is what pop3d
+    /// waits for; after `+OK` the commands are TRANSACTION ones, served by the same code as in pop3d.
+    mutating func resume(
+        _ identity: POP3Identity,
+        method: String,
+        inbound: NIOAsyncChannelInboundStream<POP3Line>,
+        outbound: Output
+    ) async throws {
+        defer { transaction?.lock?.release() }
+        isResumed = true
+        let response = await open(identity)
+        if response == .loggedIn {
+            logger.info(
+                "login: user=<\(identity.userName)>, method=\(method), rip=\(remoteAddress), lip=\(localAddress), session=<\(id)>"
+            )
+        }
+        try await write(response, outbound)
+        guard transaction != nil else {
+            endReason = "mailbox unavailable"
+            return
+        }
+        var lines = inbound.makeAsyncIterator()
+        try await serveCommands(&lines, outbound: outbound)
+    }
+
+    private mutating func serveCommands(_ lines: inout Lines, outbound: Output) async throws {
         while let line = try await lines.next() {
             guard line.isComplete else {
                 try await skipRestOfLine(&lines)
@@ -142,6 +178,11 @@ struct POP3Session {
     /// The last log line: `logout:` after a login, `disconnect:` before one.
     func end(reason: String?) {
         let why = reason ?? endReason ?? "connection closed"
+        if isHandedOff {
+            logger.debug("relay to pop3mail ended: session=<\(id)> (\(why))")
+            return
+        }
+        if isResumed && transaction == nil { return }
         if let transaction {
             let stats = transaction.statistics
             logger.info(

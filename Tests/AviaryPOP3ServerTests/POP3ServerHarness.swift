@@ -173,9 +173,12 @@ struct POP3ServerHarness: Sendable {
     var systemAccount: SystemAccount { SystemAccount.current! }
     var systemMbox: Mbox { Mbox(path: root + "/spool/" + systemAccount.name) }
 
+    /// - Parameter mailboxService: hand system users' logins (the test's own account) to an in-process
+    ///   pop3mail on a Unix socket, as pop3d does for accounts it does not run as.
     static func run(
         extra: String = "",
         tls: (any POP3TLSProvider)? = nil,
+        mailboxService: Bool = false,
         _ body: (POP3ServerHarness) async throws -> Void
     ) async throws {
         let directory = TemporaryDirectory("pop3d")
@@ -197,6 +200,7 @@ struct POP3ServerHarness: Sendable {
             mail_spool_directory = \(root)/spool
             pop3d_tls_auth_only = no
             pop3d_auth_failure_delay = 0
+            \(mailboxService ? "pop3d_mailbox_service = " + root + "/pop3mail" : "")
             \(extra)
             """,
             directory: root
@@ -216,8 +220,19 @@ struct POP3ServerHarness: Sendable {
             logger: Logger(label: "pop3d-test") { _ in CapturingLogHandler(lines: logs) },
             pool: pool,
             authenticator: authenticator,
-            tls: tls
+            tls: tls,
+            handsOffOwnAccount: mailboxService
         )
+        let mailbox = mailboxService
+            ? try InProcessMailboxService(
+                socketPath: root + "/pop3mail",
+                server: POP3Server(
+                    config: config,
+                    logger: Logger(label: "pop3mail-test") { _ in CapturingLogHandler(lines: logs) },
+                    pool: pool
+                ),
+                group: group
+            ) : nil
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let task = Task {
             do {
@@ -246,6 +261,7 @@ struct POP3ServerHarness: Sendable {
         }
         task.cancel()
         _ = await task.result
+        await mailbox?.stop()
         try? await group.shutdownGracefully()
         try? await pool.shutdownGracefully()
         try? await clientPool.shutdownGracefully()

@@ -64,6 +64,19 @@ struct POP3LineDecoderTests {
         _ = try channel.finish()
     }
 
+    @Test("After a relayed write the decoder never pauses at STLS again, and relayed bytes go out as they are")
+    func relaying() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(POP3OutputEncoder()))
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(POP3LineDecoder(pausesAfterSTLS: true)))
+        try channel.writeOutbound(POP3Output.relayed(ByteBuffer(string: "+OK Logged in.\r\n")))
+        #expect(try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "+OK Logged in.\r\n")
+        try channel.writeInbound(ByteBuffer(string: "STLS\r\nSTAT\r\n"))
+        #expect(try channel.readInbound(as: POP3Line.self).map { String(buffer: $0.bytes) } == "STLS")
+        #expect(try channel.readInbound(as: POP3Line.self).map { String(buffer: $0.bytes) } == "STAT")
+        #expect(try channel.finish().isClean)
+    }
+
     @Test("Responses are written with dot-stuffed bodies")
     func responses() {
         var buffer = ByteBuffer()

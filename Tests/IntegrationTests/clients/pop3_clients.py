@@ -5,6 +5,9 @@ Usage:
   pop3_clients.py poplib HOST PORT USER PASS        poplib: CAPA, USER before STLS (must fail), stls(),
                                                     login, STAT, UIDL, RETR 1 (bytes as hex)
   pop3_clients.py getmail HOST PORT USER PASS DIR   getmail6 over pop3s into the Maildir DIR (keeps mail)
+  pop3_clients.py session HOST PORT USER PASS OUT   poplib over STLS: login, STAT, RETR 1 (raw bytes with CR LF
+                                                    to OUT), then creates OUT.held and waits (60 s at most)
+                                                    for OUT.go before DELE 1 and QUIT
 """
 import json
 import os
@@ -68,9 +71,33 @@ def with_getmail(host, port, user, password, directory):
     print(json.dumps({"status": run.returncode, "stderr": run.stderr[-2000:], "files": len(names)}))
 
 
+def held_session(host, port, user, password, out):
+    import time
+    result = {}
+    client = poplib.POP3(host, port, timeout=30)
+    client.stls(context=context())
+    client.user(user)
+    result["login"] = client.pass_(password).decode("latin-1")
+    result["stat"] = list(client.stat())
+    response, lines, octets = client.retr(1)
+    result["retr_octets"] = octets
+    with open(out, "wb") as f:
+        f.write(b"".join(line + b"\r\n" for line in lines))
+    open(out + ".held", "w").close()
+    for _ in range(600):
+        if os.path.exists(out + ".go"):
+            break
+        time.sleep(0.1)
+    result["dele"] = client.dele(1).decode("latin-1")
+    result["quit"] = client.quit().decode("latin-1")
+    print(json.dumps(result))
+
+
 if __name__ == "__main__":
     kind = sys.argv[1]
     if kind == "poplib":
         with_poplib(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
+    elif kind == "session":
+        held_session(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6])
     else:
         with_getmail(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6])

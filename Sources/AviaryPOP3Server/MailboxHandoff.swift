@@ -1,0 +1,115 @@
+// The hand-off from pop3d to pop3mail: how a system user's session moves to a process that runs as the user.
+//
+// pop3d (mail_owner) authenticates; for a system account it connects to pop3mail's socket in
+// `$queue_directory/private/` (mode 0700, mail_owner's: only mail_owner and root reach it, so pop3mail trusts
+// what arrives there) and writes ONE line, space-separated `key=value` fields, values without spaces:
+//
+//     user=bob method=PLAIN session=Zm9vYmFyYmF6cXV4 rip=192.0.2.7 lip=192.0.2.1\n
+//
+// `user` (required) is the account name; the others are for pop3mail's log lines only. pop3mail, still root,
+// reads exactly that line (byte by byte, at most `maximumLength` bytes, never a byte of the client's), drops
+// to the user for good, opens the mailbox and answers with one POP3 status line: `+OK Logged in.`, or
+// `-ERR [IN-USE] ...` / `-ERR [SYS/TEMP] ...` and closes. After `+OK` the connection carries the client's
+// TRANSACTION commands and the replies, which pop3d relays unchanged (POP3Session+Relay.swift). The line and
+// the first reply are read with blocking calls (pool thread in pop3d, before the event loop in pop3mail).
+
+import AviaryCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one line pop3d sends pop3mail: whose mailbox, and how the session is known in the logs.
+public struct MailboxHandoff: Sendable, Equatable {
+    public var user: String
+    public var method: String
+    public var session: String
+    public var remoteAddress: String
+    public var localAddress: String
+
+    /// The longest line either side accepts, line feed included.
+    public static let maximumLength = 512
+
+    public init(user: String, method: String, session: String, remoteAddress: String, localAddress: String) {
+        self.user = user
+        self.method = method
+        self.session = session
+        self.remoteAddress = remoteAddress
+        self.localAddress = localAddress
+    }
+
+    /// The line, with its line feed. Fields are sanitized (spaces and control characters become `_`).
+    public var line: String {
+        let fields = [
+            ("user", user), ("method", method), ("session", session), ("rip", remoteAddress), ("lip", localAddress),
+        ]
+        return fields.map { "\($0.0)=\(Self.sanitized($0.1))" }.joined(separator: " ") + "\n"
+    }
+
+    private static func sanitized(_ value: String) -> String {
+        String(value.unicodeScalars.map { $0.value <= 32 || $0.value == 127 ? "_" : Character($0) })
+    }
+
+    /// Parses a line (without its line feed); nil when `user` is missing or a field has no `=`.
+    public init?(line: String) {
+        var values: [String: String] = [:]
+        for field in line.split(separator: " ", omittingEmptySubsequences: true) {
+            guard let equals = field.firstIndex(of: "=") else { return nil }
+            values[String(field[..<equals])] = String(field[field.index(after: equals)...])
+        }
+        guard let user = values["user"], !user.isEmpty else { return nil }
+        self.init(
+            user: user,
+            method: values["method"] ?? "",
+            session: values["session"] ?? "",
+            remoteAddress: values["rip"] ?? "unknown",
+            localAddress: values["lip"] ?? "unknown"
+        )
+    }
+}
+
+/// Why the hand-off did not happen.
+public struct MailboxHandoffError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension MailboxHandoff {
+    /// pop3d's side: connects to pop3mail at `socketPath`, sends the line and reads pop3mail's status line.
+    /// Blocking: run it on a thread pool.
+    /// - Returns: the connected descriptor (the caller owns it) and the status line without CR LF.
+    public func send(to socketPath: String, timeout: Int) throws(MailboxHandoffError) -> (Int32, String) {
+        guard let connection = UnixSocket.connect(socketPath, timeout: timeout) else {
+            throw MailboxHandoffError("cannot connect to \(socketPath): \(SystemError.current("connect").reason)")
+        }
+        do throws(SystemError) {
+            try connection.writeAll(Array(line.utf8))
+        } catch {
+            throw MailboxHandoffError("cannot write to \(socketPath): \(error)")
+        }
+        guard let reply = Self.readLine(connection) else {
+            throw MailboxHandoffError("\(socketPath) closed the connection or sent no status line")
+        }
+        return (connection.release(), reply)
+    }
+
+    /// pop3mail's side: reads the line from a freshly accepted connection; nil (after logging nothing) when
+    /// the peer closed or sent something that is not a hand-off line. Blocking.
+    public static func receive(from connection: FileDescriptor) -> MailboxHandoff? {
+        readLine(connection).flatMap { MailboxHandoff(line: $0) }
+    }
+
+    /// Reads one line a byte at a time, so that not one byte after it is consumed; CR LF or LF end it.
+    static func readLine(_ connection: FileDescriptor) -> String? {
+        var bytes: [UInt8] = []
+        while bytes.count < maximumLength {
+            guard let chunk = try? connection.read(upTo: 1), let byte = chunk.first else { return nil }
+            if byte == 10 {
+                if bytes.last == 13 { bytes.removeLast() }
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            bytes.append(byte)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,118 @@
+import AviaryCore
+import AviaryPOP3
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// pop3d's half of a system user's session after login (the protocol is in MailboxHandoff.swift): pop3d keeps
+// the client connection, its TLS and its idle timeout, and moves bytes. Client to pop3mail: the lines as the
+// decoder framed them (pipelined commands the decoder had already read included), each with CR LF again; a
+// piece of an overlong line goes without one, so pop3mail's decoder sees the same overlong line. pop3mail to
+// client: every chunk as it came (`POP3Output.relayed`), flushed before the next one is read, so a slow client
+// slows pop3mail down instead of filling pop3d's memory. Either side ending ends the other: the client's EOF
+// half-closes the socket to pop3mail (which ends its session, without UPDATE unless QUIT came first), and
+// pop3mail's close closes the client's connection after the last byte is written.
+
+extension POP3Session {
+    /// Hands a system user's login to pop3mail and relays the rest of the session. Returns true when the
+    /// session is over (it was relayed to its end); false when pop3mail could not be reached or could not open
+    /// the mailbox: the client has the `-ERR` then and stays in AUTHORIZATION, as when pop3d's own open fails.
+    mutating func handOff(
+        _ identity: POP3Identity,
+        method: String,
+        to socket: String,
+        lines: inout Lines,
+        outbound: Output
+    ) async throws -> Bool {
+        let handoff = MailboxHandoff(
+            user: identity.userName,
+            method: method,
+            session: id,
+            remoteAddress: remoteAddress,
+            localAddress: localAddress
+        )
+        switch await send(handoff, to: socket) {
+        case .failure(let error):
+            logger.warning(
+                "user=<\(identity.userName)>, session=<\(id)>: cannot hand the session to pop3mail: \(error)"
+            )
+            try await write(.mailboxUnavailable, outbound)
+            return false
+        case .success(let (descriptor, reply)) where !reply.hasPrefix("+OK"):
+            // pop3mail logged why; the client gets its words (`-ERR [IN-USE] ...`).
+            close(descriptor)
+            try await outbound.write(.messageData(ByteBuffer(string: reply + "\r\n")))
+            return false
+        case .success(let (descriptor, reply)):
+            isHandedOff = true
+            try await relay(descriptor: descriptor, statusLine: reply, lines: &lines)
+            return true
+        }
+    }
+
+    /// Connects and exchanges the hand-off line and pop3mail's status line, on the thread pool.
+    private func send(
+        _ handoff: MailboxHandoff,
+        to socket: String
+    ) async -> Result<(Int32, String), MailboxHandoffError> {
+        let timeout = settings.timeoutSeconds
+        do {
+            return try await server.pool.runIfActive { () -> Result<(Int32, String), MailboxHandoffError> in
+                do throws(MailboxHandoffError) {
+                    return .success(try handoff.send(to: socket, timeout: timeout))
+                } catch {
+                    return .failure(error)
+                }
+            }
+        } catch {
+            return .failure(MailboxHandoffError("\(error)"))
+        }
+    }
+
+    /// Moves bytes both ways until pop3mail closes or the client goes away.
+    private func relay(descriptor: Int32, statusLine: String, lines: inout Lines) async throws {
+        let mailbox = try await ClientBootstrap(group: channel.eventLoop)
+            .withConnectedSocket(NIOBSDSocket.Handle(descriptor)) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(isOutboundHalfClosureEnabled: true)
+                    )
+                }
+            }
+        let client = channel
+        // The first relayed write also tells the line decoder to stop pausing after STLS.
+        try await client.writeAndFlush(POP3Output.relayed(ByteBuffer(string: statusLine + "\r\n")))
+        try await mailbox.executeThenClose { fromMailbox, toMailbox in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await Self.copy(fromMailbox, to: client) }
+                do {
+                    while let line = try await lines.next() {
+                        var bytes = line.bytes
+                        if line.isComplete { bytes.writeStaticString("\r\n") }
+                        try await toMailbox.write(bytes)
+                    }
+                } catch {
+                    // The client's connection failed or was closed by the other direction: stop reading it.
+                }
+                toMailbox.finish()
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    /// pop3mail to client, one flushed chunk at a time; then the client's connection is closed.
+    private static func copy(_ fromMailbox: NIOAsyncChannelInboundStream<ByteBuffer>, to client: any Channel) async {
+        do {
+            for try await chunk in fromMailbox {
+                try await client.writeAndFlush(POP3Output.relayed(chunk))
+            }
+        } catch {
+            // Either side failed; the session is over in both cases.
+        }
+        try? await client.close()
+    }
+}
