@@ -31,6 +31,8 @@ struct MessageDelivery {
         var status: DeliveryResult.Status
         var dsn: String
         var text: String
+        /// The remote server that answered (`mx.example[192.0.2.1]:25`), for Remote-MTA in a DSN.
+        var relay: String? = nil
     }
 
     func run(from source: QueueName) async {
@@ -142,7 +144,7 @@ struct MessageDelivery {
                         text: "\(transport) returned no result for this recipient")
                 }
                 return Outcome(index: recipient.index, address: recipient.address, status: outcome.status,
-                    dsn: outcome.dsn, text: outcome.text)
+                    dsn: outcome.dsn, text: outcome.text, relay: outcome.relay)
             }
             if route.nextHop != nil {
                 let unreachable = outcomes.allSatisfy { $0.status == .deferred && $0.dsn.hasPrefix("4.4.") }

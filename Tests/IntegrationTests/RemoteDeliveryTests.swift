@@ -82,7 +82,10 @@ extension Integration {
             _ = try await remote.awaitMessage(for: "bob@remote.test", containing: token)
             try await sender.awaitLogLine(containing: "to=<bob@remote.test>", "relay=127.0.0.6[127.0.0.6]:\(try #require(remote.port(of: "127.0.0.6:0")))", "status=sent")
             let bounce = try await sender.awaitMessage(for: "alice", containing: "refused@remote.test")
-            check(bounce.contains("Action: failed") && bounce.contains("no such person here"), "DSN:\n\(bounce)", sender)
+            check(bounce.contains("Action: failed") && bounce.contains("Remote-MTA: dns; 127.0.0.6"), "DSN:\n\(bounce)", sender)
+            check(
+                bounce.contains("Diagnostic-Code: smtp; 554 5.7.1 <refused@remote.test>: Recipient address rejected: no such person here\n"),
+                "DSN:\n\(bounce)", sender)
             try await sender.awaitLogLine(containing: "to=<later@remote.test>", "status=deferred", "said: 450 4.2.1", "mailbox busy")
             let listing = try await sender.run("aviary", ["queue", "list", "-c", sender.directory])
             check(listing.standardOutput.contains("mailbox busy") && listing.standardOutput.contains("later@remote.test"), "\(listing)", sender)
