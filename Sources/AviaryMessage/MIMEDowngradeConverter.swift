@@ -146,8 +146,8 @@ struct MIMEDowngradeConverter {
         }
         output.append(contentsOf: input[position..<header.end])
         endLine(entity)
-        if !isWritten { output.append(contentsOf: field) }
         let mimeVersionAt = output.count
+        if !isWritten { output.append(contentsOf: field) }
         output.append(contentsOf: input[header.end..<header.bodyStart])
         if !header.hasSeparator && header.end < entity.range.upperBound {
             // The body started on a line that was not a field: an empty line keeps the new field out of it.
