@@ -47,7 +47,11 @@ struct MIMEDowngradeConverter {
     }
 
     private mutating func convert(
-        _ range: Range<Int>, depth: Int, isMessage: Bool, defaultType: MIMEContentType, lineEnd: [UInt8]
+        _ range: Range<Int>,
+        depth: Int,
+        isMessage: Bool,
+        defaultType: MIMEContentType,
+        lineEnd: [UInt8]
     ) {
         let header = MIMEHeaderSection(input, range)
         if header.hasEightBit(input, start: range.lowerBound) {
@@ -56,8 +60,14 @@ struct MIMEDowngradeConverter {
         let type = header.value("content-type", in: input).flatMap(MIMEContentType.init(parsing:)) ?? defaultType
         let encoding = header.value("content-transfer-encoding", in: input).map(Self.encodingToken) ?? "7bit"
         let entity = Entity(
-            range: range, header: header, type: type, encoding: encoding, lineEnd: header.lineEnd ?? lineEnd,
-            depth: depth, isMessage: isMessage)
+            range: range,
+            header: header,
+            type: type,
+            encoding: encoding,
+            lineEnd: header.lineEnd ?? lineEnd,
+            depth: depth,
+            isMessage: isMessage
+        )
         guard (type.isMultipart || type.isMessageRFC822) && entity.hasIdentityEncoding else {
             return convertLeaf(entity)
         }
@@ -91,7 +101,13 @@ struct MIMEDowngradeConverter {
     private mutating func convertMessage(_ entity: Entity) {
         let changesBefore = changeCount
         let mimeVersionAt = writeHeader(entity, encoding: entity.isEightBitLabelled ? "7bit" : nil)
-        convert(entity.body, depth: entity.depth + 1, isMessage: true, defaultType: Self.plainText, lineEnd: entity.lineEnd)
+        convert(
+            entity.body,
+            depth: entity.depth + 1,
+            isMessage: true,
+            defaultType: Self.plainText,
+            lineEnd: entity.lineEnd
+        )
         addMIMEVersion(entity, at: mimeVersionAt, changedSince: changesBefore)
     }
 
@@ -111,8 +127,12 @@ struct MIMEDowngradeConverter {
             if isLast { note(.unterminatedMultipart) }
             let partEnd = isLast ? entity.range.upperBound : delimiters[index + 1].line.lowerBound
             convert(
-                delimiter.line.upperBound..<partEnd, depth: entity.depth + 1, isMessage: false, defaultType: partType,
-                lineEnd: entity.lineEnd)
+                delimiter.line.upperBound..<partEnd,
+                depth: entity.depth + 1,
+                isMessage: false,
+                defaultType: partType,
+                lineEnd: entity.lineEnd
+            )
         }
         addMIMEVersion(entity, at: mimeVersionAt, changedSince: changesBefore)
     }

@@ -10,17 +10,19 @@ struct MIMEDowngradeMalformedTests {
     func missingBoundary() {
         let message = "Content-Type: multipart/mixed\n\n--x\n\nbody é\n--x--\n"
         let result = F.convert(message)
-        #expect(String(decoding: result.message, as: UTF8.self) == """
-            Content-Type: multipart/mixed
-            MIME-Version: 1.0
-            Content-Transfer-Encoding: quoted-printable
+        #expect(
+            String(decoding: result.message, as: UTF8.self) == """
+                Content-Type: multipart/mixed
+                MIME-Version: 1.0
+                Content-Transfer-Encoding: quoted-printable
 
-            --x
+                --x
 
-            body =C3=A9
-            --x--
+                body =C3=A9
+                --x--
 
-            """)
+                """
+        )
         #expect(result.problems == [.multipartWithoutBoundary])
     }
 
@@ -35,23 +37,28 @@ struct MIMEDowngradeMalformedTests {
     func unterminated() {
         let message = "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nfirst é\n--b\n\nlast é\n"
         let result = F.convert(message)
-        #expect(String(decoding: result.message, as: UTF8.self).hasSuffix(
-            "--b\nContent-Transfer-Encoding: quoted-printable\n\nfirst =C3=A9\n--b\nContent-Transfer-Encoding: quoted-printable\n\nlast =C3=A9\n"))
+        #expect(
+            String(decoding: result.message, as: UTF8.self).hasSuffix(
+                "--b\nContent-Transfer-Encoding: quoted-printable\n\nfirst =C3=A9\n--b\nContent-Transfer-Encoding: quoted-printable\n\nlast =C3=A9\n"
+            )
+        )
         #expect(result.problems == [.unterminatedMultipart])
     }
 
     @Test("a header line without colon ends the header section; the new field gets an empty line after it")
     func badHeaderLine() {
         let result = F.convert("Subject: x\nthis is no header é\nmore\n")
-        #expect(String(decoding: result.message, as: UTF8.self) == """
-            Subject: x
-            MIME-Version: 1.0
-            Content-Transfer-Encoding: quoted-printable
+        #expect(
+            String(decoding: result.message, as: UTF8.self) == """
+                Subject: x
+                MIME-Version: 1.0
+                Content-Transfer-Encoding: quoted-printable
 
-            this is no header =C3=A9
-            more
+                this is no header =C3=A9
+                more
 
-            """)
+                """
+        )
     }
 
     @Test("nesting deeper than the limit is copied as it is and reported")
@@ -72,8 +79,10 @@ struct MIMEDowngradeMalformedTests {
     @Test("an 8bit label on 7-bit text is still relabelled quoted-printable (its line structure unchanged)")
     func labelledEightBit() {
         let result = F.convert("Content-Transfer-Encoding: 8BIT\n\nplain\n")
-        #expect(String(decoding: result.message, as: UTF8.self)
-            == "Content-Transfer-Encoding: quoted-printable\nMIME-Version: 1.0\n\nplain\n")
+        #expect(
+            String(decoding: result.message, as: UTF8.self)
+                == "Content-Transfer-Encoding: quoted-printable\nMIME-Version: 1.0\n\nplain\n"
+        )
     }
 
     @Test("every prefix of every fixture converts without a crash; what stays 8-bit is always reported")
@@ -102,7 +111,8 @@ struct MIMEDowngradeMalformedTests {
             ("Multipart/Mixed; BOUNDARY=\"a;b \\\"c\\\"\"", "multipart", "a;b \"c\""),
             ("multipart/related (comment; boundary=no); boundary=yes", "multipart", "yes"),
             ("message/rfc822", "message", nil),
-        ])
+        ]
+    )
     func contentType(_ value: String, _ type: String, _ boundary: String?) {
         let parsed = MIMEContentType(parsing: value)
         #expect(parsed?.type == type)

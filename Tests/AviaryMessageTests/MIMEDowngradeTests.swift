@@ -10,16 +10,18 @@ struct MIMEDowngradeTests {
     @Test("plain 8-bit text: body quoted-printable, CTE and MIME-Version added, LF line ends kept")
     func plainText() {
         let result = F.convert(F.plainEightBit)
-        #expect(String(decoding: result.message, as: UTF8.self) == """
-            From: a@example.test
-            Subject: plain
-            MIME-Version: 1.0
-            Content-Transfer-Encoding: quoted-printable
+        #expect(
+            String(decoding: result.message, as: UTF8.self) == """
+                From: a@example.test
+                Subject: plain
+                MIME-Version: 1.0
+                Content-Transfer-Encoding: quoted-printable
 
-            Caf=C3=A9 cr=C3=A8me br=C3=BBl=C3=A9e
-            second line
+                Caf=C3=A9 cr=C3=A8me br=C3=BBl=C3=A9e
+                second line
 
-            """)
+                """
+        )
         #expect(result.isChanged && result.isSevenBit && result.problems.isEmpty)
         #expect(F.decodeQuotedPrintable(F.body(result.message)) == F.body(Array(F.plainEightBit.utf8)))
     }
@@ -28,17 +30,21 @@ struct MIMEDowngradeTests {
     func utf8TextPlain() throws {
         let result = F.convert(F.utf8Text)
         let text = String(decoding: result.message, as: UTF8.self)
-        #expect(text.hasPrefix("""
-            From: a@example.test\r
-            MIME-Version: 1.0\r
-            Content-Type: text/plain; charset=utf-8\r
-            Content-Transfer-Encoding: quoted-printable\r
-            Subject: utf-8\r
-            \r
-            Gr=C3=BC=C3=9Fe aus K=C3=B6ln =E2=80=93 =E2=82=AC5\r
-            plain ascii line\r
+        #expect(
+            text.hasPrefix(
+                """
+                From: a@example.test\r
+                MIME-Version: 1.0\r
+                Content-Type: text/plain; charset=utf-8\r
+                Content-Transfer-Encoding: quoted-printable\r
+                Subject: utf-8\r
+                \r
+                Gr=C3=BC=C3=9Fe aus K=C3=B6ln =E2=80=93 =E2=82=AC5\r
+                plain ascii line\r
 
-            """))
+                """
+            )
+        )
         #expect(result.isSevenBit && result.problems.isEmpty)
         #expect(F.decodeQuotedPrintable(F.body(result.message)) == F.body(Array(F.utf8Text.utf8)))
         #expect(try F.pythonMismatch(Array(F.utf8Text.utf8), result.message) == nil)
@@ -51,17 +57,21 @@ struct MIMEDowngradeTests {
         let text = String(decoding: result.message, as: UTF8.self)
         #expect(result.isSevenBit && result.problems.isEmpty, "\(result.problems)")
         #expect(text.contains("\r\n\r\nThis is a preamble.\r\n--=_alt; 42\r\n"))
-        #expect(text.contains("""
-            Content-Type: text/plain; charset=utf-8\r
-            Content-Transfer-Encoding: quoted-printable\r
-            \r
-            =C3=9Cn=C3=AFc=C3=B6d=C3=A9 text\r
-            --=_alt; 42\r
-            Content-Type: text/html; charset=us-ascii\r
-            \r
-            \(F.alternativeHTML)--=_alt; 42--\r
-            epilogue\r\n
-            """))
+        #expect(
+            text.contains(
+                """
+                Content-Type: text/plain; charset=utf-8\r
+                Content-Transfer-Encoding: quoted-printable\r
+                \r
+                =C3=9Cn=C3=AFc=C3=B6d=C3=A9 text\r
+                --=_alt; 42\r
+                Content-Type: text/html; charset=us-ascii\r
+                \r
+                \(F.alternativeHTML)--=_alt; 42--\r
+                epilogue\r\n
+                """
+            )
+        )
         // The multipart's own 8bit label becomes 7bit; its MIME-Version stays single.
         #expect(text.contains("\tboundary=\"=_alt; 42\"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"))
         #expect(text.components(separatedBy: "MIME-Version").count == 2)
@@ -74,30 +84,38 @@ struct MIMEDowngradeTests {
         let result = F.convert(F.nested)
         let text = String(decoding: result.message, as: UTF8.self)
         #expect(result.isSevenBit && result.problems.isEmpty, "\(result.problems)")
-        #expect(text.contains("""
-            Content-Type: text/plain; charset=iso-8859-1
-            Content-Transfer-Encoding: quoted-printable
+        #expect(
+            text.contains(
+                """
+                Content-Type: text/plain; charset=iso-8859-1
+                Content-Transfer-Encoding: quoted-printable
 
-            caf=C3=A9 latin-1 as UTF-8 bytes
-            --inner
-            Content-Type: application/octet-stream
-            Content-Transfer-Encoding: base64
+                caf=C3=A9 latin-1 as UTF-8 bytes
+                --inner
+                Content-Type: application/octet-stream
+                Content-Transfer-Encoding: base64
 
-            AAECAwQ=
-            --inner--
-            """))
-        #expect(text.contains("""
-            Content-Type: message/rfc822
-            Content-Transfer-Encoding: 7bit
+                AAECAwQ=
+                --inner--
+                """
+            )
+        )
+        #expect(
+            text.contains(
+                """
+                Content-Type: message/rfc822
+                Content-Transfer-Encoding: 7bit
 
-            From: b@example.test
-            Subject: forwarded
-            MIME-Version: 1.0
-            Content-Transfer-Encoding: quoted-printable
+                From: b@example.test
+                Subject: forwarded
+                MIME-Version: 1.0
+                Content-Transfer-Encoding: quoted-printable
 
-            Forwarded body with =C3=9F
-            --outer--
-            """))
+                Forwarded body with =C3=9F
+                --outer--
+                """
+            )
+        )
         #expect(try F.pythonMismatch(original, result.message) == nil)
     }
 
@@ -122,7 +140,10 @@ struct MIMEDowngradeTests {
         #expect(F.decodeQuotedPrintable(F.body(result.message)) == F.body(Array(message.utf8)))
     }
 
-    @Test("7-bit messages come back identical", arguments: [F.sevenBitMultipart, "Subject: x\r\n\r\nbody\r\n", "", "\n"])
+    @Test(
+        "7-bit messages come back identical",
+        arguments: [F.sevenBitMultipart, "Subject: x\r\n\r\nbody\r\n", "", "\n"]
+    )
     func sevenBitUnchanged(_ message: String) {
         let result = F.convert(message)
         #expect(result.message == Array(message.utf8))
