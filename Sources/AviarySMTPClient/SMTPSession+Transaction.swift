@@ -6,7 +6,8 @@ import NIOCore
 extension SMTPSession {
     /// MAIL, RCPT for each recipient, DATA and the message; per-recipient outcomes. Recipients left out of
     /// the result (none, unless the connection broke) are for the caller to retry elsewhere.
-    func transaction(_ message: OutboundMessage) throws(SMTPClientError) -> [DeliveryResult.Outcome] {
+    func transaction(_ original: OutboundMessage) throws(SMTPClientError) -> [DeliveryResult.Outcome] {
+        let message = try preparedForServer(original)
         if let refusal = refusal(message) {
             return message.recipients.map { outcome($0.request.index, refusal.status, refusal.dsn, refusal.text) }
         }
@@ -71,7 +72,7 @@ extension SMTPSession {
         if dataReply.code != 354 {
             for index in accepted { outcomes[index] = failed(index, dataReply, "DATA") }
         } else {
-            try sendMessage(message.file)
+            try sendMessage(message)
             let final = try connection.reply(timeout: settings.dataDoneTimeout, stage: "sending end of data -- message may be sent more than once")
             logger.trace("< \(target.hostText): \(final.singleLineText)")
             for index in accepted {
@@ -84,13 +85,23 @@ extension SMTPSession {
         return message.recipients.compactMap { outcomes[$0.request.index] }
     }
 
-    /// The message in DATA's form (CR LF line ends, dot-stuffed, "." at the end), streamed from the queue file.
-    private func sendMessage(_ file: QueueFile) throws(SMTPClientError) {
+    /// The message in DATA's form (CR LF line ends, dot-stuffed, "." at the end), streamed from the queue file
+    /// (or from the converted bytes).
+    private func sendMessage(_ message: OutboundMessage) throws(SMTPClientError) {
         var encoder = SMTPDataEncoder()
         let connection = self.connection!
         let timeout = settings.dataTransferTimeout
+        if let converted = message.converted {
+            var offset = 0
+            while offset < converted.count {
+                let chunk = Array(converted[offset..<min(offset + 65536, converted.count)])
+                try connection.sendAndWait(encoder.encode(chunk), timeout: timeout, stage: "sending message body")
+                offset += chunk.count
+            }
+            return try connection.sendAndWait(encoder.finish(), timeout: timeout, stage: "sending message body")
+        }
         do {
-            try file.readMessage { chunk in
+            try message.file.readMessage { chunk in
                 try connection.sendAndWait(encoder.encode(chunk), timeout: timeout, stage: "sending message body")
             }
         } catch let error as SMTPClientError {
@@ -106,10 +117,10 @@ extension SMTPSession {
         if message.requiresSMTPUTF8 && !capabilities.smtpUTF8 {
             return (.bounced, "5.6.7", "SMTPUTF8 is required, but was not offered by host \(target.hostText)")
         }
-        if let limit = capabilities.sizeLimit, message.file.messageLength > limit {
+        if let limit = capabilities.sizeLimit, message.messageLength > limit {
             return (
                 .bounced, "5.3.4",
-                "message size \(message.file.messageLength) exceeds size limit \(limit) of server \(target.hostText)"
+                "message size \(message.messageLength) exceeds size limit \(limit) of server \(target.hostText)"
             )
         }
         return nil
@@ -117,11 +128,11 @@ extension SMTPSession {
 
     /// `MAIL FROM:<sender>` with the parameters the server understands.
     ///
-    /// An 8-bit body goes to a server without 8BITMIME as it is, unconverted (Postfix does the same with
-    /// `disable_mime_output_conversion = yes`); only the BODY= parameter is left out.
+    /// BODY= goes only to a server that offers 8BITMIME; for one that does not, `preparedForServer` has
+    /// converted an 8-bit body to 7-bit already, and SIZE= is the converted length.
     func mailCommand(_ message: OutboundMessage) -> String {
         var line = "MAIL FROM:<\(message.sender)>"
-        if capabilities.offers("SIZE") { line += " SIZE=\(message.file.messageLength)" }
+        if capabilities.offers("SIZE") { line += " SIZE=\(message.messageLength)" }
         if capabilities.eightBitMIME, let body = message.bodyType?.uppercased(), body == "8BITMIME" || body == "7BIT" {
             line += " BODY=\(body)"
         }

@@ -27,6 +27,8 @@ struct OutboundMessage {
     var bodyType: String?
     var dsnReturn: String?
     var envelopeID: String?
+    /// The message converted for this server (8-bit MIME downgraded to 7-bit), sent instead of the queue file's.
+    var converted: [UInt8]? = nil
 }
 
 /// How one session with one server ended.

@@ -73,6 +73,46 @@ struct SinkDeliveryTests {
         #expect(outcomes.first?.text.hasPrefix("SMTPUTF8 is required, but was not offered by host") == true)
     }
 
+    static let eightBit = "Subject: 8-bit\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nCafé = crème  \r\n.dot\r\n"
+
+    @Test("a server without 8BITMIME gets 8-bit bodies quoted-printable, without BODY=; one with it gets them as they are")
+    func eightBitDowngrade() async throws {
+        let sink = try await SMTPSink(["-8"])
+        let instance = try ClientInstance()
+        let request = try instance.enqueue(
+            ["a@example.test"], message: Self.eightBit, nextHop: "[127.0.0.1]:\(sink.port)",
+            attributes: [.init("body", "8BITMIME")])
+        let outcomes = try await instance.deliver(request)
+        await sink.stop()
+        #expect(outcomes.first?.status == .sent, "\(outcomes)")
+        let dumped = sink.messages().first ?? ""
+        #expect(!dumped.utf8.contains { $0 >= 128 }, "\(dumped)")
+        #expect(!dumped.contains("BODY="), "\(dumped)")
+        #expect(dumped.hasSuffix("""
+            Subject: 8-bit
+            Content-Type: text/plain; charset=utf-8
+            MIME-Version: 1.0
+            Content-Transfer-Encoding: quoted-printable
+
+            Caf=C3=A9 =3D cr=C3=A8me =20
+            .dot
+
+
+            """), "\(dumped)")
+
+        let eightBitSink = try await SMTPSink()
+        let again = try instance.enqueue(
+            ["a@example.test"], message: Self.eightBit, nextHop: "[127.0.0.1]:\(eightBitSink.port)",
+            attributes: [.init("body", "8BITMIME")])
+        let sent = try await instance.deliver(again)
+        await eightBitSink.stop()
+        await instance.shutdown()
+        #expect(sent.first?.status == .sent, "\(sent)")
+        let unconverted = eightBitSink.messages().first ?? ""
+        #expect(unconverted.contains("BODY=8BITMIME"), "\(unconverted)")
+        #expect(unconverted.hasSuffix("\n\nCafé = crème  \n.dot\n\n"), "\(unconverted)")
+    }
+
     @Test("MX walk: the first MX is down, the second takes the mail")
     func mxWalk() async throws {
         let sink = try await SMTPSink()
