@@ -351,7 +351,7 @@ struct POP3ServerLogTests {
 
     @Test("A silent client is told -ERR Disconnected for inactivity and the connection closes")
     func idleTimeout() async throws {
-        try await POP3ServerHarness.run(extra: "pop3d_timeout = 1s") { harness in
+        try await POP3ServerHarness.run(extra: "pop3d_timeout = 3s") { harness in
             let (line, closed) = try await harness.transcript { client in
                 _ = try client.login("alice@virtual.test", "secret")
                 return (try client.readLine(), client.isClosed())
