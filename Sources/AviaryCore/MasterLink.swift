@@ -22,6 +22,10 @@ public enum MasterLink {
         return getppid()
     }
 
+    /// The exit status of a one-session process (pop3mail) that served its session and retires: master
+    /// replaces it at once however short its life was, where a quick exit 0 would look like a crash loop.
+    public static let sessionServedExitStatus: Int32 = 100
+
     /// Whether master is gone: this process was re-parented away from it.
     public static func isOrphaned(from master: pid_t) -> Bool { getppid() != master }
 }

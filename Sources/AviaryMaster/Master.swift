@@ -298,7 +298,9 @@ public actor Master {
         if service.slots[index].restartsWhenExited {
             service.slots[index].restartsWhenExited = false
             startProcess(of: service, slot: index)
-        } else if status.isSuccess && lifetime >= Self.minimumRetirementLifetime {
+        } else if status == .exited(MasterLink.sessionServedExitStatus)
+            || (status.isSuccess && lifetime >= Self.minimumRetirementLifetime)
+        {
             service.throttle.succeeded(after: lifetime)
             startProcess(of: service, slot: index)
         } else {

@@ -24,12 +24,7 @@ import Glibc
 
 /// pop3mail as a master.cf service.
 public enum POP3MailboxService {
-    /// master takes a process that exits within a second of its start for a crash loop and slows its restarts
-    /// down; a short session therefore ends with the process lingering (client already gone) until then.
-    static let minimumLifetime: Duration = .milliseconds(1200)
-
     public static func run(_ context: DaemonContext) -> Never {
-        let started = ContinuousClock.now
         let connection = SingleServer.acceptOne(context)
         // The service socket goes before anything else: a process that will run as one user must not be able to
         // accept the next user's session.
@@ -45,7 +40,8 @@ public enum POP3MailboxService {
             pool.start()
             let server = POP3Server(config: context.config, logger: context.logger, pool: pool)
             try await server.serveHandedOff(descriptor: descriptor, handoff: handoff, account: account, group: group)
-            try? await Task.sleep(until: started + minimumLifetime)
+            // Served: retire with the status that tells master this short life was no crash.
+            exit(MasterLink.sessionServedExitStatus)
         }
     }
 

@@ -113,6 +113,15 @@ struct MasterProcessTests {
         }
     }
 
+    @Test("a one-session process that exits with the session-served status at once is replaced at once, without a warning")
+    func sessionServedIsReplaced() async throws {
+        try await withInstance(masterCf: ["oneshot unix - n n - 1 retire served"]) { instance in
+            _ = try await instance.startMasterAndWait()
+            #expect(await waitUntil { instance.starts("oneshot").count >= 10 })
+            #expect(!instance.log().contains("warning:"), "\(instance.log())")
+        }
+    }
+
     @Test("after master was killed with SIGKILL, the next one starts over the stale pid file and sockets")
     func startsOverStaleFiles() async throws {
         try await withInstance(masterCf: ["qmgr unix n - n - 1 svc", "0 inet n - n - 1 svc"]) { instance in

@@ -55,8 +55,10 @@ final class TestInstance {
             "retire",
             """
             #!/bin/sh
-            # Serves a while, then retires with status 0 (as after max_use); "at-once" exits 0 immediately.
+            # Serves a while, then retires with status 0 (as after max_use); "at-once" exits 0 immediately;
+            # "served" exits at once with the one-session status (MasterLink.sessionServedExitStatus, pop3mail's).
             echo "$$ $*" >> "$(dirname "$0")/../out/$4.starts"
+            [ "$7" = served ] && exit 100
             [ "$7" = at-once ] || sleep 1.2
             exit 0
             """
