@@ -25,8 +25,7 @@
 # AVIARY_PORT (1110), SOURCE (127.0.0.2), AVIARY_LOG and DOVECOT_LOG (/dev/null; a file path keeps the
 # log), SKIP_BUILD=1 (use the existing .build/release), AVIARY_BIN_DIR (run the programs of another build;
 # implies no build), POP3MAIL_MAXPROC (master.cf maxproc of pop3mail; default -, i.e. default_process_limit
-# = 10, as master.cf.example ships it: each pop3mail serves one session and lives >= 1.2 s, which caps
-# system users' sessions at ~8/s).
+# = 10, as master.cf.example ships it: each pop3mail serves one session and is replaced at once).
 #
 # Needs root: it installs dovecot-pop3d if missing (the system's dovecot service is then stopped and
 # disabled), creates the users bench, bench2..bench10 if missing (password secret-bench), refills their
