@@ -107,7 +107,7 @@ let package = Package(
         library("AviaryMaster", ["AviaryCore", "AviaryConfig", "AviaryQueue", logging]),
         library(
             "AviaryAdmin",
-            ["AviaryCore", "AviaryConfig", "AviaryQueue", "AviaryUsers", "AviaryMaster", argumentParser, logging]
+            ["AviaryCore", "AviaryConfig", "AviaryQueue", "AviaryUsers", "AviaryMaster", "AviaryTLS", argumentParser, logging]
         ),
         // Local submission: sendmail's logic (no event loop: it must start fast and work while master is
         // down), and the pickup and showq services that serve it.

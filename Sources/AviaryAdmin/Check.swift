@@ -1,6 +1,7 @@
 import ArgumentParser
 import AviaryConfig
 import AviaryCore
+import AviaryTLS
 import AviaryUsers
 
 extension AviaryCommand {
@@ -55,6 +56,57 @@ public enum ConfigurationCheck {
                 problems += isUsers ? try PasswdFile.load(path: path).warnings : try AliasTable.load(path: path).warnings
             } catch {
                 problems += error.diagnostics
+            }
+        }
+        problems += lookupTables(main)
+        problems += certificates(main)
+        return problems
+    }
+
+    /// transport_maps, sender login maps, SASL password maps and access tables in restriction lists.
+    static func lookupTables(_ main: MainConfig) -> [ConfigurationDiagnostic] {
+        var maps = main.list(.transportMaps) + main.list(.smtpdSenderLoginMaps) + main.list(.smtpSASLPasswordMaps)
+        for list in [Parameter.smtpdClientRestrictions, .smtpdHeloRestrictions, .smtpdSenderRestrictions,
+            .smtpdRelayRestrictions, .smtpdRecipientRestrictions]
+        {
+            let words = main.list(list)
+            for (index, word) in words.enumerated() where word.lowercased().hasPrefix("check_") && index + 1 < words.count {
+                maps.append(words[index + 1])
+            }
+        }
+        var problems: [ConfigurationDiagnostic] = []
+        for map in Set(maps).sorted() {
+            guard let path = UserDirectory.tablePath(map) else {
+                problems.append(.init(.warning, file: main.path, line: nil, parameter: nil, "table \(map): unsupported table type"))
+                continue
+            }
+            do {
+                problems += try LookupTable.load(path: path).warnings
+            } catch {
+                problems += error.diagnostics
+            }
+        }
+        return problems
+    }
+
+    /// The TLS certificates and keys smtpd and pop3d would load: expired, not matching, unreadable.
+    static func certificates(_ main: MainConfig) -> [ConfigurationDiagnostic] {
+        let pairs: [(String, String, String, String)] = [
+            (main.string(.smtpdTLSCertFile), main.string(.smtpdTLSKeyFile), "smtpd_tls_cert_file", "smtpd_tls_key_file"),
+            (main.string(.pop3dTLSCertFile), main.string(.pop3dTLSKeyFile), "pop3d_tls_cert_file", "pop3d_tls_key_file"),
+        ]
+        var seen: Set<String> = []
+        var problems: [ConfigurationDiagnostic] = []
+        for (certificate, key, certificateName, keyName) in pairs where !certificate.isEmpty {
+            guard seen.insert(certificate + "\u{0}" + key).inserted else { continue }
+            do {
+                _ = try TLSContext.server(
+                    certificateFile: TLSFile(certificate, parameter: certificateName), keyFile: TLSFile(key, parameter: keyName))
+            } catch {
+                // A key only root may read is normal (the daemons read it before dropping privileges).
+                let severity: ConfigurationDiagnostic.Severity =
+                    error.code == .unreadableFile && !Privileges.isRoot ? .warning : .error
+                problems.append(.init(severity, file: main.path, line: nil, parameter: nil, error.message))
             }
         }
         return problems
