@@ -1,8 +1,7 @@
 // The authentication seam. pop3d asks an `POP3Authenticator` whether a user name and password are right and
-// whose mailbox they open; it never looks at password hashes itself. Today's implementation,
-// `PlainPasswordAuthenticator`, knows only the users file's `{PLAIN}` scheme; the SASL library (Cyrus, crypt(3)
-// schemes, system accounts) will provide the real one behind the same protocol, plus `POP3SASLMechanisms` for
-// AUTH. Both are called off the event loop's hot path (they may block on files or libsasl2 in their own pool).
+// whose mailbox they open; it never looks at password hashes itself. The implementation,
+// `CryptPasswordAuthenticator` (POP3Server+Security.swift), checks the users file through AviarySASL's
+// PasswordVerifier on the thread pool; AUTH goes through `POP3SASLMechanisms`.
 
 import AviaryCore
 import AviaryUsers
@@ -56,39 +55,4 @@ public protocol POP3Authenticator: Sendable {
     ///   - password: the password as sent (never logged).
     ///   - clientAddress: the client's IP address, for throttling or logs.
     func verify(user: String, password: String, clientAddress: String) async -> POP3Login
-}
-
-/// Checks passwords against the users file, for the `{PLAIN}` scheme only; every other scheme is a failure
-/// with a log reason until the SASL library brings crypt(3). System accounts log in through bare-name entries
-/// (`POP3Identity.login(for:)`).
-public struct PlainPasswordAuthenticator: POP3Authenticator {
-    let directory: UserDirectory
-
-    public init(directory: UserDirectory) {
-        self.directory = directory
-    }
-
-    public func verify(user: String, password: String, clientAddress: String) async -> POP3Login {
-        // A users-file lookup reads a small file only when it changed; cheap enough inline.
-        guard let entry = directory.virtualUser(user) else { return .failure(reason: "unknown user") }
-        guard let stored = entry.password else { return .failure(reason: "user has no password") }
-        guard stored.scheme == "PLAIN" else {
-            return .failure(reason: "password scheme \(stored.scheme) is not supported yet (only PLAIN)")
-        }
-        guard Self.constantTimeEquals(Array(stored.hash.utf8), Array(password.utf8)) else {
-            return .failure(reason: "password mismatch")
-        }
-        return POP3Identity.login(for: entry)
-    }
-
-    /// Compares without an early exit, so that response time says nothing about how much matched.
-    static func constantTimeEquals(_ left: [UInt8], _ right: [UInt8]) -> Bool {
-        var difference = left.count ^ right.count
-        for index in 0..<max(left.count, right.count) {
-            let a = index < left.count ? left[index] : 0
-            let b = index < right.count ? right[index] : 0
-            difference |= Int(a ^ b)
-        }
-        return difference == 0
-    }
 }

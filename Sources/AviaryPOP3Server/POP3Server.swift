@@ -60,7 +60,7 @@ public final class POP3Server: Sendable {
     ) {
         settings = POP3ServerSettings(config: config)
         self.handsOffOwnAccount = handsOffOwnAccount
-        self.authenticator = authenticator ?? PlainPasswordAuthenticator(directory: UserDirectory(config: config))
+        self.authenticator = authenticator ?? CryptPasswordAuthenticator(directory: UserDirectory(config: config), pool: pool)
         self.tls = tls
         self.sasl = sasl
         self.logger = logger

@@ -124,10 +124,10 @@ final class POP3Client {
     }
 }
 
-/// Accepts the users file's PLAIN users, and the Unix account running the tests with password `system-secret`
+/// Accepts the users file's users (through the real password check), and the Unix account running the tests with password `system-secret`
 /// (for system mailboxes: mbox in mail_spool_directory, or home_mailbox).
 struct TestAuthenticator: POP3Authenticator {
-    let plain: PlainPasswordAuthenticator
+    let plain: CryptPasswordAuthenticator
     let account: SystemAccount
 
     func verify(user: String, password: String, clientAddress: String) async -> POP3Login {
@@ -185,7 +185,7 @@ struct POP3ServerHarness: Sendable {
         let root = directory.path
         try SafeFile.writeDurably(
             Array(
-                "alice@virtual.test:{PLAIN}secret\nbob@virtual.test:{PLAIN}hunter2\ncarol@virtual.test:{SHA512-CRYPT}$6$x$y\n"
+                "alice@virtual.test:{PLAIN}secret\nbob@virtual.test:{PLAIN}hunter2\ncarol@virtual.test:{SHA512-CRYPT}$6$carolsalt$Qkkulg.bCW3FUhsvXJLJxkxUuZfn2oSrWLbatSaQLGKEE0heluCH3dn73xxpC4JmZnmrGas0F/5rHjvdWZj/B0\n"
                     .utf8
             ),
             to: root + "/users"
@@ -211,7 +211,7 @@ struct POP3ServerHarness: Sendable {
         let clientPool = NIOThreadPool(numberOfThreads: 3)
         clientPool.start()
         let authenticator = TestAuthenticator(
-            plain: PlainPasswordAuthenticator(directory: .init(config: config)),
+            plain: CryptPasswordAuthenticator(directory: .init(config: config), pool: pool),
             account: SystemAccount.current!
         )
         let logs = LogLines()
