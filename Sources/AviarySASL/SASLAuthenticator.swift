@@ -1,5 +1,6 @@
 internal import CAviarySASL
 import Logging
+import Synchronization
 
 /// Server-side SASL authentication for smtpd, pop3d and imapd, on Cyrus libsasl2.
 ///
@@ -38,6 +39,9 @@ public final class SASLAuthenticator: Sendable {
     private let options: CyrusOptions
     private let users: UserResolver
     private let logger: Logger
+    /// The announced mechanisms by `isEncrypted`: they depend only on the configuration and the installed
+    /// plugins, which do not change while the process runs, so EHLO and CAPA need not ask libsasl2 each time.
+    private let announced = Mutex<[Bool: [String]]>([:])
 
     /// - Parameters:
     ///   - configuration: mechanisms, password stores and security options.
@@ -63,33 +67,37 @@ public final class SASLAuthenticator: Sendable {
             let reason = "sasl_server_init: \(CyrusLibrary.text(of: initialization.result))"
             throw SASLFailure(.temporary, reason: reason, saslResult: initialization.result)
         }
-        let offered = Set(await mechanisms(isEncrypted: true, ignoringSecurityOptions: true))
+        let offered = Set(await mechanisms(isEncrypted: true, ignoringSecurityOptions: true) ?? [])
         return configuration.mechanisms.filter { !offered.contains($0.uppercased()) }
     }
 
     /// The mechanisms to announce (SMTP `250-AUTH`, POP3 `SASL`, IMAP `AUTH=`): the configured ones that are
     /// installed and allowed by the security options for this connection.
     public func mechanisms(isEncrypted: Bool) async -> [String] {
-        await mechanisms(isEncrypted: isEncrypted, ignoringSecurityOptions: false)
+        if let known = announced.withLock({ $0[isEncrypted] }) { return known }
+        guard let listed = await mechanisms(isEncrypted: isEncrypted, ignoringSecurityOptions: false) else { return [] }
+        announced.withLock { $0[isEncrypted] = listed }
+        return listed
     }
 
-    private func mechanisms(isEncrypted: Bool, ignoringSecurityOptions: Bool) async -> [String] {
+    /// The mechanisms libsasl2 lists for a fresh connection; nil when it could not be asked (not remembered).
+    private func mechanisms(isEncrypted: Bool, ignoringSecurityOptions: Bool) async -> [String]? {
         var configuration = self.configuration
         if ignoringSecurityOptions {
             configuration.securityOptions = []
             configuration.tlsSecurityOptions = []
         }
         let context = makeContext(logger: logger)
-        let result = await SASLThread.run { [configuration] in
+        let result = await SASLThread.run { [configuration] () -> [String]? in
             switch CyrusConnection.open(configuration: configuration, context: context(), isEncrypted: isEncrypted) {
             case .success(let connection):
                 defer { connection.dispose() }
                 return connection.mechanisms()
             case .failure:
-                return []
+                return nil
             }
         }
-        return result ?? []
+        return result ?? nil
     }
 
     /// Starts an authentication attempt.
