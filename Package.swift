@@ -48,7 +48,8 @@ let package = Package(
     ],
     targets: [
         // Storage, codecs and the toolbox: plain synchronous Swift, no event loop.
-        library("AviaryCore", [logging]),
+        .systemLibrary(name: "CAviarySystem"),
+        library("AviaryCore", ["CAviarySystem", logging]),
         library("AviaryConfig", ["AviaryCore"]),
         library("AviaryMessage", ["AviaryCore"]),
         library("AviaryQueue", ["AviaryCore", "AviaryMessage"]),

@@ -1,3 +1,5 @@
+import CAviarySystem
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -72,6 +74,19 @@ public enum SafeFile {
         try syncDirectory(toDirectory)
         let fromDirectory = directoryName(of: from)
         if fromDirectory != toDirectory { try syncDirectory(fromDirectory) }
+    }
+
+    /// Renames `from` to `to` unless `to` exists: a file made complete under a temporary name (content,
+    /// owner, mode) appears under its final name in one step and never replaces another. No directory fsync.
+    /// - Returns: false (and both files untouched) when `to` exists.
+    @discardableResult
+    public static func renameNoReplace(_ from: String, to: String) throws(SystemError) -> Bool {
+        while aviary_rename_noreplace(from, to) != 0 {
+            if errno == EINTR { continue }
+            if errno == EEXIST { return false }
+            throw SystemError.current("rename", path: to)
+        }
+        return true
     }
 
     /// Steps 2 to 4 of the commit sequence for a file already written to `temporaryPath`.

@@ -134,19 +134,23 @@ public struct LocalDeliveryAgent: Sendable {
     }
 
     /// A user cannot create files in a protected spool directory (/var/mail is root:mail 2775), so as root
-    /// the mailbox is created here first, safely (no symlink, must not exist), and given to the user,
-    /// as Postfix's local does; the delivery itself then runs as the user.
+    /// the mailbox is made here first and given to the user, as Postfix's local does; the delivery itself
+    /// then runs as the user. The empty file gets its owner under a temporary name and only then appears
+    /// under the mailbox's name (rename without replacing): a concurrent delivery never finds a mailbox
+    /// still owned by root, which it could not open as the user.
     private func createSpoolFile(_ path: String, for owner: SystemAccount) throws {
         guard Privileges.isRoot, !SafeFile.exists(path) else { return }
-        let file: FileDescriptor
-        do throws(SystemError) {
-            file = try SafeFile.createExclusive(path, mode: 0o600)
-        } catch {
-            if error.code == EEXIST { return }  // created meanwhile: the delivery's own checks apply
-            throw error
+        let temporary = SafeFile.directoryName(of: path) + "/.\(SafeFile.baseName(of: path)).\(getpid()).new"
+        unlink(temporary)  // left by a local killed at this step
+        let file = try SafeFile.createExclusive(temporary, mode: 0o600)
+        defer {
+            file.close()
+            unlink(temporary)
         }
         let fd = file.rawValue
-        try retryingOnInterrupt("fchown", path: path) { fchown(fd, owner.uid, owner.gid) }
+        try retryingOnInterrupt("fchown", path: temporary) { fchown(fd, owner.uid, owner.gid) }
+        // false: created meanwhile by another delivery, whose own checks apply to it.
+        try SafeFile.renameNoReplace(temporary, to: path)
     }
 
     /// Queues the message again for addresses this agent does not deliver (an alias or .forward pointing

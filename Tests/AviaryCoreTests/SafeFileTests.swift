@@ -47,6 +47,18 @@ struct SafeFileTests {
         #expect(try SafeFile.readText(path) == "first")
     }
 
+    @Test("renameNoReplace moves a file to a free name and answers false for an existing one, leaving both files alone")
+    func renameNoReplace() throws {
+        let directory = TemporaryDirectory()
+        try SafeFile.writeDurably(bytes("new"), to: directory.path + "/.tmp")
+        #expect(try SafeFile.renameNoReplace(directory.path + "/.tmp", to: directory.path + "/box"))
+        #expect(try SafeFile.listDirectory(directory.path) == ["box"])
+        try SafeFile.writeDurably(bytes("other"), to: directory.path + "/.tmp")
+        #expect(try !SafeFile.renameNoReplace(directory.path + "/.tmp", to: directory.path + "/box"))
+        #expect(try SafeFile.readText(directory.path + "/box") == "new")
+        #expect(try SafeFile.readText(directory.path + "/.tmp") == "other")
+    }
+
     @Test("createExclusive refuses a dangling symbolic link instead of creating its target")
     func createExclusiveRefusesSymlink() {
         let directory = TemporaryDirectory()

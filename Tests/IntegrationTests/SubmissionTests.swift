@@ -238,13 +238,26 @@ final class SubmissionInstance {
 
     func text(_ path: String) -> String { (try? SafeFile.readText(path)) ?? "" }
 
+    /// What went wrong first (the log's warnings and non-delivered statuses: CI shows only the report's
+    /// tail), then the whole log, master's output and every queue's messages.
     func report() -> String {
         let listing = QueueName.messageQueues.map { "\($0.rawValue): \(self.files(in: $0))" }.joined(separator: "\n")
-        return "maillog:\n\(text(maillog))\nmaster.out:\n\(text(directory + "/master.out"))\nqueue:\n\(listing)"
+        let log = text(maillog)
+        let trouble = log.split(separator: "\n").filter {
+            ($0.contains("status=") && !$0.contains("status=sent")) || $0.contains("warning")
+                || $0.contains("error")
+        }
+        return "maillog:\n\(log)\nmaster.out:\n\(text(directory + "/master.out"))\nqueue:\n\(listing)"
+            + "\ntrouble in the maillog:\n" + trouble.joined(separator: "\n")
     }
 
+    /// Every file of a queue, dot-files included; the hashed queues' subdirectories are looked into.
     func files(in queueName: QueueName) -> [String] {
-        ((try? SafeFile.listDirectory(queue + "/" + queueName.rawValue)) ?? []).sorted()
+        let top = queue + "/" + queueName.rawValue
+        return ((try? SafeFile.listDirectory(top)) ?? []).flatMap { name -> [String] in
+            guard queueName.isHashed, name.utf8.count == 1 else { return [name] }
+            return ((try? SafeFile.listDirectory(top + "/" + name)) ?? []).map { name + "/" + $0 }
+        }.sorted()
     }
 
     /// The messages of an mbox file that contain `token`.
