@@ -25,6 +25,8 @@ import Foundation
 //     Outcome.relay          smtp: the server that gave the outcome,
 //                            `mx.example.test[127.0.0.1]:25` (Postfix's relay= in the log); absent when no
 //                            server was reached (DNS failure, connection refused everywhere: `none` in logs)
+//     Outcome.remoteReply    smtp: the server's own reply when it refused, `550 5.1.1 <bob@x>: unknown user`
+//                            (one line), for a DSN's Diagnostic-Code; `text` says the same for people
 
 /// Constants and framing shared by both ends.
 public enum DeliveryProtocol {
@@ -100,17 +102,18 @@ public struct DeliveryResult: Codable, Sendable, Equatable {
         public var text: String
         /// The server that gave this outcome, `mx.example.test[127.0.0.1]:25` (smtp), or nil.
         public var relay: String?
+        /// The server's own reply when it refused, `550 5.1.1 <bob@example.test>: unknown user` (smtp), or nil.
+        public var remoteReply: String?
 
-        public init(index: Int, status: Status, dsn: String, text: String) {
-            self.init(index: index, status: status, dsn: dsn, text: text, relay: nil)
-        }
-
-        public init(index: Int, status: Status, dsn: String, text: String, relay: String?) {
+        public init(
+            index: Int, status: Status, dsn: String, text: String, relay: String? = nil, remoteReply: String? = nil
+        ) {
             self.index = index
             self.status = status
             self.dsn = dsn
             self.text = text
             self.relay = relay
+            self.remoteReply = remoteReply
         }
     }
 

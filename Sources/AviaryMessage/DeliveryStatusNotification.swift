@@ -12,14 +12,18 @@ public struct DeliveryStatusNotification: Sendable {
         public var action: Action
         /// Enhanced status code, e.g. `5.1.1`.
         public var status: String
-        /// The reason, e.g. the remote server's reply or `mail transport unavailable`.
+        /// The reason for people, e.g. `host mx.example[192.0.2.1] said: 550 5.1.1 unknown (in reply to RCPT
+        /// TO command)` or `mail transport unavailable`.
         public var diagnostic: String
-        /// The host that gave the reason, e.g. `mx.example.com[192.0.2.1]`, when remote.
+        /// The host that gave the reason, e.g. `mx.example.com`, when remote.
         public var remoteMTA: String?
+        /// The remote server's own reply, `550 5.1.1 unknown`, when it refused: Diagnostic-Code's `smtp;`
+        /// value (RFC 3464 2.3.6). Without it, Diagnostic-Code is `x-aviary;` with `diagnostic`.
+        public var remoteReply: String?
 
         public init(
             finalRecipient: String, originalRecipient: String? = nil, action: Action, status: String,
-            diagnostic: String, remoteMTA: String? = nil
+            diagnostic: String, remoteMTA: String? = nil, remoteReply: String? = nil
         ) {
             self.finalRecipient = finalRecipient
             self.originalRecipient = originalRecipient
@@ -27,6 +31,7 @@ public struct DeliveryStatusNotification: Sendable {
             self.status = status
             self.diagnostic = diagnostic
             self.remoteMTA = remoteMTA
+            self.remoteReply = remoteReply
         }
     }
 
@@ -124,7 +129,7 @@ public struct DeliveryStatusNotification: Sendable {
             line("Action: \(report.action.rawValue)")
             line("Status: \(report.status)")
             if let remote = report.remoteMTA { line("Remote-MTA: dns; \(remote)") }
-            line("Diagnostic-Code: \(report.remoteMTA == nil ? "x-aviary" : "smtp"); \(report.diagnostic)")
+            line("Diagnostic-Code: " + (report.remoteReply.map { "smtp; " + $0 } ?? "x-aviary; " + report.diagnostic))
         }
         line()
         line("--\(boundary)")

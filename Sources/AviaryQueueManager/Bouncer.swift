@@ -58,7 +58,8 @@ struct Bouncer {
             reports: reportable.map {
                 DeliveryStatusNotification.RecipientReport(
                     finalRecipient: $0.address, originalRecipient: envelope.recipients[$0.index].originalRecipient,
-                    action: action, status: $0.dsn, diagnostic: Self.diagnostic(of: $0), remoteMTA: Self.remoteHost(of: $0))
+                    action: action, status: $0.dsn, diagnostic: $0.text, remoteMTA: Self.remoteHost(of: $0),
+                    remoteReply: $0.remoteReply)
             },
             envelopeID: envelope[attribute: "envid"],
             returnHeadersOnly: action == .delayed || envelope[attribute: "ret"] == "HDRS"
@@ -79,16 +80,5 @@ struct Bouncer {
     static func remoteHost(of outcome: MessageDelivery.Outcome) -> String? {
         guard let relay = outcome.relay, let bracket = relay.firstIndex(of: "[") else { return nil }
         return String(relay[..<bracket])
-    }
-
-    /// What goes after `Diagnostic-Code: smtp;`: the remote's own reply, without the agent's
-    /// `host X said:` and `(in reply to ... command)` around it (RFC 3464 2.3.6).
-    static func diagnostic(of outcome: MessageDelivery.Outcome) -> String {
-        guard remoteHost(of: outcome) != nil, let said = outcome.text.range(of: " said: ") else { return outcome.text }
-        var reply = outcome.text[said.upperBound...]
-        if let context = reply.range(of: " (in reply to ", options: .backwards), reply.hasSuffix(" command)") {
-            reply = reply[..<context.lowerBound]
-        }
-        return String(reply)
     }
 }

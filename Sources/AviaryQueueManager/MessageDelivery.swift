@@ -33,6 +33,8 @@ struct MessageDelivery {
         var text: String
         /// The remote server that answered (`mx.example[192.0.2.1]:25`), for Remote-MTA in a DSN.
         var relay: String? = nil
+        /// The remote server's reply when it refused, for Diagnostic-Code in a DSN.
+        var remoteReply: String? = nil
     }
 
     func run(from source: QueueName) async {
@@ -144,7 +146,7 @@ struct MessageDelivery {
                         text: "\(transport) returned no result for this recipient")
                 }
                 return Outcome(index: recipient.index, address: recipient.address, status: outcome.status,
-                    dsn: outcome.dsn, text: outcome.text, relay: outcome.relay)
+                    dsn: outcome.dsn, text: outcome.text, relay: outcome.relay, remoteReply: outcome.remoteReply)
             }
             if route.nextHop != nil {
                 let unreachable = outcomes.allSatisfy { $0.status == .deferred && $0.dsn.hasPrefix("4.4.") }

@@ -19,11 +19,11 @@ extension SMTPDeliveryAgent {
             switch end {
             case .finished(let outcomes):
                 for outcome in outcomes { latest[outcome.index] = outcome }
-            case .hostFailed(let status, let dsn, let text, _):
+            case .hostFailed(let status, let dsn, let text, let remoteReply, _):
                 for recipient in message.recipients {
                     latest[recipient.request.index] = .init(
                         index: recipient.request.index, status: status, dsn: dsn, text: text,
-                        relay: reached ? target.relay : nil)
+                        relay: reached ? target.relay : nil, remoteReply: remoteReply)
                 }
             case .retryWithoutTLS:
                 break  // session() has already retried in plaintext
@@ -32,7 +32,7 @@ extension SMTPDeliveryAgent {
             final += done
             for outcome in done { latest[outcome.index] = nil }
             message.recipients.removeAll { recipient in final.contains { $0.index == recipient.request.index } }
-            if case .hostFailed(.bounced, _, _, _) = end { break }
+            if case .hostFailed(.bounced, _, _, _, _) = end { break }
         }
         return message.recipients.map {
             latest[$0.request.index]
@@ -58,7 +58,7 @@ extension SMTPDeliveryAgent {
                 useTLS = false
             case .finished:
                 return (end, true)
-            case .hostFailed(_, _, _, let reached):
+            case .hostFailed(_, _, _, _, let reached):
                 return (end, reached)
             }
         }

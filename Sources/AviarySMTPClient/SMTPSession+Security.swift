@@ -25,7 +25,7 @@ extension SMTPSession {
             return .hostFailed(
                 .deferred, dsn: "4.7.5",
                 text: "TLS is required, but host \(target.hostText) refused to start TLS: \(reply.singleLineText)",
-                reachedServer: true)
+                remoteReply: reply.singleLineText, reachedServer: true)
         }
         let handshake: TLSHandshakeCompleted
         do {
@@ -87,7 +87,7 @@ extension SMTPSession {
             return .hostFailed(
                 .deferred, dsn: "4.7.0",
                 text: "SASL authentication failed; server \(target.hostText) said: \(reply.singleLineText)",
-                reachedServer: true)
+                remoteReply: reply.singleLineText, reachedServer: true)
         }
         logger.debug("authenticated to \(target.relay) as \(credentials.username) with \(mechanism.rawValue)")
         return nil

@@ -164,7 +164,9 @@ extension SMTPSession {
     func failed(_ index: Int, _ reply: SMTPReply, _ command: String) -> DeliveryResult.Outcome {
         let status: DeliveryResult.Status = reply.isPermanentFailure ? .bounced : .deferred
         let dsn = SMTPSession.dsn(reply, default: reply.isPermanentFailure ? "5.0.0" : "4.0.0")
-        return outcome(
-            index, status, dsn, "host \(target.hostText) said: \(reply.singleLineText) (in reply to \(command) command)")
+        return DeliveryResult.Outcome(
+            index: index, status: status, dsn: dsn,
+            text: "host \(target.hostText) said: \(reply.singleLineText) (in reply to \(command) command)",
+            relay: target.relay, remoteReply: reply.singleLineText)
     }
 }

@@ -37,8 +37,10 @@ enum SessionEnd {
     case finished([DeliveryResult.Outcome])
     /// The server could not be used; every recipient gets this outcome unless another host does better.
     /// `bounced` is final: no other host is tried.
+    /// `remoteReply`: the server's refusal (for a DSN's Diagnostic-Code), when it gave one.
     /// `reachedServer`: a greeting was received (counts against smtp_mx_session_limit).
-    case hostFailed(DeliveryResult.Status, dsn: String, text: String, reachedServer: Bool)
+    case hostFailed(
+        DeliveryResult.Status, dsn: String, text: String, remoteReply: String? = nil, reachedServer: Bool)
     /// TLS failed at level `may`: Postfix tries the same server again without TLS.
     case retryWithoutTLS(String)
 }
@@ -106,7 +108,8 @@ struct SMTPSession {
             // Postfix's smtp_skip_5xx_greeting: a server that will not talk is skipped, whatever its code.
             return .hostFailed(
                 .deferred, dsn: Self.dsn(greeting, default: "4.3.0").replacingClass(4),
-                text: "host \(target.hostText) refused to talk to me: \(greeting.singleLineText)", reachedServer: true)
+                text: "host \(target.hostText) refused to talk to me: \(greeting.singleLineText)",
+                remoteReply: greeting.singleLineText, reachedServer: true)
         }
         if let failure = try hello() { return failure }
         if let failure = try negotiateTLS() { return failure }
@@ -148,10 +151,10 @@ struct SMTPSession {
     /// A failed reply to a command that concerns the whole session: 4xx lets the next host try, 5xx is final.
     func siteFailure(_ reply: SMTPReply, command: String) -> SessionEnd {
         let text = "host \(target.hostText) said: \(reply.singleLineText) (in reply to \(command) command)"
-        if reply.isPermanentFailure {
-            return .hostFailed(.bounced, dsn: Self.dsn(reply, default: "5.0.0"), text: text, reachedServer: true)
-        }
-        return .hostFailed(.deferred, dsn: Self.dsn(reply, default: "4.0.0"), text: text, reachedServer: true)
+        let permanent = reply.isPermanentFailure
+        return .hostFailed(
+            permanent ? .bounced : .deferred, dsn: Self.dsn(reply, default: permanent ? "5.0.0" : "4.0.0"), text: text,
+            remoteReply: reply.singleLineText, reachedServer: true)
     }
 
     /// QUIT, politely; its failure changes nothing.

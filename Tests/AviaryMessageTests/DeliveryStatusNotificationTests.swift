@@ -121,7 +121,9 @@ struct DeliveryStatusNotificationTests {
         let reports = [
             DeliveryStatusNotification.RecipientReport(
                 finalRecipient: "bob@example.test", originalRecipient: "rfc822;Bob@Example.test", action: .failed,
-                status: "5.7.1", diagnostic: "550 5.7.1 rejected", remoteMTA: "mx.example.test[192.0.2.1]"),
+                status: "5.7.1",
+                diagnostic: "host mx.example.test[192.0.2.1] said: 550 5.7.1 rejected (in reply to RCPT TO command)",
+                remoteMTA: "mx.example.test[192.0.2.1]", remoteReply: "550 5.7.1 rejected"),
             DeliveryStatusNotification.RecipientReport(
                 finalRecipient: "carol@example.test", originalRecipient: "carol@old.example.test", action: .failed,
                 status: "5.1.1", diagnostic: "unknown user"),
@@ -142,6 +144,7 @@ struct DeliveryStatusNotificationTests {
         #expect(groups[1].contains("Original-Recipient: rfc822; carol@old.example.test\r\n"))
         #expect(groups[1].contains("Diagnostic-Code: x-aviary; unknown user"))
         #expect(report.parts[0].contains("<carol@example.test>: unknown user"))
+        #expect(report.parts[0].contains("<bob@example.test>: host mx.example.test[192.0.2.1] said: 550 5.7.1 rejected"))
     }
 
     @Test("RET=HDRS returns only the original's header section")
