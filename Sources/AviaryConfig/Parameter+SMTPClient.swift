@@ -54,11 +54,17 @@ extension Parameter {
         "smtp_sasl_tls_security_options", .list, "noanonymous",
         "SASL restrictions over TLS (Postfix's default is $smtp_sasl_security_options, which refuses PLAIN even there).")
 
+    // DNS (smtpd's restrictions use the same resolver).
+    public static let dnsResolverAddress = Parameter(
+        "smtp_dns_resolver_address", .string, "",
+        "DNS server (host:port) for smtpd's and smtp's lookups; empty: the servers in /etc/resolv.conf.")
+
     /// Every parameter of this file, in `aviary conf -d` order.
     static let smtpClientTable: [Parameter] = [
         .smtpHeloName, .smtpConnectTimeout, .smtpHeloTimeout, .smtpStarttlsTimeout, .smtpMailTimeout, .smtpRcptTimeout,
         .smtpDataInitTimeout, .smtpDataXferTimeout, .smtpDataDoneTimeout, .smtpQuitTimeout, .smtpMXAddressLimit,
         .smtpMXSessionLimit, .smtpTLSSecurityLevel, .smtpTLSCAFile, .smtpTLSSystemStore, .smtpSASLAuthEnable,
         .smtpSASLPasswordMaps, .smtpSASLMechanismFilter, .smtpSASLSecurityOptions, .smtpSASLTLSSecurityOptions,
+        .dnsResolverAddress,
     ]
 }

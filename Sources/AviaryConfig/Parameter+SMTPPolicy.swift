@@ -86,21 +86,6 @@ extension Parameter {
         "smtpd_forbid_unauth_pipelining", .boolean, "yes",
         "Hang up on clients that send commands ahead where RFC 2920 does not allow it.")
 
-    // DNS.
-    public static let dnsResolverAddress = Parameter(
-        "smtp_dns_resolver_address", .string, "",
-        "DNS server (host:port) for smtpd's and smtp's lookups; empty: the servers in /etc/resolv.conf.")
-
-    // Routing and scheduling of remote mail (qmgr).
-    public static let transportMaps = Parameter(
-        "transport_maps", .list, "", "Tables of recipient or domain -> transport:nexthop (transport(5)).")
-    public static let defaultDestinationConcurrencyLimit = Parameter(
-        "default_destination_concurrency_limit", .integer, "20",
-        "Deliveries in flight per destination (next hop); at most half the transport's processes.")
-    public static let delayWarningTime = Parameter(
-        "delay_warning_time", .time(defaultUnit: "h"), "0h",
-        "Tell the sender when mail has waited this long (once); 0: never.")
-
     /// Every parameter of this file, in `aviary conf -d` order.
     static let smtpPolicyTable: [Parameter] = [
         .smtpdTLSSecurityLevel, .smtpdTLSCertFile, .smtpdTLSKeyFile, .smtpdTLSWrappermode, .smtpdTLSAuthOnly,
@@ -112,7 +97,6 @@ extension Parameter {
         .smtpdRecipientRestrictions, .smtpdDataRestrictions, .smtpdSenderLoginMaps, .unknownAddressRejectCode,
         .relayDomainsRejectCode, .accessMapRejectCode,
         .smtpdClientConnectionCountLimit, .smtpdClientConnectionRateLimit, .smtpdClientEventLimitExceptions,
-        .anvilRateTimeUnit, .smtpdSoftErrorLimit, .smtpdErrorSleepTime, .smtpdForbidUnauthPipelining, .dnsResolverAddress,
-        .transportMaps, .defaultDestinationConcurrencyLimit, .delayWarningTime,
+        .anvilRateTimeUnit, .smtpdSoftErrorLimit, .smtpdErrorSleepTime, .smtpdForbidUnauthPipelining,
     ]
 }

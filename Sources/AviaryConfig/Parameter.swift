@@ -173,6 +173,14 @@ extension Parameter {
         "max_idle", .time(defaultUnit: "s"), "100s", "Idle time after which a delivery process retires.")
     public static let serviceThrottleTime = Parameter(
         "service_throttle_time", .time(defaultUnit: "s"), "60s", "Longest wait before master restarts a failing service.")
+    public static let transportMaps = Parameter(
+        "transport_maps", .list, "", "Tables of recipient or domain -> transport:nexthop (transport(5)).")
+    public static let defaultDestinationConcurrencyLimit = Parameter(
+        "default_destination_concurrency_limit", .integer, "20",
+        "Deliveries in flight per destination (next hop); at most half the transport's processes.")
+    public static let delayWarningTime = Parameter(
+        "delay_warning_time", .time(defaultUnit: "h"), "0h",
+        "Tell the sender when mail has waited this long (once); 0: never.")
 
     /// Every parameter, in the order `aviary conf -d` prints them.
     public static let table: [Parameter] = [
@@ -189,6 +197,7 @@ extension Parameter {
         .defaultPrivs, .commandTimeout,
         .queueRunDelay, .minimalBackoffTime, .maximalBackoffTime, .maximalQueueLifetime, .bounceQueueLifetime,
         .defaultProcessLimit, .doubleBounceSender, .maxUse, .maxIdle, .serviceThrottleTime,
+        .transportMaps, .defaultDestinationConcurrencyLimit, .delayWarningTime,
     ] + smtpPolicyTable + smtpClientTable
 
     /// The table by name.

@@ -7,7 +7,7 @@ enum AliasCheck {
     static func run(settings: SubmissionSettings, programName: String) throws(SubmissionError) {
         var failed = false
         for map in settings.aliasDatabase {
-            guard let path = tablePath(map) else {
+            guard let path = UserDirectory.tablePath(map) else {
                 printError("\(programName): warning: \(map): unsupported table type; skipped")
                 continue
             }
@@ -28,17 +28,6 @@ enum AliasCheck {
         }
         if failed {
             throw SubmissionError(.dataError, "errors in the alias files; Aviary reads them as they are, so fix them")
-        }
-    }
-
-    /// The file behind `hash:/etc/aliases` and the like (the text source of every file-based map type), or
-    /// nil for a map type that is not a file.
-    static func tablePath(_ map: String) -> String? {
-        guard let colon = map.firstIndex(of: ":") else { return map.hasPrefix("/") ? map : nil }
-        let path = String(map[map.index(after: colon)...])
-        switch map[..<colon] {
-        case "hash", "btree", "lmdb", "cdb", "dbm", "texthash", "file": return path
-        default: return nil
         }
     }
 }
