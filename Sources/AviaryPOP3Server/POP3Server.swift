@@ -22,6 +22,7 @@
 
 import AviaryConfig
 import AviaryCore
+import AviaryDaemon
 import AviaryPOP3
 import AviaryUsers
 import Logging
@@ -78,13 +79,7 @@ public final class POP3Server: Sendable {
 
     /// Serves connections from an already bound listening socket (master's fd 3) until cancelled.
     public func run(listeningSocket: Int32, group: any EventLoopGroup) async throws {
-        warnAboutSettings()
-        let listener = try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .childChannelOption(.socketOption(.so_keepalive), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .bind(NIOBSDSocket.Handle(listeningSocket)) { channel in self.configure(channel) }
-        try await serve(listener)
+        try await run(on: .inherited(listeningSocket), group: group)
     }
 
     /// Serves connections on `host:port` (tests use port 0); `ready` learns the bound port.
@@ -94,13 +89,15 @@ public final class POP3Server: Sendable {
         group: any EventLoopGroup,
         ready: @Sendable (Int) -> Void = { _ in }
     ) async throws {
+        try await run(on: .host(host, port: port), group: group, ready: ready)
+    }
+
+    private func run(on address: ListenAddress, group: any EventLoopGroup, ready: @Sendable (Int) -> Void = { _ in })
+        async throws
+    {
         warnAboutSettings()
-        let listener = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .bind(host: host, port: port) { channel in self.configure(channel) }
-        ready(listener.channel.localAddress?.port ?? 0)
-        try await serve(listener)
+        try await ConnectionListener.serve(
+            on: address, group: group, configure: { self.configure($0) }, ready: ready, handle: { await self.handle($0) })
     }
 
     static let decoderName = "pop3.decoder"
@@ -174,16 +171,6 @@ public final class POP3Server: Sendable {
             return
         }
         session.end(reason: nil)
-    }
-
-    private func serve(_ listener: NIOAsyncChannel<NIOAsyncChannel<POP3Line, POP3Output>, Never>) async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            try await listener.executeThenClose { connections in
-                for try await connection in connections {
-                    group.addTask { await self.handle(connection) }
-                }
-            }
-        }
     }
 
     private func handle(_ connection: NIOAsyncChannel<POP3Line, POP3Output>) async {

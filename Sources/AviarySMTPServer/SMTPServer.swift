@@ -3,6 +3,7 @@ import Glibc
 #endif
 import AviaryConfig
 import AviaryCore
+import AviaryDaemon
 import AviaryDNS
 import AviarySASL
 import AviaryTLS
@@ -66,28 +67,20 @@ public final class SMTPServer: Sendable {
 
     /// Serves connections from an already bound listening socket (master's fd 3) until cancelled.
     public func run(listeningSocket: Int32, group: any EventLoopGroup) async throws {
-        await startAuthentication()
-        let listener = try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .childChannelOption(.socketOption(.so_keepalive), value: 1)
-            // A client may send its last commands and shut its side (nc, scripts): answer them all
-            // before closing, as Postfix does, instead of closing at the first EOF.
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .bind(NIOBSDSocket.Handle(listeningSocket)) { channel in
-                self.configure(channel)
-            }
-        try await serve(listener)
+        try await run(on: .inherited(listeningSocket), group: group)
     }
 
     /// Serves connections on `host:port` (tests use port 0); `ready` learns the bound port.
     public func run(host: String, port: Int, group: any EventLoopGroup, ready: @Sendable (Int) -> Void = { _ in }) async throws {
+        try await run(on: .host(host, port: port), group: group, ready: ready)
+    }
+
+    private func run(on address: ListenAddress, group: any EventLoopGroup, ready: @Sendable (Int) -> Void = { _ in })
+        async throws
+    {
         await startAuthentication()
-        let listener = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .bind(host: host, port: port) { channel in self.configure(channel) }
-        ready(listener.channel.localAddress?.port ?? 0)
-        try await serve(listener)
+        try await ConnectionListener.serve(
+            on: address, group: group, configure: { self.configure($0) }, ready: ready, handle: { await self.handle($0) })
     }
 
     private func configure(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<SMTPInboundFrame, SMTPReply>> {
@@ -106,16 +99,6 @@ public final class SMTPServer: Sendable {
                 SessionTimeoutHandler(reply: .timeout(hostname: hostname)),
             ])
             return try NIOAsyncChannel<SMTPInboundFrame, SMTPReply>(wrappingChannelSynchronously: channel)
-        }
-    }
-
-    private func serve(_ listener: NIOAsyncChannel<NIOAsyncChannel<SMTPInboundFrame, SMTPReply>, Never>) async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            try await listener.executeThenClose { connections in
-                for try await connection in connections {
-                    group.addTask { await self.handle(connection) }
-                }
-            }
         }
     }
 

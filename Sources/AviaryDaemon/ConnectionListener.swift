@@ -1,0 +1,50 @@
+import NIOCore
+import NIOPosix
+
+/// Where an event-driven server listens.
+public enum ListenAddress: Sendable {
+    /// The socket master bound and passed down (fd 3 in a service).
+    case inherited(Int32)
+    /// An address of our own (tests; port 0 picks a free port).
+    case host(String, port: Int)
+}
+
+/// The accept loop of the event-driven servers, smtpd and pop3d (Postfix `multi_server.c`): every
+/// connection gets its own child task of one discarding task group, so a connection's error ends that
+/// connection only; the loop ends when the listening channel closes or the task is cancelled.
+///
+/// Connections allow half-closure: a client may send its last commands and shut its side (nc, scripts),
+/// and is answered in full before the server closes, as Postfix does.
+public enum ConnectionListener {
+    /// Binds `address`, tells `ready` the bound port, and runs `handle` for each connection that `configure`
+    /// (the channel's pipeline) has made ready.
+    public static func serve<Inbound: Sendable, Outbound: Sendable>(
+        on address: ListenAddress,
+        group: any EventLoopGroup,
+        configure: @escaping @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<Inbound, Outbound>>,
+        ready: @Sendable (Int) -> Void = { _ in },
+        handle: @escaping @Sendable (NIOAsyncChannel<Inbound, Outbound>) async -> Void
+    ) async throws {
+        let bootstrap = ServerBootstrap(group: group).childChannelOption(.allowRemoteHalfClosure, value: true)
+        let listener: NIOAsyncChannel<NIOAsyncChannel<Inbound, Outbound>, Never>
+        switch address {
+        case .inherited(let socket):
+            listener = try await bootstrap
+                .serverChannelOption(.backlog, value: 256)
+                .childChannelOption(.socketOption(.so_keepalive), value: 1)
+                .bind(NIOBSDSocket.Handle(socket), childChannelInitializer: configure)
+        case .host(let host, let port):
+            listener = try await bootstrap
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .bind(host: host, port: port, childChannelInitializer: configure)
+        }
+        ready(listener.channel.localAddress?.port ?? 0)
+        try await withThrowingDiscardingTaskGroup { tasks in
+            try await listener.executeThenClose { connections in
+                for try await connection in connections {
+                    tasks.addTask { await handle(connection) }
+                }
+            }
+        }
+    }
+}
