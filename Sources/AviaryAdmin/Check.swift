@@ -60,7 +60,19 @@ public enum ConfigurationCheck {
         }
         problems += lookupTables(main)
         problems += certificates(main)
+        problems += sizeLimits(main)
         return problems
+    }
+
+    /// A mailbox limit below the message limit bounces mail that was accepted (Postfix refuses to start).
+    static func sizeLimits(_ main: MainConfig) -> [ConfigurationDiagnostic] {
+        let mailbox = main.integer(.mailboxSizeLimit)
+        let message = main.integer(.messageSizeLimit)
+        guard mailbox > 0, message == 0 || mailbox < message else { return [] }
+        return [
+            .init(.error, file: main.path, line: nil, parameter: "mailbox_size_limit",
+                "mailbox_size_limit (\(mailbox)) is smaller than message_size_limit (\(message == 0 ? "no limit" : "\(message)")): local would bounce messages smtpd accepted")
+        ]
     }
 
     /// transport_maps, sender login maps, SASL password maps and access tables in restriction lists.

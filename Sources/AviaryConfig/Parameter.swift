@@ -139,6 +139,9 @@ extension Parameter {
         "home_mailbox", .string, "", "Mailbox in a system user's home (Maildir/ for Maildir); empty: mail_spool_directory.")
     public static let mailSpoolDirectory = Parameter(
         "mail_spool_directory", .string, "/var/mail", "Directory of system users' mbox files.")
+    public static let mailboxSizeLimit = Parameter(
+        "mailbox_size_limit", .integer, "51200000",
+        "Largest mbox file (and /file delivery target) local appends to, in bytes; 0: no limit. Also the largest mbox pop3d loads.")
     public static let recipientDelimiter = Parameter(
         "recipient_delimiter", .string, "", "Separator of address extensions, e.g. + for user+tag.")
     public static let forwardPath = Parameter(
@@ -193,7 +196,7 @@ extension Parameter {
         .pop3dConnectionLimit, .pop3dTLSCertFile, .pop3dTLSKeyFile, .pop3dTLSWrappermode, .pop3dSASLMechanisms,
         .pop3dMailboxService,
         .aliasMaps, .aliasDatabase, .virtualMailboxDomains, .virtualMailboxMaps, .virtualMailboxBase, .homeMailbox,
-        .mailSpoolDirectory, .recipientDelimiter, .forwardPath, .allowMailToCommands, .allowMailToFiles,
+        .mailSpoolDirectory, .mailboxSizeLimit, .recipientDelimiter, .forwardPath, .allowMailToCommands, .allowMailToFiles,
         .defaultPrivs, .commandTimeout,
         .queueRunDelay, .minimalBackoffTime, .maximalBackoffTime, .maximalQueueLifetime, .bounceQueueLifetime,
         .defaultProcessLimit, .doubleBounceSender, .maxUse, .maxIdle, .serviceThrottleTime,

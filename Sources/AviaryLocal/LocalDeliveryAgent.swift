@@ -103,13 +103,14 @@ public struct LocalDeliveryAgent: Sendable {
                 if let owner { try createSpoolFile(path, for: owner) }
                 try runAs(owner) {
                     try Mbox(path: path).deliver(
-                        message, sender: envelope.sender, prefix: prefix,
-                        locking: MboxLocking(dotLockMayFail: true))
+                        message, sender: envelope.sender, prefix: prefix, locking: MboxLocking(dotLockMayFail: true),
+                        sizeLimit: settings.mailboxSizeLimit)
                 }
             case .file(let path, let owner):
                 try runAs(owner) {
                     try Mbox(path: path).deliver(
-                        message, sender: envelope.sender, prefix: prefix, locking: MboxLocking(dotLockMayFail: true))
+                        message, sender: envelope.sender, prefix: prefix, locking: MboxLocking(dotLockMayFail: true),
+                        sizeLimit: settings.mailboxSizeLimit)
                 }
             case .command(let command, let owner, let home):
                 let parts = AddressParts(recipient)
@@ -127,6 +128,8 @@ public struct LocalDeliveryAgent: Sendable {
             throw failure
         } catch let error as MailboxError {
             if error.code == .unsafeMailbox { throw .permanent("5.2.0", "cannot deliver: \(error)") }
+            // Postfix bounces a full mailbox too (EFBIG from its file size limit: 5.2.2).
+            if error.code == .full { throw .permanent("5.2.2", "cannot deliver: \(error)") }
             throw .temporary("4.2.0", "cannot deliver: \(error)")
         } catch {
             throw .temporary("4.2.0", "cannot deliver: \(error)")

@@ -14,6 +14,8 @@ public struct LocalSettings: Sendable {
     public var commandsAllowedFrom: Set<String>
     public var filesAllowedFrom: Set<String>
     public var commandTimeLimit: Int
+    /// mailbox_size_limit: the largest an mbox or /file target may grow to; 0: no limit.
+    public var mailboxSizeLimit: Int64
     /// As root: who owns the queue and virtual mailboxes, and who runs alias commands and files.
     public var mailOwner: SystemAccount?
     public var defaultPrivileges: SystemAccount?
@@ -28,6 +30,7 @@ public struct LocalSettings: Sendable {
         commandsAllowedFrom = Set(config.list(.allowMailToCommands).map { $0.lowercased() })
         filesAllowedFrom = Set(config.list(.allowMailToFiles).map { $0.lowercased() })
         commandTimeLimit = max(1, config.seconds(.commandTimeout))
+        mailboxSizeLimit = Int64(max(0, config.integer(.mailboxSizeLimit)))
         if Privileges.isRoot {
             mailOwner = SystemAccount.named(config.string(.mailOwner))
             defaultPrivileges = SystemAccount.named(config.string(.defaultPrivs))

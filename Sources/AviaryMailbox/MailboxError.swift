@@ -31,6 +31,8 @@ public struct MailboxError: Error, Sendable, CustomStringConvertible {
         public static let notFound = Code("not found")
         /// Another program changed the mailbox since it was read (an mbox rewrite is refused).
         public static let modified = Code("modified")
+        /// The mailbox would grow beyond its size limit (`mailbox_size_limit`); nothing was added.
+        public static let full = Code("mailbox full")
 
         public var description: String { rawValue }
     }

@@ -38,16 +38,18 @@ public struct Mbox: Hashable, Sendable {
     ///   - date: the time for the `From ` line; nil means now.
     ///   - locking: which locks to take and how long to wait.
     ///   - mode: permissions if the mailbox file has to be created.
+    ///   - sizeLimit: the largest the file may become with this message (`mailbox_size_limit`); 0: no limit.
     /// - Throws: `lockTimeout` when the mailbox stayed locked, `unsafeMailbox` for a symbolic link, hard link
-    ///   or non-regular file, `messageUnreadable` when `message` failed, `io` otherwise; in every case the
-    ///   file is as it was before.
+    ///   or non-regular file, `messageUnreadable` when `message` failed, `full` beyond `sizeLimit`, `io`
+    ///   otherwise; in every case the file is as it was before.
     public func deliver(
         _ message: MessageSource,
         sender: String,
         prefix: String = "",
         date: time_t? = nil,
         locking: MboxLocking = .postfixDefault,
-        mode: mode_t = 0o600
+        mode: mode_t = 0o600,
+        sizeLimit: Int64 = 0
     ) throws(MailboxError) {
         var now = date ?? time(nil)
         var brokenDown = tm()
@@ -67,6 +69,17 @@ public struct Mbox: Hashable, Sendable {
                 try writer.writePrefix(prefix)
                 try writer.copy(message)
                 try writer.finish(terminatingLastLine: true, trailer: [UInt8(ascii: "\n")])
+                if sizeLimit > 0 {
+                    let size: Int64
+                    do throws(SystemError) {
+                        size = Int64(try file.status().st_size)
+                    } catch {
+                        throw MailboxError.system(error, "cannot stat mailbox")
+                    }
+                    if size > sizeLimit {
+                        throw MailboxError(.full, "mailbox \(path) is full (mailbox_size_limit = \(sizeLimit))", path: path)
+                    }
+                }
                 do throws(SystemError) {
                     try file.sync()
                 } catch {

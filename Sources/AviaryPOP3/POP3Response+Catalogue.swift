@@ -54,6 +54,10 @@ extension POP3Response {
         "Cannot open the mailbox, try again later.",
         code: .temporarySystemError
     )
+    public static let mailboxTooLarge = POP3Response.error(
+        "Mailbox is too large to open, please ask the postmaster.",
+        code: .permanentSystemError
+    )
     public static let loggedIn = POP3Response.ok("Logged in.")
 
     // STLS and AUTH (RFC 2595, RFC 5034).

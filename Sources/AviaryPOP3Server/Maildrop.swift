@@ -64,11 +64,14 @@ struct MaildropLock: Sendable {
 /// Why a maildrop could not be opened.
 enum MaildropError: Error, CustomStringConvertible {
     case inUse
+    /// An mbox over `mailbox_size_limit`, which a session would have to hold in memory.
+    case tooLarge(size: Int64, limit: Int64)
     case unavailable(MailboxError)
 
     var description: String {
         switch self {
         case .inUse: return "mailbox is locked by another POP3 session"
+        case .tooLarge(let size, let limit): return "mbox is \(size) bytes, over mailbox_size_limit = \(limit)"
         case .unavailable(let error): return "\(error)"
         }
     }
@@ -78,9 +81,9 @@ extension Maildrop {
     /// mbox locks as `local` takes them, but a spool directory pop3d cannot write is no reason to fail.
     static let mboxLocking = MboxLocking(dotLockMayFail: true)
 
-    /// Locks and reads the mailbox at `location`. A mailbox that does not exist yet is an empty maildrop.
-    /// Blocking: call it on a thread pool.
-    static func open(_ location: UserMailbox) throws(MaildropError) -> (Maildrop, MaildropLock?) {
+    /// Locks and reads the mailbox at `location`. A mailbox that does not exist yet is an empty maildrop; an
+    /// mbox larger than `mboxSizeLimit` (when not 0) is refused. Blocking: call it on a thread pool.
+    static func open(_ location: UserMailbox, mboxSizeLimit: Int64 = 0) throws(MaildropError) -> (Maildrop, MaildropLock?) {
         switch location {
         case .maildir(let path):
             let maildir = Maildir(path: path)
@@ -98,13 +101,25 @@ extension Maildrop {
             let mbox = Mbox(path: path)
             guard SafeFile.exists(path) else { return (Maildrop(store: .mbox(mbox, snapshot: []), messages: []), nil) }
             let lock = try lock(path, flags: O_RDONLY)
+            var oversize: Int64 = 0
+            let bytes: [UInt8]
             do throws(MailboxError) {
-                let bytes = try mbox.withLock(mboxLocking) { file throws(MailboxError) in try Mbox.readAll(file) }
-                return (readMbox(mbox, bytes), lock)
+                bytes = try mbox.withLock(mboxLocking) { file throws(MailboxError) -> [UInt8] in
+                    if mboxSizeLimit > 0, let size = try? file.status().st_size, Int64(size) > mboxSizeLimit {
+                        oversize = Int64(size)
+                        return []
+                    }
+                    return try Mbox.readAll(file)
+                }
             } catch {
                 lock.release()
                 throw .unavailable(error)
             }
+            if oversize > 0 {
+                lock.release()
+                throw .tooLarge(size: oversize, limit: mboxSizeLimit)
+            }
+            return (readMbox(mbox, bytes), lock)
         }
     }
 

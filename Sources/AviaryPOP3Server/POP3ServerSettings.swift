@@ -17,6 +17,8 @@ public struct POP3ServerSettings: Sendable {
     public var homeMailbox: String
     public var mailSpoolDirectory: String
     public var virtualMailboxBase: String
+    /// `mailbox_size_limit`: the largest mbox a session loads (it is held in memory); 0: no limit.
+    public var mboxSizeLimit: Int64
 
     /// `pop3d_tls_wrappermode`: TLS from the first byte (pop3s).
     public var isWrapperMode: Bool
@@ -37,6 +39,7 @@ public struct POP3ServerSettings: Sendable {
         homeMailbox = config.string(.homeMailbox)
         mailSpoolDirectory = config.string(.mailSpoolDirectory)
         virtualMailboxBase = config.string(.virtualMailboxBase)
+        mboxSizeLimit = Int64(max(0, config.integer(.mailboxSizeLimit)))
         let service = config.string(.pop3dMailboxService)
         if service.isEmpty {
             mailboxServiceSocket = nil

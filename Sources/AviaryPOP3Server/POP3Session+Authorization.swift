@@ -101,11 +101,12 @@ extension POP3Session {
     /// Locks and reads the user's mailbox (on the thread pool) and enters TRANSACTION.
     mutating func open(_ identity: POP3Identity) async -> POP3Response {
         let location = UserMailbox(for: identity, settings: settings)
+        let sizeLimit = settings.mboxSizeLimit
         let result: Result<(Maildrop, MaildropLock?), MaildropError>
         do {
             result = try await server.pool.runIfActive { () -> Result<(Maildrop, MaildropLock?), MaildropError> in
                 do throws(MaildropError) {
-                    return .success(try Maildrop.open(location))
+                    return .success(try Maildrop.open(location, mboxSizeLimit: sizeLimit))
                 } catch {
                     return .failure(error)
                 }
@@ -125,6 +126,9 @@ extension POP3Session {
         case .failure(.unavailable(let error)):
             logger.warning("user=<\(identity.userName)>, session=<\(id)>: cannot open \(location): \(error)")
             return .mailboxUnavailable
+        case .failure(let error):
+            logger.warning("user=<\(identity.userName)>, session=<\(id)>: cannot open \(location): \(error)")
+            return .mailboxTooLarge
         }
     }
 

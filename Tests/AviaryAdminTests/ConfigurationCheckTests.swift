@@ -41,4 +41,16 @@ struct ConfigurationCheckTests {
         #expect(problems.contains { $0.message.contains("\"example.com\" has no value") }, "\(problems)")
         #expect(problems.contains { $0.file.hasSuffix("/missing") || $0.message.contains("missing") }, "\(problems)")
     }
+
+    @Test("mailbox_size_limit below message_size_limit is an error; the defaults and 0 (no limit) are fine")
+    func sizeLimits() throws {
+        let directory = TemporaryDirectory("check")
+        let small = try Self.check("mailbox_size_limit = 1000000\n", in: directory)
+        #expect(small.contains {
+            $0.severity == .error && $0.parameter == "mailbox_size_limit"
+                && $0.message.contains("smaller than message_size_limit (10240000)")
+        }, "\(small)")
+        #expect(try !Self.check("", in: directory).contains { $0.parameter == "mailbox_size_limit" })
+        #expect(try !Self.check("mailbox_size_limit = 0\n", in: directory).contains { $0.parameter == "mailbox_size_limit" })
+    }
 }

@@ -114,6 +114,19 @@ struct LocalDeliveryAgentTests {
         #expect(instance.text(instance.out + "/file.mbox")?.components("From sender@example.test ").count == 3)
     }
 
+    @Test("a file that mailbox_size_limit would overflow bounces with 5.2.2 and keeps what it had")
+    func mailboxFull() throws {
+        let instance = try LocalTestInstance(aliases: "filer: $OUT/file.mbox\n", extra: "mailbox_size_limit = 600\n")
+        let (first, _) = try instance.deliver(to: "filer@localhost.test")
+        #expect(first.status == .sent)
+        let before = try #require(instance.text(instance.out + "/file.mbox"))
+        let (second, id) = try instance.deliver(to: "filer@localhost.test", message: "Subject: big\r\n\r\n" + String(repeating: "y", count: 400) + "\r\n")
+        #expect(second.status == .bounced && second.dsn == "5.2.2", "\(second)")
+        #expect(second.text == "cannot deliver: mailbox \(instance.out)/file.mbox is full (mailbox_size_limit = 600)")
+        #expect(instance.text(instance.out + "/file.mbox") == before)
+        #expect(try instance.statuses(id) != [.delivered])
+    }
+
     @Test("an alias to |command pipes the message, with LF line ends, to the command's standard input")
     func aliasToCommand() throws {
         let instance = try LocalTestInstance(aliases: "piper: |/usr/bin/tee -a $OUT/piped\n")

@@ -130,6 +130,21 @@ struct MboxTests {
         #expect(try mbox.messages().map(\.sender) == ["a@x", "c@x"])
     }
 
+    @Test("A delivery that would take the mailbox over its size limit is refused and leaves it as it was")
+    func sizeLimit() throws {
+        try mbox.deliver(.bytes(bytes("first\r\n")), sender: "a@x", sizeLimit: 1000)
+        let before = try SafeFile.readAll(mbox.path)
+        let large = bytes(String(repeating: "x", count: 990) + "\r\n")
+        let error = try #require(throws: MailboxError.self) {
+            try mbox.deliver(.bytes(large), sender: "b@x", sizeLimit: 1000)
+        }
+        #expect(error.code == .full)
+        #expect("\(error)" == "mailbox \(mbox.path) is full (mailbox_size_limit = 1000)")
+        #expect(try SafeFile.readAll(mbox.path) == before)
+        try mbox.deliver(.bytes(large), sender: "b@x")  // 0: no limit
+        #expect(try mbox.messages().map(\.sender) == ["a@x", "b@x"])
+    }
+
     @Test("A symbolic link or a hard-linked file is refused as a mailbox")
     func unsafeMailboxes() throws {
         let target = directory.path + "/target"

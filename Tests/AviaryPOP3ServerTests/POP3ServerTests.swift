@@ -254,6 +254,18 @@ struct POP3ServerTests {
         }
     }
 
+    @Test("an mbox over mailbox_size_limit is not loaded: -ERR [SYS/PERM] at login, the reason in the log")
+    func mboxTooLarge() async throws {
+        try await POP3ServerHarness.run(extra: "mailbox_size_limit = 2000") { harness in
+            try harness.deliverToSystemMbox(crlf("Subject: big\n\n" + String(repeating: "z", count: 2500) + "\n"))
+            let login = try await harness.transcript { client in
+                try client.login(harness.systemAccount.name, "system-secret")
+            }
+            #expect(login == "-ERR [SYS/PERM] Mailbox is too large to open, please ask the postmaster.")
+            #expect(harness.logs.all.contains { $0.contains("over mailbox_size_limit = 2000") }, "\(harness.logs.all)")
+        }
+    }
+
     @Test("mbox: >From lines come back unquoted, sizes match, DELE+QUIT rewrites it keeping later deliveries")
     func mbox() async throws {
         try await POP3ServerHarness.run { harness in
