@@ -1,5 +1,6 @@
 import AviaryCore
 import AviaryPOP3
+import AviarySASL
 import AviaryUsers
 import Logging
 import NIOCore
@@ -185,7 +186,7 @@ extension POP3Session {
         }
         var response: [UInt8]?
         if let initialResponse {
-            guard let decoded = initialResponse == "=" ? [] : POP3Base64.decode(initialResponse) else {
+            guard let decoded = initialResponse == "=" ? [] : SASLBase64.decode(initialResponse) else {
                 try await write(.badArguments(POP3CommandError("Invalid base64 data in initial response")), outbound)
                 return false
             }
@@ -196,10 +197,10 @@ extension POP3Session {
             case .done(let login):
                 return try await finishLogin(login, user: "", method: mechanism, lines: &lines, outbound: outbound)
             case .challenge(let challenge):
-                try await write(.authChallenge(POP3Base64.encode(challenge)), outbound)
+                try await write(.authChallenge(SASLBase64.encode(challenge)), outbound)
                 guard let line = try await lines.next() else { return true }
                 let text = String(buffer: line.bytes)
-                guard line.isComplete, text != "*", let decoded = POP3Base64.decode(text) else {
+                guard line.isComplete, text != "*", let decoded = SASLBase64.decode(text) else {
                     if !line.isComplete { try await skipRest(&lines) }
                     try await write(.authCancelled, outbound)
                     return false

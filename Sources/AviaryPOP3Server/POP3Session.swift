@@ -1,5 +1,6 @@
 import AviaryCore
 import AviaryPOP3
+import AviarySASL
 import Logging
 import NIOCore
 
@@ -41,7 +42,7 @@ struct POP3Session {
         self.remoteAddress = remoteAddress
         self.localAddress = localAddress
         var generator = SystemRandomNumberGenerator()
-        self.id = id ?? POP3Base64.encode((0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        self.id = id ?? SASLBase64.encode((0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) })
         logger = server.logger
         logger[metadataKey: "session"] = "\(self.id)"
     }

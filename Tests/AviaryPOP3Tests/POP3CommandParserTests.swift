@@ -50,17 +50,4 @@ struct POP3CommandParserTests {
         }
         #expect(!error.message.isEmpty)
     }
-
-    @Test("Base64 round-trips and rejects what is not canonical")
-    func base64() {
-        for text in ["", "f", "fo", "foo", "foob", "fooba", "foobar", "\u{0}alice\u{0}secret"] {
-            let encoded = POP3Base64.encode(Array(text.utf8))
-            #expect(POP3Base64.decode(encoded) == Array(text.utf8))
-        }
-        #expect(POP3Base64.encode(Array("foobar".utf8)) == "Zm9vYmFy")
-        #expect(POP3Base64.encode(Array("fo".utf8)) == "Zm8=")
-        #expect(POP3Base64.decode("Zm8") == nil)
-        #expect(POP3Base64.decode("Z=m8") == nil)
-        #expect(POP3Base64.decode("Zm8*") == nil)
-    }
 }
