@@ -34,6 +34,20 @@ stage="swift build"
 note "swift build"
 swift build
 
+# The accounts tests use as root, made here one after another: suites run in parallel, and two useradd
+# runs at once can fail on /etc/passwd's lock. (The tests still create what is missing when run alone.)
+if ((EUID == 0)); then
+    nologin=/usr/sbin/nologin
+    getent passwd aviary >/dev/null ||
+        useradd --system --user-group --home-dir /nonexistent --shell "$nologin" aviary
+    getent group aviarydrop >/dev/null || groupadd --system aviarydrop
+    getent passwd avsubtest >/dev/null ||
+        useradd --system --no-create-home --shell "$nologin" --comment "Sub Tester,,," avsubtest
+    getent passwd avpoptest >/dev/null ||
+        useradd --system --user-group --create-home --home-dir /home/avpoptest --shell "$nologin" \
+            --comment "POP3 Tester,,," avpoptest
+fi
+
 stage="swift test"
 note "swift test $*"
 rc=0
@@ -53,6 +67,12 @@ total=$((${xctest_total:-0} + ${swift_testing_total:-0}))
 passed=$((total - failed - skipped))
 ((passed >= 0)) || passed=0
 
+# What failed, again at the end, where a CI log that keeps only its tail still shows it.
+if grep -qE "recorded an issue|Test Case '.*' failed" "$log"; then
+    echo "test.sh: the failures (first 40 lines):"
+    grep -E "recorded an issue|Test Case '.*' failed|^ *(↳|XCTAssert)" "$log" | grep -vE "Testing Library Version|Target Platform" |
+        head -n 40 | cut -c 1-400 || true
+fi
 if ((rc == 124 || rc == 137)); then
     echo "test.sh: swift test timed out after ${TEST_TIMEOUT:-3600} s"
 fi
