@@ -99,7 +99,17 @@ public enum Daemon {
     ) -> Never {
         let stopSignals = [SIGTERM, SIGINT, SIGHUP]
         SignalWaiter.blockHandledSignals(stopSignals)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // One thread per process runs both the event loop and every async task (NIO's singleton group, made
+        // Swift's global executor): a session resumes on the thread that serves its connection, with no hop
+        // to the cooperative pool and back for each line. Postfix's shape: one single-threaded process per
+        // core (master starts as many), blocking work on a NIOThreadPool. Measured with smtp-source (10
+        // sessions, M=1): ~11 % more messages per second than one event loop beside the cooperative pool,
+        // and 20-50 % less time per command on one connection. (Task.sleep still resumes on a libdispatch
+        // thread: harmless, the task goes on there.)
+        NIOSingletons.groupLoopCountSuggestion = 1
+        let group: any EventLoopGroup =
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+            ? MultiThreadedEventLoopGroup.singleton : MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let logger = context.logger
         let master = MasterLink.masterPID()
         Task.detached {

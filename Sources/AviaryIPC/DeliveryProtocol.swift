@@ -1,5 +1,5 @@
 import AviaryCore
-import Foundation
+import FoundationEssentials
 
 // The delivery protocol between qmgr and the delivery agents (local, smtp), version 1.
 //
