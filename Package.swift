@@ -167,7 +167,7 @@ let package = Package(
         ),
         tests("AviarySASLTests", ["AviarySASL", "AviaryUsers", "AviaryTestSupport", logging]),
         tests("AviarySMTPServerTests", ["AviarySMTPServer", "AviaryTestSupport", nioCore, nioPosix]),
-        tests("AviaryQueueManagerTests", ["AviaryQueueManager", "AviaryTestSupport"]),
+        tests("AviaryQueueManagerTests", ["AviaryQueueManager", "AviaryIPC", "AviaryTestSupport", nioCore, nioPosix]),
         tests("AviaryLocalTests", ["AviaryLocal", "AviaryTestSupport"]),
         tests(
             "AviarySMTPClientTests",
