@@ -1,5 +1,6 @@
 import AviaryCore
 import AviaryPOP3
+import AviaryTLS
 import AviarySASL
 import AviaryUsers
 import Logging
@@ -143,21 +144,19 @@ extension POP3Session {
             try await write(.tlsAlreadyActive, outbound)
             return
         }
-        try await write(.beginTLS, outbound)
-        let channel = self.channel
-        try await channel.eventLoop.submit {
-            let sync = channel.pipeline.syncOperations
+        let eventLoop = channel.eventLoop
+        try await StartTLS.afterWriting(POP3Output.response(.beginTLS), on: channel) { sync in
             // Removing the paused decoder drops the plaintext the client sent after STLS.
             let decoder = try sync.handler(type: ByteToMessageHandler<POP3LineDecoder>.self)
             sync.removeHandler(decoder, promise: nil)
-            try sync.addHandler(try provider.makeServerHandler(eventLoop: channel.eventLoop), position: .first)
+            try sync.addHandler(try provider.makeServerHandler(eventLoop: eventLoop), position: .first)
             let encoder = try sync.handler(type: MessageToByteHandler<POP3OutputEncoder>.self)
             try sync.addHandler(
                 ByteToMessageHandler(POP3LineDecoder()),
                 name: POP3Server.decoderName,
                 position: .after(encoder)
             )
-        }.get()
+        }
         isSecure = true
         pendingUser = nil
     }

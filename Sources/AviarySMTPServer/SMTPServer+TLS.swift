@@ -30,24 +30,15 @@ extension SMTPServer {
     }
 
     /// STARTTLS: sends the 220 and, in the same event loop step in which it leaves, puts TLS first in the
-    /// pipeline and replaces the line decoder with a fresh one. Whatever the client sent in plaintext
-    /// behind STARTTLS stays in the old decoder or in frames read before the marker `.tlsStarted`, which
-    /// the session throws away (CVE-2011-0411).
+    /// pipeline and replaces the line decoder with a fresh one (`StartTLS`). Whatever the client sent in
+    /// plaintext behind STARTTLS stays in the old decoder or in frames read before the marker `.tlsStarted`,
+    /// which the session throws away (CVE-2011-0411).
     static func startTLS(on channel: any Channel, context: TLSContext, lineLimit: Int)
         async throws -> EventLoopFuture<TLSHandshakeCompleted>
     {
-        let promise = channel.eventLoop.makePromise(of: EventLoopFuture<TLSHandshakeCompleted>.self)
-        channel.eventLoop.execute {
-            channel.writeAndFlush(SMTPReply.readyToStartTLS).whenComplete { result in
-                do {
-                    try result.get()
-                    promise.succeed(try insertTLS(on: channel, context: context, lineLimit: lineLimit))
-                } catch {
-                    promise.fail(error)
-                }
-            }
+        try await StartTLS.afterWriting(SMTPReply.readyToStartTLS, on: channel) { _ in
+            try insertTLS(on: channel, context: context, lineLimit: lineLimit)
         }
-        return try await promise.futureResult.get()
     }
 
     private static func insertTLS(on channel: any Channel, context: TLSContext, lineLimit: Int) throws
