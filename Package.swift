@@ -65,7 +65,7 @@ let package = Package(
         .systemLibrary(name: "CAviarySASL", pkgConfig: "libsasl2"),
         .systemLibrary(name: "CAviaryCrypt", pkgConfig: "libxcrypt"),
         library("AviarySASL", ["CAviarySASL", "CAviaryCrypt", "AviaryCore", "AviaryUsers", nioPosix, logging]),
-        library("AviaryPOP3", [nioCore]),
+        library("AviaryPOP3", ["AviaryCore", nioCore]),
 
         // Skeletons and services.
         library("AviaryDaemon", ["AviaryCore", "AviaryConfig", nioCore, nioPosix, logging]),

@@ -9,6 +9,10 @@ struct MailboxFileWriter {
     private var buffer: [UInt8] = []
     /// Bytes handed to the file so far, buffered ones included.
     private(set) var byteCount = 0
+    /// The RFC 822 size of what has been written (line ends counted as CR LF): Maildir's `,W=`.
+    private var crlfCounter = CRLFSizeCounter()
+    /// The RFC 822 size of the text written, complete after `finish`.
+    var crlfSize: Int { crlfCounter.total }
 
     private static let bufferSize = 65536
 
@@ -71,6 +75,7 @@ struct MailboxFileWriter {
 
     private mutating func flush() throws(MailboxError) {
         guard !buffer.isEmpty else { return }
+        crlfCounter.count(buffer[...])
         do throws(SystemError) {
             try file.writeAll(buffer)
         } catch {

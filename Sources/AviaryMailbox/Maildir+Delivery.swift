@@ -10,7 +10,8 @@ extension Maildir {
     /// Delivers one message into `new/` and returns its file name there.
     ///
     /// The message is written to `tmp/` under a new unique name with CRLF turned into LF, fsynced, then
-    /// hard-linked into `new/` as `UNIQUE,S=SIZE` (a link fails rather than replace an existing name) and
+    /// hard-linked into `new/` as `UNIQUE,S=SIZE,W=RFC822SIZE` (the bytes, and the size with CR LF line ends
+    /// that POP3 and IMAP announce, as Dovecot names them; a link fails rather than replace a name) and
     /// `new/` is fsynced: when this returns the message survives a crash. On any failure nothing is left
     /// behind, neither in `tmp/` nor in `new/`. The Maildir must exist (`create(mode:)`).
     /// - Parameters:
@@ -19,7 +20,7 @@ extension Maildir {
     ///     each ending in CRLF or LF.
     ///   - hostname: the host name for the unique name; nil uses this host's name.
     ///   - mode: permissions of the new file.
-    /// - Returns: the file name in `new/`, e.g. `1700000000.M123456P4242Q1.host,S=2048`.
+    /// - Returns: the file name in `new/`, e.g. `1700000000.M123456P4242Q1.host,S=2048,W=2101`.
     /// - Throws: `MailboxError` (`messageUnreadable` when `message` failed, `io` otherwise).
     @discardableResult
     public func deliver(
@@ -42,7 +43,9 @@ extension Maildir {
                 throw MailboxError.system(error, "cannot sync message file")
             }
             file.close()
-            return try moveToNew(temporaryPath, uniqueName: uniqueName, size: writer.byteCount, hostname: hostname)
+            return try moveToNew(
+                temporaryPath, uniqueName: uniqueName, size: writer.byteCount, virtualSize: writer.crlfSize,
+                hostname: hostname)
         } catch {
             unlink(temporaryPath)
             throw error
@@ -72,11 +75,12 @@ extension Maildir {
         _ temporaryPath: String,
         uniqueName: String,
         size: Int,
+        virtualSize: Int,
         hostname: String
     ) throws(MailboxError) -> String {
         var uniqueName = uniqueName
         for _ in 0..<3 {
-            let finalName = uniqueName + ",S=\(size)"
+            let finalName = uniqueName + ",S=\(size),W=\(virtualSize)"
             let finalPath = path(of: .new) + "/" + finalName
             var status: Int32
             repeat { status = link(temporaryPath, finalPath) } while status != 0 && errno == EINTR

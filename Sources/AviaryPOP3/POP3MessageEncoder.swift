@@ -1,3 +1,4 @@
+import AviaryCore
 // Message text on the wire (RFC 1939 3 and 11): mailboxes store lines ending in LF (Maildir, mbox) or CRLF
 // (files other programs wrote); POP3 sends every line ending in CRLF, puts one more "." before a line that starts
 // with ".", and ends the text with a line holding only ".". Nothing else changes: 8-bit bytes, NULs and bare CRs
@@ -89,27 +90,6 @@ public struct POP3MessageEncoder {
         return counter.total
     }
 
-    /// Counts the octets of stored text as RETR sends them, a chunk at a time.
-    public struct SizeCounter: Sendable {
-        private var octets = 0
-        private var lastByte: UInt8?
-
-        public init() {}
-
-        public mutating func count(_ chunk: ArraySlice<UInt8>) {
-            octets += chunk.count
-            var previous = lastByte
-            for byte in chunk {
-                if byte == UInt8(ascii: "\n") && previous != UInt8(ascii: "\r") { octets += 1 }
-                previous = byte
-            }
-            if let last = chunk.last { lastByte = last }
-        }
-
-        /// The size so far, counting the CRLF an unfinished last line gets.
-        public var total: Int {
-            guard let lastByte, lastByte != UInt8(ascii: "\n") else { return octets }
-            return octets + 2
-        }
-    }
+    /// Counts the octets of stored text as RETR sends them, a chunk at a time (the RFC 822 size).
+    public typealias SizeCounter = CRLFSizeCounter
 }

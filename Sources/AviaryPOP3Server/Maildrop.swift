@@ -151,7 +151,7 @@ extension Maildrop {
         var messages: [MaildropMessage] = []
         var seen: [String: Int] = [:]
         for message in try maildir.messages() {
-            // TODO(#5): cache the CRLF size in the file name (`,W=`) instead of reading every message at login.
+            // local names its files with `,W=` (as Dovecot does); a file from another program is read once here.
             let size: Int
             if let virtualSize = message.name.virtualSize {
                 size = virtualSize

@@ -34,10 +34,12 @@ struct MaildirTests {
             hostname: "mx.example.org"
         )
         let expected = "Delivered-To: a@example.org\nReturn-Path: <b@example.org>\nSubject: hi\n\nbody\nFrom here\n"
-        let pattern = #/^(\d+)\.M(\d+)P(\d+)Q(\d+)\.mx\.example\.org,S=(\d+)$/#
+        let pattern = #/^(\d+)\.M(\d+)P(\d+)Q(\d+)\.mx\.example\.org,S=(\d+),W=(\d+)$/#
         let match = try #require(name.wholeMatch(of: pattern))
         #expect(Int(match.3) == Int(getpid()))
         #expect(Int(match.5) == expected.utf8.count)
+        // W: the size POP3 and IMAP announce, every line end as CR LF (the prefix's LF-only one too).
+        #expect(Int(match.6) == expected.utf8.count + expected.utf8.filter { $0 == 10 }.count)
         #expect(try contents(of: maildir.path(of: .new) + "/" + name) == expected)
         #expect(try SafeFile.listDirectory(maildir.path(of: .tmp)).isEmpty)
         var info = stat()
@@ -58,7 +60,7 @@ struct MaildirTests {
     func hostnameEscaped() throws {
         try maildir.create()
         let name = try maildir.deliver(.bytes(bytes("x\r\n")), hostname: "bad/host:name")
-        #expect(name.contains(".bad\\057host\\072name,S=2"))
+        #expect(name.contains(".bad\\057host\\072name,S=2,W=3"))
         #expect(SafeFile.exists(maildir.path(of: .new) + "/" + name))
     }
 
