@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Where an event-driven server listens.
 public enum ListenAddress: Sendable {
@@ -11,18 +12,22 @@ public enum ListenAddress: Sendable {
 
 /// The accept loop of the event-driven servers, smtpd and pop3d (Postfix `multi_server.c`): every
 /// connection gets its own child task of one discarding task group, so a connection's error ends that
-/// connection only; the loop ends when the listening channel closes or the task is cancelled.
+/// connection only; the loop ends when the listening channel closes or the task is cancelled. Connections
+/// beyond the process's limit (`smtpd_connection_limit`, `pop3d_connection_limit`) get the protocol's
+/// refusal instead of a session.
 ///
 /// Connections allow half-closure: a client may send its last commands and shut its side (nc, scripts),
 /// and is answered in full before the server closes, as Postfix does.
 public enum ConnectionListener {
     /// Binds `address`, tells `ready` the bound port, and runs `handle` for each connection that `configure`
-    /// (the channel's pipeline) has made ready.
+    /// (the channel's pipeline) has made ready, or `refuse` while `connectionLimit` sessions are open.
     public static func serve<Inbound: Sendable, Outbound: Sendable>(
         on address: ListenAddress,
         group: any EventLoopGroup,
         configure: @escaping @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<Inbound, Outbound>>,
         ready: @Sendable (Int) -> Void = { _ in },
+        connectionLimit: Int = .max,
+        refuse: @escaping @Sendable (NIOAsyncChannel<Inbound, Outbound>) async -> Void = { _ in },
         handle: @escaping @Sendable (NIOAsyncChannel<Inbound, Outbound>) async -> Void
     ) async throws {
         let bootstrap = ServerBootstrap(group: group).childChannelOption(.allowRemoteHalfClosure, value: true)
@@ -39,12 +44,26 @@ public enum ConnectionListener {
                 .bind(host: host, port: port, childChannelInitializer: configure)
         }
         ready(listener.channel.localAddress?.port ?? 0)
+        let open = OpenConnections()
         try await withThrowingDiscardingTaskGroup { tasks in
             try await listener.executeThenClose { connections in
                 for try await connection in connections {
-                    tasks.addTask { await handle(connection) }
+                    tasks.addTask {
+                        let count = open.count.wrappingAdd(1, ordering: .relaxed).newValue
+                        defer { open.count.wrappingSubtract(1, ordering: .relaxed) }
+                        if count > connectionLimit {
+                            await refuse(connection)
+                        } else {
+                            await handle(connection)
+                        }
+                    }
                 }
             }
         }
     }
+}
+
+/// The connections a listener is serving or refusing right now.
+private final class OpenConnections: Sendable {
+    let count = Atomic<Int>(0)
 }

@@ -28,7 +28,6 @@ import AviaryUsers
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -44,7 +43,6 @@ public final class POP3Server: Sendable {
     let pool: NIOThreadPool
     /// Hand off system accounts even when pop3d runs as that account (tests of the relay; never in a daemon).
     let handsOffOwnAccount: Bool
-    private let activeSessions = Atomic<Int>(0)
 
     /// - Parameters:
     ///   - authenticator: checks USER/PASS; nil uses the users file with `{PLAIN}` passwords.
@@ -97,7 +95,8 @@ public final class POP3Server: Sendable {
     {
         warnAboutSettings()
         try await ConnectionListener.serve(
-            on: address, group: group, configure: { self.configure($0) }, ready: ready, handle: { await self.handle($0) })
+            on: address, group: group, configure: { self.configure($0) }, ready: ready,
+            connectionLimit: settings.connectionLimit, refuse: { await self.refuse($0) }, handle: { await self.handle($0) })
     }
 
     static let decoderName = "pop3.decoder"
@@ -173,20 +172,18 @@ public final class POP3Server: Sendable {
         session.end(reason: nil)
     }
 
+    /// Over pop3d_connection_limit: -ERR [SYS/TEMP] and close.
+    private func refuse(_ connection: NIOAsyncChannel<POP3Line, POP3Output>) async {
+        let remote = connection.channel.remoteAddress?.ipAddress ?? "unknown"
+        logger.warning("too many connections (pop3d_connection_limit = \(settings.connectionLimit)); refusing \(remote)")
+        try? await connection.executeThenClose { _, outbound in
+            try await outbound.write(.response(.tooManyConnections))
+        }
+    }
+
     private func handle(_ connection: NIOAsyncChannel<POP3Line, POP3Output>) async {
-        let count = activeSessions.wrappingAdd(1, ordering: .relaxed).newValue
-        defer { activeSessions.wrappingSubtract(1, ordering: .relaxed) }
         let remote = connection.channel.remoteAddress?.ipAddress ?? "unknown"
         let local = connection.channel.localAddress?.ipAddress ?? "unknown"
-        if count > settings.connectionLimit {
-            logger.warning(
-                "too many connections (pop3d_connection_limit = \(settings.connectionLimit)); refusing \(remote)"
-            )
-            try? await connection.executeThenClose { _, outbound in
-                try await outbound.write(.response(.tooManyConnections))
-            }
-            return
-        }
         var session = POP3Session(server: self, channel: connection.channel, remoteAddress: remote, localAddress: local)
         // pop3s: TLS came first (configure), so passwords are safe from the greeting on.
         session.isSecure = settings.isWrapperMode && tls != nil

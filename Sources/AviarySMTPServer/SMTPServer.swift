@@ -12,7 +12,6 @@ import AviaryUsers
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
 
 /// smtpd: accepts SMTP sessions on a listening socket and turns accepted messages into queue files.
 ///
@@ -29,7 +28,6 @@ public final class SMTPServer: Sendable {
     let tlsContext: TLSContext?
     /// SMTP AUTH, when `smtpd_sasl_auth_enable = yes`.
     let authenticator: SASLAuthenticator?
-    private let activeSessions = Atomic<Int>(0)
 
     /// - Parameter serviceName: the master.cf service (smtp, submission ...), under which anvil counts clients.
     /// - Parameter tlsContext: from `loadTLS`, made while smtpd could still read the key as root.
@@ -80,7 +78,8 @@ public final class SMTPServer: Sendable {
     {
         await startAuthentication()
         try await ConnectionListener.serve(
-            on: address, group: group, configure: { self.configure($0) }, ready: ready, handle: { await self.handle($0) })
+            on: address, group: group, configure: { self.configure($0) }, ready: ready,
+            connectionLimit: settings.connectionLimit, refuse: { await self.refuse($0) }, handle: { await self.handle($0) })
     }
 
     private func configure(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<SMTPInboundFrame, SMTPReply>> {
@@ -102,17 +101,17 @@ public final class SMTPServer: Sendable {
         }
     }
 
-    private func handle(_ connection: NIOAsyncChannel<SMTPInboundFrame, SMTPReply>) async {
-        let count = activeSessions.wrappingAdd(1, ordering: .relaxed).newValue
-        defer { activeSessions.wrappingSubtract(1, ordering: .relaxed) }
+    /// Over smtpd_connection_limit: 421 and close.
+    private func refuse(_ connection: NIOAsyncChannel<SMTPInboundFrame, SMTPReply>) async {
         let address = connection.channel.remoteAddress?.ipAddress ?? "unknown"
-        if count > settings.connectionLimit {
-            logger.warning("too many connections (smtpd_connection_limit = \(settings.connectionLimit)); refusing \(address)")
-            try? await connection.executeThenClose { _, outbound in
-                try await outbound.write(.tooManyConnections(hostname: settings.hostname, client: address))
-            }
-            return
+        logger.warning("too many connections (smtpd_connection_limit = \(settings.connectionLimit)); refusing \(address)")
+        try? await connection.executeThenClose { _, outbound in
+            try await outbound.write(.tooManyConnections(hostname: settings.hostname, client: address))
         }
+    }
+
+    private func handle(_ connection: NIOAsyncChannel<SMTPInboundFrame, SMTPReply>) async {
+        let address = connection.channel.remoteAddress?.ipAddress ?? "unknown"
         let name = await clientName(for: address)
         let identity = ClientIdentity(name: name, address: address)
         let admission = await limits.admit(identity, pool: pool, logger: logger)

@@ -34,6 +34,32 @@ struct SMTPServerTests {
         }
     }
 
+    @Test("over smtpd_connection_limit a connection gets 421 4.7.0 and is closed; once one ends, the next is served")
+    func connectionLimit() async throws {
+        try await SMTPServerHarness.run(extra: "smtpd_connection_limit = 1") { harness in
+            let port = harness.port
+            try await harness.transcript { first, greeting in
+                #expect(greeting.code == 220)
+                let second = try TranscriptClient(port: port)
+                let refused = try second.reply()
+                #expect(refused.code == 421, "\(refused)")
+                #expect(refused.text == "4.7.0 mail.example.test Error: too many connections from 127.0.0.1")
+                #expect(second.isClosed())
+                #expect(try first.command("QUIT").code == 221)
+            }
+            // The first session's end frees its place (bounded: the count drops when its task ends).
+            var greeting = 0
+            for _ in 0..<100 where greeting != 220 {
+                greeting = try await harness.transcript { client, reply in
+                    _ = try? client.command("QUIT")
+                    return reply.code
+                }
+                if greeting != 220 { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(greeting == 220)
+        }
+    }
+
     @Test("RCPT before MAIL gets 503 5.5.1")
     func rcptBeforeMail() async throws {
         try await SMTPServerHarness.run { harness in
