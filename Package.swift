@@ -146,7 +146,7 @@ let package = Package(
 
         .target(
             name: "AviaryTestSupport",
-            dependencies: ["AviaryCore", "AviaryConfig", "AviaryDNS", nioCore],
+            dependencies: ["AviaryCore", "AviaryConfig", "AviaryDNS", nioCore, logging],
             path: "Tests/AviaryTestSupport",
             swiftSettings: swiftSettings
         ),

@@ -138,36 +138,12 @@ struct TestAuthenticator: POP3Authenticator {
     }
 }
 
-/// The server's log messages, kept for assertions.
-final class LogLines: Sendable {
-    private let lines = Mutex<[String]>([])
-
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
-    var all: [String] { lines.withLock { $0 } }
-}
-
-/// A swift-log handler that appends every message at info and above to `LogLines`.
-struct CapturingLogHandler: LogHandler {
-    let lines: LogLines
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .info
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        lines.append("\(event.message)")
-    }
-}
-
 /// An in-process pop3d on 127.0.0.1, port 0, with virtual users alice and bob and a spool directory.
 struct POP3ServerHarness: Sendable {
     let root: String
     let port: Int
     let clientPool: NIOThreadPool
-    let logs: LogLines
+    let logs: CapturedLog
 
     var aliceMaildir: Maildir { Maildir(path: root + "/vmail/virtual.test/alice/") }
     var systemAccount: SystemAccount { SystemAccount.current! }
@@ -214,10 +190,10 @@ struct POP3ServerHarness: Sendable {
             plain: CryptPasswordAuthenticator(directory: .init(config: config), pool: pool),
             account: SystemAccount.current!
         )
-        let logs = LogLines()
+        let logs = CapturedLog()
         let server = POP3Server(
             config: config,
-            logger: Logger(label: "pop3d-test") { _ in CapturingLogHandler(lines: logs) },
+            logger: logs.logger(label: "pop3d-test", level: .info),
             pool: pool,
             authenticator: authenticator,
             tls: tls,
@@ -228,7 +204,7 @@ struct POP3ServerHarness: Sendable {
                 socketPath: root + "/pop3mail",
                 server: POP3Server(
                     config: config,
-                    logger: Logger(label: "pop3mail-test") { _ in CapturingLogHandler(lines: logs) },
+                    logger: logs.logger(label: "pop3mail-test", level: .info),
                     pool: pool
                 ),
                 group: group

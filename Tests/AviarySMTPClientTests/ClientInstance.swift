@@ -15,27 +15,6 @@ import Synchronization
 import Glibc
 #endif
 
-/// Log lines kept for assertions (the client's trace transcript among them).
-final class CapturedLog: Sendable {
-    let lines = Mutex<[String]>([])
-    var all: [String] { lines.withLock { $0 } }
-    func contains(_ text: String) -> Bool { all.contains { $0.contains(text) } }
-}
-
-struct CapturingHandler: LogHandler {
-    let log: CapturedLog
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-    func log(event: LogEvent) {
-        let line = "\(event.message)"
-        log.lines.withLock { $0.append(line) }
-    }
-}
-
 /// A temporary queue and configuration for the smtp agent, and the servers it talks to in a test.
 final class ClientInstance: @unchecked Sendable {
     // @unchecked Sendable: every property is a constant set in init; the agent call runs on `pool`.
@@ -68,7 +47,8 @@ final class ClientInstance: @unchecked Sendable {
         try? await group.shutdownGracefully()
     }
 
-    var logger: Logger { Logger(label: "smtp-test") { _ in CapturingHandler(log: self.log) } }
+    /// Everything the agent logs, its trace transcript included.
+    var logger: Logger { log.logger(label: "smtp-test") }
 
     /// Queues a message in active/ and makes the request qmgr would send.
     func enqueue(
