@@ -6,7 +6,6 @@ import AviaryTestSupport
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -209,34 +208,16 @@ struct POP3ServerHarness: Sendable {
                 ),
                 group: group
             ) : nil
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let task = Task {
-            do {
-                try await server.run(host: "127.0.0.1", port: 0, group: group) { port in
-                    continuation.yield(port)
-                    continuation.finish()
-                }
-            } catch {
-                continuation.finish()
-            }
-        }
-        var port = 0
-        for await bound in ports {
-            port = bound
-            break
-        }
         var failure: (any Error)?
-        if port > 0 {
-            do {
+        do {
+            try await InProcessServer.run("pop3d") { ready in
+                try await server.run(host: "127.0.0.1", port: 0, group: group, ready: ready)
+            } _: { port in
                 try await body(POP3ServerHarness(root: root, port: port, clientPool: clientPool, logs: logs))
-            } catch {
-                failure = error
             }
-        } else {
-            failure = ClientError(description: "the server did not start")
+        } catch {
+            failure = error
         }
-        task.cancel()
-        _ = await task.result
         await mailbox?.stop()
         try? await group.shutdownGracefully()
         try? await pool.shutdownGracefully()

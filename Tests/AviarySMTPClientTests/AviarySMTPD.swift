@@ -47,31 +47,16 @@ struct AviarySMTPD {
         pool.start()
         let server = SMTPServer(
             config: config, logger: logger, pool: pool, tlsContext: SMTPServer.loadTLS(config: config, logger: logger))
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let task = Task {
-            try? await server.run(host: "127.0.0.1", port: 0, group: group) { port in
-                continuation.yield(port)
-                continuation.finish()
-            }
-            continuation.finish()
-        }
-        var port = 0
-        for await bound in ports {
-            port = bound
-            break
-        }
         var failure: (any Error)?
-        if port > 0 {
-            do {
+        do {
+            try await InProcessServer.run("smtpd") { ready in
+                try await server.run(host: "127.0.0.1", port: 0, group: group, ready: ready)
+            } _: { port in
                 try await body(AviarySMTPD(root: root, port: port, queue: queue, certificates: certificates))
-            } catch {
-                failure = error
             }
-        } else {
-            failure = TestSupportError("smtpd did not start")
+        } catch {
+            failure = error
         }
-        task.cancel()
-        _ = await task.result
         try? await group.shutdownGracefully()
         try? await pool.shutdownGracefully()
         if let failure { throw failure }

@@ -9,7 +9,6 @@ import AviaryTestSupport
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc

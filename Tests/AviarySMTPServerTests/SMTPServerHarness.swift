@@ -150,63 +150,22 @@ struct SMTPServerHarness {
         clientPool.start()
         let server = SMTPServer(
             config: config, logger: Logger(label: "smtpd-test") { _ in SwiftLogNoOpLogHandler() }, pool: pool)
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let task = Task {
-            do {
-                try await server.run(host: "127.0.0.1", port: 0, group: group) { port in
-                    continuation.yield(port)
-                    continuation.finish()
-                }
-            } catch {
-                continuation.finish()
-            }
-        }
-        var port = 0
-        for await bound in ports {
-            port = bound
-            break
-        }
-        var failure: (any Error)?
-        if port > 0 {
-            do {
-                try await body(SMTPServerHarness(root: root, queue: queue, port: port, clientPool: clientPool))
-            } catch {
-                failure = error
-            }
-        } else {
-            failure = ClientError(description: "the server did not start")
-        }
         // Stop accepting, let the sessions end (every client has hung up by now), and only then stop the
-        // event loops: work scheduled on a loop that is already shut down would never complete.
-        task.cancel()
-        if await !finishes(task, withinSeconds: 20) {
-            Issue.record("smtpd did not stop within 20 s after its task was cancelled")
+        // event loops (InProcessServer).
+        var failure: (any Error)?
+        do {
+            try await InProcessServer.run("smtpd") { ready in
+                try await server.run(host: "127.0.0.1", port: 0, group: group, ready: ready)
+            } _: { port in
+                try await body(SMTPServerHarness(root: root, queue: queue, port: port, clientPool: clientPool))
+            }
+        } catch {
+            failure = error
         }
         try? await group.shutdownGracefully()
         try? await pool.shutdownGracefully()
         try? await clientPool.shutdownGracefully()
         if let failure { throw failure }
-    }
-
-    /// Whether `task` ends within a bounded time (it is left running when it does not).
-    static func finishes(_ task: Task<Void, Never>, withinSeconds seconds: Int) async -> Bool {
-        let (outcomes, continuation) = AsyncStream<Bool>.makeStream()
-        let waiter = Task {
-            _ = await task.result
-            continuation.yield(true)
-        }
-        let timer = Task {
-            try? await Task.sleep(for: .seconds(seconds))
-            continuation.yield(false)
-        }
-        var finished = false
-        for await outcome in outcomes {
-            finished = outcome
-            break
-        }
-        timer.cancel()
-        if !finished { waiter.cancel() }
-        return finished
     }
 
     /// Runs a transcript on a client thread: connects, checks the greeting, hands the client to `body`.
