@@ -29,6 +29,8 @@ set -euo pipefail
 export LC_ALL=C
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 N=${N:-5000}
 S=${S:-10}
@@ -67,7 +69,6 @@ case $ONLY in
     postfix | aviary) SIDES=("$ONLY") ;;
     *) die "--only takes postfix or aviary, not '$ONLY'" ;;
 esac
-has_side() { [[ " ${SIDES[*]} " == *" $1 "* ]]; }
 
 [[ $EUID -eq 0 ]] || die "run as root (sudo $0): it empties $MAILDIR and starts both servers as root"
 THROUGHPUT=$SHARED_BENCH/smtp-throughput.sh
@@ -81,31 +82,6 @@ POSTFIX_PID=
 AVIARY_PID=
 AVIARY=
 HARNESS_PID=
-
-# wait_gone PID SECONDS: wait until the process has exited; false on timeout.
-wait_gone() {
-    local pid=$1 deadline=$((SECONDS + $2))
-    while kill -0 "$pid" 2>/dev/null; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.2
-    done
-}
-
-# stop_pid NAME PID CHILDREN...: after a clean stop was asked for, make sure PID and the children it
-# had before (its services, which may outlive a master that died) are gone: TERM, then KILL.
-stop_pid() {
-    local name=$1 pid=$2 left=() p
-    shift 2
-    wait_gone "$pid" 15 || note "$name (pid $pid) did not stop; sending TERM"
-    for p in "$pid" "$@"; do
-        kill -0 "$p" 2>/dev/null && left+=("$p")
-    done
-    ((${#left[@]} > 0)) || return 0
-    kill -TERM "${left[@]}" 2>/dev/null || true
-    for p in "${left[@]}"; do
-        wait_gone "$p" 10 || kill -KILL "$p" 2>/dev/null || true
-    done
-}
 
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
@@ -296,36 +272,6 @@ if has_side postfix; then start_postfix; fi
 
 # ---------------------------------------------------------------------------------------------
 # The runs.
-# cpu_busy_pct SECONDS: the machine's CPU use over the next SECONDS (others' load, before ours).
-cpu_busy_pct() {
-    local u n s i w q sq st b0 t0
-    read -r _ u n s i w q sq st _ </proc/stat
-    b0=$((u + n + s + q + sq + st))
-    t0=$((b0 + i + w))
-    sleep "$1"
-    read -r _ u n s i w q sq st _ </proc/stat
-    local busy=$((u + n + s + q + sq + st))
-    local total=$((busy + i + w))
-    echo $((100 * (busy - b0) / (total - t0 > 0 ? total - t0 : 1)))
-}
-
-# field NAME LINE: the value of NAME=value in a result line.
-field() {
-    sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<" $2"
-}
-
-# median VALUES...: the median of numbers, NA when there are none or one is NA.
-median() {
-    (($# > 0)) || { echo NA; return; }
-    local v
-    for v in "$@"; do [[ $v =~ ^[0-9.]+$ ]] || { echo NA; return; }; done
-    printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
-}
-
-ratio() {
-    if [[ $1 == NA || $2 == NA ]]; then echo NA; else awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; fi
-}
-
 declare -A ACCEPT E2E
 failures=0
 note "load: n=$N s=$S m=$M l=$L to $RCPT, repeat=$REPEAT, timeout=${TIMEOUT}s per run"
