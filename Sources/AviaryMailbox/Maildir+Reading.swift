@@ -81,12 +81,26 @@ extension Maildir {
         }
     }
 
-    /// Orders unique names by their leading delivery time in seconds, then by name, so that messages are
-    /// listed in arrival order whatever program delivered them.
+    /// Orders unique names by their delivery time, then by name, so that messages are listed in arrival
+    /// order whatever program delivered them. The time is the leading seconds and, in the usual
+    /// `SECONDS.M<microseconds>P...` form (Aviary's, Dovecot's, Postfix's), the microseconds, compared as
+    /// numbers: as text `.M966P` would sort after `.M7761P` from the same second.
     static func deliveryOrder(_ left: String, _ right: String) -> Bool {
-        let leftSeconds = Int(left.prefix { $0.isASCII && $0.isNumber }) ?? 0
-        let rightSeconds = Int(right.prefix { $0.isASCII && $0.isNumber }) ?? 0
-        if leftSeconds != rightSeconds { return leftSeconds < rightSeconds }
+        let leftTime = deliveryTime(left), rightTime = deliveryTime(right)
+        if leftTime.seconds != rightTime.seconds { return leftTime.seconds < rightTime.seconds }
+        if leftTime.microseconds != rightTime.microseconds { return leftTime.microseconds < rightTime.microseconds }
         return left < right
+    }
+
+    /// The delivery time a unique name starts with; 0 for what is missing.
+    static func deliveryTime(_ name: String) -> (seconds: Int, microseconds: Int) {
+        let utf8 = name.utf8
+        let isDigit = { (byte: UInt8) in byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        let secondsEnd = utf8.firstIndex { !isDigit($0) } ?? utf8.endIndex
+        let seconds = Int(Substring(utf8[..<secondsEnd])) ?? 0
+        guard utf8[secondsEnd...].starts(with: ".M".utf8) else { return (seconds, 0) }
+        let microsecondsStart = utf8.index(secondsEnd, offsetBy: 2)
+        let microsecondsEnd = utf8[microsecondsStart...].firstIndex { !isDigit($0) } ?? utf8.endIndex
+        return (seconds, Int(Substring(utf8[microsecondsStart..<microsecondsEnd])) ?? 0)
     }
 }

@@ -180,6 +180,18 @@ struct MaildirTests {
         #expect(messages[2].flags.isEmpty)
     }
 
+    @Test("Within one second the microseconds order the messages as numbers (M966 before M7761)")
+    func orderWithinASecond() {
+        let names = [
+            "1795328476.M7761P22058Q42.host", "1795328476.M966P22058Q41.host", "1795328475.M999999P1.host",
+            "1795328476.M966P22058Q40.host", "1795328476.other", "1795328477.M1P1.host",
+        ]
+        #expect(names.sorted(by: Maildir.deliveryOrder) == [
+            "1795328475.M999999P1.host", "1795328476.other", "1795328476.M966P22058Q40.host",
+            "1795328476.M966P22058Q41.host", "1795328476.M7761P22058Q42.host", "1795328477.M1P1.host",
+        ])
+    }
+
     @Test("setFlags moves a message to cur/ keeping its unique name; remove deletes it")
     func flagsAndRemoval() throws {
         try maildir.create()
