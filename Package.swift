@@ -146,7 +146,7 @@ let package = Package(
 
         .target(
             name: "AviaryTestSupport",
-            dependencies: ["AviaryCore", "AviaryConfig", "AviaryDNS", nioCore, logging],
+            dependencies: ["AviaryCore", "AviaryConfig", "AviaryDNS", "AviaryMailbox", nioCore, logging],
             path: "Tests/AviaryTestSupport",
             swiftSettings: swiftSettings
         ),

@@ -85,7 +85,7 @@ extension Maildir {
     /// order whatever program delivered them. The time is the leading seconds and, in the usual
     /// `SECONDS.M<microseconds>P...` form (Aviary's, Dovecot's, Postfix's), the microseconds, compared as
     /// numbers: as text `.M966P` would sort after `.M7761P` from the same second.
-    static func deliveryOrder(_ left: String, _ right: String) -> Bool {
+    public static func deliveryOrder(_ left: String, _ right: String) -> Bool {
         let leftTime = deliveryTime(left), rightTime = deliveryTime(right)
         if leftTime.seconds != rightTime.seconds { return leftTime.seconds < rightTime.seconds }
         if leftTime.microseconds != rightTime.microseconds { return leftTime.microseconds < rightTime.microseconds }

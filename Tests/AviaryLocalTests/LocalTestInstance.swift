@@ -1,6 +1,7 @@
 import AviaryTestSupport
 import AviaryConfig
 import AviaryCore
+import AviaryMailbox
 import AviaryIPC
 import AviaryLocal
 import AviaryQueue
@@ -98,7 +99,7 @@ final class LocalTestInstance {
 
     /// The files in a Maildir's new/ directory, with their contents.
     func maildirMessages(_ path: String) -> [String] {
-        let names = ((try? SafeFile.listDirectory(path + "/new")) ?? []).sorted()
+        let names = ((try? SafeFile.listDirectory(path + "/new")) ?? []).sorted(by: Maildir.deliveryOrder)
         return names.compactMap { try? SafeFile.readText(path + "/new/" + $0) }
     }
 

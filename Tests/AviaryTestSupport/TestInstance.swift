@@ -1,4 +1,5 @@
 import AviaryCore
+import AviaryMailbox
 import Foundation
 import Synchronization
 
@@ -280,7 +281,7 @@ public final class TestInstance: @unchecked Sendable {
     public func maildirFiles(_ user: String) -> [String] {
         let new = maildir(user) + "new"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: new)) ?? []
-        return names.filter { !$0.hasPrefix(".") }.sorted().map { new + "/" + $0 }
+        return names.filter { !$0.hasPrefix(".") }.sorted(by: Maildir.deliveryOrder).map { new + "/" + $0 }
     }
 
     /// The messages in a virtual user's `new/`, as bytes, in delivery order.
