@@ -141,7 +141,7 @@ extension Parameter {
         "mail_spool_directory", .string, "/var/mail", "Directory of system users' mbox files.")
     public static let mailboxSizeLimit = Parameter(
         "mailbox_size_limit", .integer, "51200000",
-        "Largest mbox file (and /file delivery target) local appends to, in bytes; 0: no limit. Also the largest mbox pop3d loads.")
+        "Largest mbox file (and /file delivery target) local appends to, and largest Maildir message file, in bytes; 0: no limit. Also the largest mbox pop3d loads.")
     public static let recipientDelimiter = Parameter(
         "recipient_delimiter", .string, "", "Separator of address extensions, e.g. + for user+tag.")
     public static let forwardPath = Parameter(

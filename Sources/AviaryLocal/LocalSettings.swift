@@ -14,7 +14,7 @@ public struct LocalSettings: Sendable {
     public var commandsAllowedFrom: Set<String>
     public var filesAllowedFrom: Set<String>
     public var commandTimeLimit: Int
-    /// mailbox_size_limit: the largest an mbox or /file target may grow to; 0: no limit.
+    /// mailbox_size_limit: the largest an mbox or /file target may grow to, and the largest Maildir message file; 0: no limit.
     public var mailboxSizeLimit: Int64
     /// As root: who owns the queue and virtual mailboxes, and who runs alias commands and files.
     public var mailOwner: SystemAccount?

@@ -127,6 +127,19 @@ struct LocalDeliveryAgentTests {
         #expect(try instance.statuses(id) != [.delivered])
     }
 
+    @Test("a message larger than mailbox_size_limit bounces from a Maildir with 5.2.2; smaller ones still arrive")
+    func maildirFileTooLarge() throws {
+        let instance = try LocalTestInstance(extra: "mailbox_size_limit = 600\n")
+        let (small, _) = try instance.deliver(to: "alice@virtual.test")
+        #expect(small.status == .sent, "\(small)")
+        let (big, id) = try instance.deliver(to: "alice@virtual.test", message: "Subject: big\r\n\r\n" + String(repeating: "y", count: 600) + "\r\n")
+        #expect(big.status == .bounced && big.dsn == "5.2.2", "\(big)")
+        #expect(big.text.hasPrefix("cannot deliver: message file of "), "\(big.text)")
+        #expect(big.text.hasSuffix(" bytes would exceed mailbox_size_limit = 600 in maildir \(instance.vmail)/virtual.test/alice/"))
+        #expect(instance.maildirMessages(instance.vmail + "/virtual.test/alice").count == 1)
+        #expect(try instance.statuses(id) != [.delivered])
+    }
+
     @Test("an alias to |command pipes the message, with LF line ends, to the command's standard input")
     func aliasToCommand() throws {
         let instance = try LocalTestInstance(aliases: "piper: |/usr/bin/tee -a $OUT/piped\n")
