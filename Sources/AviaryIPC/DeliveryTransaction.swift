@@ -127,9 +127,7 @@ public enum DeliveryAgentConnection {
             logger.warning("malformed delivery request: \(error)")
             return
         }
-        if let bytes = try? DeliveryProtocol.frame(result) {
-            try? connection.writeAll(bytes)
-        }
+        try? connection.writeAll(DeliveryProtocol.frame(result))
     }
 
     /// Reads one newline-terminated frame (bounded).

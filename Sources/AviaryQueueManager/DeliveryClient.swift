@@ -15,7 +15,7 @@ struct DeliveryClient: Sendable {
     }
 
     func deliver(_ request: DeliveryRequest, socketPath: String, timeout: TimeAmount) async throws -> DeliveryResult {
-        let frame = try DeliveryProtocol.frame(request)
+        let frame = DeliveryProtocol.frame(request)
         let eventLoop = group.next()
         let answer = eventLoop.makePromise(of: [UInt8].self)
         let channel: any Channel
