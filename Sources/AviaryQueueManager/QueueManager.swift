@@ -61,6 +61,8 @@ public actor QueueManager {
         case flush = 0x46  // F
         /// Periodic scan from master's wakeup timer or qmgr's own.
         case scan = 0x57  // W
+        /// A delivery finished while messages were waiting for a place in the active queue (qmgr's own).
+        case slotFreed = 0x00
     }
 
     let settings: QueueManagerSettings
@@ -73,8 +75,19 @@ public actor QueueManager {
     /// Destinations that could not be reached, with why and until when they are left alone.
     private var deadDestinations: [DeliveryRoute: (reason: String, until: Int)] = [:]
     private var lastDeferredScan = 0
-    private var skippedForLimit = false
     private var isFlushRequested = false
+    /// The incoming and deferred queues as last listed, claimed in order as the active queue has room.
+    /// A queue is listed again only when its pass is used up (Postfix's qmgr scans the same way): a
+    /// wake-up for every accepted message must not cost a listing of a backlog of thousands.
+    private var incomingPass = ScanPass()
+    private var deferredPass = ScanPass()
+    /// Something may have arrived in incoming since its pass was listed.
+    private var isIncomingChanged = true
+    /// The deferred queue is due for a pass (queue_run_delay passed, or a flush).
+    private var isDeferredDue = false
+    private var isDeferredFlush = false
+    /// For wake-ups of its own when a delivery frees a place.
+    private var wakeUp: AsyncStream<Request>.Continuation?
 
     public init(settings: QueueManagerSettings, group: any EventLoopGroup, pool: NIOThreadPool, logger: Logger) {
         self.settings = settings
@@ -85,6 +98,7 @@ public actor QueueManager {
 
     /// Runs until cancelled: recovers the active queue, then serves wake-up requests and timers.
     public func run(requests: AsyncStream<Request>, continuation: AsyncStream<Request>.Continuation) async {
+        wakeUp = continuation
         await recoverActiveQueue()
         await withDiscardingTaskGroup { group in
             let timer = continuation
@@ -108,38 +122,68 @@ public actor QueueManager {
     /// Remembers a flush request until the next scan (wake-ups are coalesced, flushes must not be lost).
     func requestFlush() { isFlushRequested = true }
 
+    /// Any request may stand for any other (they are coalesced): each one notes that incoming may have
+    /// changed, starts a deferred pass when one is due, and fills the active queue.
     private func handle(_ request: Request, in group: inout DiscardingTaskGroup) {
         let now = Int(time(nil))
-        let isFlush = request == .flush || isFlushRequested
-        isFlushRequested = false
-        // A flush is the administrator saying "try now": dead destinations get another chance.
-        if isFlush { deadDestinations = [:] }
-        var scanDeferred = isFlush
-        if request == .scan && now - lastDeferredScan >= settings.queueRunDelay { scanDeferred = true }
-        skippedForLimit = false
-        for id in settings.queue.messages(in: .incoming) { claim(id, from: .incoming, in: &group) }
-        if scanDeferred {
-            lastDeferredScan = now
-            for id in settings.queue.messages(in: .deferred) {
-                if !isFlush, let due = settings.queue.nextAttempt(id, in: .deferred), due > now { continue }
-                claim(id, from: .deferred, in: &group)
+        if request == .flush || isFlushRequested {
+            isFlushRequested = false
+            // A flush is the administrator saying "try now": dead destinations get another chance, and
+            // every deferred message goes, due or not, in a fresh pass.
+            deadDestinations = [:]
+            deferredPass = ScanPass()
+            isDeferredDue = true
+            isDeferredFlush = true
+        }
+        if request != .slotFreed { isIncomingChanged = true }
+        if now - lastDeferredScan >= settings.queueRunDelay { isDeferredDue = true }
+        fill(now: now, in: &group)
+    }
+
+    /// Claims messages while the active queue has room, taking incoming and deferred in turn so that
+    /// neither starves the other; a used-up pass is listed again only when there is reason to.
+    private func fill(now: Int, in group: inout DiscardingTaskGroup) {
+        var incomingTurn = true
+        while inProgress.count < settings.activeLimit {
+            if incomingPass.isDone && isIncomingChanged {
+                isIncomingChanged = false
+                incomingPass = ScanPass(settings.queue.messages(in: .incoming))
             }
+            if deferredPass.isDone && isDeferredDue {
+                isDeferredDue = false
+                lastDeferredScan = now
+                let queue = settings.queue
+                let everything = isDeferredFlush
+                isDeferredFlush = false
+                deferredPass = ScanPass(
+                    queue.messages(in: .deferred).filter { everything || (queue.nextAttempt($0, in: .deferred) ?? 0) <= now })
+            }
+            if incomingTurn || deferredPass.isDone, let id = incomingPass.take() {
+                claim(id, from: .incoming, in: &group)
+            } else if let id = deferredPass.take() {
+                claim(id, from: .deferred, in: &group)
+            } else if let id = incomingPass.take() {
+                claim(id, from: .incoming, in: &group)
+            } else {
+                return
+            }
+            incomingTurn.toggle()
         }
     }
 
     private func claim(_ id: QueueID, from queue: QueueName, in group: inout DiscardingTaskGroup) {
+        // Listed in an earlier pass and still out, or listed twice: once is enough. A message listed
+        // but delivered since is gone from its queue, and its delivery ends at once (file not found).
         guard !inProgress.contains(id) else { return }
-        guard inProgress.count < settings.activeLimit else {
-            skippedForLimit = true
-            return
-        }
         inProgress.insert(id)
         group.addTask { await self.process(id, from: queue) }
     }
 
-    private func finished(_ id: QueueID) -> Bool {
+    private func finished(_ id: QueueID) {
+        let wasFull = inProgress.count >= settings.activeLimit
         inProgress.remove(id)
-        return skippedForLimit
+        let isWaiting = !incomingPass.isDone || !deferredPass.isDone || isIncomingChanged || isDeferredDue
+        if wasFull && isWaiting { wakeUp?.yield(.slotFreed) }
     }
 
     /// Puts back whatever a previous qmgr left in active/ (it may have died mid-delivery). Recipients the
@@ -199,6 +243,22 @@ public actor QueueManager {
 
     private func process(_ id: QueueID, from queue: QueueName) async {
         await MessageDelivery(manager: self, id: id).run(from: queue)
-        _ = finished(id)
+        finished(id)
+    }
+}
+
+/// One listing of a queue directory, handed out in order.
+struct ScanPass {
+    private var ids: [QueueID]
+    private var next = 0
+
+    init(_ ids: [QueueID] = []) { self.ids = ids }
+
+    var isDone: Bool { next >= ids.count }
+
+    mutating func take() -> QueueID? {
+        guard next < ids.count else { return nil }
+        defer { next += 1 }
+        return ids[next]
     }
 }

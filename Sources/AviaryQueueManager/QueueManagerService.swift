@@ -17,35 +17,65 @@ public enum QueueManagerService {
         let (requests, continuation) = AsyncStream.makeStream(
             of: QueueManager.Request.self, bufferingPolicy: .bufferingNewest(1))
         let manager = QueueManager(settings: settings, group: group, pool: pool, logger: context.logger)
+        // A trigger is a connection per accepted message: a small handler on the event loop reads its few
+        // letters, with no async channel and task per connection (those cost qmgr as much CPU as the
+        // delivery the message then needs).
         let listener = try await ServerBootstrap(group: group)
-            .bind(NIOBSDSocket.Handle(DaemonContext.listenDescriptor)) { channel in
+            .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    try channel.pipeline.syncOperations.addHandler(TriggerReader(manager: manager, requests: continuation))
                 }
             }
-        try await withThrowingDiscardingTaskGroup { tasks in
+            .withBoundSocket(NIOBSDSocket.Handle(DaemonContext.listenDescriptor))
+            .get()
+        await withDiscardingTaskGroup { tasks in
             tasks.addTask { await manager.run(requests: requests, continuation: continuation) }
-            try await listener.executeThenClose { connections in
-                for try await connection in connections {
-                    tasks.addTask {
-                        // A trigger is a few letters then EOF; read at most a little, never block on it long.
-                        try? await connection.executeThenClose { inbound, _ in
-                            var total = 0
-                            for try await buffer in inbound {
-                                for byte in buffer.readableBytesView {
-                                    let request = QueueManager.Request(rawValue: byte) ?? .scan
-                                    if request == .flush { await manager.requestFlush() }
-                                    continuation.yield(request)
-                                }
-                                total += buffer.readableBytes
-                                if total > 64 { break }
-                            }
-                        }
-                    }
+            tasks.addTask {
+                await withTaskCancellationHandler {
+                    try? await listener.closeFuture.get()
+                } onCancel: {
+                    listener.close(promise: nil)
                 }
             }
-            continuation.finish()
         }
+        continuation.finish()
         try? await pool.shutdownGracefully()
+    }
+}
+
+/// Reads one trigger connection's letters (Postfix's trigger letters, a few bytes then EOF) into requests.
+private final class TriggerReader: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    let manager: QueueManager
+    let requests: AsyncStream<QueueManager.Request>.Continuation
+    private var total = 0
+
+    init(manager: QueueManager, requests: AsyncStream<QueueManager.Request>.Continuation) {
+        self.manager = manager
+        self.requests = requests
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        for byte in buffer.readableBytesView {
+            let request = QueueManager.Request(rawValue: byte) ?? .scan
+            if request == .flush {
+                // Remembered by the manager before the wake-up, which may be coalesced with others.
+                let manager = self.manager
+                let requests = self.requests
+                Task { await manager.requestFlush(); requests.yield(.flush) }
+            } else {
+                requests.yield(request)
+            }
+        }
+        total += buffer.readableBytes
+        if total > 64 { context.close(promise: nil) }  // a trigger is a few letters: never read on
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {}
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
     }
 }

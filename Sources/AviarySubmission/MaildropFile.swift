@@ -25,12 +25,20 @@ public final class MaildropFile {
     public init(queue: QueueDirectory, privilege: SetgidPrivilege) throws(SubmissionError) {
         self.privilege = privilege
         canSyncDirectory = faccessat(AT_FDCWD, queue.path(of: .maildrop), R_OK, AT_EACCESS) == 0
-        let created: Result<QueueWriter, SystemError> = privilege.usingQuietly {
-            do throws(SystemError) {
-                return .success(try QueueWriter(reservingIn: queue, queue: .maildrop, mode: 0o644))
-            } catch {
-                return .failure(error)
+        // Signals wait until the guard knows the file: one that came between its creation and `set` would
+        // end sendmail and leave the file behind.
+        let created: Result<QueueWriter, SystemError> = TemporaryFileGuard.withSignalsBlocked {
+            let created: Result<QueueWriter, SystemError> = privilege.usingQuietly {
+                do throws(SystemError) {
+                    return .success(try QueueWriter(reservingIn: queue, queue: .maildrop, mode: 0o644))
+                } catch {
+                    return .failure(error)
+                }
             }
+            if case .success(let writer) = created {
+                TemporaryFileGuard.set(writer.temporaryFilePath, privilege: privilege)
+            }
+            return created
         }
         switch created {
         case .success(let writer):
@@ -48,7 +56,6 @@ public final class MaildropFile {
             }
             throw SubmissionError(.cannotCreate, "cannot create a file in \(directory): \(error.reason)")
         }
-        TemporaryFileGuard.set(writer.temporaryFilePath, privilege: privilege)
     }
 
     deinit { abort() }
