@@ -61,14 +61,21 @@ def with_getmail(host, port, user, password, directory):
         f.write(
             "[retriever]\ntype = SimplePOP3SSLRetriever\nserver = %s\nport = %s\nusername = %s\npassword = %s\n"
             "[destination]\ntype = Maildir\npath = %s/\n%s[options]\ndelete = false\nread_all = true\n"
-            "received = false\ndelivered_to = false\nmessage_log_syslog = false\nverbose = 0\n"
+            "received = false\ndelivered_to = false\nmessage_log_syslog = false\nverbose = 1\n"
             % (host, port, user, password, os.path.join(directory, "maildir"), destination_user)
         )
-    run = subprocess.run(
-        ["getmail", "--getmaildir", directory, "--rcfile", rc], capture_output=True, text=True, timeout=120
-    )
+    try:
+        run = subprocess.run(
+            ["getmail", "--getmaildir", directory, "--rcfile", rc], capture_output=True, text=True, timeout=120
+        )
+        status, output, errors = run.returncode, run.stdout, run.stderr
+    except subprocess.TimeoutExpired as expired:
+        # Say how far it got (it failed once this way, unexplained): files so far and its last words.
+        def text(value):
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else (value or "")
+        status, output, errors = "timeout after 120 s", text(expired.stdout), text(expired.stderr)
     names = sorted(os.listdir(os.path.join(directory, "maildir", "new")))
-    print(json.dumps({"status": run.returncode, "stderr": run.stderr[-2000:], "files": len(names)}))
+    print(json.dumps({"status": status, "stdout": output[-1000:], "stderr": errors[-2000:], "files": len(names)}))
 
 
 def held_session(host, port, user, password, out):
