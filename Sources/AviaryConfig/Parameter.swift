@@ -181,6 +181,9 @@ extension Parameter {
     public static let defaultDestinationConcurrencyLimit = Parameter(
         "default_destination_concurrency_limit", .integer, "20",
         "Deliveries in flight per destination (next hop); at most half the transport's processes.")
+    public static let qmgrMessageActiveLimit = Parameter(
+        "qmgr_message_active_limit", .integer, "1000",
+        "Most messages qmgr works on at once (the active queue); the rest wait in incoming and deferred. Postfix's default is 20000.")
     public static let delayWarningTime = Parameter(
         "delay_warning_time", .time(defaultUnit: "h"), "0h",
         "Tell the sender when mail has waited this long (once); 0: never.")
@@ -200,7 +203,7 @@ extension Parameter {
         .defaultPrivs, .commandTimeout,
         .queueRunDelay, .minimalBackoffTime, .maximalBackoffTime, .maximalQueueLifetime, .bounceQueueLifetime,
         .defaultProcessLimit, .doubleBounceSender, .maxUse, .maxIdle, .serviceThrottleTime,
-        .transportMaps, .defaultDestinationConcurrencyLimit, .delayWarningTime,
+        .transportMaps, .defaultDestinationConcurrencyLimit, .delayWarningTime, .qmgrMessageActiveLimit,
     ] + smtpPolicyTable + smtpClientTable
 
     /// The table by name.

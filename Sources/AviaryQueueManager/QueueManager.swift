@@ -26,7 +26,7 @@ public struct QueueManagerSettings: Sendable {
     public var hostname: String
     public var queueRunDelay: Int
     public var deliveryTimeout: Int
-    /// Most messages in the active queue at once; the rest wait in incoming/deferred.
+    /// qmgr_message_active_limit: most messages in the active queue at once; the rest wait in incoming/deferred.
     public var activeLimit: Int
     /// Messages larger than this are returned with their headers only.
     public var bounceSizeLimit: Int
@@ -44,7 +44,7 @@ public struct QueueManagerSettings: Sendable {
         hostname = config.string(.myhostname)
         queueRunDelay = max(1, config.seconds(.queueRunDelay))
         deliveryTimeout = config.seconds(.commandTimeout) + 60
-        activeLimit = 1000
+        activeLimit = max(1, config.integer(.qmgrMessageActiveLimit))
         bounceSizeLimit = 50000
     }
 }
@@ -135,7 +135,9 @@ public actor QueueManager {
             isDeferredDue = true
             isDeferredFlush = true
         }
-        if request != .slotFreed { isIncomingChanged = true }
+        // Even a slotFreed may stand for an incoming wake-up it replaced in the stream's one-place buffer.
+        // Noting a change costs nothing while the current pass lasts: incoming is listed again only after it.
+        isIncomingChanged = true
         if now - lastDeferredScan >= settings.queueRunDelay { isDeferredDue = true }
         fill(now: now, in: &group)
     }
