@@ -59,10 +59,8 @@ public actor QueueManager {
         case incoming = 0x49  // I
         /// Retry the deferred queue now (`aviary queue flush`).
         case flush = 0x46  // F
-        /// Periodic scan from master's wakeup timer or qmgr's own.
+        /// A scan: master's wake-up timer, or qmgr's own (its timer, a delivery that made room).
         case scan = 0x57  // W
-        /// A delivery finished while messages were waiting for a place in the active queue (qmgr's own).
-        case slotFreed = 0x00
     }
 
     let settings: QueueManagerSettings
@@ -135,8 +133,8 @@ public actor QueueManager {
             isDeferredDue = true
             isDeferredFlush = true
         }
-        // Even a slotFreed may stand for an incoming wake-up it replaced in the stream's one-place buffer.
-        // Noting a change costs nothing while the current pass lasts: incoming is listed again only after it.
+        // Any request may stand for an incoming wake-up it replaced in the stream's one-place buffer. Noting
+        // a change costs nothing while the current pass lasts: incoming is listed again only after it.
         isIncomingChanged = true
         if now - lastDeferredScan >= settings.queueRunDelay { isDeferredDue = true }
         fill(now: now, in: &group)
@@ -185,7 +183,7 @@ public actor QueueManager {
         let wasFull = inProgress.count >= settings.activeLimit
         inProgress.remove(id)
         let isWaiting = !incomingPass.isDone || !deferredPass.isDone || isIncomingChanged || isDeferredDue
-        if wasFull && isWaiting { wakeUp?.yield(.slotFreed) }
+        if wasFull && isWaiting { wakeUp?.yield(.scan) }
     }
 
     /// Puts back whatever a previous qmgr left in active/ (it may have died mid-delivery). Recipients the

@@ -73,8 +73,6 @@ private final class TriggerReader: ChannelInboundHandler {
         if total > 64 { context.close(promise: nil) }  // a trigger is a few letters: never read on
     }
 
-    func channelInactive(context: ChannelHandlerContext) {}
-
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
