@@ -35,7 +35,7 @@ final class InProcessMailboxService: Sendable {
             }
         }
         guard fd >= 0, bound == 0, listen(fd, 16) == 0 else {
-            throw ClientError(description: "cannot listen on \(socketPath): errno \(errno)")
+            throw TestSupportError("cannot listen on \(socketPath): errno \(errno)")
         }
         listener = fd
         acceptPool.start()

@@ -12,70 +12,21 @@ import Testing
 import Glibc
 #endif
 
-struct ClientError: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// A terse blocking POP3 client for transcripts. It runs on a thread pool thread, never on the concurrency
-/// pool that the server's sessions use; every read times out.
+/// A terse blocking POP3 client for transcripts, on a ``LineSocket``. It runs on a thread pool thread,
+/// never on the concurrency pool that the server's sessions use; every read times out.
 final class POP3Client {
-    private let fd: Int32
-    private var buffer: [UInt8] = []
+    private let socket: LineSocket
 
-    init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ClientError(description: "socket failed") }
-        var timeout = timeval(tv_sec: 20, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else {
-            close(fd)
-            throw ClientError(description: "connect to port \(port) failed: errno \(errno)")
-        }
-    }
+    init(port: Int) throws { socket = try LineSocket(port: port) }
 
-    deinit { close(fd) }
-
-    func send(raw bytes: [UInt8]) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes {
-                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-            }
-            guard written > 0 else { throw ClientError(description: "send failed: errno \(errno)") }
-            offset += written
-        }
-    }
+    func send(raw bytes: [UInt8]) throws { try socket.send(raw: bytes) }
 
     func send(_ line: String) throws { try send(raw: Array((line + "\r\n").utf8)) }
 
     /// One line as bytes, without CRLF.
-    func readLineBytes() throws -> [UInt8] {
-        for _ in 0..<100_000 {
-            if let end = buffer.firstIndex(of: 10) {
-                var line = Array(buffer[..<end])
-                buffer.removeFirst(end + 1)
-                if line.last == 13 { line.removeLast() }
-                return line
-            }
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard count > 0 else { throw ClientError(description: "connection closed or timed out while reading") }
-            buffer += chunk[..<count]
-        }
-        throw ClientError(description: "line never ended")
-    }
+    func readLineBytes() throws -> [UInt8] { try socket.readLineBytes() }
 
-    func readLine() throws -> String { String(decoding: try readLineBytes(), as: UTF8.self) }
+    func readLine() throws -> String { try socket.readLine() }
 
     /// Sends a command and returns the status line.
     func command(_ line: String) throws -> String {
@@ -91,7 +42,7 @@ final class POP3Client {
             if line == [46] { return lines }
             lines.append(line.first == 46 ? Array(line.dropFirst()) : line)
         }
-        throw ClientError(description: "body never ended")
+        throw TestSupportError("body never ended")
     }
 
     func body() throws -> [String] { try bodyBytes().map { String(decoding: $0, as: UTF8.self) } }
@@ -115,12 +66,8 @@ final class POP3Client {
         return reply
     }
 
-    /// Whether the server has closed the connection (reads end of file).
-    func isClosed() -> Bool {
-        if !buffer.isEmpty { return false }
-        var byte: UInt8 = 0
-        return recv(fd, &byte, 1, 0) == 0
-    }
+    /// Whether the server has closed the connection, sent more, or neither.
+    func peerState() -> LineSocket.PeerState { socket.peerState() }
 }
 
 /// Accepts the users file's users (through the real password check), and the Unix account running the tests with password `system-secret`
@@ -232,7 +179,7 @@ struct POP3ServerHarness: Sendable {
         return try await clientPool.runIfActive {
             let client = try POP3Client(port: port)
             let greeting = try client.readLine()
-            guard greeting.hasPrefix("+OK") else { throw ClientError(description: "greeting \(greeting)") }
+            guard greeting.hasPrefix("+OK") else { throw TestSupportError("greeting \(greeting)") }
             return try body(client)
         }
     }
@@ -266,9 +213,7 @@ struct POP3ServerHarness: Sendable {
         guard status == .exited(0) else {
             let errors = (try? SafeFile.readText(errorPath)) ?? ""
             _ = await child.terminate(grace: .seconds(1))
-            throw ClientError(
-                description: "python client failed (\(status.map(\.description) ?? "timeout")): \(errors)"
-            )
+            throw TestSupportError("python client failed (\(status.map(\.description) ?? "timeout")): \(errors)")
         }
         return output
     }

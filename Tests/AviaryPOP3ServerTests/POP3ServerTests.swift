@@ -52,12 +52,12 @@ struct POP3ServerTests {
                 replies.append(try client.login("alice@virtual.test", "wrong"))
                 replies.append(try client.login("nobody@virtual.test", "secret"))
                 replies.append(try client.login("carol@virtual.test", "whatever"))
-                return (replies, client.isClosed())
+                return (replies, client.peerState())
             }
             #expect(replies[0] == "-ERR [AUTH] Authentication failed.")
             #expect(replies[1] == "-ERR [AUTH] Authentication failed.")
             #expect(replies[2].hasPrefix("-ERR [AUTH] Too many"))
-            #expect(closed)
+            #expect(closed == .closed)
         }
     }
 
@@ -366,10 +366,10 @@ struct POP3ServerLogTests {
         try await POP3ServerHarness.run(extra: "pop3d_timeout = 3s") { harness in
             let (line, closed) = try await harness.transcript { client in
                 _ = try client.login("alice@virtual.test", "secret")
-                return (try client.readLine(), client.isClosed())
+                return (try client.readLine(), client.peerState())
             }
             #expect(line == "-ERR Disconnected for inactivity.")
-            #expect(closed)
+            #expect(closed == .closed)
         }
     }
 }

@@ -21,78 +21,30 @@ struct Reply: CustomStringConvertible {
     var text: String { lines.last ?? "" }
 }
 
-struct ClientError: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// A terse blocking SMTP client for transcripts (send a line, read a reply). It runs on a thread pool
-/// thread, never on the concurrency pool that the server's sessions use; every read times out.
+/// A terse blocking SMTP client for transcripts (send a line, read a reply), on a ``LineSocket``. It runs
+/// on a thread pool thread, never on the concurrency pool that the server's sessions use; every read times out.
 final class TranscriptClient {
-    private let fd: Int32
-    private var buffer: [UInt8] = []
+    private let socket: LineSocket
 
-    init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ClientError(description: "socket failed") }
-        var timeout = timeval(tv_sec: 20, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            close(fd)
-            throw ClientError(description: "connect to port \(port) failed: errno \(errno)")
-        }
-    }
+    init(port: Int) throws { socket = try LineSocket(port: port) }
 
-    deinit { close(fd) }
-
-    func send(raw text: String) throws {
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard written > 0 else { throw ClientError(description: "send failed: errno \(errno)") }
-            offset += written
-        }
-    }
+    func send(raw text: String) throws { try socket.send(raw: Array(text.utf8)) }
 
     func send(_ line: String) throws { try send(raw: line + "\r\n") }
-
-    private func readLine() throws -> String {
-        for _ in 0..<10_000 {
-            if let end = buffer.firstIndex(of: 10) {
-                var line = Array(buffer[..<end])
-                buffer.removeFirst(end + 1)
-                if line.last == 13 { line.removeLast() }
-                return String(decoding: line, as: UTF8.self)
-            }
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard count > 0 else { throw ClientError(description: "connection closed or timed out while reading a reply") }
-            buffer += chunk[..<count]
-        }
-        throw ClientError(description: "reply line never ended")
-    }
 
     /// Reads one (possibly multi-line) reply.
     func reply() throws -> Reply {
         var lines: [String] = []
         for _ in 0..<1000 {
-            let line = try readLine()
+            let line = try socket.readLine()
             guard line.count >= 3, let code = Int(line.prefix(3)) else {
-                throw ClientError(description: "malformed reply line \(line.debugDescription)")
+                throw TestSupportError("malformed reply line \(line.debugDescription)")
             }
             let separator = line.dropFirst(3).first
             lines.append(String(line.dropFirst(4)))
             if separator != "-" { return Reply(code: code, lines: lines) }
         }
-        throw ClientError(description: "reply never ended")
+        throw TestSupportError("reply never ended")
     }
 
     /// Sends a command and reads its reply.
@@ -101,11 +53,8 @@ final class TranscriptClient {
         return try reply()
     }
 
-    /// Whether the server has closed the connection (reads end of file).
-    func isClosed() -> Bool {
-        var byte: UInt8 = 0
-        return recv(fd, &byte, 1, 0) == 0
-    }
+    /// Whether the server has closed the connection, sent more, or neither.
+    func peerState() -> LineSocket.PeerState { socket.peerState() }
 }
 
 /// An in-process smtpd on 127.0.0.1, port 0, over a temporary queue.

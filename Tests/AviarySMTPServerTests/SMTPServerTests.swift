@@ -44,7 +44,7 @@ struct SMTPServerTests {
                 let refused = try second.reply()
                 #expect(refused.code == 421, "\(refused)")
                 #expect(refused.text == "4.7.0 mail.example.test Error: too many connections from 127.0.0.1")
-                #expect(second.isClosed())
+                #expect(second.peerState() == .closed)
                 #expect(try first.command("QUIT").code == 221)
             }
             // The first session's end frees its place (bounded: the count drops when its task ends).
