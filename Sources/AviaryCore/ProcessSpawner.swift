@@ -1,3 +1,4 @@
+import CAviarySystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -8,6 +9,9 @@ import Musl
 /// local's `|command` deliveries.
 ///
 /// Why not `Foundation.Process`: it closes every descriptor above 2, so it cannot pass a listening socket.
+/// The child gets its standard descriptors and the mapped ones, and nothing else: SwiftNIO creates its
+/// sockets without close-on-exec, and a child that kept a copy of a connection would hold it open after
+/// the parent closed it (the client would never see the end; a `|command` would hold qmgr's connection).
 /// Why the signal attributes: a thread of Dispatch or of Swift concurrency blocks every signal, and a
 /// spawned child inherits that mask (a daemon would then never see SIGTERM); master ignores SIGPIPE, and
 /// an ignored signal stays ignored across exec. So every child starts with an empty mask and the default
@@ -75,6 +79,8 @@ public enum ProcessSpawner {
         for (source, target) in descriptors {
             posix_spawn_file_actions_adddup2(&actions, source, target)
         }
+        let firstUnmapped = max(STDERR_FILENO, descriptors.map(\.target).max() ?? 0) + 1
+        posix_spawn_file_actions_addclosefrom_np(&actions, firstUnmapped)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

@@ -1,11 +1,14 @@
 // Linux system calls that Swift's Glibc module does not export (they need _GNU_SOURCE, which the module
-// was built without), declared here by hand. glibc has had them since 2.28.
+// was built without), declared here by hand. glibc has had renameat2 since 2.28 and the spawn action
+// since 2.34 (Debian 12 has 2.36).
 #ifndef CAVIARY_SYSTEM_SHIM_H
 #define CAVIARY_SYSTEM_SHIM_H
 
 #include <fcntl.h>
+#include <spawn.h>
 
 extern int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 
 /// rename(2) that fails with EEXIST instead of replacing `to` (RENAME_NOREPLACE): a file appears under its
 /// final name complete, and never over another one.
