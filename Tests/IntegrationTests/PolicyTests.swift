@@ -20,10 +20,16 @@ extension Integration {
         func connectionCountLimit() async throws {
             let instance = try Current.required()
             _ = await waitUntil { FileManager.default.fileExists(atPath: instance.spool + "/private/anvil") }
+            func connections() -> Int {
+                instance.log().split(separator: "\n").filter { $0.contains(": connect from localhost[127.0.0.1]") }.count
+            }
+            let before = connections()
             let holders = (0..<2).map { _ in
                 Task { try await instance.transcript([.sleep(6)] + say("QUIT")) }
             }
-            try await Task.sleep(for: .seconds(2))
+            // Both holders are in once smtpd has logged their connections (their sessions last 6 s).
+            let held = await waitUntil(timeout: .seconds(20)) { connections() >= before + 2 }
+            check(held, "the two holders never connected", instance)
             let refused = try await instance.transcript([.readUntilClose])
             check(refused.codes.first == 421, "\(refused)", instance)
             check(refused.replies.first?.contains("4.7.0") == true && refused.replies.first?.contains("too many connections") == true,
