@@ -1,5 +1,6 @@
 import AviaryCore
 import AviaryQueue
+import AviaryTestSupport
 import Foundation
 import Testing
 
@@ -73,14 +74,14 @@ struct QueueAdminTests {
             try await instance.send(to: ["slow@localhost", "bob@remote.test"], subject: "slow")
             // local runs slow.sh, which holds the delivery (and so the queue file's lock) until out/go exists.
             try await instance.require(
-                await waitFor { SafeFile.exists(instance.directory + "/out/started") },
+                await waitUntil(timeout: .seconds(30)) { SafeFile.exists(instance.directory + "/out/started") },
                 "the slow delivery started"
             )
             let id = try await instance.waitForMessage(in: .active)
 
             let hold = try instance.launchAviary(["queue", "hold", id.rawValue, "--lock-timeout", "60"])
             try await instance.require(
-                await waitFor { hold.output().contains("\(id): is being delivered from active/; waiting") },
+                await waitUntil(timeout: .seconds(30)) { hold.output().contains("\(id): is being delivered from active/; waiting") },
                 "hold says it waits for the delivery"
             )
             try instance.check(instance.queue.locate(id) == .active, "nothing moves while the agent holds the lock")
@@ -92,7 +93,7 @@ struct QueueAdminTests {
 
             // Whether qmgr recorded its outcomes before or after the hold, the message ends up held, with the
             // local recipient delivered and the remote one pending.
-            try await instance.require(await waitFor { instance.queue.locate(id) == .hold }, "held")
+            try await instance.require(await waitUntil(timeout: .seconds(30)) { instance.queue.locate(id) == .hold }, "held")
             let envelope = try await instance.aviary(["queue", "show", "--envelope", id.rawValue])
             try instance.check(
                 envelope.output.contains("recipient: slow@localhost\n    status: delivered\n"),
@@ -114,17 +115,6 @@ struct QueueAdminTests {
             try instance.check(deleted.output == "aviary: Deleted: 1 message\n", "delete by ID")
             try instance.check(instance.queue.locate(id) == nil, "gone")
         }
-    }
-}
-
-/// Polls `condition` every 50 ms until it holds or `timeout` passes.
-private func waitFor(timeout: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while true {
-        if condition() { return true }
-        if clock.now >= deadline { return false }
-        try? await Task.sleep(for: .milliseconds(50))
     }
 }
 
@@ -228,7 +218,7 @@ private final class QueueAdminInstance {
         master = process
         let listeners = directory + "/spool/pid/master.listeners"
         try await require(
-            await waitFor { !process.isRunning || SafeFile.exists(listeners) } && process.isRunning,
+            await waitUntil(timeout: .seconds(30)) { !process.isRunning || SafeFile.exists(listeners) } && process.isRunning,
             "master came up"
         )
     }
@@ -298,7 +288,7 @@ private final class QueueAdminInstance {
     func waitForMessage(in queueName: QueueName) async throws -> QueueID {
         var found: QueueID?
         try await require(
-            await waitFor {
+            await waitUntil(timeout: .seconds(30)) {
                 let ids = queue.messages(in: queueName)
                 found = ids.count == 1 ? ids[0] : nil
                 return found != nil
@@ -317,7 +307,7 @@ private final class QueueAdminInstance {
 
     /// Waits (bounded) until qmgr has logged `count` deferrals of `id`.
     func deferrals(of id: QueueID, reach count: Int) async -> Bool {
-        await waitFor { deferralCount(of: id) >= count }
+        await waitUntil(timeout: .seconds(30)) { deferralCount(of: id) >= count }
     }
 
     func maillog() -> String { (try? SafeFile.readText(directory + "/maillog")) ?? "" }
@@ -344,12 +334,12 @@ private final class QueueAdminInstance {
         for command in launched { command.kill() }
         if let master, master.isRunning {
             master.terminate()
-            if !(await waitFor(timeout: .seconds(20)) { !master.isRunning }) {
+            if !(await waitUntil(timeout: .seconds(20)) { !master.isRunning }) {
                 kill(master.processIdentifier, SIGKILL)
             }
         }
         for pid in processesNamingDirectory() { kill(pid, SIGKILL) }
-        _ = await waitFor(timeout: .seconds(5)) { processesNamingDirectory().isEmpty }
+        _ = await waitUntil(timeout: .seconds(5)) { processesNamingDirectory().isEmpty }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -385,7 +375,7 @@ private final class LaunchedCommand {
 
     /// Its exit status, or nil when it still runs after `timeout`.
     func wait(timeout: Duration) async -> Int32? {
-        guard await waitFor(timeout: timeout, { !process.isRunning }) else { return nil }
+        guard await waitUntil(timeout: timeout, { !process.isRunning }) else { return nil }
         return process.terminationStatus
     }
 
