@@ -56,7 +56,7 @@ let package = Package(
         library("AviaryMailbox", ["AviaryCore"]),
         library("AviaryUsers", ["AviaryCore", "AviaryConfig", "AviaryMessage"]),
         library("AviaryIPC", ["AviaryCore", "AviaryQueue", nioCore, logging]),
-        library("AviarySMTP", ["AviaryMessage", nioCore]),
+        library("AviarySMTP", ["AviaryCore", "AviaryMessage", nioCore]),
         .systemLibrary(name: "CAviaryResolv"),
         library("AviaryDNS", ["CAviaryResolv"]),
         .systemLibrary(name: "CAviaryOpenSSL", pkgConfig: "openssl"),

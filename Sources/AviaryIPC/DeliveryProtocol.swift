@@ -106,15 +106,13 @@ public enum DeliveryProtocol {
             for byte in value.utf8 {
                 switch byte {
                 case 0, 9, 10, 13, UInt8(ascii: "%"):
-                    bytes += [UInt8(ascii: "%"), hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 15)]]
+                    Hex.appendEscaped(byte, marker: UInt8(ascii: "%"), to: &bytes)
                 default:
                     bytes.append(byte)
                 }
             }
         }
     }
-
-    private static let hexDigits = Array("0123456789ABCDEF".utf8)
 
     private static func unescape(_ bytes: ArraySlice<UInt8>) throws(FrameError) -> String {
         guard bytes.contains(UInt8(ascii: "%")) else {
@@ -131,21 +129,14 @@ public enum DeliveryProtocol {
                 index += 1
                 continue
             }
-            guard index + 2 < bytes.endIndex, let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+            guard index + 2 < bytes.endIndex, let high = Hex.value(of: bytes[index + 1], lowercase: false),
+                let low = Hex.value(of: bytes[index + 2], lowercase: false)
             else { throw FrameError("a bad % escape") }
             plain.append(high << 4 | low)
             index += 3
         }
         guard let text = String(validating: plain, as: UTF8.self) else { throw FrameError("a value that is not UTF-8") }
         return text
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
 

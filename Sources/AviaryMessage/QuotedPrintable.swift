@@ -1,3 +1,5 @@
+import AviaryCore
+
 /// The quoted-printable content transfer encoding (RFC 2045 6.7), line by line: each hard line break of the
 /// input (LF or CR LF) stays as it is, every encoded line is at most 76 characters with soft breaks (`=` at the
 /// end of a line) where a line is longer.
@@ -51,13 +53,9 @@ public enum QuotedPrintable {
             if isLiteral {
                 output.append(byte)
             } else {
-                output.append(61)
-                output.append(hexDigits[Int(byte >> 4)])
-                output.append(hexDigits[Int(byte & 15)])
+                Hex.appendEscaped(byte, marker: UInt8(ascii: "="), to: &output)
             }
             column += width
         }
     }
-
-    private static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
 }

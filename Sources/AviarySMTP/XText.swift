@@ -11,6 +11,8 @@
 //     EmbeddedUnicodeChar = "\x{" 2*6HEXDIG "}"
 //     utf-8-addr-unitext = the same, plus raw UTF-8 (when SMTPUTF8 was given)
 
+import AviaryCore
+
 /// Encoding and decoding of RFC 3461 xtext, and of RFC 6533's UTF-8 address text for `ORCPT=utf-8;...`.
 public enum XText {
     /// Encodes text as xtext: octets outside `!`...`~`, and `+` and `=`, become `+XX`.
@@ -25,9 +27,7 @@ public enum XText {
             if isXChar(byte) {
                 output.append(byte)
             } else {
-                output.append(UInt8(ascii: "+"))
-                output.append(hexDigits[Int(byte >> 4)])
-                output.append(hexDigits[Int(byte & 0x0F)])
+                Hex.appendEscaped(byte, marker: UInt8(ascii: "+"), to: &output)
             }
         }
         return String(decoding: output, as: UTF8.self)
@@ -111,18 +111,10 @@ public enum XText {
         return String(validating: output, as: UTF8.self)
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
-
     static func isXChar(_ byte: UInt8) -> Bool {
         (33...126).contains(byte) && byte != UInt8(ascii: "+") && byte != UInt8(ascii: "=")
     }
 
-    static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        default: nil
-        }
-    }
+    /// Lower-case digits too, as Postfix accepts them.
+    static func hexValue(_ byte: UInt8) -> UInt8? { Hex.value(of: byte, lowercase: true) }
 }
