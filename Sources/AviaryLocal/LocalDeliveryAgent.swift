@@ -93,17 +93,12 @@ public struct LocalDeliveryAgent: Sendable {
         do {
             switch target {
             case .maildir(let path, let owner):
-                // For a Maildir the limit is on each message file, as Postfix's local applies it.
-                let limit = settings.mailboxSizeLimit
-                let size = Int64(prefix.utf8.count) + Int64(file.messageLength)
-                if limit > 0 && size > limit {
-                    throw MailboxError(.full, "message file of \(size) bytes would exceed mailbox_size_limit = \(limit) in maildir \(path)", path: path)
-                }
                 try runAs(owner) {
                     let maildir = Maildir(path: path)
                     try SafeFile.makeDirectories(path, mode: 0o700)
                     try maildir.create(mode: 0o700)
-                    try maildir.deliver(message, prefix: prefix, hostname: settings.hostname)
+                    try maildir.deliver(
+                        message, prefix: prefix, hostname: settings.hostname, sizeLimit: settings.mailboxSizeLimit)
                 }
             case .mbox(let path, let owner):
                 if let owner { try createSpoolFile(path, for: owner) }

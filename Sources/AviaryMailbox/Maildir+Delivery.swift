@@ -20,14 +20,18 @@ extension Maildir {
     ///     each ending in CRLF or LF.
     ///   - hostname: the host name for the unique name; nil uses this host's name.
     ///   - mode: permissions of the new file.
+    ///   - sizeLimit: the largest the message file may be (`mailbox_size_limit`, which for a Maildir bounds
+    ///     each message file, as in Postfix's local); 0: no limit.
     /// - Returns: the file name in `new/`, e.g. `1700000000.M123456P4242Q1.host,S=2048,W=2101`.
-    /// - Throws: `MailboxError` (`messageUnreadable` when `message` failed, `io` otherwise).
+    /// - Throws: `MailboxError` (`messageUnreadable` when `message` failed, `full` beyond `sizeLimit`, `io`
+    ///   otherwise).
     @discardableResult
     public func deliver(
         _ message: MessageSource,
         prefix: String = "",
         hostname: String? = nil,
-        mode: mode_t = 0o600
+        mode: mode_t = 0o600,
+        sizeLimit: Int64 = 0
     ) throws(MailboxError) -> String {
         let hostname = hostname ?? Self.systemHostname()
         let (file, uniqueName) = try createTemporaryFile(hostname: hostname, mode: mode)
@@ -37,6 +41,11 @@ extension Maildir {
             try writer.writePrefix(prefix)
             try writer.copy(message)
             try writer.finish(terminatingLastLine: false)
+            if sizeLimit > 0 && Int64(writer.byteCount) > sizeLimit {
+                throw MailboxError(
+                    .full, "message file of \(writer.byteCount) bytes would exceed mailbox_size_limit = \(sizeLimit) in maildir",
+                    path: path)
+            }
             do throws(SystemError) {
                 try file.sync()
             } catch {

@@ -47,6 +47,22 @@ struct MaildirTests {
         #expect(info.st_mode & 0o777 == 0o600)
     }
 
+    @Test("A message file over sizeLimit is refused as full and leaves nothing in tmp/ or new/; one at the limit arrives")
+    func sizeLimit() throws {
+        try maildir.create()
+        let message = bytes("Subject: x\r\n\r\n" + String(repeating: "y", count: 100) + "\r\n")
+        let stored = message.count - 3  // as stored: LF line ends
+        let error = #expect(throws: MailboxError.self) {
+            try maildir.deliver(.bytes(message), hostname: "h", sizeLimit: Int64(stored - 1))
+        }
+        #expect(error?.code == .full)
+        #expect("\(error.map { "\($0)" } ?? "")" == "message file of \(stored) bytes would exceed mailbox_size_limit = \(stored - 1) in maildir \(maildir.path)")
+        #expect(try SafeFile.listDirectory(maildir.path(of: .tmp)).isEmpty)
+        #expect(try SafeFile.listDirectory(maildir.path(of: .new)).isEmpty)
+        let name = try maildir.deliver(.bytes(message), hostname: "h", sizeLimit: Int64(stored))
+        #expect(name.hasSuffix(",S=\(stored),W=\(message.count)"))
+    }
+
     @Test("Two deliveries in one process get different names")
     func uniqueNames() throws {
         try maildir.create()
