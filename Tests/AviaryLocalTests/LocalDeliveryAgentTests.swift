@@ -151,6 +151,17 @@ struct LocalDeliveryAgentTests {
         #expect(try instance.statuses(id) == [.delivered])
     }
 
+    @Test("a command gets no descriptor of local's but its standard input, output and error")
+    func commandDescriptors() throws {
+        // A descriptor local holds without close-on-exec, as SwiftNIO's connections are.
+        var stray: [Int32] = [0, 0]
+        #expect(pipe(&stray) == 0)
+        defer { stray.forEach { close($0) } }
+        let instance = try LocalTestInstance(aliases: "fds: |/usr/bin/test ! -e /proc/self/fd/\(stray[1])\n")
+        let (outcome, _) = try instance.deliver(to: "fds@localhost.test")
+        #expect(outcome.status == .sent, "\(outcome.text)")
+    }
+
     @Test("a command gets sender, recipient and its parts in its environment; an extension finds the alias")
     func commandEnvironment() throws {
         let other = try LocalTestInstance(
