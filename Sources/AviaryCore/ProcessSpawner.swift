@@ -9,9 +9,11 @@ import Musl
 /// local's `|command` deliveries.
 ///
 /// Why not `Foundation.Process`: it closes every descriptor above 2, so it cannot pass a listening socket.
-/// The child gets its standard descriptors and the mapped ones, and nothing else: SwiftNIO creates its
-/// sockets without close-on-exec, and a child that kept a copy of a connection would hold it open after
-/// the parent closed it (the client would never see the end; a `|command` would hold qmgr's connection).
+/// The child gets its standard descriptors and the mapped ones, and nothing else, whatever their
+/// close-on-exec flags: SwiftNIO accepts connections without it, a service's socket at 3 has lost it in
+/// the dup2 from master, and master may have inherited anything from whoever started it. A child that
+/// kept a copy of a connection would hold it open after its owner closed it (the client would never see
+/// the end).
 /// Why the signal attributes: a thread of Dispatch or of Swift concurrency blocks every signal, and a
 /// spawned child inherits that mask (a daemon would then never see SIGTERM); master ignores SIGPIPE, and
 /// an ignored signal stays ignored across exec. So every child starts with an empty mask and the default

@@ -68,5 +68,4 @@ func runMaster(arguments: [String]) -> Never {
 SignalWaiter.blockHandledSignals()
 // Services compare this with their parent process to notice master's death.
 MasterLink.export()
-ProcessHygiene.closeInheritedDescriptorsOnExec()
 runMaster(arguments: Array(CommandLine.arguments.dropFirst()))
