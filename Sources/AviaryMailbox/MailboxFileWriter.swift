@@ -9,6 +9,9 @@ struct MailboxFileWriter {
     private var buffer: [UInt8] = []
     /// Bytes handed to the file so far, buffered ones included.
     private(set) var byteCount = 0
+    /// The most bytes this writer may write (what `mailbox_size_limit` leaves); nil: no limit. Going past
+    /// it throws `full` at once, so an oversized message is never written whole.
+    private let byteLimit: Int?
     /// The RFC 822 size of what has been written (line ends counted as CR LF): Maildir's `,W=`.
     private var crlfCounter = CRLFSizeCounter()
     /// The RFC 822 size of the text written, complete after `finish`.
@@ -16,8 +19,9 @@ struct MailboxFileWriter {
 
     private static let bufferSize = 65536
 
-    init(file: FileDescriptor, quotesFromLines: Bool) {
+    init(file: FileDescriptor, quotesFromLines: Bool, byteLimit: Int? = nil) {
         self.file = file
+        self.byteLimit = byteLimit
         encoder = MailboxTextEncoder(quotesFromLines: quotesFromLines)
         buffer.reserveCapacity(Self.bufferSize + 1024)
     }
@@ -25,7 +29,7 @@ struct MailboxFileWriter {
     /// Writes bytes as they are, bypassing the encoder (for the mbox `From ` line and blank separator).
     mutating func writeVerbatim(_ bytes: some Collection<UInt8>) throws(MailboxError) {
         buffer.append(contentsOf: bytes)
-        byteCount += bytes.count
+        try counted(bytes.count)
         try flushIfFull()
     }
 
@@ -58,15 +62,20 @@ struct MailboxFileWriter {
             encoder.finish(into: &buffer)
         }
         buffer += trailer
-        byteCount += buffer.count - before
+        try counted(buffer.count - before)
         try flush()
     }
 
     private mutating func encode(_ chunk: ArraySlice<UInt8>) throws(MailboxError) {
         let before = buffer.count
         encoder.encode(chunk, into: &buffer)
-        byteCount += buffer.count - before
+        try counted(buffer.count - before)
         try flushIfFull()
+    }
+
+    private mutating func counted(_ added: Int) throws(MailboxError) {
+        byteCount += added
+        if let byteLimit, byteCount > byteLimit { throw MailboxError(.full, "over the size limit") }
     }
 
     private mutating func flushIfFull() throws(MailboxError) {

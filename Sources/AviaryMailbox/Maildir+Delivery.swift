@@ -37,14 +37,14 @@ extension Maildir {
         let (file, uniqueName) = try createTemporaryFile(hostname: hostname, mode: mode)
         let temporaryPath = path(of: .tmp) + "/" + uniqueName
         do throws(MailboxError) {
-            var writer = MailboxFileWriter(file: file, quotesFromLines: false)
-            try writer.writePrefix(prefix)
-            try writer.copy(message)
-            try writer.finish(terminatingLastLine: false)
-            if sizeLimit > 0 && Int64(writer.byteCount) > sizeLimit {
-                throw MailboxError(
-                    .full, "message file of \(writer.byteCount) bytes would exceed mailbox_size_limit = \(sizeLimit) in maildir",
-                    path: path)
+            var writer = MailboxFileWriter(
+                file: file, quotesFromLines: false, byteLimit: sizeLimit > 0 ? Int(clamping: sizeLimit) : nil)
+            do throws(MailboxError) {
+                try writer.writePrefix(prefix)
+                try writer.copy(message)
+                try writer.finish(terminatingLastLine: false)
+            } catch where error.code == .full {
+                throw MailboxError(.full, "message file would exceed mailbox_size_limit = \(sizeLimit) in maildir", path: path)
             }
             do throws(SystemError) {
                 try file.sync()

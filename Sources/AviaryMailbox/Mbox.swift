@@ -64,21 +64,16 @@ public struct Mbox: Hashable, Sendable {
                 throw MailboxError.system(error, "cannot stat mailbox")
             }
             do throws(MailboxError) {
-                var writer = MailboxFileWriter(file: file, quotesFromLines: true)
-                try writer.writeVerbatim(Array(fromLine.utf8) + [UInt8(ascii: "\n")])
-                try writer.writePrefix(prefix)
-                try writer.copy(message)
-                try writer.finish(terminatingLastLine: true, trailer: [UInt8(ascii: "\n")])
-                if sizeLimit > 0 {
-                    let size: Int64
-                    do throws(SystemError) {
-                        size = Int64(try file.status().st_size)
-                    } catch {
-                        throw MailboxError.system(error, "cannot stat mailbox")
-                    }
-                    if size > sizeLimit {
-                        throw MailboxError(.full, "mailbox \(path) is full (mailbox_size_limit = \(sizeLimit))", path: path)
-                    }
+                // The writer stops at what the limit leaves, so an oversized message is never written whole.
+                let room = sizeLimit > 0 ? Int(clamping: max(0, sizeLimit - originalSize)) : nil
+                var writer = MailboxFileWriter(file: file, quotesFromLines: true, byteLimit: room)
+                do throws(MailboxError) {
+                    try writer.writeVerbatim(Array(fromLine.utf8) + [UInt8(ascii: "\n")])
+                    try writer.writePrefix(prefix)
+                    try writer.copy(message)
+                    try writer.finish(terminatingLastLine: true, trailer: [UInt8(ascii: "\n")])
+                } catch where error.code == .full {
+                    throw MailboxError(.full, "mailbox \(path) is full (mailbox_size_limit = \(sizeLimit))", path: path)
                 }
                 do throws(SystemError) {
                     try file.sync()

@@ -56,11 +56,27 @@ struct MaildirTests {
             try maildir.deliver(.bytes(message), hostname: "h", sizeLimit: Int64(stored - 1))
         }
         #expect(error?.code == .full)
-        #expect("\(error.map { "\($0)" } ?? "")" == "message file of \(stored) bytes would exceed mailbox_size_limit = \(stored - 1) in maildir \(maildir.path)")
+        #expect("\(error.map { "\($0)" } ?? "")" == "message file would exceed mailbox_size_limit = \(stored - 1) in maildir \(maildir.path)")
         #expect(try SafeFile.listDirectory(maildir.path(of: .tmp)).isEmpty)
         #expect(try SafeFile.listDirectory(maildir.path(of: .new)).isEmpty)
         let name = try maildir.deliver(.bytes(message), hostname: "h", sizeLimit: Int64(stored))
         #expect(name.hasSuffix(",S=\(stored),W=\(message.count)"))
+    }
+
+    @Test("An oversized message is refused as soon as it passes the limit, not read and written whole")
+    func sizeLimitStopsEarly() throws {
+        try maildir.create()
+        let chunk = [UInt8](repeating: UInt8(ascii: "z"), count: 99_999) + [10]
+        var pulled = 0
+        let chunks = (0..<100).lazy.map { _ in
+            pulled += 1
+            return chunk
+        }
+        #expect(throws: MailboxError.self) {
+            try maildir.deliver(.chunks(chunks), hostname: "h", sizeLimit: 250_000)
+        }
+        #expect(pulled <= 4, "read \(pulled) of 100 chunks of 100 KB for a limit of 250 KB")
+        #expect(try SafeFile.listDirectory(maildir.path(of: .tmp)).isEmpty)
     }
 
     @Test("Two deliveries in one process get different names")

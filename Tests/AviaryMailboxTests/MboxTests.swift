@@ -141,8 +141,17 @@ struct MboxTests {
         #expect(error.code == .full)
         #expect("\(error)" == "mailbox \(mbox.path) is full (mailbox_size_limit = 1000)")
         #expect(try SafeFile.readAll(mbox.path) == before)
-        try mbox.deliver(.bytes(large), sender: "b@x")  // 0: no limit
+        // Exactly at the limit is allowed: measure the growth on a copy, then deliver with that limit.
+        let copy = Mbox(path: directory.path + "/copy")
+        try SafeFile.writeDurably(before, to: copy.path, mode: 0o600)
+        try copy.deliver(.bytes(large), sender: "b@x", date: 0)  // 0: no limit
+        let exact = Int64(try SafeFile.readAll(copy.path).count)
+        #expect(throws: MailboxError.self) {
+            try mbox.deliver(.bytes(large), sender: "b@x", date: 0, sizeLimit: exact - 1)
+        }
+        try mbox.deliver(.bytes(large), sender: "b@x", date: 0, sizeLimit: exact)
         #expect(try mbox.messages().map(\.sender) == ["a@x", "b@x"])
+        #expect(try SafeFile.readAll(mbox.path) == SafeFile.readAll(copy.path))
     }
 
     @Test("A symbolic link or a hard-linked file is refused as a mailbox")
