@@ -51,13 +51,21 @@ extension TLSHandler {
         let outcome = connection.write(plaintext)
         var ciphertext = context.channel.allocator.buffer(capacity: plaintext.readableBytes + 64)
         connection.takeOutput(into: &ciphertext)
-        if case .failed(let text) = outcome {
-            let error = TLSError(.protocolError, text)
-            promise?.fail(error)
-            fail(context: context, error, pendingOutput: ciphertext)
+        let failure: String
+        switch outcome {
+        case .done:
+            context.write(wrapOutboundOut(ciphertext), promise: promise)
             return
+        case .failed(let text):
+            failure = text
+        case .wantsInput, .closedByPeer:
+            // Only part of the plaintext went out (with renegotiation off OpenSSL should never ask for
+            // input here): the rest must not vanish while the write reports success, so the connection ends.
+            failure = "TLS write could not finish (\(outcome == .wantsInput ? "OpenSSL wants input" : "peer closed"))"
         }
-        context.write(wrapOutboundOut(ciphertext), promise: promise)
+        let error = TLSError(.protocolError, failure)
+        promise?.fail(error)
+        fail(context: context, error, pendingOutput: ciphertext)
     }
 
     /// Sends close_notify once, after a completed handshake only (OpenSSL sends nothing during one).
