@@ -287,23 +287,25 @@ extension DeliveryResult {
             }
             outcomes.append(Outcome(index: current, status: status, dsn: dsn, text: text, relay: relay, remoteReply: remoteReply))
         }
+        func outcomeField(_ field: DeliveryProtocol.Field) throws(DeliveryProtocol.FrameError) -> String {
+            guard index != nil else { throw .init("\(field.name) before any index") }
+            return field.value
+        }
         for field in fields {
-            if field.name == "index" {
+            switch field.name {
+            case "index":
                 try finishOutcome()
                 index = try field.integer()
                 (status, dsn, text, relay, remoteReply) = (nil, nil, nil, nil, nil)
-                continue
-            }
-            guard ["status", "dsn", "text", "relay", "remote_reply"].contains(field.name) else { continue }
-            guard index != nil else { throw .init("\(field.name) before any index") }
-            switch field.name {
             case "status":
-                guard let value = Status(rawValue: field.value) else { throw .init("unknown status \(field.value)") }
-                status = value
-            case "dsn": dsn = field.value
-            case "text": text = field.value
-            case "relay": relay = field.value
-            default: remoteReply = field.value
+                let value = try outcomeField(field)
+                guard let known = Status(rawValue: value) else { throw .init("unknown status \(value)") }
+                status = known
+            case "dsn": dsn = try outcomeField(field)
+            case "text": text = try outcomeField(field)
+            case "relay": relay = try outcomeField(field)
+            case "remote_reply": remoteReply = try outcomeField(field)
+            default: continue
             }
         }
         try finishOutcome()
