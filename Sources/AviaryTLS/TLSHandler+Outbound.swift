@@ -58,10 +58,12 @@ extension TLSHandler {
             return
         case .failed(let text):
             failure = text
-        case .wantsInput, .closedByPeer:
-            // Only part of the plaintext went out (with renegotiation off OpenSSL should never ask for
-            // input here): the rest must not vanish while the write reports success, so the connection ends.
-            failure = "TLS write could not finish (\(outcome == .wantsInput ? "OpenSSL wants input" : "peer closed"))"
+        // Only part of the plaintext went out (with renegotiation off OpenSSL should never ask for input
+        // here): the rest must not vanish while the write reports success, so the connection ends.
+        case .wantsInput:
+            failure = "TLS write could not finish (OpenSSL wants input)"
+        case .closedByPeer:
+            failure = "TLS write could not finish (peer closed)"
         }
         let error = TLSError(.protocolError, failure)
         promise?.fail(error)
