@@ -59,7 +59,10 @@ def with_getmail(host, port, user, password, directory):
     rc = os.path.join(directory, "getmailrc")
     with open(rc, "w") as f:
         f.write(
+            # timeout: getmail's own socket timeout (default 180 s) comes before the 120 s kill below, so a
+            # stall is reported by getmail, with what it was waiting for.
             "[retriever]\ntype = SimplePOP3SSLRetriever\nserver = %s\nport = %s\nusername = %s\npassword = %s\n"
+            "timeout = 60\n"
             "[destination]\ntype = Maildir\npath = %s/\n%s[options]\ndelete = false\nread_all = true\n"
             "received = false\ndelivered_to = false\nmessage_log_syslog = false\nverbose = 1\n"
             % (host, port, user, password, os.path.join(directory, "maildir"), destination_user)
