@@ -208,24 +208,27 @@ struct MboxTests {
     }
 
     @Test("Concurrent deliveries from several threads never interleave", arguments: [true, false])
-    func concurrentThreads(usesDotLock: Bool) throws {
+    func concurrentThreads(usesDotLock: Bool) async throws {
         var patient = Self.patientLocking
         patient.usesDotLock = usesDotLock
         let locking = patient
         let mbox = self.mbox
-        let failures = Mutex<[String]>([])
-        DispatchQueue.concurrentPerform(iterations: 4) { writer in
-            for round in 0..<6 {
-                let line = "writer \(writer) round \(round)\r\n"
-                let message = bytes("Subject: \(writer)-\(round)\r\n\r\n" + String(repeating: line, count: 5000))
-                do {
-                    try mbox.deliver(Self.slowSource(message), sender: "w\(writer)@x", locking: locking)
-                } catch {
-                    failures.withLock { $0.append("\(writer)-\(round): \(error)") }
+        let failures = try await onOwnThread {
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 4) { writer in
+                for round in 0..<6 {
+                    let line = "writer \(writer) round \(round)\r\n"
+                    let message = bytes("Subject: \(writer)-\(round)\r\n\r\n" + String(repeating: line, count: 5000))
+                    do {
+                        try mbox.deliver(Self.slowSource(message), sender: "w\(writer)@x", locking: locking)
+                    } catch {
+                        failures.withLock { $0.append("\(writer)-\(round): \(error)") }
+                    }
                 }
             }
+            return failures.withLock { $0 }
         }
-        #expect(failures.withLock { $0 } == [])
+        #expect(failures == [])
         try Self.expectIntact(mbox, count: 24)
     }
 
@@ -261,7 +264,7 @@ struct MboxTests {
         "Deliveries and another process holding classic fcntl locks exclude each other",
         .enabled(if: python3Path != nil)
     )
-    func concurrentWithOtherProcess() throws {
+    func concurrentWithOtherProcess() async throws {
         // The other process appends messages in many small writes under lockf (F_SETLKW), the way classic
         // mail programs lock; its writes must never land inside one of ours or ours inside its.
         let script = """
@@ -280,23 +283,26 @@ struct MboxTests {
                 os.close(fd)
             """
         let mbox = self.mbox
-        let failures = Mutex<[String]>([])
-        DispatchQueue.concurrentPerform(iterations: 2) { worker in
-            if worker == 0 {
-                do { try runPython(script, [mbox.path]) } catch { failures.withLock { $0.append("python: \(error)") } }
-                return
-            }
-            for round in 0..<6 {
-                let line = "writer 1 round \(round)\r\n"
-                let message = bytes("Subject: 1-\(round)\r\n\r\n" + String(repeating: line, count: 5000))
-                do {
-                    try mbox.deliver(.bytes(message), sender: "w1@x", locking: Self.patientLocking)
-                } catch {
-                    failures.withLock { $0.append("1-\(round): \(error)") }
+        let failures = try await onOwnThread {
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 2) { worker in
+                if worker == 0 {
+                    do { try runPython(script, [mbox.path]) } catch { failures.withLock { $0.append("python: \(error)") } }
+                    return
+                }
+                for round in 0..<6 {
+                    let line = "writer 1 round \(round)\r\n"
+                    let message = bytes("Subject: 1-\(round)\r\n\r\n" + String(repeating: line, count: 5000))
+                    do {
+                        try mbox.deliver(.bytes(message), sender: "w1@x", locking: Self.patientLocking)
+                    } catch {
+                        failures.withLock { $0.append("1-\(round): \(error)") }
+                    }
                 }
             }
+            return failures.withLock { $0 }
         }
-        #expect(failures.withLock { $0 } == [])
+        #expect(failures == [])
         try Self.expectIntact(mbox, count: 12)
     }
 

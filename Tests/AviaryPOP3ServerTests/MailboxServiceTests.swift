@@ -41,7 +41,7 @@ final class InProcessMailboxService: Sendable {
         acceptPool.start()
         let pool = acceptPool
         let stopped = flag
-        loop = Task {
+        loop = Task(executorPreference: ServerTaskExecutor.shared) {
             while !stopped.isSet.load(ordering: .relaxed) {
                 let accepted = try? await pool.runIfActive { () -> (Int32, MailboxHandoff?)? in
                     var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
@@ -55,7 +55,7 @@ final class InProcessMailboxService: Sendable {
                     close(descriptor)
                     continue
                 }
-                Task {
+                Task(executorPreference: ServerTaskExecutor.shared) {
                     try? await server.serveHandedOff(
                         descriptor: descriptor,
                         handoff: handoff,

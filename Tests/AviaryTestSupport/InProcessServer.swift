@@ -3,6 +3,11 @@
 /// cancelled and awaited for at most `stopTimeout` seconds, so a server that does not stop fails the test
 /// instead of hanging it. Stop the event loops and thread pools only after this returns: work scheduled on
 /// a loop that is already shut down never completes.
+///
+/// The server's tasks run on threads of their own (`ServerTaskExecutor`), not on the test process's
+/// cooperative pool: that pool has one thread per core and is shared by every test running in parallel, so
+/// two tests blocked in a system call could hold a server's greeting past a 3-second idle timeout. In
+/// production a server has its process to itself.
 public enum InProcessServer {
     public static func run<T>(
         _ name: String,
@@ -11,7 +16,7 @@ public enum InProcessServer {
         _ body: (Int) async throws -> T
     ) async throws -> T {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let task = Task {
+        let task = Task(executorPreference: ServerTaskExecutor.shared) {
             try? await serve { port in
                 continuation.yield(port)
                 continuation.finish()
