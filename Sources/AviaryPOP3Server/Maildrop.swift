@@ -58,7 +58,12 @@ struct Maildrop: Sendable {
 struct MaildropLock: Sendable {
     let descriptor: Int32
 
-    func release() { close(descriptor) }
+    /// Unlocks before closing: an flock belongs to the open file, and a copy of the descriptor in a child
+    /// between its fork and its exec would otherwise keep the mailbox locked after the session has ended.
+    func release() {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
 }
 
 /// Why a maildrop could not be opened.
