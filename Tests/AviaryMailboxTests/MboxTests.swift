@@ -17,7 +17,8 @@ struct MboxTests {
     var mbox: Mbox { Mbox(path: directory.path + "/user") }
     /// Short waits so that tests of a busy mailbox finish quickly; still bounded.
     static let quickLocking = MboxLocking(attempts: 3, retryDelay: .milliseconds(2))
-    static let patientLocking = MboxLocking(attempts: 5000, retryDelay: .milliseconds(2))
+    /// A minute of tries: polling is not fair, so one writer may wait through most of the others' deliveries.
+    static let patientLocking = MboxLocking(attempts: 30_000, retryDelay: .milliseconds(2))
 
     static func date(
         _ year: Int32,

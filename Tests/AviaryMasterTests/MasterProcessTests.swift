@@ -288,7 +288,8 @@ struct MasterProcessTests {
             #expect(status == .exited(0), "\(output)")
             #expect(output.contains("aviary: stopping the Aviary mail system"))
             #expect(MasterPidFile.runningMaster(instance.paths) == nil)
-            #expect(!isAlive(pid))
+            // stop returns once master.pid is gone, which master removes just before it exits.
+            #expect(await waitUntil { !isAlive(pid) })
 
             (status, output) = try await instance.run(aviary, ["aviary", "stop"] + config)
             #expect(status == .exited(1))

@@ -11,7 +11,9 @@ public final class Dnsmasq {
     public let process: ChildProcess
     public let directory = TemporaryDirectory("dnsmasq")
 
-    public var resolver: DNSResolver { DNSResolver(serverAddress: ("127.0.0.1", port), timeoutSeconds: 1, attempts: 1) }
+    /// A resolver asking this dnsmasq, with the library's default patience (5 s, 2 attempts): tests that
+    /// expect an answer must not turn a busy moment into a temporary failure.
+    public var resolver: DNSResolver { DNSResolver(serverAddress: ("127.0.0.1", port)) }
 
     /// - Parameter records: `--mx-host=...`, `--host-record=...` options.
     public init(_ records: [String]) async throws {

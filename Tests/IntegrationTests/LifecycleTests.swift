@@ -100,7 +100,7 @@ extension Integration {
                 try await instance.start()
                 let master = try #require(instance.master)
                 // master starts its services one after another: wait until smtpd, qmgr and local all run.
-                _ = await instance.waitUntil(timeout: .seconds(10)) { instance.services().count >= 3 }
+                _ = await instance.waitUntil(timeout: .seconds(30)) { instance.services().count >= 3 }
                 let services = instance.services()
                 check(services.count >= 3, "services: \(services)", instance)
                 master.signal(SIGKILL)

@@ -55,8 +55,10 @@ struct QueueAdminTests {
             try await instance.require(await instance.deferrals(of: id, reach: 2), "flush makes qmgr retry at once")
             _ = try await instance.waitForMessage(in: .deferred)
 
+            // qmgr may still hold the file's lock for an instant after moving it to deferred/; then delete
+            // says it is waiting before it reports.
             let deleted = try await instance.aviary(["queue", "delete", "ALL"])
-            try instance.check(deleted.output == "aviary: Deleted: 1 message\n", "delete ALL")
+            try instance.check(deleted.output.hasSuffix("aviary: Deleted: 1 message\n"), "delete ALL")
             let empty = try await instance.aviary(["queue", "list"])
             try instance.check(empty.output == "Mail queue is empty\n", "the queue is empty")
 

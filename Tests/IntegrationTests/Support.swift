@@ -167,6 +167,8 @@ enum TranscriptStep {
     /// Read replies until the server closes.
     case readUntilClose
     case sleep(Double)
+    /// Wait until the file at this path exists (at most 60 s): the test decides when the client goes on.
+    case waitFile(String)
     /// Half-close the connection: the client sends nothing more.
     case shutdown
 
@@ -176,6 +178,7 @@ enum TranscriptStep {
         case .read(let count): return ["read", count]
         case .readUntilClose: return ["read_until_close"]
         case .sleep(let seconds): return ["sleep", seconds]
+        case .waitFile(let path): return ["wait_file", path]
         case .shutdown: return ["shutdown"]
         }
     }

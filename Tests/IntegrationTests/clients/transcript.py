@@ -8,6 +8,7 @@ steps.json is a JSON list of steps, run in order:
   ["read", N]           read N complete replies (a multi-line reply counts once)
   ["read_until_close"]  read replies until the server closes the connection
   ["sleep", SECONDS]
+  ["wait_file", PATH]   wait until PATH exists (at most 60 seconds), so a test decides when the client goes on
   ["shutdown"]          half-close: no more bytes from the client (as nc does at the end of its input)
 The greeting is read first and reported as the first reply.
 
@@ -15,6 +16,7 @@ Prints one JSON object: {"replies": [...], "closed": bool, "error": str|null}. E
 with "\\n", without line endings. Every read is bounded by a 20 second socket timeout.
 """
 import json
+import os
 import socket
 import sys
 import time
@@ -83,6 +85,10 @@ def main():
                 break
             elif kind == "sleep":
                 time.sleep(step[1])
+            elif kind == "wait_file":
+                deadline = time.monotonic() + 60
+                while not os.path.exists(step[1]) and time.monotonic() < deadline:
+                    time.sleep(0.05)
             else:
                 raise ValueError("unknown step %r" % (kind,))
     except Exception as error:  # reported to the test, which decides
