@@ -29,8 +29,8 @@ extension Integration {
                 try await require(instance, within: .seconds(50), "30 messages in alice's Maildir") {
                     instance.maildirFiles("alice").count == 30
                 }
-                check(instance.queueFiles(.incoming).isEmpty && instance.queueFiles(.active).isEmpty,
-                    "queue not empty: \(instance.queueFiles(.incoming)) \(instance.queueFiles(.active))", instance)
+                // qmgr removes a queue file after local's answer, so the last ones may still be in active/.
+                try await require(instance, "an empty queue") { instance.isQueueEmpty }
             }
         }
     }
