@@ -1,5 +1,6 @@
 import AviaryCore
 import AviaryQueue
+import AviaryTestSupport
 import Testing
 
 /// A reply as seen by a transcript, for checking outside the client thread.
@@ -48,15 +49,12 @@ struct SMTPServerTests {
                 #expect(try first.command("QUIT").code == 221)
             }
             // The first session's end frees its place (bounded: the count drops when its task ends).
-            var greeting = 0
-            let deadline = ContinuousClock.now + .seconds(15)
-            while greeting != 220 && ContinuousClock.now < deadline {
-                greeting = try await harness.transcript { client, reply in
+            let greeting = try await retrying(timeout: .seconds(15), step: .milliseconds(20)) {
+                try await harness.transcript { client, reply in
                     _ = try? client.command("QUIT")
                     return reply.code
                 }
-                if greeting != 220 { try await Task.sleep(for: .milliseconds(20)) }
-            }
+            } until: { $0 == 220 }
             #expect(greeting == 220)
         }
     }

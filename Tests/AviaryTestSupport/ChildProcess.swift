@@ -135,6 +135,24 @@ public struct TestSupportError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// Repeats `attempt` every `step` until `isDone` accepts its result or `timeout` passes, and returns the last
+/// result (for an action that may have to be tried again, such as a connection refused while a count drops).
+public func retrying<T>(
+    timeout: Duration,
+    step: Duration,
+    _ attempt: () async throws -> T,
+    until isDone: (T) -> Bool
+) async rethrows -> T {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    var result = try await attempt()
+    while !isDone(result) && clock.now < deadline {
+        try? await Task.sleep(for: step)
+        result = try await attempt()
+    }
+    return result
+}
+
 /// Polls `condition` every `step` (50 ms by default) until it holds or `timeout` passes; returns whether it held.
 /// The condition is always tried once more at the deadline.
 public func waitUntil(

@@ -42,13 +42,9 @@ extension Integration {
             }
             try await instance.awaitLogLine(containing: "Connection concurrency limit exceeded: 3 from localhost[127.0.0.1] for service")
             // smtpd tells anvil a client has gone after its 221, so the count may lag the holders' exit a little.
-            var welcome = try await instance.transcript(say("QUIT"))
-            var attempts = 0
-            while welcome.codes != [220, 221] && attempts < 50 {
-                attempts += 1
-                try await Task.sleep(for: .milliseconds(200))
-                welcome = try await instance.transcript(say("QUIT"))
-            }
+            let welcome = try await retrying(timeout: .seconds(10), step: .milliseconds(200)) {
+                try await instance.transcript(say("QUIT"))
+            } until: { $0.codes == [220, 221] }
             check(welcome.codes == [220, 221], "\(welcome)", instance)
         }
     }

@@ -91,12 +91,9 @@ extension Integration {
             func listsReason(_ listing: ToolResult) -> Bool {
                 listing.standardOutput.contains("mailbox busy") && listing.standardOutput.contains("later@remote.test")
             }
-            var listing = try await sender.run("aviary", ["queue", "list", "-c", sender.directory])
-            let deadline = ContinuousClock.now + .seconds(30)
-            while !listsReason(listing) && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(200))
-                listing = try await sender.run("aviary", ["queue", "list", "-c", sender.directory])
-            }
+            let listing = try await retrying(timeout: .seconds(30), step: .milliseconds(200)) {
+                try await sender.run("aviary", ["queue", "list", "-c", sender.directory])
+            } until: { listsReason($0) }
             check(listsReason(listing), "\(listing)", sender)
             // The remote recovers; a flush delivers the deferred recipient, once.
             try remote.writeFile("access", ["refused@remote.test REJECT no such person here"])
