@@ -40,6 +40,7 @@ let package = Package(
         .executable(name: "pop3d", targets: ["pop3d"]),
         .executable(name: "smtp", targets: ["smtp"]),
         .executable(name: "pop3mail", targets: ["pop3mail"]),
+        .executable(name: "imapd", targets: ["imapd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -66,6 +67,8 @@ let package = Package(
         .systemLibrary(name: "CAviaryCrypt", pkgConfig: "libxcrypt"),
         library("AviarySASL", ["CAviarySASL", "CAviaryCrypt", "AviaryCore", "AviaryUsers", nioPosix, logging]),
         library("AviaryPOP3", ["AviaryCore", nioCore]),
+        // IMAP codec: commands, literals, responses, BODYSTRUCTURE and ENVELOPE (no sockets).
+        library("AviaryIMAP", ["AviaryCore", "AviaryMessage", nioCore]),
 
         // Skeletons and services.
         library("AviaryDaemon", ["AviaryCore", "AviaryConfig", nioCore, nioPosix, logging]),
@@ -103,6 +106,13 @@ let package = Package(
             [
                 "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryUsers", "AviarySMTP", "AviaryDNS",
                 "AviaryTLS", "AviarySASL", "AviaryIPC", "AviaryDaemon", nioCore, nioPosix, logging,
+            ]
+        ),
+        library(
+            "AviaryIMAPServer",
+            [
+                "AviaryCore", "AviaryConfig", "AviaryUsers", "AviaryMailbox", "AviaryMessage", "AviaryIMAP", "AviaryTLS",
+                "AviarySASL", "AviaryDaemon", nioCore, nioPosix, logging,
             ]
         ),
         library("AviaryMaster", ["AviaryCore", "AviaryConfig", "AviaryQueue", logging]),
@@ -143,6 +153,7 @@ let package = Package(
         executable("pop3d", ["AviaryPOP3Server", "AviaryDaemon", "AviaryTLS"]),
         executable("smtp", ["AviarySMTPClient", "AviaryDaemon"]),
         executable("pop3mail", ["AviaryPOP3Server", "AviaryDaemon"]),
+        executable("imapd", ["AviaryIMAPServer", "AviaryDaemon", "AviaryTLS"]),
 
         .target(
             name: "AviaryTestSupport",
@@ -187,12 +198,21 @@ let package = Package(
                 nioCore, nioPosix, logging,
             ]
         ),
+        tests("AviaryIMAPTests", ["AviaryIMAP", "AviaryMessage", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]),
+        tests(
+            "AviaryIMAPServerTests",
+            [
+                "AviaryIMAPServer", "AviaryIMAP", "AviaryMailbox", "AviaryUsers", "AviaryTestSupport", "AviaryConfig",
+                "AviaryCore", nioCore, nioPosix, logging,
+            ]
+        ),
         tests("AviaryPickupTests", ["AviaryPickup", "AviarySubmission", "AviaryQueue", "AviaryCore", logging]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "AviaryTestSupport", "AviaryConfig", "AviaryQueue", "AviaryPickup", "AviarySubmission", "master", "smtpd",
                 "qmgr", "local", "aviary", "sendmail", "pickup", "showq", "anvil", "pop3d", "smtp", "pop3mail",
+                "imapd",
             ],
             exclude: ["clients"],
             swiftSettings: swiftSettings

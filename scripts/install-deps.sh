@@ -16,6 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 PACKAGES=(
     swaks postfix dnsmasq-base python3 openssl libssl-dev libsasl2-dev libsasl2-modules sasl2-bin libcrypt-dev
     mailutils fetchmail getmail6 netcat-openbsd
+    dovecot-imapd isync neomutt
     procps iproute2 curl ca-certificates
 )
 MAIL_OWNER=aviary
@@ -49,6 +50,17 @@ quiesce_postfix() {
     fi
 }
 
+# Dovecot is a test peer (a Maildir it wrote, served again by Aviary) and the benchmark's reference, never
+# a running service here: the package starts it on 143 and 993, where Aviary's imapd belongs.
+quiesce_dovecot() {
+    if [[ -d /run/systemd/system ]]; then
+        as_root systemctl disable --now dovecot.service dovecot.socket >/dev/null 2>&1 || true
+    else
+        as_root update-rc.d dovecot disable >/dev/null 2>&1 || true
+    fi
+    as_root pkill -x dovecot >/dev/null 2>&1 || true
+}
+
 missing=()
 for package in "${PACKAGES[@]}"; do
     is_installed "$package" || missing+=("$package")
@@ -69,6 +81,7 @@ if ((${#missing[@]} > 0)); then
     if ((installing_postfix)); then
         quiesce_postfix
     fi
+    for package in "${missing[@]}"; do [[ $package == dovecot-imapd ]] && quiesce_dovecot; done
     for package in "${missing[@]}"; do
         is_installed "$package" || die "package $package is still not installed"
     done

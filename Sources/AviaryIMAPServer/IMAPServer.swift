@@ -1,0 +1,2 @@
+/// imapd's server library. TODO(#11): sessions.
+public enum IMAPServerPlaceholder {}

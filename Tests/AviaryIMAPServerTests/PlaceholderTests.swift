@@ -1,0 +1,6 @@
+import AviaryIMAPServer
+import Testing
+
+@Suite struct IMAPServerPlaceholderTests {
+    @Test("The server library links") func links() {}
+}
