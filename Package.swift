@@ -195,7 +195,7 @@ let package = Package(
             "AviaryPOP3ServerTests",
             [
                 "AviaryPOP3Server", "AviaryMailbox", "AviaryUsers", "AviaryTestSupport", "AviaryConfig", "AviaryCore",
-                nioCore, nioPosix, logging,
+                "AviarySASL", "AviaryTLS", nioCore, nioPosix, logging,
             ]
         ),
         tests("AviaryIMAPTests", ["AviaryIMAP", "AviaryMessage", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]),

@@ -124,6 +124,41 @@ extension Parameter {
         "pop3d_mailbox_service", .string, "pop3mail",
         "The private/ service (pop3mail) that serves system users' sessions as the user; empty: pop3d serves them.")
 
+    // imapd.
+    public static let imapdBanner = Parameter(
+        "imapd_banner", .string, "$mail_name ready.", "Text after `* OK [CAPABILITY ...]` in the IMAP greeting.")
+    public static let imapdTimeout = Parameter(
+        "imapd_timeout", .time(defaultUnit: "s"), "30m",
+        "Time without traffic before imapd hangs up (RFC 9051 asks for at least 30 minutes; IDLE keepalives count).")
+    public static let imapdLoginTimeout = Parameter(
+        "imapd_login_timeout", .time(defaultUnit: "s"), "60s", "Time a client has to log in after connecting.")
+    public static let imapdIdleKeepalive = Parameter(
+        "imapd_idle_keepalive", .time(defaultUnit: "s"), "2m",
+        "How often an IDLE session gets `* OK Still here`, so NAT boxes keep push connections open.")
+    public static let imapdAuthFailureLimit = Parameter(
+        "imapd_auth_failure_limit", .integer, "3", "Failed logins in one session before imapd hangs up.")
+    public static let imapdAuthFailureDelay = Parameter(
+        "imapd_auth_failure_delay", .time(defaultUnit: "s"), "2s",
+        "Pause before answering a failed login; doubled for every further failure in the session (at most 15 s).")
+    public static let imapdTLSAuthOnly = Parameter(
+        "imapd_tls_auth_only", .boolean, "yes", "No LOGIN or AUTHENTICATE without TLS (LOGINDISABLED before STARTTLS).")
+    public static let imapdTLSCertFile = Parameter(
+        "imapd_tls_cert_file", .string, "$smtpd_tls_cert_file", "PEM certificate (and chain) for STARTTLS and imaps.")
+    public static let imapdTLSKeyFile = Parameter(
+        "imapd_tls_key_file", .string, "$smtpd_tls_key_file", "PEM private key of imapd_tls_cert_file.")
+    public static let imapdTLSWrappermode = Parameter(
+        "imapd_tls_wrappermode", .boolean, "no", "TLS from the first byte (imaps, port 993).")
+    public static let imapdSASLMechanisms = Parameter(
+        "imapd_sasl_mechanism_list", .list, "PLAIN LOGIN", "Mechanisms AUTHENTICATE offers.")
+    public static let imapdConnectionLimit = Parameter(
+        "imapd_connection_limit", .integer, "1000", "Most simultaneous sessions per imapd process.")
+    public static let imapdAppendLimit = Parameter(
+        "imapd_append_limit", .integer, "0",
+        "Largest message APPEND accepts, in bytes (APPENDLIMIT), and the largest literal after login; 0: message_size_limit.")
+    public static let imapdSpecialUseFolders = Parameter(
+        "imapd_special_use_folders", .list, "Drafts Sent Trash Junk Archive",
+        "Folders every mailbox gets at its first IMAP login, each marked with the SPECIAL-USE attribute of its name (RFC 6154).")
+
     // Recipients and mailboxes.
     public static let aliasMaps = Parameter(
         "alias_maps", .list, "hash:/etc/aliases", "Alias tables in aliases(5) format, for local domains.")
@@ -198,6 +233,9 @@ extension Parameter {
         .pop3dBanner, .pop3dTimeout, .pop3dAuthFailureLimit, .pop3dAuthFailureDelay, .pop3dTLSAuthOnly,
         .pop3dConnectionLimit, .pop3dTLSCertFile, .pop3dTLSKeyFile, .pop3dTLSWrappermode, .pop3dSASLMechanisms,
         .pop3dMailboxService,
+        .imapdBanner, .imapdTimeout, .imapdLoginTimeout, .imapdIdleKeepalive, .imapdAuthFailureLimit,
+        .imapdAuthFailureDelay, .imapdTLSAuthOnly, .imapdTLSCertFile, .imapdTLSKeyFile, .imapdTLSWrappermode,
+        .imapdSASLMechanisms, .imapdConnectionLimit, .imapdAppendLimit, .imapdSpecialUseFolders,
         .aliasMaps, .aliasDatabase, .virtualMailboxDomains, .virtualMailboxMaps, .virtualMailboxBase, .homeMailbox,
         .mailSpoolDirectory, .mailboxSizeLimit, .recipientDelimiter, .forwardPath, .allowMailToCommands, .allowMailToFiles,
         .defaultPrivs, .commandTimeout,

@@ -7,8 +7,16 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-// The real providers behind pop3d's seams (POP3SecurityHooks.swift, POP3Authenticator.swift): OpenSSL for
-// STLS and pop3s, libxcrypt for USER/PASS, Cyrus libsasl2 for AUTH.
+// The real providers behind pop3d's seams (TLSServerHandlerProvider in AviaryTLS; MailPasswordChecker and
+// MailSASLMechanisms in AviarySASL): OpenSSL for STLS and pop3s, libxcrypt for USER/PASS, Cyrus libsasl2 for AUTH.
+//
+// STLS, one event-loop step (POP3Session.startTLS): `+OK Begin TLS negotiation now.` is written and flushed,
+// the line decoder (paused since it saw the STLS line) is removed, which drops every plaintext byte the client
+// sent after STLS, the provider's handler goes first in the pipeline, and a fresh decoder takes the old one's
+// place. The session has read nothing ahead (the decoder was paused), so there is nothing to discard on its side.
+//
+// AUTH (RFC 5034), POP3Session.authenticate: the session owns the framing (`+ base64` challenges, `*` to
+// cancel, `=` for an empty initial response, the line limit); the mechanism owns the bytes.
 
 extension POP3Server {
     /// The certificate and key for STLS and pop3s (`pop3d_tls_cert_file`, by default smtpd's); read as
@@ -39,101 +47,5 @@ extension POP3Server {
             tls: tlsContext.map { TLSServerProvider(context: $0) },
             sasl: SASLMechanismProvider(
                 authenticator: SASLAuthenticator(configuration: configuration, logger: logger), directory: directory))
-    }
-}
-
-/// STLS and pop3s handlers from one server context.
-public struct TLSServerProvider: POP3TLSProvider {
-    let context: TLSContext
-
-    public init(context: TLSContext) { self.context = context }
-
-    public func makeServerHandler(eventLoop: any EventLoop) throws -> any ChannelHandler {
-        TLSHandler(server: context, eventLoop: eventLoop)
-    }
-}
-
-/// USER/PASS against the users file with every crypt(3) scheme libxcrypt knows (and {PLAIN}), hashed on
-/// the thread pool: yescrypt takes about 25 ms.
-public struct CryptPasswordAuthenticator: POP3Authenticator {
-    let directory: UserDirectory
-    let pool: NIOThreadPool
-
-    public init(directory: UserDirectory, pool: NIOThreadPool) {
-        self.directory = directory
-        self.pool = pool
-    }
-
-    public func verify(user: String, password: String, clientAddress: String) async -> POP3Login {
-        let directory = directory
-        do {
-            return try await pool.runIfActive { () -> POP3Login in
-                guard let entry = directory.virtualUser(user) else { return .failure(reason: "unknown user") }
-                guard let stored = entry.password else { return .failure(reason: "user has no password") }
-                switch PasswordVerifier.verify(password, against: stored) {
-                case .match: return POP3Identity.login(for: entry)
-                case .mismatch: return .failure(reason: "password mismatch")
-                case .unusable(let reason): return .temporaryFailure(reason: "stored password unusable: \(reason)")
-                }
-            }
-        } catch {
-            return .temporaryFailure(reason: "\(error)")
-        }
-    }
-}
-
-/// AUTH (RFC 5034) through Cyrus libsasl2.
-public struct SASLMechanismProvider: POP3SASLMechanisms {
-    let authenticator: SASLAuthenticator
-    let directory: UserDirectory
-
-    public func mechanisms(isSecure: Bool) async -> [String] {
-        await authenticator.mechanisms(isEncrypted: isSecure)
-    }
-
-    public func start(mechanism: String, clientAddress: String, isSecure: Bool) -> (any POP3SASLExchange)? {
-        SASLMechanismExchange(
-            authenticator: authenticator, directory: directory, mechanism: mechanism, isSecure: isSecure)
-    }
-}
-
-/// One AUTH exchange: the first step starts libsasl2's, the next ones continue it.
-final class SASLMechanismExchange: POP3SASLExchange {
-    let authenticator: SASLAuthenticator
-    let directory: UserDirectory
-    let mechanism: String
-    let isSecure: Bool
-    private let exchange = Mutex<SASLExchange?>(nil)
-    private let started = Mutex(false)
-
-    init(authenticator: SASLAuthenticator, directory: UserDirectory, mechanism: String, isSecure: Bool) {
-        self.authenticator = authenticator
-        self.directory = directory
-        self.mechanism = mechanism
-        self.isSecure = isSecure
-    }
-
-    func step(_ response: [UInt8]?) async -> POP3SASLStep {
-        let step: SASLStep
-        if let current = exchange.withLock({ $0 }) {
-            step = await current.step(response: response ?? [])
-        } else {
-            step = await authenticator.begin(
-                mechanism: mechanism, initialResponse: response, isEncrypted: isSecure,
-                logger: Logger(label: "aviary.pop3d.sasl"))
-        }
-        switch step {
-        case .challenge(let challenge, let next):
-            exchange.withLock { $0 = next }
-            return .challenge(challenge)
-        case .success(let username):
-            guard let entry = directory.virtualUser(username) else {
-                return .done(.temporaryFailure(reason: "\(username) authenticated but has no mailbox entry"))
-            }
-            return .done(POP3Identity.login(for: entry))
-        case .failure(let failure):
-            if failure.code == .temporary { return .done(.temporaryFailure(reason: failure.reason)) }
-            return .done(.failure(reason: failure.reason))
-        }
     }
 }

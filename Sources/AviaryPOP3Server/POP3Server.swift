@@ -6,7 +6,7 @@
 //   pop3d owns the client connection, TLS (STLS, pop3s), the AUTHORIZATION state and the idle timeout, and
 //   serves virtual users (the users file; their Maildirs belong to mail_owner) itself, start to end.
 // - pop3mail (`pop3mail unix - n n - - pop3mail`, unpriv `n`: started as root, one session per process):
-//   when a login resolves to a system account (`POP3Identity.login(for:)`) that pop3d does not run as, pop3d
+//   when a login resolves to a system account (`MailUser.login(for:)`) that pop3d does not run as, pop3d
 //   connects to pop3mail's socket in private/, sends one line naming the user (MailboxHandoff.swift) and from
 //   then on only relays bytes between the client (through its TLS) and that socket (POP3Session+Relay.swift).
 //   pop3mail reads that one line as root, drops to the user's uid, gid and groups for good, and only then
@@ -20,6 +20,8 @@
 // Shape: as smtpd. Framing, the line limit and the idle timeout are channel handlers; each session is async
 // code over `NIOAsyncChannel`, one child task per connection; blocking mailbox work goes to the thread pool.
 
+import AviaryTLS
+import AviarySASL
 import AviaryConfig
 import AviaryCore
 import AviaryDaemon
@@ -36,9 +38,9 @@ import Glibc
 /// Serves POP3 sessions on a listening socket.
 public final class POP3Server: Sendable {
     public let settings: POP3ServerSettings
-    let authenticator: any POP3Authenticator
-    let tls: (any POP3TLSProvider)?
-    let sasl: (any POP3SASLMechanisms)?
+    let authenticator: any MailPasswordChecker
+    let tls: (any TLSServerHandlerProvider)?
+    let sasl: (any MailSASLMechanisms)?
     let logger: Logger
     let pool: NIOThreadPool
     /// Hand off system accounts even when pop3d runs as that account (tests of the relay; never in a daemon).
@@ -52,9 +54,9 @@ public final class POP3Server: Sendable {
         config: MainConfig,
         logger: Logger,
         pool: NIOThreadPool,
-        authenticator: (any POP3Authenticator)? = nil,
-        tls: (any POP3TLSProvider)? = nil,
-        sasl: (any POP3SASLMechanisms)? = nil,
+        authenticator: (any MailPasswordChecker)? = nil,
+        tls: (any TLSServerHandlerProvider)? = nil,
+        sasl: (any MailSASLMechanisms)? = nil,
         handsOffOwnAccount: Bool = false
     ) {
         settings = POP3ServerSettings(config: config)
@@ -115,7 +117,7 @@ public final class POP3Server: Sendable {
     static func configure(
         _ channel: any Channel,
         timeout: Int,
-        wrapper: (any POP3TLSProvider)?,
+        wrapper: (any TLSServerHandlerProvider)?,
         pausesAfterSTLS: Bool
     ) -> EventLoopFuture<NIOAsyncChannel<POP3Line, POP3Output>> {
         channel.eventLoop.makeCompletedFuture {
@@ -135,7 +137,7 @@ public final class POP3Server: Sendable {
 
     /// The pop3mail socket a login of `identity` is handed to, or nil when pop3d serves it itself: virtual
     /// users, an empty `pop3d_mailbox_service`, and the account pop3d runs as (no privilege to gain).
-    func mailboxServiceSocket(for identity: POP3Identity) -> String? {
+    func mailboxServiceSocket(for identity: MailUser) -> String? {
         guard case .system(let account) = identity, let socket = settings.mailboxServiceSocket else { return nil }
         if account.uid == geteuid() && !handsOffOwnAccount { return nil }
         return socket

@@ -56,7 +56,7 @@ extension POP3Session {
     /// A successful login opens the maildrop, or for a system account that pop3d does not run as, hands the
     /// session to pop3mail; a failed one is answered slowly, and the last one allowed ends the session.
     mutating func finishLogin(
-        _ login: POP3Login,
+        _ login: MailLogin,
         user: String,
         method: String,
         lines: inout Lines,
@@ -101,7 +101,7 @@ extension POP3Session {
     }
 
     /// Locks and reads the user's mailbox (on the thread pool) and enters TRANSACTION.
-    mutating func open(_ identity: POP3Identity) async -> POP3Response {
+    mutating func open(_ identity: MailUser) async -> POP3Response {
         let location = UserMailbox(for: identity, settings: settings)
         let sizeLimit = settings.mboxSizeLimit
         let result: Result<(Maildrop, MaildropLock?), MaildropError>

@@ -1,3 +1,4 @@
+import AviarySASL
 import AviaryCore
 import AviaryPOP3
 import NIOCore
@@ -21,7 +22,7 @@ extension POP3Session {
     /// session is over (it was relayed to its end); false when pop3mail could not be reached or could not open
     /// the mailbox: the client has the `-ERR` then and stays in AUTHORIZATION, as when pop3d's own open fails.
     mutating func handOff(
-        _ identity: POP3Identity,
+        _ identity: MailUser,
         method: String,
         to socket: String,
         lines: inout Lines,

@@ -58,7 +58,7 @@ struct POP3Session {
     /// pop3mail: the session after pop3d's login, from opening the maildrop on. The status line is what pop3d
     /// waits for; after `+OK` the commands are TRANSACTION ones, served by the same code as in pop3d.
     mutating func resume(
-        _ identity: POP3Identity,
+        _ identity: MailUser,
         method: String,
         inbound: NIOAsyncChannelInboundStream<POP3Line>,
         outbound: Output

@@ -1,3 +1,4 @@
+import AviarySASL
 import AviaryCore
 import AviaryMailbox
 import AviaryPOP3
@@ -11,7 +12,7 @@ import Glibc
 
 /// The TRANSACTION state of a session: the maildrop, the lock on it, and what the client marked.
 struct POP3Transaction {
-    var identity: POP3Identity
+    var identity: MailUser
     var maildrop: Maildrop
     var lock: MaildropLock?
     /// Indexes (message number − 1) marked by DELE.
@@ -29,7 +30,7 @@ struct POP3Transaction {
         var deleted = 0
     }
 
-    init(identity: POP3Identity, maildrop: Maildrop, lock: MaildropLock?) {
+    init(identity: MailUser, maildrop: Maildrop, lock: MaildropLock?) {
         self.identity = identity
         self.maildrop = maildrop
         self.lock = lock

@@ -256,3 +256,21 @@ extension TLSHandler {
         context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
     }
 }
+
+/// Makes TLS server handlers for connections (STARTTLS, STLS, implicit TLS); the seam the access daemons'
+/// tests fill with a pass-through.
+public protocol TLSServerHandlerProvider: Sendable {
+    /// A new server-side TLS handler for one connection, called on that connection's event loop.
+    func makeServerHandler(eventLoop: any EventLoop) throws -> any ChannelHandler
+}
+
+/// Server handlers from one server context.
+public struct TLSServerProvider: TLSServerHandlerProvider {
+    let context: TLSContext
+
+    public init(context: TLSContext) { self.context = context }
+
+    public func makeServerHandler(eventLoop: any EventLoop) throws -> any ChannelHandler {
+        TLSHandler(server: context, eventLoop: eventLoop)
+    }
+}

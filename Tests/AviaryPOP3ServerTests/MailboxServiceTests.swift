@@ -1,3 +1,4 @@
+import AviarySASL
 import AviaryCore
 import AviaryMailbox
 import AviaryPOP3Server
@@ -87,15 +88,15 @@ struct MailboxServiceTests {
     func systemIdentities() throws {
         let account = try #require(SystemAccount.named("daemon"))
         let daemon = PasswdEntry(user: "daemon", password: nil)
-        #expect(POP3Identity.login(for: daemon) == .success(.system(account)))
-        guard case .failure = POP3Identity.login(for: PasswdEntry(user: "root", password: nil)) else {
+        #expect(MailUser.login(for: daemon) == .success(.system(account)))
+        guard case .failure = MailUser.login(for: PasswdEntry(user: "root", password: nil)) else {
             Issue.record("root logged in")
             return
         }
         let virtual = PasswdEntry(user: "daemon@virtual.test", password: nil)
-        #expect(POP3Identity.login(for: virtual) == .success(.virtual(virtual)))
+        #expect(MailUser.login(for: virtual) == .success(.virtual(virtual)))
         let unknown = PasswdEntry(user: "no-such-account-here", password: nil)
-        #expect(POP3Identity.login(for: unknown) == .success(.virtual(unknown)))
+        #expect(MailUser.login(for: unknown) == .success(.virtual(unknown)))
     }
 
     @Test("The hand-off line round-trips; spaces and control characters cannot add fields; no user, no hand-off")

@@ -1,3 +1,5 @@
+import AviaryTLS
+import AviarySASL
 import AviaryConfig
 import AviaryCore
 import AviaryMailbox
@@ -72,11 +74,11 @@ final class POP3Client {
 
 /// Accepts the users file's users (through the real password check), and the Unix account running the tests with password `system-secret`
 /// (for system mailboxes: mbox in mail_spool_directory, or home_mailbox).
-struct TestAuthenticator: POP3Authenticator {
+struct TestAuthenticator: MailPasswordChecker {
     let plain: CryptPasswordAuthenticator
     let account: SystemAccount
 
-    func verify(user: String, password: String, clientAddress: String) async -> POP3Login {
+    func verify(user: String, password: String, clientAddress: String) async -> MailLogin {
         if user == account.name {
             return password == "system-secret" ? .success(.system(account)) : .failure(reason: "password mismatch")
         }
@@ -99,7 +101,7 @@ struct POP3ServerHarness: Sendable {
     ///   pop3mail on a Unix socket, as pop3d does for accounts it does not run as.
     static func run(
         extra: String = "",
-        tls: (any POP3TLSProvider)? = nil,
+        tls: (any TLSServerHandlerProvider)? = nil,
         mailboxService: Bool = false,
         _ body: (POP3ServerHarness) async throws -> Void
     ) async throws {

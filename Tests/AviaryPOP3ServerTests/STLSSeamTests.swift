@@ -1,3 +1,5 @@
+import AviaryTLS
+import AviarySASL
 import AviaryPOP3Server
 import AviaryTestSupport
 import NIOCore
@@ -5,7 +7,7 @@ import Testing
 
 /// Stands in for the TLS library: a handler that passes bytes through unchanged, so that a plaintext test
 /// client can see what the session does around the handler's insertion.
-struct PassThroughTLSProvider: POP3TLSProvider {
+struct PassThroughTLSProvider: TLSServerHandlerProvider {
     final class Handler: ChannelDuplexHandler {
         typealias InboundIn = ByteBuffer
         typealias InboundOut = ByteBuffer
