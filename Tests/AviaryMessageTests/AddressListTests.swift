@@ -1,6 +1,6 @@
 import Testing
 
-@testable import AviarySubmission
+@testable import AviaryMessage
 
 @Suite("address lists in To:, Cc:, Bcc:")
 struct AddressListTests {
