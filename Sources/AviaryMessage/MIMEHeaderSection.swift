@@ -2,28 +2,36 @@
 /// fields can be copied, replaced or added around byte-exact. Lenient as Postfix's `mime_state.c`: the section
 /// ends at the first empty line, or at the first line that is neither a field nor a continuation (then the
 /// body starts on that line, with no empty line before it).
-struct MIMEHeaderSection {
-    struct Field {
+///
+/// This is the one header-field type of AviaryMessage: `MIMEEntity` keeps one per entity.
+public struct MIMEHeaderSection: Sendable {
+    /// One field, by position in the input.
+    public struct Field: Sendable, Equatable {
         /// Lowercased field name.
-        var name: String
+        public var name: String
         /// The whole field: first line, continuation lines and their line ends.
-        var range: Range<Int>
+        public var range: Range<Int>
         /// After the colon, up to the end of the field.
-        var valueRange: Range<Int>
+        public var valueRange: Range<Int>
     }
 
-    var fields: [Field] = []
+    /// The fields in order (those starting within the first `fieldLimit` bytes of the section).
+    public var fields: [Field] = []
     /// Where the section ends: the start of the empty line, of the first body line, or of the entity's end.
-    var end: Int
+    public var end: Int
     /// Where the body starts (after the empty line when there is one).
-    var bodyStart: Int
+    public var bodyStart: Int
     /// Whether an empty line separates header and body.
-    var hasSeparator: Bool { bodyStart > end }
+    public var hasSeparator: Bool { bodyStart > end }
     /// The line end the section uses (of its first line), for added fields; `nil` when it has no line end.
-    var lineEnd: [UInt8]?
+    public var lineEnd: [UInt8]?
+    /// Whether fields past `fieldLimit` bytes were left out of `fields` (the section still ends where it ends).
+    public var isTruncated = false
 
     /// Reads the header section at the start of `range`.
-    init(_ bytes: [UInt8], _ range: Range<Int>) {
+    /// - Parameter fieldLimit: fields that start this many bytes or more into the section are not recorded
+    ///   (the end of the section is still found, in one linear pass), so a huge header costs no memory.
+    public init(_ bytes: [UInt8], _ range: Range<Int>, fieldLimit: Int = .max) {
         end = range.upperBound
         bodyStart = range.upperBound
         var start = range.lowerBound
@@ -38,11 +46,20 @@ struct MIMEHeaderSection {
                 (end, bodyStart) = (start, next)
                 return
             }
-            if bytes[start] == 32 || bytes[start] == 9, !fields.isEmpty {
+            if start - range.lowerBound >= fieldLimit {
+                // Past the limit: only look for the end of the section, with the same rules.
+                isTruncated = true
+                if bytes[start] != 32 && bytes[start] != 9 && Self.fieldColon(bytes, content) == nil {
+                    (end, bodyStart) = (start, start)
+                    return
+                }
+            } else if bytes[start] == 32 || bytes[start] == 9, !fields.isEmpty {
                 fields[fields.count - 1].range = fields[fields.count - 1].range.lowerBound..<next
                 fields[fields.count - 1].valueRange = fields[fields.count - 1].valueRange.lowerBound..<next
             } else if let colon = Self.fieldColon(bytes, content) {
-                let name = String(decoding: bytes[start..<colon], as: UTF8.self).lowercased()
+                var nameEnd = colon
+                while nameEnd > start, bytes[nameEnd - 1] == 32 || bytes[nameEnd - 1] == 9 { nameEnd -= 1 }
+                let name = String(decoding: bytes[start..<nameEnd], as: UTF8.self).lowercased()
                 fields.append(Field(name: name, range: start..<next, valueRange: (colon + 1)..<next))
             } else {
                 (end, bodyStart) = (start, start)
@@ -53,7 +70,7 @@ struct MIMEHeaderSection {
     }
 
     /// The line without its LF or CR LF.
-    static func content(_ bytes: [UInt8], _ line: Range<Int>) -> Range<Int> {
+    public static func content(_ bytes: [UInt8], _ line: Range<Int>) -> Range<Int> {
         var upper = line.upperBound
         if upper > line.lowerBound, bytes[upper - 1] == 10 { upper -= 1 }
         if upper > line.lowerBound, bytes[upper - 1] == 13 { upper -= 1 }
@@ -72,13 +89,30 @@ struct MIMEHeaderSection {
     }
 
     /// The first field named `name` (lowercase).
-    func field(_ name: String) -> Field? { fields.first { $0.name == name } }
+    public func field(_ name: String) -> Field? { fields.first { $0.name == name } }
 
-    /// The unfolded value of the first field named `name`, trimmed.
-    func value(_ name: String, in bytes: [UInt8]) -> String? {
-        guard let field = field(name) else { return nil }
-        let raw = bytes[field.valueRange].filter { $0 != 13 && $0 != 10 }
-        return String(decoding: raw, as: UTF8.self).trimmingSpaces()
+    /// The unfolded value of the first field named `name` (any case), trimmed.
+    public func value(_ name: String, in bytes: [UInt8]) -> String? {
+        valueBytes(name, in: bytes).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The unfolded values of every field named `name` (any case), trimmed, in order.
+    public func values(_ name: String, in bytes: [UInt8]) -> [String] {
+        let name = name.lowercased()
+        return fields.filter { $0.name == name }.map { String(decoding: Self.unfolded(bytes, $0), as: UTF8.self) }
+    }
+
+    /// The value of the first field named `name` (any case) as bytes, as written (8-bit text kept): CR and LF
+    /// removed (unfolding, RFC 5322 2.2.3), leading and trailing white space trimmed.
+    public func valueBytes(_ name: String, in bytes: [UInt8]) -> [UInt8]? {
+        field(name.lowercased()).map { Self.unfolded(bytes, $0) }
+    }
+
+    static func unfolded(_ bytes: [UInt8], _ field: Field) -> [UInt8] {
+        var raw = bytes[field.valueRange].filter { $0 != 13 && $0 != 10 }[...]
+        while let first = raw.first, first == 32 || first == 9 { raw = raw.dropFirst() }
+        while let last = raw.last, last == 32 || last == 9 { raw = raw.dropLast() }
+        return Array(raw)
     }
 
     /// Whether a byte above 127 appears in the section.
