@@ -266,12 +266,13 @@ struct IMAPCommandReader {
         try text(try stringBytes())
     }
 
-    /// astring = 1*ASTRING-CHAR / string
+    /// astring = 1*ASTRING-CHAR / string; UTF-8 is taken in the atom form too (clients send unquoted
+    /// non-ASCII user names), and must be valid.
     mutating func astring() throws(IMAPParseError) -> String {
         if peek() == UInt8(ascii: "\"") || peek() == UInt8(ascii: "{") { return try string() }
-        let atom = take(while: IMAPGrammar.isAStringCharacter)
+        let atom = take { IMAPGrammar.isAStringCharacter($0) || $0 >= 0x80 }
         guard !atom.isEmpty else { throw unexpected("Expected a string") }
-        return String(decoding: atom, as: UTF8.self)
+        return try text(atom)
     }
 
     /// nstring = string / nil
@@ -290,9 +291,9 @@ struct IMAPCommandReader {
     /// list-mailbox = 1*list-char / string (a LIST pattern or reference).
     mutating func listMailbox() throws(IMAPParseError) -> String {
         if peek() == UInt8(ascii: "\"") || peek() == UInt8(ascii: "{") { return try mailboxName(try string()) }
-        let pattern = take(while: IMAPGrammar.isListCharacter)
+        let pattern = take { IMAPGrammar.isListCharacter($0) || $0 >= 0x80 }
         guard !pattern.isEmpty else { throw unexpected("Expected a mailbox pattern") }
-        return try mailboxName(String(decoding: pattern, as: UTF8.self))
+        return try mailboxName(try text(pattern))
     }
 
     func mailboxName(_ sent: String) throws(IMAPParseError) -> String {
@@ -367,7 +368,7 @@ struct IMAPCommandReader {
         let text = take { IMAPGrammar.isAtomCharacter($0) && $0 != UInt8(ascii: "\"") }
         if isQuoted { try expect(UInt8(ascii: "\""), "Invalid date") }
         guard let date = IMAPDate(parsing: String(decoding: text, as: UTF8.self)) else {
-            throw unexpected("Invalid date")
+            throw text.isEmpty ? unexpected("Invalid date") : error("Invalid date")
         }
         return date
     }
