@@ -192,17 +192,20 @@ extension Maildir {
     /// The messages in new/ and cur/, one per unique name, in delivery order.
     ///
     /// A message another session renames within cur/ (a flag change) while the directory is read can be
-    /// missed by readdir; when a known name is missing, cur/ is listed once more before it counts as gone.
+    /// missed by readdir; while a known name is missing, cur/ is listed again (at most three times) before
+    /// it counts as gone.
     private func listMessages(knownNames: Set<Substring>) throws(MailboxError) -> [MaildirMessage] {
         var listing = try messages()
         var names = Set(listing.map { $0.uniqueName[...] })
-        if !knownNames.isSubset(of: names) {
+        var relists = 0
+        while relists < 3 && !knownNames.isSubset(of: names) {
+            relists += 1
             for message in try messages(in: .cur) where !names.contains(message.uniqueName[...]) {
                 names.insert(message.uniqueName[...])
                 listing.append(message)
             }
-            listing.sort { Self.deliveryOrder($0.uniqueName, $1.uniqueName) }
         }
+        if relists > 0 { listing.sort { Self.deliveryOrder($0.uniqueName, $1.uniqueName) } }
         // A message moved from new/ to cur/ between the two directory reads is listed twice.
         var seen: [String: Int] = [:]
         var unique: [MaildirMessage] = []
