@@ -33,6 +33,13 @@ public struct MailboxError: Error, Sendable, CustomStringConvertible {
         public static let modified = Code("modified")
         /// The mailbox would grow beyond its size limit (`mailbox_size_limit`); nothing was added.
         public static let full = Code("mailbox full")
+        /// A control file (`dovecot-uidlist`) exists but cannot be parsed; it was left as it is, since
+        /// starting over would give every message a new UID and every client a full download.
+        public static let corrupt = Code("corrupt")
+        /// The target of a create or rename exists already.
+        public static let exists = Code("exists")
+        /// The mailbox has given out every UID (2^32 - 2); only a new UIDVALIDITY could go on.
+        public static let uidsExhausted = Code("UIDs exhausted")
 
         public var description: String { rawValue }
     }

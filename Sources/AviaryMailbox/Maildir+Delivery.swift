@@ -61,7 +61,8 @@ extension Maildir {
         }
     }
 
-    private func createTemporaryFile(hostname: String, mode: mode_t) throws(MailboxError) -> (FileDescriptor, String) {
+    /// Creates a new file in `tmp/` under a new unique name and returns it with that name.
+    func createTemporaryFile(hostname: String, mode: mode_t) throws(MailboxError) -> (FileDescriptor, String) {
         // The name is unique by construction; a clash means a clock step or a recycled pid, and a fresh
         // name (with a higher counter) settles it.
         for _ in 0..<3 {
@@ -132,7 +133,7 @@ extension Maildir {
         throw MailboxError(.io, "no unused file name in", path: path(of: .new))
     }
 
-    private static func makeUniqueName(hostname: String) -> String {
+    static func makeUniqueName(hostname: String) -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return MaildirFileName.makeUnique(

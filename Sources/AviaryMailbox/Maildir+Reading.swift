@@ -13,28 +13,32 @@ extension Maildir {
     /// the directory is read (another reader expunged or moved it) is skipped too.
     /// - Throws: `io` when `new/` or `cur/` cannot be read.
     public func messages() throws(MailboxError) -> [MaildirMessage] {
-        var messages: [MaildirMessage] = []
-        for subdirectory in [Subdirectory.new, .cur] {
-            let directory = path(of: subdirectory)
-            let names: [String]
-            do throws(SystemError) {
-                names = try SafeFile.listDirectory(directory)
-            } catch {
-                throw MailboxError.system(error, "cannot list maildir directory")
-            }
-            for fileName in names where !fileName.hasPrefix(".") {
-                let name = MaildirFileName(fileName)
-                var size = name.size
-                if size == nil {
-                    var info = stat()
-                    guard lstat(directory + "/" + fileName, &info) == 0 else { continue }
-                    guard (info.st_mode & S_IFMT) == S_IFREG else { continue }
-                    size = Int(info.st_size)
-                }
-                messages.append(MaildirMessage(subdirectory: subdirectory, fileName: fileName, size: size ?? 0))
-            }
-        }
+        let messages = try messages(in: .new) + messages(in: .cur)
         return messages.sorted { Self.deliveryOrder($0.uniqueName, $1.uniqueName) }
+    }
+
+    /// The messages in one of `new/` and `cur/`, in directory order.
+    func messages(in subdirectory: Subdirectory) throws(MailboxError) -> [MaildirMessage] {
+        var messages: [MaildirMessage] = []
+        let directory = path(of: subdirectory)
+        let names: [String]
+        do throws(SystemError) {
+            names = try SafeFile.listDirectory(directory)
+        } catch {
+            throw MailboxError.system(error, "cannot list maildir directory")
+        }
+        for fileName in names where !fileName.hasPrefix(".") {
+            let name = MaildirFileName(fileName)
+            var size = name.size
+            if size == nil {
+                var info = stat()
+                guard lstat(directory + "/" + fileName, &info) == 0 else { continue }
+                guard (info.st_mode & S_IFMT) == S_IFREG else { continue }
+                size = Int(info.st_size)
+            }
+            messages.append(MaildirMessage(subdirectory: subdirectory, fileName: fileName, size: size ?? 0))
+        }
+        return messages
     }
 
     /// The full path of a message file.
