@@ -167,7 +167,10 @@ struct IMAPCommandReader {
     // MARK: Numbers
 
     /// number = 1*DIGIT, at most `maximum`.
-    mutating func number(maximum: UInt64 = UInt64(UInt32.max), _ what: String = "Invalid number") throws(IMAPParseError)
+    mutating func number(
+        maximum: UInt64 = UInt64(UInt32.max),
+        _ what: String = "Invalid number"
+    ) throws(IMAPParseError)
         -> UInt64
     {
         let digits = take(while: IMAPGrammar.isDigit)

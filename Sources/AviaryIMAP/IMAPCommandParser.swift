@@ -198,7 +198,8 @@ extension IMAPCommandReader {
                 condstore = true
             }
         }
-        return isReadOnly ? .examine(mailbox: mailbox, condstore: condstore) : .select(mailbox: mailbox, condstore: condstore)
+        return isReadOnly
+            ? .examine(mailbox: mailbox, condstore: condstore) : .select(mailbox: mailbox, condstore: condstore)
     }
 
     /// create = "CREATE" SP mailbox [SP "(" "USE" SP "(" [use-attr *(SP use-attr)] ")" ")"] (RFC 6154)

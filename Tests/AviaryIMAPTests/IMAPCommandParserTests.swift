@@ -126,7 +126,10 @@ let fetchFixtures: [ParseFixture] = [
             changedSince: nil
         )
     ),
-    .init("a FETCH * FAST", .fetch(set(.init(.last)), [.flags, .internalDate, .rfc822Size], byUID: false, changedSince: nil)),
+    .init(
+        "a FETCH * FAST",
+        .fetch(set(.init(.last)), [.flags, .internalDate, .rfc822Size], byUID: false, changedSince: nil)
+    ),
     .init(
         "a FETCH 4294967295 full",
         .fetch(
@@ -143,15 +146,26 @@ let fetchFixtures: [ParseFixture] = [
             set(.init(n(1), .last)),
             [
                 .flags, .uid,
-                .section(IMAPSection(part: [1, 2], text: .headerFields(["From", "To"])), partial: IMAPPartial(offset: 0, length: 100), peek: true),
-                .binary(part: [1], partial: IMAPPartial(offset: 5, length: 10), peek: true), .binarySize(part: [2]), .modSeq,
+                .section(
+                    IMAPSection(part: [1, 2], text: .headerFields(["From", "To"])),
+                    partial: IMAPPartial(offset: 0, length: 100),
+                    peek: true
+                ),
+                .binary(part: [1], partial: IMAPPartial(offset: 5, length: 10), peek: true), .binarySize(part: [2]),
+                .modSeq,
             ],
             byUID: true,
             changedSince: 12345
         )
     ),
-    .init("a FETCH 2 BODY[]", .fetch(set(.init(n(2))), [.section(IMAPSection(), partial: nil, peek: false)], byUID: false, changedSince: nil)),
-    .init("a FETCH 2 binary[]", .fetch(set(.init(n(2))), [.binary(part: [], partial: nil, peek: false)], byUID: false, changedSince: nil)),
+    .init(
+        "a FETCH 2 BODY[]",
+        .fetch(set(.init(n(2))), [.section(IMAPSection(), partial: nil, peek: false)], byUID: false, changedSince: nil)
+    ),
+    .init(
+        "a FETCH 2 binary[]",
+        .fetch(set(.init(n(2))), [.binary(part: [], partial: nil, peek: false)], byUID: false, changedSince: nil)
+    ),
     .init(
         "a FETCH 2 (BODY BODYSTRUCTURE RFC822.SIZE RFC822.HEADER RFC822.TEXT RFC822 ENVELOPE INTERNALDATE body[text] BODY[1.MIME] BODY[HEADER] BODY[1] BODY[2.HEADER.FIELDS.NOT (Received)])",
         .fetch(
@@ -177,7 +191,12 @@ let fetchFixtures: [ParseFixture] = [
 let storeFixtures: [ParseFixture] = [
     .init(
         "a STORE 1:3 +FLAGS.SILENT (\\Deleted)",
-        .store(set(.init(n(1), n(3))), IMAPStoreAction(operation: .add, isSilent: true, flags: [.deleted]), byUID: false, unchangedSince: nil)
+        .store(
+            set(.init(n(1), n(3))),
+            IMAPStoreAction(operation: .add, isSilent: true, flags: [.deleted]),
+            byUID: false,
+            unchangedSince: nil
+        )
     ),
     .init(
         "a UID STORE 5 (UNCHANGEDSINCE 9) -flags \\Seen $Junk",
@@ -190,13 +209,22 @@ let storeFixtures: [ParseFixture] = [
     ),
     .init(
         "a STORE 1 FLAGS ()",
-        .store(set(.init(n(1))), IMAPStoreAction(operation: .replace, isSilent: false, flags: []), byUID: false, unchangedSince: nil)
+        .store(
+            set(.init(n(1))),
+            IMAPStoreAction(operation: .replace, isSilent: false, flags: []),
+            byUID: false,
+            unchangedSince: nil
+        )
     ),
     .init(
         "a STORE $ FLAGS (\\Answered \\Flagged \\Draft \\Recent \\X-Other)",
         .store(
             .saved,
-            IMAPStoreAction(operation: .replace, isSilent: false, flags: [.answered, .flagged, .draft, .recent, .otherSystem("X-Other")]),
+            IMAPStoreAction(
+                operation: .replace,
+                isSilent: false,
+                flags: [.answered, .flagged, .draft, .recent, .otherSystem("X-Other")]
+            ),
             byUID: false,
             unchangedSince: nil
         )
@@ -224,7 +252,9 @@ let searchFixtures: [ParseFixture] = [
     .init(
         "a SEARCH HEADER X-Spam yes MODSEQ \"/flags/\\\\draft\" all 620162338 OLDER 3600 YOUNGER 60 MODSEQ 5",
         .search(
-            IMAPSearchCommand(keys: [.header("X-Spam", "yes"), .modSeq(620_162_338), .older(3600), .younger(60), .modSeq(5)]),
+            IMAPSearchCommand(keys: [
+                .header("X-Spam", "yes"), .modSeq(620_162_338), .older(3600), .younger(60), .modSeq(5),
+            ]),
             byUID: false
         )
     ),
@@ -273,7 +303,11 @@ let errorFixtures: [ErrorFixture] = [
     .init("a", "a", "Missing command"),
     .init("a ", "a", "Missing argument"),
     .init("a FOO", "a", "Unknown command FOO"),
-    .init("a FOO" + String(repeating: "O", count: 100), "a", "Unknown command FOO" + String(repeating: "O", count: 37) + "..."),
+    .init(
+        "a FOO" + String(repeating: "O", count: 100),
+        "a",
+        "Unknown command FOO" + String(repeating: "O", count: 37) + "..."
+    ),
     .init("+x NOOP", nil, "Invalid tag"),
     .init("* NOOP", nil, "Invalid tag"),
     .init("a(b NOOP", nil, "Invalid tag"),
@@ -367,8 +401,12 @@ struct IMAPCommandParserTests {
 
     @Test("Mailbox names are taken as UTF-8 when UTF8=ACCEPT is on")
     func utf8MailboxNames() throws {
-        #expect(try parse("a SELECT Entwürfe", utf8: true).get().command == .select(mailbox: "Entwürfe", condstore: false))
-        #expect(try parse("a SELECT &U,BTFw-", utf8: true).get().command == .select(mailbox: "&U,BTFw-", condstore: false))
+        #expect(
+            try parse("a SELECT Entwürfe", utf8: true).get().command == .select(mailbox: "Entwürfe", condstore: false)
+        )
+        #expect(
+            try parse("a SELECT &U,BTFw-", utf8: true).get().command == .select(mailbox: "&U,BTFw-", condstore: false)
+        )
         #expect(try parse("a SELECT inbox", utf8: true).get().command == .select(mailbox: "INBOX", condstore: false))
     }
 
@@ -384,11 +422,23 @@ struct IMAPCommandParserTests {
         for input in inputs {
             #expect(parse(input) == .failure(IMAPParseError(tag: "a", message: "Too deeply nested")))
         }
-        #expect(parse("a FETCH 1 " + String(repeating: "(", count: deep)) == .failure(IMAPParseError(tag: "a", message: "Expected a keyword")))
+        #expect(
+            parse("a FETCH 1 " + String(repeating: "(", count: deep))
+                == .failure(IMAPParseError(tag: "a", message: "Expected a keyword"))
+        )
         #expect(throws: Never.self) { try parse("a SEARCH (((ALL)))", nestingLimit: 3).get() }
-        #expect(parse("a SEARCH ((((ALL))))", nestingLimit: 3) == .failure(IMAPParseError(tag: "a", message: "Too deeply nested")))
-        #expect(parse("a SEARCH NOT NOT NOT NOT ALL", nestingLimit: 3) == .failure(IMAPParseError(tag: "a", message: "Too deeply nested")))
-        #expect(parse("a ID (" + String(repeating: "(", count: deep), nestingLimit: 4).map(\.tag) == .failure(IMAPParseError(tag: "a", message: "Expected a string")))
+        #expect(
+            parse("a SEARCH ((((ALL))))", nestingLimit: 3)
+                == .failure(IMAPParseError(tag: "a", message: "Too deeply nested"))
+        )
+        #expect(
+            parse("a SEARCH NOT NOT NOT NOT ALL", nestingLimit: 3)
+                == .failure(IMAPParseError(tag: "a", message: "Too deeply nested"))
+        )
+        #expect(
+            parse("a ID (" + String(repeating: "(", count: deep), nestingLimit: 4).map(\.tag)
+                == .failure(IMAPParseError(tag: "a", message: "Expected a string"))
+        )
     }
 
     @Test("Every prefix and every one-byte corruption of every fixture parses or fails without trapping")
@@ -417,7 +467,8 @@ struct IMAPCommandParserTests {
     @Test("Random bytes never trap the parser")
     func randomBytes() {
         var generator = SplitMix64(seed: 1)
-        let alphabet = Array("a (){}[]<>\"\\*%$:,.+-~0123456789\r\nSEARCH FETCH NOT OR UID BODY LIST".utf8) + [0, 0xC3, 0xFF]
+        let alphabet =
+            Array("a (){}[]<>\"\\*%$:,.+-~0123456789\r\nSEARCH FETCH NOT OR UID BODY LIST".utf8) + [0, 0xC3, 0xFF]
         for _ in 0..<20_000 {
             let length = Int(generator.next() % 80)
             var bytes = Array("a ".utf8)

@@ -70,18 +70,29 @@ struct IMAPFrameDecoderTests {
         #expect(try harness.channel.finish().isClean)
     }
 
-    @Test("A LITERAL+ literal is not asked for; literal bytes that look like lines stay literal", arguments: [false, true])
+    @Test(
+        "A LITERAL+ literal is not asked for; literal bytes that look like lines stay literal",
+        arguments: [false, true]
+    )
     func nonSynchronizingLiteral(oneByteAtATime: Bool) throws {
         let harness = try FrameHarness()
-        try harness.feed("a APPEND x {13+}\r\nab\r\n{3}\r\nc NO {0}\r\n {0+}\r\n\r\nb NOOP\r\n", oneByteAtATime: oneByteAtATime)
+        try harness.feed(
+            "a APPEND x {13+}\r\nab\r\n{3}\r\nc NO {0}\r\n {0+}\r\n\r\nb NOOP\r\n",
+            oneByteAtATime: oneByteAtATime
+        )
         #expect(
-            try harness.frames() == [command("a APPEND x {13+}\r\nab\r\n{3}\r\nc NO {0}\r\n {0+}\r\n"), command("b NOOP")]
+            try harness.frames() == [
+                command("a APPEND x {13+}\r\nab\r\n{3}\r\nc NO {0}\r\n {0+}\r\n"), command("b NOOP"),
+            ]
         )
         #expect(try harness.written() == continuation)  // for {0} only
         #expect(try harness.channel.finish().isClean)
     }
 
-    @Test("A synchronizing literal over the limit is refused at once, without a continuation request", arguments: [false, true])
+    @Test(
+        "A synchronizing literal over the limit is refused at once, without a continuation request",
+        arguments: [false, true]
+    )
     func synchronizingTooLarge(oneByteAtATime: Bool) throws {
         let harness = try FrameHarness(IMAPFrameDecoder(literalLimit: 10))
         try harness.feed("a APPEND x {11}\r\nb NOOP\r\nc LOGIN {10}\r\n", oneByteAtATime: oneByteAtATime)
@@ -90,7 +101,10 @@ struct IMAPFrameDecoderTests {
         #expect(try harness.channel.finish().isClean)
     }
 
-    @Test("A LITERAL+ literal over the limit is consumed exactly, with the rest of its command", arguments: [false, true])
+    @Test(
+        "A LITERAL+ literal over the limit is consumed exactly, with the rest of its command",
+        arguments: [false, true]
+    )
     func nonSynchronizingTooLarge(oneByteAtATime: Bool) throws {
         let harness = try FrameHarness(IMAPFrameDecoder(literalLimit: 10))
         // The 11 literal bytes look like a command; the line after them announces one more literal.
@@ -115,7 +129,10 @@ struct IMAPFrameDecoderTests {
         let harness = try FrameHarness(IMAPFrameDecoder(maximumLineLength: 20))
         let atLimit = "a NOOP " + String(repeating: "x", count: 13)
         let overLimit = "b NOOP " + String(repeating: "x", count: 14)
-        try harness.feed(atLimit + "\r\n" + overLimit + "\r\n" + String(repeating: "y", count: 100) + "\nc NOOP\r\n", oneByteAtATime: oneByteAtATime)
+        try harness.feed(
+            atLimit + "\r\n" + overLimit + "\r\n" + String(repeating: "y", count: 100) + "\nc NOOP\r\n",
+            oneByteAtATime: oneByteAtATime
+        )
         #expect(
             try harness.frames() == [
                 command(atLimit), .refused(tag: "b", .lineTooLong), .refused(tag: nil, .lineTooLong), command("c NOOP"),
@@ -127,7 +144,10 @@ struct IMAPFrameDecoderTests {
     @Test("A too long line that announces a LITERAL+ literal still has the literal consumed", arguments: [false, true])
     func lineTooLongWithLiteral(oneByteAtATime: Bool) throws {
         let harness = try FrameHarness(IMAPFrameDecoder(maximumLineLength: 20))
-        try harness.feed("a APPEND " + String(repeating: "x", count: 30) + " {8+}\r\nb NOOP\r\n\r\nc NOOP\r\n", oneByteAtATime: oneByteAtATime)
+        try harness.feed(
+            "a APPEND " + String(repeating: "x", count: 30) + " {8+}\r\nb NOOP\r\n\r\nc NOOP\r\n",
+            oneByteAtATime: oneByteAtATime
+        )
         #expect(try harness.frames() == [.refused(tag: "a", .lineTooLong), command("c NOOP")])
         #expect(try harness.written() == "")
         #expect(try harness.channel.finish().isClean)
@@ -178,7 +198,9 @@ struct IMAPFrameDecoderTests {
         let harness = try FrameHarness(IMAPFrameDecoder(pausesAfterSTARTTLS: true))
         try harness.feed("a STARTTLS x\r\nb LOGIN {10+}\r\nc STARTTLS z\r\nd NOOP\r\n")
         #expect(
-            try harness.frames() == [command("a STARTTLS x"), command("b LOGIN {10+}\r\nc STARTTLS z"), command("d NOOP")]
+            try harness.frames() == [
+                command("a STARTTLS x"), command("b LOGIN {10+}\r\nc STARTTLS z"), command("d NOOP"),
+            ]
         )
         #expect(try harness.channel.finish().isClean)
     }
@@ -237,5 +259,18 @@ struct IMAPFrameDecoderTests {
         try harness.feed("\r\na NOOP\r\n")
         #expect(try harness.frames() == [.command([]), command("a NOOP")])
         #expect(try harness.channel.finish().isClean)
+    }
+
+    @Test("At EOF an unfinished command is dropped, and so is everything after a STARTTLS")
+    func endOfInput() throws {
+        let harness = try FrameHarness()
+        try harness.feed("a NOOP\r\nb LOGIN {5+}\r\nali")
+        #expect(try harness.frames() == [command("a NOOP")])
+        #expect(try harness.channel.finish().isClean)
+
+        let paused = try FrameHarness(IMAPFrameDecoder(pausesAfterSTARTTLS: true))
+        try paused.feed("a STARTTLS\r\nb NOOP\r\n")
+        #expect(try paused.frames() == [command("a STARTTLS")])
+        #expect(try paused.channel.finish().isClean)
     }
 }
