@@ -78,8 +78,9 @@ if [[ ! -f $DEMO/main.cf ]]; then
     set_param "$DEMO/main.cf.new" alias_maps "hash:$DEMO/aliases"
     set_param "$DEMO/main.cf.new" smtpd_tls_cert_file "$DEMO/tls/cert.pem"
     set_param "$DEMO/main.cf.new" smtpd_tls_key_file "$DEMO/tls/key.pem"
-    # The demo listens on 127.0.0.1 only: allow POP3 passwords without TLS too (labs with nc/telnet).
+    # The demo listens on 127.0.0.1 only: allow POP3 and IMAP passwords without TLS too (labs with nc/telnet).
     set_param "$DEMO/main.cf.new" pop3d_tls_auth_only no
+    set_param "$DEMO/main.cf.new" imapd_tls_auth_only no
     mv "$DEMO/main.cf.new" "$DEMO/main.cf"
 fi
 
@@ -165,6 +166,7 @@ Aviary demo instance: $DEMO
   SMTP              $SMTP_HOST:$SMTP_PORT (STARTTLS offered; 127.0.0.0/8 may relay; mail for example.test is delivered here)
   submission        $SMTP_HOST:5870 (STARTTLS, then AUTH required)   submissions $SMTP_HOST:4650 (TLS on connect)
   POP3              $SMTP_HOST:1100 (USER/PASS allowed in plaintext on the demo; STLS offered)
+  IMAP              $SMTP_HOST:1430 (LOGIN allowed in plaintext on the demo; STARTTLS offered)   imaps $SMTP_HOST:9930
   virtual user      $DEMO_USER   password: $password   (demo/PASSWORD)
   TLS certificate   demo/tls/cert.pem (self-signed for mail.example.test)
 
@@ -196,6 +198,11 @@ the lines without a reply code (replies may be worded differently):
 
 It lands in $DEMO/vmail/example.test/demo/new/ (one file per message):
   ls demo/vmail/example.test/demo/new/ && cat demo/vmail/example.test/demo/new/*
+
+Read it over IMAP (Thunderbird or a phone: server $SMTP_HOST, port 1430, STARTTLS, normal password,
+user $DEMO_USER; the certificate is self-signed), or from a terminal:
+  curl -k --ssl-reqd --user $DEMO_USER:$password 'imap://$SMTP_HOST:1430/INBOX;UID=1'
+  nc -C $SMTP_HOST 1430      then: a LOGIN $DEMO_USER $password / b SELECT INBOX / c FETCH 1 BODY[] / d LOGOUT
 
 Look at the queue and the instance:  $aviary_cmd queue list -c demo    $aviary_cmd status -c demo
 Configuration: demo/main.cf, demo/master.cf, demo/users, demo/aliases (delete demo/ to start afresh).

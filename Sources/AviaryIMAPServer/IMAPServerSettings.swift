@@ -1,0 +1,49 @@
+import AviaryConfig
+
+/// The main.cf values imapd uses, read once per process.
+public struct IMAPServerSettings: Sendable {
+    public var banner: String
+    /// `imapd_timeout`: seconds without traffic either way before an authenticated session ends.
+    public var timeoutSeconds: Int
+    /// `imapd_login_timeout`: the same before login.
+    public var loginTimeoutSeconds: Int
+    /// `imapd_idle_keepalive`: seconds between `* OK Still here` lines during IDLE.
+    public var idleKeepaliveSeconds: Int
+    public var authFailureLimit: Int
+    public var authFailureDelay: Duration
+    /// `imapd_tls_auth_only`: LOGINDISABLED and no AUTHENTICATE without TLS.
+    public var isTLSRequiredForAuth: Bool
+    /// `imapd_tls_wrappermode`: TLS from the first byte (imaps).
+    public var isWrapperMode: Bool
+    public var connectionLimit: Int
+    /// `imapd_append_limit`: the largest APPEND, and the largest literal once logged in.
+    public var appendLimit: Int
+    /// The folders a new mailbox gets.
+    public var specialUseFolders: [String]
+    /// Where mailboxes are: the same parameters `local` delivers with.
+    public var homeMailbox: String
+    public var mailSpoolDirectory: String
+    public var virtualMailboxBase: String
+
+    /// Literals before login are for user names and passwords: small.
+    public static let preLoginLiteralLimit = 8192
+
+    public init(config: MainConfig) {
+        banner = config.string(.imapdBanner)
+        timeoutSeconds = max(1, config.seconds(.imapdTimeout))
+        loginTimeoutSeconds = max(1, config.seconds(.imapdLoginTimeout))
+        idleKeepaliveSeconds = max(1, config.seconds(.imapdIdleKeepalive))
+        authFailureLimit = max(1, config.integer(.imapdAuthFailureLimit))
+        authFailureDelay = .seconds(max(0, config.seconds(.imapdAuthFailureDelay)))
+        isTLSRequiredForAuth = config.bool(.imapdTLSAuthOnly)
+        isWrapperMode = config.bool(.imapdTLSWrappermode)
+        connectionLimit = max(1, config.integer(.imapdConnectionLimit))
+        let limit = config.integer(.imapdAppendLimit)
+        let messageLimit = config.integer(.messageSizeLimit)
+        appendLimit = limit > 0 ? limit : messageLimit > 0 ? messageLimit : Int(Int32.max)
+        specialUseFolders = config.list(.imapdSpecialUseFolders)
+        homeMailbox = config.string(.homeMailbox)
+        mailSpoolDirectory = config.string(.mailSpoolDirectory)
+        virtualMailboxBase = config.string(.virtualMailboxBase)
+    }
+}

@@ -1,0 +1,172 @@
+import AviaryIMAP
+import AviaryMailbox
+import AviaryMessage
+
+extension IMAPSession {
+    /// FETCH and UID FETCH (RFC 9051 6.4.5): built on the thread pool in batches, written batch by batch so a
+    /// large FETCH never sits in memory whole. A body section fetched without .PEEK sets `\Seen` (not in a
+    /// read-only mailbox) and the new flags are part of the response.
+    mutating func fetch(_ tag: String, _ set: IMAPSequenceSet, _ attributes: [IMAPFetchAttribute], byUID: Bool,
+        _ outbound: Output) async throws
+    {
+        guard let mailbox = selected else { return }
+        for attribute in attributes {
+            switch attribute {
+            case .binary, .binarySize, .modSeq:
+                return try await bad(tag, "BINARY and MODSEQ are not supported.", outbound)
+            default: break
+            }
+        }
+        guard let indexes = mailbox.indexes(of: set, byUID: byUID, saved: savedSearch) else {
+            return try await bad(tag, "Invalid messageset.", outbound)
+        }
+        var attributes = attributes
+        if byUID && !attributes.contains(.uid) { attributes.insert(.uid, at: 0) }
+        let batchSize = Self.needsContent(attributes) ? 16 : 500
+        var start = 0
+        while start < indexes.count {
+            let batch = Array(indexes[start..<min(start + batchSize, indexes.count)])
+            start += batch.count
+            let current = selected ?? mailbox
+            let cache = messageCache
+            let wanted = attributes
+            let result = try await server.pool.runIfActive {
+                try Self.fetchBatch(batch, wanted, in: current, cache: cache)
+            }
+            for (index, file) in result.seenFiles where index < (selected?.messages.count ?? 0) {
+                selected?.messages[index].file = file
+            }
+            messageCache = result.cache ?? messageCache
+            statistics.fetched += result.count
+            statistics.fetchedOctets += result.bytes.count
+            if !result.bytes.isEmpty { try await outbound.write(.data(result.bytes)) }
+        }
+        try await reportChanges(allowExpunges: byUID, outbound)
+        try await ok(tag, "Fetch completed.", outbound)
+    }
+
+    static func needsContent(_ attributes: [IMAPFetchAttribute]) -> Bool {
+        attributes.contains {
+            switch $0 {
+            case .envelope, .body, .bodyStructure, .rfc822, .rfc822Header, .rfc822Text, .section: return true
+            default: return false
+            }
+        }
+    }
+
+    static func setsSeen(_ attributes: [IMAPFetchAttribute]) -> Bool {
+        attributes.contains {
+            switch $0 {
+            case .rfc822, .rfc822Text: return true
+            case .section(_, _, let peek): return !peek
+            default: return false
+            }
+        }
+    }
+
+    struct FetchBatch: Sendable {
+        var bytes: [UInt8] = []
+        var seenFiles: [(Int, MaildirMessage)] = []
+        var cache: LoadedMessage?
+        var count = 0
+    }
+
+    /// The FETCH responses of some messages. Blocking.
+    static func fetchBatch(_ indexes: [Int], _ attributes: [IMAPFetchAttribute], in mailbox: SelectedMailbox,
+        cache: LoadedMessage?) throws -> FetchBatch
+    {
+        var batch = FetchBatch()
+        var cache = cache
+        let wantsContent = Self.needsContent(attributes)
+        let marksSeen = Self.setsSeen(attributes) && !mailbox.isReadOnly
+        for index in indexes {
+            var message = mailbox.messages[index]
+            if message.isGone { continue }
+            var loaded: LoadedMessage?
+            if wantsContent {
+                if let cached = cache, cached.uid == message.uid {
+                    loaded = cached
+                } else {
+                    guard let fresh = try LoadedMessage.load(message, from: mailbox.maildir) else { continue }
+                    loaded = fresh
+                    cache = fresh
+                }
+            }
+            var flagsChanged = false
+            if marksSeen && !message.file.flags.contains(.seen) {
+                if let renamed = try? mailbox.maildir.setFlags(message.file.flags.union(.seen), of: message.file) {
+                    message.file = renamed
+                    batch.seenFiles.append((index, renamed))
+                    flagsChanged = true
+                }
+            }
+            var writer = IMAPWriter(capacity: 256 + (loaded?.bytes.count ?? 0))
+            writer.append("* \(index + 1) FETCH (")
+            var isFirst = true
+            func item(_ name: String) {
+                if !isFirst { writer.appendSpace() }
+                isFirst = false
+                writer.append(name)
+            }
+            var sentFlags = false
+            for attribute in attributes {
+                switch attribute {
+                case .uid:
+                    item("UID \(message.uid)")
+                case .flags:
+                    item("FLAGS " + mailbox.flagList(of: message))
+                    sentFlags = true
+                case .internalDate:
+                    let seconds = loaded?.internalDate ?? LoadedMessage.internalDate(of: message, in: mailbox.maildir) ?? 0
+                    item("INTERNALDATE \"" + IMAPDateTime.text(secondsSince1970: seconds, zoneMinutes: 0) + "\"")
+                case .rfc822Size:
+                    let size = loaded?.bytes.count ?? LoadedMessage.size(of: message, in: mailbox.maildir) ?? 0
+                    item("RFC822.SIZE \(size)")
+                case .envelope:
+                    item("ENVELOPE ")
+                    if let loaded { IMAPEnvelope.write(loaded.entity, in: loaded.bytes, into: &writer) }
+                case .body:
+                    item("BODY ")
+                    if let loaded { IMAPBodyStructure.write(loaded.entity, in: loaded.bytes, extensible: false, into: &writer) }
+                case .bodyStructure:
+                    item("BODYSTRUCTURE ")
+                    if let loaded { IMAPBodyStructure.write(loaded.entity, in: loaded.bytes, extensible: true, into: &writer) }
+                case .rfc822:
+                    item("RFC822 ")
+                    writer.appendLiteral(loaded?.bytes ?? [])
+                case .rfc822Header:
+                    item("RFC822.HEADER ")
+                    writer.appendLiteral(section(IMAPSection(text: .header), of: loaded))
+                case .rfc822Text:
+                    item("RFC822.TEXT ")
+                    writer.appendLiteral(section(IMAPSection(text: .text), of: loaded))
+                case .section(let spec, let partial, _):
+                    var bytes = section(spec, of: loaded)
+                    var name = "BODY[\(spec)]"
+                    if let partial {
+                        name += "<\(partial.offset)>"
+                        let start = min(partial.offset, bytes.count)
+                        let end = min(bytes.count, start + max(0, partial.length))
+                        bytes = Array(bytes[start..<end])
+                    }
+                    item(name + " ")
+                    writer.appendLiteral(bytes)
+                case .binary, .binarySize, .modSeq:
+                    break
+                }
+            }
+            if flagsChanged && !sentFlags { item("FLAGS " + mailbox.flagList(of: message)) }
+            writer.append(")\r\n")
+            batch.bytes += writer.bytes
+            batch.count += 1
+        }
+        batch.cache = cache
+        return batch
+    }
+
+    /// A body section's bytes; an empty string for a part that does not exist (RFC 9051 6.4.5).
+    static func section(_ section: IMAPSection, of loaded: LoadedMessage?) -> [UInt8] {
+        guard let loaded else { return [] }
+        return IMAPMessageSection.extract(section, of: loaded.entity, in: loaded.bytes).map { Array($0) } ?? []
+    }
+}

@@ -1,0 +1,88 @@
+import AviaryIMAP
+import AviaryMailbox
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension IMAPSession {
+    /// IDLE (RFC 2177): until the client's DONE, changes to the selected mailbox (mail from `local`, other
+    /// sessions' flags and expunges) are sent as they happen, and `* OK Still here` every
+    /// `imapd_idle_keepalive` so that NAT boxes keep the connection. A watcher task polls the Maildir's
+    /// directory times once a second (two `stat` calls) and re-reads the mailbox only when one changed.
+    /// TODO(#11): inotify instead of polling, for many idle sessions.
+    mutating func idle(_ tag: String, frames: inout Frames, outbound: Output) async throws {
+        try await outbound.write(.line("+ idling"))
+        let start = selected
+        let pool = server.pool
+        let keepalive = settings.idleKeepaliveSeconds
+        let watcher = Task { () -> (SelectedMailbox?, Bool) in
+            var mailbox = start
+            var expunged = false
+            // No stamp yet: the first round re-reads the mailbox, so that mail which arrived between the last
+            // command and this task's start is not missed.
+            var stamp: [Int]?
+            var quiet = 0
+            while !Task.isCancelled {
+                do {
+                    try await Task.sleep(for: .seconds(1))
+                } catch {
+                    break
+                }
+                quiet += 1
+                if var current = mailbox {
+                    let now = Self.directoryStamp(current.maildir)
+                    if now != stamp {
+                        stamp = now
+                        let maildir = current.maildir
+                        let claims = !current.isReadOnly
+                        if let index = try? await pool.runIfActive({ try maildir.synchronize(claimingRecent: claims) }) {
+                            let changes = current.merge(index, allowExpunges: true)
+                            mailbox = current
+                            expunged = expunged || !changes.expunged.isEmpty
+                            let lines = changes.lines(in: current)
+                            if !lines.isEmpty {
+                                quiet = 0
+                                try? await outbound.write(.data(Array(lines.map { $0 + "\r\n" }.joined().utf8)))
+                            }
+                        }
+                    }
+                }
+                if quiet >= keepalive {
+                    quiet = 0
+                    try? await outbound.write(.line("* OK Still here"))
+                }
+            }
+            return (mailbox, expunged)
+        }
+        let frame: IMAPFrame?
+        do {
+            frame = try await frames.next()
+        } catch {
+            watcher.cancel()
+            throw error
+        }
+        watcher.cancel()
+        let (mailbox, expunged) = await watcher.value
+        selected = mailbox
+        if expunged { messageCache = nil }
+        guard let frame else { return }
+        if case .command(let bytes) = frame, String(decoding: bytes, as: UTF8.self).uppercased() == "DONE" {
+            try await ok(tag, "Idle completed.", outbound)
+        } else {
+            try await bad(tag, "Expected DONE.", outbound)
+        }
+    }
+
+    /// The modification times of `new/` and `cur/`: any delivery, flag change or expunge moves one of them.
+    static func directoryStamp(_ maildir: Maildir) -> [Int] {
+        var stamp: [Int] = []
+        for subdirectory in [Maildir.Subdirectory.new, .cur] {
+            var info = stat()
+            if stat(maildir.path(of: subdirectory), &info) == 0 {
+                stamp += [info.st_mtim.tv_sec, info.st_mtim.tv_nsec]
+            }
+        }
+        return stamp
+    }
+}

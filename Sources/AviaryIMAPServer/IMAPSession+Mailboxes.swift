@@ -1,0 +1,218 @@
+import AviaryCore
+import AviaryIMAP
+import AviaryMailbox
+import NIOCore
+
+extension IMAPSession {
+    /// The commands of the authenticated and selected states.
+    mutating func executeAuthenticated(_ tagged: IMAPTaggedCommand, frames: inout Frames, outbound: Output)
+        async throws
+    {
+        let tag = tagged.tag
+        guard let store else { return }
+        switch tagged.command {
+        case .enable(let names):
+            let known: Set<String> = ["UTF8=ACCEPT"]
+            let accepted = names.filter { known.contains($0) && !enabled.contains($0) }
+            enabled.formUnion(accepted)
+            try await untagged(["* ENABLED" + accepted.map { " " + $0 }.joined()], outbound)
+            try await ok(tag, "Enabled.", outbound)
+        case .namespace:
+            try await untagged(["* NAMESPACE ((\"\" \".\")) NIL NIL"], outbound)
+            try await ok(tag, "Namespace completed.", outbound)
+        case .select(let name, _), .examine(let name, _):
+            let isReadOnly: Bool
+            if case .examine = tagged.command { isReadOnly = true } else { isReadOnly = false }
+            try await select(tag, name, isReadOnly: isReadOnly, store, outbound)
+        case .create(let name, let specialUse):
+            try await mailboxOperation(tag, "Create completed.", outbound) { try store.create(name, specialUse: specialUse) }
+        case .delete(let name):
+            if selected?.name == name { selected = nil }
+            try await mailboxOperation(tag, "Delete completed.", outbound) { try store.delete(name) }
+        case .rename(let old, let new):
+            try await mailboxOperation(tag, "Rename completed.", outbound) { try store.rename(old, to: new) }
+        case .subscribe(let name):
+            try await mailboxOperation(tag, "Subscribe completed.", outbound) {
+                guard store.exists(name) else { throw MailboxStoreError.nonexistent(name) }
+                try store.setSubscribed(name, true)
+            }
+        case .unsubscribe(let name):
+            try await mailboxOperation(tag, "Unsubscribe completed.", outbound) { try store.setSubscribed(name, false) }
+        case .list(let command):
+            try await list(tag, command, store, outbound)
+        case .lsub(let reference, let pattern):
+            try await list(
+                tag, IMAPListCommand(selection: [.subscribed], reference: reference, patterns: [pattern]), store,
+                outbound, isLSUB: true)
+        case .status(let name, let items):
+            do {
+                let line = try await server.pool.runIfActive { try Self.statusLine(name, items, store) }
+                try await untagged([line], outbound)
+                try await ok(tag, "Status completed.", outbound)
+            } catch let error as MailboxStoreError {
+                try await no(tag, error.text, code: error.code, outbound)
+            }
+        case .append(let name, let flags, let date, let message):
+            try await append(tag, name, flags: flags, date: date, message: message, store, outbound)
+        case .idle:
+            try await idle(tag, frames: &frames, outbound: outbound)
+        default:
+            guard selected != nil else {
+                _ = try await notSelected(tag, outbound)
+                return
+            }
+            try await executeSelected(tagged, outbound: outbound)
+        }
+    }
+
+    /// Runs a blocking mailbox operation on the pool and answers OK, or NO with the error's code.
+    private mutating func mailboxOperation(
+        _ tag: String,
+        _ done: String,
+        _ outbound: Output,
+        _ operation: @escaping @Sendable () throws -> Void
+    ) async throws {
+        do {
+            try await server.pool.runIfActive(operation)
+            try await reportChanges(allowExpunges: true, outbound)
+            try await ok(tag, done, outbound)
+        } catch let error as MailboxStoreError {
+            try await no(tag, error.text, code: error.code, outbound)
+        } catch {
+            try await no(tag, "Internal error: \(error)", code: "SERVERBUG", outbound)
+        }
+    }
+
+    /// SELECT / EXAMINE (RFC 9051 6.3.2): the untagged data a client needs, then `[READ-WRITE]` or `[READ-ONLY]`.
+    private mutating func select(_ tag: String, _ name: String, isReadOnly: Bool, _ store: MailboxStore,
+        _ outbound: Output) async throws
+    {
+        if selected != nil {
+            selected = nil
+            try await untagged(["* OK [CLOSED] Previous mailbox closed."], outbound)
+        }
+        let opened: SelectedMailbox
+        do {
+            opened = try await server.pool.runIfActive { () throws -> SelectedMailbox in
+                let maildir = try store.existing(name)
+                let index = try maildir.synchronize(claimingRecent: !isReadOnly)
+                return SelectedMailbox(name: name, maildir: maildir, isReadOnly: isReadOnly, index: index)
+            }
+        } catch let error as MailboxStoreError {
+            return try await no(tag, error.text, code: error.code, outbound)
+        } catch {
+            return try await no(tag, "Internal error: \(error)", code: "SERVERBUG", outbound)
+        }
+        let flags = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"] + opened.keywordNames
+        var lines = [
+            "* FLAGS (" + flags.joined(separator: " ") + ")",
+            "* OK [PERMANENTFLAGS (" + (isReadOnly ? "" : (flags + ["\\*"]).joined(separator: " ")) + ")] Flags permitted.",
+            "* \(opened.messages.count) EXISTS",
+            "* \(opened.recent.count) RECENT",
+        ]
+        if let firstUnseen = opened.messages.firstIndex(where: { !$0.file.flags.contains(.seen) }) {
+            lines.append("* OK [UNSEEN \(firstUnseen + 1)] First unseen.")
+        }
+        lines.append("* OK [UIDVALIDITY \(opened.uidValidity)] UIDs valid")
+        lines.append("* OK [UIDNEXT \(opened.uidNext)] Predicted next UID")
+        selected = opened
+        savedSearch = []
+        try await untagged(lines, outbound)
+        try await ok(tag, isReadOnly ? "Examine completed." : "Select completed.",
+            code: isReadOnly ? "READ-ONLY" : "READ-WRITE", outbound)
+    }
+
+    /// `* STATUS name (MESSAGES n ...)`. Blocking.
+    static func statusLine(_ name: String, _ items: [IMAPStatusItem], _ store: MailboxStore) throws -> String {
+        let maildir = try store.existing(name)
+        let index = try maildir.synchronize()
+        var values: [String] = []
+        for item in items {
+            let value: UInt64
+            switch item {
+            case .messages: value = UInt64(index.messages.count)
+            case .recent: value = UInt64(index.messages.count { $0.uid >= index.firstRecentUID })
+            case .uidNext: value = UInt64(index.uidNext)
+            case .uidValidity: value = UInt64(index.uidValidity)
+            case .unseen: value = UInt64(index.messages.count { !$0.message.flags.contains(.seen) })
+            case .deleted: value = UInt64(index.messages.count { $0.message.flags.contains(.trashed) })
+            case .size: value = UInt64(index.messages.reduce(0) { $0 + ($1.message.name.virtualSize ?? $1.message.size) })
+            case .highestModSeq: continue
+            }
+            values.append("\(item.rawValue) \(value)")
+        }
+        var writer = IMAPWriter()
+        writer.append("* STATUS ")
+        writer.appendMailbox(name)
+        writer.append(" (" + values.joined(separator: " ") + ")")
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// APPEND (RFC 9051 6.3.12) with APPENDUID (RFC 4315).
+    private mutating func append(_ tag: String, _ name: String, flags: [IMAPFlag], date: IMAPDateTime?, message: [UInt8],
+        _ store: MailboxStore, _ outbound: Output) async throws
+    {
+        guard message.count <= settings.appendLimit else {
+            return try await no(tag, "Message is over the limit of \(settings.appendLimit) bytes.", code: "TOOBIG", outbound)
+        }
+        guard !message.isEmpty else { return try await no(tag, "Empty message.", outbound) }
+        do {
+            let (validity, uid) = try await server.pool.runIfActive { () throws -> (UInt32, UInt32) in
+                guard store.exists(name) else {
+                    throw MailboxStoreError(code: "TRYCREATE", text: "Mailbox doesn't exist: \(name)")
+                }
+                let maildir = try store.existing(name)
+                let maildirFlags = try Self.maildirFlags(flags, in: maildir)
+                let appended = try maildir.append(message, flags: maildirFlags, internalDate: date?.secondsSince1970)
+                let index = try maildir.synchronize()
+                return (index.uidValidity, appended.uid)
+            }
+            statistics.appended += 1
+            try await reportChanges(allowExpunges: true, outbound)
+            try await ok(tag, "Append completed.", code: "APPENDUID \(validity) \(uid)", outbound)
+        } catch let error as MailboxStoreError {
+            try await no(tag, error.text, code: error.code, outbound)
+        } catch {
+            try await no(tag, "Internal error: \(error)", code: "SERVERBUG", outbound)
+        }
+    }
+
+    /// Maildir flags for IMAP flags; keywords get letters through dovecot-keywords (those beyond 26 are dropped,
+    /// as in Dovecot). Blocking.
+    static func maildirFlags(_ flags: [IMAPFlag], in maildir: Maildir) throws -> MaildirFlags {
+        var result = MaildirFlags()
+        var keywords: [String] = []
+        for flag in flags {
+            switch flag {
+            case .seen: result.insert(.seen)
+            case .answered: result.insert(.replied)
+            case .flagged: result.insert(.flagged)
+            case .deleted: result.insert(.trashed)
+            case .draft: result.insert(.draft)
+            case .recent, .otherSystem: break
+            case .keyword(let name): keywords.append(name)
+            }
+        }
+        if !keywords.isEmpty {
+            for (_, letter) in try maildir.keywordLetters(for: keywords) {
+                if let flag = MaildirFlags(letter: letter) { result.insert(flag) }
+            }
+        }
+        return result
+    }
+
+    /// Re-reads the selected mailbox and tells the client what changed; expunges only when allowed.
+    mutating func reportChanges(allowExpunges: Bool, _ outbound: Output) async throws {
+        guard let current = selected else { return }
+        let maildir = current.maildir
+        let claims = !current.isReadOnly
+        guard let index = try? await server.pool.runIfActive({ try maildir.synchronize(claimingRecent: claims) }) else {
+            return
+        }
+        var updated = current
+        let changes = updated.merge(index, allowExpunges: allowExpunges)
+        selected = updated
+        if !changes.expunged.isEmpty { messageCache = nil }
+        try await untagged(changes.lines(in: updated), outbound)
+    }
+}

@@ -1,0 +1,227 @@
+import AviaryIMAP
+import AviaryMailbox
+import AviaryMessage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension IMAPSession {
+    /// SEARCH and UID SEARCH (RFC 9051 6.4.4), with ESEARCH results (RFC 4731) when RETURN is given and `$`
+    /// (RFC 5182) saved. String keys match case-insensitively as substrings of the header text (encoded words
+    /// decoded) or of the raw body.
+    mutating func search(_ tag: String, _ command: IMAPSearchCommand, byUID: Bool, _ outbound: Output) async throws {
+        guard let mailbox = selected else { return }
+        if let charset = command.charset, charset != "UTF-8", charset != "US-ASCII" {
+            return try await no(tag, "Unsupported charset.", code: "BADCHARSET (UTF-8 US-ASCII)", outbound)
+        }
+        let saved = savedSearch
+        let cache = messageCache
+        let matches: [Int]
+        do {
+            matches = try await server.pool.runIfActive { () throws -> [Int] in
+                var evaluator = SearchEvaluator(mailbox: mailbox, saved: saved, cache: cache)
+                var found: [Int] = []
+                for index in mailbox.messages.indices where !mailbox.messages[index].isGone {
+                    if try evaluator.matches(.and(command.keys), index) { found.append(index) }
+                }
+                return found
+            }
+        } catch {
+            return try await no(tag, "Internal error: \(error)", code: "SERVERBUG", outbound)
+        }
+        let numbers = matches.map { byUID ? mailbox.messages[$0].uid : UInt32($0 + 1) }
+        if let options = command.returnOptions {
+            if options.contains(.save) { savedSearch = matches.map { mailbox.messages[$0].uid } }
+            let reported = options.isEmpty ? [.all] : options.filter { $0 != .save }
+            if !reported.isEmpty || options.isEmpty {
+                var line = "* ESEARCH (TAG \"\(tag)\")" + (byUID ? " UID" : "")
+                for option in reported {
+                    switch option {
+                    case .min: if let first = numbers.first { line += " MIN \(first)" }
+                    case .max: if let last = numbers.last { line += " MAX \(last)" }
+                    case .count: line += " COUNT \(numbers.count)"
+                    case .all: if !numbers.isEmpty { line += " ALL " + Self.uidSet(numbers) }
+                    case .save: break
+                    }
+                }
+                try await untagged([line], outbound)
+            }
+        } else {
+            try await untagged(["* SEARCH" + numbers.map { " \($0)" }.joined()], outbound)
+        }
+        try await reportChanges(allowExpunges: byUID, outbound)
+        try await ok(tag, "Search completed.", outbound)
+    }
+}
+
+/// Evaluates search keys against the messages of one mailbox, reading a message only when a key needs it.
+struct SearchEvaluator {
+    let mailbox: SelectedMailbox
+    let saved: Set<UInt32>
+    var cache: LoadedMessage?
+    let largestUID: UInt32
+
+    init(mailbox: SelectedMailbox, saved: [UInt32], cache: LoadedMessage?) {
+        self.mailbox = mailbox
+        self.saved = Set(saved)
+        self.cache = cache
+        largestUID = mailbox.messages.last?.uid ?? 0
+    }
+
+    mutating func matches(_ key: IMAPSearchKey, _ index: Int) throws -> Bool {
+        let message = mailbox.messages[index]
+        let flags = message.file.flags
+        switch key {
+        case .all: return true
+        case .answered: return flags.contains(.replied)
+        case .deleted: return flags.contains(.trashed)
+        case .draft: return flags.contains(.draft)
+        case .flagged: return flags.contains(.flagged)
+        case .seen: return flags.contains(.seen)
+        case .recent: return mailbox.recent.contains(message.uid)
+        case .new: return mailbox.recent.contains(message.uid) && !flags.contains(.seen)
+        case .old: return !mailbox.recent.contains(message.uid)
+        case .unanswered: return !flags.contains(.replied)
+        case .undeleted: return !flags.contains(.trashed)
+        case .undraft: return !flags.contains(.draft)
+        case .unflagged: return !flags.contains(.flagged)
+        case .unseen: return !flags.contains(.seen)
+        case .keyword(let name): return hasKeyword(name, flags)
+        case .unkeyword(let name): return !hasKeyword(name, flags)
+        case .larger(let size): return (LoadedMessage.size(of: message, in: mailbox.maildir) ?? 0) > size
+        case .smaller(let size): return (LoadedMessage.size(of: message, in: mailbox.maildir) ?? 0) < size
+        case .uid(let set): return contains(set, message.uid, largest: largestUID, byUID: true)
+        case .sequence(let set): return contains(set, UInt32(index + 1), largest: UInt32(mailbox.messages.count), byUID: false)
+        case .not(let inner): return !(try matches(inner, index))
+        case .or(let left, let right): return try matches(left, index) || (try matches(right, index))
+        case .and(let keys):
+            for inner in keys where !(try matches(inner, index)) { return false }
+            return true
+        case .before(let date), .on(let date), .since(let date):
+            guard let seconds = LoadedMessage.internalDate(of: message, in: mailbox.maildir) else { return false }
+            return Self.compare(day: seconds / 86400, with: date, key)
+        case .sentBefore(let date), .sentOn(let date), .sentSince(let date):
+            guard let loaded = try load(index),
+                let text = loaded.entity.header("date", in: loaded.bytes),
+                let seconds = SentDate.parse(text)
+            else { return false }
+            return Self.compare(day: seconds / 86400, with: date, key)
+        case .older(let seconds), .younger(let seconds):
+            guard let date = LoadedMessage.internalDate(of: message, in: mailbox.maildir) else { return false }
+            let age = Int64(time(nil)) - date
+            if case .older = key { return age >= Int64(seconds) }
+            return age <= Int64(seconds)
+        case .from(let text): return try header("from", contains: text, index)
+        case .to(let text): return try header("to", contains: text, index)
+        case .cc(let text): return try header("cc", contains: text, index)
+        case .bcc(let text): return try header("bcc", contains: text, index)
+        case .subject(let text): return try header("subject", contains: text, index)
+        case .header(let name, let text): return try header(name.lowercased(), contains: text, index)
+        case .body(let text):
+            guard let loaded = try load(index) else { return false }
+            return Self.contains(loaded.bytes[loaded.entity.bodyRange], text)
+        case .text(let text):
+            guard let loaded = try load(index) else { return false }
+            return Self.contains(loaded.bytes[...], text)
+        case .modSeq:
+            return true
+        }
+    }
+
+    private func hasKeyword(_ name: String, _ flags: MaildirFlags) -> Bool {
+        guard let slot = mailbox.keywords.first(where: { $0.value.lowercased() == name.lowercased() })?.key,
+            let flag = SelectedMailbox.keywordFlag(slot)
+        else { return false }
+        return flags.contains(flag)
+    }
+
+    private func contains(_ set: IMAPSequenceSet, _ number: UInt32, largest: UInt32, byUID: Bool) -> Bool {
+        switch set {
+        case .saved: return byUID ? saved.contains(number) : saved.contains(mailbox.messages[Int(number) - 1].uid)
+        case .ranges(let ranges): return ranges.contains { $0.resolved(largest: largest).contains(number) }
+        }
+    }
+
+    private mutating func load(_ index: Int) throws -> LoadedMessage? {
+        let message = mailbox.messages[index]
+        if let cache, cache.uid == message.uid { return cache }
+        let loaded = try LoadedMessage.load(message, from: mailbox.maildir)
+        cache = loaded
+        return loaded
+    }
+
+    private mutating func header(_ name: String, contains text: String, _ index: Int) throws -> Bool {
+        guard let loaded = try load(index) else { return false }
+        let values = loaded.entity.headers(name, in: loaded.bytes)
+        if text.isEmpty { return !values.isEmpty }
+        let needle = text.lowercased()
+        return values.contains { MIMEEncodedWords.decode($0).lowercased().contains(needle) }
+    }
+
+    /// Case-insensitive substring search in raw bytes (ASCII folding; UTF-8 text compared as bytes).
+    static func contains(_ haystack: ArraySlice<UInt8>, _ text: String) -> Bool {
+        let needle = Array(text.lowercased().utf8)
+        guard !needle.isEmpty else { return true }
+        guard haystack.count >= needle.count else { return false }
+        let fold = { (byte: UInt8) -> UInt8 in byte >= 65 && byte <= 90 ? byte + 32 : byte }
+        let first = needle[0]
+        var start = haystack.startIndex
+        let last = haystack.endIndex - needle.count
+        while start <= last {
+            if fold(haystack[start]) == first {
+                var offset = 1
+                while offset < needle.count, fold(haystack[start + offset]) == needle[offset] { offset += 1 }
+                if offset == needle.count { return true }
+            }
+            start += 1
+        }
+        return false
+    }
+
+    /// BEFORE/ON/SINCE compare days (UTC), not times (RFC 9051 6.4.4).
+    static func compare(day: Int64, with date: IMAPDate, _ key: IMAPSearchKey) -> Bool {
+        let other = SentDate.days(year: date.year, month: date.month, day: date.day)
+        switch key {
+        case .before, .sentBefore: return day < other
+        case .on, .sentOn: return day == other
+        default: return day >= other
+        }
+    }
+}
+
+/// The `Date:` header of a message (RFC 5322 3.3), leniently: `[Day,] D Mon YYYY HH:MM[:SS] zone`.
+enum SentDate {
+    static let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+
+    /// Seconds since 1970 UTC, or nil when the text is not a date.
+    static func parse(_ text: String) -> Int64? {
+        var words = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }).map(String.init)
+        if let first = words.first, Int(first) == nil { words.removeFirst() }
+        guard words.count >= 4, let day = Int(words[0]),
+            let month = months.firstIndex(of: words[1].prefix(3).lowercased()),
+            var year = Int(words[2])
+        else { return nil }
+        if year < 50 { year += 2000 } else if year < 1000 { year += 1900 }
+        let clock = words[3].split(separator: ":").compactMap { Int($0) }
+        guard clock.count >= 2 else { return nil }
+        var offset = 0
+        if words.count >= 5, let zone = Int(words[4]), words[4].count == 5 {
+            offset = (zone / 100) * 3600 + (zone % 100) * 60
+        }
+        let seconds = days(year: year, month: month + 1, day: day) * 86400
+            + Int64(clock[0] * 3600 + clock[1] * 60 + (clock.count > 2 ? clock[2] : 0))
+        return seconds - Int64(offset)
+    }
+
+    /// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+    static func days(year: Int, month: Int, day: Int) -> Int64 {
+        let y = Int64(month <= 2 ? year - 1 : year)
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let m = Int64(month)
+        let dayOfYear = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146097 + dayOfEra - 719468
+    }
+}

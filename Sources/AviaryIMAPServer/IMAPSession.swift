@@ -1,0 +1,218 @@
+import AviaryCore
+import AviaryIMAP
+import AviaryMailbox
+import AviarySASL
+import Logging
+import NIOCore
+
+/// One IMAP connection (RFC 9051 3): not authenticated until LOGIN or AUTHENTICATE succeeds, then
+/// authenticated, selected while a mailbox is open, logout at the end. Commands run one at a time, in order.
+struct IMAPSession {
+    typealias Frames = NIOAsyncChannelInboundStream<IMAPFrame>.AsyncIterator
+    typealias Output = NIOAsyncChannelOutboundWriter<IMAPOutput>
+
+    /// Dovecot's CLIENT_MAX_BAD_COMMANDS: a client that keeps sending nonsense is cut off.
+    static let badCommandLimit = 20
+    /// Parenthesis nesting before login: enough for every command allowed then.
+    static let preLoginNestingLimit = 4
+    static let nestingLimit = 32
+
+    let server: IMAPServer
+    let channel: any Channel
+    let remoteAddress: String
+    let localAddress: String
+    /// Dovecot-style session id, in every log line of the session.
+    let id: String
+    var logger: Logger
+    var settings: IMAPServerSettings { server.settings }
+
+    var isSecure = false
+    var failedLogins = 0
+    var badCommands = 0
+    var user: MailUser?
+    var store: MailboxStore?
+    var selected: SelectedMailbox?
+    /// The UIDs saved by `SEARCH RETURN (SAVE)`, for `$`.
+    var savedSearch: [UInt32] = []
+    /// ENABLEd extensions (upper case).
+    var enabled: Set<String> = []
+    var endReason: String?
+    var statistics = Statistics()
+    /// The last message read for FETCH or SEARCH, kept for the next command about the same message.
+    var messageCache: LoadedMessage?
+
+    struct Statistics {
+        var fetched = 0
+        var fetchedOctets = 0
+        var expunged = 0
+        var appended = 0
+    }
+
+    init(server: IMAPServer, channel: any Channel, remoteAddress: String, localAddress: String) {
+        self.server = server
+        self.channel = channel
+        self.remoteAddress = remoteAddress
+        self.localAddress = localAddress
+        var generator = SystemRandomNumberGenerator()
+        id = SASLBase64.encode((0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        logger = server.logger
+        logger[metadataKey: "session"] = "\(id)"
+    }
+
+    /// The whole session, from the greeting.
+    mutating func run(inbound: NIOAsyncChannelInboundStream<IMAPFrame>, outbound: Output) async throws {
+        try await outbound.write(.line("* OK [CAPABILITY \(await capabilities().joined(separator: " "))] \(settings.banner)"))
+        var frames = inbound.makeAsyncIterator()
+        while let frame = try await frames.next() {
+            switch frame {
+            case .refused(let tag, let error):
+                try await refuseFrame(tag: tag, error, outbound)
+            case .command(let bytes):
+                let nesting = user == nil ? Self.preLoginNestingLimit : Self.nestingLimit
+                switch IMAPCommandParser.parse(bytes, nestingLimit: nesting, utf8MailboxNames: enabled.contains("UTF8=ACCEPT")) {
+                case .failure(let error):
+                    let code = error.isBadCharset ? "[BADCHARSET (UTF-8 US-ASCII)] " : ""
+                    try await bad(error.tag, code + error.message, outbound)
+                case .success(let command):
+                    logger.trace("client: \(Self.transcript(of: command))")
+                    if try await execute(command, frames: &frames, outbound: outbound) { return }
+                }
+            }
+            if badCommands >= Self.badCommandLimit {
+                try await outbound.write(.line("* BYE Too many invalid IMAP commands."))
+                endReason = "too many invalid commands"
+                return
+            }
+        }
+        endReason = endReason ?? "connection closed by client"
+    }
+
+    /// A command for the trace log, with passwords and SASL data shown as `***`.
+    static func transcript(of command: IMAPTaggedCommand) -> String {
+        switch command.command {
+        case .login(let user, _): return "\(command.tag) LOGIN \(user) ***"
+        case .authenticate(let mechanism, _): return "\(command.tag) AUTHENTICATE \(mechanism) ***"
+        case .append(let mailbox, _, _, let message): return "\(command.tag) APPEND \(mailbox) {\(message.count)}"
+        default: return "\(command.tag) \(command.command)"
+        }
+    }
+
+    private mutating func refuseFrame(tag: String?, _ error: IMAPFrameError, _ outbound: Output) async throws {
+        switch error {
+        case .lineTooLong: try await bad(tag, "Command line too long.", outbound)
+        case .commandTooLarge: try await bad(tag, "Command too large.", outbound)
+        case .literalTooLarge(let size):
+            if user == nil {
+                try await bad(tag, "Literal of \(size) bytes too large before login.", outbound)
+            } else {
+                try await outbound.write(
+                    .line("\(tag ?? "*") NO [TOOBIG] Literal of \(size) bytes is over the limit of \(settings.appendLimit)."))
+            }
+        }
+    }
+
+    /// `tag BAD text`, counted against the bad command limit.
+    mutating func bad(_ tag: String?, _ text: String, _ outbound: Output) async throws {
+        badCommands += 1
+        try await outbound.write(.line("\(tag ?? "*") BAD \(text)"))
+    }
+
+    func ok(_ tag: String, _ text: String, code: String? = nil, _ outbound: Output) async throws {
+        try await outbound.write(.line("\(tag) OK " + (code.map { "[\($0)] " } ?? "") + text))
+    }
+
+    func no(_ tag: String, _ text: String, code: String? = nil, _ outbound: Output) async throws {
+        try await outbound.write(.line("\(tag) NO " + (code.map { "[\($0)] " } ?? "") + text))
+    }
+
+    func untagged(_ lines: [String], _ outbound: Output) async throws {
+        guard !lines.isEmpty else { return }
+        try await outbound.write(.data(Array(lines.map { $0 + "\r\n" }.joined().utf8)))
+    }
+
+    /// Runs one command; true when the session is over.
+    private mutating func execute(_ tagged: IMAPTaggedCommand, frames: inout Frames, outbound: Output) async throws
+        -> Bool
+    {
+        let tag = tagged.tag
+        switch tagged.command {
+        case .capability:
+            try await untagged(["* CAPABILITY " + (await capabilities()).joined(separator: " ")], outbound)
+            try await ok(tag, "Capability completed.", outbound)
+        case .noop, .check:
+            if case .check = tagged.command, selected == nil { return try await notSelected(tag, outbound) }
+            try await reportChanges(allowExpunges: true, outbound)
+            try await ok(tag, tagged.command == .noop ? "NOOP completed." : "Check completed.", outbound)
+        case .logout:
+            try await untagged(["* BYE Logging out"], outbound)
+            try await ok(tag, "Logout completed.", outbound)
+            endReason = "Logged out"
+            return true
+        case .id:
+            try await untagged(["* ID (\"name\" \"Aviary\")"], outbound)
+            try await ok(tag, "ID completed.", outbound)
+        case .startTLS:
+            try await startTLS(tag, outbound)
+        case .login(let name, let password):
+            return try await login(tag, user: name, password: password, outbound)
+        case .authenticate(let mechanism, let initialResponse):
+            return try await authenticate(
+                tag, mechanism: mechanism, initialResponse: initialResponse, frames: &frames, outbound: outbound)
+        default:
+            guard user != nil, store != nil else {
+                try await bad(tag, "Not logged in.", outbound)
+                return false
+            }
+            try await executeAuthenticated(tagged, frames: &frames, outbound: outbound)
+        }
+        return false
+    }
+
+    func notSelected(_ tag: String, _ outbound: Output) async throws -> Bool {
+        try await outbound.write(.line("\(tag) BAD No mailbox selected."))
+        return false
+    }
+
+    /// What this connection may use now (RFC 9051 7.2.2).
+    func capabilities() async -> [String] {
+        var names = ["IMAP4rev1", "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE"]
+        if user == nil {
+            if server.tls != nil && !isSecure { names.append("STARTTLS") }
+            if isPlaintextAllowed {
+                names += await saslMechanismNames
+            } else {
+                names.append("LOGINDISABLED")
+            }
+        } else {
+            names += [
+                "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE",
+                "CREATE-SPECIAL-USE", "ESEARCH", "SEARCHRES", "APPENDLIMIT=\(settings.appendLimit)",
+            ]
+        }
+        return names
+    }
+
+    /// The AUTH= capabilities.
+    var saslMechanismNames: [String] {
+        get async {
+            guard let sasl = server.sasl else { return [] }
+            return await sasl.mechanisms(isSecure: isSecure).map { "AUTH=" + $0 }
+        }
+    }
+
+    /// `imapd_tls_auth_only`: passwords only inside TLS, unless the administrator says otherwise.
+    var isPlaintextAllowed: Bool { isSecure || !settings.isTLSRequiredForAuth }
+
+    /// The last log line: `logout:` after a login, `disconnect:` before one.
+    func end(reason: String?) {
+        let why = reason ?? endReason ?? "connection closed"
+        if let user {
+            logger.info(
+                "logout: user=<\(user.userName)>, rip=\(remoteAddress), fetch=\(statistics.fetched)/\(statistics.fetchedOctets), expunged=\(statistics.expunged), appended=\(statistics.appended), session=<\(id)> (\(why))"
+            )
+        } else {
+            let attempts = failedLogins == 0 ? "no auth attempts" : "auth failed, \(failedLogins) attempts"
+            logger.info("disconnect: rip=\(remoteAddress), lip=\(localAddress), session=<\(id)> (\(why); \(attempts))")
+        }
+    }
+}

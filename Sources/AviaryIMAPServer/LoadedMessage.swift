@@ -1,0 +1,61 @@
+import AviaryCore
+import AviaryIMAP
+import AviaryMailbox
+import AviaryMessage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A message file read for FETCH or SEARCH: its bytes as IMAP presents them (CR LF line ends; Maildir files
+/// have LF), its parsed MIME structure, and its INTERNALDATE (the file's mtime, which never changes).
+struct LoadedMessage: Sendable {
+    var uid: UInt32
+    var bytes: [UInt8]
+    var entity: MIMEEntity
+    var internalDate: Int64
+
+    /// Reads a message file. Blocking. nil when the file has gone (expunged elsewhere).
+    static func load(_ message: ViewMessage, from maildir: Maildir) throws -> LoadedMessage? {
+        let file: FileDescriptor
+        do {
+            file = try maildir.open(message.file)
+        } catch let error as MailboxError where error.code == .notFound {
+            return nil
+        }
+        defer { file.close() }
+        let raw = try file.readToEnd()
+        let status = try file.status()
+        let bytes = withCRLF(raw)
+        return LoadedMessage(
+            uid: message.uid, bytes: bytes, entity: MIMEParser.parse(bytes), internalDate: Int64(status.st_mtim.tv_sec))
+    }
+
+    /// Bare LFs become CR LF; CR LF stays.
+    static func withCRLF(_ raw: [UInt8]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(raw.count + raw.count / 32)
+        var previous: UInt8 = 0
+        for byte in raw {
+            if byte == 10 && previous != 13 { bytes.append(13) }
+            bytes.append(byte)
+            previous = byte
+        }
+        return bytes
+    }
+
+    /// The INTERNALDATE of a message without reading it. Blocking.
+    static func internalDate(of message: ViewMessage, in maildir: Maildir) -> Int64? {
+        var info = stat()
+        guard stat(maildir.path(of: message.file), &info) == 0 else { return nil }
+        return Int64(info.st_mtim.tv_sec)
+    }
+
+    /// RFC822.SIZE without reading the file when its name has `,W=`. Blocking otherwise.
+    static func size(of message: ViewMessage, in maildir: Maildir) -> Int? {
+        if let size = message.file.name.virtualSize { return size }
+        guard let file = try? maildir.open(message.file), let raw = try? file.readToEnd() else { return nil }
+        file.close()
+        return raw.count + raw.indices.count { raw[$0] == 10 && ($0 == 0 || raw[$0 - 1] != 13) }
+    }
+}

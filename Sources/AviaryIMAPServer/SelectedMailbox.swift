@@ -1,0 +1,182 @@
+// A session's view of its selected mailbox (RFC 9051 2.3.1): message sequence numbers are this session's
+// own, and change only when this session is told of an expunge. Another session's (or `local`'s) changes
+// reach the view at `synchronize`, which returns what the client must be told:
+//
+// - new messages: `* n EXISTS` (and `* n RECENT`), allowed at any time;
+// - flag changes: `* n FETCH (FLAGS ...)`, allowed at any time;
+// - expunges: `* n EXPUNGE`, only when the command in progress allows it (not during FETCH, STORE or SEARCH).
+//   Until then a message whose file has gone stays in the view, so that every sequence number the client
+//   knows still means the same message; fetching it yields nothing.
+
+import AviaryIMAP
+import AviaryMailbox
+
+/// One message as a session sees it.
+struct ViewMessage: Sendable {
+    var uid: UInt32
+    var file: MaildirMessage
+    /// The file has gone (expunged elsewhere) and the client has not been told yet.
+    var isGone = false
+}
+
+/// What a synchronization found, in the order the client is told.
+struct MailboxChanges: Sendable {
+    /// Sequence numbers to report expunged, each valid after the ones before it were removed.
+    var expunged: [Int] = []
+    /// The new message count when messages were added.
+    var exists: Int?
+    var recent: Int?
+    /// Sequence numbers (after the expunges) of messages whose flags changed.
+    var flagChanges: [Int] = []
+
+    var isEmpty: Bool { expunged.isEmpty && exists == nil && flagChanges.isEmpty }
+}
+
+/// The selected mailbox of one session.
+struct SelectedMailbox: Sendable {
+    let name: String
+    let maildir: Maildir
+    let isReadOnly: Bool
+    var uidValidity: UInt32
+    var uidNext: UInt32
+    var messages: [ViewMessage]
+    /// UIDs that are \Recent in this session.
+    var recent: Set<UInt32>
+    /// dovecot-keywords: letter index to name.
+    var keywords: [Int: String]
+
+    init(name: String, maildir: Maildir, isReadOnly: Bool, index: MaildirIndex) {
+        self.name = name
+        self.maildir = maildir
+        self.isReadOnly = isReadOnly
+        uidValidity = index.uidValidity
+        uidNext = index.uidNext
+        messages = index.messages.map { ViewMessage(uid: $0.uid, file: $0.message) }
+        recent = isReadOnly ? [] : Set(index.messages.lazy.map(\.uid).filter { $0 >= index.firstRecentUID })
+        keywords = index.keywords
+    }
+
+    /// Merges a fresh index into the view. Blocking work is the caller's (it made `index`).
+    mutating func merge(_ index: MaildirIndex, allowExpunges: Bool) -> MailboxChanges {
+        var changes = MailboxChanges()
+        keywords = index.keywords
+        uidNext = max(uidNext, index.uidNext)
+        var fresh: [UInt32: MaildirMessage] = [:]
+        fresh.reserveCapacity(index.messages.count)
+        for message in index.messages { fresh[message.uid] = message.message }
+        var kept: [ViewMessage] = []
+        kept.reserveCapacity(messages.count)
+        var removedSoFar = 0
+        for (offset, var message) in messages.enumerated() {
+            if let file = fresh[message.uid] {
+                if file.flags != message.file.flags { changes.flagChanges.append(kept.count + 1) }
+                message.file = file
+                message.isGone = false
+                kept.append(message)
+            } else if allowExpunges {
+                // Reported in view order: each number is valid once the earlier ones are gone.
+                changes.expunged.append(offset + 1 - removedSoFar)
+                removedSoFar += 1
+                recent.remove(message.uid)
+            } else {
+                message.isGone = true
+                kept.append(message)
+            }
+        }
+        let largest = messages.last?.uid ?? 0
+        let added = index.messages.filter { $0.uid > largest }
+        for message in added {
+            kept.append(ViewMessage(uid: message.uid, file: message.message))
+            if !isReadOnly && message.uid >= index.firstRecentUID { recent.insert(message.uid) }
+        }
+        messages = kept
+        if !added.isEmpty {
+            changes.exists = messages.count
+            changes.recent = recent.count
+        }
+        return changes
+    }
+
+    /// The IMAP flags of a message: system flags from its file name, keywords through dovecot-keywords,
+    /// `\Recent` when this session has it.
+    func flags(of message: ViewMessage) -> [String] {
+        var result: [String] = []
+        let flags = message.file.flags
+        if flags.contains(.replied) { result.append("\\Answered") }
+        if flags.contains(.flagged) { result.append("\\Flagged") }
+        if flags.contains(.trashed) { result.append("\\Deleted") }
+        if flags.contains(.seen) { result.append("\\Seen") }
+        if flags.contains(.draft) { result.append("\\Draft") }
+        if recent.contains(message.uid) { result.append("\\Recent") }
+        for (index, name) in keywords.sorted(by: { $0.key < $1.key }) {
+            if let letter = Self.keywordFlag(index), flags.contains(letter) { result.append(name) }
+        }
+        return result
+    }
+
+    /// `FLAGS (...)` of a message, for FETCH responses.
+    func flagList(of message: ViewMessage) -> String {
+        "(" + flags(of: message).joined(separator: " ") + ")"
+    }
+
+    /// The Maildir flag of keyword slot `index` (0 = `a`).
+    static func keywordFlag(_ index: Int) -> MaildirFlags? {
+        guard (0..<26).contains(index) else { return nil }
+        return MaildirFlags(rawValue: 1 << UInt64(26 + index))
+    }
+
+    /// The keywords in use in this mailbox, for the FLAGS response.
+    var keywordNames: [String] {
+        keywords.sorted { $0.key < $1.key }.map(\.value)
+    }
+
+    /// The indexes (0-based, ascending) a sequence set names; nil when it names a number past the end.
+    func indexes(of set: IMAPSequenceSet, byUID: Bool, saved: [UInt32]) -> [Int]? {
+        switch set {
+        case .saved:
+            let wanted = Set(saved)
+            return messages.indices.filter { wanted.contains(messages[$0].uid) }
+        case .ranges(let ranges):
+            if byUID {
+                let largest = messages.last?.uid ?? 0
+                var result = Set<Int>()
+                for range in ranges {
+                    let bounds = range.resolved(largest: largest)
+                    // Binary search for the first message at or above the lower bound.
+                    var low = 0, high = messages.count
+                    while low < high {
+                        let middle = (low + high) / 2
+                        if messages[middle].uid < bounds.lowerBound { low = middle + 1 } else { high = middle }
+                    }
+                    while low < messages.count, messages[low].uid <= bounds.upperBound {
+                        result.insert(low)
+                        low += 1
+                    }
+                }
+                return result.sorted()
+            }
+            let count = UInt32(messages.count)
+            var result = Set<Int>()
+            for range in ranges {
+                let bounds = range.resolved(largest: count)
+                guard bounds.lowerBound >= 1, bounds.upperBound <= count else { return nil }
+                for number in bounds { result.insert(Int(number) - 1) }
+            }
+            return result.sorted()
+        }
+    }
+}
+
+extension MailboxChanges {
+    /// The untagged lines that tell the client.
+    func lines(in mailbox: SelectedMailbox) -> [String] {
+        var lines = expunged.map { "* \($0) EXPUNGE" }
+        if let exists { lines.append("* \(exists) EXISTS") }
+        if let recent { lines.append("* \(recent) RECENT") }
+        for number in flagChanges where number <= mailbox.messages.count {
+            let message = mailbox.messages[number - 1]
+            lines.append("* \(number) FETCH (UID \(message.uid) FLAGS \(mailbox.flagList(of: message)))")
+        }
+        return lines
+    }
+}

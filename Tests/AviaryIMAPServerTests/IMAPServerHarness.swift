@@ -1,0 +1,158 @@
+import AviaryConfig
+import AviaryCore
+import AviaryIMAPServer
+import AviaryMailbox
+import AviarySASL
+import AviaryTestSupport
+import Logging
+import NIOCore
+import NIOPosix
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A terse blocking IMAP client for transcripts, on a ``LineSocket``: sends a tagged command and collects
+/// the lines up to the tagged answer. It runs on a client thread, never on the server's; every read times out.
+final class IMAPClient {
+    private let socket: LineSocket
+    private var counter = 0
+
+    init(port: Int) throws { socket = try LineSocket(port: port) }
+
+    func send(raw bytes: [UInt8]) throws { try socket.send(raw: bytes) }
+
+    func send(_ line: String) throws { try send(raw: Array((line + "\r\n").utf8)) }
+
+    func readLine() throws -> String { try socket.readLine() }
+
+    /// Sends `text` with a fresh tag; returns the untagged lines and the tagged one (last).
+    @discardableResult
+    func command(_ text: String) throws -> [String] {
+        counter += 1
+        let tag = "t\(counter)"
+        try send("\(tag) \(text)")
+        return try readUntilTagged(tag)
+    }
+
+    func readUntilTagged(_ tag: String) throws -> [String] {
+        var lines: [String] = []
+        for _ in 0..<100_000 {
+            let line = try readLine()
+            lines.append(line)
+            if line.hasPrefix(tag + " ") { return lines }
+        }
+        throw TestSupportError("no tagged answer for \(tag)")
+    }
+
+    /// The tagged line of a command: `t3 OK ...`.
+    func status(_ text: String) throws -> String { try command(text).last ?? "" }
+
+    func login(_ user: String = "alice@virtual.test", _ password: String = "secret") throws -> String {
+        try status("LOGIN \(user) \(password)")
+    }
+
+    func peerState() -> LineSocket.PeerState { socket.peerState() }
+}
+
+/// An in-process imapd on 127.0.0.1, port 0, with virtual users alice and bob.
+struct IMAPServerHarness: Sendable {
+    let root: String
+    let port: Int
+    let clientPool: NIOThreadPool
+    let logs: CapturedLog
+
+    var aliceMaildir: Maildir { Maildir(path: root + "/vmail/virtual.test/alice/") }
+
+    static func run(extra: String = "", _ body: (IMAPServerHarness) async throws -> Void) async throws {
+        let directory = TemporaryDirectory("imapd")
+        let root = directory.path
+        try SafeFile.writeDurably(
+            Array("alice@virtual.test:{PLAIN}secret\nbob@virtual.test:{PLAIN}hunter2\n".utf8), to: root + "/users")
+        let config = try MainConfig.parse(
+            """
+            myhostname = mail.example.test
+            virtual_mailbox_domains = virtual.test
+            virtual_mailbox_maps = passwd-file:\(root)/users
+            virtual_mailbox_base = \(root)/vmail
+            imapd_tls_auth_only = no
+            imapd_auth_failure_delay = 0
+            \(extra)
+            """,
+            directory: root)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        let clientPool = NIOThreadPool(numberOfThreads: 3)
+        clientPool.start()
+        let logs = CapturedLog()
+        let server = IMAPServer(config: config, logger: logs.logger(label: "imapd-test", level: .info), pool: pool)
+        var failure: (any Error)?
+        do {
+            try await InProcessServer.run("imapd") { ready in
+                try await server.run(host: "127.0.0.1", port: 0, group: group, ready: ready)
+            } _: { port in
+                try await body(IMAPServerHarness(root: root, port: port, clientPool: clientPool, logs: logs))
+            }
+        } catch {
+            failure = error
+        }
+        try? await group.shutdownGracefully()
+        try? await pool.shutdownGracefully()
+        try? await clientPool.shutdownGracefully()
+        withExtendedLifetime(directory) {}
+        if let failure { throw failure }
+    }
+
+    /// Runs a transcript on a client thread: connects, checks the greeting, hands the client to `body`.
+    func transcript<T: Sendable>(_ body: @escaping @Sendable (IMAPClient) throws -> T) async throws -> T {
+        let port = self.port
+        return try await clientPool.runIfActive {
+            let client = try IMAPClient(port: port)
+            let greeting = try client.readLine()
+            guard greeting.hasPrefix("* OK") else { throw TestSupportError("greeting \(greeting)") }
+            return try body(client)
+        }
+    }
+
+    /// Delivers a message (CRLF text, as the queue holds it) to alice's Maildir the way local does.
+    @discardableResult
+    func deliverToAlice(_ text: String) throws -> String {
+        try aliceMaildir.create()
+        return try aliceMaildir.deliver(.bytes(Array(text.split(separator: "\n", omittingEmptySubsequences: false)
+            .joined(separator: "\r\n").utf8)), hostname: "test.host")
+    }
+
+    /// Runs `script` with Python 3 and the port as its first argument; returns its standard output.
+    func python(_ script: String, _ arguments: [String] = []) async throws -> String {
+        let scriptPath = root + "/client-\(UInt32.random(in: 0...UInt32.max)).py"
+        let outputPath = scriptPath + ".out"
+        let errorPath = scriptPath + ".err"
+        try SafeFile.writeDurably(Array(script.utf8), to: scriptPath)
+        let child = try ChildProcess(
+            path: "/usr/bin/python3", arguments: [scriptPath, String(port)] + arguments,
+            standardOutput: outputPath, standardError: errorPath)
+        let status = await child.wait(timeout: .seconds(60))
+        let output = (try? SafeFile.readText(outputPath)) ?? ""
+        guard status == .exited(0) else {
+            let errors = (try? SafeFile.readText(errorPath)) ?? ""
+            _ = await child.terminate(grace: .seconds(1))
+            throw TestSupportError("python client failed (\(status.map(\.description) ?? "timeout")): \(errors)\n\(output)")
+        }
+        return output
+    }
+}
+
+/// A small message with LF line ends.
+func testMessage(_ number: Int, subject: String? = nil, from: String = "sender@example.test") -> String {
+    """
+    From: Sender Name <\(from)>
+    To: alice@virtual.test
+    Subject: \(subject ?? "message \(number)")
+    Date: Mon, 7 Dec 2026 10:00:0\(number % 10) +0000
+    Message-ID: <m\(number)@example.test>
+
+    Body of message \(number).
+    """ + "\n"
+}

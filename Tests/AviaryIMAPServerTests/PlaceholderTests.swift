@@ -1,6 +1,0 @@
-import AviaryIMAPServer
-import Testing
-
-@Suite struct IMAPServerPlaceholderTests {
-    @Test("The server library links") func links() {}
-}

@@ -1,0 +1,184 @@
+import AviaryTestSupport
+import Foundation
+import Testing
+
+/// imapd through master: 143-style with STARTTLS ("127.0.0.6:0") and 993-style TLS on connect ("127.0.0.7:0"),
+/// with smtpd on "127.0.0.1:0" delivering into the same Maildirs.
+func makeIMAPInstance() throws -> TestInstance {
+    try TestInstance(
+        mainCf: [
+            ("smtpd_tls_cert_file", "DIR/certs/server-chain.pem"), ("smtpd_tls_key_file", "DIR/certs/server.key"),
+        ],
+        masterCf: [
+            "127.0.0.1:0 inet n - n - - smtpd",
+            "127.0.0.6:0 inet n - n - - imapd",
+            "127.0.0.7:0 inet n - n - - imapd -o imapd_tls_wrappermode=yes",
+            "qmgr unix n - n 300 1 qmgr",
+            "local unix - n n - - local",
+        ])
+}
+
+/// The unique part of a Maildir file name (before `:2,`), from a path.
+enum SafeName {
+    static func unique(_ path: String) -> String {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return String(name.split(separator: ":").first ?? Substring(name))
+    }
+}
+
+extension Integration {
+    @Suite("IMAP", .serialized)
+    struct IMAP {
+        static let user = "alice@example.test"
+
+        /// The message files of a Maildir (new/ and cur/), full paths, sorted by name.
+        static func files(in maildir: String) -> [String] {
+            ["new", "cur"].flatMap { sub in
+                ((try? FileManager.default.contentsOfDirectory(atPath: maildir + "/" + sub)) ?? [])
+                    .filter { !$0.hasPrefix(".") }.map { maildir + "/" + sub + "/" + $0 }
+            }.sorted { SafeName.unique($0) < SafeName.unique($1) }
+        }
+
+        /// Sends `count` messages through smtpd and waits for local to deliver them.
+        static func deliver(_ count: Int, to instance: TestInstance) async throws {
+            for number in 1...count {
+                let file = instance.directory + "/message-\(number)"
+                try instance.writeFile(
+                    file,
+                    bytes: Array("From: Sender <sender@example.test>\nTo: \(user)\nSubject: imap message \(number)\n\nBody \(number)\nGr\u{00FC}\u{00DF}e\n".utf8))
+                let sent = try await instance.run(
+                    "python3", [clientsDirectory + "/smtplib_send.py", String(instance.smtpPort), "sender@example.test", user, file])
+                check(sent.standardOutput.contains("\"error\": null"), "\(sent)", instance)
+            }
+            let delivered = try await instance.waitUntil(timeout: .seconds(30)) { instance.maildirFiles(user).count >= count }
+            check(delivered, "\(instance.maildirFiles(user).count) of \(count) delivered", instance)
+        }
+
+        @Test("imaplib over STARTTLS and imaps, curl, and openssl s_client read what smtpd delivered")
+        func clients() async throws {
+            try await withInstance(try makeIMAPInstance()) { instance in
+                try await installCertificates(instance)
+                try await instance.start()
+                try await Self.deliver(3, to: instance)
+                let port = try #require(instance.port(of: "127.0.0.6:0"))
+                let tlsPort = try #require(instance.port(of: "127.0.0.7:0"))
+
+                let session = try await instance.run(
+                    "python3", [clientsDirectory + "/imap_clients.py", "starttls", "127.0.0.6", String(port), Self.user, TestInstance.password])
+                let object = try #require(
+                    try JSONSerialization.jsonObject(with: Data(session.standardOutput.utf8)) as? [String: Any], "\(session)")
+                let plain = (object["capability_plain"] as? [String]) ?? []
+                check(plain.contains("STARTTLS") && plain.contains("LOGINDISABLED"), "\(object)", instance)
+                check((object["login_before_tls"] as? String)?.contains("PRIVACYREQUIRED") == true, "\(object)", instance)
+                check((object["login"] as? String) == "OK", "\(object)", instance)
+                check((object["uids"] as? [Int]) == [1, 2, 3], "\(object)", instance)
+                let bodies = (object["bodies"] as? [String]) ?? []
+                check(bodies.count == 3 && bodies[2].contains("Body 3\r\nGr\u{00FC}\u{00DF}e\r\n"), "\(bodies)", instance)
+                check(((object["structures"] as? [String]) ?? []).contains { $0.contains("ENVELOPE") && $0.contains("\"imap message 1\"") },
+                    "\(object)", instance)
+
+                let secure = try await instance.run(
+                    "python3", [clientsDirectory + "/imap_clients.py", "imaps", "127.0.0.7", String(tlsPort), Self.user, TestInstance.password])
+                check(secure.standardOutput.contains("Body 2"), "\(secure)", instance)
+                check(secure.standardOutput.contains("\\\\Seen"), "BODY[] marks messages seen: \(secure)", instance)
+
+                let curl = try await instance.run(
+                    "curl", ["-s", "-k", "--user", "\(Self.user):\(TestInstance.password)", "imaps://127.0.0.7:\(tlsPort)/INBOX;UID=2"])
+                check(curl.standardOutput.contains("Subject: imap message 2"), "\(curl)", instance)
+                let curlStartTLS = try await instance.run(
+                    "curl", ["-s", "-k", "--ssl-reqd", "--user", "\(Self.user):\(TestInstance.password)", "imap://127.0.0.6:\(port)/INBOX;UID=3"])
+                check(curlStartTLS.standardOutput.contains("Body 3"), "\(curlStartTLS)", instance)
+
+                let client = try await instance.run(
+                    "openssl", ["s_client", "-starttls", "imap", "-connect", "127.0.0.6:\(port)", "-brief"],
+                    stdin: Array("a LOGOUT\r\n".utf8), timeout: .seconds(30))
+                check((client.standardOutput + client.standardError).contains("CONNECTION ESTABLISHED"), "\(client)", instance)
+                try await instance.awaitLogLine(containing: "login: user=<alice@example.test>, method=PLAIN")
+            }
+        }
+
+        @Test("IDLE reports a message sent through smtpd meanwhile")
+        func idlePush() async throws {
+            try await withInstance(try makeIMAPInstance()) { instance in
+                try await installCertificates(instance)
+                try await instance.start()
+                try await Self.deliver(1, to: instance)
+                let port = try #require(instance.port(of: "127.0.0.6:0"))
+                let idle = try await instance.run(
+                    "python3",
+                    [clientsDirectory + "/imap_clients.py", "idle", "127.0.0.6", String(port), Self.user, TestInstance.password,
+                     String(instance.smtpPort)], timeout: .seconds(60))
+                check(idle.standardOutput.contains("\"* 2 EXISTS\""), "\(idle)", instance)
+                check(idle.standardOutput.contains("Idle completed"), "\(idle)", instance)
+            }
+        }
+
+        @Test("mbsync pulls the mailbox, then pushes a flag change, a deletion and a new folder back")
+        func mbsync() async throws {
+            guard TestInstance.isAvailable("mbsync") else {
+                Issue.record("mbsync is not installed (scripts/install-deps.sh installs isync)")
+                return
+            }
+            try await withInstance(try makeIMAPInstance()) { instance in
+                try await installCertificates(instance)
+                try await instance.start()
+                try await Self.deliver(3, to: instance)
+                let port = try #require(instance.port(of: "127.0.0.6:0"))
+                let local = instance.directory + "/local-mail/"
+                let config = instance.directory + "/mbsyncrc"
+                try instance.writeFile(
+                    config,
+                    bytes: Array(
+                        """
+                        IMAPAccount aviary
+                        Host 127.0.0.6
+                        Port \(port)
+                        User \(Self.user)
+                        Pass \(TestInstance.password)
+                        TLSType STARTTLS
+                        CertificateFile \(instance.directory)/certs/ca.pem
+
+                        IMAPStore remote
+                        Account aviary
+
+                        MaildirStore local
+                        Path \(local)
+                        Inbox \(local)INBOX
+                        SubFolders Verbatim
+
+                        Channel mail
+                        Far :remote:
+                        Near :local:
+                        Patterns *
+                        Create Both
+                        Expunge Both
+                        SyncState *
+
+                        """.utf8), mode: 0o600)
+                let first = try await instance.run("mbsync", ["-c", config, "-a"], timeout: .seconds(60))
+                let pulled = Self.files(in: local + "INBOX").count
+                check(pulled == 3, "mbsync pulled \(pulled): \(first)", instance)
+
+                // Locally: flag the first message, delete the second, make a folder with a message.
+                let files = Self.files(in: local + "INBOX")
+                check(files.count == 3, "\(files)", instance)
+                if files.count == 3 {
+                    let unique = SafeName.unique(files[0])
+                    try FileManager.default.moveItem(atPath: files[0], toPath: local + "INBOX/cur/" + unique + ":2,FS")
+                    try FileManager.default.removeItem(atPath: files[1])
+                }
+                for sub in ["cur", "new", "tmp"] {
+                    try FileManager.default.createDirectory(atPath: local + "Projects/" + sub, withIntermediateDirectories: true)
+                }
+                try instance.writeFile(local + "Projects/new/1.local.test", bytes: Array("Subject: local\n\nmade by mbsync\n".utf8))
+                let second = try await instance.run("mbsync", ["-c", config, "-a"], timeout: .seconds(60))
+                let remoteInbox = Self.files(in: instance.vmail + "/example.test/alice")
+                check(remoteInbox.count == 2, "server INBOX after push: \(remoteInbox)\n\(second)", instance)
+                check(remoteInbox.contains { $0.hasSuffix(":2,FS") }, "flags pushed: \(remoteInbox)", instance)
+                let projects = instance.vmail + "/example.test/alice/.Projects"
+                let pushed = Self.files(in: projects)
+                check(pushed.count == 1, "new folder pushed: \(pushed)\n\(second)", instance)
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""IMAP clients for the integration tests, driving imapd as real programs do.
+
+Usage:
+  imap_clients.py starttls HOST PORT USER PASSWORD       imaplib over STARTTLS: capabilities before and after
+                                                          TLS, LOGIN refused before it, then a reader's session
+  imap_clients.py imaps HOST PORT USER PASSWORD          imaplib over TLS on connect: fetch every body
+  imap_clients.py idle HOST PORT USER PASSWORD SMTP_PORT IDLE, then send a message through smtpd on SMTP_PORT
+                                                          and wait (at most 20 s) for the EXISTS that reports it
+Prints one JSON object.
+"""
+import imaplib
+import json
+import smtplib
+import socket
+import ssl
+import sys
+import time
+
+
+def context():
+    tls = ssl.create_default_context()
+    tls.check_hostname = False
+    tls.verify_mode = ssl.CERT_NONE
+    return tls
+
+
+def starttls(host, port, user, password):
+    out = {}
+    m = imaplib.IMAP4(host, port, timeout=30)
+    out["capability_plain"] = list(m.capabilities)
+    try:
+        m.login(user, password)
+        out["login_before_tls"] = "accepted"
+    except imaplib.IMAP4.error as error:
+        out["login_before_tls"] = str(error)
+    m.starttls(ssl_context=context())
+    out["capability_tls"] = list(m.capabilities)
+    out["login"] = m.login(user, password)[0]
+    out["select"] = int(m.select("INBOX")[1][0])
+    typ, data = m.uid("SEARCH", None, "ALL")
+    uids = data[0].split()
+    out["uids"] = [int(u) for u in uids]
+    bodies = []
+    for uid in uids:
+        typ, data = m.uid("FETCH", uid, "(BODY.PEEK[] RFC822.SIZE)")
+        bodies.append(data[0][1].decode("utf-8", "replace"))
+    out["bodies"] = bodies
+    typ, data = m.fetch("1:*", "(FLAGS ENVELOPE BODYSTRUCTURE)")
+    out["structures"] = [d.decode("utf-8", "replace") for d in data if isinstance(d, bytes)]
+    out["list"] = [line.decode() for line in m.list()[1]]
+    m.logout()
+    return out
+
+
+def imaps(host, port, user, password):
+    out = {}
+    m = imaplib.IMAP4_SSL(host, port, ssl_context=context(), timeout=30)
+    out["capability"] = list(m.capabilities)
+    out["login"] = m.login(user, password)[0]
+    out["select"] = int(m.select("INBOX")[1][0])
+    typ, data = m.fetch("1:*", "(BODY[])")
+    out["bodies"] = [d[1].decode("utf-8", "replace") for d in data if isinstance(d, tuple)]
+    typ, data = m.fetch("1:*", "(FLAGS)")
+    out["flags"] = [d.decode() for d in data]
+    m.logout()
+    return out
+
+
+def idle(host, port, user, password, smtp_port):
+    out = {}
+    m = imaplib.IMAP4(host, port, timeout=30)
+    m.starttls(ssl_context=context())
+    m.login(user, password)
+    before = int(m.select("INBOX")[1][0])
+    out["before"] = before
+    tag = m._new_tag().decode()
+    m.send(("%s IDLE\r\n" % tag).encode())
+    out["continuation"] = m.readline().decode().strip()
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=20) as client:
+        client.sendmail("sender@example.test", [user], b"Subject: pushed\r\n\r\nwhile idling\r\n")
+    sent = time.monotonic()
+    m.sock.settimeout(20)
+    lines = []
+    try:
+        while True:
+            line = m.readline().decode().strip()
+            if not line:
+                break
+            lines.append(line)
+            if line.endswith("EXISTS"):
+                break
+    except socket.timeout:
+        pass
+    out["seconds"] = round(time.monotonic() - sent, 3)
+    out["lines"] = lines
+    m.send(b"DONE\r\n")
+    out["done"] = m.readline().decode().strip()
+    m.logout()
+    return out
+
+
+def main():
+    mode, host, port, user, password = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+    if mode == "starttls":
+        result = starttls(host, port, user, password)
+    elif mode == "imaps":
+        result = imaps(host, port, user, password)
+    elif mode == "idle":
+        result = idle(host, port, user, password, int(sys.argv[6]))
+    else:
+        raise SystemExit("unknown mode " + mode)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
