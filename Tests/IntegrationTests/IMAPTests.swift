@@ -42,10 +42,13 @@ extension Integration {
         /// Sends `count` messages through smtpd and waits for local to deliver them.
         static func deliver(_ count: Int, to instance: TestInstance) async throws {
             for number in 1...count {
+                // smtplib sends bytes as they are: CR LF line ends here (smtpd refuses a bare LF).
                 let file = instance.directory + "/message-\(number)"
                 try instance.writeFile(
                     file,
-                    bytes: Array("From: Sender <sender@example.test>\nTo: \(user)\nSubject: imap message \(number)\n\nBody \(number)\nGr\u{00FC}\u{00DF}e\n".utf8))
+                    bytes: Array(
+                        "From: Sender <sender@example.test>\r\nTo: \(user)\r\nSubject: imap message \(number)\r\n\r\nBody \(number)\r\nGr\u{00FC}\u{00DF}e\r\n"
+                            .utf8))
                 let sent = try await instance.run(
                     "python3", [clientsDirectory + "/smtplib_send.py", String(instance.smtpPort), "sender@example.test", user, file])
                 check(sent.standardOutput.contains("\"error\": null"), "\(sent)", instance)
@@ -126,6 +129,7 @@ extension Integration {
                 let port = try #require(instance.port(of: "127.0.0.6:0"))
                 let local = instance.directory + "/local-mail/"
                 let config = instance.directory + "/mbsyncrc"
+                try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true)
                 try instance.writeFile(
                     config,
                     bytes: Array(
@@ -135,8 +139,8 @@ extension Integration {
                         Port \(port)
                         User \(Self.user)
                         Pass \(TestInstance.password)
-                        TLSType STARTTLS
-                        CertificateFile \(instance.directory)/certs/ca.pem
+                        SSLType STARTTLS
+                        CertificateFile \(instance.directory)/certs/server.pem
 
                         IMAPStore remote
                         Account aviary

@@ -95,7 +95,12 @@ def idle(host, port, user, password, smtp_port):
     out["seconds"] = round(time.monotonic() - sent, 3)
     out["lines"] = lines
     m.send(b"DONE\r\n")
-    out["done"] = m.readline().decode().strip()
+    for _ in range(100):
+        line = m.readline().decode().strip()
+        if not line or line.startswith(tag):
+            break
+        lines.append(line)
+    out["done"] = line
     m.logout()
     return out
 
