@@ -100,6 +100,46 @@ extension Integration {
             }
         }
 
+        @Test("fetchmail (STARTTLS) and getmail6 (imaps) fetch every message byte-exact and leave them on the server")
+        func fetchers() async throws {
+            try await withInstance(try makeIMAPInstance()) { instance in
+                try await installCertificates(instance)
+                try await instance.start()
+                try await Self.deliver(3, to: instance)
+                let port = try #require(instance.port(of: "127.0.0.6:0"))
+                let tlsPort = try #require(instance.port(of: "127.0.0.7:0"))
+
+                let fetched = instance.directory + "/fetched"
+                try FileManager.default.createDirectory(atPath: fetched, withIntermediateDirectories: true)
+                let rc = instance.directory + "/fetchmailrc"
+                try instance.writeFile(
+                    rc,
+                    bytes: Array(
+                        """
+                        set no syslog
+                        poll 127.0.0.6 port \(port) protocol IMAP timeout 30
+                          user "\(Self.user)" there with password "\(TestInstance.password)" is "root" here
+                          sslproto "tls1.2+" no sslcertck keep fetchall
+                          mda "/bin/sh -c 'cat > \(fetched)/msg.$$'"
+
+                        """.utf8), mode: 0o600)
+                let fetchmail = try await instance.run(
+                    "fetchmail", ["-f", rc, "--nodetach", "-i", instance.directory + "/fetchids"], timeout: .seconds(120))
+                let files = (try? FileManager.default.contentsOfDirectory(atPath: fetched)) ?? []
+                check(files.count == 3, "fetchmail fetched \(files.count):\n\(fetchmail)", instance)
+                let bodies = files.map { (try? String(contentsOfFile: fetched + "/" + $0, encoding: .utf8)) ?? "" }
+                check(bodies.allSatisfy { $0.contains("Gr\u{00FC}\u{00DF}e") }, "\(bodies)", instance)
+
+                let getmail = try await instance.run(
+                    "python3",
+                    [clientsDirectory + "/pop3_clients.py", "getmail", "127.0.0.7", String(tlsPort), Self.user,
+                     TestInstance.password, instance.directory + "/getmail", "SimpleIMAPSSLRetriever"],
+                    timeout: .seconds(150))
+                check(getmail.standardOutput.contains("\"files\": 3"), "\(getmail)", instance)
+                check(Self.files(in: instance.vmail + "/example.test/alice").count == 3, "messages left on the server", instance)
+            }
+        }
+
         @Test("IDLE reports a message sent through smtpd meanwhile")
         func idlePush() async throws {
             try await withInstance(try makeIMAPInstance()) { instance in

@@ -4,7 +4,9 @@
 Usage:
   pop3_clients.py poplib HOST PORT USER PASS        poplib: CAPA, USER before STLS (must fail), stls(),
                                                     login, STAT, UIDL, RETR 1 (bytes as hex)
-  pop3_clients.py getmail HOST PORT USER PASS DIR   getmail6 over pop3s into the Maildir DIR (keeps mail)
+  pop3_clients.py getmail HOST PORT USER PASS DIR [RETRIEVER]
+                                                    getmail6 over pop3s (or RETRIEVER, e.g.
+                                                    SimpleIMAPSSLRetriever) into the Maildir DIR (keeps mail)
   pop3_clients.py session HOST PORT USER PASS OUT   poplib over STLS: login, STAT, RETR 1 (raw bytes with CR LF
                                                     to OUT), then creates OUT.held and waits (60 s at most)
                                                     for OUT.go before DELE 1 and QUIT
@@ -45,7 +47,7 @@ def with_poplib(host, port, user, password):
     print(json.dumps(result))
 
 
-def with_getmail(host, port, user, password, directory):
+def with_getmail(host, port, user, password, directory, retriever="SimplePOP3SSLRetriever"):
     for sub in ("cur", "new", "tmp"):
         os.makedirs(os.path.join(directory, "maildir", sub), exist_ok=True)
     destination_user = ""
@@ -61,11 +63,11 @@ def with_getmail(host, port, user, password, directory):
         f.write(
             # timeout: getmail's own socket timeout (default 180 s) comes before the 120 s kill below, so a
             # stall is reported by getmail, with what it was waiting for.
-            "[retriever]\ntype = SimplePOP3SSLRetriever\nserver = %s\nport = %s\nusername = %s\npassword = %s\n"
+            "[retriever]\ntype = %s\nserver = %s\nport = %s\nusername = %s\npassword = %s\n"
             "timeout = 60\n"
             "[destination]\ntype = Maildir\npath = %s/\n%s[options]\ndelete = false\nread_all = true\n"
             "received = false\ndelivered_to = false\nmessage_log_syslog = false\nverbose = 1\n"
-            % (host, port, user, password, os.path.join(directory, "maildir"), destination_user)
+            % (retriever, host, port, user, password, os.path.join(directory, "maildir"), destination_user)
         )
     try:
         run = subprocess.run(
@@ -110,4 +112,4 @@ if __name__ == "__main__":
     elif kind == "session":
         held_session(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6])
     else:
-        with_getmail(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6])
+        with_getmail(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], *sys.argv[7:8])
