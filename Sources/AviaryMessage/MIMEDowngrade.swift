@@ -14,8 +14,8 @@
 ///   a leaf; a multipart without its close delimiter ends at the end of its body; nesting deeper than
 ///   `depthLimit` is copied as it is. What could not be made 7-bit is listed in `Result.problems`.
 ///
-/// Memory: the output, about the input's size (at most three times the 8-bit parts) plus the field table
-/// of one header section at a time.
+/// Memory: the output, about the input's size (at most three times the 8-bit parts), plus the message's
+/// `MIMEEntity` tree (ranges and each header section's field table).
 public struct MIMEDowngrade {
     /// Why some content is left 8-bit or was read leniently.
     public enum Problem: Sendable, Equatable, CustomStringConvertible {

@@ -1,94 +1,92 @@
-/// The walk behind `MIMEDowngrade.sevenBit`: one pass over the entity tree, appending to one output array;
-/// entities are ranges of the input, so nothing is copied but the output.
+/// The walk behind `MIMEDowngrade.sevenBit`: one pass over the message's `MIMEEntity` tree, appending to one
+/// output array; entities are ranges of the input, so nothing is copied but the output.
+///
+/// The tree leaves the line end before a delimiter line out of the part before it (RFC 2046 5.1.1). The
+/// converter counts it to that part, so that an encoded part's last line keeps its own line end: each entity
+/// is converted up to an `end` that may lie one line end past its range.
 struct MIMEDowngradeConverter {
     let input: [UInt8]
-    let depthLimit: Int
+    /// The converter's depth limit; no limit on parts or header bytes, so every field is seen and replaceable.
+    let limits: MIMELimits
     private(set) var output: [UInt8] = []
     private(set) var problems: [MIMEDowngrade.Problem] = []
     private var changeCount = 0
     var isChanged: Bool { changeCount > 0 }
 
-    private static let plainText = MIMEContentType(type: "text", subtype: "plain")
-    private static let rfc822 = MIMEContentType(type: "message", subtype: "rfc822")
-
     /// One entity while it is converted.
     private struct Entity {
+        var tree: MIMEEntity
+        /// The tree's range, running on to the end the converter gives the entity.
         var range: Range<Int>
-        var header: MIMEHeaderSection
-        var type: MIMEContentType
-        /// The Content-Transfer-Encoding token, lowercased; `7bit` when absent.
-        var encoding: String
         var lineEnd: [UInt8]
-        var depth: Int
         /// A message (top level or message/rfc822 content), which gets MIME-Version when it changes.
         var isMessage: Bool
+        var header: MIMEHeaderSection { tree.header }
         var body: Range<Int> { header.bodyStart..<range.upperBound }
-        /// 7bit, 8bit or binary: the only encodings a composite may have (RFC 2045 6.4).
-        var hasIdentityEncoding: Bool { ["7bit", "8bit", "binary"].contains(encoding) }
-        var isEightBitLabelled: Bool { encoding == "8bit" || encoding == "binary" }
-    }
-
-    /// A delimiter line of a multipart body, line end included.
-    private struct Delimiter {
-        var line: Range<Int>
-        var isClose: Bool
+        var isEightBitLabelled: Bool { tree.transferEncoding == "8bit" || tree.transferEncoding == "binary" }
     }
 
     init(input: [UInt8], depthLimit: Int) {
         self.input = input
-        self.depthLimit = depthLimit
+        limits = MIMELimits(depth: depthLimit, parts: .max, headerBytes: .max)
         output.reserveCapacity(input.count + input.count / 8)
     }
 
     mutating func run() {
         let newline = input.firstIndex(of: 10)
         let lineEnd: [UInt8] = newline.map { $0 > 0 && input[$0 - 1] == 13 ? [13, 10] : [10] } ?? [13, 10]
-        convert(0..<input.count, depth: 0, isMessage: true, defaultType: Self.plainText, lineEnd: lineEnd)
+        convert(MIMEParser.parse(input, limits: limits), end: input.count, isMessage: true, lineEnd: lineEnd)
     }
 
-    private mutating func convert(
-        _ range: Range<Int>,
-        depth: Int,
-        isMessage: Bool,
-        defaultType: MIMEContentType,
-        lineEnd: [UInt8]
-    ) {
-        let header = MIMEHeaderSection(input, range)
-        if header.hasEightBit(input, start: range.lowerBound) {
-            note(depth == 0 ? .eightBitHeader : .eightBitPartHeader)
-        }
-        let type = header.value("content-type", in: input).flatMap(MIMEContentType.init(parsing:)) ?? defaultType
-        let encoding = header.value("content-transfer-encoding", in: input).map(Self.encodingToken) ?? "7bit"
+    private mutating func convert(_ parsed: MIMEEntity, end: Int, isMessage: Bool, lineEnd: [UInt8]) {
+        let tree = completed(parsed, end: end)
         let entity = Entity(
-            range: range,
-            header: header,
-            type: type,
-            encoding: encoding,
-            lineEnd: header.lineEnd ?? lineEnd,
-            depth: depth,
+            tree: tree,
+            range: tree.range.lowerBound..<end,
+            lineEnd: tree.header.lineEnd ?? lineEnd,
             isMessage: isMessage
         )
-        guard (type.isMultipart || type.isMessageRFC822) && entity.hasIdentityEncoding else {
+        if entity.header.hasEightBit(input, start: entity.range.lowerBound) {
+            note(tree.depth == 0 ? .eightBitHeader : .eightBitPartHeader)
+        }
+        let type = tree.contentType
+        // message/global is a leaf here: its header may be 8-bit, so only encoding it whole makes it 7-bit.
+        guard (type.isMultipart || type.isMessageRFC822) && tree.hasIdentityEncoding else {
             return convertLeaf(entity)
         }
-        guard depth < depthLimit else {
-            if !MIMEDowngrade.isSevenBit(input[range]) || entity.isEightBitLabelled { note(.nestingTooDeep) }
-            return output.append(contentsOf: input[range])
+        guard !tree.isTruncated else {
+            if !MIMEDowngrade.isSevenBit(input[entity.range]) || entity.isEightBitLabelled { note(.nestingTooDeep) }
+            return output.append(contentsOf: input[entity.range])
         }
-        if type.isMessageRFC822 { return convertMessage(entity) }
-        let delimiters = type.boundary.map { delimiterLines(Array($0.utf8), in: entity.body) } ?? []
-        guard !delimiters.isEmpty else {
+        if let message = tree.message { return convertMessage(entity, message) }
+        guard !tree.delimiters.isEmpty else {
             note(.multipartWithoutBoundary)
             return convertLeaf(entity)
         }
-        convertMultipart(entity, delimiters)
+        convertMultipart(entity)
+    }
+
+    /// `entity` as the converter reads it, up to `end`. Past the tree's range lies at most the line end of the
+    /// entity's last line, which only matters if the tree read that line as header or as a delimiter line:
+    /// completed, it can read otherwise (the line end can be the header's empty line, and a CR before it is then
+    /// no line end), so the entity is read again with it.
+    private func completed(_ entity: MIMEEntity, end: Int) -> MIMEEntity {
+        guard end > entity.range.upperBound else { return entity }
+        let headerReadsLastLine = !input[entity.header.end..<entity.range.upperBound].contains(10)
+        let delimiterEndsInCR = entity.delimiters.last.map {
+            $0.upperBound == entity.range.upperBound && input[$0.upperBound - 1] == 13
+        }
+        guard headerReadsLastLine || delimiterEndsInCR == true else { return entity }
+        let range = entity.range.lowerBound..<end
+        return MIMEParser.entity(input, range, depth: entity.depth, defaultType: entity.contentType, limits: limits)
     }
 
     /// A body that is not composite: encoded quoted-printable when 8-bit (by label or content), else copied.
     private mutating func convertLeaf(_ entity: Entity) {
         let isEightBit = !MIMEDowngrade.isSevenBit(input[entity.body])
-        guard entity.isEightBitLabelled || (isEightBit && entity.encoding == "7bit") else {
-            if isEightBit { note(.eightBitEncodedBody(encoding: entity.encoding)) }
+        let encoding = entity.tree.transferEncoding
+        guard entity.isEightBitLabelled || (isEightBit && encoding == "7bit") else {
+            if isEightBit { note(.eightBitEncodedBody(encoding: encoding)) }
             return output.append(contentsOf: input[entity.range])
         }
         let mimeVersionAt = writeHeader(entity, encoding: "quoted-printable")
@@ -98,43 +96,37 @@ struct MIMEDowngradeConverter {
     }
 
     /// message/rfc822: the embedded message converted; an 8bit/binary label becomes 7bit.
-    private mutating func convertMessage(_ entity: Entity) {
+    private mutating func convertMessage(_ entity: Entity, _ message: MIMEEntity) {
         let changesBefore = changeCount
         let mimeVersionAt = writeHeader(entity, encoding: entity.isEightBitLabelled ? "7bit" : nil)
-        convert(
-            entity.body,
-            depth: entity.depth + 1,
-            isMessage: true,
-            defaultType: Self.plainText,
-            lineEnd: entity.lineEnd
-        )
+        convert(message, end: entity.range.upperBound, isMessage: true, lineEnd: entity.lineEnd)
         addMIMEVersion(entity, at: mimeVersionAt, changedSince: changesBefore)
     }
 
     /// multipart/*: each part converted between byte-exact delimiter lines, preamble and epilogue copied.
-    private mutating func convertMultipart(_ entity: Entity, _ delimiters: [Delimiter]) {
+    private mutating func convertMultipart(_ entity: Entity) {
         let changesBefore = changeCount
         let mimeVersionAt = writeHeader(entity, encoding: entity.isEightBitLabelled ? "7bit" : nil)
-        let partType = entity.type.subtype == "digest" ? Self.rfc822 : Self.plainText
-        copyUnconverted(entity.body.lowerBound..<delimiters[0].line.lowerBound)
-        for (index, delimiter) in delimiters.enumerated() {
-            output.append(contentsOf: input[delimiter.line])
-            if delimiter.isClose {
-                copyUnconverted(delimiter.line.upperBound..<entity.range.upperBound)
-                break
-            }
+        let delimiters = entity.tree.delimiters.map(line)
+        copyUnconverted(entity.body.lowerBound..<delimiters[0].lowerBound)
+        for (index, part) in entity.tree.children.enumerated() {
+            output.append(contentsOf: input[delimiters[index]])
             let isLast = index + 1 == delimiters.count
             if isLast { note(.unterminatedMultipart) }
-            let partEnd = isLast ? entity.range.upperBound : delimiters[index + 1].line.lowerBound
-            convert(
-                delimiter.line.upperBound..<partEnd,
-                depth: entity.depth + 1,
-                isMessage: false,
-                defaultType: partType,
-                lineEnd: entity.lineEnd
-            )
+            let partEnd = isLast ? entity.range.upperBound : delimiters[index + 1].lowerBound
+            convert(part, end: partEnd, isMessage: false, lineEnd: entity.lineEnd)
+        }
+        if entity.tree.isTerminated, let close = delimiters.last {
+            output.append(contentsOf: input[close])
+            copyUnconverted(close.upperBound..<entity.range.upperBound)
         }
         addMIMEVersion(entity, at: mimeVersionAt, changedSince: changesBefore)
+    }
+
+    /// A delimiter of the tree without the line end before it, which the converter counts to what precedes it.
+    private func line(_ delimiter: Range<Int>) -> Range<Int> {
+        let start = input[delimiter].firstIndex { $0 != 13 && $0 != 10 } ?? delimiter.upperBound
+        return start..<delimiter.upperBound
     }
 
     /// Preamble or epilogue: copied as it is.
@@ -188,42 +180,6 @@ struct MIMEDowngradeConverter {
         if let last = output.last, last != 10, entity.header.end > entity.range.lowerBound {
             output.append(contentsOf: entity.lineEnd)
         }
-    }
-
-    /// The delimiter lines of a multipart body (RFC 2046 5.1.1): `--boundary` plus optional white space, or
-    /// `--boundary--` (close delimiter, the last one looked for).
-    private func delimiterLines(_ boundary: [UInt8], in body: Range<Int>) -> [Delimiter] {
-        var delimiters: [Delimiter] = []
-        var start = body.lowerBound
-        while start < body.upperBound {
-            let next = input[start..<body.upperBound].firstIndex(of: 10).map { $0 + 1 } ?? body.upperBound
-            if let isClose = Self.delimiterKind(input[MIMEHeaderSection.content(input, start..<next)], boundary) {
-                delimiters.append(Delimiter(line: start..<next, isClose: isClose))
-                if isClose { break }
-            }
-            start = next
-        }
-        return delimiters
-    }
-
-    /// `nil` for a line that is no delimiter, `true` for a close delimiter.
-    private static func delimiterKind(_ line: ArraySlice<UInt8>, _ boundary: [UInt8]) -> Bool? {
-        guard line.count >= boundary.count + 2, line.first == 45, line[line.startIndex + 1] == 45 else { return nil }
-        let boundaryEnd = line.startIndex + 2 + boundary.count
-        guard line[(line.startIndex + 2)..<boundaryEnd].elementsEqual(boundary) else { return nil }
-        var rest = line[boundaryEnd...]
-        var isClose = false
-        if rest.starts(with: [45, 45]) {
-            isClose = true
-            rest = rest.dropFirst(2)
-        }
-        return rest.allSatisfy { $0 == 32 || $0 == 9 } ? isClose : nil
-    }
-
-    /// `8bit (comment)` → `8bit`.
-    private static func encodingToken(_ value: String) -> String {
-        let token = value.prefix { $0 != " " && $0 != "\t" && $0 != ";" && $0 != "(" }
-        return token.isEmpty ? "7bit" : token.lowercased()
     }
 
     private mutating func note(_ problem: MIMEDowngrade.Problem) {

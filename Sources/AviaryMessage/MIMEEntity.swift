@@ -105,8 +105,20 @@ public struct MIMEEntity: Sendable {
 public enum MIMEParser {
     /// The tree of `bytes` (a whole message, LF or CR LF line ends).
     public static func parse(_ bytes: [UInt8], limits: MIMELimits = .init()) -> MIMEEntity {
+        entity(bytes, 0..<bytes.count, depth: 0, defaultType: .plainText, limits: limits)
+    }
+
+    /// The entity at `range` of `bytes`, read as `parse` reads one at `depth` whose Content-Type defaults to
+    /// `defaultType` (the limits count from this entity).
+    static func entity(
+        _ bytes: [UInt8],
+        _ range: Range<Int>,
+        depth: Int,
+        defaultType: MIMEContentType,
+        limits: MIMELimits
+    ) -> MIMEEntity {
         var state = State(bytes: bytes, limits: limits)
-        return state.entity(0..<bytes.count, depth: 0, defaultType: .plainText)
+        return state.entity(range, depth: depth, defaultType: defaultType)
     }
 
     /// `8bit (comment)` → `8bit`.
