@@ -16,7 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 PACKAGES=(
     swaks postfix dnsmasq-base python3 openssl libssl-dev libsasl2-dev libsasl2-modules sasl2-bin libcrypt-dev
     mailutils fetchmail getmail6 netcat-openbsd
-    dovecot-imapd isync neomutt
+    dovecot-imapd isync neomutt python3-pip
     procps iproute2 curl ca-certificates
 )
 MAIL_OWNER=aviary
@@ -87,6 +87,13 @@ if ((${#missing[@]} > 0)); then
     done
 else
     note "packages: all present (${#PACKAGES[@]})"
+fi
+
+# imapclient (the IMAP tests' second Python client) is on PyPI only, not in Debian 12.
+if ! /usr/bin/python3 -c "import imapclient" 2>/dev/null; then
+    note "installing imapclient from PyPI for /usr/bin/python3"
+    as_root /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --break-system-packages \
+        "imapclient>=3,<4" </dev/null || die "pip could not install imapclient"
 fi
 
 if ((want_system_user)); then

@@ -57,7 +57,7 @@ extension Integration {
             check(delivered, "\(instance.maildirFiles(user).count) of \(count) delivered", instance)
         }
 
-        @Test("imaplib over STARTTLS and imaps, curl, and openssl s_client read what smtpd delivered")
+        @Test("imaplib over STARTTLS and imaps, imapclient, curl and openssl s_client read what smtpd delivered")
         func clients() async throws {
             try await withInstance(try makeIMAPInstance()) { instance in
                 try await installCertificates(instance)
@@ -84,6 +84,13 @@ extension Integration {
                     "python3", [clientsDirectory + "/imap_clients.py", "imaps", "127.0.0.7", String(tlsPort), Self.user, TestInstance.password])
                 check(secure.standardOutput.contains("Body 2"), "\(secure)", instance)
                 check(secure.standardOutput.contains("\\\\Seen"), "BODY[] marks messages seen: \(secure)", instance)
+
+                // imapclient is installed for Debian's Python (install-deps.sh), which may not be first on PATH.
+                let imapclient = try await instance.run(
+                    "/usr/bin/python3", [clientsDirectory + "/imap_clients.py", "imapclient", "127.0.0.7", String(tlsPort), Self.user, TestInstance.password])
+                check(imapclient.standardOutput.contains("\"after_move\": 1, \"reports_left\": 0"), "\(imapclient)", instance)
+                check(imapclient.standardOutput.contains("$Label1"), "\(imapclient)", instance)
+                check(imapclient.standardOutput.contains("\"Sent\": [\"\\\\Sent\"]"), "\(imapclient)", instance)
 
                 let curl = try await instance.run(
                     "curl", ["-s", "-k", "--user", "\(Self.user):\(TestInstance.password)", "imaps://127.0.0.7:\(tlsPort)/INBOX;UID=2"])

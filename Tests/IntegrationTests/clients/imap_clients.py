@@ -5,6 +5,8 @@ Usage:
   imap_clients.py starttls HOST PORT USER PASSWORD       imaplib over STARTTLS: capabilities before and after
                                                           TLS, LOGIN refused before it, then a reader's session
   imap_clients.py imaps HOST PORT USER PASSWORD          imaplib over TLS on connect: fetch every body
+  imap_clients.py imapclient HOST PORT USER PASSWORD     imapclient (PyPI) over imaps: folders, APPEND with
+                                                          flags, MOVE, SEARCH, UIDPLUS
   imap_clients.py idle HOST PORT USER PASSWORD SMTP_PORT IDLE, then send a message through smtpd on SMTP_PORT
                                                           and wait (at most 20 s) for the EXISTS that reports it
 Prints one JSON object.
@@ -67,6 +69,30 @@ def imaps(host, port, user, password):
     return out
 
 
+def with_imapclient(host, port, user, password):
+    import imapclient
+    out = {}
+    client = imapclient.IMAPClient(host, port=port, ssl=True, ssl_context=context(), timeout=30)
+    client.login(user, password)
+    out["capabilities"] = sorted(c.decode() for c in client.capabilities())
+    out["folders"] = [[sorted(f.decode() if isinstance(f, bytes) else str(f) for f in flags), name]
+                      for flags, delimiter, name in client.list_folders()]
+    out["special"] = {str(k): v for k, v in (
+        (name, [f.decode() for f in flags if f.decode() in ("\\Sent", "\\Trash")]) for flags, _, name in client.list_folders())
+        if v}
+    client.create_folder("Reports")
+    result = client.append("Reports", b"Subject: quarterly report\r\n\r\nnumbers\r\n", flags=[b"\\Flagged", b"$Label1"])
+    out["append"] = result.decode() if isinstance(result, bytes) else str(result)
+    client.select_folder("Reports")
+    out["search"] = client.search(["SUBJECT", "quarterly", "FLAGGED"])
+    out["flags"] = {str(k): sorted(f.decode() for f in v) for k, v in client.get_flags(out["search"]).items()}
+    client.move(out["search"], "Archive")
+    out["after_move"] = client.folder_status("Archive", ["MESSAGES"])[b"MESSAGES"]
+    out["reports_left"] = client.folder_status("Reports", ["MESSAGES"])[b"MESSAGES"]
+    client.logout()
+    return out
+
+
 def idle(host, port, user, password, smtp_port):
     out = {}
     m = imaplib.IMAP4(host, port, timeout=30)
@@ -111,6 +137,8 @@ def main():
         result = starttls(host, port, user, password)
     elif mode == "imaps":
         result = imaps(host, port, user, password)
+    elif mode == "imapclient":
+        result = with_imapclient(host, port, user, password)
     elif mode == "idle":
         result = idle(host, port, user, password, int(sys.argv[6]))
     else:
