@@ -19,9 +19,6 @@ extension IMAPSession {
         let watcher = Task { () -> (SelectedMailbox?, Bool) in
             var mailbox = start
             var expunged = false
-            // No stamp yet: the first round re-reads the mailbox, so that mail which arrived between the last
-            // command and this task's start is not missed.
-            var stamp: [Int]?
             var quiet = 0
             while !Task.isCancelled {
                 do {
@@ -31,20 +28,21 @@ extension IMAPSession {
                 }
                 quiet += 1
                 if var current = mailbox {
-                    let now = Self.directoryStamp(current.maildir)
-                    if now != stamp {
-                        stamp = now
-                        let maildir = current.maildir
-                        let claims = !current.isReadOnly
-                        if let index = try? await pool.runIfActive({ try maildir.synchronize(claimingRecent: claims) }) {
-                            let changes = current.merge(index, allowExpunges: true)
-                            mailbox = current
-                            expunged = expunged || !changes.expunged.isEmpty
-                            let lines = changes.lines(in: current)
-                            if !lines.isEmpty {
-                                quiet = 0
-                                try? await outbound.write(.data(Array(lines.map { $0 + "\r\n" }.joined().utf8)))
-                            }
+                    let maildir = current.maildir
+                    let claims = !current.isReadOnly
+                    let stamp = current.stamp
+                    if let read = try? await pool.runIfActive({
+                        try SelectedMailbox.readIndex(maildir, claimingRecent: claims, unless: stamp)
+                    }) {
+                        let (index, newStamp) = read
+                        let changes = current.merge(index, allowExpunges: true)
+                        current.stamp = newStamp
+                        mailbox = current
+                        expunged = expunged || !changes.expunged.isEmpty
+                        let lines = changes.lines(in: current)
+                        if !lines.isEmpty {
+                            quiet = 0
+                            try? await outbound.write(.data(Array(lines.map { $0 + "\r\n" }.joined().utf8)))
                         }
                     }
                 }
@@ -72,17 +70,5 @@ extension IMAPSession {
         } else {
             try await bad(tag, "Expected DONE.", outbound)
         }
-    }
-
-    /// The modification times of `new/` and `cur/`: any delivery, flag change or expunge moves one of them.
-    static func directoryStamp(_ maildir: Maildir) -> [Int] {
-        var stamp: [Int] = []
-        for subdirectory in [Maildir.Subdirectory.new, .cur] {
-            var info = stat()
-            if stat(maildir.path(of: subdirectory), &info) == 0 {
-                stamp += [info.st_mtim.tv_sec, info.st_mtim.tv_nsec]
-            }
-        }
-        return stamp
     }
 }

@@ -95,8 +95,11 @@ extension IMAPSession {
         do {
             opened = try await server.pool.runIfActive { () throws -> SelectedMailbox in
                 let maildir = try store.existing(name)
-                let index = try maildir.synchronize(claimingRecent: !isReadOnly)
-                return SelectedMailbox(name: name, maildir: maildir, isReadOnly: isReadOnly, index: index)
+                guard let (index, stamp) = try SelectedMailbox.readIndex(maildir, claimingRecent: !isReadOnly, unless: nil)
+                else { throw MailboxStoreError(code: "SERVERBUG", text: "Mailbox could not be read") }
+                var mailbox = SelectedMailbox(name: name, maildir: maildir, isReadOnly: isReadOnly, index: index)
+                mailbox.stamp = stamp
+                return mailbox
             }
         } catch let error as MailboxStoreError {
             return try await no(tag, error.text, code: error.code, outbound)
@@ -180,6 +183,13 @@ extension IMAPSession {
     /// Maildir flags for IMAP flags; keywords get letters through dovecot-keywords (those beyond 26 are dropped,
     /// as in Dovecot). Blocking.
     static func maildirFlags(_ flags: [IMAPFlag], in maildir: Maildir) throws -> MaildirFlags {
+        try maildirFlagsAndKeywords(flags, in: maildir).flags
+    }
+
+    /// The Maildir flags, and the keyword slots (0 = `a`) they use with their names.
+    static func maildirFlagsAndKeywords(_ flags: [IMAPFlag], in maildir: Maildir) throws
+        -> (flags: MaildirFlags, keywords: [Int: String])
+    {
         var result = MaildirFlags()
         var keywords: [String] = []
         for flag in flags {
@@ -193,12 +203,15 @@ extension IMAPSession {
             case .keyword(let name): keywords.append(name)
             }
         }
+        var slots: [Int: String] = [:]
         if !keywords.isEmpty {
-            for (_, letter) in try maildir.keywordLetters(for: keywords) {
-                if let flag = MaildirFlags(letter: letter) { result.insert(flag) }
+            for (name, letter) in try maildir.keywordLetters(for: keywords) {
+                guard let flag = MaildirFlags(letter: letter), let ascii = letter.asciiValue else { continue }
+                result.insert(flag)
+                slots[Int(ascii) - Int(UInt8(ascii: "a"))] = name
             }
         }
-        return result
+        return (result, slots)
     }
 
     /// Re-reads the selected mailbox and tells the client what changed; expunges only when allowed.
@@ -206,11 +219,16 @@ extension IMAPSession {
         guard let current = selected else { return }
         let maildir = current.maildir
         let claims = !current.isReadOnly
-        guard let index = try? await server.pool.runIfActive({ try maildir.synchronize(claimingRecent: claims) }) else {
-            return
-        }
+        let stamp = current.stamp
+        guard
+            let read = try? await server.pool.runIfActive({
+                try SelectedMailbox.readIndex(maildir, claimingRecent: claims, unless: stamp)
+            })
+        else { return }
+        let (index, newStamp) = read
         var updated = current
         let changes = updated.merge(index, allowExpunges: allowExpunges)
+        updated.stamp = newStamp
         selected = updated
         if !changes.expunged.isEmpty { messageCache = nil }
         try await untagged(changes.lines(in: updated), outbound)

@@ -47,9 +47,10 @@ extension IMAPSession {
             return try await bad(tag, "Invalid messageset.", outbound)
         }
         let result: [(Int, MaildirMessage)]
+        let keywords: [Int: String]
         do {
-            result = try await server.pool.runIfActive { () throws -> [(Int, MaildirMessage)] in
-                let flags = try Self.maildirFlags(action.flags, in: mailbox.maildir)
+            (result, keywords) = try await server.pool.runIfActive { () throws -> ([(Int, MaildirMessage)], [Int: String]) in
+                let (flags, keywords) = try Self.maildirFlagsAndKeywords(action.flags, in: mailbox.maildir)
                 let keywordSlots = MaildirFlags(rawValue: ((1 << 26) - 1) << 26)
                 var changed: [(Int, MaildirMessage)] = []
                 for index in indexes where !mailbox.messages[index].isGone {
@@ -73,15 +74,13 @@ extension IMAPSession {
                         continue  // expunged elsewhere meanwhile
                     }
                 }
-                return changed
+                return (changed, keywords)
             }
         } catch {
             return try await no(tag, "Internal error: \(error)", code: "SERVERBUG", outbound)
         }
         // The keyword table may have grown.
-        if let index = try? await server.pool.runIfActive({ try mailbox.maildir.synchronize() }) {
-            selected?.keywords = index.keywords
-        }
+        selected?.keywords.merge(keywords) { _, new in new }
         var lines: [String] = []
         for (index, file) in result {
             selected?.messages[index].file = file

@@ -20,7 +20,7 @@ struct LoadedMessage: Sendable {
         let file: FileDescriptor
         do {
             file = try maildir.open(message.file)
-        } catch let error as MailboxError where error.code == .notFound {
+        } catch where error.code == .notFound {
             return nil
         }
         defer { file.close() }

@@ -11,6 +11,10 @@
 import AviaryIMAP
 import AviaryMailbox
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One message as a session sees it.
 struct ViewMessage: Sendable {
     var uid: UInt32
@@ -44,6 +48,8 @@ struct SelectedMailbox: Sendable {
     var recent: Set<UInt32>
     /// dovecot-keywords: letter index to name.
     var keywords: [Int: String]
+    /// The directory times of the last synchronization (`directoryStamp`); nil forces the next one.
+    var stamp: [Int]?
 
     init(name: String, maildir: Maildir, isReadOnly: Bool, index: MaildirIndex) {
         self.name = name
@@ -54,6 +60,33 @@ struct SelectedMailbox: Sendable {
         messages = index.messages.map { ViewMessage(uid: $0.uid, file: $0.message) }
         recent = isReadOnly ? [] : Set(index.messages.lazy.map(\.uid).filter { $0 >= index.firstRecentUID })
         keywords = index.keywords
+    }
+
+    /// Reads the Maildir's index unless its directories are unchanged since `stamp` (then nil). Blocking.
+    ///
+    /// Any delivery, flag change or expunge changes the modification time of `new/` or `cur/`; the stamp is
+    /// taken before the listing, so a change during it is seen next time. A time within the last two
+    /// seconds is never trusted (file systems with coarse times would hide a second change in that second).
+    static func readIndex(_ maildir: Maildir, claimingRecent: Bool, unless stamp: [Int]?) throws
+        -> (MaildirIndex, [Int]?)?
+    {
+        let now = directoryStamp(maildir)
+        if let stamp, now == stamp { return nil }
+        let index = try maildir.synchronize(claimingRecent: claimingRecent)
+        let isSettled = now.count == 4 && max(now[0], now[2]) < Int(time(nil)) - 2
+        return (index, isSettled ? now : nil)
+    }
+
+    /// The modification times of `new/` and `cur/`.
+    static func directoryStamp(_ maildir: Maildir) -> [Int] {
+        var stamp: [Int] = []
+        for subdirectory in [Maildir.Subdirectory.new, .cur] {
+            var info = stat()
+            if stat(maildir.path(of: subdirectory), &info) == 0 {
+                stamp += [info.st_mtim.tv_sec, info.st_mtim.tv_nsec]
+            }
+        }
+        return stamp
     }
 
     /// Merges a fresh index into the view. Blocking work is the caller's (it made `index`).
