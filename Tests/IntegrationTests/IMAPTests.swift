@@ -99,6 +99,17 @@ extension Integration {
                     "curl", ["-s", "-k", "--ssl-reqd", "--user", "\(Self.user):\(TestInstance.password)", "imap://127.0.0.6:\(port)/INBOX;UID=3"])
                 check(curlStartTLS.standardOutput.contains("Body 3"), "\(curlStartTLS)", instance)
 
+                // A LOGIN pipelined behind STARTTLS in plaintext is discarded, never run inside TLS.
+                let injection = try await instance.run(
+                    "python3", [clientsDirectory + "/imap_clients.py", "injection", "127.0.0.6", String(port), Self.user, TestInstance.password])
+                check(injection.standardOutput.contains("\"starttls\": \"a1 OK"), "\(injection)", instance)
+                let afterTLS = try #require(
+                    try JSONSerialization.jsonObject(with: Data(injection.standardOutput.utf8)) as? [String: Any], "\(injection)"
+                )["after_tls"] as? [String] ?? []
+                check(!afterTLS.contains { $0.hasPrefix("a2 ") }, "the pipelined LOGIN was answered: \(afterTLS)", instance)
+                check(afterTLS.last?.hasPrefix("a3 OK") == true && !afterTLS.joined().contains("LOGINDISABLED"),
+                    "\(afterTLS)", instance)
+
                 let client = try await instance.run(
                     "openssl", ["s_client", "-starttls", "imap", "-connect", "127.0.0.6:\(port)", "-brief"],
                     stdin: Array("a LOGOUT\r\n".utf8), timeout: .seconds(30))

@@ -7,6 +7,8 @@ Usage:
   imap_clients.py imaps HOST PORT USER PASSWORD          imaplib over TLS on connect: fetch every body
   imap_clients.py imapclient HOST PORT USER PASSWORD     imapclient (PyPI) over imaps: folders, APPEND with
                                                           flags, MOVE, SEARCH, UIDPLUS
+  imap_clients.py injection HOST PORT USER PASSWORD      STARTTLS with a LOGIN pipelined behind it in plaintext:
+                                                          lists every line the server sent after the TLS handshake
   imap_clients.py idle HOST PORT USER PASSWORD SMTP_PORT IDLE, then send a message through smtpd on SMTP_PORT
                                                           and wait (at most 20 s) for the EXISTS that reports it
 Prints one JSON object.
@@ -93,6 +95,28 @@ def with_imapclient(host, port, user, password):
     return out
 
 
+def injection(host, port, user, password):
+    raw = socket.create_connection((host, port), timeout=20)
+    reader = raw.makefile("rb")
+    out = {"greeting": reader.readline().decode().strip()}
+    raw.sendall(("a1 STARTTLS\r\na2 LOGIN %s %s\r\n" % (user, password)).encode())
+    out["starttls"] = reader.readline().decode().strip()
+    tls = context().wrap_socket(raw, server_hostname=None)
+    reader = tls.makefile("rb")
+    tls.sendall(b"a3 CAPABILITY\r\n")
+    lines = []
+    for _ in range(50):
+        line = reader.readline().decode().strip()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("a3 "):
+            break
+    out["after_tls"] = lines
+    tls.close()
+    return out
+
+
 def idle(host, port, user, password, smtp_port):
     out = {}
     m = imaplib.IMAP4(host, port, timeout=30)
@@ -139,6 +163,8 @@ def main():
         result = imaps(host, port, user, password)
     elif mode == "imapclient":
         result = with_imapclient(host, port, user, password)
+    elif mode == "injection":
+        result = injection(host, port, user, password)
     elif mode == "idle":
         result = idle(host, port, user, password, int(sys.argv[6]))
     else:
