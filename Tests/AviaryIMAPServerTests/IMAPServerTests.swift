@@ -204,6 +204,40 @@ struct IMAPServerTests {
         }
     }
 
+    @Test("APPEND while local delivers to the same mailbox: nothing lost, no UID given twice, UIDs ascending")
+    func appendBesideDelivery() async throws {
+        try await IMAPServerHarness.run { harness in
+            try harness.aliceMaildir.create()
+            let delivering = Task.detached {
+                for number in 1...40 { try harness.deliverToAlice(testMessage(number)) }
+            }
+            let appended = try await harness.transcript { client in
+                _ = try client.login()
+                var answers: [String] = []
+                for number in 1...40 {
+                    let message = "Subject: appended \(number)\r\n\r\nbody\r\n"
+                    try client.send("a\(number) APPEND INBOX {\(message.utf8.count)+}\r\n\(message)")
+                    answers.append(try client.readUntilTagged("a\(number)").last ?? "")
+                }
+                return answers
+            }
+            try await delivering.value
+            let uids = try await harness.transcript { client in
+                _ = try client.login()
+                _ = try client.command("SELECT INBOX")
+                return try client.command("UID FETCH 1:* (UID)").compactMap { line -> UInt32? in
+                    guard let range = line.range(of: "(UID ") else { return nil }
+                    return UInt32(line[range.upperBound...].prefix { $0.isNumber })
+                }
+            }
+            #expect(appended.allSatisfy { $0.contains("OK [APPENDUID ") })
+            #expect(uids.count == 80)
+            #expect(uids == uids.sorted() && Set(uids).count == uids.count)
+            let appendUIDs = appended.compactMap { $0.split(separator: " ").dropFirst(4).first.flatMap { UInt32($0.dropLast()) } }
+            #expect(Set(appendUIDs).isSubset(of: Set(uids)))
+        }
+    }
+
     @Test("A message with 10,000 MIME parts is fetched with BODYSTRUCTURE without trouble")
     func manyParts() async throws {
         try await IMAPServerHarness.run { harness in
