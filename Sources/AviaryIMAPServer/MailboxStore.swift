@@ -4,6 +4,8 @@
 // - INBOX is the user's Maildir itself; every other mailbox is a folder inside it, `Sent` -> `.Sent/`,
 //   `Archive.2024` -> `.Archive.2024/`. The hierarchy separator is `.`, as in Dovecot's default Maildir++
 //   namespace, so names map one to one and a user moved from Dovecot sees the same folder names.
+// - Folder names are stored in modified UTF-7 (`Entwürfe` is `.Entw&APw-rfe/`), as Dovecot stores them, so
+//   folders keep their names when a Maildir moves between the two; the session works with Unicode names.
 // - A parent that is not a folder itself (`Archive` when only `.Archive.2024/` exists) is listed `\Noselect`.
 // - Subscriptions are Dovecot's `subscriptions` file; SPECIAL-USE attributes come from
 //   `imapd_special_use_folders` (a folder named Sent is `\Sent`) and from `aviary-special-use` (CREATE with
@@ -48,7 +50,7 @@ struct MailboxStore: Sendable {
     func maildir(for name: String) throws(MailboxStoreError) -> Maildir {
         if name == "INBOX" { return root }
         do throws(MailboxError) {
-            return try root.folder(named: name)
+            return try root.folder(named: Self.diskName(name))
         } catch {
             throw MailboxStoreError(code: "CANNOT", text: "Invalid mailbox name: \(name)")
         }
@@ -75,7 +77,7 @@ struct MailboxStore: Sendable {
     func names() throws(MailboxStoreError) -> [String] {
         guard SafeFile.isDirectory(root.path) else { return ["INBOX"] }
         do throws(MailboxError) {
-            return ["INBOX"] + (try root.folderNames())
+            return ["INBOX"] + (try root.folderNames()).map(Self.mailboxName)
         } catch {
             throw .server(error)
         }
@@ -88,7 +90,7 @@ struct MailboxStore: Sendable {
             try root.create()
             let hasFolders = try !root.folderNames().isEmpty
             guard isNew || !hasFolders, !specialUseFolders.isEmpty else { return }
-            for name in specialUseFolders { try root.folder(named: name).create() }
+            for name in specialUseFolders { try root.folder(named: Self.diskName(name)).create() }
             try root.setSubscriptions((["INBOX"] + specialUseFolders).map(Self.libraryName))
         } catch {
             throw .server(error)
@@ -152,15 +154,22 @@ struct MailboxStore: Sendable {
 
     func subscriptions() -> [String] {
         ((try? root.subscriptions()) ?? []).map { name in
-            name == "INBOX" ? name : (try? Maildir.maildirFolderName(imapName: name)) ?? name
+            name == "INBOX" ? name : Self.mailboxName((try? Maildir.maildirFolderName(imapName: name)) ?? name)
         }
     }
 
-    /// The mailbox library names folders by levels with `/` between them (`Archive/2024`); imapd shows the
-    /// Maildir++ name (`Archive.2024`).
+    /// The mailbox library names folders by levels with `/` between them (`Archive/2024`) and takes them as
+    /// they are on disk; imapd shows the Maildir++ name (`Archive.2024`) in Unicode.
     static func libraryName(_ name: String) -> String {
-        name == "INBOX" ? name : Maildir.imapFolderName(maildirName: name)
+        name == "INBOX" ? name : Maildir.imapFolderName(maildirName: diskName(name))
     }
+
+    /// A folder's name on disk: modified UTF-7, as Dovecot writes it.
+    static func diskName(_ name: String) -> String { ModifiedUTF7.encode(name) }
+
+    /// A folder's name for the session from its name on disk; a name that is not valid modified UTF-7 (made
+    /// by another program) is shown as it is.
+    static func mailboxName(_ diskName: String) -> String { ModifiedUTF7.decode(diskName) ?? diskName }
 
     func setSubscribed(_ name: String, _ isSubscribed: Bool) throws(MailboxStoreError) {
         var names = subscriptions()

@@ -43,6 +43,25 @@ struct IMAPServerTests {
         }
     }
 
+    @Test("Folder names are modified UTF-7 on the wire and on disk, as Dovecot stores them")
+    func unicodeFolderNames() async throws {
+        try await IMAPServerHarness.run { harness in
+            let lines = try await harness.transcript { client in
+                _ = try client.login()
+                var lines = try client.command("CREATE Entw&APw-rfe")
+                lines += try client.command("CREATE \"R&-D\"")
+                lines += try client.command("LIST \"\" \"*\"")
+                lines += try client.command("SELECT Entw&APw-rfe")
+                return lines
+            }
+            #expect(lines.contains { $0.hasSuffix("\".\" Entw&APw-rfe") })
+            #expect(lines.contains { $0.hasSuffix("\".\" R&-D") })
+            #expect(lines.last?.contains("OK [READ-WRITE]") == true)
+            #expect(SafeFile.isDirectory(harness.aliceMaildir.path + "/.Entw&APw-rfe/cur"))
+            #expect(SafeFile.isDirectory(harness.aliceMaildir.path + "/.R&-D/cur"))
+        }
+    }
+
     @Test("SELECT reports EXISTS, UIDVALIDITY and UIDNEXT; FETCH, STORE and EXPUNGE work on the Maildir files")
     func selectFetchStoreExpunge() async throws {
         try await IMAPServerHarness.run { harness in
