@@ -41,6 +41,7 @@ let package = Package(
         .executable(name: "smtp", targets: ["smtp"]),
         .executable(name: "pop3mail", targets: ["pop3mail"]),
         .executable(name: "imapd", targets: ["imapd"]),
+        .executable(name: "imapmail", targets: ["imapmail"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -154,6 +155,7 @@ let package = Package(
         executable("smtp", ["AviarySMTPClient", "AviaryDaemon"]),
         executable("pop3mail", ["AviaryPOP3Server", "AviaryDaemon"]),
         executable("imapd", ["AviaryIMAPServer", "AviaryDaemon", "AviaryTLS"]),
+        executable("imapmail", ["AviaryIMAPServer", "AviaryDaemon"]),
 
         .target(
             name: "AviaryTestSupport",
@@ -203,7 +205,7 @@ let package = Package(
             "AviaryIMAPServerTests",
             [
                 "AviaryIMAPServer", "AviaryIMAP", "AviaryMailbox", "AviaryUsers", "AviaryTestSupport", "AviaryConfig",
-                "AviaryCore", nioCore, nioPosix, logging,
+                "AviaryCore", "AviaryDaemon", "AviarySASL", nioCore, nioPosix, logging,
             ]
         ),
         tests("AviaryPickupTests", ["AviaryPickup", "AviarySubmission", "AviaryQueue", "AviaryCore", logging]),
@@ -212,7 +214,7 @@ let package = Package(
             dependencies: [
                 "AviaryTestSupport", "AviaryConfig", "AviaryQueue", "AviaryPickup", "AviarySubmission", "master", "smtpd",
                 "qmgr", "local", "aviary", "sendmail", "pickup", "showq", "anvil", "pop3d", "smtp", "pop3mail",
-                "imapd",
+                "imapd", "imapmail",
             ],
             exclude: ["clients"],
             swiftSettings: swiftSettings

@@ -20,7 +20,7 @@
 #
 # What it does (Postfix's postfix-files, with Aviary's names):
 #   accounts    aviary (mail_owner, system user, no login) and group aviarydrop (setgid_group)
-#   programs    P/libexec/aviary/{master,smtpd,qmgr,local,pickup,showq,anvil,smtp,pop3d,pop3mail,imapd,aviary} root:root 0755,
+#   programs    P/libexec/aviary/{master,smtpd,qmgr,local,pickup,showq,anvil,smtp,pop3d,pop3mail,imapd,imapmail,aviary} root:root 0755,
 #               sendmail root:aviarydrop 2755 (setgid: any user may submit; see AviarySubmission's
 #               SetgidPrivilege.swift)
 #   config      /etc/aviary/main.cf and master.cf from the examples, only when missing
@@ -31,7 +31,7 @@ set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-PROGRAMS=(master smtpd qmgr local pickup showq anvil smtp pop3d pop3mail imapd aviary sendmail)
+PROGRAMS=(master smtpd qmgr local pickup showq anvil smtp pop3d pop3mail imapd imapmail aviary sendmail)
 MAIL_OWNER=aviary
 SETGID_GROUP=aviarydrop
 

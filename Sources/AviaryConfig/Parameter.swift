@@ -155,6 +155,9 @@ extension Parameter {
     public static let imapdAppendLimit = Parameter(
         "imapd_append_limit", .integer, "0",
         "Largest message APPEND accepts, in bytes (APPENDLIMIT), and the largest literal after login; 0: message_size_limit.")
+    public static let imapdMailboxService = Parameter(
+        "imapd_mailbox_service", .string, "imapmail",
+        "The private/ service (imapmail) that serves system users' sessions as the user; empty: imapd serves them.")
     public static let imapdSpecialUseFolders = Parameter(
         "imapd_special_use_folders", .list, "Drafts Sent Trash Junk Archive",
         "Folders every mailbox gets at its first IMAP login, each marked with the SPECIAL-USE attribute of its name (RFC 6154).")
@@ -235,7 +238,7 @@ extension Parameter {
         .pop3dMailboxService,
         .imapdBanner, .imapdTimeout, .imapdLoginTimeout, .imapdIdleKeepalive, .imapdAuthFailureLimit,
         .imapdAuthFailureDelay, .imapdTLSAuthOnly, .imapdTLSCertFile, .imapdTLSKeyFile, .imapdTLSWrappermode,
-        .imapdSASLMechanisms, .imapdConnectionLimit, .imapdAppendLimit, .imapdSpecialUseFolders,
+        .imapdSASLMechanisms, .imapdConnectionLimit, .imapdAppendLimit, .imapdSpecialUseFolders, .imapdMailboxService,
         .aliasMaps, .aliasDatabase, .virtualMailboxDomains, .virtualMailboxMaps, .virtualMailboxBase, .homeMailbox,
         .mailSpoolDirectory, .mailboxSizeLimit, .recipientDelimiter, .forwardPath, .allowMailToCommands, .allowMailToFiles,
         .defaultPrivs, .commandTimeout,

@@ -58,6 +58,9 @@ public struct IMAPFrameDecoder: WriteObservingByteToMessageDecoder {
     public private(set) var literalLimit: Int
     /// Whether to stop decoding after a `STARTTLS` command until the session has answered it.
     public let pausesAfterSTARTTLS: Bool
+    /// Whether a synchronizing literal gets `+ Ready for literal data`; false in imapmail, behind imapd,
+    /// whose own decoder already asked the client for it.
+    public let sendsContinuations: Bool
 
     private enum Mode {
         /// Reading a line of the current command (or the first line of the next one).
@@ -91,11 +94,18 @@ public struct IMAPFrameDecoder: WriteObservingByteToMessageDecoder {
     ///   - maximumLineLength: the longest line (without CRLF) accepted; at least 1.
     ///   - literalLimit: the largest literal accepted until an `IMAPOutput.literalLimit` write changes it.
     ///   - pausesAfterSTARTTLS: true when STARTTLS may be accepted on this connection (TLS configured, not active).
-    public init(maximumLineLength: Int = 65_536, literalLimit: Int = 8_192, pausesAfterSTARTTLS: Bool = false) {
+    ///   - sendsContinuations: false when another decoder in front has already sent the continuation requests.
+    public init(
+        maximumLineLength: Int = 65_536,
+        literalLimit: Int = 8_192,
+        pausesAfterSTARTTLS: Bool = false,
+        sendsContinuations: Bool = true
+    ) {
         precondition(maximumLineLength >= 1, "maximumLineLength must be positive")
         self.maximumLineLength = maximumLineLength
         self.literalLimit = max(0, literalLimit)
         self.pausesAfterSTARTTLS = pausesAfterSTARTTLS
+        self.sendsContinuations = sendsContinuations
     }
 
     /// The largest command accepted, all lines and literals together.
@@ -107,8 +117,8 @@ public struct IMAPFrameDecoder: WriteObservingByteToMessageDecoder {
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        let frame = nextFrame(from: &buffer) { [isAtEnd] in
-            guard !isAtEnd else { return }
+        let frame = nextFrame(from: &buffer) { [isAtEnd, sendsContinuations] in
+            guard !isAtEnd, sendsContinuations else { return }
             context.writeAndFlush(NIOAny(IMAPOutput.data(Self.continuationRequest)), promise: nil)
         }
         guard let frame else { return .needMoreData }

@@ -2,9 +2,11 @@
 //
 // Privileges: imapd runs as mail_owner (master.cf `imap inet n - n - - imapd`); `Daemon.start` drops root
 // before the first byte is read from any client. It serves virtual users (their Maildirs belong to
-// mail_owner) start to end, and a system user's `~/Maildir/` when it runs as that user (the demo, the tests).
-// A system user's login elsewhere is refused with `NO [UNAVAILABLE]` for now: the per-user process that
-// pop3d has in pop3mail does not exist for IMAP yet (TODO(#11)).
+// mail_owner) start to end. After a system user's login it hands the session to imapmail (master.cf
+// `imapmail unix - n n - - imapmail`, started as root, one session per process), which becomes the user for
+// good before it reads anything but imapd's one-line hand-off and then serves the session with this same code;
+// imapd relays the bytes (IMAPSession+Relay.swift). The steps are pop3mail's (AviaryDaemon MailboxService).
+// When master is not root (the demo), imapd serves its own user's `~/Maildir/` itself, without the hop.
 //
 // Shape: as pop3d. Framing (literals, the line limit, the STARTTLS pause) and the idle timeout are channel
 // handlers; each session is async code over `NIOAsyncChannel`, one child task per connection in
@@ -22,6 +24,10 @@ import Logging
 import NIOCore
 import NIOPosix
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Serves IMAP sessions on a listening socket.
 public final class IMAPServer: Sendable {
     public let settings: IMAPServerSettings
@@ -30,6 +36,8 @@ public final class IMAPServer: Sendable {
     let sasl: (any MailSASLMechanisms)?
     let logger: Logger
     let pool: NIOThreadPool
+    /// Hand off system accounts even when imapd runs as that account (tests of the relay; never in a daemon).
+    let handsOffOwnAccount: Bool
 
     /// - Parameters:
     ///   - passwords: checks LOGIN; nil uses the users file.
@@ -41,9 +49,11 @@ public final class IMAPServer: Sendable {
         pool: NIOThreadPool,
         passwords: (any MailPasswordChecker)? = nil,
         tls: (any TLSServerHandlerProvider)? = nil,
-        sasl: (any MailSASLMechanisms)? = nil
+        sasl: (any MailSASLMechanisms)? = nil,
+        handsOffOwnAccount: Bool = false
     ) {
         settings = IMAPServerSettings(config: config)
+        self.handsOffOwnAccount = handsOffOwnAccount
         self.passwords = passwords ?? CryptPasswordAuthenticator(directory: UserDirectory(config: config), pool: pool)
         self.tls = tls
         self.sasl = sasl
@@ -104,6 +114,50 @@ public final class IMAPServer: Sendable {
         try await ConnectionListener.serve(
             on: address, group: group, configure: { self.configure($0) }, ready: ready,
             connectionLimit: settings.connectionLimit, refuse: { await self.refuse($0) }, handle: { await self.handle($0) })
+    }
+
+    /// The imapmail socket a login of `identity` is handed to, or nil when imapd serves it itself: virtual
+    /// users, an empty `imapd_mailbox_service`, and the account imapd runs as (no privilege to gain).
+    func mailboxServiceSocket(for identity: MailUser) -> String? {
+        guard case .system(let account) = identity, let socket = settings.mailboxServiceSocket else { return nil }
+        if account.uid == geteuid() && !handsOffOwnAccount { return nil }
+        return socket
+    }
+
+    /// imapmail: serves the one session imapd handed over on `descriptor`, already running as its user.
+    public func serveHandedOff(
+        descriptor: Int32,
+        handoff: MailboxHandoff,
+        account: SystemAccount,
+        group: any EventLoopGroup
+    ) async throws {
+        let timeout = settings.timeoutSeconds
+        let literalLimit = settings.appendLimit
+        let connection = try await ClientBootstrap(group: group)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .withConnectedSocket(NIOBSDSocket.Handle(descriptor)) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(MessageToByteHandler(IMAPOutputEncoder()))
+                    try sync.addHandler(
+                        ByteToMessageHandler(IMAPFrameDecoder(literalLimit: literalLimit, sendsContinuations: false)))
+                    try sync.addHandler(IdleStateHandler(allTimeout: .seconds(Int64(timeout))))
+                    try sync.addHandler(InactivityHandler())
+                    return try NIOAsyncChannel<IMAPFrame, IMAPOutput>(wrappingChannelSynchronously: channel)
+                }
+            }
+        var session = IMAPSession(
+            server: self, channel: connection.channel, remoteAddress: handoff.remoteAddress,
+            localAddress: handoff.localAddress, id: handoff.session.isEmpty ? nil : handoff.session)
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                try await session.resume(.system(account), method: handoff.method, inbound: inbound, outbound: outbound)
+            }
+        } catch {
+            session.end(reason: "\(error)")
+            return
+        }
+        session.end(reason: nil)
     }
 
     static let decoderName = "imap.decoder"

@@ -1,4 +1,5 @@
 import AviaryConfig
+import AviaryDaemon
 
 /// The main.cf values imapd uses, read once per process.
 public struct IMAPServerSettings: Sendable {
@@ -20,6 +21,9 @@ public struct IMAPServerSettings: Sendable {
     public var appendLimit: Int
     /// The folders a new mailbox gets.
     public var specialUseFolders: [String]
+    /// `imapd_mailbox_service`: the socket of the imapmail service that system users' sessions are handed to;
+    /// nil when imapd serves them itself.
+    public var mailboxServiceSocket: String?
     /// Where mailboxes are: the same parameters `local` delivers with.
     public var homeMailbox: String
     public var mailSpoolDirectory: String
@@ -45,5 +49,6 @@ public struct IMAPServerSettings: Sendable {
         homeMailbox = config.string(.homeMailbox)
         mailSpoolDirectory = config.string(.mailSpoolDirectory)
         virtualMailboxBase = config.string(.virtualMailboxBase)
+        mailboxServiceSocket = MailboxService.socketPath(config, .imapdMailboxService)
     }
 }

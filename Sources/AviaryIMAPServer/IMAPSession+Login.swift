@@ -12,7 +12,9 @@ import Glibc
 
 extension IMAPSession {
     /// LOGIN (RFC 9051 6.2.3); LOGINDISABLED without TLS unless `imapd_tls_auth_only = no`.
-    mutating func login(_ tag: String, user name: String, password: String, _ outbound: Output) async throws -> Bool {
+    mutating func login(_ tag: String, user name: String, password: String, frames: inout Frames, _ outbound: Output)
+        async throws -> Bool
+    {
         guard user == nil else {
             try await bad(tag, "Already logged in.", outbound)
             return false
@@ -23,7 +25,7 @@ extension IMAPSession {
             return false
         }
         let result = await server.passwords.verify(user: name, password: password, clientAddress: remoteAddress)
-        return try await finishLogin(tag, result, user: name, method: "PLAIN", outbound)
+        return try await finishLogin(tag, result, user: name, method: "PLAIN", frames: &frames, outbound)
     }
 
     /// AUTHENTICATE (RFC 9051 6.2.2) with SASL-IR (RFC 4959): `+ base64` challenges, `*` cancels.
@@ -61,7 +63,7 @@ extension IMAPSession {
         while true {
             switch await exchange.step(response) {
             case .done(let result):
-                return try await finishLogin(tag, result, user: "", method: name, outbound)
+                return try await finishLogin(tag, result, user: "", method: name, frames: &frames, outbound)
             case .challenge(let challenge):
                 try await outbound.write(.line("+ " + SASLBase64.encode(challenge)))
                 guard let frame = try await frames.next() else { return true }
@@ -86,26 +88,23 @@ extension IMAPSession {
     /// A successful login opens the user's mailboxes; a failed one is answered slowly, and the last one allowed
     /// ends the session.
     private mutating func finishLogin(_ tag: String, _ result: MailLogin, user name: String, method: String,
-        _ outbound: Output) async throws -> Bool
+        frames: inout Frames, _ outbound: Output) async throws -> Bool
     {
         let place = "method=\(method), rip=\(remoteAddress), lip=\(localAddress)\(isSecure ? ", TLS" : ""), session=<\(id)>"
         switch result {
         case .success(let identity):
+            if let socket = server.mailboxServiceSocket(for: identity) {
+                return try await handOff(tag, identity, method: method, to: socket, frames: &frames, outbound)
+            }
             guard let root = mailboxLocation(of: identity) else {
                 logger.warning("login refused: user=<\(identity.userName)>, \(place) (no Maildir for IMAP)")
                 try await no(tag, "This mailbox is not available over IMAP.", code: "UNAVAILABLE", outbound)
                 return false
             }
-            let store = MailboxStore(root: root, specialUseFolders: settings.specialUseFolders)
-            do {
-                try await server.pool.runIfActive { try store.prepareNewAccount() }
-            } catch {
-                logger.warning("user=<\(identity.userName)>, session=<\(id)>: cannot open \(root.path): \(error)")
+            guard await open(identity, root) else {
                 try await no(tag, "Mailbox unavailable, try again later.", code: "UNAVAILABLE", outbound)
                 return false
             }
-            user = identity
-            self.store = store
             logger.info("login: user=<\(identity.userName)>, \(place)")
             try await enterAuthenticatedState(outbound)
             try await ok(tag, "Logged in", code: "CAPABILITY " + (await capabilities()).joined(separator: " "), outbound)
@@ -130,9 +129,23 @@ extension IMAPSession {
         }
     }
 
+    /// Opens the user's mailboxes (a new account gets its folders); false, logged, when that fails.
+    mutating func open(_ identity: MailUser, _ root: Maildir) async -> Bool {
+        let store = MailboxStore(root: root, specialUseFolders: settings.specialUseFolders)
+        do {
+            try await server.pool.runIfActive { try store.prepareNewAccount() }
+        } catch {
+            logger.warning("user=<\(identity.userName)>, session=<\(id)>: cannot open \(root.path): \(error)")
+            return false
+        }
+        user = identity
+        self.store = store
+        return true
+    }
+
     /// The Maildir a login opens: a virtual user's under `virtual_mailbox_base`, a system user's `home_mailbox`
     /// when it is a Maildir and imapd runs as that user. nil otherwise (mbox, or another uid).
-    private func mailboxLocation(of identity: MailUser) -> Maildir? {
+    func mailboxLocation(of identity: MailUser) -> Maildir? {
         let location: UserMailbox
         switch identity {
         case .virtual(let entry):
@@ -146,7 +159,7 @@ extension IMAPSession {
     }
 
     /// After login: literals up to APPENDLIMIT, and the long idle timeout instead of the login timeout.
-    private func enterAuthenticatedState(_ outbound: Output) async throws {
+    func enterAuthenticatedState(_ outbound: Output) async throws {
         try await outbound.write(.literalLimit(settings.appendLimit))
         let timeout = settings.timeoutSeconds
         let channel = channel

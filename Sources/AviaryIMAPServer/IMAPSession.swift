@@ -48,13 +48,17 @@ struct IMAPSession {
         var appended = 0
     }
 
-    init(server: IMAPServer, channel: any Channel, remoteAddress: String, localAddress: String) {
+    /// True once a login was handed to imapmail: this process only relays, and imapmail logs the session.
+    var isHandedOff = false
+
+    /// - Parameter id: the session id; imapmail takes imapd's, so that both processes' lines share it.
+    init(server: IMAPServer, channel: any Channel, remoteAddress: String, localAddress: String, id: String? = nil) {
         self.server = server
         self.channel = channel
         self.remoteAddress = remoteAddress
         self.localAddress = localAddress
         var generator = SystemRandomNumberGenerator()
-        id = SASLBase64.encode((0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        self.id = id ?? SASLBase64.encode((0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) })
         logger = server.logger
         logger[metadataKey: "session"] = "\(id)"
     }
@@ -63,6 +67,11 @@ struct IMAPSession {
     mutating func run(inbound: NIOAsyncChannelInboundStream<IMAPFrame>, outbound: Output) async throws {
         try await outbound.write(.line("* OK [CAPABILITY \(await capabilities().joined(separator: " "))] \(settings.banner)"))
         var frames = inbound.makeAsyncIterator()
+        try await serveCommands(&frames, outbound: outbound)
+    }
+
+    /// Commands until LOGOUT, the client's end, or too many bad commands.
+    mutating func serveCommands(_ frames: inout Frames, outbound: Output) async throws {
         while let frame = try await frames.next() {
             switch frame {
             case .refused(let tag, let error):
@@ -98,16 +107,18 @@ struct IMAPSession {
     }
 
     private mutating func refuseFrame(tag: String?, _ error: IMAPFrameError, _ outbound: Output) async throws {
+        if case .literalTooLarge = error, user != nil {} else { badCommands += 1 }
+        try await outbound.write(.line(Self.refusal(tag: tag, error, isLoggedIn: user != nil, appendLimit: settings.appendLimit)))
+    }
+
+    /// The answer to a command the frame decoder refused.
+    static func refusal(tag: String?, _ error: IMAPFrameError, isLoggedIn: Bool, appendLimit: Int) -> String {
+        let tag = tag ?? "*"
         switch error {
-        case .lineTooLong: try await bad(tag, "Command line too long.", outbound)
-        case .commandTooLarge: try await bad(tag, "Command too large.", outbound)
-        case .literalTooLarge(let size):
-            if user == nil {
-                try await bad(tag, "Literal of \(size) bytes too large before login.", outbound)
-            } else {
-                try await outbound.write(
-                    .line("\(tag ?? "*") NO [TOOBIG] Literal of \(size) bytes is over the limit of \(settings.appendLimit)."))
-            }
+        case .lineTooLong: return "\(tag) BAD Command line too long."
+        case .commandTooLarge: return "\(tag) BAD Command too large."
+        case .literalTooLarge(let size) where !isLoggedIn: return "\(tag) BAD Literal of \(size) bytes too large before login."
+        case .literalTooLarge(let size): return "\(tag) NO [TOOBIG] Literal of \(size) bytes is over the limit of \(appendLimit)."
         }
     }
 
@@ -154,7 +165,7 @@ struct IMAPSession {
         case .startTLS:
             try await startTLS(tag, outbound)
         case .login(let name, let password):
-            return try await login(tag, user: name, password: password, outbound)
+            return try await login(tag, user: name, password: password, frames: &frames, outbound)
         case .authenticate(let mechanism, let initialResponse):
             return try await authenticate(
                 tag, mechanism: mechanism, initialResponse: initialResponse, frames: &frames, outbound: outbound)
@@ -206,6 +217,10 @@ struct IMAPSession {
     /// The last log line: `logout:` after a login, `disconnect:` before one.
     func end(reason: String?) {
         let why = reason ?? endReason ?? "connection closed"
+        if isHandedOff {
+            logger.debug("relay to imapmail ended: session=<\(id)> (\(why))")
+            return
+        }
         if let user {
             logger.info(
                 "logout: user=<\(user.userName)>, rip=\(remoteAddress), fetch=\(statistics.fetched)/\(statistics.fetchedOctets), expunged=\(statistics.expunged), appended=\(statistics.appended), session=<\(id)> (\(why))"

@@ -1,4 +1,5 @@
 import AviaryConfig
+import AviaryDaemon
 
 /// The main.cf values pop3d uses, read once per process.
 public struct POP3ServerSettings: Sendable {
@@ -40,13 +41,6 @@ public struct POP3ServerSettings: Sendable {
         mailSpoolDirectory = config.string(.mailSpoolDirectory)
         virtualMailboxBase = config.string(.virtualMailboxBase)
         mboxSizeLimit = Int64(max(0, config.integer(.mailboxSizeLimit)))
-        let service = config.string(.pop3dMailboxService)
-        if service.isEmpty {
-            mailboxServiceSocket = nil
-        } else if service.hasPrefix("/") {
-            mailboxServiceSocket = service
-        } else {
-            mailboxServiceSocket = config.string(.queueDirectory) + "/private/" + service
-        }
+        mailboxServiceSocket = MailboxService.socketPath(config, .pop3dMailboxService)
     }
 }

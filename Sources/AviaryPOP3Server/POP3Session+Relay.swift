@@ -1,3 +1,4 @@
+import AviaryDaemon
 import AviarySASL
 import AviaryCore
 import AviaryPOP3
@@ -35,7 +36,7 @@ extension POP3Session {
             remoteAddress: remoteAddress,
             localAddress: localAddress
         )
-        switch await send(handoff, to: socket) {
+        switch await handoff.send(to: socket, timeout: settings.timeoutSeconds, on: server.pool) {
         case .failure(let error):
             logger.warning(
                 "user=<\(identity.userName)>, session=<\(id)>: cannot hand the session to pop3mail: \(error)"
@@ -51,25 +52,6 @@ extension POP3Session {
             isHandedOff = true
             try await relay(descriptor: descriptor, statusLine: reply, lines: &lines)
             return true
-        }
-    }
-
-    /// Connects and exchanges the hand-off line and pop3mail's status line, on the thread pool.
-    private func send(
-        _ handoff: MailboxHandoff,
-        to socket: String
-    ) async -> Result<(Int32, String), MailboxHandoffError> {
-        let timeout = settings.timeoutSeconds
-        do {
-            return try await server.pool.runIfActive { () -> Result<(Int32, String), MailboxHandoffError> in
-                do throws(MailboxHandoffError) {
-                    return .success(try handoff.send(to: socket, timeout: timeout))
-                } catch {
-                    return .failure(error)
-                }
-            }
-        } catch {
-            return .failure(MailboxHandoffError("\(error)"))
         }
     }
 

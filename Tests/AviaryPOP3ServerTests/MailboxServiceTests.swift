@@ -1,3 +1,4 @@
+import AviaryDaemon
 import AviarySASL
 import AviaryCore
 import AviaryMailbox

@@ -1,6 +1,11 @@
+import AviaryCore
 import AviaryTestSupport
 import Foundation
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// imapd through master: 143-style with STARTTLS ("127.0.0.6:0") and 993-style TLS on connect ("127.0.0.7:0"),
 /// with smtpd on "127.0.0.1:0" delivering into the same Maildirs.
@@ -155,6 +160,54 @@ extension Integration {
                     timeout: .seconds(150))
                 check(getmail.standardOutput.contains("\"files\": 3"), "\(getmail)", instance)
                 check(Self.files(in: instance.vmail + "/example.test/alice").count == 3, "messages left on the server", instance)
+            }
+        }
+
+        @Test(
+            "As root: a system user's IMAP login is handed to imapmail, which reads ~/Maildir/ as the user; imapd stays mail_owner",
+            .enabled(if: getuid() == 0, "needs root: master runs as root and the system user avpoptest is created"))
+        func systemUser() async throws {
+            let user = "avpoptest"
+            let instance = try TestInstance(
+                mainCf: [
+                    ("smtpd_tls_cert_file", "DIR/certs/server-chain.pem"), ("smtpd_tls_key_file", "DIR/certs/server.key"),
+                    ("home_mailbox", "Maildir/"),
+                ],
+                masterCf: [
+                    "127.0.0.1:0 inet n - n - - smtpd",
+                    "127.0.0.6:0 inet n - n - - imapd",
+                    "imapmail unix - n n - 2 imapmail",
+                    "qmgr unix n - n 300 1 qmgr",
+                    "local unix - n n - - local",
+                ],
+                users: ["alice@example.test", user])
+            try await withInstance(instance) { instance in
+                let account = try await Integration.POP3SystemUsers.ensureAccount(instance)
+                let owner = try #require(instance.mailOwner)
+                let maildir = account.home + "/Maildir"
+                try? FileManager.default.removeItem(atPath: maildir)
+                defer { try? FileManager.default.removeItem(atPath: maildir) }
+                try await installCertificates(instance)
+                try await instance.start()
+                try await Integration.POP3SystemUsers.deliver(to: user, instance)
+                let port = try #require(instance.port(of: "127.0.0.6:0"))
+
+                let session = try await instance.run(
+                    "python3", [clientsDirectory + "/imap_clients.py", "starttls", "127.0.0.6", String(port), user, TestInstance.password])
+                check(session.standardOutput.contains("first line"), "\(session)", instance)
+                check(session.standardOutput.contains("\"uids\": [1]"), "\(session)", instance)
+                try await instance.awaitLogLine(containing: "aviary/imapmail[", "login: user=<\(user)>")
+
+                // imapmail wrote the UID list and the new folders as the user; imapd could not have (its uid is
+                // mail_owner's and the Maildir is the user's alone).
+                var info = stat()
+                check(stat(maildir + "/dovecot-uidlist", &info) == 0 && info.st_uid == account.uid,
+                    "dovecot-uidlist uid \(info.st_uid), expected \(account.uid)", instance)
+                check(stat(maildir + "/.Sent", &info) == 0 && info.st_uid == account.uid, ".Sent uid \(info.st_uid)", instance)
+                for process in instance.services(named: "imapd") {
+                    let status = (try? String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8)) ?? ""
+                    check(status.contains("Uid:\t\(owner.uid)\t\(owner.uid)"), "imapd \(process) runs as mail_owner", instance)
+                }
             }
         }
 

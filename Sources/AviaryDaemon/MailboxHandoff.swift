@@ -1,25 +1,29 @@
-// The hand-off from pop3d to pop3mail: how a system user's session moves to a process that runs as the user.
+// The hand-off from an access daemon (pop3d, imapd) to its per-session mailbox process (pop3mail, imapmail):
+// how a system user's session moves to a process that runs as the user.
 //
-// pop3d (mail_owner) authenticates; for a system account it connects to pop3mail's socket in
-// `$queue_directory/private/` (mode 0700, mail_owner's: only mail_owner and root reach it, so pop3mail trusts
-// what arrives there) and writes ONE line, space-separated `key=value` fields, values without spaces:
+// The daemon (mail_owner) authenticates; for a system account it connects to the mailbox service's socket in
+// `$queue_directory/private/` (mode 0700, mail_owner's: only mail_owner and root reach it, so the mailbox
+// process trusts what arrives there) and writes ONE line, space-separated `key=value` fields, values without
+// spaces:
 //
 //     user=bob method=PLAIN session=Zm9vYmFyYmF6cXV4 rip=192.0.2.7 lip=192.0.2.1\n
 //
-// `user` (required) is the account name; the others are for pop3mail's log lines only. pop3mail, still root,
-// reads exactly that line (byte by byte, at most `maximumLength` bytes, never a byte of the client's), drops
-// to the user for good, opens the mailbox and answers with one POP3 status line: `+OK Logged in.`, or
-// `-ERR [IN-USE] ...` / `-ERR [SYS/TEMP] ...` and closes. After `+OK` the connection carries the client's
-// TRANSACTION commands and the replies, which pop3d relays unchanged (POP3Session+Relay.swift). The line and
-// the first reply are read with blocking calls (pool thread in pop3d, before the event loop in pop3mail).
+// `user` (required) is the account name; the others are for the mailbox process's log lines only. The mailbox
+// process, still root, reads exactly that line (byte by byte, at most `maximumLength` bytes, never a byte of
+// the client's), drops to the user for good (`MailboxService.becomeUser`), opens the mailbox and answers with
+// one status line in its protocol (pop3mail: `+OK Logged in.` or `-ERR ...`; imapmail: `OK` or `NO [CODE]
+// text`). After a positive answer the connection carries the client's commands and the responses, which the
+// daemon relays. The line and the first answer are read with blocking calls (pool thread in the daemon,
+// before the event loop in the mailbox process).
 
 import AviaryCore
+import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The one line pop3d sends pop3mail: whose mailbox, and how the session is known in the logs.
+/// The one line an access daemon sends its mailbox process: whose mailbox, and how the session is known in the logs.
 public struct MailboxHandoff: Sendable, Equatable {
     public var user: String
     public var method: String
@@ -71,11 +75,11 @@ public struct MailboxHandoff: Sendable, Equatable {
 /// Why the hand-off did not happen.
 public struct MailboxHandoffError: Error, CustomStringConvertible, Sendable {
     public var description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 extension MailboxHandoff {
-    /// pop3d's side: connects to pop3mail at `socketPath`, sends the line and reads pop3mail's status line.
+    /// The daemon's side: connects to the mailbox process at `socketPath`, sends the line and reads its status line.
     /// Blocking: run it on a thread pool.
     /// - Returns: the connected descriptor (the caller owns it) and the status line without CR LF.
     public func send(to socketPath: String, timeout: Int) throws(MailboxHandoffError) -> (Int32, String) {
@@ -93,7 +97,7 @@ extension MailboxHandoff {
         return (connection.release(), reply)
     }
 
-    /// pop3mail's side: reads the line from a freshly accepted connection; nil (after logging nothing) when
+    /// The mailbox process's side: reads the line from a freshly accepted connection; nil (after logging nothing) when
     /// the peer closed or sent something that is not a hand-off line. Blocking.
     public static func receive(from connection: FileDescriptor) -> MailboxHandoff? {
         readLine(connection).flatMap { MailboxHandoff(line: $0) }
@@ -111,5 +115,25 @@ extension MailboxHandoff {
             bytes.append(byte)
         }
         return nil
+    }
+}
+
+extension MailboxHandoff {
+    /// `send(to:timeout:)` on `pool`, for an access daemon's session.
+    public func send(to socketPath: String, timeout: Int, on pool: NIOThreadPool) async
+        -> Result<(Int32, String), MailboxHandoffError>
+    {
+        let handoff = self
+        do {
+            return try await pool.runIfActive { () -> Result<(Int32, String), MailboxHandoffError> in
+                do throws(MailboxHandoffError) {
+                    return .success(try handoff.send(to: socketPath, timeout: timeout))
+                } catch {
+                    return .failure(error)
+                }
+            }
+        } catch {
+            return .failure(MailboxHandoffError("\(error)"))
+        }
     }
 }
