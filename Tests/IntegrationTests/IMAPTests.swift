@@ -196,6 +196,7 @@ extension Integration {
                     "python3", [clientsDirectory + "/imap_clients.py", "starttls", "127.0.0.6", String(port), user, TestInstance.password])
                 check(session.standardOutput.contains("first line"), "\(session)", instance)
                 check(session.standardOutput.contains("\"uids\": [1]"), "\(session)", instance)
+                check(session.standardOutput.contains("\"append\": \"OK [APPENDUID "), "APPEND through the relay: \(session)", instance)
                 try await instance.awaitLogLine(containing: "aviary/imapmail[", "login: user=<\(user)>")
 
                 // imapmail wrote the UID list and the new folders as the user; imapd could not have (its uid is

@@ -53,6 +53,9 @@ def starttls(host, port, user, password):
     typ, data = m.fetch("1:*", "(FLAGS ENVELOPE BODYSTRUCTURE)")
     out["structures"] = [d.decode("utf-8", "replace") for d in data if isinstance(d, bytes)]
     out["list"] = [line.decode() for line in m.list()[1]]
+    # imaplib sends a synchronizing literal: it waits for the server's "+" before the message.
+    typ, data = m.append("INBOX", "(\\Seen)", None, b"Subject: appended\r\n\r\nby imaplib\r\n")
+    out["append"] = "%s %s" % (typ, data[0].decode())
     m.logout()
     return out
 
