@@ -72,7 +72,7 @@ let package = Package(
         library("AviaryIMAP", ["AviaryCore", "AviaryMessage", nioCore]),
 
         // Skeletons and services.
-        library("AviaryDaemon", ["AviaryCore", "AviaryConfig", nioCore, nioPosix, logging]),
+        library("AviaryDaemon", ["AviaryCore", "AviaryConfig", "AviaryTLS", nioCore, nioPosix, logging]),
         library(
             "AviarySMTPServer",
             [

@@ -29,7 +29,7 @@ import Glibc
 #endif
 
 /// Serves IMAP sessions on a listening socket.
-public final class IMAPServer: Sendable {
+public final class IMAPServer: ListeningServer {
     public let settings: IMAPServerSettings
     let passwords: any MailPasswordChecker
     let tls: (any TLSServerHandlerProvider)?
@@ -76,36 +76,13 @@ public final class IMAPServer: Sendable {
                 authenticator: SASLAuthenticator(configuration: configuration, logger: logger), directory: directory))
     }
 
-    /// The certificate and key for STARTTLS and imaps (`imapd_tls_cert_file`, by default smtpd's); read as root
-    /// before privileges are dropped. nil, with the reason logged, when there is none or it is unusable.
+    /// The certificate and key for STARTTLS and imaps (`imapd_tls_cert_file`, by default smtpd's).
     public static func loadTLS(config: MainConfig, logger: Logger) -> TLSContext? {
-        let certificate = config.string(.imapdTLSCertFile)
-        guard !certificate.isEmpty else { return nil }
-        do {
-            return try TLSContext.server(
-                certificateFile: TLSFile(certificate, parameter: "imapd_tls_cert_file"),
-                keyFile: TLSFile(config.string(.imapdTLSKeyFile), parameter: "imapd_tls_key_file"))
-        } catch {
-            logger.error("\(error.message); STARTTLS and imaps are unavailable until this is fixed")
-            return nil
-        }
+        ServerTLS.load(
+            config, certificate: .imapdTLSCertFile, key: .imapdTLSKeyFile, logger: logger, unavailable: "STARTTLS and imaps are")
     }
 
-    /// Serves connections from an already bound listening socket (master's fd 3) until cancelled.
-    public func run(listeningSocket: Int32, group: any EventLoopGroup) async throws {
-        try await run(on: .inherited(listeningSocket), group: group)
-    }
-
-    /// Serves connections on `host:port` (tests use port 0); `ready` learns the bound port.
-    public func run(host: String, port: Int, group: any EventLoopGroup, ready: @Sendable (Int) -> Void = { _ in })
-        async throws
-    {
-        try await run(on: .host(host, port: port), group: group, ready: ready)
-    }
-
-    private func run(on address: ListenAddress, group: any EventLoopGroup, ready: @Sendable (Int) -> Void = { _ in })
-        async throws
-    {
+    public func serve(on address: ListenAddress, group: any EventLoopGroup, ready: @Sendable (Int) -> Void) async throws {
         if tls == nil && settings.isTLSRequiredForAuth {
             logger.warning(
                 "imapd_tls_auth_only = yes and no TLS certificate: no client can log in (set imapd_tls_auth_only = no to allow plaintext logins)"
@@ -142,7 +119,7 @@ public final class IMAPServer: Sendable {
                     try sync.addHandler(
                         ByteToMessageHandler(IMAPFrameDecoder(literalLimit: literalLimit, sendsContinuations: false)))
                     try sync.addHandler(IdleStateHandler(allTimeout: .seconds(Int64(timeout))))
-                    try sync.addHandler(InactivityHandler())
+                    try sync.addHandler(IdleFarewellHandler.imap())
                     return try NIOAsyncChannel<IMAPFrame, IMAPOutput>(wrappingChannelSynchronously: channel)
                 }
             }
@@ -178,7 +155,7 @@ public final class IMAPServer: Sendable {
                 name: Self.decoderName)
             // All traffic counts: a client downloading a large message sends nothing for a long time.
             try sync.addHandler(IdleStateHandler(allTimeout: .seconds(Int64(timeout))), name: Self.timeoutName)
-            try sync.addHandler(InactivityHandler())
+            try sync.addHandler(IdleFarewellHandler.imap())
             return try NIOAsyncChannel<IMAPFrame, IMAPOutput>(wrappingChannelSynchronously: channel)
         }
     }
@@ -209,20 +186,7 @@ public final class IMAPServer: Sendable {
     }
 }
 
-/// Sends `* BYE Disconnected for inactivity.` and closes when nothing has moved for the timeout.
-final class InactivityHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = IMAPFrame
-    typealias InboundOut = IMAPFrame
-    typealias OutboundOut = IMAPOutput
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.line("* BYE Disconnected for inactivity."))).whenComplete { _ in
-                channel.close(promise: nil)
-            }
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
+extension IdleFarewellHandler where Inbound == IMAPFrame, Outbound == IMAPOutput {
+    /// imapd's: `* BYE Disconnected for inactivity.`
+    static func imap() -> IdleFarewellHandler { IdleFarewellHandler(farewell: .line("* BYE Disconnected for inactivity.")) }
 }

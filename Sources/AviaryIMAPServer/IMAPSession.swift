@@ -57,8 +57,7 @@ struct IMAPSession {
         self.channel = channel
         self.remoteAddress = remoteAddress
         self.localAddress = localAddress
-        var generator = SystemRandomNumberGenerator()
-        self.id = id ?? SASLBase64.encode((0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        self.id = id ?? MailSessionID.make()
         logger = server.logger
         logger[metadataKey: "session"] = "\(id)"
     }

@@ -1,4 +1,5 @@
 import AviaryConfig
+import AviaryDaemon
 import AviarySASL
 import AviaryTLS
 import AviaryUsers
@@ -19,19 +20,10 @@ import Synchronization
 // cancel, `=` for an empty initial response, the line limit); the mechanism owns the bytes.
 
 extension POP3Server {
-    /// The certificate and key for STLS and pop3s (`pop3d_tls_cert_file`, by default smtpd's); read as
-    /// root before privileges are dropped. nil, with the reason logged, when there is none or it is unusable.
+    /// The certificate and key for STLS and pop3s (`pop3d_tls_cert_file`, by default smtpd's).
     public static func loadTLS(config: MainConfig, logger: Logger) -> TLSContext? {
-        let certificate = config.string(.pop3dTLSCertFile)
-        guard !certificate.isEmpty else { return nil }
-        do {
-            return try TLSContext.server(
-                certificateFile: TLSFile(certificate, parameter: "pop3d_tls_cert_file"),
-                keyFile: TLSFile(config.string(.pop3dTLSKeyFile), parameter: "pop3d_tls_key_file"))
-        } catch {
-            logger.error("\(error.message); STLS and pop3s are unavailable until this is fixed")
-            return nil
-        }
+        ServerTLS.load(
+            config, certificate: .pop3dTLSCertFile, key: .pop3dTLSKeyFile, logger: logger, unavailable: "STLS and pop3s are")
     }
 
     /// pop3d with every provider main.cf describes.

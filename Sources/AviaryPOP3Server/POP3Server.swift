@@ -36,7 +36,7 @@ import Glibc
 #endif
 
 /// Serves POP3 sessions on a listening socket.
-public final class POP3Server: Sendable {
+public final class POP3Server: ListeningServer {
     public let settings: POP3ServerSettings
     let authenticator: any MailPasswordChecker
     let tls: (any TLSServerHandlerProvider)?
@@ -77,24 +77,7 @@ public final class POP3Server: Sendable {
         }
     }
 
-    /// Serves connections from an already bound listening socket (master's fd 3) until cancelled.
-    public func run(listeningSocket: Int32, group: any EventLoopGroup) async throws {
-        try await run(on: .inherited(listeningSocket), group: group)
-    }
-
-    /// Serves connections on `host:port` (tests use port 0); `ready` learns the bound port.
-    public func run(
-        host: String,
-        port: Int,
-        group: any EventLoopGroup,
-        ready: @Sendable (Int) -> Void = { _ in }
-    ) async throws {
-        try await run(on: .host(host, port: port), group: group, ready: ready)
-    }
-
-    private func run(on address: ListenAddress, group: any EventLoopGroup, ready: @Sendable (Int) -> Void = { _ in })
-        async throws
-    {
+    public func serve(on address: ListenAddress, group: any EventLoopGroup, ready: @Sendable (Int) -> Void) async throws {
         warnAboutSettings()
         try await ConnectionListener.serve(
             on: address, group: group, configure: { self.configure($0) }, ready: ready,
@@ -130,7 +113,7 @@ public final class POP3Server: Sendable {
             )
             // All traffic counts: a client downloading a large message sends nothing for a long time.
             try sync.addHandler(IdleStateHandler(allTimeout: .seconds(Int64(timeout))))
-            try sync.addHandler(InactivityHandler())
+            try sync.addHandler(IdleFarewellHandler.pop3())
             return try NIOAsyncChannel<POP3Line, POP3Output>(wrappingChannelSynchronously: channel)
         }
     }
@@ -201,20 +184,7 @@ public final class POP3Server: Sendable {
     }
 }
 
-/// Sends `-ERR Disconnected for inactivity.` and closes when nothing has moved for `pop3d_timeout`.
-final class InactivityHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = POP3Line
-    typealias InboundOut = POP3Line
-    typealias OutboundOut = POP3Output
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all {
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.response(.disconnectedForInactivity))).whenComplete { _ in
-                channel.close(promise: nil)
-            }
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
+extension IdleFarewellHandler where Inbound == POP3Line, Outbound == POP3Output {
+    /// pop3d's: `-ERR Disconnected for inactivity.`
+    static func pop3() -> IdleFarewellHandler { IdleFarewellHandler(farewell: .response(.disconnectedForInactivity)) }
 }

@@ -39,6 +39,15 @@ public enum MailUser: Sendable, Equatable {
     }
 }
 
+/// Dovecot-style session ids (`session=<...>`): 12 random bytes in base64, in every log line of one access
+/// session, in the daemon and in the mailbox process alike.
+public enum MailSessionID {
+    public static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return SASLBase64.encode((0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+}
+
 /// The outcome of one authentication attempt.
 public enum MailLogin: Sendable, Equatable {
     case success(MailUser)

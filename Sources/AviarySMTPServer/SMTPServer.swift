@@ -17,7 +17,7 @@ import NIOPosix
 ///
 /// Framing, bare-LF detection and timeouts are channel handlers; each session is async code over
 /// `NIOAsyncChannel`, one child task per connection: a connection's error ends only that connection.
-public final class SMTPServer: Sendable {
+public final class SMTPServer: ListeningServer {
     public let settings: SMTPServerSettings
     let directory: UserDirectory
     let policy: SMTPPolicy
@@ -63,19 +63,7 @@ public final class SMTPServer: Sendable {
         }
     }
 
-    /// Serves connections from an already bound listening socket (master's fd 3) until cancelled.
-    public func run(listeningSocket: Int32, group: any EventLoopGroup) async throws {
-        try await run(on: .inherited(listeningSocket), group: group)
-    }
-
-    /// Serves connections on `host:port` (tests use port 0); `ready` learns the bound port.
-    public func run(host: String, port: Int, group: any EventLoopGroup, ready: @Sendable (Int) -> Void = { _ in }) async throws {
-        try await run(on: .host(host, port: port), group: group, ready: ready)
-    }
-
-    private func run(on address: ListenAddress, group: any EventLoopGroup, ready: @Sendable (Int) -> Void = { _ in })
-        async throws
-    {
+    public func serve(on address: ListenAddress, group: any EventLoopGroup, ready: @Sendable (Int) -> Void) async throws {
         await startAuthentication()
         try await ConnectionListener.serve(
             on: address, group: group, configure: { self.configure($0) }, ready: ready,
