@@ -38,6 +38,8 @@ public final class IMAPServer: ListeningServer {
     let pool: NIOThreadPool
     /// Hand off system accounts even when imapd runs as that account (tests of the relay; never in a daemon).
     let handsOffOwnAccount: Bool
+    /// Parsed message summaries for every session of this process (32 MB at most).
+    let summaries = MessageSummaryCache(byteLimit: 32 << 20)
 
     /// - Parameters:
     ///   - passwords: checks LOGIN; nil uses the users file.

@@ -30,8 +30,9 @@ extension IMAPSession {
             let current = selected ?? mailbox
             let cache = messageCache
             let wanted = attributes
+            let summaries = server.summaries
             let result = try await server.pool.runIfActive {
-                try Self.fetchBatch(batch, wanted, in: current, cache: cache)
+                try Self.fetchBatch(batch, wanted, in: current, cache: cache, summaries: summaries)
             }
             for (index, file) in result.seenFiles where index < (selected?.messages.count ?? 0) {
                 selected?.messages[index].file = file
@@ -49,6 +50,17 @@ extension IMAPSession {
         attributes.contains {
             switch $0 {
             case .envelope, .body, .bodyStructure, .rfc822, .rfc822Header, .rfc822Text, .section: return true
+            default: return false
+            }
+        }
+    }
+
+    /// Whether some attribute needs the whole message, not only its summary.
+    static func needsWholeMessage(_ attributes: [IMAPFetchAttribute]) -> Bool {
+        attributes.contains {
+            switch $0 {
+            case .rfc822, .rfc822Text: return true
+            case .section(let section, _, _): return !MessageSummary.isHeaderSection(section)
             default: return false
             }
         }
@@ -73,17 +85,19 @@ extension IMAPSession {
 
     /// The FETCH responses of some messages. Blocking.
     static func fetchBatch(_ indexes: [Int], _ attributes: [IMAPFetchAttribute], in mailbox: SelectedMailbox,
-        cache: LoadedMessage?) throws -> FetchBatch
+        cache: LoadedMessage?, summaries: MessageSummaryCache) throws -> FetchBatch
     {
         var batch = FetchBatch()
         var cache = cache
-        let wantsContent = Self.needsContent(attributes)
+        let wantsWhole = Self.needsWholeMessage(attributes)
+        let wantsSummary = !wantsWhole && Self.needsContent(attributes)
         let marksSeen = Self.setsSeen(attributes) && !mailbox.isReadOnly
         for index in indexes {
             var message = mailbox.messages[index]
             if message.isGone { continue }
             var loaded: LoadedMessage?
-            if wantsContent {
+            var summary: MessageSummary?
+            if wantsWhole {
                 if let cached = cache, cached.uid == message.uid {
                     loaded = cached
                 } else {
@@ -91,6 +105,9 @@ extension IMAPSession {
                     loaded = fresh
                     cache = fresh
                 }
+            } else if wantsSummary {
+                guard let kept = try summaries.summary(of: message, in: mailbox.maildir) else { continue }
+                summary = kept
             }
             var flagsChanged = false
             if marksSeen && !message.file.flags.contains(.seen) {
@@ -117,31 +134,46 @@ extension IMAPSession {
                     item("FLAGS " + mailbox.flagList(of: message))
                     sentFlags = true
                 case .internalDate:
-                    let seconds = loaded?.internalDate ?? LoadedMessage.internalDate(of: message, in: mailbox.maildir) ?? 0
+                    let seconds =
+                        loaded?.internalDate ?? summary?.internalDate
+                        ?? LoadedMessage.internalDate(of: message, in: mailbox.maildir) ?? 0
                     item("INTERNALDATE \"" + IMAPDateTime.text(secondsSince1970: seconds, zoneMinutes: 0) + "\"")
                 case .rfc822Size:
-                    let size = loaded?.bytes.count ?? LoadedMessage.size(of: message, in: mailbox.maildir) ?? 0
+                    let size =
+                        loaded?.bytes.count ?? summary?.size ?? LoadedMessage.size(of: message, in: mailbox.maildir) ?? 0
                     item("RFC822.SIZE \(size)")
                 case .envelope:
                     item("ENVELOPE ")
-                    if let loaded { IMAPEnvelope.write(loaded.entity, in: loaded.bytes, into: &writer) }
+                    if let loaded {
+                        IMAPEnvelope.write(loaded.entity, in: loaded.bytes, into: &writer)
+                    } else if let summary {
+                        writer.append(bytes: summary.envelope)
+                    }
                 case .body:
                     item("BODY ")
-                    if let loaded { IMAPBodyStructure.write(loaded.entity, in: loaded.bytes, extensible: false, into: &writer) }
+                    if let loaded {
+                        IMAPBodyStructure.write(loaded.entity, in: loaded.bytes, extensible: false, into: &writer)
+                    } else if let summary {
+                        writer.append(bytes: summary.body)
+                    }
                 case .bodyStructure:
                     item("BODYSTRUCTURE ")
-                    if let loaded { IMAPBodyStructure.write(loaded.entity, in: loaded.bytes, extensible: true, into: &writer) }
+                    if let loaded {
+                        IMAPBodyStructure.write(loaded.entity, in: loaded.bytes, extensible: true, into: &writer)
+                    } else if let summary {
+                        writer.append(bytes: summary.bodyStructure)
+                    }
                 case .rfc822:
                     item("RFC822 ")
                     writer.appendLiteral(loaded?.bytes ?? [])
                 case .rfc822Header:
                     item("RFC822.HEADER ")
-                    writer.appendLiteral(section(IMAPSection(text: .header), of: loaded))
+                    writer.appendLiteral(section(IMAPSection(text: .header), of: loaded, summary))
                 case .rfc822Text:
                     item("RFC822.TEXT ")
                     writer.appendLiteral(section(IMAPSection(text: .text), of: loaded))
                 case .section(let spec, let partial, _):
-                    var bytes = section(spec, of: loaded)
+                    var bytes = section(spec, of: loaded, summary)
                     var name = "BODY[\(spec)]"
                     if let partial {
                         name += "<\(partial.offset)>"
@@ -165,8 +197,10 @@ extension IMAPSession {
     }
 
     /// A body section's bytes; an empty string for a part that does not exist (RFC 9051 6.4.5).
-    static func section(_ section: IMAPSection, of loaded: LoadedMessage?) -> [UInt8] {
-        guard let loaded else { return [] }
-        return IMAPMessageSection.extract(section, of: loaded.entity, in: loaded.bytes).map { Array($0) } ?? []
+    static func section(_ section: IMAPSection, of loaded: LoadedMessage?, _ summary: MessageSummary? = nil) -> [UInt8] {
+        if let loaded {
+            return IMAPMessageSection.extract(section, of: loaded.entity, in: loaded.bytes).map { Array($0) } ?? []
+        }
+        return summary?.headerSection(section) ?? []
     }
 }

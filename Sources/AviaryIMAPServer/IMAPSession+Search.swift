@@ -17,10 +17,11 @@ extension IMAPSession {
         }
         let saved = savedSearch
         let cache = messageCache
+        let summaries = server.summaries
         let matches: [Int]
         do {
             matches = try await server.pool.runIfActive { () throws -> [Int] in
-                var evaluator = SearchEvaluator(mailbox: mailbox, saved: saved, cache: cache)
+                var evaluator = SearchEvaluator(mailbox: mailbox, saved: saved, cache: cache, summaries: summaries)
                 var found: [Int] = []
                 for index in mailbox.messages.indices where !mailbox.messages[index].isGone {
                     if try evaluator.matches(.and(command.keys), index) { found.append(index) }
@@ -60,12 +61,16 @@ struct SearchEvaluator {
     let mailbox: SelectedMailbox
     let saved: Set<UInt32>
     var cache: LoadedMessage?
+    let summaries: MessageSummaryCache
+    /// The header of the message the keys are looking at, parsed once for all of them.
+    var header: (uid: UInt32, bytes: [UInt8], entity: MIMEEntity)?
     let largestUID: UInt32
 
-    init(mailbox: SelectedMailbox, saved: [UInt32], cache: LoadedMessage?) {
+    init(mailbox: SelectedMailbox, saved: [UInt32], cache: LoadedMessage?, summaries: MessageSummaryCache) {
         self.mailbox = mailbox
         self.saved = Set(saved)
         self.cache = cache
+        self.summaries = summaries
         largestUID = mailbox.messages.last?.uid ?? 0
     }
 
@@ -102,8 +107,8 @@ struct SearchEvaluator {
             guard let seconds = LoadedMessage.internalDate(of: message, in: mailbox.maildir) else { return false }
             return Self.compare(day: seconds / 86400, with: date, key)
         case .sentBefore(let date), .sentOn(let date), .sentSince(let date):
-            guard let loaded = try load(index),
-                let text = loaded.entity.header("date", in: loaded.bytes),
+            guard let header = try header(index),
+                let text = header.entity.header("date", in: header.bytes),
                 let seconds = SentDate.parse(text)
             else { return false }
             return Self.compare(day: seconds / 86400, with: date, key)
@@ -151,9 +156,18 @@ struct SearchEvaluator {
         return loaded
     }
 
+    /// The message's header section, from the summary cache when it is there.
+    private mutating func header(_ index: Int) throws -> (uid: UInt32, bytes: [UInt8], entity: MIMEEntity)? {
+        let message = mailbox.messages[index]
+        if let header, header.uid == message.uid { return header }
+        guard let summary = try summaries.summary(of: message, in: mailbox.maildir) else { return nil }
+        header = (message.uid, summary.header, MIMEParser.parse(summary.header))
+        return header
+    }
+
     private mutating func header(_ name: String, contains text: String, _ index: Int) throws -> Bool {
-        guard let loaded = try load(index) else { return false }
-        let values = loaded.entity.headers(name, in: loaded.bytes)
+        guard let header = try header(index) else { return false }
+        let values = header.entity.headers(name, in: header.bytes)
         if text.isEmpty { return !values.isEmpty }
         let needle = text.lowercased()
         return values.contains { MIMEEncodedWords.decode($0).lowercased().contains(needle) }

@@ -65,16 +65,27 @@ struct SelectedMailbox: Sendable {
     /// Reads the Maildir's index unless its directories are unchanged since `stamp` (then nil). Blocking.
     ///
     /// Any delivery, flag change or expunge changes the modification time of `new/` or `cur/`; the stamp is
-    /// taken before the listing, so a change during it is seen next time. A time within the last two
-    /// seconds is never trusted (file systems with coarse times would hide a second change in that second).
+    /// taken before the listing, so a change during it is seen next time. A time that is too recent is never
+    /// trusted (`isSettled`): a second change in the same clock tick would not move it.
     static func readIndex(_ maildir: Maildir, claimingRecent: Bool, unless stamp: [Int]?) throws
         -> (MaildirIndex, [Int]?)?
     {
         let now = directoryStamp(maildir)
         if let stamp, now == stamp { return nil }
         let index = try maildir.synchronize(claimingRecent: claimingRecent)
-        let isSettled = now.count == 4 && max(now[0], now[2]) < Int(time(nil)) - 2
-        return (index, isSettled ? now : nil)
+        return (index, isSettled(now) ? now : nil)
+    }
+
+    /// Whether no change can still come with the same directory times: the newest is more than 100 ms old
+    /// (file systems stamp from a clock that ticks every few milliseconds), or 2 s on one that keeps whole
+    /// seconds only.
+    static func isSettled(_ stamp: [Int]) -> Bool {
+        guard stamp.count == 4 else { return false }
+        var clock = timespec()
+        clock_gettime(CLOCK_REALTIME, &clock)
+        if stamp[1] == 0 && stamp[3] == 0 { return max(stamp[0], stamp[2]) < clock.tv_sec - 2 }
+        let newest = max(stamp[0] * 1_000_000_000 + stamp[1], stamp[2] * 1_000_000_000 + stamp[3])
+        return newest < clock.tv_sec * 1_000_000_000 + clock.tv_nsec - 100_000_000
     }
 
     /// The modification times of `new/` and `cur/`.
