@@ -13,8 +13,20 @@ extension Maildir {
     /// the directory is read (another reader expunged or moved it) is skipped too.
     /// - Throws: `io` when `new/` or `cur/` cannot be read.
     public func messages() throws(MailboxError) -> [MaildirMessage] {
-        let messages = try messages(in: .new) + messages(in: .cur)
-        return messages.sorted { Self.deliveryOrder($0.uniqueName, $1.uniqueName) }
+        Self.inDeliveryOrder(try messages(in: .new) + messages(in: .cur))
+    }
+
+    /// `messages` sorted by `deliveryOrder`, each name's time read once (not at every comparison: a mailbox
+    /// of 10,000 messages would read them 270,000 times).
+    static func inDeliveryOrder(_ messages: [MaildirMessage]) -> [MaildirMessage] {
+        let keyed = messages.map { (time: deliveryTime($0.uniqueName), message: $0) }
+        return keyed.sorted { left, right in
+            if left.time.seconds != right.time.seconds { return left.time.seconds < right.time.seconds }
+            if left.time.microseconds != right.time.microseconds {
+                return left.time.microseconds < right.time.microseconds
+            }
+            return left.message.uniqueName < right.message.uniqueName
+        }.map(\.message)
     }
 
     /// The messages in one of `new/` and `cur/`, in directory order.

@@ -82,13 +82,17 @@ extension Maildir {
     }
 
     func synchronize(claimingRecent: Bool, locking: DotLock.Settings) throws(MailboxError) -> MaildirIndex {
-        // Most calls find nothing new: answer from the files as they are, without the lock.
-        if !claimingRecent, let uidList = try readUIDList() {
+        // Most calls find nothing new: answer from the files as they are, without the lock. Claiming \Recent
+        // needs it only when there is something to claim.
+        if let uidList = try readUIDList() {
             let listing = try listMessages(knownNames: Set(uidList.entries.map(\.uniqueName)))
             if let messages = Self.indexedMessages(uidList, listing) {
-                return MaildirIndex(
-                    uidValidity: uidList.uidValidity, uidNext: uidList.nextUID, messages: messages,
-                    keywords: try readKeywords().names, firstRecentUID: readFirstRecentUID())
+                let firstRecentUID = readFirstRecentUID()
+                if !claimingRecent || firstRecentUID >= uidList.nextUID {
+                    return MaildirIndex(
+                        uidValidity: uidList.uidValidity, uidNext: uidList.nextUID, messages: messages,
+                        keywords: try readKeywords().names, firstRecentUID: firstRecentUID)
+                }
             }
         }
         return try withUIDListLock(locking) { () throws(MailboxError) -> MaildirIndex in
@@ -205,7 +209,7 @@ extension Maildir {
                 listing.append(message)
             }
         }
-        if relists > 0 { listing.sort { Self.deliveryOrder($0.uniqueName, $1.uniqueName) } }
+        if relists > 0 { listing = Self.inDeliveryOrder(listing) }
         // A message moved from new/ to cur/ between the two directory reads is listed twice.
         var seen: [String: Int] = [:]
         var unique: [MaildirMessage] = []
