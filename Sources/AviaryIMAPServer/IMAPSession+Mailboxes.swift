@@ -99,6 +99,7 @@ extension IMAPSession {
                 else { throw MailboxStoreError(code: "SERVERBUG", text: "Mailbox could not be read") }
                 var mailbox = SelectedMailbox(name: name, maildir: maildir, isReadOnly: isReadOnly, index: index)
                 mailbox.stamp = stamp
+                mailbox.lastLook = ContinuousClock.now
                 return mailbox
             }
         } catch let error as MailboxStoreError {
@@ -171,7 +172,7 @@ extension IMAPSession {
                 return (index.uidValidity, appended.uid)
             }
             statistics.appended += 1
-            try await reportChanges(allowExpunges: true, outbound)
+            try await reportChanges(allowExpunges: true, force: true, outbound)
             try await ok(tag, "Append completed.", code: "APPENDUID \(validity) \(uid)", outbound)
         } catch let error as MailboxStoreError {
             try await no(tag, error.text, code: error.code, outbound)
@@ -215,8 +216,15 @@ extension IMAPSession {
     }
 
     /// Re-reads the selected mailbox and tells the client what changed; expunges only when allowed.
-    mutating func reportChanges(allowExpunges: Bool, _ outbound: Output) async throws {
+    ///
+    /// NOOP, CHECK, EXPUNGE, MOVE and APPEND always look (`force`); after other commands the mailbox is looked
+    /// at when the last look is a second old, so that a client's burst of FETCH and STORE commands does not
+    /// list the Maildir after each one (a client that wants news sends NOOP or IDLEs).
+    mutating func reportChanges(allowExpunges: Bool, force: Bool = false, _ outbound: Output) async throws {
         guard let current = selected else { return }
+        let now = ContinuousClock.now
+        if !force, let last = current.lastLook, now - last < .seconds(1) { return }
+        selected?.lastLook = now
         let maildir = current.maildir
         let claims = !current.isReadOnly
         let stamp = current.stamp

@@ -112,7 +112,7 @@ extension IMAPSession {
         } catch {
             return try await no(tag, "Internal error: \(error)", code: "SERVERBUG", outbound)
         }
-        try await reportChanges(allowExpunges: true, outbound)
+        try await reportChanges(allowExpunges: true, force: true, outbound)
         try await ok(tag, "Expunge completed.", outbound)
     }
 
@@ -162,7 +162,7 @@ extension IMAPSession {
         }
         if isMove {
             if let code { try await untagged(["* OK [\(code)] Moved UIDs."], outbound) }
-            try await reportChanges(allowExpunges: true, outbound)
+            try await reportChanges(allowExpunges: true, force: true, outbound)
             try await ok(tag, "Move completed.", outbound)
         } else {
             try await reportChanges(allowExpunges: byUID, outbound)

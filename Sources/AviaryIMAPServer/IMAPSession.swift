@@ -151,7 +151,7 @@ struct IMAPSession {
             try await ok(tag, "Capability completed.", outbound)
         case .noop, .check:
             if case .check = tagged.command, selected == nil { return try await notSelected(tag, outbound) }
-            try await reportChanges(allowExpunges: true, outbound)
+            try await reportChanges(allowExpunges: true, force: true, outbound)
             try await ok(tag, tagged.command == .noop ? "NOOP completed." : "Check completed.", outbound)
         case .logout:
             try await untagged(["* BYE Logging out"], outbound)

@@ -50,6 +50,8 @@ struct SelectedMailbox: Sendable {
     var keywords: [Int: String]
     /// The directory times of the last synchronization (`directoryStamp`); nil forces the next one.
     var stamp: [Int]?
+    /// When the session last looked for changes (`IMAPSession.reportChanges`).
+    var lastLook: ContinuousClock.Instant?
 
     init(name: String, maildir: Maildir, isReadOnly: Bool, index: MaildirIndex) {
         self.name = name
