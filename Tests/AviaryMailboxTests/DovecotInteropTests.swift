@@ -1,0 +1,183 @@
+import AviaryCore
+import AviaryTestSupport
+import Foundation
+import Testing
+
+@testable import AviaryMailbox
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A private Dovecot on a loopback port serving one Maildir, for checking that both programs agree on it.
+private final class PrivateDovecot {
+    let directory: TemporaryDirectory
+    let port: Int
+    var maildirPath: String { directory.path + "/Maildir" }
+    private var configPath: String { directory.path + "/dovecot.conf" }
+    private var process: Process?
+
+    static let executable = "/usr/sbin/dovecot"
+    static var isAvailable: Bool { access(executable, X_OK) == 0 && python3Path != nil && getuid() == 0 }
+
+    init() throws {
+        directory = TemporaryDirectory("dovecot")
+        port = Int(try runPython("import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])", []).filter(\.isNumber))!
+        let root = directory.path
+        // Dovecot's mail processes run as nobody and must reach the Maildir inside.
+        chmod(root, 0o755)
+        for name in ["run", "state", "home", "Maildir"] { mkdir(root + "/" + name, 0o755) }
+        let config = """
+            base_dir = \(root)/run
+            state_dir = \(root)/state
+            log_path = \(root)/dovecot.log
+            protocols = imap
+            listen = 127.0.0.1
+            ssl = no
+            disable_plaintext_auth = no
+            auth_mechanisms = plain
+            mail_location = maildir:\(root)/Maildir
+            first_valid_uid = 1
+            passdb {
+              driver = static
+              args = password=secret
+            }
+            userdb {
+              driver = static
+              args = uid=65534 gid=65534 home=\(root)/home
+            }
+            service imap-login {
+              chroot =
+              inet_listener imap {
+                address = 127.0.0.1
+                port = \(port)
+              }
+            }
+            service anvil {
+              chroot =
+            }
+
+            """
+        try SafeFile.writeDurably(Array(config.utf8), to: configPath, mode: 0o644)
+    }
+
+    /// Gives the mail user (nobody) the Maildir, which the test process (root) wrote to.
+    func handOver() throws {
+        try Self.run("/bin/chown", ["-R", "65534:65534", directory.path + "/home", maildirPath])
+    }
+
+    func start() throws {
+        try handOver()
+        // Started through Python to clear the signal mask: a test thread blocks signals, a child inherits
+        // the mask, and Dovecot's processes would then never see the SIGINT/SIGTERM that stop them.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python3Path!)
+        process.arguments = [
+            "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+            Self.executable, "-F", "-c", configPath,
+        ]
+        try process.run()
+        self.process = process
+        for _ in 0..<100 {
+            if (try? runPython("import socket; socket.create_connection(('127.0.0.1', int(__import__('sys').argv[1])), 1).close()", [String(port)])) != nil {
+                return
+            }
+            usleep(100_000)
+        }
+        throw PythonFailed(output: "dovecot did not listen: " + ((try? contents(of: directory.path + "/dovecot.log")) ?? ""))
+    }
+
+    func stop() {
+        guard let process else { return }
+        try? Self.run(Self.executable, ["-c", configPath, "stop"])
+        for _ in 0..<100 where process.isRunning { usleep(100_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    /// Runs an IMAP session script; `imap` is a logged-in imaplib connection.
+    func imap(_ body: String) throws -> String {
+        let script = """
+            import imaplib, sys
+            imap = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+            imap.login("user", "secret")
+
+            """ + body + "\nimap.logout()\n"
+        return try runPython(script, [String(port)])
+    }
+
+    var log: String { (try? contents(of: directory.path + "/dovecot.log")) ?? "" }
+
+    deinit { stop() }
+
+    private static func run(_ executable: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        try process.run()
+        process.waitUntilExit()
+    }
+}
+
+@Suite("Aviary and Dovecot serve one Maildir", .serialized)
+struct DovecotInteropTests {
+    @Test("Messages Dovecot appended keep their UIDVALIDITY, UIDs and keywords in Aviary, and Dovecot sees Aviary's")
+    func sameUIDsBothWays() throws {
+        guard PrivateDovecot.isAvailable else {
+            print("skipped: needs \(PrivateDovecot.executable), python3 and root (to run Dovecot's mail user)")
+            return
+        }
+        let dovecot = try PrivateDovecot()
+        try dovecot.start()
+        let appended = try dovecot.imap(
+            """
+            for flags, text in [(r"(\\Seen $Forwarded Work)", b"Subject: a\\r\\n\\r\\nhello\\r\\n"),
+                                (r"(Junk)", b"Subject: b\\r\\n\\r\\nhello\\r\\n"),
+                                (r"()", b"Subject: c\\r\\n\\r\\nhello\\r\\n")]:
+                typ, data = imap.append("INBOX", flags, None, text)
+                print(data[0].decode().split("]")[0].split(" ", 1)[1])
+            """)
+        dovecot.stop()
+        let answers = appended.split(separator: "\n").map { $0.split(separator: " ") }
+        #expect(answers.count == 3, "\(appended)\n\(dovecot.log)")
+        let validity = try #require(UInt32(answers.first?.first ?? ""))
+
+        let maildir = Maildir(path: dovecot.maildirPath)
+        let index = try maildir.synchronize()
+        #expect(index.uidValidity == validity)
+        #expect(index.messages.map { String($0.uid) } == answers.map { String($0[1]) })
+        #expect(index.keywords == [0: "$Forwarded", 1: "Work", 2: "Junk"])
+        let first = try #require(index.messages.first)
+        #expect(first.message.flags.letters == "Sab")
+        #expect(index.messages[1].message.flags.letters == "c")
+
+        // Aviary appends with a keyword Dovecot knows and one it does not; Dovecot must agree.
+        let letters = try maildir.keywordLetters(for: ["Work", "Later"])
+        #expect(letters == ["Work": "b", "Later": "d"])
+        let mine = try maildir.append(
+            Array("Subject: d\r\n\r\nfrom aviary\r\n".utf8),
+            flags: MaildirFlags([.flagged]).union(MaildirFlags(letters: String([letters["Work"]!, letters["Later"]!]))),
+            internalDate: 1_500_000_000)
+        #expect(mine.uid == index.uidNext)
+        try dovecot.start()
+        let fetched = try dovecot.imap(
+            """
+            imap.select("INBOX")
+            print(imap.status("INBOX", "(UIDVALIDITY UIDNEXT)")[1][0].decode())
+            typ, data = imap.uid("FETCH", "1:*", "(FLAGS INTERNALDATE)")
+            for item in data:
+                print(item.decode())
+            """)
+        dovecot.stop()
+        #expect(fetched.contains("UIDVALIDITY \(validity)"), "\(fetched)\n\(dovecot.log)")
+        #expect(fetched.contains("UIDNEXT \(mine.uid + 1)"), "\(fetched)")
+        let line = try #require(fetched.split(separator: "\n").first { $0.contains("UID \(mine.uid) ") || $0.contains("UID \(mine.uid))") })
+        #expect(line.contains("\\Flagged") && line.contains("Work") && line.contains("Later"), "\(line)")
+        #expect(line.contains("14-Jul-2017"), "\(line)")
+        for message in index.messages {
+            #expect(fetched.contains("UID \(message.uid)"), "\(fetched)")
+        }
+        #expect(!dovecot.log.contains("Error"), "\(dovecot.log)")
+    }
+}
