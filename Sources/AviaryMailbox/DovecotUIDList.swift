@@ -41,7 +41,9 @@ struct DovecotUIDList: Hashable, Sendable {
         var fileName: String
 
         /// Everything before `:`: the key that stays the same while flags change.
-        var uniqueName: Substring { fileName.prefix { $0 != ":" } }
+        var uniqueName: Substring {
+            fileName.utf8.firstIndex(of: UInt8(ascii: ":")).map { fileName[..<$0] } ?? fileName[...]
+        }
     }
 
     /// The format version the file had: 1 or 3 (always written as 3).

@@ -29,21 +29,42 @@ public struct MaildirFileName: Hashable, Sendable, CustomStringConvertible {
     /// Parses a file name found in `new/` or `cur/`. Any name is accepted: fields that are missing or
     /// malformed are simply absent, since the file is a message regardless of what its name says.
     public init(_ fileName: some StringProtocol) {
+        // Read as UTF-8 bytes: a listing parses every name of a mailbox, and character by character that was
+        // most of the cost of opening a folder.
         let name = String(fileName)
-        if let colon = name.firstIndex(of: ":") {
+        let utf8 = name.utf8
+        if let colon = utf8.firstIndex(of: UInt8(ascii: ":")) {
             uniqueName = String(name[..<colon])
-            let info = String(name[name.index(after: colon)...])
+            let info = String(name[utf8.index(after: colon)...])
             self.info = info
-            flags = info.hasPrefix("2,") ? MaildirFlags(letters: info.dropFirst(2)) : []
+            let infoBytes = info.utf8
+            flags = infoBytes.starts(with: "2,".utf8) ? MaildirFlags(letterBytes: infoBytes.dropFirst(2)) : []
         } else {
             uniqueName = name
             info = nil
             flags = []
         }
-        for field in uniqueName.split(separator: ",").dropFirst() {
-            if field.hasPrefix("S=") { size = Int(field.dropFirst(2)) }
-            if field.hasPrefix("W=") { virtualSize = Int(field.dropFirst(2)) }
+        var fields = uniqueName.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).dropFirst()
+        while let field = fields.popFirst() {
+            guard field.count > 2, field[field.index(after: field.startIndex)] == UInt8(ascii: "=") else { continue }
+            let value = Self.decimal(field.dropFirst(2))
+            switch field.first {
+            case UInt8(ascii: "S"): size = value
+            case UInt8(ascii: "W"): virtualSize = value
+            default: break
+            }
         }
+    }
+
+    /// The number written in `digits`, nil when they are not all digits or it does not fit.
+    private static func decimal(_ digits: Substring.UTF8View.SubSequence) -> Int? {
+        guard !digits.isEmpty, digits.count <= 18 else { return nil }
+        var value = 0
+        for byte in digits {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
     }
 
     /// The unique name up to its first `,`: the part that identifies the delivery, without the size extras.

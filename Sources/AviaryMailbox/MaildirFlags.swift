@@ -24,6 +24,19 @@ public struct MaildirFlags: OptionSet, Hashable, Sendable, CustomStringConvertib
         self = flags
     }
 
+    /// The flags named by the letters of `letters` as UTF-8; bytes that are not ASCII letters are ignored.
+    public init(letterBytes letters: some Sequence<UInt8>) {
+        var raw: UInt64 = 0
+        for byte in letters {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): raw |= 1 << UInt64(byte - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): raw |= 1 << (UInt64(byte - UInt8(ascii: "a")) + 26)
+            default: break
+            }
+        }
+        rawValue = raw
+    }
+
     /// D: the user considers this a draft.
     public static let draft = MaildirFlags(rawValue: 1 << 3)
     /// F: flagged for attention (IMAP `\Flagged`).
