@@ -161,7 +161,7 @@ struct SearchEvaluator {
         let message = mailbox.messages[index]
         if let header, header.uid == message.uid { return header }
         guard let summary = try summaries.summary(of: message, in: mailbox.maildir) else { return nil }
-        header = (message.uid, summary.header, MIMEParser.parse(summary.header))
+        header = (message.uid, summary.header, summary.headerEntity)
         return header
     }
 

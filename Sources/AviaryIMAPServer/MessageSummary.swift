@@ -16,6 +16,8 @@ struct MessageSummary: Sendable {
     var bodyStructure: [UInt8]
     /// The header section with its empty line, CR LF line ends.
     var header: [UInt8]
+    /// `header` parsed, for header sections and SEARCH.
+    var headerEntity: MIMEEntity
 
     init(_ loaded: LoadedMessage) {
         size = loaded.bytes.count
@@ -30,14 +32,15 @@ struct MessageSummary: Sendable {
         IMAPBodyStructure.write(loaded.entity, in: loaded.bytes, extensible: true, into: &writer)
         bodyStructure = writer.bytes
         header = Array(loaded.bytes[loaded.entity.headerRange])
+        headerEntity = MIMEParser.parse(header)
     }
 
-    var cost: Int { envelope.count + body.count + bodyStructure.count + header.count + 128 }
+    /// Roughly the bytes an entry holds (the parsed header counts about a hundred bytes a field).
+    var cost: Int { envelope.count + body.count + bodyStructure.count + 2 * header.count + 256 }
 
     /// A header section of the message (`HEADER`, `HEADER.FIELDS`, `HEADER.FIELDS.NOT`), from the kept header.
     func headerSection(_ section: IMAPSection) -> [UInt8] {
-        let entity = MIMEParser.parse(header)
-        return IMAPMessageSection.extract(section, of: entity, in: header).map { Array($0) } ?? []
+        IMAPMessageSection.extract(section, of: headerEntity, in: header).map { Array($0) } ?? []
     }
 
     /// Whether `section` can be answered from the header alone.
