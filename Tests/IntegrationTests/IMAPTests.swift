@@ -228,6 +228,45 @@ extension Integration {
             }
         }
 
+        @Test("neomutt logs in with STARTTLS, opens INBOX and copies a message out to a local mbox")
+        func neomutt() async throws {
+            guard TestInstance.isAvailable("neomutt"), TestInstance.isAvailable("script") else {
+                Issue.record("neomutt or script is not installed (scripts/install-deps.sh installs neomutt)")
+                return
+            }
+            try await withInstance(try makeIMAPInstance()) { instance in
+                try await installCertificates(instance)
+                try await instance.start()
+                try await Self.deliver(2, to: instance)
+                let port = try #require(instance.port(of: "127.0.0.6:0"))
+                let saved = instance.directory + "/saved.mbox"
+                let muttrc = instance.directory + "/muttrc"
+                try instance.writeFile(
+                    muttrc,
+                    bytes: Array(
+                        """
+                        set imap_user = "\(Self.user)"
+                        set imap_pass = "\(TestInstance.password)"
+                        set ssl_starttls = yes
+                        set ssl_force_tls = yes
+                        set ssl_verify_host = no
+                        set certificate_file = "\(instance.directory)/certs/server.pem"
+                        set folder = "imap://127.0.0.6:\(port)/"
+                        set spoolfile = "+INBOX"
+                        set header_cache = ""
+                        set confirmcreate = no
+                        set delete = no
+
+                        """.utf8), mode: 0o600)
+                // neomutt wants a terminal: `script` gives it one; the pushed keys copy message 1 and quit.
+                let command = "TERM=xterm neomutt -n -F \(muttrc) -e 'push \"<copy-message>\(saved)<enter><quit>\"'"
+                let run = try await instance.run("script", ["-qc", command, "/dev/null"], timeout: .seconds(60))
+                let mbox = (try? String(contentsOfFile: saved, encoding: .utf8)) ?? ""
+                check(mbox.contains("Subject: imap message 1") && mbox.contains("Body 1"), "saved: \(mbox)\n\(run)", instance)
+                try await instance.awaitLogLine(containing: "login: user=<alice@example.test>, method=PLAIN", "TLS")
+            }
+        }
+
         @Test("mbsync pulls the mailbox, then pushes a flag change, a deletion and a new folder back")
         func mbsync() async throws {
             guard TestInstance.isAvailable("mbsync") else {
