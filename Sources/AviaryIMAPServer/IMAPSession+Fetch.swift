@@ -40,7 +40,7 @@ extension IMAPSession {
             messageCache = result.cache ?? messageCache
             statistics.fetched += result.count
             statistics.fetchedOctets += result.bytes.count
-            if !result.bytes.isEmpty { try await outbound.write(.data(result.bytes)) }
+            if !result.bytes.isEmpty { try await send(bytes: result.bytes, outbound) }
         }
         try await reportChanges(allowExpunges: byUID, outbound)
         try await ok(tag, "Fetch completed.", outbound)

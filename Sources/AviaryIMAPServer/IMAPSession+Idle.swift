@@ -12,7 +12,7 @@ extension IMAPSession {
     /// directory times once a second (two `stat` calls) and re-reads the mailbox only when one changed.
     /// TODO(#11): inotify instead of polling, for many idle sessions.
     mutating func idle(_ tag: String, frames: inout Frames, outbound: Output) async throws {
-        try await outbound.write(.line("+ idling"))
+        try await send("+ idling", outbound)
         let start = selected
         let pool = server.pool
         let keepalive = settings.idleKeepaliveSeconds

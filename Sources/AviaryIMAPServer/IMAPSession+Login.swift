@@ -65,7 +65,7 @@ extension IMAPSession {
             case .done(let result):
                 return try await finishLogin(tag, result, user: "", method: name, frames: &frames, outbound)
             case .challenge(let challenge):
-                try await outbound.write(.line("+ " + SASLBase64.encode(challenge)))
+                try await send("+ " + SASLBase64.encode(challenge), outbound)
                 guard let frame = try await frames.next() else { return true }
                 guard case .command(let bytes) = frame else {
                     try await bad(tag, "Authentication response too long.", outbound)
@@ -176,6 +176,7 @@ extension IMAPSession {
     mutating func startTLS(_ tag: String, _ outbound: Output) async throws {
         guard let provider = server.tls, !isSecure, user == nil else {
             let text = user != nil ? "Already logged in." : isSecure ? "TLS is already active." : "TLS support isn't enabled."
+            try await send(bytes: [], outbound)
             try await outbound.write(.startTLSRefused(Array("\(tag) BAD \(text)\r\n".utf8)))
             badCommands += 1
             return

@@ -42,7 +42,7 @@ extension IMAPSession {
         case .success(let (descriptor, reply)) where reply != "OK":
             // imapmail logged why; the client gets its words.
             close(descriptor)
-            try await outbound.write(.line("\(tag) " + (reply.hasPrefix("NO ") ? reply : "NO [UNAVAILABLE] Mailbox unavailable.")))
+            try await send("\(tag) " + (reply.hasPrefix("NO ") ? reply : "NO [UNAVAILABLE] Mailbox unavailable."), outbound)
             return false
         case .success(let (descriptor, _)):
             user = identity

@@ -40,6 +40,9 @@ struct IMAPSession {
     var statistics = Statistics()
     /// The last message read for FETCH or SEARCH, kept for the next command about the same message.
     var messageCache: LoadedMessage?
+    /// Untagged lines waiting for the command's tagged answer, so that a command's response goes out in one
+    /// write (one system call) rather than one per line.
+    let pending = PendingOutput()
 
     struct Statistics {
         var fetched = 0
@@ -87,7 +90,7 @@ struct IMAPSession {
                 }
             }
             if badCommands >= Self.badCommandLimit {
-                try await outbound.write(.line("* BYE Too many invalid IMAP commands."))
+                try await send("* BYE Too many invalid IMAP commands.", outbound)
                 endReason = "too many invalid commands"
                 return
             }
@@ -107,7 +110,7 @@ struct IMAPSession {
 
     private mutating func refuseFrame(tag: String?, _ error: IMAPFrameError, _ outbound: Output) async throws {
         if case .literalTooLarge = error, user != nil {} else { badCommands += 1 }
-        try await outbound.write(.line(Self.refusal(tag: tag, error, isLoggedIn: user != nil, appendLimit: settings.appendLimit)))
+        try await send(Self.refusal(tag: tag, error, isLoggedIn: user != nil, appendLimit: settings.appendLimit), outbound)
     }
 
     /// The answer to a command the frame decoder refused.
@@ -124,20 +127,37 @@ struct IMAPSession {
     /// `tag BAD text`, counted against the bad command limit.
     mutating func bad(_ tag: String?, _ text: String, _ outbound: Output) async throws {
         badCommands += 1
-        try await outbound.write(.line("\(tag ?? "*") BAD \(text)"))
+        try await send("\(tag ?? "*") BAD \(text)", outbound)
     }
 
     func ok(_ tag: String, _ text: String, code: String? = nil, _ outbound: Output) async throws {
-        try await outbound.write(.line("\(tag) OK " + (code.map { "[\($0)] " } ?? "") + text))
+        try await send("\(tag) OK " + (code.map { "[\($0)] " } ?? "") + text, outbound)
     }
 
     func no(_ tag: String, _ text: String, code: String? = nil, _ outbound: Output) async throws {
-        try await outbound.write(.line("\(tag) NO " + (code.map { "[\($0)] " } ?? "") + text))
+        try await send("\(tag) NO " + (code.map { "[\($0)] " } ?? "") + text, outbound)
     }
 
+    /// Untagged lines: they go out with the next write.
     func untagged(_ lines: [String], _ outbound: Output) async throws {
-        guard !lines.isEmpty else { return }
-        try await outbound.write(.data(Array(lines.map { $0 + "\r\n" }.joined().utf8)))
+        for line in lines {
+            pending.bytes.append(contentsOf: line.utf8)
+            pending.bytes.append(contentsOf: [13, 10])
+        }
+    }
+
+    /// Writes what is pending and then `line` (CR LF added).
+    func send(_ line: String, _ outbound: Output) async throws {
+        try await send(bytes: Array((line + "\r\n").utf8), outbound)
+    }
+
+    /// Writes what is pending and then `bytes`, in one write.
+    func send(bytes: [UInt8], _ outbound: Output) async throws {
+        var all = pending.bytes
+        pending.bytes = []
+        all.append(contentsOf: bytes)
+        guard !all.isEmpty else { return }
+        try await outbound.write(.data(all))
     }
 
     /// Runs one command; true when the session is over.
@@ -179,7 +199,7 @@ struct IMAPSession {
     }
 
     func notSelected(_ tag: String, _ outbound: Output) async throws -> Bool {
-        try await outbound.write(.line("\(tag) BAD No mailbox selected."))
+        try await send("\(tag) BAD No mailbox selected.", outbound)
         return false
     }
 
@@ -229,4 +249,9 @@ struct IMAPSession {
             logger.info("disconnect: rip=\(remoteAddress), lip=\(localAddress), session=<\(id)> (\(why); \(attempts))")
         }
     }
+}
+
+/// The bytes a session has ready but not written yet (see `IMAPSession.pending`).
+final class PendingOutput {
+    var bytes: [UInt8] = []
 }
