@@ -68,3 +68,42 @@ median() {
 ratio() {
     if [[ $1 == NA || $2 == NA ]]; then echo NA; else awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; fi
 }
+
+# The EXIT trap of pop3-compare.sh and imap-compare.sh: stops what the script started (by the pids in
+# HARNESS_PID, AVIARY_PID and DOVECOT_PID, with AVIARY the aviary program and WORK the run's directory) and
+# removes WORK unless KEEP=1.
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup_dovecot_and_aviary() {
+    local rc=$? below
+    trap - EXIT INT TERM
+    if [[ -n $HARNESS_PID ]]; then
+        # timeout passes TERM on to the harness; its client processes are its children
+        below=$(descendants "$HARNESS_PID")
+        kill -TERM "$HARNESS_PID" 2>/dev/null || true
+        wait_gone "$HARNESS_PID" 10 || kill -KILL "$HARNESS_PID" 2>/dev/null || true
+        # shellcheck disable=SC2086  # a list of pids
+        [[ -z $below ]] || kill -KILL $below 2>/dev/null || true
+    fi
+    if [[ -n $AVIARY_PID ]]; then
+        note "stopping aviary"
+        below=$(descendants "$AVIARY_PID")
+        timeout 30 "$AVIARY" stop -c "$WORK/aviary-etc" >/dev/null 2>&1 || true
+        # shellcheck disable=SC2086
+        stop_pid aviary "$AVIARY_PID" $below
+    fi
+    if [[ -n $DOVECOT_PID ]]; then
+        note "stopping dovecot instance"
+        below=$(descendants "$DOVECOT_PID")
+        timeout 30 dovecot -c "$WORK/dovecot.conf" stop >/dev/null 2>&1 || kill -TERM "$DOVECOT_PID" 2>/dev/null || true
+        # shellcheck disable=SC2086
+        stop_pid dovecot "$DOVECOT_PID" $below
+    fi
+    if [[ -n $WORK && -d $WORK ]]; then
+        if [[ ${KEEP:-0} == 1 ]]; then
+            note "kept $WORK"
+        else
+            rm -rf -- "$WORK"
+        fi
+    fi
+    exit "$rc"
+}

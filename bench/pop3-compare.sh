@@ -105,43 +105,7 @@ DOVECOT_PID=
 AVIARY_PID=
 AVIARY=
 HARNESS_PID=
-
-# shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() {
-    local rc=$? below
-    trap - EXIT INT TERM
-    if [[ -n $HARNESS_PID ]]; then
-        # timeout passes TERM on to the harness; its client processes are its children
-        below=$(descendants "$HARNESS_PID")
-        kill -TERM "$HARNESS_PID" 2>/dev/null || true
-        wait_gone "$HARNESS_PID" 10 || kill -KILL "$HARNESS_PID" 2>/dev/null || true
-        # shellcheck disable=SC2086  # a list of pids
-        [[ -z $below ]] || kill -KILL $below 2>/dev/null || true
-    fi
-    if [[ -n $AVIARY_PID ]]; then
-        note "stopping aviary"
-        below=$(descendants "$AVIARY_PID")
-        timeout 30 "$AVIARY" stop -c "$WORK/aviary-etc" >/dev/null 2>&1 || true
-        # shellcheck disable=SC2086
-        stop_pid aviary "$AVIARY_PID" $below
-    fi
-    if [[ -n $DOVECOT_PID ]]; then
-        note "stopping dovecot instance"
-        below=$(descendants "$DOVECOT_PID")
-        timeout 30 dovecot -c "$WORK/dovecot.conf" stop >/dev/null 2>&1 || kill -TERM "$DOVECOT_PID" 2>/dev/null || true
-        # shellcheck disable=SC2086
-        stop_pid dovecot "$DOVECOT_PID" $below
-    fi
-    if [[ -n $WORK && -d $WORK ]]; then
-        if [[ ${KEEP:-0} == 1 ]]; then
-            note "kept $WORK"
-        else
-            rm -rf -- "$WORK"
-        fi
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
+trap cleanup_dovecot_and_aviary EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
