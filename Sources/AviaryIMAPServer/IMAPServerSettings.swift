@@ -44,7 +44,8 @@ public struct IMAPServerSettings: Sendable {
         connectionLimit = max(1, config.integer(.imapdConnectionLimit))
         let limit = config.integer(.imapdAppendLimit)
         let messageLimit = config.integer(.messageSizeLimit)
-        appendLimit = limit > 0 ? limit : messageLimit > 0 ? messageLimit : Int(Int32.max)
+        // Never unbounded: an APPEND literal is held in memory (64 MiB when both limits are 0).
+        appendLimit = limit > 0 ? limit : messageLimit > 0 ? messageLimit : 64 << 20
         specialUseFolders = config.list(.imapdSpecialUseFolders)
         homeMailbox = config.string(.homeMailbox)
         mailSpoolDirectory = config.string(.mailSpoolDirectory)

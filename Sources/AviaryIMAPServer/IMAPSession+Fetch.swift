@@ -22,10 +22,23 @@ extension IMAPSession {
         }
         var attributes = attributes
         if byUID && !attributes.contains(.uid) { attributes.insert(.uid, at: 0) }
-        let batchSize = Self.needsContent(attributes) ? 16 : 500
+        // Whole messages go in batches of at most 4 MB (a FETCH 1:* BODY[] of large mail must not sit in memory
+        // whole), summaries and flags in batches of 500.
+        let wantsWhole = Self.needsWholeMessage(attributes)
         var start = 0
         while start < indexes.count {
-            let batch = Array(indexes[start..<min(start + batchSize, indexes.count)])
+            var end = min(start + (wantsWhole ? 16 : 500), indexes.count)
+            if wantsWhole {
+                var bytes = 0
+                for position in start..<end {
+                    bytes += current(indexes[position]).map { $0.file.name.virtualSize ?? $0.file.size } ?? 0
+                    if bytes > 4 << 20 {
+                        end = max(position, start + 1)
+                        break
+                    }
+                }
+            }
+            let batch = Array(indexes[start..<end])
             start += batch.count
             let current = selected ?? mailbox
             let cache = messageCache
@@ -44,6 +57,44 @@ extension IMAPSession {
         }
         try await reportChanges(allowExpunges: byUID, outbound)
         try await ok(tag, "Fetch completed.", outbound)
+    }
+
+    /// Renames a message to the flags a STORE operation makes of its current ones; when another session renamed
+    /// it since this one listed it, the operation applies to the file as it is now. Blocking.
+    /// - Throws: `notFound` when it has been expunged.
+    static func changeFlags(
+        of file: MaildirMessage,
+        in maildir: Maildir,
+        _ operation: IMAPStoreAction.Operation,
+        _ flags: MaildirFlags
+    ) throws(MailboxError) -> MaildirMessage {
+        do {
+            return try maildir.setFlags(storeResult(operation, flags, on: file.flags), of: file)
+        } catch where error.code == .notFound {
+            let now = try maildir.current(file)
+            return try maildir.setFlags(storeResult(operation, flags, on: now.flags), of: now)
+        }
+    }
+
+    /// The flags a message has after STORE: letters the client cannot name (P, other programs' keywords)
+    /// survive a FLAGS store.
+    static func storeResult(_ operation: IMAPStoreAction.Operation, _ flags: MaildirFlags, on current: MaildirFlags)
+        -> MaildirFlags
+    {
+        switch operation {
+        case .add: return current.union(flags)
+        case .remove: return current.subtracting(flags)
+        case .replace:
+            let named: MaildirFlags = [.seen, .replied, .flagged, .trashed, .draft]
+            let keywordSlots = MaildirFlags(rawValue: ((1 << 26) - 1) << 26)
+            return current.subtracting(named).subtracting(keywordSlots).union(flags)
+        }
+    }
+
+    /// The selected mailbox's message at `index`, if there is one.
+    func current(_ index: Int) -> ViewMessage? {
+        guard let selected, selected.messages.indices.contains(index) else { return nil }
+        return selected.messages[index]
     }
 
     static func needsContent(_ attributes: [IMAPFetchAttribute]) -> Bool {
@@ -111,7 +162,7 @@ extension IMAPSession {
             }
             var flagsChanged = false
             if marksSeen && !message.file.flags.contains(.seen) {
-                if let renamed = try? mailbox.maildir.setFlags(message.file.flags.union(.seen), of: message.file) {
+                if let renamed = try? Self.changeFlags(of: message.file, in: mailbox.maildir, .add, .seen) {
                     message.file = renamed
                     batch.seenFiles.append((index, renamed))
                     flagsChanged = true
@@ -177,8 +228,8 @@ extension IMAPSession {
                     var name = "BODY[\(spec)]"
                     if let partial {
                         name += "<\(partial.offset)>"
-                        let start = min(partial.offset, bytes.count)
-                        let end = min(bytes.count, start + max(0, partial.length))
+                        let start = min(max(0, partial.offset), bytes.count)
+                        let end = start + min(max(0, partial.length), bytes.count - start)
                         bytes = Array(bytes[start..<end])
                     }
                     item(name + " ")

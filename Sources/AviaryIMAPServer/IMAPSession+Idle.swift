@@ -16,9 +16,13 @@ extension IMAPSession {
         let start = selected
         let pool = server.pool
         let keepalive = settings.idleKeepaliveSeconds
-        let watcher = Task { () -> (SelectedMailbox?, Bool) in
+        let channel = channel
+        let watcher = Task { () -> (SelectedMailbox?, Bool, [String]) in
             var mailbox = start
             var expunged = false
+            // Lines merged into the view but not written (DONE came meanwhile): the session sends them before
+            // its OK, or the client's sequence numbers would no longer be the server's.
+            var unsent: [String] = []
             var quiet = 0
             while !Task.isCancelled {
                 do {
@@ -35,14 +39,24 @@ extension IMAPSession {
                         try SelectedMailbox.readIndex(maildir, claimingRecent: claims, unless: stamp)
                     }) {
                         let (index, newStamp) = read
+                        guard index.uidValidity == current.uidValidity else {
+                            try? await outbound.write(.line("* BYE " + Self.uidValidityChanged))
+                            try? await channel.close()
+                            break
+                        }
                         let changes = current.merge(index, allowExpunges: true)
                         current.stamp = newStamp
                         mailbox = current
                         expunged = expunged || !changes.expunged.isEmpty
-                        let lines = changes.lines(in: current)
+                        let lines = unsent + changes.lines(in: current)
+                        unsent = []
                         if !lines.isEmpty {
                             quiet = 0
-                            try? await outbound.write(.data(Array(lines.map { $0 + "\r\n" }.joined().utf8)))
+                            do {
+                                try await outbound.write(.data(Array(lines.map { $0 + "\r\n" }.joined().utf8)))
+                            } catch {
+                                unsent = lines
+                            }
                         }
                     }
                 }
@@ -51,7 +65,7 @@ extension IMAPSession {
                     try? await outbound.write(.line("* OK Still here"))
                 }
             }
-            return (mailbox, expunged)
+            return (mailbox, expunged, unsent)
         }
         let frame: IMAPFrame?
         do {
@@ -61,9 +75,10 @@ extension IMAPSession {
             throw error
         }
         watcher.cancel()
-        let (mailbox, expunged) = await watcher.value
+        let (mailbox, expunged, unsent) = await watcher.value
         selected = mailbox
         if expunged { messageCache = nil }
+        try await untagged(unsent, outbound)
         guard let frame else { return }
         if case .command(let bytes) = frame, String(decoding: bytes, as: UTF8.self).uppercased() == "DONE" {
             try await ok(tag, "Idle completed.", outbound)

@@ -12,7 +12,8 @@ extension IMAPSession {
             return try await ok(tag, "List completed.", outbound)
         }
         let utf8 = enabled.contains("UTF8=ACCEPT")
-        let returnsSubscribed = command.returnOptions.contains(.subscribed) || isLSUB
+        // RFC 5258 3.1: the SUBSCRIBED selection implies the SUBSCRIBED return option.
+        let returnsSubscribed = command.returnOptions.contains(.subscribed) || command.selection.contains(.subscribed)
         let statusItems = command.returnOptions.compactMap { option -> [IMAPStatusItem]? in
             if case .status(let items) = option { return items }
             return nil

@@ -140,6 +140,7 @@ extension IMAPSession {
         }
         user = identity
         self.store = store
+        isLoggedIn.value.store(true, ordering: .relaxed)
         return true
     }
 

@@ -12,7 +12,8 @@ extension IMAPSession {
         guard let store else { return }
         switch tagged.command {
         case .enable(let names):
-            let known: Set<String> = ["UTF8=ACCEPT"]
+            // Nothing ENABLE can turn on is announced yet (UTF8=ACCEPT, CONDSTORE): `* ENABLED` lists none.
+            let known: Set<String> = []
             let accepted = names.filter { known.contains($0) && !enabled.contains($0) }
             enabled.formUnion(accepted)
             try await untagged(["* ENABLED" + accepted.map { " " + $0 }.joined()], outbound)
@@ -234,6 +235,11 @@ extension IMAPSession {
             })
         else { return }
         let (index, newStamp) = read
+        guard index.uidValidity == current.uidValidity else {
+            // The UID list was lost or replaced: every UID the client holds may now name another message.
+            try await send("* BYE " + Self.uidValidityChanged, outbound)
+            throw SessionClosed(reason: "UIDVALIDITY of \(current.name) changed")
+        }
         var updated = current
         let changes = updated.merge(index, allowExpunges: allowExpunges)
         updated.stamp = newStamp
@@ -241,4 +247,14 @@ extension IMAPSession {
         if !changes.expunged.isEmpty { messageCache = nil }
         try await untagged(changes.lines(in: updated), outbound)
     }
+}
+
+/// Ends a session from inside a command, after its `* BYE` was sent.
+struct SessionClosed: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { reason }
+}
+
+extension IMAPSession {
+    static let uidValidityChanged = "UIDVALIDITY of the selected mailbox changed; please log in again."
 }

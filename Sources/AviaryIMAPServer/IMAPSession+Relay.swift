@@ -47,6 +47,7 @@ extension IMAPSession {
         case .success(let (descriptor, _)):
             user = identity
             isHandedOff = true
+            isLoggedIn.value.store(true, ordering: .relaxed)
             try await enterAuthenticatedState(outbound)
             try await ok(tag, "Logged in", code: "CAPABILITY " + (await capabilities()).joined(separator: " "), outbound)
             try await relay(descriptor: descriptor, frames: &frames, outbound: outbound)

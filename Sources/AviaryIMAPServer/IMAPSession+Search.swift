@@ -29,11 +29,19 @@ extension IMAPSession {
                 return found
             }
         } catch {
+            if command.returnOptions?.contains(.save) == true { savedSearch = [] }
             return try await no(tag, "Internal error: \(error)", code: "SERVERBUG", outbound)
         }
         let numbers = matches.map { byUID ? mailbox.messages[$0].uid : UInt32($0 + 1) }
         if let options = command.returnOptions {
-            if options.contains(.save) { savedSearch = matches.map { mailbox.messages[$0].uid } }
+            if options.contains(.save) {
+                // RFC 5182 2.4: with MIN or MAX (and not ALL or COUNT) only those are saved.
+                let uids = matches.map { mailbox.messages[$0].uid }
+                let saveAll = options.contains(.all) || options.contains(.count)
+                    || !(options.contains(.min) || options.contains(.max))
+                savedSearch = saveAll ? uids : Array(Set(
+                    (options.contains(.min) ? uids.prefix(1) : []) + (options.contains(.max) ? uids.suffix(1) : []))).sorted()
+            }
             let reported = options.isEmpty ? [.all] : options.filter { $0 != .save }
             if !reported.isEmpty || options.isEmpty {
                 var line = "* ESEARCH (TAG \"\(tag)\")" + (byUID ? " UID" : "")

@@ -49,32 +49,8 @@ extension IMAPSession {
         let result: [(Int, MaildirMessage)]
         let keywords: [Int: String]
         do {
-            (result, keywords) = try await server.pool.runIfActive { () throws -> ([(Int, MaildirMessage)], [Int: String]) in
-                let (flags, keywords) = try Self.maildirFlagsAndKeywords(action.flags, in: mailbox.maildir)
-                let keywordSlots = MaildirFlags(rawValue: ((1 << 26) - 1) << 26)
-                var changed: [(Int, MaildirMessage)] = []
-                for index in indexes where !mailbox.messages[index].isGone {
-                    let file = mailbox.messages[index].file
-                    var target = file.flags
-                    switch action.operation {
-                    case .add: target.formUnion(flags)
-                    case .remove: target.subtract(flags)
-                    case .replace:
-                        // Letters the client cannot name (P, other programs' keywords) survive a FLAGS store.
-                        let named: MaildirFlags = [.seen, .replied, .flagged, .trashed, .draft]
-                        target = file.flags.subtracting(named).subtracting(keywordSlots).union(flags)
-                    }
-                    guard target != file.flags else {
-                        changed.append((index, file))
-                        continue
-                    }
-                    do {
-                        changed.append((index, try mailbox.maildir.setFlags(target, of: file)))
-                    } catch let error as MailboxError where error.code == .notFound {
-                        continue  // expunged elsewhere meanwhile
-                    }
-                }
-                return (changed, keywords)
+            (result, keywords) = try await server.pool.runIfActive {
+                try Self.store(action, on: indexes, in: mailbox)
             }
         } catch {
             return try await no(tag, "Internal error: \(error)", code: "SERVERBUG", outbound)
@@ -92,6 +68,30 @@ extension IMAPSession {
         try await untagged(lines, outbound)
         try await reportChanges(allowExpunges: byUID, outbound)
         try await ok(tag, "Store completed.", outbound)
+    }
+
+    /// STORE's renames. Blocking. Returns each message as it is afterwards (one expunged meanwhile is left out)
+    /// and the keyword slots the flags used.
+    static func store(_ action: IMAPStoreAction, on indexes: [Int], in mailbox: SelectedMailbox) throws
+        -> ([(Int, MaildirMessage)], [Int: String])
+    {
+        let (flags, keywords) = try maildirFlagsAndKeywords(action.flags, in: mailbox.maildir)
+        var changed: [(Int, MaildirMessage)] = []
+        for index in indexes where !mailbox.messages[index].isGone {
+            let file = mailbox.messages[index].file
+            let renamed: Result<MaildirMessage, MailboxError>
+            do throws(MailboxError) {
+                renamed = .success(try changeFlags(of: file, in: mailbox.maildir, action.operation, flags))
+            } catch {
+                renamed = .failure(error)
+            }
+            switch renamed {
+            case .success(let message): changed.append((index, message))
+            case .failure(let error) where error.code == .notFound: continue  // expunged elsewhere meanwhile
+            case .failure(let error): throw error
+            }
+        }
+        return (changed, keywords)
     }
 
     /// EXPUNGE and UID EXPUNGE (RFC 4315): removes the `\Deleted` messages (those in `only`) and reports them.
@@ -147,11 +147,15 @@ extension IMAPSession {
                 }
                 let destination = try store.existing(target)
                 guard !messages.isEmpty else { return nil }
-                let copied = try destination.copy(
-                    messages.map(\.file), from: mailbox.maildir, flags: messages.map(\.file.flags))
+                let files = messages.map(\.file)
+                let flags = try MailboxStore.translatedFlags(files, keywords: mailbox.keywords, into: destination)
+                let copied = try destination.copy(files, from: mailbox.maildir, flags: flags)
                 let validity = try destination.synchronize().uidValidity
                 if isMove {
-                    for message in messages { try mailbox.maildir.remove(message.file) }
+                    for message in messages {
+                        // The file as it is now: another session may have renamed it (a flag change).
+                        if let now = try? mailbox.maildir.current(message.file) { try mailbox.maildir.remove(now) }
+                    }
                 }
                 return "COPYUID \(validity) \(Self.uidSet(messages.map(\.uid))) \(Self.uidSet(copied.map(\.uid)))"
             }

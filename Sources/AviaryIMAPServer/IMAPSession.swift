@@ -4,6 +4,7 @@ import AviaryMailbox
 import AviarySASL
 import Logging
 import NIOCore
+import Synchronization
 
 /// One IMAP connection (RFC 9051 3): not authenticated until LOGIN or AUTHENTICATE succeeds, then
 /// authenticated, selected while a mailbox is open, logout at the end. Commands run one at a time, in order.
@@ -34,6 +35,8 @@ struct IMAPSession {
     var selected: SelectedMailbox?
     /// The UIDs saved by `SEARCH RETURN (SAVE)`, for `$`.
     var savedSearch: [UInt32] = []
+    /// Set at login, for the login deadline's timer.
+    let isLoggedIn = LoginFlag()
     /// ENABLEd extensions (upper case).
     var enabled: Set<String> = []
     var endReason: String?
@@ -65,8 +68,18 @@ struct IMAPSession {
         logger[metadataKey: "session"] = "\(id)"
     }
 
+    /// How long a client may take to log in, whatever it sends meanwhile (the idle timeout alone would let a
+    /// client that sends NOOP every minute hold a connection slot for ever without logging in).
+    static let loginDeadline: Int64 = 180
+
     /// The whole session, from the greeting.
     mutating func run(inbound: NIOAsyncChannelInboundStream<IMAPFrame>, outbound: Output) async throws {
+        let loggedIn = isLoggedIn
+        let channel = channel
+        channel.eventLoop.scheduleTask(in: .seconds(Self.loginDeadline)) {
+            guard !loggedIn.value.load(ordering: .relaxed) else { return }
+            channel.writeAndFlush(IMAPOutput.line("* BYE Login timeout.")).whenComplete { _ in channel.close(promise: nil) }
+        }
         try await outbound.write(.line("* OK [CAPABILITY \(await capabilities().joined(separator: " "))] \(settings.banner)"))
         var frames = inbound.makeAsyncIterator()
         try await serveCommands(&frames, outbound: outbound)
@@ -254,4 +267,9 @@ struct IMAPSession {
 /// The bytes a session has ready but not written yet (see `IMAPSession.pending`).
 final class PendingOutput {
     var bytes: [UInt8] = []
+}
+
+/// Whether a session has logged in, read by its login deadline's timer on the event loop.
+final class LoginFlag: Sendable {
+    let value = Atomic<Bool>(false)
 }

@@ -21,7 +21,9 @@ struct LoadedMessage: Sendable {
         do {
             file = try maildir.open(message.file)
         } catch where error.code == .notFound {
-            return nil
+            // Another session changed its flags (a rename) since this one listed it, or expunged it.
+            guard let now = try? maildir.current(message.file), let reopened = try? maildir.open(now) else { return nil }
+            file = reopened
         }
         defer { file.close() }
         let raw = try file.readToEnd()
@@ -47,14 +49,17 @@ struct LoadedMessage: Sendable {
     /// The INTERNALDATE of a message without reading it. Blocking.
     static func internalDate(of message: ViewMessage, in maildir: Maildir) -> Int64? {
         var info = stat()
-        guard stat(maildir.path(of: message.file), &info) == 0 else { return nil }
+        if stat(maildir.path(of: message.file), &info) != 0 {
+            guard let now = try? maildir.current(message.file), stat(maildir.path(of: now), &info) == 0 else { return nil }
+        }
         return Int64(info.st_mtim.tv_sec)
     }
 
     /// RFC822.SIZE without reading the file when its name has `,W=`. Blocking otherwise.
     static func size(of message: ViewMessage, in maildir: Maildir) -> Int? {
         if let size = message.file.name.virtualSize { return size }
-        guard let file = try? maildir.open(message.file), let raw = try? file.readToEnd() else { return nil }
+        let file = (try? maildir.open(message.file)) ?? (try? maildir.current(message.file)).flatMap { try? maildir.open($0) }
+        guard let file, let raw = try? file.readToEnd() else { return nil }
         file.close()
         return raw.count + raw.indices.count { raw[$0] == 10 && ($0 == 0 || raw[$0 - 1] != 13) }
     }

@@ -137,7 +137,8 @@ struct MailboxStore: Sendable {
             do throws(MailboxError) {
                 let index = try root.synchronize()
                 let files = index.messages.map(\.message)
-                _ = try target.copy(files, from: root, flags: files.map(\.flags))
+                let flags = try Self.translatedFlags(files, keywords: index.keywords, into: target)
+                _ = try target.copy(files, from: root, flags: flags)
                 for file in files { try root.remove(file) }
             } catch {
                 throw .server(error)
@@ -149,6 +150,29 @@ struct MailboxStore: Sendable {
             try root.renameFolder(named: Self.libraryName(old), to: Self.libraryName(new))
         } catch {
             throw .server(error)
+        }
+    }
+
+    /// The flags messages get when copied into `destination`: the system letters as they are, keywords by name,
+    /// since each folder has its own dovecot-keywords (letter `a` may be `$Label1` here and `$Junk` there).
+    /// Blocking.
+    static func translatedFlags(_ files: [MaildirMessage], keywords: [Int: String], into destination: Maildir)
+        throws(MailboxError) -> [MaildirFlags]
+    {
+        let keywordSlots = MaildirFlags(rawValue: ((1 << 26) - 1) << 26)
+        func names(_ flags: MaildirFlags) -> [String] {
+            keywords.compactMap { index, name in
+                SelectedMailbox.keywordFlag(index).map { flags.contains($0) } == true ? name : nil
+            }
+        }
+        let all = Set(files.flatMap { names($0.flags) })
+        let letters = all.isEmpty ? [:] : try destination.keywordLetters(for: Array(all))
+        return files.map { file in
+            var flags = file.flags.subtracting(keywordSlots)
+            for name in names(file.flags) {
+                if let letter = letters[name], let flag = MaildirFlags(letter: letter) { flags.insert(flag) }
+            }
+            return flags
         }
     }
 

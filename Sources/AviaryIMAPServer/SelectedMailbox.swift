@@ -183,11 +183,12 @@ struct SelectedMailbox: Sendable {
             let wanted = Set(saved)
             return messages.indices.filter { wanted.contains(messages[$0].uid) }
         case .ranges(let ranges):
+            // Merged first, so that `1:*,1:*,...` costs one pass, not one per range.
+            let largest = byUID ? (messages.last?.uid ?? 0) : UInt32(messages.count)
+            let merged = Self.merge(ranges.map { $0.resolved(largest: largest) })
+            var result: [Int] = []
             if byUID {
-                let largest = messages.last?.uid ?? 0
-                var result = Set<Int>()
-                for range in ranges {
-                    let bounds = range.resolved(largest: largest)
+                for bounds in merged {
                     // Binary search for the first message at or above the lower bound.
                     var low = 0, high = messages.count
                     while low < high {
@@ -195,21 +196,31 @@ struct SelectedMailbox: Sendable {
                         if messages[middle].uid < bounds.lowerBound { low = middle + 1 } else { high = middle }
                     }
                     while low < messages.count, messages[low].uid <= bounds.upperBound {
-                        result.insert(low)
+                        result.append(low)
                         low += 1
                     }
                 }
-                return result.sorted()
+                return result
             }
-            let count = UInt32(messages.count)
-            var result = Set<Int>()
-            for range in ranges {
-                let bounds = range.resolved(largest: count)
-                guard bounds.lowerBound >= 1, bounds.upperBound <= count else { return nil }
-                for number in bounds { result.insert(Int(number) - 1) }
+            for bounds in merged {
+                guard bounds.lowerBound >= 1, bounds.upperBound <= largest else { return nil }
+                result.append(contentsOf: (Int(bounds.lowerBound) - 1)...(Int(bounds.upperBound) - 1))
             }
-            return result.sorted()
+            return result
         }
+    }
+
+    /// Ranges sorted and joined where they overlap or touch.
+    static func merge(_ ranges: [ClosedRange<UInt32>]) -> [ClosedRange<UInt32>] {
+        var merged: [ClosedRange<UInt32>] = []
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = merged.last, range.lowerBound <= last.upperBound || range.lowerBound == last.upperBound &+ 1 {
+                merged[merged.count - 1] = last.lowerBound...max(last.upperBound, range.upperBound)
+            } else {
+                merged.append(range)
+            }
+        }
+        return merged
     }
 }
 

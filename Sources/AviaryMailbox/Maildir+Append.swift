@@ -178,14 +178,20 @@ extension Maildir {
     /// Where `message` is now: its listed path, or, when another session renamed it since (a flag change),
     /// the file in cur/ or new/ with the same unique name.
     func currentPath(of message: MaildirMessage) throws(MailboxError) -> String {
-        let listedPath = path(of: message)
-        if SafeFile.exists(listedPath) { return listedPath }
+        path(of: try current(message))
+    }
+
+    /// `message` as it is now: as listed, or, when another reader renamed it since (a flag change), the file in
+    /// cur/ or new/ with the same unique name and its flags.
+    /// - Throws: `notFound` when no file has that unique name any more (it was expunged).
+    public func current(_ message: MaildirMessage) throws(MailboxError) -> MaildirMessage {
+        if SafeFile.exists(path(of: message)) { return message }
         for subdirectory in [Subdirectory.cur, .new] {
             for found in try messages(in: subdirectory) where found.uniqueName == message.uniqueName {
-                return path(of: found)
+                return found
             }
         }
-        throw MailboxError(.notFound, "message has gone from maildir", path: listedPath)
+        throw MailboxError(.notFound, "message has gone from maildir", path: path(of: message))
     }
 
     /// Links a finished file from tmp/ into cur/ with `flags` (new/ without), never over an existing name,

@@ -120,6 +120,59 @@ struct IMAPServerTests {
         }
     }
 
+    @Test("A session whose view still has a message's old file name (another session changed its flags) fetches and stores it")
+    func renamedByAnotherSession() async throws {
+        try await IMAPServerHarness.run { harness in
+            try harness.deliverToAlice(testMessage(1))
+            let port = harness.port
+            let lines = try await harness.clientPool.runIfActive { () throws -> [String] in
+                let first = try IMAPClient(port: port), second = try IMAPClient(port: port)
+                _ = try first.readLine()
+                _ = try second.readLine()
+                _ = try first.login()
+                _ = try second.login()
+                _ = try first.command("SELECT INBOX")
+                _ = try second.command("SELECT INBOX")
+                _ = try first.command("STORE 1 +FLAGS (\\Flagged)")
+                // No NOOP: the second session still knows the file by its name before the rename.
+                var lines = try second.command("FETCH 1 (BODY.PEEK[TEXT])")
+                lines += try second.command("STORE 1 +FLAGS (\\Deleted)")
+                lines += try second.command("FETCH 1 BODY.PEEK[]<0.18446744073709551615>")
+                lines += try first.command("NOOP")
+                return lines
+            }
+            #expect(lines.contains("Body of message 1."))
+            #expect(lines.contains { $0.contains("FLAGS (\\Flagged \\Deleted") })
+            #expect(lines.contains { $0.hasPrefix("t4 OK") })
+            #expect(lines.contains { $0.hasPrefix("t5 OK") || $0.hasPrefix("t5 BAD") })  // a huge partial length, no overflow
+            let files = try harness.aliceMaildir.messages()
+            #expect(files.count == 1 && files[0].flags.contains(.flagged) && files[0].flags.contains(.trashed))
+        }
+    }
+
+    @Test("COPY carries keywords by name into a folder whose dovecot-keywords letters differ")
+    func keywordsCopiedByName() async throws {
+        try await IMAPServerHarness.run { harness in
+            let lines = try await harness.transcript { client in
+                _ = try client.login()
+                _ = try client.command("SELECT Archive")
+                let other = "Subject: other\r\n\r\nx\r\n"
+                // Archive's letter a becomes $Junk-ish first.
+                try client.send("p1 APPEND Archive (Other) {\(other.utf8.count)+}\r\n\(other)")
+                _ = try client.readUntilTagged("p1")
+                let message = "Subject: tagged\r\n\r\nx\r\n"
+                try client.send("p2 APPEND INBOX ($Label1) {\(message.utf8.count)+}\r\n\(message)")
+                _ = try client.readUntilTagged("p2")
+                _ = try client.command("SELECT INBOX")
+                _ = try client.command("COPY 1 Archive")
+                _ = try client.command("SELECT Archive")
+                return try client.command("FETCH 1:* (FLAGS)")
+            }
+            #expect(lines.contains { $0.hasPrefix("* 1 FETCH") && $0.contains("Other") && !$0.contains("$Label1") })
+            #expect(lines.contains { $0.hasPrefix("* 2 FETCH") && $0.contains("$Label1") && !$0.contains("Other") })
+        }
+    }
+
     @Test("IDLE tells of a message delivered meanwhile, and DONE ends it")
     func idleSeesDelivery() async throws {
         try await IMAPServerHarness.run { harness in
