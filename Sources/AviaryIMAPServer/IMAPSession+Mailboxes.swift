@@ -108,10 +108,7 @@ extension IMAPSession {
         } catch {
             return try await no(tag, "Internal error: \(error)", code: "SERVERBUG", outbound)
         }
-        let flags = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"] + opened.keywordNames
-        var lines = [
-            "* FLAGS (" + flags.joined(separator: " ") + ")",
-            "* OK [PERMANENTFLAGS (" + (isReadOnly ? "" : (flags + ["\\*"]).joined(separator: " ")) + ")] Flags permitted.",
+        var lines = opened.flagsLines + [
             "* \(opened.messages.count) EXISTS",
             "* \(opened.recent.count) RECENT",
         ]
@@ -189,7 +186,9 @@ extension IMAPSession {
     }
 
     /// The Maildir flags, and the keyword slots (0 = `a`) they use with their names.
-    static func maildirFlagsAndKeywords(_ flags: [IMAPFlag], in maildir: Maildir) throws
+    /// - Parameter known: when given, keywords are only looked up in it (index to name) and never added to
+    ///   dovecot-keywords: removing a keyword must not use up one of the 26 slots.
+    static func maildirFlagsAndKeywords(_ flags: [IMAPFlag], in maildir: Maildir, known: [Int: String]? = nil) throws
         -> (flags: MaildirFlags, keywords: [Int: String])
     {
         var result = MaildirFlags()
@@ -206,7 +205,11 @@ extension IMAPSession {
             }
         }
         var slots: [Int: String] = [:]
-        if !keywords.isEmpty {
+        if let known {
+            for (index, name) in known where keywords.contains(where: { $0.lowercased() == name.lowercased() }) {
+                if let flag = SelectedMailbox.keywordFlag(index) { result.insert(flag) }
+            }
+        } else if !keywords.isEmpty {
             for (name, letter) in try maildir.keywordLetters(for: keywords) {
                 guard let flag = MaildirFlags(letter: letter), let ascii = letter.asciiValue else { continue }
                 result.insert(flag)

@@ -55,9 +55,12 @@ extension IMAPSession {
         } catch {
             return try await no(tag, "Internal error: \(error)", code: "SERVERBUG", outbound)
         }
-        // The keyword table may have grown.
-        selected?.keywords.merge(keywords) { _, new in new }
+        // The keyword table may have grown: the client hears of the new keywords (RFC 9051 7.3.5).
         var lines: [String] = []
+        if let before = selected?.keywords.count {
+            selected?.keywords.merge(keywords) { _, new in new }
+            if let updated = selected, updated.keywords.count != before { lines += updated.flagsLines }
+        }
         for (index, file) in result {
             selected?.messages[index].file = file
             guard !action.isSilent, let current = selected else { continue }
@@ -75,7 +78,8 @@ extension IMAPSession {
     static func store(_ action: IMAPStoreAction, on indexes: [Int], in mailbox: SelectedMailbox) throws
         -> ([(Int, MaildirMessage)], [Int: String])
     {
-        let (flags, keywords) = try maildirFlagsAndKeywords(action.flags, in: mailbox.maildir)
+        let known = action.operation == .remove ? mailbox.keywords : nil
+        let (flags, keywords) = try maildirFlagsAndKeywords(action.flags, in: mailbox.maildir, known: known)
         var changed: [(Int, MaildirMessage)] = []
         for index in indexes where !mailbox.messages[index].isGone {
             let file = mailbox.messages[index].file

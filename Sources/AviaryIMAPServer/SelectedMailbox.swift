@@ -171,6 +171,17 @@ struct SelectedMailbox: Sendable {
         return MaildirFlags(rawValue: 1 << UInt64(26 + index))
     }
 
+    /// `* FLAGS` and `* OK [PERMANENTFLAGS]`: `\*` (new keywords allowed) only while dovecot-keywords has a
+    /// free slot of its 26.
+    var flagsLines: [String] {
+        let flags = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"] + keywordNames
+        let permanent = isReadOnly ? [] : flags + (keywords.count < 26 ? ["\\*"] : [])
+        return [
+            "* FLAGS (" + flags.joined(separator: " ") + ")",
+            "* OK [PERMANENTFLAGS (" + permanent.joined(separator: " ") + ")] Flags permitted.",
+        ]
+    }
+
     /// The keywords in use in this mailbox, for the FLAGS response.
     var keywordNames: [String] {
         keywords.sorted { $0.key < $1.key }.map(\.value)

@@ -173,6 +173,24 @@ struct IMAPServerTests {
         }
     }
 
+    @Test("Removing an unknown keyword uses no keyword slot; adding one announces it in FLAGS")
+    func keywordSlots() async throws {
+        try await IMAPServerHarness.run { harness in
+            try harness.deliverToAlice(testMessage(1))
+            let lines = try await harness.transcript { client in
+                _ = try client.login()
+                _ = try client.command("SELECT INBOX")
+                var lines = try client.command("STORE 1 -FLAGS (Never)")
+                lines += try client.command("STORE 1 +FLAGS (Project)")
+                return lines
+            }
+            let keywords = (try? SafeFile.readText(harness.aliceMaildir.path + "/dovecot-keywords")) ?? ""
+            #expect(!keywords.contains("Never") && keywords.contains("Project"))
+            #expect(lines.contains { $0.hasPrefix("* FLAGS (") && $0.contains("Project") })
+            #expect(lines.contains { $0.contains("PERMANENTFLAGS") && $0.contains("\\*") })
+        }
+    }
+
     @Test("IDLE tells of a message delivered meanwhile, and DONE ends it")
     func idleSeesDelivery() async throws {
         try await IMAPServerHarness.run { harness in
