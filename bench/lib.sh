@@ -107,3 +107,93 @@ cleanup_dovecot_and_aviary() {
     fi
     exit "$rc"
 }
+
+# install_private_dovecot PACKAGE: installs Dovecot's PACKAGE (dovecot-pop3d, dovecot-imapd) when missing and
+# keeps the system's Dovecot stopped and disabled: the comparisons run their own instance.
+install_private_dovecot() {
+    is_installed "$1" && return 0
+    note "installing $1"
+    export DEBIAN_FRONTEND=noninteractive
+    timeout 600 apt-get update -q </dev/null >/dev/null
+    timeout 900 apt-get install -y -q -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef \
+        -o Dpkg::Options::=--force-confold "$1" </dev/null
+    is_installed "$1" || die "$1 is still not installed"
+    # The package may start the system's Dovecot (110/143/993/995): the benchmark runs its own instance.
+    if [[ -d /run/systemd/system ]]; then
+        systemctl disable --now dovecot.service dovecot.socket >/dev/null 2>&1 || true
+    else
+        timeout 60 invoke-rc.d dovecot stop >/dev/null 2>&1 || true
+        update-rc.d dovecot disable >/dev/null 2>&1 || true
+    fi
+}
+
+# build_aviary PROGRAMS...: the release build (made unless SKIP_BUILD=1 finds every program, or
+# AVIARY_BIN_DIR names another build); sets AVIARY to its aviary program.
+build_aviary() {
+    ensure_swift
+    local bin_dir=${AVIARY_BIN_DIR:-$REPO_ROOT/.build/release} program missing=0
+    for program in "$@"; do
+        [[ -x $bin_dir/$program ]] || missing=1
+    done
+    if [[ -z ${AVIARY_BIN_DIR:-} ]] && { [[ ${SKIP_BUILD:-0} != 1 ]] || ((missing)); }; then
+        note "swift build -c release"
+        local owner
+        owner=$(stat -c %U "$REPO_ROOT")
+        if [[ -n ${SUDO_USER:-} && $owner == "$SUDO_USER" && $owner != root ]]; then
+            # Build as the repository's owner: a root-owned .build would break their next build.
+            (cd "$REPO_ROOT" && timeout 1800 sudo -u "$SUDO_USER" -H env PATH="$PATH" swift build -c release)
+        else
+            (cd "$REPO_ROOT" && timeout 1800 swift build -c release)
+        fi
+    fi
+    AVIARY=$bin_dir/aviary
+    for program in "$@"; do
+        [[ -x $bin_dir/$program ]] || die "$bin_dir/$program is missing; build failed?"
+    done
+}
+
+# launch_aviary ETC SCRIPT: `aviary start -c ETC` (queue in $WORK/aviary-spool), waits for master's pid file
+# and 127.0.0.1:$AVIARY_PORT; sets AVIARY_PID. On failure says why (as SCRIPT) and exits.
+launch_aviary() {
+    local etc=$1 script=$2
+    note "aviary start -c $etc"
+    local rc=0
+    timeout 60 "$AVIARY" start -c "$etc" >"$WORK/aviary-start.log" 2>&1 || rc=$?
+    local pid_file=$WORK/aviary-spool/pid/master.pid deadline=$((SECONDS + 30))
+    while ((SECONDS < deadline)) && [[ ! -s $pid_file ]]; do sleep 0.2; done
+    if [[ -s $pid_file ]]; then
+        AVIARY_PID=$(tr -dc '0-9' <"$pid_file")
+    fi
+    if ((rc != 0)) || [[ -z $AVIARY_PID ]] || ! kill -0 "$AVIARY_PID" 2>/dev/null ||
+        ! wait_for_port 127.0.0.1 "$AVIARY_PORT" 30; then
+        {
+            echo "$script: Aviary did not start (aviary start exited $rc; master pid '${AVIARY_PID:-none}')."
+            echo "--- aviary start output:"
+            cat "$WORK/aviary-start.log"
+            echo "--- aviary status:"
+            timeout 10 "$AVIARY" status -c "$etc" 2>&1 || true
+            [[ $AVIARY_LOG != /dev/null && -f $AVIARY_LOG ]] && {
+                echo "--- last lines of $AVIARY_LOG:"
+                tail -n 30 "$AVIARY_LOG"
+            }
+            echo "(rerun with AVIARY_LOG=/tmp/aviary.log KEEP=1 to keep the log and the instance)"
+        } >&2
+        exit 1
+    fi
+}
+
+# launch_dovecot CONF RUNDIR: `dovecot -c CONF`, waits for RUNDIR/master.pid and 127.0.0.1:$DOVECOT_PORT;
+# sets DOVECOT_PID.
+launch_dovecot() {
+    local conf=$1 run=$2
+    note "dovecot -c $conf"
+    timeout 30 dovecot -c "$conf" </dev/null >"$WORK/dovecot-start.log" 2>&1 || {
+        cat "$WORK/dovecot-start.log" >&2
+        die "dovecot did not start"
+    }
+    local deadline=$((SECONDS + 30))
+    while ((SECONDS < deadline)) && [[ ! -s $run/master.pid ]]; do sleep 0.2; done
+    DOVECOT_PID=$(tr -dc '0-9' <"$run/master.pid" 2>/dev/null || true)
+    [[ -n $DOVECOT_PID ]] || die "dovecot wrote no pid file ($run/master.pid)"
+    wait_for_port 127.0.0.1 "$DOVECOT_PORT" 30 || die "dovecot does not listen on 127.0.0.1:$DOVECOT_PORT"
+}
