@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -20,14 +21,13 @@ public enum ListenAddress: Sendable {
 /// and is answered in full before the server closes, as Postfix does.
 public enum ConnectionListener {
     /// Binds `address`, tells `ready` the bound port, and runs `handle` for each connection that `configure`
-    /// (the channel's pipeline) has made ready, or `refuse` while `connectionLimit` sessions are open.
+    /// (the channel's pipeline) has made ready, or refuses it while `connectionLimit` sessions are open.
     public static func serve<Inbound: Sendable, Outbound: Sendable>(
         on address: ListenAddress,
         group: any EventLoopGroup,
         configure: @escaping @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<Inbound, Outbound>>,
         ready: @Sendable (Int) -> Void = { _ in },
-        connectionLimit: Int = .max,
-        refuse: @escaping @Sendable (NIOAsyncChannel<Inbound, Outbound>) async -> Void = { _ in },
+        connectionLimit: ConnectionLimit<Outbound>? = nil,
         handle: @escaping @Sendable (NIOAsyncChannel<Inbound, Outbound>) async -> Void
     ) async throws {
         let bootstrap = ServerBootstrap(group: group).childChannelOption(.allowRemoteHalfClosure, value: true)
@@ -51,14 +51,44 @@ public enum ConnectionListener {
                     tasks.addTask {
                         let count = open.count.wrappingAdd(1, ordering: .relaxed).newValue
                         defer { open.count.wrappingSubtract(1, ordering: .relaxed) }
-                        if count > connectionLimit {
-                            await refuse(connection)
+                        if let connectionLimit, count > connectionLimit.count {
+                            await connectionLimit.refuse(connection)
                         } else {
                             await handle(connection)
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+/// A process's limit on simultaneous connections (`smtpd_connection_limit`, `pop3d_connection_limit`,
+/// `imapd_connection_limit`) and the protocol's refusal for the ones beyond it.
+public struct ConnectionLimit<Outbound: Sendable>: Sendable {
+    public var count: Int
+    /// The parameter's name, for the log line.
+    public var parameter: String
+    public var logger: Logger
+    /// The reply a refused client gets, given its address.
+    public var refusal: @Sendable (_ clientAddress: String) -> Outbound
+
+    public init(
+        _ count: Int, parameter: String, logger: Logger,
+        refusal: @escaping @Sendable (_ clientAddress: String) -> Outbound
+    ) {
+        self.count = count
+        self.parameter = parameter
+        self.logger = logger
+        self.refusal = refusal
+    }
+
+    /// Logs the refusal, writes the reply and closes.
+    func refuse<Inbound>(_ connection: NIOAsyncChannel<Inbound, Outbound>) async {
+        let remote = connection.channel.remoteAddress?.ipAddress ?? "unknown"
+        logger.warning("too many connections (\(parameter) = \(count)); refusing \(remote)")
+        try? await connection.executeThenClose { _, outbound in
+            try await outbound.write(refusal(remote))
         }
     }
 }

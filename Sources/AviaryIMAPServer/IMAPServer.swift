@@ -92,7 +92,10 @@ public final class IMAPServer: ListeningServer {
         }
         try await ConnectionListener.serve(
             on: address, group: group, configure: { self.configure($0) }, ready: ready,
-            connectionLimit: settings.connectionLimit, refuse: { await self.refuse($0) }, handle: { await self.handle($0) })
+            connectionLimit: ConnectionLimit(
+                settings.connectionLimit, parameter: Parameter.imapdConnectionLimit.name, logger: logger,
+                refusal: { _ in .line("* BYE [UNAVAILABLE] Too many connections, try again later.") }),
+            handle: { await self.handle($0) })
     }
 
     /// The imapmail socket a login of `identity` is handed to, or nil when imapd serves it itself: virtual
@@ -159,15 +162,6 @@ public final class IMAPServer: ListeningServer {
             try sync.addHandler(IdleStateHandler(allTimeout: .seconds(Int64(timeout))), name: Self.timeoutName)
             try sync.addHandler(IdleFarewellHandler.imap())
             return try NIOAsyncChannel<IMAPFrame, IMAPOutput>(wrappingChannelSynchronously: channel)
-        }
-    }
-
-    /// Over imapd_connection_limit: `* BYE` and close.
-    private func refuse(_ connection: NIOAsyncChannel<IMAPFrame, IMAPOutput>) async {
-        let remote = connection.channel.remoteAddress?.ipAddress ?? "unknown"
-        logger.warning("too many connections (imapd_connection_limit = \(settings.connectionLimit)); refusing \(remote)")
-        try? await connection.executeThenClose { _, outbound in
-            try await outbound.write(.line("* BYE [UNAVAILABLE] Too many connections, try again later."))
         }
     }
 

@@ -81,7 +81,10 @@ public final class POP3Server: ListeningServer {
         warnAboutSettings()
         try await ConnectionListener.serve(
             on: address, group: group, configure: { self.configure($0) }, ready: ready,
-            connectionLimit: settings.connectionLimit, refuse: { await self.refuse($0) }, handle: { await self.handle($0) })
+            connectionLimit: ConnectionLimit(
+                settings.connectionLimit, parameter: Parameter.pop3dConnectionLimit.name, logger: logger,
+                refusal: { _ in .response(.tooManyConnections) }),
+            handle: { await self.handle($0) })
     }
 
     static let decoderName = "pop3.decoder"
@@ -155,15 +158,6 @@ public final class POP3Server: ListeningServer {
             return
         }
         session.end(reason: nil)
-    }
-
-    /// Over pop3d_connection_limit: -ERR [SYS/TEMP] and close.
-    private func refuse(_ connection: NIOAsyncChannel<POP3Line, POP3Output>) async {
-        let remote = connection.channel.remoteAddress?.ipAddress ?? "unknown"
-        logger.warning("too many connections (pop3d_connection_limit = \(settings.connectionLimit)); refusing \(remote)")
-        try? await connection.executeThenClose { _, outbound in
-            try await outbound.write(.response(.tooManyConnections))
-        }
     }
 
     private func handle(_ connection: NIOAsyncChannel<POP3Line, POP3Output>) async {

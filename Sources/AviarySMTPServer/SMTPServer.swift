@@ -67,7 +67,12 @@ public final class SMTPServer: ListeningServer {
         await startAuthentication()
         try await ConnectionListener.serve(
             on: address, group: group, configure: { self.configure($0) }, ready: ready,
-            connectionLimit: settings.connectionLimit, refuse: { await self.refuse($0) }, handle: { await self.handle($0) })
+            connectionLimit: ConnectionLimit(
+                settings.connectionLimit, parameter: Parameter.smtpdConnectionLimit.name, logger: logger,
+                refusal: { [hostname = settings.hostname] address in
+                    .tooManyConnections(hostname: hostname, client: address)
+                }),
+            handle: { await self.handle($0) })
     }
 
     private func configure(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<SMTPInboundFrame, SMTPReply>> {
@@ -86,15 +91,6 @@ public final class SMTPServer: ListeningServer {
                 SessionTimeoutHandler(reply: .timeout(hostname: hostname)),
             ])
             return try NIOAsyncChannel<SMTPInboundFrame, SMTPReply>(wrappingChannelSynchronously: channel)
-        }
-    }
-
-    /// Over smtpd_connection_limit: 421 and close.
-    private func refuse(_ connection: NIOAsyncChannel<SMTPInboundFrame, SMTPReply>) async {
-        let address = connection.channel.remoteAddress?.ipAddress ?? "unknown"
-        logger.warning("too many connections (smtpd_connection_limit = \(settings.connectionLimit)); refusing \(address)")
-        try? await connection.executeThenClose { _, outbound in
-            try await outbound.write(.tooManyConnections(hostname: settings.hostname, client: address))
         }
     }
 

@@ -27,6 +27,19 @@ struct IMAPServerTests {
         }
     }
 
+    @Test("Over imapd_connection_limit a connection gets BYE [UNAVAILABLE] and the refusal is logged")
+    func connectionLimit() async throws {
+        try await IMAPServerHarness.run(extra: "imapd_connection_limit = 1") { harness in
+            let port = harness.port
+            let refused = try await harness.transcript { _ in
+                let second = try IMAPClient(port: port)
+                return try second.readLine()
+            }
+            #expect(refused == "* BYE [UNAVAILABLE] Too many connections, try again later.")
+            #expect(harness.logs.contains("too many connections (imapd_connection_limit = 1); refusing 127.0.0.1"))
+        }
+    }
+
     @Test("A new account gets INBOX and the special-use folders, listed with their attributes and subscribed")
     func newAccountFolders() async throws {
         try await IMAPServerHarness.run { harness in
