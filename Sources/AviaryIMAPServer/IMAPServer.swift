@@ -143,7 +143,6 @@ public final class IMAPServer: ListeningServer {
     }
 
     static let decoderName = "imap.decoder"
-    static let timeoutName = "imap.timeout"
 
     private func configure(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<IMAPFrame, IMAPOutput>> {
         let wrapper = settings.isWrapperMode ? tls : nil
@@ -159,7 +158,7 @@ public final class IMAPServer: ListeningServer {
                         literalLimit: IMAPServerSettings.preLoginLiteralLimit, pausesAfterSTARTTLS: pausesAfterSTARTTLS)),
                 name: Self.decoderName)
             // All traffic counts: a client downloading a large message sends nothing for a long time.
-            try sync.addHandler(IdleStateHandler(allTimeout: .seconds(Int64(timeout))), name: Self.timeoutName)
+            try sync.addHandler(IdleStateHandler(allTimeout: .seconds(Int64(timeout))))
             try sync.addHandler(IdleFarewellHandler.imap())
             return try NIOAsyncChannel<IMAPFrame, IMAPOutput>(wrappingChannelSynchronously: channel)
         }

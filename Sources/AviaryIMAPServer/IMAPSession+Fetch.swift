@@ -86,8 +86,7 @@ extension IMAPSession {
         case .remove: return current.subtracting(flags)
         case .replace:
             let named: MaildirFlags = [.seen, .replied, .flagged, .trashed, .draft]
-            let keywordSlots = MaildirFlags(rawValue: ((1 << 26) - 1) << 26)
-            return current.subtracting(named).subtracting(keywordSlots).union(flags)
+            return current.subtracting(named).subtracting(.keywords).union(flags)
         }
     }
 

@@ -164,7 +164,7 @@ extension IMAPSession {
                     throw MailboxStoreError(code: "TRYCREATE", text: "Mailbox doesn't exist: \(name)")
                 }
                 let maildir = try store.existing(name)
-                let maildirFlags = try Self.maildirFlags(flags, in: maildir)
+                let maildirFlags = try Self.maildirFlagsAndKeywords(flags, in: maildir).flags
                 let appended = try maildir.append(message, flags: maildirFlags, internalDate: date?.secondsSince1970)
                 let index = try maildir.synchronize()
                 return (index.uidValidity, appended.uid)
@@ -179,13 +179,8 @@ extension IMAPSession {
         }
     }
 
-    /// Maildir flags for IMAP flags; keywords get letters through dovecot-keywords (those beyond 26 are dropped,
-    /// as in Dovecot). Blocking.
-    static func maildirFlags(_ flags: [IMAPFlag], in maildir: Maildir) throws -> MaildirFlags {
-        try maildirFlagsAndKeywords(flags, in: maildir).flags
-    }
-
-    /// The Maildir flags, and the keyword slots (0 = `a`) they use with their names.
+    /// Maildir flags for IMAP flags, and the keyword slots (0 = `a`) they use with their names; keywords get
+    /// letters through dovecot-keywords (those beyond 26 are dropped, as in Dovecot). Blocking.
     /// - Parameter known: when given, keywords are only looked up in it (index to name) and never added to
     ///   dovecot-keywords: removing a keyword must not use up one of the 26 slots.
     static func maildirFlagsAndKeywords(_ flags: [IMAPFlag], in maildir: Maildir, known: [Int: String]? = nil) throws
@@ -207,13 +202,13 @@ extension IMAPSession {
         var slots: [Int: String] = [:]
         if let known {
             for (index, name) in known where keywords.contains(where: { $0.lowercased() == name.lowercased() }) {
-                if let flag = SelectedMailbox.keywordFlag(index) { result.insert(flag) }
+                if let flag = MaildirFlags(keywordIndex: index) { result.insert(flag) }
             }
         } else if !keywords.isEmpty {
             for (name, letter) in try maildir.keywordLetters(for: keywords) {
-                guard let flag = MaildirFlags(letter: letter), let ascii = letter.asciiValue else { continue }
+                guard let flag = MaildirFlags(letter: letter), let index = flag.keywordIndex else { continue }
                 result.insert(flag)
-                slots[Int(ascii) - Int(UInt8(ascii: "a"))] = name
+                slots[index] = name
             }
         }
         return (result, slots)

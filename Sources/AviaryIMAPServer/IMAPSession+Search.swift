@@ -144,7 +144,7 @@ struct SearchEvaluator {
 
     private func hasKeyword(_ name: String, _ flags: MaildirFlags) -> Bool {
         guard let slot = mailbox.keywords.first(where: { $0.value.lowercased() == name.lowercased() })?.key,
-            let flag = SelectedMailbox.keywordFlag(slot)
+            let flag = MaildirFlags(keywordIndex: slot)
         else { return false }
         return flags.contains(flag)
     }

@@ -159,16 +159,15 @@ struct MailboxStore: Sendable {
     static func translatedFlags(_ files: [MaildirMessage], keywords: [Int: String], into destination: Maildir)
         throws(MailboxError) -> [MaildirFlags]
     {
-        let keywordSlots = MaildirFlags(rawValue: ((1 << 26) - 1) << 26)
         func names(_ flags: MaildirFlags) -> [String] {
             keywords.compactMap { index, name in
-                SelectedMailbox.keywordFlag(index).map { flags.contains($0) } == true ? name : nil
+                MaildirFlags(keywordIndex: index).map { flags.contains($0) } == true ? name : nil
             }
         }
         let all = Set(files.flatMap { names($0.flags) })
         let letters = all.isEmpty ? [:] : try destination.keywordLetters(for: Array(all))
         return files.map { file in
-            var flags = file.flags.subtracting(keywordSlots)
+            var flags = file.flags.subtracting(.keywords)
             for name in names(file.flags) {
                 if let letter = letters[name], let flag = MaildirFlags(letter: letter) { flags.insert(flag) }
             }

@@ -155,7 +155,7 @@ struct SelectedMailbox: Sendable {
         if flags.contains(.draft) { result.append("\\Draft") }
         if recent.contains(message.uid) { result.append("\\Recent") }
         for (index, name) in keywords.sorted(by: { $0.key < $1.key }) {
-            if let letter = Self.keywordFlag(index), flags.contains(letter) { result.append(name) }
+            if let letter = MaildirFlags(keywordIndex: index), flags.contains(letter) { result.append(name) }
         }
         return result
     }
@@ -163,12 +163,6 @@ struct SelectedMailbox: Sendable {
     /// `FLAGS (...)` of a message, for FETCH responses.
     func flagList(of message: ViewMessage) -> String {
         "(" + flags(of: message).joined(separator: " ") + ")"
-    }
-
-    /// The Maildir flag of keyword slot `index` (0 = `a`).
-    static func keywordFlag(_ index: Int) -> MaildirFlags? {
-        guard (0..<26).contains(index) else { return nil }
-        return MaildirFlags(rawValue: 1 << UInt64(26 + index))
     }
 
     /// `* FLAGS` and `* OK [PERMANENTFLAGS]`: `\*` (new keywords allowed) only while dovecot-keywords has a

@@ -37,6 +37,21 @@ public struct MaildirFlags: OptionSet, Hashable, Sendable, CustomStringConvertib
         rawValue = raw
     }
 
+    /// The keyword letters `a`–`z` together (Dovecot's 26 keyword slots).
+    public static let keywords = MaildirFlags(rawValue: ((1 << 26) - 1) << 26)
+
+    /// The letter of keyword slot `index` of dovecot-keywords (0 is `a`); nil outside 0...25.
+    public init?(keywordIndex index: Int) {
+        guard (0..<26).contains(index) else { return nil }
+        rawValue = 1 << UInt64(26 + index)
+    }
+
+    /// The keyword slot of a flag that is one keyword letter (`a` is 0); nil for anything else.
+    public var keywordIndex: Int? {
+        guard rawValue.nonzeroBitCount == 1, rawValue.trailingZeroBitCount >= 26 else { return nil }
+        return rawValue.trailingZeroBitCount - 26
+    }
+
     /// D: the user considers this a draft.
     public static let draft = MaildirFlags(rawValue: 1 << 3)
     /// F: flagged for attention (IMAP `\Flagged`).
