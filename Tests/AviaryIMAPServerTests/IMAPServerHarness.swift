@@ -126,21 +126,7 @@ struct IMAPServerHarness: Sendable {
 
     /// Runs `script` with Python 3 and the port as its first argument; returns its standard output.
     func python(_ script: String, _ arguments: [String] = []) async throws -> String {
-        let scriptPath = root + "/client-\(UInt32.random(in: 0...UInt32.max)).py"
-        let outputPath = scriptPath + ".out"
-        let errorPath = scriptPath + ".err"
-        try SafeFile.writeDurably(Array(script.utf8), to: scriptPath)
-        let child = try ChildProcess(
-            path: "/usr/bin/python3", arguments: [scriptPath, String(port)] + arguments,
-            standardOutput: outputPath, standardError: errorPath)
-        let status = await child.wait(timeout: .seconds(60))
-        let output = (try? SafeFile.readText(outputPath)) ?? ""
-        guard status == .exited(0) else {
-            let errors = (try? SafeFile.readText(errorPath)) ?? ""
-            _ = await child.terminate(grace: .seconds(1))
-            throw TestSupportError("python client failed (\(status.map(\.description) ?? "timeout")): \(errors)\n\(output)")
-        }
-        return output
+        try await runPythonClient(script, in: root, port: port, arguments: arguments)
     }
 }
 
