@@ -143,9 +143,6 @@ trap 'exit 143' TERM
 # Prerequisites: the aviary mail_owner (it owns both servers' Maildirs), Dovecot's IMAP server.
 "$REPO_ROOT/scripts/install-deps.sh" --system-user
 id "$MAIL_OWNER" >/dev/null 2>&1 || die "user $MAIL_OWNER is missing (scripts/install-deps.sh --system-user)"
-is_installed() {
-    [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null) == "ii"* ]]
-}
 if has_side dovecot; then install_private_dovecot dovecot-imapd; fi
 
 # Both instances live on the filesystem of /var (never a tmpfs).

@@ -108,6 +108,11 @@ cleanup_dovecot_and_aviary() {
     exit "$rc"
 }
 
+# is_installed PACKAGE: whether the Debian package is installed.
+is_installed() {
+    [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null) == "ii"* ]]
+}
+
 # install_private_dovecot PACKAGE: installs Dovecot's PACKAGE (dovecot-pop3d, dovecot-imapd) when missing and
 # keeps the system's Dovecot stopped and disabled: the comparisons run their own instance.
 install_private_dovecot() {
@@ -172,6 +177,10 @@ launch_aviary() {
             cat "$WORK/aviary-start.log"
             echo "--- aviary status:"
             timeout 10 "$AVIARY" status -c "$etc" 2>&1 || true
+            [[ -f $WORK/aviary-spool/pid/master.listeners ]] && {
+                echo "--- master.listeners:"
+                cat "$WORK/aviary-spool/pid/master.listeners"
+            }
             [[ $AVIARY_LOG != /dev/null && -f $AVIARY_LOG ]] && {
                 echo "--- last lines of $AVIARY_LOG:"
                 tail -n 30 "$AVIARY_LOG"

@@ -114,9 +114,6 @@ trap 'exit 143' TERM
 if has_side aviary; then
     "$REPO_ROOT/scripts/install-deps.sh" --system-user # Aviary's services run as mail_owner aviary
 fi
-is_installed() {
-    [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null) == "ii"* ]]
-}
 if has_side dovecot; then install_private_dovecot dovecot-pop3d; fi
 
 # The users, their password, their (empty) Maildirs. A password is set only when it is not already

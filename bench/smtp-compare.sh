@@ -142,23 +142,7 @@ chmod 755 "$WORK"
 # ---------------------------------------------------------------------------------------------
 # Aviary: release build, config in $WORK/aviary-etc, master started as root.
 start_aviary() {
-    ensure_swift
-    if [[ -z ${AVIARY_BIN_DIR:-} && ${SKIP_BUILD:-0} != 1 ]]; then
-        note "swift build -c release"
-        local owner
-        owner=$(stat -c %U "$REPO_ROOT")
-        if [[ -n ${SUDO_USER:-} && $owner == "$SUDO_USER" && $owner != root ]]; then
-            # Build as the repository's owner: a root-owned .build would break their next build.
-            (cd "$REPO_ROOT" && sudo -u "$SUDO_USER" -H env PATH="$PATH" swift build -c release)
-        else
-            (cd "$REPO_ROOT" && swift build -c release)
-        fi
-    fi
-    local bin_dir=${AVIARY_BIN_DIR:-$REPO_ROOT/.build/release} program
-    AVIARY=$bin_dir/aviary
-    for program in aviary master smtpd qmgr local; do
-        [[ -x $bin_dir/$program ]] || die "$bin_dir/$program is missing; build failed?"
-    done
+    build_aviary aviary master smtpd qmgr local
     port_in_use "$AVIARY_PORT" && die "port $AVIARY_PORT is in use (ss -ltnp 'sport = :$AVIARY_PORT'); stop that first"
 
     local etc=$WORK/aviary-etc
@@ -180,34 +164,7 @@ local unix - n n - - local
 EOF
     printf 'postmaster: root\n' >"$etc/aliases"
 
-    note "aviary start -c $etc"
-    local rc=0
-    timeout 60 "$AVIARY" start -c "$etc" >"$WORK/aviary-start.log" 2>&1 || rc=$?
-    local pid_file=$WORK/aviary-spool/pid/master.pid deadline=$((SECONDS + 30))
-    while ((SECONDS < deadline)) && [[ ! -s $pid_file ]]; do sleep 0.2; done
-    if [[ -s $pid_file ]]; then
-        AVIARY_PID=$(tr -dc '0-9' <"$pid_file")
-    fi
-    if ((rc != 0)) || [[ -z $AVIARY_PID ]] || ! kill -0 "$AVIARY_PID" 2>/dev/null ||
-        ! wait_for_port 127.0.0.1 "$AVIARY_PORT" 30; then
-        {
-            echo "smtp-compare: Aviary did not start (aviary start exited $rc; master pid '${AVIARY_PID:-none}')."
-            echo "--- aviary start output:"
-            cat "$WORK/aviary-start.log"
-            echo "--- aviary status:"
-            timeout 10 "$AVIARY" status -c "$etc" 2>&1 || true
-            [[ -f $WORK/aviary-spool/pid/master.listeners ]] && {
-                echo "--- master.listeners:"
-                cat "$WORK/aviary-spool/pid/master.listeners"
-            }
-            [[ $AVIARY_LOG != /dev/null && -f $AVIARY_LOG ]] && {
-                echo "--- last lines of $AVIARY_LOG:"
-                tail -n 30 "$AVIARY_LOG"
-            }
-            echo "(rerun with AVIARY_LOG=/tmp/aviary.log KEEP=1 to keep the log and the instance)"
-        } >&2
-        exit 1
-    fi
+    launch_aviary "$etc" smtp-compare
     note "aviary up: master pid $AVIARY_PID, smtpd on 127.0.0.1:$AVIARY_PORT"
 }
 
