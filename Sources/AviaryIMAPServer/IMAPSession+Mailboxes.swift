@@ -166,8 +166,7 @@ extension IMAPSession {
                 let maildir = try store.existing(name)
                 let maildirFlags = try Self.maildirFlagsAndKeywords(flags, in: maildir).flags
                 let appended = try maildir.append(message, flags: maildirFlags, internalDate: date?.secondsSince1970)
-                let index = try maildir.synchronize()
-                return (index.uidValidity, appended.uid)
+                return (try maildir.uidValidity() ?? maildir.synchronize().uidValidity, appended.uid)
             }
             statistics.appended += 1
             try await reportChanges(allowExpunges: true, force: true, outbound)

@@ -154,7 +154,7 @@ extension IMAPSession {
                 let files = messages.map(\.file)
                 let flags = try MailboxStore.translatedFlags(files, keywords: mailbox.keywords, into: destination)
                 let copied = try destination.copy(files, from: mailbox.maildir, flags: flags)
-                let validity = try destination.synchronize().uidValidity
+                let validity = try destination.uidValidity() ?? destination.synchronize().uidValidity
                 if isMove {
                     for message in messages {
                         // The file as it is now: another session may have renamed it (a flag change).

@@ -72,6 +72,12 @@ extension Maildir {
         try synchronize(claimingRecent: claimingRecent, locking: .uidList)
     }
 
+    /// The UIDVALIDITY in the uidlist, without listing the messages (APPENDUID and COPYUID need it after
+    /// `append` and `copy`, which have written the uidlist); nil when there is no uidlist yet.
+    public func uidValidity() throws(MailboxError) -> UInt32? {
+        try readUIDList()?.uidValidity
+    }
+
     /// The letters for keyword names, adding unknown ones to dovecot-keywords (under the uidlist lock) while
     /// there are free slots; names that do not fit (26 used) are left out of the result. Names are matched
     /// ignoring case, as IMAP keywords are.
