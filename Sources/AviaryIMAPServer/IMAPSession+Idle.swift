@@ -32,20 +32,14 @@ extension IMAPSession {
                 }
                 quiet += 1
                 if var current = mailbox {
-                    let maildir = current.maildir
-                    let claims = !current.isReadOnly
-                    let stamp = current.stamp
-                    if let read = try? await pool.runIfActive({
-                        try SelectedMailbox.readIndex(maildir, claimingRecent: claims, unless: stamp)
-                    }) {
-                        let (index, newStamp) = read
-                        guard index.uidValidity == current.uidValidity else {
-                            try? await outbound.write(.line("* BYE " + Self.uidValidityChanged))
-                            try? await channel.close()
-                            break
-                        }
-                        let changes = current.merge(index, allowExpunges: true)
-                        current.stamp = newStamp
+                    switch await current.look(on: pool, allowExpunges: true) {
+                    case .unchanged:
+                        break
+                    case .uidValidityChanged:
+                        try? await outbound.write(.line("* BYE " + Self.uidValidityChanged))
+                        try? await channel.close()
+                        return (mailbox, expunged, unsent)
+                    case .changed(let changes):
                         mailbox = current
                         expunged = expunged || !changes.expunged.isEmpty
                         let lines = unsent + changes.lines(in: current)

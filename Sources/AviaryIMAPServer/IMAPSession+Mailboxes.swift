@@ -222,27 +222,19 @@ extension IMAPSession {
         guard let current = selected else { return }
         let now = ContinuousClock.now
         if !force, let last = current.lastLook, now - last < .seconds(1) { return }
-        selected?.lastLook = now
-        let maildir = current.maildir
-        let claims = !current.isReadOnly
-        let stamp = current.stamp
-        guard
-            let read = try? await server.pool.runIfActive({
-                try SelectedMailbox.readIndex(maildir, claimingRecent: claims, unless: stamp)
-            })
-        else { return }
-        let (index, newStamp) = read
-        guard index.uidValidity == current.uidValidity else {
-            // The UID list was lost or replaced: every UID the client holds may now name another message.
+        var updated = current
+        updated.lastLook = now
+        switch await updated.look(on: server.pool, allowExpunges: allowExpunges) {
+        case .unchanged:
+            selected = updated
+        case .uidValidityChanged:
             try await send("* BYE " + Self.uidValidityChanged, outbound)
             throw SessionClosed(reason: "UIDVALIDITY of \(current.name) changed")
+        case .changed(let changes):
+            selected = updated
+            if !changes.expunged.isEmpty { messageCache = nil }
+            try await untagged(changes.lines(in: updated), outbound)
         }
-        var updated = current
-        let changes = updated.merge(index, allowExpunges: allowExpunges)
-        updated.stamp = newStamp
-        selected = updated
-        if !changes.expunged.isEmpty { messageCache = nil }
-        try await untagged(changes.lines(in: updated), outbound)
     }
 }
 

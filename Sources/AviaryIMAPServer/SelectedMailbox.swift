@@ -10,6 +10,7 @@
 
 import AviaryIMAP
 import AviaryMailbox
+import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
@@ -100,6 +101,31 @@ struct SelectedMailbox: Sendable {
             }
         }
         return stamp
+    }
+
+    /// What a look at the Maildir found.
+    enum Look {
+        /// Nothing could be read, or nothing changed since the last look.
+        case unchanged
+        /// The changes, already merged into the view.
+        case changed(MailboxChanges)
+        /// The UID list was lost or replaced: every UID the client holds may now name another message.
+        case uidValidityChanged
+    }
+
+    /// Re-reads the Maildir on `pool` (unless its directories are unchanged) and merges what changed into
+    /// the view: the one look of commands (`IMAPSession.reportChanges`) and of IDLE.
+    mutating func look(on pool: NIOThreadPool, allowExpunges: Bool) async -> Look {
+        let maildir = maildir, claims = !isReadOnly, stamp = stamp
+        guard
+            let read = try? await pool.runIfActive({
+                try Self.readIndex(maildir, claimingRecent: claims, unless: stamp)
+            })
+        else { return .unchanged }
+        let (index, newStamp) = read
+        guard index.uidValidity == uidValidity else { return .uidValidityChanged }
+        self.stamp = newStamp
+        return .changed(merge(index, allowExpunges: allowExpunges))
     }
 
     /// Merges a fresh index into the view. Blocking work is the caller's (it made `index`).
