@@ -118,15 +118,9 @@ public final class IMAPServer: ListeningServer {
         let connection = try await ClientBootstrap(group: group)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .withConnectedSocket(NIOBSDSocket.Handle(descriptor)) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(MessageToByteHandler(IMAPOutputEncoder()))
-                    try sync.addHandler(
-                        ByteToMessageHandler(IMAPFrameDecoder(literalLimit: literalLimit, sendsContinuations: false)))
-                    try sync.addHandler(IdleStateHandler(allTimeout: .seconds(Int64(timeout))))
-                    try sync.addHandler(IdleFarewellHandler.imap())
-                    return try NIOAsyncChannel<IMAPFrame, IMAPOutput>(wrappingChannelSynchronously: channel)
-                }
+                Self.configure(
+                    channel, wrapper: nil,
+                    decoder: IMAPFrameDecoder(literalLimit: literalLimit, sendsContinuations: false), timeout: timeout)
             }
         var session = IMAPSession(
             server: self, channel: connection.channel, remoteAddress: handoff.remoteAddress,
@@ -145,18 +139,26 @@ public final class IMAPServer: ListeningServer {
     static let decoderName = "imap.decoder"
 
     private func configure(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<IMAPFrame, IMAPOutput>> {
-        let wrapper = settings.isWrapperMode ? tls : nil
-        let pausesAfterSTARTTLS = tls != nil && !settings.isWrapperMode
-        let timeout = settings.loginTimeoutSeconds
-        return channel.eventLoop.makeCompletedFuture {
+        Self.configure(
+            channel, wrapper: settings.isWrapperMode ? tls : nil,
+            decoder: IMAPFrameDecoder(
+                literalLimit: IMAPServerSettings.preLoginLiteralLimit,
+                pausesAfterSTARTTLS: tls != nil && !settings.isWrapperMode),
+            timeout: settings.loginTimeoutSeconds)
+    }
+
+    /// The pipeline of an IMAP connection, imapd's and imapmail's alike.
+    static func configure(
+        _ channel: any Channel,
+        wrapper: (any TLSServerHandlerProvider)?,
+        decoder: IMAPFrameDecoder,
+        timeout: Int
+    ) -> EventLoopFuture<NIOAsyncChannel<IMAPFrame, IMAPOutput>> {
+        channel.eventLoop.makeCompletedFuture {
             let sync = channel.pipeline.syncOperations
             if let wrapper { try sync.addHandler(try wrapper.makeServerHandler(eventLoop: channel.eventLoop)) }
             try sync.addHandler(MessageToByteHandler(IMAPOutputEncoder()))
-            try sync.addHandler(
-                ByteToMessageHandler(
-                    IMAPFrameDecoder(
-                        literalLimit: IMAPServerSettings.preLoginLiteralLimit, pausesAfterSTARTTLS: pausesAfterSTARTTLS)),
-                name: Self.decoderName)
+            try sync.addHandler(ByteToMessageHandler(decoder), name: Self.decoderName)
             // All traffic counts: a client downloading a large message sends nothing for a long time.
             try sync.addHandler(IdleStateHandler(allTimeout: .seconds(Int64(timeout))))
             try sync.addHandler(IdleFarewellHandler.imap())
