@@ -25,10 +25,20 @@ struct MessageAssembly {
     /// Bytes that go first (the Received: header); they are not part of the client's message.
     mutating func append(_ bytes: [UInt8]) { pending += bytes }
 
-    /// Keeps a (small) buffer until the next flush or the commit.
-    mutating func keep(_ buffer: ByteBuffer) {
-        remember(buffer)
-        pending += buffer.readableBytesView
+    /// Bytes held in memory before they are written out: with BDAT, a client's chunks may be of any size,
+    /// so what a session holds is bounded by this, not by the chunking (a piece of a chunk is at most what
+    /// one read brought).
+    static let flushSize = 65536
+
+    /// Adds BDAT bytes, writing them to the queue file (created on first use) once `flushSize` bytes have
+    /// accumulated.
+    mutating func add(_ piece: ByteBuffer, envelope: QueueEnvelope, id: QueueID) async throws {
+        remember(piece)
+        pending += piece.readableBytesView
+        guard pending.count >= Self.flushSize else { return }
+        let bytes = pending
+        pending = []
+        try await sink.write(bytes, envelope: envelope, id: id)
     }
 
     /// Watches BDAT content for bare CR or LF, across chunk boundaries.

@@ -417,58 +417,53 @@ struct SMTPSession {
         } else if size == 0 && !isLast {
             refusal = .nullBDAT
         }
-        if refusal == nil, let current = transaction, current.chunks == nil {
-            var assembly = MessageAssembly(sink: QueueSink(queue: settings.queue, pool: server.pool))
-            assembly.append(receivedHeader(for: current))
-            transaction?.chunks = assembly
+        // The assembly is taken out of the transaction while the chunk arrives and put back after, so that
+        // adding to it never copies what it holds (a copy per chunk made many small chunks quadratic).
+        var assembly: MessageAssembly?
+        if refusal == nil, let current = transaction {
+            assembly = current.chunks ?? MessageAssembly(sink: QueueSink(queue: settings.queue, pool: server.pool))
+            if current.chunks == nil { assembly?.append(receivedHeader(for: current)) }
+            transaction?.chunks = nil
         }
+        let queueEnvelope = transaction.map { envelope(for: $0) }
         var received = 0
-        var buffer = ByteBuffer()
         // Even BDAT 0 comes with one (empty) piece that marks the end of its chunk.
-        do {
-            while let frame = try await frames.next() {
-                guard case .chunk(let piece, let isEnd) = frame else { continue }
-                received += piece.readableBytes
-                if refusal == nil {
-                    transaction?.chunks?.scan(piece.readableBytesView)
-                    if let total = transaction?.chunks?.messageOctets, settings.messageSizeLimit > 0,
-                        total > settings.messageSizeLimit
-                    {
-                        transaction?.chunks?.isOversized = true
-                    } else {
-                        buffer.writeImmutableBuffer(piece)
-                    }
-                    if buffer.readableBytes >= 65536, let current = transaction, var assembly = current.chunks {
-                        try await assembly.flush(buffer, envelope: envelope(for: current), id: current.id)
-                        transaction?.chunks = assembly
-                        buffer.clear()
-                    }
+        while let frame = try await frames.next() {
+            guard case .chunk(let piece, let isEnd) = frame else { continue }
+            received += piece.readableBytes
+            if var current = assembly, let queueEnvelope, let id = transaction?.id {
+                assembly = nil
+                current.scan(piece.readableBytesView)
+                if settings.messageSizeLimit > 0, current.messageOctets > settings.messageSizeLimit {
+                    current.isOversized = true
+                } else if !current.isOversized {
+                    try await current.add(piece, envelope: queueEnvelope, id: id)
                 }
-                if isEnd { break }
+                assembly = current
             }
-            guard received == size else { throw SessionEnded.lostConnectionInData }
+            if isEnd { break }
         }
+        guard received == size else { throw SessionEnded.lostConnectionInData }
         if let refusal {
             if refusal == .nullBDAT { transaction?.chunks?.abandon(); transaction = nil }
             return refusal
         }
-        guard let current = transaction, var assembly = current.chunks else { return .badSequence }
+        guard let current = transaction, let finished = assembly else { return .badSequence }
         if !isLast {
-            if buffer.readableBytes > 0 { assembly.keep(buffer) }
-            transaction?.chunks = assembly
+            transaction?.chunks = finished
             return .chunkReceived(octets: size)
         }
         transaction = nil
-        if let refusal = assembly.bareLineEndingRefusal() {
-            assembly.abandon()
+        if let refusal = finished.bareLineEndingRefusal() {
+            finished.abandon()
             logger.info("\(current.id): reject: BDAT from \(client.description): \(refusal.lines.joined())")
             return refusal
         }
-        if assembly.isOversized {
-            assembly.abandon()
+        if finished.isOversized {
+            finished.abandon()
             return .messageTooBig
         }
-        return await commit(assembly, last: buffer, transaction: current)
+        return await commit(finished, last: ByteBuffer(), transaction: current)
     }
 
     /// `SMTP`, `ESMTP`, with `S` for TLS and `A` for AUTH (RFC 3848): ESMTPS, ESMTPA, ESMTPSA.

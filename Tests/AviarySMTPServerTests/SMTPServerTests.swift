@@ -3,6 +3,10 @@ import AviaryQueue
 import AviaryTestSupport
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A reply as seen by a transcript, for checking outside the client thread.
 struct ReplySummary: Sendable, Equatable, CustomStringConvertible {
     var code: Int
@@ -226,6 +230,56 @@ struct SMTPServerTests {
             let message = String(decoding: try QueueFile(path: harness.queue.path(of: id, in: .incoming)).messageBytes(), as: UTF8.self)
             #expect(message.hasPrefix("Received: "))
             #expect(message.hasSuffix("\r\n" + content))
+        }
+    }
+
+    @Test("many small BDAT chunks go to disk as they come, not into memory until LAST; RSET throws them away")
+    func smallChunksGoToDisk() async throws {
+        try await SMTPServerHarness.run { harness in
+            // 300 chunks of 1,000 bytes: each a line of 998 characters and CRLF.
+            let line = String(repeating: "x", count: 998) + "\r\n"
+            let chunks = 300
+            let incoming = harness.queue.path(of: .incoming)
+            let (replies, heldOnDisk) = try await harness.transcript { client, _ in
+                _ = try client.command("EHLO client.test")
+                _ = try client.command("MAIL FROM:<s@example.test>")
+                _ = try client.command("RCPT TO:<alice@virtual.test>")
+                var codes: [Int] = []
+                for _ in 0..<chunks {
+                    try client.send(raw: "BDAT 1000\r\n" + line)
+                    codes.append(try client.reply().code)
+                }
+                // Before LAST, the message so far is in the queue's temporary file.
+                let temporary = try SafeFile.listDirectory(incoming).filter { $0.hasPrefix(".") }
+                let size = temporary.map { name in
+                    var status = stat()
+                    return stat(incoming + "/" + name, &status) == 0 ? Int64(status.st_size) : 0
+                }.reduce(0, +)
+                try client.send(raw: "BDAT 0 LAST\r\n")
+                codes.append(try client.reply().code)
+                return (codes, size)
+            }
+            #expect(replies == Array(repeating: 250, count: chunks + 1))
+            // At most two batches of 64 KiB wait in memory: the session's and the queue writer's.
+            #expect(heldOnDisk >= Int64(chunks * 1000 - 2 * 65536), "only \(heldOnDisk) bytes were on disk")
+            let id = try #require(harness.queue.messages(in: .incoming).first)
+            let message = try QueueFile(path: harness.queue.path(of: id, in: .incoming)).messageBytes()
+            #expect(message.suffix(chunks * 1000) == ArraySlice(Array(String(repeating: line, count: chunks).utf8)))
+
+            // A transaction abandoned with RSET after its chunks reached the disk leaves nothing behind.
+            let reset = try await harness.transcript { client, _ in
+                _ = try client.command("EHLO client.test")
+                _ = try client.command("MAIL FROM:<s@example.test>")
+                _ = try client.command("RCPT TO:<alice@virtual.test>")
+                for _ in 0..<200 {
+                    try client.send(raw: "BDAT 1000\r\n" + line)
+                    _ = try client.reply()
+                }
+                return try client.command("RSET").code
+            }
+            #expect(reset == 250)
+            #expect(try SafeFile.listDirectory(incoming).filter { $0.hasPrefix(".") }.isEmpty)
+            #expect(harness.queue.messages(in: .incoming).count == 1)
         }
     }
 
