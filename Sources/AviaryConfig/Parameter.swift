@@ -81,6 +81,9 @@ extension Parameter {
         "smtpd_banner", .string, "$myhostname ESMTP $mail_name", "Text after 220 in the greeting.")
     public static let messageSizeLimit = Parameter(
         "message_size_limit", .integer, "10240000", "Largest message accepted, in bytes.")
+    public static let hopcountLimit = Parameter(
+        "hopcount_limit", .integer, "50",
+        "Most Received: header fields a message may carry (counting the one Aviary adds) before it is refused as looping (5.4.6).")
     public static let smtpdRecipientLimit = Parameter(
         "smtpd_recipient_limit", .integer, "1000", "Most recipients per message.")
     public static let smtpdTimeout = Parameter(

@@ -4,7 +4,8 @@
 // file maildrop/ID (dot-files are still being written) pickup:
 //
 //   1. parses it with the queue-file codec; what does not parse goes to corrupt/ with a warning;
-//   2. applies smtpd's checks: message_size_limit, sender and recipient syntax; a message that fails them is
+//   2. applies smtpd's checks: message_size_limit, sender and recipient syntax, hopcount_limit (counted while
+//      step 3 copies the message, which is then abandoned); a message that fails them is
 //      returned to its sender (a DSN, like qmgr's bounces) or, when it has no usable sender, kept in corrupt/;
 //   3. writes the message as pickup's own queue file maildrop/.ID, with a Received: header in front
 //      ("Received: by HOST (Aviary, from userid UID) id ID; DATE"), the uid taken from the file's owner (not
@@ -119,8 +120,19 @@ public struct Pickup {
                 return nil
             }
             writer.begin(pickedUpEnvelope(envelope, uid: uid))
-            try writer.append(receivedHeader(id, uid: uid, envelope: envelope))
-            try file.readMessage { chunk in try writer.append(chunk) }
+            var hops = HopCounter()
+            let received = receivedHeader(id, uid: uid, envelope: envelope)
+            hops.scan(received)
+            try writer.append(received)
+            try file.readMessage { chunk in
+                if !hops.isComplete { hops.scan(chunk) }
+                try writer.append(chunk)
+            }
+            if hops.count >= settings.hopCountLimit {
+                writer.abort()
+                reject(id, file, ("5.4.6", "too many hops (\(hops.count) Received: headers, hopcount_limit = \(settings.hopCountLimit))"))
+                return nil
+            }
             try writer.commit()
         } catch {
             logger.error("\(id): cannot write the queue file: \(error); trying again later")

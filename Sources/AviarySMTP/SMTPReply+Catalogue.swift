@@ -401,6 +401,10 @@ extension SMTPReply {
         "Message size exceeds file system imposed limit"
     )
 
+    /// `554 5.4.6 Error: too many hops`: the message carries `hopcount_limit` Received: fields, so it is going
+    /// round in a loop. (Postfix says 5.4.0; 5.4.6 is RFC 3463's code for a routing loop.)
+    public static let tooManyHops = SMTPReply(554, EnhancedStatusCode(5, 4, 6), "Error: too many hops")
+
     /// `550 5.5.2 Error: bare <LF> received`: a line ended in LF without CR (SMTP smuggling, CVE-2023-51764).
     public static let bareLineFeed = SMTPReply(550, EnhancedStatusCode(5, 5, 2), "Error: bare <LF> received")
 

@@ -7,7 +7,7 @@ import NIOPosix
 
 /// The message being received: buffered in memory while small, streamed to a queue file when large,
 /// committed durably at the end. Also watches BDAT bytes for bare CR and LF (DATA lines are checked by
-/// `SMTPDataReader`), and finds the Message-ID for the log.
+/// `SMTPDataReader`), counts the Received: fields (ours included), and finds the Message-ID for the log.
 struct MessageAssembly {
     let sink: QueueSink
     private var pending: [UInt8] = []
@@ -18,12 +18,17 @@ struct MessageAssembly {
     private var sawBareCarriageReturn = false
     /// Message octets received with BDAT so far.
     private(set) var messageOctets = 0
+    /// The Received: fields of the header section, ours included.
+    private(set) var hops = HopCounter()
     var isOversized = false
 
     init(sink: QueueSink) { self.sink = sink }
 
     /// Bytes that go first (the Received: header); they are not part of the client's message.
-    mutating func append(_ bytes: [UInt8]) { pending += bytes }
+    mutating func append(_ bytes: [UInt8]) {
+        hops.scan(bytes)
+        pending += bytes
+    }
 
     /// Bytes held in memory before they are written out: with BDAT, a client's chunks may be of any size,
     /// so what a session holds is bounded by this, not by the chunking (a piece of a chunk is at most what
@@ -72,6 +77,7 @@ struct MessageAssembly {
     }
 
     private mutating func remember(_ buffer: ByteBuffer) {
+        if !hops.isComplete { hops.scan(buffer.readableBytesView) }
         guard !headComplete else { return }
         head += buffer.readableBytesView.prefix(65536 - head.count)
         headComplete = head.count >= 65536
@@ -85,11 +91,16 @@ struct MessageAssembly {
         try await sink.write(bytes, envelope: envelope, id: id)
     }
 
+    /// Takes the last bytes of the message (fewer than 64 KiB), to be written by `commit`.
+    mutating func finish(_ last: ByteBuffer) {
+        remember(last)
+        pending += last.readableBytesView
+    }
+
     /// Writes the rest, fsyncs the file, renames it into incoming/, fsyncs the directory, wakes qmgr.
     /// - Returns: the message size in bytes.
-    mutating func commit(_ last: ByteBuffer, envelope: QueueEnvelope, id: QueueID) async throws -> Int64 {
-        remember(last)
-        let bytes = pending + last.readableBytesView
+    mutating func commit(envelope: QueueEnvelope, id: QueueID) async throws -> Int64 {
+        let bytes = pending
         pending = []
         return try await sink.commit(bytes, envelope: envelope, id: id)
     }

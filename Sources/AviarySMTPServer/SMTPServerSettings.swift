@@ -7,6 +7,8 @@ public struct SMTPServerSettings: Sendable {
     public var hostname: String
     public var banner: String
     public var messageSizeLimit: Int
+    /// `hopcount_limit`: Received: fields (ours included) at which a message is refused as looping.
+    public var hopCountLimit: Int
     public var recipientLimit: Int
     public var timeoutSeconds: Int
     public var hardErrorLimit: Int
@@ -32,6 +34,7 @@ public struct SMTPServerSettings: Sendable {
         hostname = config.string(.myhostname)
         banner = config.string(.smtpdBanner)
         messageSizeLimit = max(0, config.integer(.messageSizeLimit))
+        hopCountLimit = max(1, config.integer(.hopcountLimit))
         recipientLimit = max(1, config.integer(.smtpdRecipientLimit))
         timeoutSeconds = max(1, config.seconds(.smtpdTimeout))
         hardErrorLimit = max(1, config.integer(.smtpdHardErrorLimit))

@@ -503,8 +503,14 @@ struct SMTPSession {
     /// Makes the message durable (file and directory fsynced) and only then says 250.
     private func commit(_ assembly: MessageAssembly, last: ByteBuffer, transaction: Transaction) async -> SMTPReply {
         var assembly = assembly
+        assembly.finish(last)
+        if assembly.hops.count >= settings.hopCountLimit {
+            assembly.abandon()
+            logger.warning("\(transaction.id): message rejected: hopcount exceeded (\(assembly.hops.count) Received: headers, hopcount_limit = \(settings.hopCountLimit)) from \(client.description)")
+            return .tooManyHops
+        }
         do {
-            let size = try await assembly.commit(last, envelope: envelope(for: transaction), id: transaction.id)
+            let size = try await assembly.commit(envelope: envelope(for: transaction), id: transaction.id)
             let messageID = assembly.messageID.map { "<\($0)>" } ?? "<>"
             logger.info("\(transaction.id): message-id=\(messageID)")
             logger.trace("\(transaction.id): queued \(size) bytes")

@@ -16,6 +16,8 @@ public struct SubmissionSettings: Sendable {
     public var origin: String
     /// `message_size_limit` (0: none).
     public var messageSizeLimit: Int
+    /// `hopcount_limit`: Received: fields (pickup's included) at which a message is returned as looping.
+    public var hopCountLimit: Int
     public var recipientLimit: Int
     public var lineLengthLimit: Int
     public var mailOwner: String
@@ -29,6 +31,7 @@ public struct SubmissionSettings: Sendable {
         let origin = config.string(.myorigin)
         self.origin = origin.isEmpty ? hostname : origin
         messageSizeLimit = max(0, config.integer(.messageSizeLimit))
+        hopCountLimit = max(1, config.integer(.hopcountLimit))
         recipientLimit = max(1, config.integer(.smtpdRecipientLimit))
         lineLengthLimit = max(512, config.integer(.lineLengthLimit))
         mailOwner = config.string(.mailOwner)

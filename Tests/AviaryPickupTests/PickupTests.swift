@@ -144,6 +144,24 @@ struct PickupTests {
         #expect(text.contains(id.rawValue))
     }
 
+    @Test("a message whose Received: fields reach hopcount_limit with pickup's is returned with 5.4.6; one fewer passes")
+    func hopCount() throws {
+        let fixture = try PickupFixture(mainCf: ["hopcount_limit = 4"])
+        let received = "Received: from a by b; Mon, 7 Dec 2026 05:00:00 +0000\r\n"
+        let passes = try fixture.drop(message: String(repeating: received, count: 2) + "Subject: ok\r\n\r\nbody\r\n")
+        let loops = try fixture.drop(message: String(repeating: received, count: 3) + "Subject: loop\r\n\r\nbody\r\n")
+        #expect(fixture.pickup.scan() == [passes])
+        #expect(fixture.files(.maildrop).isEmpty)
+        let bounces = fixture.queue.messages(in: .incoming).filter { $0 != passes }
+        try #require(bounces.count == 1)
+        let bounce = try QueueFile(path: fixture.queue.path(of: bounces[0], in: .incoming))
+        #expect(bounce.envelope.sender == "")
+        let text = String(decoding: try bounce.messageBytes(), as: UTF8.self)
+        #expect(text.contains("5.4.6"))
+        #expect(text.contains("too many hops"))
+        #expect(text.contains(loops.rawValue))
+    }
+
     @Test("a bad recipient with the null sender cannot be returned: the file is kept in corrupt/")
     func badRecipientNullSender() throws {
         let fixture = try PickupFixture()

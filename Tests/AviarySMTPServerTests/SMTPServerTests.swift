@@ -283,6 +283,40 @@ struct SMTPServerTests {
         }
     }
 
+    @Test("a message whose Received: fields reach hopcount_limit with ours is refused 554 5.4.6, by DATA and BDAT")
+    func hopCount() async throws {
+        try await SMTPServerHarness.run(extra: "hopcount_limit = 5") { harness in
+            @Sendable func message(hops: Int) -> String {
+                String(repeating: "Received: from relay.example by mx.example; Mon, 7 Dec 2026 05:00:00 +0000\r\n", count: hops)
+                    + "Subject: loop\r\n\r\n" + String(repeating: "Received: in the body does not count\r\n", count: 10)
+            }
+            let replies = try await harness.transcript { client, _ in
+                _ = try client.command("EHLO client.test")
+                var replies: [ReplySummary] = []
+                for (hops, useBDAT) in [(3, false), (4, false), (3, true), (4, true)] {
+                    _ = try client.command("MAIL FROM:<s@example.test>")
+                    _ = try client.command("RCPT TO:<alice@virtual.test>")
+                    let text = message(hops: hops)
+                    if useBDAT {
+                        let half = text.utf8.count / 2
+                        try client.send(raw: "BDAT \(half)\r\n" + String(decoding: Array(text.utf8)[..<half], as: UTF8.self))
+                        _ = try client.reply()
+                        try client.send(raw: "BDAT \(text.utf8.count - half) LAST\r\n" + String(decoding: Array(text.utf8)[half...], as: UTF8.self))
+                    } else {
+                        _ = try client.command("DATA")
+                        try client.send(raw: text + ".\r\n")
+                    }
+                    replies.append(ReplySummary(try client.reply()))
+                }
+                return replies
+            }
+            #expect(replies.map(\.code) == [250, 554, 250, 554], "\(replies)")
+            #expect(replies[1].text == "5.4.6 Error: too many hops")
+            #expect(harness.queue.messages(in: .incoming).count == 2)
+            #expect(try SafeFile.listDirectory(harness.queue.path(of: .incoming)).filter { $0.hasPrefix(".") }.isEmpty)
+        }
+    }
+
     @Test("a bare LF in DATA is refused and nothing is queued")
     func bareLineFeed() async throws {
         try await SMTPServerHarness.run { harness in
