@@ -66,6 +66,56 @@ extension DNSResolver {
         return sawTemporaryFailure ? .temporaryFailure : .noData
     }
 
+    /// The client name Postfix trusts: a PTR name of `address` whose own A or AAAA records include
+    /// `address` (forward-confirmed). Anyone who controls the reverse zone of an address can make its PTR say
+    /// `mail.bank.example`; only the owner of `bank.example` can make that name point back. nil when there is
+    /// no such name or a lookup failed (smtpd then says `unknown`). At most `limit` PTR names are tried.
+    public func confirmedHostName(of address: String, limit: Int = 5) -> String? {
+        guard let client = Self.addressBytes(address), let reverse = Self.reverseName(of: client),
+            case .records(let message) = query(reverse, .ptr), let names = Self.hostNames(in: message)
+        else { return nil }
+        for name in names.prefix(limit) where !name.isEmpty {
+            guard case .found(let addresses) = addresses(name, includeIPv6: client.count == 16) else { continue }
+            if addresses.contains(where: { Self.addressBytes($0) == client }) { return name }
+        }
+        return nil
+    }
+
+    /// The address as 4 or 16 bytes (an IPv4-mapped IPv6 address as its 4 IPv4 bytes); nil if it is not one.
+    static func addressBytes(_ text: String) -> [UInt8]? {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, text, &v6) == 1 else { return nil }
+        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        if bytes.prefix(12) == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff] { return Array(bytes.suffix(4)) }
+        return bytes
+    }
+
+    /// `4.3.2.1.in-addr.arpa` or the nibble form under `ip6.arpa`.
+    static func reverseName(of bytes: [UInt8]) -> String? {
+        switch bytes.count {
+        case 4: return bytes.reversed().map(String.init).joined(separator: ".") + ".in-addr.arpa"
+        case 16:
+            let digits = Array("0123456789abcdef")
+            return bytes.reversed().flatMap { [digits[Int($0 & 15)], digits[Int($0 >> 4)]] }.map(String.init)
+                .joined(separator: ".") + ".ip6.arpa"
+        default: return nil
+        }
+    }
+
+    /// The PTR names in the answer section of a DNS message; nil when it is malformed.
+    static func hostNames(in message: [UInt8]) -> [String]? {
+        var names: [String] = []
+        for index in 0..<max(0, Int(aviary_ns_answer_count(message, Int32(message.count)))) {
+            guard let (type, offset, _) = answerRecord(message, index) else { return nil }
+            guard type == RecordType.ptr.rawValue else { continue }
+            guard let name = name(in: message, at: offset) else { return nil }
+            names.append(name)
+        }
+        return names
+    }
+
     /// The MX records in the answer section of a DNS message (other types, such as a CNAME on the way, are
     /// skipped); nil when the message is malformed.
     public static func mxRecords(in message: [UInt8]) -> [MXRecord]? {

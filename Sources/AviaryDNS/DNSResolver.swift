@@ -34,6 +34,7 @@ public struct DNSResolver: Sendable {
     /// The record types Aviary asks for.
     public enum RecordType: Int32, Sendable {
         case a = 1
+        case ptr = 12
         case mx = 15
         case aaaa = 28
     }

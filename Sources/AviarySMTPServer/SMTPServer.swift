@@ -24,6 +24,8 @@ public final class SMTPServer: ListeningServer {
     let logger: Logger
     let pool: NIOThreadPool
     let limits: ClientLimits
+    /// Clients' host names, on threads of their own.
+    let nameLookup: ClientNameLookup
     /// The certificate and key for STARTTLS and wrapper mode; nil when TLS is off or unusable.
     let tlsContext: TLSContext?
     /// SMTP AUTH, when `smtpd_sasl_auth_enable = yes`.
@@ -37,6 +39,8 @@ public final class SMTPServer: ListeningServer {
         settings = SMTPServerSettings(config: config)
         self.tlsContext = tlsContext
         limits = ClientLimits(config: config, service: serviceName)
+        nameLookup = ClientNameLookup(
+            resolver: DNSResolver(resolverAddress: config.string(.dnsResolverAddress)) ?? DNSResolver())
         directory = UserDirectory(config: config)
         policy = SMTPPolicy(config: config, directory: directory)
         authenticator = Self.makeAuthenticator(config: config, directory: directory, logger: logger)
@@ -96,8 +100,9 @@ public final class SMTPServer: ListeningServer {
 
     private func handle(_ connection: NIOAsyncChannel<SMTPInboundFrame, SMTPReply>) async {
         let address = connection.channel.remoteAddress?.ipAddress ?? "unknown"
-        let name = await clientName(for: address)
-        let identity = ClientIdentity(name: name, address: address)
+        // The per-client limits first: they need only the address, and a client over them must not make
+        // us wait for its reverse zone.
+        var identity = ClientIdentity(name: ClientNameLookup.isLoopback(address) ? "localhost" : "unknown", address: address)
         let admission = await limits.admit(identity, pool: pool, logger: logger)
         defer { if admission.isCounted { limits.release(identity, pool: pool) } }
         if let refusal = admission.refusal {
@@ -105,6 +110,9 @@ public final class SMTPServer: ListeningServer {
                 try await outbound.write(refusal.reply(hostname: settings.hostname, client: address))
             }
             return
+        }
+        if !ClientNameLookup.isLoopback(address) {
+            identity.name = await nameLookup.name(of: address, on: connection.channel.eventLoop)
         }
         var session = SMTPSession(server: self, client: identity, channel: connection.channel)
         do {
@@ -117,13 +125,6 @@ public final class SMTPServer: ListeningServer {
         }
         session.logDisconnect(reason: nil)
     }
-
-    /// The client's host name: `localhost` for loopback, otherwise a reverse lookup (off the event loop),
-    /// or `unknown` as Postfix says when there is none.
-    private func clientName(for address: String) async -> String {
-        if address == "127.0.0.1" || address == "::1" || address.hasPrefix("127.") { return "localhost" }
-        return (try? await pool.runIfActive { reverseLookup(address) }) ?? "unknown"
-    }
 }
 
 /// Who is on the other end.
@@ -135,18 +136,6 @@ public struct ClientIdentity: Sendable {
     public var description: String { "\(name)[\(address)]" }
 }
 
-/// `getnameinfo` with `NI_NAMEREQD`; "unknown" when there is no name.
-func reverseLookup(_ address: String) -> String {
-    var hints = addrinfo()
-    hints.ai_flags = AI_NUMERICHOST
-    var result: UnsafeMutablePointer<addrinfo>?
-    guard getaddrinfo(address, nil, &hints, &result) == 0, let info = result else { return "unknown" }
-    defer { freeaddrinfo(result) }
-    var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-    guard getnameinfo(info.pointee.ai_addr, info.pointee.ai_addrlen, &host, socklen_t(host.count), nil, 0, NI_NAMEREQD) == 0
-    else { return "unknown" }
-    return String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
 
 /// Sends `421 ... timeout exceeded` and closes when the client has been silent for `smtpd_timeout`.
 final class SessionTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {

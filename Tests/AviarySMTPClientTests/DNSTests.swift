@@ -27,6 +27,25 @@ struct DNSTests {
         await dns.stop()
     }
 
+    @Test("a client's host name counts only when forward-confirmed: its PTR name's A or AAAA records lead back to it")
+    func confirmedHostName() async throws {
+        let dns = try await Dnsmasq([
+            "--host-record=good.test,192.0.2.1", "--host-record=six.test,2001:db8::1",
+            // A PTR that claims a name whose address is another one, and one whose name has no address.
+            "--ptr-record=2.2.0.192.in-addr.arpa,liar.test", "--host-record=liar.test,192.0.2.99",
+            "--ptr-record=3.2.0.192.in-addr.arpa,bank.test",
+        ])
+        let resolver = dns.resolver
+        #expect(resolver.confirmedHostName(of: "192.0.2.1") == "good.test")
+        #expect(resolver.confirmedHostName(of: "::ffff:192.0.2.1") == "good.test")
+        #expect(resolver.confirmedHostName(of: "2001:db8::1") == "six.test")
+        #expect(resolver.confirmedHostName(of: "192.0.2.2") == nil)
+        #expect(resolver.confirmedHostName(of: "192.0.2.3") == nil)
+        #expect(resolver.confirmedHostName(of: "192.0.2.4") == nil)
+        #expect(resolver.confirmedHostName(of: "not an address") == nil)
+        await dns.stop()
+    }
+
     @Test("a resolver that does not answer is a temporary failure")
     func silentResolver() {
         let resolver = DNSResolver(serverAddress: ("127.0.0.1", freePort(udp: true)), timeoutSeconds: 1, attempts: 1)
