@@ -123,13 +123,26 @@ public final class QueueWriter {
     public func commit(syncingDirectory: Bool = true) throws(SystemError) -> QueueID {
         precondition(hasEnvelope, "QueueWriter.commit before begin")
         pending += Array("E \(String(messageLength).leftPadded(to: 20))\n".utf8)
-        do {
+        let finalPath = directory.path(of: id, in: queue)
+        do throws(SystemError) {
             try flush()
             if syncingDirectory {
-                try SafeFile.commit(file, temporaryPath: temporaryPath, finalPath: directory.path(of: id, in: queue))
+                try file.sync()
+                try SafeFile.rename(temporaryPath, to: finalPath, syncDirectories: false)
+                do throws(SystemError) {
+                    try SafeFile.syncDirectory(directory.path(of: queue))
+                } catch {
+                    // The message is in the queue now, only its name may not be durable yet. Answering "not
+                    // queued" while leaving it there would make the client's retry a second copy: take it back
+                    // first. If it is already gone (qmgr took it), or cannot be removed, it is queued after all.
+                    isFinished = true
+                    file.close()
+                    if unlink(finalPath) == 0 { throw error }
+                    return id
+                }
             } else {
                 try file.sync()
-                try SafeFile.rename(temporaryPath, to: directory.path(of: id, in: queue), syncDirectories: false)
+                try SafeFile.rename(temporaryPath, to: finalPath, syncDirectories: false)
                 try? file.sync()
             }
         } catch {

@@ -163,6 +163,9 @@ struct SMTPSession {
         heloName = nil
         isExtended = false
         transaction = nil
+        // A login made in plaintext is forgotten too: the client logs in again over TLS (RFC 3207 4.2).
+        saslUsername = nil
+        announcedMechanisms = nil
     }
 
     private mutating func completeHandshake(_ handshake: EventLoopFuture<TLSHandshakeCompleted>) async throws {

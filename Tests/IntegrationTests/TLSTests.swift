@@ -166,5 +166,34 @@ extension Integration {
                 _ = try await instance.awaitMessage(for: "alice", containing: "hello over TLS")
             }
         }
+
+        @Test("STARTTLS forgets a login made in plaintext: AUTH is offered again and relaying needs a new login")
+        func startTLSForgetsLogin() async throws {
+            try await withInstance(
+                try TestInstance(mainCf: [
+                    ("smtpd_tls_cert_file", "DIR/certs/server-chain.pem"), ("smtpd_tls_key_file", "DIR/certs/server.key"),
+                    ("smtpd_sasl_auth_enable", "yes"), ("smtpd_tls_auth_only", "no"), ("mynetworks", "127.0.0.1/32"),
+                ])
+            ) { instance in
+                try await installCertificates(instance)
+                try await instance.start()
+                let script = """
+                    import smtplib, ssl, sys
+                    s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), source_address=('127.0.0.2', 0), timeout=30)
+                    s.ehlo()
+                    s.login(sys.argv[2], sys.argv[3])
+                    context = ssl.create_default_context(); context.check_hostname = False; context.verify_mode = ssl.CERT_NONE
+                    s.starttls(context=context)
+                    s.ehlo()
+                    print('auth offered' if s.has_extn('auth') else 'no auth')
+                    s.mail('alice@example.test')
+                    print(s.rcpt('x@elsewhere.test')[0])
+                    s.quit()
+                    """
+                let result = try await instance.run(
+                    "python3", ["-c", script, String(instance.smtpPort), "alice@example.test", TestInstance.password])
+                check(result.standardOutput == "auth offered\n554\n", "\(result)", instance)
+            }
+        }
     }
 }
