@@ -50,21 +50,28 @@ public struct QueueDirectory: Sendable {
     }
 
     private func fix(_ directory: String, mode: mode_t, owner: SystemAccount?, group: gid_t? = nil) throws(SystemError) {
-        var info = stat()
-        try retryingOnInterrupt("lstat", path: directory) { lstat(directory, &info) }
-        // A symbolic link here could point root's chmod and chown at any file.
-        guard (info.st_mode & S_IFMT) == S_IFDIR else {
-            throw SystemError(code: ENOTDIR, operation: "prepare queue (not a directory)", path: directory)
+        // Everything goes through one descriptor opened without following a symbolic link: mail_owner owns the
+        // directories that hold these, and could otherwise swap one for a link between a check by name and
+        // root's chmod or chown by name, pointing them at any file.
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ELOOP || errno == ENOTDIR {
+                throw SystemError(code: ENOTDIR, operation: "prepare queue (not a directory)", path: directory)
+            }
+            throw SystemError.current("open", path: directory)
         }
+        defer { close(fd) }
+        var info = stat()
+        try retryingOnInterrupt("fstat", path: directory) { fstat(fd, &info) }
         guard Privileges.isRoot || info.st_uid == geteuid() else { return }
         if (info.st_mode & 0o7777) != mode {
-            try retryingOnInterrupt("chmod", path: directory) { chmod(directory, mode) }
+            try retryingOnInterrupt("fchmod", path: directory) { fchmod(fd, mode) }
         }
         if Privileges.isRoot {
             let uid = owner?.uid ?? 0
             let gid = group ?? owner?.gid ?? 0
             if info.st_uid != uid || info.st_gid != gid {
-                try retryingOnInterrupt("chown", path: directory) { lchown(directory, uid, gid) }
+                try retryingOnInterrupt("fchown", path: directory) { fchown(fd, uid, gid) }
             }
         }
     }
