@@ -58,10 +58,12 @@ final class AttemptContext {
     /// falls through to `pwcheck_method` (a name that does not exist unless the administrator chose one).
     func checkPassword(user: String, password: [UInt8]) -> Int32 {
         guard let entry = users.lookup(user, logger: logger) else {
+            PasswordVerifier.spendDecoyTime(password)
             verdict = .noUser(user)
             return SASL_NOUSER
         }
         guard let stored = entry.password else {
+            PasswordVerifier.spendDecoyTime(password)
             verdict = .noPassword(entry.user)
             return SASL_NOUSER
         }

@@ -81,8 +81,14 @@ public struct CryptPasswordAuthenticator: MailPasswordChecker {
         let directory = directory
         do {
             return try await pool.runIfActive { () -> MailLogin in
-                guard let entry = directory.virtualUser(user) else { return .failure(reason: "unknown user") }
-                guard let stored = entry.password else { return .failure(reason: "user has no password") }
+                guard let entry = directory.virtualUser(user) else {
+                    PasswordVerifier.spendDecoyTime(Array(password.utf8))
+                    return .failure(reason: "unknown user")
+                }
+                guard let stored = entry.password else {
+                    PasswordVerifier.spendDecoyTime(Array(password.utf8))
+                    return .failure(reason: "user has no password")
+                }
                 switch PasswordVerifier.verify(password, against: stored) {
                 case .match: return MailUser.login(for: entry)
                 case .mismatch: return .failure(reason: "password mismatch")

@@ -1,4 +1,5 @@
 import AviaryUsers
+import Synchronization
 internal import CAviaryCrypt
 
 #if canImport(Glibc)
@@ -41,6 +42,30 @@ public enum PasswordVerifier {
     /// Checks `password` (the bytes the client sent) against `stored`.
     public static func verify(_ password: [UInt8], against stored: PasswordHash) -> Outcome {
         // An empty field (`{PLAIN}` or `{CRYPT}` alone) is no password: nothing logs in with it.
+        guard !stored.hash.isEmpty else { return .mismatch }
+        lastChecked.withLock { $0 = stored }
+        return check(password, against: stored)
+    }
+
+    /// Spends the time a real check would take, for a user who does not exist or has no password: otherwise
+    /// an unknown name is answered sooner than a wrong password (yescrypt takes about 25 ms), and the timing
+    /// tells a guesser which names exist. The hash checked against is the last one a real user had (the
+    /// scheme and cost the users file uses), or before there is one a yescrypt hash of a random password.
+    /// The outcome is thrown away.
+    public static func spendDecoyTime(_ password: [UInt8]) {
+        _ = check(password, against: decoyHash)
+    }
+
+    /// What `spendDecoyTime` checks against.
+    static var decoyHash: PasswordHash {
+        lastChecked.withLock { $0 } ?? defaultDecoy
+    }
+
+    private static let lastChecked = Mutex<PasswordHash?>(nil)
+    private static let defaultDecoy: PasswordHash =
+        (try? makeHash(MailSessionID.make(), scheme: "YESCRYPT")) ?? PasswordHash(scheme: "PLAIN", hash: MailSessionID.make())
+
+    private static func check(_ password: [UInt8], against stored: PasswordHash) -> Outcome {
         guard !stored.hash.isEmpty else { return .mismatch }
         switch stored.scheme {
         case "PLAIN", "CLEARTEXT":
