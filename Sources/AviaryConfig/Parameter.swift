@@ -81,6 +81,9 @@ extension Parameter {
         "smtpd_banner", .string, "$myhostname ESMTP $mail_name", "Text after 220 in the greeting.")
     public static let messageSizeLimit = Parameter(
         "message_size_limit", .integer, "10240000", "Largest message accepted, in bytes.")
+    public static let queueMinfree = Parameter(
+        "queue_minfree", .integer, "0",
+        "Free bytes the queue file system must keep: smtpd answers MAIL with 452 4.3.1 below it, or below 1.5 x message_size_limit (as Postfix).")
     public static let hopcountLimit = Parameter(
         "hopcount_limit", .integer, "50",
         "Most Received: header fields a message may carry (counting the one Aviary adds) before it is refused as looping (5.4.6).")
@@ -234,7 +237,7 @@ extension Parameter {
         .configDirectory, .queueDirectory, .daemonDirectory, .mailOwner, .setgidGroup, .mailName, .myhostname, .mydomain,
         .myorigin, .mydestination, .mynetworks, .relayDomains, .relayhost, .maillogFile, .syslogName,
         .localTransport, .virtualTransport, .relayTransport, .defaultTransport,
-        .smtpdBanner, .messageSizeLimit, .smtpdRecipientLimit, .smtpdTimeout, .smtpdHardErrorLimit,
+        .smtpdBanner, .messageSizeLimit, .queueMinfree, .hopcountLimit, .smtpdRecipientLimit, .smtpdTimeout, .smtpdHardErrorLimit,
         .smtpdConnectionLimit, .lineLengthLimit, .smtpdHeloRequired, .disableVrfyCommand,
         .pop3dBanner, .pop3dTimeout, .pop3dAuthFailureLimit, .pop3dAuthFailureDelay, .pop3dTLSAuthOnly,
         .pop3dConnectionLimit, .pop3dTLSCertFile, .pop3dTLSKeyFile, .pop3dTLSWrappermode, .pop3dSASLMechanisms,

@@ -401,6 +401,9 @@ extension SMTPReply {
         "Message size exceeds file system imposed limit"
     )
 
+    /// `452 4.3.1 Insufficient system storage`: the queue's file system is (nearly) full; try again later.
+    public static let insufficientStorage = SMTPReply(452, EnhancedStatusCode(4, 3, 1), "Insufficient system storage")
+
     /// `554 5.4.6 Error: too many hops`: the message carries `hopcount_limit` Received: fields, so it is going
     /// round in a loop. (Postfix says 5.4.0; 5.4.6 is RFC 3463's code for a routing loop.)
     public static let tooManyHops = SMTPReply(554, EnhancedStatusCode(5, 4, 6), "Error: too many hops")

@@ -21,6 +21,10 @@ struct MessageAssembly {
     /// The Received: fields of the header section, ours included.
     private(set) var hops = HopCounter()
     var isOversized = false
+    /// The first error writing the queue file (a full disk, say). The file is thrown away at once, the rest of
+    /// the message is read and dropped, and the client hears of it at the end: a session that stopped
+    /// reading mid-message would take the rest of the message for commands.
+    private(set) var writeFailure: (any Error)?
 
     init(sink: QueueSink) { self.sink = sink }
 
@@ -37,13 +41,23 @@ struct MessageAssembly {
 
     /// Adds BDAT bytes, writing them to the queue file (created on first use) once `flushSize` bytes have
     /// accumulated.
-    mutating func add(_ piece: ByteBuffer, envelope: QueueEnvelope, id: QueueID) async throws {
+    mutating func add(_ piece: ByteBuffer, envelope: QueueEnvelope, id: QueueID) async {
         remember(piece)
         pending += piece.readableBytesView
         guard pending.count >= Self.flushSize else { return }
+        await write(envelope: envelope, id: id)
+    }
+
+    private mutating func write(envelope: QueueEnvelope, id: QueueID) async {
         let bytes = pending
         pending = []
-        try await sink.write(bytes, envelope: envelope, id: id)
+        guard writeFailure == nil else { return }
+        do {
+            try await sink.write(bytes, envelope: envelope, id: id)
+        } catch {
+            writeFailure = error
+            sink.abandon()
+        }
     }
 
     /// Watches BDAT content for bare CR or LF, across chunk boundaries.
@@ -84,11 +98,10 @@ struct MessageAssembly {
     }
 
     /// Writes what has accumulated to the queue file (created on first use).
-    mutating func flush(_ buffer: ByteBuffer, envelope: QueueEnvelope, id: QueueID) async throws {
+    mutating func flush(_ buffer: ByteBuffer, envelope: QueueEnvelope, id: QueueID) async {
         remember(buffer)
-        let bytes = pending + buffer.readableBytesView
-        pending = []
-        try await sink.write(bytes, envelope: envelope, id: id)
+        pending += buffer.readableBytesView
+        await write(envelope: envelope, id: id)
     }
 
     /// Takes the last bytes of the message (fewer than 64 KiB), to be written by `commit`.
@@ -100,6 +113,7 @@ struct MessageAssembly {
     /// Writes the rest, fsyncs the file, renames it into incoming/, fsyncs the directory, wakes qmgr.
     /// - Returns: the message size in bytes.
     mutating func commit(envelope: QueueEnvelope, id: QueueID) async throws -> Int64 {
+        if let writeFailure { throw writeFailure }
         let bytes = pending
         pending = []
         return try await sink.commit(bytes, envelope: envelope, id: id)

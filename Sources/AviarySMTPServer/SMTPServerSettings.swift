@@ -7,6 +7,8 @@ public struct SMTPServerSettings: Sendable {
     public var hostname: String
     public var banner: String
     public var messageSizeLimit: Int
+    /// `queue_minfree`: free bytes below which MAIL is answered 452 4.3.1.
+    public var queueMinimumFree: Int
     /// `hopcount_limit`: Received: fields (ours included) at which a message is refused as looping.
     public var hopCountLimit: Int
     public var recipientLimit: Int
@@ -35,6 +37,7 @@ public struct SMTPServerSettings: Sendable {
         banner = config.string(.smtpdBanner)
         messageSizeLimit = max(0, config.integer(.messageSizeLimit))
         hopCountLimit = max(1, config.integer(.hopcountLimit))
+        queueMinimumFree = max(0, config.integer(.queueMinfree))
         recipientLimit = max(1, config.integer(.smtpdRecipientLimit))
         timeoutSeconds = max(1, config.seconds(.smtpdTimeout))
         hardErrorLimit = max(1, config.integer(.smtpdHardErrorLimit))

@@ -238,6 +238,10 @@ struct SMTPSession {
             isExtended = false
             return .helo(hostname: settings.hostname)
         case .mail(let path, let parameters):
+            if let refusal = checkQueueSpace(declaredSize: parameters.size) {
+                reject("MAIL", refusal, sender: path?.description ?? "", recipient: nil)
+                return refusal
+            }
             return mail(from: path, parameters: parameters)
         case .rcpt(let path, let parameters):
             return await recipient(path, parameters: parameters)
@@ -290,6 +294,23 @@ struct SMTPSession {
         let login = saslUsername.map { ", sasl_username=\($0)" } ?? ""
         logger.info("\(id): client=\(client.description)\(login)")
         return .senderOk
+    }
+
+    /// Postfix's check of the queue's file system at MAIL: free space below `queue_minfree`, below 1.5 times
+    /// `message_size_limit`, or too small for the SIZE= the client declared, gets 452 4.3.1, so the client
+    /// keeps the message instead of sending it into a write that would fail.
+    /// (statvfs is a cheap system call that reads no disk: it runs here, not on the pool.)
+    private func checkQueueSpace(declaredSize: Int?) -> SMTPReply? {
+        let root = settings.queue.root
+        var info = statvfs()
+        guard statvfs(root, &info) == 0 else { return nil }
+        let free = Int(info.f_bavail) * Int(info.f_frsize)
+        let needed = max(settings.queueMinimumFree, settings.messageSizeLimit + settings.messageSizeLimit / 2)
+        if free < needed || free - (declaredSize ?? 0) < settings.queueMinimumFree {
+            logger.warning("not enough free space in \(root): \(free) bytes free, \(needed) needed (queue_minfree, 1.5 x message_size_limit)")
+            return .insufficientStorage
+        }
+        return nil
     }
 
     private mutating func recipient(_ path: MailAddress, parameters: SMTPRecipientParameters) async -> SMTPReply {
@@ -375,7 +396,7 @@ struct SMTPSession {
             if line.ending == .bareLF { sawBareLineFeed = true }
             let progress = reader.consume(line, into: &buffer)
             if buffer.readableBytes >= 65536 {
-                try await assembly.flush(buffer, envelope: envelope(for: current), id: current.id)
+                await assembly.flush(buffer, envelope: envelope(for: current), id: current.id)
                 buffer.clear()
             }
             if progress == .endOfMessage { break }
@@ -440,7 +461,7 @@ struct SMTPSession {
                 if settings.messageSizeLimit > 0, current.messageOctets > settings.messageSizeLimit {
                     current.isOversized = true
                 } else if !current.isOversized {
-                    try await current.add(piece, envelope: queueEnvelope, id: id)
+                    await current.add(piece, envelope: queueEnvelope, id: id)
                 }
                 assembly = current
             }
@@ -519,7 +540,9 @@ struct SMTPSession {
             logger.trace("\(transaction.id): queued \(size) bytes")
             return .queued(as: transaction.id.rawValue)
         } catch {
+            assembly.abandon()
             logger.error("\(transaction.id): cannot write queue file: \(error)")
+            if let code = (error as? SystemError)?.code, code == ENOSPC || code == EDQUOT { return .insufficientStorage }
             return .localError
         }
     }
