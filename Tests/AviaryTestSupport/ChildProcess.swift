@@ -43,9 +43,11 @@ public final class ChildProcess: @unchecked Sendable {
     ///   - standardInput: a file to read from, or nil for `/dev/null`.
     ///   - standardOutput, standardError: files to append to (created 0600), or nil for `/dev/null`.
     ///   - newProcessGroup: whether the child leads a new process group (its pid is the group id).
+    ///   - environment: variables to set on top of this process's environment.
     public init(
         path: String,
         arguments: [String],
+        environment: [String: String] = [:],
         standardInput: String? = nil,
         standardOutput: String? = nil,
         standardError: String? = nil,
@@ -58,6 +60,11 @@ public final class ChildProcess: @unchecked Sendable {
         do throws(SystemError) {
             pid = try ProcessSpawner.spawn(
                 path: path, arguments: [path] + arguments,
+                environment: environment.isEmpty
+                    ? nil
+                    : ProcessSpawner.currentEnvironment().filter { entry in
+                        !environment.keys.contains { entry.hasPrefix($0 + "=") }
+                    } + environment.map { "\($0.key)=\($0.value)" },
                 standardInput: input, standardOutput: output, standardError: errors,
                 newProcessGroup: newProcessGroup)
         } catch {

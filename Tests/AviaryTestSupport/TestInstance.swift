@@ -168,13 +168,14 @@ public final class TestInstance: @unchecked Sendable {
     }()
 
     /// Starts master in the foreground (our child, leading its own process group) and waits (bounded) until it
-    /// has written master.listeners and its pid file.
-    public func start(timeout: Duration = .seconds(30)) async throws {
+    /// has written master.listeners and its pid file. `environment` is added to master's (and so its services').
+    public func start(timeout: Duration = .seconds(30), environment: [String: String] = [:]) async throws {
         try? FileManager.default.removeItem(atPath: listenersPath)
         let output = directory + "/master.out"
         let process = try ChildProcess(
             path: TestInstance.binaries + "/master",
             arguments: ["-c", directory],
+            environment: environment,
             standardOutput: output,
             standardError: output,
             newProcessGroup: true

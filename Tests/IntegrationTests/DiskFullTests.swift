@@ -88,8 +88,10 @@ extension Integration {
                 }
                 check(instance.maildirMessages("alice").count == 1, "\(instance.maildirFiles("alice"))", instance)
             } catch {
+                print("instance at the error:\n\(instance.report())")
                 await instance.stop()
                 disk.unmount()
+                await instance.cleanUp()
                 throw error
             }
             await instance.cleanUp()
@@ -120,8 +122,10 @@ extension Integration {
                 let messages = instance.maildirMessages("alice")
                 check(messages.count == 1 && String(decoding: messages[0], as: UTF8.self).contains(token), "\(messages.count)", instance)
             } catch {
+                print("instance at the error:\n\(instance.report())")
                 await instance.stop()
                 disk.unmount()
+                await instance.cleanUp()
                 throw error
             }
             await instance.cleanUp()
