@@ -44,7 +44,7 @@ struct HostileServerTests {
         }
     }
 
-    @Test("a flood of unsolicited replies after EHLO defers the mail with the reason")
+    @Test("a flood of replies after EHLO defers the mail and ends the connection, without a hang")
     func unsolicitedFlood() async throws {
         let server = try await ScriptedServer { line in
             line.hasPrefix("EHLO") ? Array(Self.ehlo.utf8) + Self.flood(20_000, "250 flood\r\n") : nil
@@ -55,7 +55,13 @@ struct HostileServerTests {
         await server.stop()
         await instance.shutdown()
         #expect(outcomes.first?.status == .deferred, "\(outcomes)")
-        #expect(outcomes.first?.text.contains("unsolicited reply") == true, "\(outcomes)")
+        // Which flood line is the first unsolicited one depends on how far the client got when it arrived: if
+        // MAIL, RCPT and DATA were already sent, three flood lines answer them and DATA's "250" defers the mail.
+        // `unsolicitedAtConnection` shows without a race that nothing is kept.
+        let text = outcomes.first?.text ?? ""
+        #expect(
+            text.hasSuffix("sent an unsolicited reply: 250 flood") || text.hasSuffix("(in reply to DATA command)"),
+            "\(outcomes)")
     }
 
     @Test("a multi-line reply of more than 100 lines, or an endless one, defers the mail; one of 100 is read")
