@@ -1,3 +1,5 @@
+import AviaryCore
+
 /// A delivery status notification (RFC 3464): the bounce (or delay warning) sent back to a sender,
 /// as `multipart/report; report-type=delivery-status` with three parts: a human explanation, the
 /// machine-readable `message/delivery-status`, and the original message (or only its headers).
@@ -62,8 +64,26 @@ public struct DeliveryStatusNotification: Sendable {
     private var isDelayWarning: Bool { reports.allSatisfy { $0.action == .delayed } }
 
     /// The complete message, CRLF line ends, ready to be queued from the null sender.
+    ///
+    /// Every value put into it (addresses, ENVID, ORCPT, a remote server's reply, a diagnostic) has its
+    /// control characters replaced by `?`: they come from users, remote servers and queue files, and a CR or
+    /// LF among them would add header fields or DSN fields of their author's choosing.
     /// - Parameter original: the original message, CRLF line ends.
     public func compose(original: [UInt8], date: String = MessageDate.rfc5322()) -> [UInt8] {
+        let hostname = hostname.replacingControlCharacters
+        let queueID = queueID.replacingControlCharacters
+        let recipient = recipient.replacingControlCharacters
+        let arrivalDate = arrivalDate.replacingControlCharacters
+        let envelopeID = envelopeID?.replacingControlCharacters
+        let reports = reports.map { report in
+            RecipientReport(
+                finalRecipient: report.finalRecipient.replacingControlCharacters,
+                originalRecipient: report.originalRecipient?.replacingControlCharacters, action: report.action,
+                status: report.status.replacingControlCharacters,
+                diagnostic: report.diagnostic.replacingControlCharacters,
+                remoteMTA: report.remoteMTA?.replacingControlCharacters,
+                remoteReply: report.remoteReply?.replacingControlCharacters)
+        }
         let boundary = "\(queueID).\(date.hashValue & 0xFFFF_FFFF)/\(hostname)"
         var out = ""
         func line(_ text: String = "") { out += text + "\r\n" }

@@ -171,11 +171,13 @@ public struct Pickup {
             return ("5.3.4", "message size exceeds fixed limit (message_size_limit = \(settings.messageSizeLimit))")
         }
         if !envelope.sender.isEmpty && MailAddress(parsing: envelope.sender) == nil {
-            return ("5.1.7", "bad sender address syntax: <\(envelope.sender)>")
+            return ("5.1.7", "bad sender address syntax: <\(envelope.sender.replacingControlCharacters)>")
         }
         for recipient in envelope.recipients where MailAddress(parsing: recipient.address) == nil {
-            return ("5.1.3", "bad recipient address syntax: <\(recipient.address)>")
+            return ("5.1.3", "bad recipient address syntax: <\(recipient.address.replacingControlCharacters)>")
         }
+        // sendmail checks -R, -V and -N, but a user can write the maildrop file without sendmail.
+        if let invalid = envelope.invalidDSNValue { return ("5.5.4", "bad DSN parameter \(invalid)") }
         return nil
     }
 
@@ -237,13 +239,13 @@ public struct Pickup {
                 reports: envelope.recipients.map {
                     DeliveryStatusNotification.RecipientReport(
                         finalRecipient: $0.address,
-                        originalRecipient: $0.originalRecipient,
+                        originalRecipient: $0.dsnOriginalRecipient?.stored,
                         action: .failed,
                         status: problem.status,
                         diagnostic: problem.text
                     )
                 },
-                envelopeID: envelope[attribute: "envid"],
+                envelopeID: envelope.dsnEnvelopeID?.text,
                 returnHeadersOnly: true
             )
             let writer = try QueueWriter(

@@ -1,3 +1,5 @@
+import AviaryMessage
+
 /// Everything about a message except its content: who sent it, to whom, when, and from where.
 public struct QueueEnvelope: Sendable, Equatable {
     /// Arrival time, seconds since 1970.
@@ -49,5 +51,43 @@ public struct QueueRecipient: Sendable, Equatable {
         self.status = status
         self.notify = notify
         self.originalRecipient = originalRecipient
+    }
+}
+
+// The DSN values as the queue stores them are text that a user may have written (a maildrop file) or an older
+// version let through: these read them back through the types that check them, and a value that fails is
+// treated as absent, so nothing read from a queue file reaches an SMTP command or a DSN field unchecked.
+extension QueueEnvelope {
+    /// `RET` from the `ret` attribute; nil when absent or invalid.
+    public var dsnReturn: DSNReturn? { self[attribute: "ret"].flatMap { DSNReturn(parsing: $0) } }
+
+    /// `ENVID` from the `envid` attribute (decoded text); nil when absent or invalid.
+    public var dsnEnvelopeID: DSNEnvelopeID? { self[attribute: "envid"].flatMap { DSNEnvelopeID($0) } }
+
+    /// The first DSN value present that is not valid, as `NAME=value` with control characters shown as `?`;
+    /// nil when all are valid. Pickup refuses a maildrop file that has one.
+    public var invalidDSNValue: String? {
+        func shown(_ name: String, _ value: String) -> String {
+            "\(name)=\(value.prefix(100).replacingControlCharacters)"
+        }
+        if let ret = self[attribute: "ret"], dsnReturn == nil { return shown("RET", ret) }
+        if let envid = self[attribute: "envid"], dsnEnvelopeID == nil { return shown("ENVID", envid) }
+        for recipient in recipients {
+            if let notify = recipient.notify, recipient.dsnNotify == nil { return shown("NOTIFY", notify) }
+            if let original = recipient.originalRecipient, recipient.dsnOriginalRecipient == nil {
+                return shown("ORCPT", original)
+            }
+        }
+        return nil
+    }
+}
+
+extension QueueRecipient {
+    /// `NOTIFY`; nil when absent or invalid.
+    public var dsnNotify: DSNNotify? { notify.flatMap { DSNNotify(parsing: $0) } }
+
+    /// `ORCPT`; nil when absent or invalid.
+    public var dsnOriginalRecipient: DSNOriginalRecipient? {
+        originalRecipient.flatMap { DSNOriginalRecipient(stored: $0) }
     }
 }

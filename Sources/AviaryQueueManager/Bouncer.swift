@@ -15,8 +15,8 @@ struct Bouncer {
     func returnToSender(id: QueueID, file: QueueFile, failures: [MessageDelivery.Outcome]) throws {
         let envelope = file.envelope
         let reportable = failures.filter { outcome in
-            guard let notify = envelope.recipients[outcome.index].notify?.uppercased() else { return true }
-            return notify.contains("FAILURE")
+            guard let notify = envelope.recipients[outcome.index].dsnNotify else { return true }
+            return notify.contains(.failure)
         }
         if envelope.isBounce || reportable.isEmpty {
             if envelope.isBounce { logger.info("undeliverable bounce discarded (a bounce is never bounced)") }
@@ -31,8 +31,8 @@ struct Bouncer {
     func warnSender(id: QueueID, file: QueueFile, delayed: [MessageDelivery.Outcome]) throws {
         let envelope = file.envelope
         let reportable = delayed.filter { outcome in
-            guard let notify = envelope.recipients[outcome.index].notify?.uppercased() else { return true }
-            return notify.contains("DELAY")
+            guard let notify = envelope.recipients[outcome.index].dsnNotify else { return true }
+            return notify.contains(.delay)
         }
         guard !envelope.isBounce, !envelope.sender.isEmpty, !reportable.isEmpty else { return }
         let notification = try notify(id: id, file: file, outcomes: reportable, action: .delayed)
@@ -57,12 +57,13 @@ struct Bouncer {
             arrivalDate: MessageDate.rfc5322(Int(envelope.arrivalTime)),
             reports: reportable.map {
                 DeliveryStatusNotification.RecipientReport(
-                    finalRecipient: $0.address, originalRecipient: envelope.recipients[$0.index].originalRecipient,
+                    finalRecipient: $0.address,
+                    originalRecipient: envelope.recipients[$0.index].dsnOriginalRecipient?.stored,
                     action: action, status: $0.dsn, diagnostic: $0.text, remoteMTA: Self.remoteHost(of: $0),
                     remoteReply: $0.remoteReply)
             },
-            envelopeID: envelope[attribute: "envid"],
-            returnHeadersOnly: action == .delayed || envelope[attribute: "ret"] == "HDRS"
+            envelopeID: envelope.dsnEnvelopeID?.text,
+            returnHeadersOnly: action == .delayed || envelope.dsnReturn == .headers
                 || file.messageLength > Int64(settings.bounceSizeLimit))
         let message = report.compose(original: original)
         let writer = try QueueWriter(

@@ -52,16 +52,14 @@ extension SMTPCommandParser {
                 guard !parameters.isSMTPUTF8, value == nil else { throw badParameter(keyword, word) }
                 parameters.isSMTPUTF8 = true
             case "RET":
-                guard parameters.dsnReturn == nil, let value,
-                    let dsnReturn = DSNReturn(rawValue: uppercasedASCII(value))
+                guard parameters.dsnReturn == nil, let value, let dsnReturn = DSNReturn(parsing: string(value))
                 else { throw badParameter(keyword, word) }
                 parameters.dsnReturn = dsnReturn
             case "ENVID":
-                // RFC 3461 4.4: the decoded ENVID is printable US-ASCII.
-                guard parameters.envelopeID == nil, let value, !value.isEmpty, let decoded = XText.decode(bytes: value),
-                    decoded.allSatisfy({ (32...126).contains($0) })
-                else { throw badParameter(keyword, word) }
-                parameters.envelopeID = string(decoded[...])
+                guard parameters.envelopeID == nil, let value, let envelopeID = DSNEnvelopeID(xtext: value) else {
+                    throw badParameter(keyword, word)
+                }
+                parameters.envelopeID = envelopeID
             case "AUTH":
                 guard !sawAuth else {
                     throw SMTPCommandError(.multipleAuthParameters, detail: "repeated AUTH= parameter")
@@ -201,38 +199,11 @@ extension SMTPCommandParser {
 
     /// notify-esmtp-value = "NEVER" / 1#notify-list-element; notify-list-element = "SUCCESS" / "FAILURE" / "DELAY"
     private static func parseNotify(_ value: Bytes) -> DSNNotify? {
-        let words = value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).map(uppercasedASCII)
-        if words == ["NEVER"] { return .never }
-        var notify = DSNNotify()
-        for word in words {
-            switch word {
-            case "SUCCESS": notify.insert(.success)
-            case "FAILURE": notify.insert(.failure)
-            case "DELAY": notify.insert(.delay)
-            default: return nil
-            }
-        }
-        return notify
+        DSNNotify(parsing: string(value))
     }
 
     /// orcpt-parameter = "ORCPT=" addr-type ";" xtext, or RFC 6533's utf-8-addr-xtext for the `utf-8` type.
     private static func parseOriginalRecipient(_ value: Bytes) -> DSNOriginalRecipient? {
-        guard let semicolon = value.firstIndex(of: UInt8(ascii: ";")) else { return nil }
-        let addressType = value[..<semicolon]
-        let encoded = value[value.index(after: semicolon)...]
-        guard !addressType.isEmpty, !encoded.isEmpty,
-            addressType.allSatisfy({ isAlphanumeric($0) || $0 == UInt8(ascii: "-") })
-        else { return nil }
-        let typeName = string(addressType)
-        let address: String?
-        if typeName.lowercased() == "utf-8" {
-            address = XText.decodeUTF8Address(string(encoded))
-        } else {
-            address = XText.decode(bytes: encoded).flatMap { bytes in
-                bytes.allSatisfy { (32...126).contains($0) } ? string(bytes[...]) : nil
-            }
-        }
-        guard let address, !address.isEmpty, !address.utf8.contains(where: isControl) else { return nil }
-        return DSNOriginalRecipient(addressType: typeName, address: address)
+        DSNOriginalRecipient(xtext: string(value))
     }
 }

@@ -1,3 +1,5 @@
+import AviaryMessage
+
 /// The ESMTP parameters of a MAIL command, each nil or false when the client did not give it.
 public struct SMTPMailParameters: Sendable, Hashable {
     /// `SIZE=n` (RFC 1870): the client's estimate of the message size in octets.
@@ -12,9 +14,8 @@ public struct SMTPMailParameters: Sendable, Hashable {
     /// `RET=FULL|HDRS` (RFC 3461): how much of the message a failure DSN returns.
     public var dsnReturn: DSNReturn?
 
-    /// `ENVID=` (RFC 3461), xtext-decoded: the client's identifier echoed in DSNs. Store it with
-    /// ``XText/encode(_:)`` when it goes back on the wire.
-    public var envelopeID: String?
+    /// `ENVID=` (RFC 3461): the client's identifier echoed in DSNs.
+    public var envelopeID: DSNEnvelopeID?
 
     /// `AUTH=` (RFC 4954 5): the authenticated submitter as sent, xtext-encoded, or `<>`.
     public var authenticatedSubmitter: String?
@@ -25,7 +26,7 @@ public struct SMTPMailParameters: Sendable, Hashable {
         body: SMTPBodyType? = nil,
         isSMTPUTF8: Bool = false,
         dsnReturn: DSNReturn? = nil,
-        envelopeID: String? = nil,
+        envelopeID: DSNEnvelopeID? = nil,
         authenticatedSubmitter: String? = nil
     ) {
         self.size = size

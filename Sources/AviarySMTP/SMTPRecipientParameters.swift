@@ -1,3 +1,5 @@
+import AviaryMessage
+
 /// The ESMTP parameters of a RCPT command, each nil when the client did not give it.
 public struct SMTPRecipientParameters: Sendable, Hashable {
     /// `NOTIFY=` (RFC 3461): when to send a DSN for this recipient; an empty set is `NOTIFY=NEVER`.

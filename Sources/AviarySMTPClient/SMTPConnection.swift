@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AviaryCore
 import AviarySMTP
 import AviaryTLS
 import NIOCore
@@ -13,6 +14,10 @@ import Synchronization
 ///
 /// Pipeline: `[TLSHandler after STARTTLS] -> SMTPReplyDecoder -> ReplyReceiver`; replies are handed to a
 /// lock-protected `ReplyMailbox` that the waiting thread reads.
+///
+/// The server is not trusted with the client's memory: the decoder bounds each reply (`SMTPReplyParser`), and
+/// the mailbox keeps only replies to commands that were sent. A reply nobody asked for ends the connection
+/// as a protocol error, so a server cannot make the client buffer replies without end.
 final class SMTPConnection {
     let channel: any Channel
     /// `mx.example.test[127.0.0.1]:25`, for messages.
@@ -38,7 +43,7 @@ final class SMTPConnection {
             throw SMTPClientError(.connectionFailed, "connect to \(peer): bad address")
         }
         let eventLoop = group.next()
-        let mailbox = ReplyMailbox(eventLoop: eventLoop)
+        let mailbox = ReplyMailbox(eventLoop: eventLoop, peer: peer)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelInitializer { channel in
@@ -68,13 +73,29 @@ final class SMTPConnection {
         return "\(error)"
     }
 
-    /// Writes bytes and flushes (the reply to them is awaited separately: pipelining).
-    func send(_ bytes: [UInt8]) {
-        channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+    /// How many replies have arrived and wait to be read.
+    var bufferedReplyCount: Int { mailbox.bufferedCount }
+
+    /// Writes command lines, each ended by CR LF, in one flush; one reply is expected for each, awaited
+    /// separately (pipelining).
+    /// - Throws: `SMTPClientError` (`protocolError`) when a line holds CR, LF or NUL, and nothing is sent: the
+    ///   last guard against a value that would end a command early and start another.
+    func send(commands lines: [String]) throws(SMTPClientError) {
+        for line in lines where line.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }) {
+            throw SMTPClientError(
+                .protocolError,
+                "refusing to send a command with CR, LF or NUL: \(line.prefix(100).replacingControlCharacters)")
+        }
+        mailbox.expect(lines.count)
+        channel.writeAndFlush(ByteBuffer(string: lines.map { $0 + "\r\n" }.joined()), promise: nil)
     }
 
     /// Writes bytes and waits until they are handed to the kernel, at most `timeout`.
-    func sendAndWait(_ bytes: [UInt8], timeout: TimeAmount, stage: String) throws(SMTPClientError) {
+    /// - Parameter expectingReplies: how many replies the bytes ask for (1 for the message's final dot).
+    func sendAndWait(
+        _ bytes: [UInt8], expectingReplies: Int = 0, timeout: TimeAmount, stage: String
+    ) throws(SMTPClientError) {
+        mailbox.expect(expectingReplies)
         try wait(channel.writeAndFlush(ByteBuffer(bytes: bytes)), timeout: timeout, stage: stage)
     }
 
@@ -154,14 +175,29 @@ final class ReplyMailbox: Sendable {
         var replies: [SMTPReply] = []
         var waiting: EventLoopPromise<SMTPReply>?
         var failure: (any Error)?
+        /// Replies due: to commands sent, and the greeting. Never more are kept in `replies`.
+        var outstanding = 1
     }
 
     private let state = Mutex(State())
     private let eventLoop: any EventLoop
+    private let peer: String
 
-    init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+    init(eventLoop: any EventLoop, peer: String) {
+        self.eventLoop = eventLoop
+        self.peer = peer
+    }
+
+    /// Counts `count` more replies as due; called before the commands are written, so that a fast server's
+    /// reply is never taken for an unsolicited one.
+    func expect(_ count: Int) {
+        state.withLock { $0.outstanding += count }
+    }
 
     var hasBufferedReplies: Bool { state.withLock { !$0.replies.isEmpty } }
+
+    /// How many replies are waiting to be read.
+    var bufferedCount: Int { state.withLock { $0.replies.count } }
 
     /// The next reply, or the failure that ended the connection.
     func next() -> EventLoopFuture<SMTPReply> {
@@ -176,16 +212,33 @@ final class ReplyMailbox: Sendable {
         return promise.futureResult
     }
 
-    func deliver(_ reply: SMTPReply) {
-        let waiting = state.withLock { state -> EventLoopPromise<SMTPReply>? in
+    /// Hands a reply to the waiting reader, or keeps it until read.
+    /// - Returns: false when nobody asked for it: the mailbox has failed and the connection must close.
+    func deliver(_ reply: SMTPReply) -> Bool {
+        let peer = self.peer
+        let (waiting, failure) = state.withLock { state -> (EventLoopPromise<SMTPReply>?, (any Error)?) in
+            if state.failure != nil { return (nil, nil) }
+            guard state.outstanding > 0 else {
+                let error = SMTPClientError(
+                    .protocolError, "\(peer) sent an unsolicited reply: \(reply.singleLineText.prefix(200))")
+                state.failure = error
+                defer { state.waiting = nil }
+                return (state.waiting, error)
+            }
+            state.outstanding -= 1
             if let waiting = state.waiting {
                 state.waiting = nil
-                return waiting
+                return (waiting, nil)
             }
             state.replies.append(reply)
-            return nil
+            return (nil, nil)
+        }
+        if let failure {
+            waiting?.fail(failure)
+            return false
         }
         waiting?.succeed(reply)
+        return true
     }
 
     /// Ends the mailbox: the first failure is kept and given to every later `next()`.
@@ -207,7 +260,7 @@ final class ReplyReceiver: ChannelInboundHandler {
     init(mailbox: ReplyMailbox) { self.mailbox = mailbox }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        mailbox.deliver(unwrapInboundIn(data))
+        if !mailbox.deliver(unwrapInboundIn(data)) { context.close(promise: nil) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

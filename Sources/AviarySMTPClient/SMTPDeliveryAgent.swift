@@ -85,7 +85,7 @@ public struct SMTPDeliveryAgent: Sendable {
                 file: transaction.file, sender: envelope.sender,
                 recipients: pending.map { ($0, envelope.recipients[$0.index]) },
                 requiresSMTPUTF8: envelope[attribute: "smtputf8"] == "yes", bodyType: envelope[attribute: "body"],
-                dsnReturn: envelope[attribute: "ret"], envelopeID: envelope[attribute: "envid"])
+                dsnReturn: envelope.dsnReturn, envelopeID: envelope.dsnEnvelopeID)
             return walk(targets, nextHop: nextHop, message: message, logger: logger)
         }
     }

@@ -1,4 +1,6 @@
+import AviaryCore
 import AviaryIPC
+import AviaryMessage
 import AviaryQueue
 import AviarySMTP
 import NIOCore
@@ -7,17 +9,39 @@ extension SMTPSession {
     /// MAIL, RCPT for each recipient, DATA and the message; per-recipient outcomes. Recipients left out of
     /// the result (none, unless the connection broke) are for the caller to retry elsewhere.
     func transaction(_ original: OutboundMessage) throws(SMTPClientError) -> [DeliveryResult.Outcome] {
-        let message = try preparedForServer(original)
+        var message = try preparedForServer(original)
         if let refusal = refusal(message) {
             return message.recipients.map { outcome($0.request.index, refusal.status, refusal.dsn, refusal.text) }
         }
+        // A queue file can hold any byte in an address (an older version's, or one crafted): one with a CR or
+        // LF would end the command line early and start one of its author's choosing.
+        if !Self.isSafeInCommand(message.sender) {
+            let text = "bad sender address syntax: <\(message.sender.replacingControlCharacters)>"
+            return message.recipients.map { outcome($0.request.index, .bounced, "5.1.7", text) }
+        }
+        let unsafe = message.recipients.filter { !Self.isSafeInCommand($0.queued.address) }.map {
+            outcome(
+                $0.request.index, .bounced, "5.1.3",
+                "bad recipient address syntax: <\($0.queued.address.replacingControlCharacters)>")
+        }
+        message.recipients.removeAll { !Self.isSafeInCommand($0.queued.address) }
+        guard !message.recipients.isEmpty else { return unsafe }
+        return try unsafe + send(message)
+    }
+
+    /// Whether an address can go between `<` and `>` in a command line: no control character in it.
+    static func isSafeInCommand(_ address: String) -> Bool {
+        !address.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+    }
+
+    /// The transaction for recipients whose addresses are safe to send.
+    private func send(_ message: OutboundMessage) throws(SMTPClientError) -> [DeliveryResult.Outcome] {
         let mail = mailCommand(message)
         let rcpts = message.recipients.map { rcptCommand($0.queued) }
         if capabilities.pipelining {
             // RFC 2920: MAIL, every RCPT and DATA in one write; the replies come back in order.
-            let lines = ([mail] + rcpts + ["DATA"]).map { $0 + "\r\n" }.joined()
             logger.trace("> \(target.hostText): \(mail) + \(rcpts.count) RCPT + DATA (pipelined)")
-            connection.send(Array(lines.utf8))
+            try connection.send(commands: [mail] + rcpts + ["DATA"])
             return try pipelinedReplies(message)
         }
         let mailReply = try command(mail, timeout: settings.mailTimeout, stage: "sending MAIL FROM")
@@ -56,7 +80,9 @@ extension SMTPSession {
         guard !accepted.isEmpty else {
             if dataReply.code == 354 {
                 // The server took DATA without a recipient: end the empty message; its reply does not matter.
-                try connection.sendAndWait(Array(".\r\n".utf8), timeout: settings.dataTransferTimeout, stage: "sending end of data")
+                try connection.sendAndWait(
+                    Array(".\r\n".utf8), expectingReplies: 1, timeout: settings.dataTransferTimeout,
+                    stage: "sending end of data")
                 _ = try connection.reply(timeout: settings.dataDoneTimeout, stage: "sending end of data")
             }
             return message.recipients.compactMap { outcomes[$0.request.index] }
@@ -98,7 +124,8 @@ extension SMTPSession {
                 try connection.sendAndWait(encoder.encode(chunk), timeout: timeout, stage: "sending message body")
                 offset += chunk.count
             }
-            return try connection.sendAndWait(encoder.finish(), timeout: timeout, stage: "sending message body")
+            return try connection.sendAndWait(
+                encoder.finish(), expectingReplies: 1, timeout: timeout, stage: "sending message body")
         }
         do {
             try message.file.readMessage { chunk in
@@ -109,7 +136,8 @@ extension SMTPSession {
         } catch {
             throw SMTPClientError(.connectionLost, "cannot read the queue file: \(error)")
         }
-        try connection.sendAndWait(encoder.finish(), timeout: timeout, stage: "sending message body")
+        try connection.sendAndWait(
+            encoder.finish(), expectingReplies: 1, timeout: timeout, stage: "sending message body")
     }
 
     /// Mail this server must not get: SMTPUTF8 needed but not offered (5.6.7), larger than its SIZE (5.3.4).
@@ -138,8 +166,8 @@ extension SMTPSession {
         }
         if message.requiresSMTPUTF8 && capabilities.smtpUTF8 { line += " SMTPUTF8" }
         if capabilities.dsn {
-            if let ret = message.dsnReturn { line += " RET=\(ret)" }
-            if let envid = message.envelopeID { line += " ENVID=\(XText.encode(envid))" }
+            if let ret = message.dsnReturn { line += " RET=\(ret.rawValue)" }
+            if let envid = message.envelopeID { line += " ENVID=\(envid.xtext)" }
         }
         return line
     }
@@ -148,11 +176,8 @@ extension SMTPSession {
     func rcptCommand(_ recipient: QueueRecipient) -> String {
         var line = "RCPT TO:<\(recipient.address)>"
         guard capabilities.dsn else { return line }
-        if let notify = recipient.notify { line += " NOTIFY=\(notify)" }
-        if let original = recipient.originalRecipient, let semicolon = original.firstIndex(of: ";") {
-            let type = original[..<semicolon]
-            line += " ORCPT=\(type);\(XText.encode(String(original[original.index(after: semicolon)...])))"
-        }
+        if let notify = recipient.dsnNotify { line += " NOTIFY=\(notify)" }
+        if let original = recipient.dsnOriginalRecipient { line += " ORCPT=\(original)" }
         return line
     }
 

@@ -1,4 +1,5 @@
 import AviaryIPC
+import AviaryMessage
 import AviaryQueue
 import AviarySASL
 import AviarySMTP
@@ -25,8 +26,8 @@ struct OutboundMessage {
     var recipients: [(request: DeliveryRequest.Recipient, queued: QueueRecipient)]
     var requiresSMTPUTF8: Bool
     var bodyType: String?
-    var dsnReturn: String?
-    var envelopeID: String?
+    var dsnReturn: DSNReturn?
+    var envelopeID: DSNEnvelopeID?
     /// The message converted for this server (8-bit MIME downgraded to 7-bit), sent instead of the queue file's.
     var converted: [UInt8]? = nil
 }
@@ -142,7 +143,7 @@ struct SMTPSession {
         _ line: String, timeout: TimeAmount, stage: String, isSecret: Bool = false
     ) throws(SMTPClientError) -> SMTPReply {
         logger.trace("> \(target.hostText): \(isSecret ? "***" : line)")
-        connection.send(Array((line + "\r\n").utf8))
+        try connection.send(commands: [line])
         let reply = try connection.reply(timeout: timeout, stage: stage)
         logger.trace("< \(target.hostText): \(reply.singleLineText)")
         return reply

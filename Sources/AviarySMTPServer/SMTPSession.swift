@@ -326,7 +326,7 @@ struct SMTPSession {
         current.recipients.append(
             QueueRecipient(
                 address: address, notify: parameters.notify?.description,
-                originalRecipient: parameters.originalRecipient.map { "\($0.addressType);\($0.address)" }))
+                originalRecipient: parameters.originalRecipient?.stored))
         transaction = current
         return .recipientOk
     }
@@ -516,7 +516,7 @@ struct SMTPSession {
         if let body = parameters.body { attributes.append(.init("body", body.rawValue)) }
         if parameters.isSMTPUTF8 { attributes.append(.init("smtputf8", "yes")) }
         if let ret = parameters.dsnReturn { attributes.append(.init("ret", ret.rawValue)) }
-        if let envid = parameters.envelopeID { attributes.append(.init("envid", envid)) }
+        if let envid = parameters.envelopeID { attributes.append(.init("envid", envid.text)) }
         var seconds = timespec()
         clock_gettime(CLOCK_REALTIME, &seconds)
         return QueueEnvelope(

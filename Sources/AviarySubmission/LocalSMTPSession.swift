@@ -106,7 +106,7 @@ public struct LocalSMTPSession {
                 QueueRecipient(
                     address: address,
                     notify: parameters.notify?.description,
-                    originalRecipient: parameters.originalRecipient.map { "\($0.addressType);\($0.address)" }
+                    originalRecipient: parameters.originalRecipient?.stored
                 )
             )
             transaction = current
@@ -151,7 +151,7 @@ public struct LocalSMTPSession {
         let parameters = transaction.parameters
         var envelopeOptions = options
         envelopeOptions.bodyType = parameters.body?.rawValue
-        envelopeOptions.dsnReturn = parameters.dsnReturn?.rawValue
+        envelopeOptions.dsnReturn = parameters.dsnReturn
         envelopeOptions.envelopeID = parameters.envelopeID
         var envelope = Sendmail.envelope(
             sender: transaction.sender,

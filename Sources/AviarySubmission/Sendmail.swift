@@ -94,7 +94,7 @@ public enum Sendmail {
             throw SubmissionError(.noUser, "no login name found for user ID \(getuid())")
         }
         let sender = try envelopeSender(options.sender, user: user, settings: settings)
-        let notify = try validatedNotify(options.notify)
+        let notify = options.notify?.description
         var recipients: [String] = []
         for argument in options.recipients {
             for address in AddressList.addresses(in: argument) {
@@ -208,18 +208,6 @@ public enum Sendmail {
         return sender
     }
 
-    /// -N: NEVER, or a comma list of SUCCESS, DELAY, FAILURE.
-    static func validatedNotify(_ value: String?) throws(SubmissionError) -> String? {
-        guard let value else { return nil }
-        let words = value.split(separator: ",").map { String($0).trimmingCharacters(in: " ") }
-        let valid =
-            words == ["NEVER"] || (!words.isEmpty && words.allSatisfy { ["SUCCESS", "DELAY", "FAILURE"].contains($0) })
-        guard valid else {
-            throw SubmissionError(.usage, "bad -N argument \"\(value)\" (never, or success,delay,failure)")
-        }
-        return words.joined(separator: ",")
-    }
-
     static func envelope(
         sender: String,
         recipients: [String],
@@ -234,8 +222,8 @@ public enum Sendmail {
         ]
         if let heloName { attributes.append(.init("helo_name", heloName)) }
         if let body = options.bodyType { attributes.append(.init("body", body)) }
-        if let ret = options.dsnReturn { attributes.append(.init("ret", ret)) }
-        if let envid = options.envelopeID { attributes.append(.init("envid", envid)) }
+        if let ret = options.dsnReturn { attributes.append(.init("ret", ret.rawValue)) }
+        if let envid = options.envelopeID { attributes.append(.init("envid", envid.text)) }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return QueueEnvelope(

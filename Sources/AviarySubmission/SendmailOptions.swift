@@ -12,6 +12,9 @@
 // - Accepted and ignored: -4 -6 -c -e x -G -h n -L label -m -n -O opt -p proto -U -x -X file.
 // - The program name chooses the mode: `mailq` lists the queue, `newaliases` checks the aliases.
 
+import AviaryCore
+import AviaryMessage
+
 /// What sendmail was asked to do.
 public struct SendmailOptions: Sendable, Equatable {
     public enum Mode: Sendable, Equatable {
@@ -39,11 +42,11 @@ public struct SendmailOptions: Sendable, Equatable {
     /// `-v`, once or more.
     public var verbosity = 0
     /// `-N`: DSN NOTIFY for every recipient (never, or success, delay, failure).
-    public var notify: String?
+    public var notify: DSNNotify?
     /// `-R`: DSN RET (full or hdrs).
-    public var dsnReturn: String?
+    public var dsnReturn: DSNReturn?
     /// `-V`: DSN ENVID.
-    public var envelopeID: String?
+    public var envelopeID: DSNEnvelopeID?
     /// `-B`: body type (7BIT or 8BITMIME).
     public var bodyType: String?
     /// `-C`: the configuration directory (or its main.cf).
@@ -131,14 +134,31 @@ public struct SendmailOptions: Sendable, Equatable {
         return options
     }
 
+    private static func badValue(_ flag: Character, _ value: String, _ expected: String) -> SubmissionError {
+        let shown = value.prefix(200).replacingControlCharacters
+        return SubmissionError(.usage, "bad -\(flag) option value \"\(shown)\" (\(expected))")
+    }
+
     private mutating func apply(_ flag: Character, _ value: String) throws(SubmissionError) {
         switch flag {
         case "f", "r": sender = value
         case "F": fullName = value
         case "C": configDirectory = value
-        case "N": notify = value.uppercased()
-        case "R": dsnReturn = value.uppercased()
-        case "V": envelopeID = value
+        // These go into the smtp agent's MAIL FROM and RCPT TO and into bounces: only RFC 3461's values pass.
+        case "N":
+            guard let notify = DSNNotify(parsing: value) else {
+                throw Self.badValue(flag, value, "never, or a comma list of success, delay and failure")
+            }
+            self.notify = notify
+        case "R":
+            guard let dsnReturn = DSNReturn(parsing: value) else { throw Self.badValue(flag, value, "full or hdrs") }
+            self.dsnReturn = dsnReturn
+        case "V":
+            guard let envelopeID = DSNEnvelopeID(value) else {
+                throw Self.badValue(
+                    flag, value, "printable US-ASCII, at most \(DSNEnvelopeID.maximumLength) characters as xtext")
+            }
+            self.envelopeID = envelopeID
         case "B": bodyType = value.uppercased()
         case "o":
             // -oi is the only -o option with a meaning here; -oem, -oep, -om, -o7 ... are accepted (Postfix).

@@ -182,3 +182,31 @@ struct DeliveryStatusNotificationTests {
         #expect(report.text.hasSuffix("no newline at end\r\n\r\n--\(report.boundary)--\r\n"))
     }
 }
+
+@Suite("delivery status notification: untrusted text")
+struct DeliveryStatusNotificationInjectionTests {
+    @Test("CR, LF, NUL and other control bytes in any field become '?': no line can be added to the report")
+    func controlBytesNeutralised() throws {
+        let report = DeliveryStatusNotification(
+            hostname: "mail.example.test", queueID: "Q1", recipient: "s@example.test\r\nBcc: victim@example.test",
+            arrivalDate: "Mon, 1 Jan 2029 00:00:00 +0000",
+            reports: [
+                .init(
+                    finalRecipient: "a@example.test\nX-Evil: 1", originalRecipient: "rfc822;b@example.test\rX-Bad: 2",
+                    action: .failed, status: "5.1.1", diagnostic: "said: 550 no\r\nX-Diag: 3\u{0}",
+                    remoteMTA: "mx.example.test\r\nX-MTA: 4", remoteReply: "550 5.1.1 bad\rX-Reply: 5\u{1B}[31m")
+            ],
+            envelopeID: "id\r\nX-Injected: yes")
+        let bytes = report.compose(original: Array("Subject: t\r\n\r\nbody\r\n".utf8), date: "Mon, 1 Jan 2029 00:00:01 +0000")
+        for (index, byte) in bytes.enumerated() {
+            if byte == 13 { #expect(index + 1 < bytes.count && bytes[index + 1] == 10, "bare CR at \(index)") }
+            if byte == 10 { #expect(index > 0 && bytes[index - 1] == 13, "bare LF at \(index)") }
+            #expect(byte >= 0x20 && byte != 0x7F || byte == 13 || byte == 10 || byte == 9, "control byte \(byte) at \(index)")
+        }
+        let lines = String(decoding: bytes, as: UTF8.self).components("\r\n")
+        let injected = ["X-Injected", "X-Evil", "X-Bad", "X-Diag", "X-MTA", "X-Reply", "Bcc:"]
+        #expect(!lines.contains { line in injected.contains { line.hasPrefix($0) } }, "\(lines)")
+        #expect(lines.contains("Original-Envelope-Id: id??X-Injected: yes"), "\(lines)")
+        #expect(lines.contains("Diagnostic-Code: smtp; 550 5.1.1 bad?X-Reply: 5?[31m"), "\(lines)")
+    }
+}

@@ -39,15 +39,21 @@ final class PickupFixture {
     func drop(
         sender: String = "alice@mail.example.test",
         recipients: [String] = ["bob@mail.example.test"],
-        message: String = "Subject: test\r\n\r\nhello\r\n"
+        message: String = "Subject: test\r\n\r\nhello\r\n",
+        attributes: [QueueEnvelope.Attribute] = [],
+        notify: String? = nil,
+        originalRecipient: String? = nil
     ) throws -> QueueID {
         let writer = try QueueWriter(reservingIn: queue, queue: .maildrop, mode: 0o644)
         writer.begin(
             QueueEnvelope(
                 arrivalTime: 1_800_000_000,
                 sender: sender,
-                attributes: [.init("origin", "sendmail"), .init("uid", "4242"), .init("protocol", "local")],
-                recipients: recipients.map { QueueRecipient(address: $0) }
+                attributes: [.init("origin", "sendmail"), .init("uid", "4242"), .init("protocol", "local")]
+                    + attributes,
+                recipients: recipients.map {
+                    QueueRecipient(address: $0, notify: notify, originalRecipient: originalRecipient)
+                }
             )
         )
         try writer.append(Array(message.utf8))
@@ -160,6 +166,58 @@ struct PickupTests {
         #expect(text.contains("5.4.6"))
         #expect(text.contains("too many hops"))
         #expect(text.contains(loops.rawValue))
+    }
+
+    struct BadDSN: Sendable, CustomStringConvertible {
+        var attributes: [QueueEnvelope.Attribute] = []
+        var notify: String? = nil
+        var originalRecipient: String? = nil
+        var description: String { "\(attributes.map { "\($0.name)=\($0.value)" }) \(notify ?? "-") \(originalRecipient ?? "-")" }
+    }
+
+    @Test(
+        "DSN values a user wrote into a maildrop file are checked as sendmail checks them: bad ones are returned",
+        arguments: [
+            BadDSN(attributes: [.init("ret", "FULL\r\nRCPT TO:<x@evil.test>")]),
+            BadDSN(attributes: [.init("envid", "id\r\nX-Injected: yes")]),
+            BadDSN(attributes: [.init("envid", String(repeating: "e", count: 101))]),
+            BadDSN(notify: "SUCCESS\r\nRCPT TO:<x@evil.test>"),
+            BadDSN(notify: "NEVER,DELAY"),
+            BadDSN(originalRecipient: "rfc822;bob@mail.example.test\r\nX-Injected: yes"),
+            BadDSN(originalRecipient: "no type"),
+        ]
+    )
+    func badDSNValues(_ bad: BadDSN) throws {
+        let fixture = try PickupFixture()
+        let id = try fixture.drop(
+            attributes: bad.attributes, notify: bad.notify, originalRecipient: bad.originalRecipient)
+        #expect(fixture.pickup.scan().isEmpty)
+        #expect(fixture.files(.maildrop).isEmpty)
+        let bounces = fixture.queue.messages(in: .incoming)
+        try #require(bounces.count == 1)
+        #expect(bounces[0] != id)
+        let bounce = try QueueFile(path: fixture.queue.path(of: bounces[0], in: .incoming))
+        #expect(bounce.envelope.sender == "")
+        let text = String(decoding: try bounce.messageBytes(), as: UTF8.self)
+        #expect(text.contains("5.5.4"))
+        #expect(text.contains("bad DSN parameter"), "\(text)")
+        // The bad value is quoted in the report with its CR LF as "??", never as a line of its own.
+        let lines = text.split(separator: "\r\n")
+        #expect(!lines.contains { $0.hasPrefix("X-Injected") || $0.hasPrefix("RCPT TO") }, "\(text)")
+    }
+
+    @Test("good DSN values in a maildrop file are passed on")
+    func goodDSNValues() throws {
+        let fixture = try PickupFixture()
+        let id = try fixture.drop(
+            attributes: [.init("ret", "HDRS"), .init("envid", "QQ 123+x")], notify: "SUCCESS,DELAY",
+            originalRecipient: "rfc822;Bob@mail.example.test")
+        #expect(fixture.pickup.scan() == [id])
+        let file = try QueueFile(path: fixture.queue.path(of: id, in: .incoming))
+        #expect(file.envelope[attribute: "ret"] == "HDRS")
+        #expect(file.envelope[attribute: "envid"] == "QQ 123+x")
+        #expect(file.envelope.recipients.first?.notify == "SUCCESS,DELAY")
+        #expect(file.envelope.recipients.first?.originalRecipient == "rfc822;Bob@mail.example.test")
     }
 
     @Test("a bad recipient with the null sender cannot be returned: the file is kept in corrupt/")

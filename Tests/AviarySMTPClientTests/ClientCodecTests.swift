@@ -34,6 +34,41 @@ struct ClientCodecTests {
         #expect(buffer.readableBytes == 0)
     }
 
+    @Test("a reply's complete lines are taken from the buffer as they arrive: each byte is read once")
+    func linear() throws {
+        var parser = SMTPReplyParser()
+        var buffer = ByteBuffer()
+        for number in 1...99 {
+            buffer.writeString("250-line \(number)\r\n")
+            #expect(try parser.next(&buffer) == nil)
+            #expect(buffer.readableBytes == 0)
+        }
+        buffer.writeString("250 last\r\n250 next")
+        let reply = try #require(try parser.next(&buffer))
+        #expect(reply.lines.count == 100 && reply.lines.last == "last")
+        #expect(buffer.readableBytes == "250 next".utf8.count)
+    }
+
+    @Test(
+        "replies over the limits are refused: 2048 bytes a line, 100 lines, 64 KiB in all",
+        arguments: [
+            ("250 " + String(repeating: "x", count: 2045) + "\r\n", "reply line too long"),
+            ("250 " + String(repeating: "x", count: 2046), "reply line too long"),
+            (String(repeating: "250-x\r\n", count: 100) + "250 x\r\n", "reply has more than 100 lines"),
+            (String(repeating: "250-" + String(repeating: "y", count: 2000) + "\r\n", count: 33), "reply longer than 65536 bytes"),
+        ])
+    func limits(_ text: String, _ message: String) {
+        #expect(throws: SMTPReplyParseError(message)) { try Self.parse(text) }
+    }
+
+    @Test("control bytes in reply text are replaced by '?'; a line of exactly 2048 bytes is read")
+    func controlBytes() throws {
+        let reply = try #require(try Self.parse("550 5.1.1 a\rb\u{0}c\u{1B}d\u{7F}e\tf\r\n"))
+        #expect(reply.lines == ["a?b?c?d?e?f"])
+        let longest = try #require(try Self.parse("250 " + String(repeating: "x", count: 2044) + "\r\n"))
+        #expect(longest.lines.first?.count == 2044)
+    }
+
     @Test("an enhanced code of another class stays in the text; EHLO keywords are read")
     func classMismatch() throws {
         let reply = try #require(try Self.parse("450 5.1.1 odd\r\n"))

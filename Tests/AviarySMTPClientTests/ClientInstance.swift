@@ -52,13 +52,16 @@ final class ClientInstance: @unchecked Sendable {
     /// Queues a message in active/ and makes the request qmgr would send.
     func enqueue(
         _ recipients: [String], message: String = "Subject: test\r\n\r\nbody\r\n", nextHop: String?,
-        attributes: [QueueEnvelope.Attribute] = [], sender: String = "sender@client.example.test"
+        attributes: [QueueEnvelope.Attribute] = [], sender: String = "sender@client.example.test",
+        notify: String? = nil, originalRecipient: String? = nil
     ) throws -> DeliveryRequest {
         let writer = try QueueWriter(
             directory: queue, queue: .active,
             envelope: QueueEnvelope(
                 arrivalTime: Double(time(nil)), sender: sender, attributes: attributes,
-                recipients: recipients.map { QueueRecipient(address: $0) }))
+                recipients: recipients.map {
+                    QueueRecipient(address: $0, notify: notify, originalRecipient: originalRecipient)
+                }))
         try writer.append(Array(message.utf8))
         let id = try writer.commit()
         return DeliveryRequest(

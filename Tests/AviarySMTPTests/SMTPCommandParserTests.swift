@@ -94,7 +94,7 @@ struct SMTPCommandParserTests {
         CommandFixture("MAIL FROM:<a@b>\tsize=0", mail("a@b", SMTPMailParameters(size: 0))),
         CommandFixture(
             "MAIL FROM:<a@b> RET=HDRS ENVID=QQ314159+2Bx+20y",
-            mail("a@b", SMTPMailParameters(dsnReturn: .headers, envelopeID: "QQ314159+x y"))
+            mail("a@b", SMTPMailParameters(dsnReturn: .headers, envelopeID: DSNEnvelopeID("QQ314159+x y")))
         ),
         CommandFixture("MAIL FROM:<a@b> ret=full", mail("a@b", SMTPMailParameters(dsnReturn: .full))),
         CommandFixture("MAIL FROM:<a@b> AUTH=<>", mail("a@b", SMTPMailParameters(authenticatedSubmitter: "<>"))),
@@ -111,7 +111,7 @@ struct SMTPCommandParserTests {
                     body: .eightBitMIME,
                     isSMTPUTF8: true,
                     dsnReturn: .full,
-                    envelopeID: "x",
+                    envelopeID: DSNEnvelopeID("x"),
                     authenticatedSubmitter: "<>"
                 )
             )
@@ -169,6 +169,7 @@ struct SMTPCommandParserTests {
         CommandFixture("MAIL FROM:<a@b> ENVID=+C3+B6", 501, "5.5.4"),
         CommandFixture("MAIL FROM:<a@b> ENVID=+4", 501, "5.5.4"),
         CommandFixture("MAIL FROM:<a@b> ENVID=x ENVID=y", 501, "5.5.4"),
+        CommandFixture("MAIL FROM:<a@b> ENVID=" + String(repeating: "x", count: 101), 501, "5.5.4"),
         CommandFixture("MAIL FROM:<a@b> AUTH=", 501, "5.5.4"),
         CommandFixture("MAIL FROM:<a@b> AUTH=a+zz", 501, "5.5.4"),
         CommandFixture("MAIL FROM:<a@b> AUTH=<> AUTH=<>", 503, "5.5.4"),
@@ -386,8 +387,8 @@ struct SMTPCommandParserTests {
 
     @Test("the original recipient prints back as a parameter value")
     func originalRecipientDescription() {
-        #expect(DSNOriginalRecipient(addressType: "rfc822", address: "a+b@c").description == "rfc822;a+2Bb@c")
-        #expect(DSNOriginalRecipient(addressType: "utf-8", address: "jörg@c").description == "utf-8;j\\x{F6}rg@c")
+        #expect(DSNOriginalRecipient(addressType: "rfc822", address: "a+b@c")?.description == "rfc822;a+2Bb@c")
+        #expect(DSNOriginalRecipient(addressType: "utf-8", address: "jörg@c")?.description == "utf-8;j\\x{F6}rg@c")
         #expect(DSNNotify.never.description == "NEVER")
         #expect(DSNNotify([.failure, .success]).description == "SUCCESS,FAILURE")
     }

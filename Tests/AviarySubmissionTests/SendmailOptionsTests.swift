@@ -1,3 +1,4 @@
+import AviaryMessage
 import Testing
 
 @testable import AviarySubmission
@@ -30,9 +31,13 @@ struct SendmailOptionsTests {
         Case(arguments: ["-q30m"]) { $0.mode == .flush },
         Case(arguments: ["-v", "-v", "a"]) { $0.verbosity == 2 },
         Case(arguments: ["-N", "success,failure", "-R", "hdrs", "-V", "env1", "-B", "8bitmime", "a"]) {
-            $0.notify == "SUCCESS,FAILURE" && $0.dsnReturn == "HDRS" && $0.envelopeID == "env1"
+            $0.notify == [.success, .failure] && $0.dsnReturn == .headers && $0.envelopeID?.text == "env1"
                 && $0.bodyType == "8BITMIME"
         },
+        Case(arguments: ["-N", "NeVeR", "-R", "FULL", "-V", "id with spaces+=", "a"]) {
+            $0.notify == .never && $0.dsnReturn == .full && $0.envelopeID?.xtext == "id+20with+20spaces+2B+3D"
+        },
+        Case(arguments: ["-V", String(repeating: "x", count: 100), "a"]) { $0.envelopeID?.text.count == 100 },
         Case(arguments: ["-C", "/etc/other", "a"]) { $0.configDirectory == "/etc/other" },
         Case(arguments: ["alice", "-t", "bob"]) { $0.recipients == ["alice", "bob"] && $0.extractsRecipients },
         Case(arguments: ["--", "-t", "-bob"]) { $0.recipients == ["-t", "-bob"] && !$0.extractsRecipients },
@@ -61,6 +66,26 @@ struct SendmailOptionsTests {
         } catch {
             #expect(error.status == .usage)
             #expect(error.status.rawValue == 64)
+        }
+    }
+
+    @Test(
+        "DSN values outside RFC 3461 are usage errors, CR LF above all (it would inject SMTP commands)",
+        arguments: [
+            ["-R", "FULL\r\nRCPT TO:<x@evil.test>", "a"], ["-R", "none", "a"], ["-R", "", "a"],
+            ["-V", "id\r\nX-Injected: yes", "a"], ["-V", "nul\u{0}byte", "a"], ["-V", "caf\u{E9}", "a"],
+            ["-V", String(repeating: "x", count: 101), "a"], ["-V", "", "a"],
+            ["-N", "never,success", "a"], ["-N", "success\r\n", "a"], ["-N", "success,,delay", "a"], ["-N", "", "a"],
+        ]
+    )
+    func refusesDSNValues(_ arguments: [String]) {
+        do {
+            _ = try SendmailOptions.parse(arguments, programName: "sendmail")
+            Issue.record("accepted \(arguments.debugDescription)")
+        } catch {
+            #expect(error.status == .usage)
+            #expect(error.message.hasPrefix("bad -\(arguments[0].dropFirst()) option value"), "\(error.message)")
+            #expect(!error.message.contains("\r") && !error.message.contains("\n") && !error.message.contains("\u{0}"))
         }
     }
 

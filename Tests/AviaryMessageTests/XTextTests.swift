@@ -1,4 +1,4 @@
-import AviarySMTP
+@testable import AviaryMessage
 import Testing
 
 @Suite("XText")
