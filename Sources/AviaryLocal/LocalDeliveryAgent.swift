@@ -24,6 +24,9 @@ public struct LocalDeliveryAgent: Sendable {
         settings = LocalSettings(config: config)
         directory = UserDirectory(config: config)
         self.logger = logger
+        for problem in [settings.mailOwnerProblem, settings.defaultPrivilegesProblem].compactMap({ $0 }) {
+            logger.warning("\(problem): the deliveries that run as it are deferred until it names an unprivileged account")
+        }
     }
 
     public func handle(_ request: DeliveryRequest) -> DeliveryResult {
@@ -76,6 +79,11 @@ public struct LocalDeliveryAgent: Sendable {
             }
         }
         if !forwards.isEmpty {
+            do throws(DeliveryFailure) {
+                _ = try settings.mailOwnerAccount()
+            } catch {
+                return finish(.deferred, error.status, error.text)
+            }
             do {
                 let id = try forward(file: file, to: forwards, recipient: recipient.address)
                 texts.append("forwarded as \(id)")

@@ -295,6 +295,51 @@ struct LocalDeliveryAgentTests {
     }
 
     @Test(
+        "as root, default_privs naming no account defers alias |command and /file deliveries, never runs them as root",
+        .enabled(if: Privileges.isRoot)
+    )
+    func defaultPrivsMissing() throws {
+        let account = LocalTestInstance.noAccount
+        let instance = try LocalTestInstance(
+            aliases: "piper: |/usr/bin/tee -a $OUT/piped\nfiler: $OUT/file.mbox\n", extra: "default_privs = \(account)")
+        for (recipient, written) in [("piper@localhost.test", "piped"), ("filer@localhost.test", "file.mbox")] {
+            let (outcome, id) = try instance.deliver(to: recipient)
+            #expect(outcome.status == .deferred && outcome.dsn == "4.3.0", "\(outcome)")
+            #expect(outcome.text.contains("default_privs") && outcome.text.contains(account), "\(outcome.text)")
+            #expect(!SafeFile.exists(instance.out + "/" + written))
+            #expect(try instance.statuses(id) == [.pending])
+        }
+        #expect(instance.log.all.contains { $0.contains("default_privs") && $0.contains(account) }, "\(instance.log.all)")
+    }
+
+    @Test("as root, default_privs naming root defers alias commands as well", .enabled(if: Privileges.isRoot))
+    func defaultPrivsRoot() throws {
+        let instance = try LocalTestInstance(aliases: "piper: |/usr/bin/tee -a $OUT/piped\n", extra: "default_privs = root")
+        let (outcome, _) = try instance.deliver(to: "piper@localhost.test")
+        #expect(outcome.status == .deferred && outcome.dsn == "4.3.0", "\(outcome)")
+        #expect(outcome.text.contains("default_privs"), "\(outcome.text)")
+        #expect(!SafeFile.exists(instance.out + "/piped"))
+    }
+
+    @Test(
+        "as root, mail_owner naming no account defers virtual Maildirs and forwarding instead of writing as root",
+        .enabled(if: Privileges.isRoot)
+    )
+    func mailOwnerMissing() throws {
+        let account = LocalTestInstance.noAccount
+        let instance = try LocalTestInstance(
+            aliases: "fwd: someone@remote.example\n", extra: "mail_owner = \(account)")
+        for recipient in ["alice@virtual.test", "fwd@localhost.test"] {
+            let (outcome, id) = try instance.deliver(to: recipient)
+            #expect(outcome.status == .deferred && outcome.dsn == "4.3.0", "\(outcome)")
+            #expect(outcome.text.contains("mail_owner") && outcome.text.contains(account), "\(outcome.text)")
+            #expect(try instance.statuses(id) == [.pending])
+        }
+        #expect(!SafeFile.exists(instance.vmail + "/virtual.test/alice"))
+        #expect(instance.queue.messages(in: .incoming).isEmpty)
+    }
+
+    @Test(
         "as root, an alias command runs as default_privs through setpriv",
         .enabled(if: Privileges.isRoot && access("/usr/bin/setpriv", X_OK) == 0 && SystemAccount.named("nobody") != nil)
     )
