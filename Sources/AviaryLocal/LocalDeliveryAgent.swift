@@ -19,11 +19,15 @@ public struct LocalDeliveryAgent: Sendable {
     public let settings: LocalSettings
     public let directory: UserDirectory
     public let logger: Logger
+    /// Seconds since 1970 (the Maildir tmp/ clean-up's clock).
+    let now: @Sendable () -> Int
+    let maildirCleanup = MaildirCleanupSchedule()
 
-    public init(config: MainConfig, logger: Logger) {
+    public init(config: MainConfig, logger: Logger, now: @escaping @Sendable () -> Int = { Int(time(nil)) }) {
         settings = LocalSettings(config: config)
         directory = UserDirectory(config: config)
         self.logger = logger
+        self.now = now
         for problem in [settings.mailOwnerProblem, settings.defaultPrivilegesProblem].compactMap({ $0 }) {
             logger.warning("\(problem): the deliveries that run as it are deferred until it names an unprivileged account")
         }
@@ -107,6 +111,12 @@ public struct LocalDeliveryAgent: Sendable {
                     try maildir.create(mode: 0o700)
                     try maildir.deliver(
                         message, prefix: prefix, hostname: settings.hostname, sizeLimit: settings.mailboxSizeLimit)
+                    // As the owner, after the delivery: the clean-up never stands in its way.
+                    let now = self.now()
+                    guard maildirCleanup.isDue(maildir.path, now: now) else { return }
+                    for name in maildir.removeStaleTemporaryFiles(now: now) {
+                        logger.info("removed \(maildir.path)/tmp/\(name): left by a delivery that died (untouched for 36 hours)")
+                    }
                 }
             case .mbox(let path, let owner):
                 if let owner { try createSpoolFile(path, for: owner) }

@@ -367,3 +367,29 @@ extension StringProtocol {
         return result
     }
 }
+
+@Suite("local delivery agent: Maildir tmp/ clean-up")
+struct LocalMaildirCleanupTests {
+    @Test("a delivery into a Maildir removes its tmp/ files older than 36 hours, at most once an hour per Maildir")
+    func removesStaleTmpFiles() throws {
+        let instance = try LocalTestInstance()
+        let (first, _) = try instance.deliver(to: "alice@virtual.test")
+        #expect(first.status == .sent)
+        let tmp = instance.vmail + "/virtual.test/alice/tmp"
+        func leave(_ name: String) throws {
+            try SafeFile.writeDurably(Array("left by a killed delivery".utf8), to: tmp + "/" + name)
+            let then = Int(time(nil)) - 37 * 3600
+            var times = [timespec(tv_sec: then, tv_nsec: 0), timespec(tv_sec: then, tv_nsec: 0)]
+            #expect(utimensat(AT_FDCWD, tmp + "/" + name, &times, 0) == 0)
+        }
+        // The first delivery looked at tmp/ already: the next look is due in an hour, not now.
+        try leave("1600000000.M1P1Q1.host")
+        _ = try instance.deliver(to: "alice@virtual.test")
+        #expect(SafeFile.exists(tmp + "/1600000000.M1P1Q1.host"))
+        // An hour later it looks again.
+        instance.clock.advance(by: 3601)
+        _ = try instance.deliver(to: "alice@virtual.test")
+        #expect(try SafeFile.listDirectory(tmp) == [])
+        #expect(instance.maildirMessages(instance.vmail + "/virtual.test/alice").count == 3)
+    }
+}

@@ -6,6 +6,7 @@ import AviaryIPC
 import AviaryLocal
 import AviaryQueue
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -29,6 +30,8 @@ final class LocalTestInstance {
     let agent: LocalDeliveryAgent
     /// What the agent logged.
     let log = CapturedLog()
+    /// The agent's clock: the system's, moved on by the test.
+    let clock = TestClock()
 
     var out: String { root + "/out" }
     var vmail: String { root + "/vmail" }
@@ -65,7 +68,8 @@ final class LocalTestInstance {
             command_time_limit = 120s
             \(extra)
             """, directory: root)
-        agent = LocalDeliveryAgent(config: config, logger: log.logger(label: "local-test", level: .info))
+        agent = LocalDeliveryAgent(
+            config: config, logger: log.logger(label: "local-test", level: .info), now: { [clock] in clock.now })
     }
 
     deinit { TemporaryDirectory.removeTree(root) }
@@ -113,4 +117,13 @@ final class LocalTestInstance {
     }
 
     func text(_ path: String) -> String? { try? SafeFile.readText(path) }
+}
+
+/// The system clock plus an offset the test moves forward.
+final class TestClock: Sendable {
+    private let offset = Atomic<Int>(0)
+
+    var now: Int { Int(time(nil)) + offset.load(ordering: .relaxed) }
+
+    func advance(by seconds: Int) { offset.add(seconds, ordering: .relaxed) }
 }
