@@ -94,10 +94,11 @@ public struct QueueDirectory: Sendable {
         QueueName.messageQueues.first { SafeFile.exists(path(of: id, in: $0)) }
     }
 
-    /// Removes a delivered message and its delay log.
+    /// Removes a delivered message, its delay log and its target log.
     public func remove(_ id: QueueID, from queue: QueueName) throws(SystemError) {
         try retryingOnInterrupt("unlink", path: path(of: id, in: queue)) { unlink(path(of: id, in: queue)) }
         unlink(path(of: id, in: .defer))
+        unlink(path(of: id, in: .targets))
     }
 
     /// Moves an unreadable file out of the way, for a human to look at. Never deletes it.

@@ -393,3 +393,86 @@ struct LocalMaildirCleanupTests {
         #expect(instance.maildirMessages(instance.vmail + "/virtual.test/alice").count == 3)
     }
 }
+
+/// An alias or .forward with several targets: each target gets the message once, whatever fails when.
+@Suite("local delivery agent: alias targets exactly once")
+struct AliasTargetsExactlyOnceTests {
+    static func messages(in mbox: String, _ instance: LocalTestInstance) -> Int {
+        (instance.text(mbox)?.components("From sender@example.test ").count ?? 1) - 1
+    }
+
+    @Test("a temporary failure of the second of three targets: the retry delivers only the second")
+    func temporaryFailure() throws {
+        let instance = try LocalTestInstance(
+            aliases: "team: alice@virtual.test, $OUT/blocked/two.mbox, |/usr/bin/tee -a $OUT/three\n")
+        // The second target's parent is a regular file: ENOTDIR, for root too.
+        try SafeFile.writeDurably([], to: instance.out + "/blocked", mode: 0o644)
+        let id = try instance.enqueue(recipients: ["team@localhost.test"])
+        let request = instance.request(id, [(0, "team@localhost.test")])
+        let alice = instance.vmail + "/virtual.test/alice"
+
+        let first = instance.agent.handle(request).recipients[0]
+        #expect(first.status == .deferred, "\(first)")
+        #expect(first.text.contains("two.mbox"), "\(first.text)")
+        #expect(instance.maildirMessages(alice).count == 1)
+        #expect(instance.text(instance.out + "/three")?.components("Subject: hello").count == 2)
+        #expect(try instance.statuses(id) == [.pending])
+
+        unlink(instance.out + "/blocked")
+        mkdir(instance.out + "/blocked", 0o777)
+        chmod(instance.out + "/blocked", 0o777)
+        let second = instance.agent.handle(request).recipients[0]
+        #expect(second.status == .sent, "\(second)")
+        #expect(instance.maildirMessages(alice).count == 1)
+        #expect(Self.messages(in: instance.out + "/blocked/two.mbox", instance) == 1)
+        #expect(instance.text(instance.out + "/three")?.components("Subject: hello").count == 2)
+        #expect(try instance.statuses(id) == [.delivered])
+
+        let third = instance.agent.handle(request).recipients[0]
+        #expect(third.text == "already delivered")
+        #expect(instance.maildirMessages(alice).count == 1)
+    }
+
+    @Test("a permanent failure of one target bounces that target only; the others are delivered")
+    func permanentFailure() throws {
+        let instance = try LocalTestInstance(
+            aliases: "team: alice@virtual.test, \"|/bin/sh -c 'cat > /dev/null; exit 1'\", $OUT/three.mbox\n")
+        let (outcome, id) = try instance.deliver(to: "team@localhost.test")
+        #expect(outcome.status == .bounced && outcome.dsn == "5.3.0", "\(outcome)")
+        #expect(outcome.text.contains("/bin/sh") && outcome.text.contains("status 1"), "\(outcome.text)")
+        #expect(!outcome.text.contains("three.mbox") && !outcome.text.contains("maildir"), "\(outcome.text)")
+        #expect(instance.maildirMessages(instance.vmail + "/virtual.test/alice").count == 1)
+        #expect(Self.messages(in: instance.out + "/three.mbox", instance) == 1)
+        #expect(try instance.statuses(id) == [.pending])
+    }
+
+    @Test("a bounced target waits for a deferred one: one bounce at the end, nothing delivered twice")
+    func bounceAndDeferral() throws {
+        let instance = try LocalTestInstance(
+            aliases: "team: alice@virtual.test, \"|/bin/sh -c 'cat > /dev/null; exit 1'\","
+                + " \"|/bin/sh -c 'if [ -e $OUT/flag ]; then cat >> $OUT/three; else : > $OUT/flag; cat > /dev/null; exit 75; fi'\"\n")
+        let id = try instance.enqueue(recipients: ["team@localhost.test"])
+        let request = instance.request(id, [(0, "team@localhost.test")])
+        let first = instance.agent.handle(request).recipients[0]
+        #expect(first.status == .deferred && first.text.contains("exit 75"), "\(first)")
+        let second = instance.agent.handle(request).recipients[0]
+        #expect(second.status == .bounced && second.dsn == "5.3.0" && second.text.contains("status 1"), "\(second)")
+        #expect(instance.maildirMessages(instance.vmail + "/virtual.test/alice").count == 1)
+        #expect(instance.text(instance.out + "/three")?.components("Subject: hello").count == 2)
+    }
+
+    @Test("an alias with remote and local targets forwards the remote ones once, across a retry")
+    func forwardOnce() throws {
+        let instance = try LocalTestInstance(
+            aliases: "team: someone@remote.example, $OUT/blocked/two.mbox\n")
+        try SafeFile.writeDurably([], to: instance.out + "/blocked", mode: 0o644)
+        let id = try instance.enqueue(recipients: ["team@localhost.test"])
+        let request = instance.request(id, [(0, "team@localhost.test")])
+        #expect(instance.agent.handle(request).recipients[0].status == .deferred)
+        unlink(instance.out + "/blocked")
+        mkdir(instance.out + "/blocked", 0o777)
+        chmod(instance.out + "/blocked", 0o777)
+        #expect(instance.agent.handle(request).recipients[0].status == .sent)
+        #expect(instance.queue.messages(in: .incoming).count == 1)
+    }
+}
