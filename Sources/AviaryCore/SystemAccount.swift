@@ -1,3 +1,4 @@
+import CAviarySystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -86,20 +87,38 @@ public enum Privileges {
         return false
     }
 
-    /// Runs `body` with the effective ids of `account`, restoring root afterwards. For a root process that
-    /// writes into a user's files (Postfix local's `set_eugid`). Without root it just runs `body`.
+    /// Runs `body` with the effective ids and supplementary groups of `account`, restoring root afterwards.
+    /// For a root process that writes into a user's files (Postfix local's `set_eugid`). Without root it just
+    /// runs `body`.
+    ///
+    /// Only the calling thread changes: glibc's `seteuid` switches every thread of the process, so another
+    /// thread (a test running in parallel, a pool thread) would run as the user meanwhile, or find root's
+    /// files closed to it. `body` is synchronous, so it stays on this thread from start to end.
     public static func asUser<T>(_ account: SystemAccount, _ body: () throws -> T) throws -> T {
         guard isRoot else { return try body() }
-        try retryingOnInterrupt("initgroups", path: account.name) { initgroups(account.name, account.gid) }
-        try retryingOnInterrupt("setegid", path: account.name) { setegid(account.gid) }
-        try retryingOnInterrupt("seteuid", path: account.name) { seteuid(account.uid) }
+        let groups = try groupList(of: account)
         defer {
             // Restoring root cannot fail while the saved set-user-ID is 0; if it ever did, continuing as
             // the wrong user would be worse than stopping.
-            guard seteuid(0) == 0, setegid(0) == 0, setgroups(0, nil) == 0 else {
-                preconditionFailure("cannot restore root after running as \(account.name)")
-            }
+            guard aviary_thread_seteuid(0) == 0, aviary_thread_setegid(0) == 0, aviary_thread_setgroups(0, nil) == 0
+            else { preconditionFailure("cannot restore root after running as \(account.name)") }
         }
+        try retryingOnInterrupt("setgroups", path: account.name) { aviary_thread_setgroups(groups.count, groups) }
+        try retryingOnInterrupt("setegid", path: account.name) { aviary_thread_setegid(account.gid) }
+        try retryingOnInterrupt("seteuid", path: account.name) { aviary_thread_seteuid(account.uid) }
         return try body()
+    }
+
+    /// The account's groups, its primary group included (what `initgroups` would set).
+    private static func groupList(of account: SystemAccount) throws(SystemError) -> [gid_t] {
+        var count: Int32 = 32
+        for _ in 0..<4 {
+            var groups = [gid_t](repeating: 0, count: Int(count))
+            let capacity = count
+            if getgrouplist(account.name, account.gid, &groups, &count) >= 0 { return Array(groups.prefix(Int(count))) }
+            // Too small: `count` now says how many there are.
+            if count <= capacity { count = capacity * 2 }
+        }
+        throw SystemError(code: EINVAL, operation: "getgrouplist", path: account.name)
     }
 }

@@ -31,7 +31,11 @@ struct CommandDelivery {
             }
             arguments[0] = found
         }
-        if let owner, Privileges.isRoot {
+        if Privileges.isRoot {
+            // The expansion gives every command an unprivileged owner; this is the last line.
+            guard let owner, owner.uid != 0 else {
+                throw .temporary("4.3.0", "refusing to run \(program) as root (no unprivileged account to run it as)")
+            }
             arguments = ["/usr/bin/setpriv", "--reuid=\(owner.uid)", "--regid=\(owner.gid)", "--init-groups", "--"]
                 + arguments
         }

@@ -13,6 +13,29 @@ enum DeliveryTarget: Hashable, Sendable {
     /// An address this host does not deliver itself: queued again for qmgr.
     case forward(address: String)
 
+    /// What the target is, in the target log (AviaryQueue/TargetLog.swift): the same from one expansion of a
+    /// recipient to the next, different for targets that write different things.
+    var key: String {
+        switch self {
+        case .maildir(let path, _): return "maildir:" + path
+        case .mbox(let path, _): return "mbox:" + path
+        case .file(let path, _): return "file:" + path
+        case .command(let command, let owner, _): return "command:\(owner?.name ?? "-"):" + command
+        case .forward(let address): return "forward:" + address
+        }
+    }
+
+    /// The target in a failure's text, when a recipient has several.
+    var label: String {
+        switch self {
+        case .maildir(let path, _): return "maildir \(path)"
+        case .mbox(let path, _): return "mailbox \(path)"
+        case .file(let path, _): return "file \(path)"
+        case .command(let command, _, _): return "command \(command)"
+        case .forward(let address): return "forwarding to \(address)"
+        }
+    }
+
     /// What the log line says after `status=sent (...)`.
     var sentText: String {
         switch self {

@@ -19,11 +19,18 @@ public struct LocalDeliveryAgent: Sendable {
     public let settings: LocalSettings
     public let directory: UserDirectory
     public let logger: Logger
+    /// Seconds since 1970 (the Maildir tmp/ clean-up's clock).
+    let now: @Sendable () -> Int
+    let maildirCleanup = MaildirCleanupSchedule()
 
-    public init(config: MainConfig, logger: Logger) {
+    public init(config: MainConfig, logger: Logger, now: @escaping @Sendable () -> Int = { Int(time(nil)) }) {
         settings = LocalSettings(config: config)
         directory = UserDirectory(config: config)
         self.logger = logger
+        self.now = now
+        for problem in [settings.mailOwnerProblem, settings.defaultPrivilegesProblem].compactMap({ $0 }) {
+            logger.warning("\(problem): the deliveries that run as it are deferred until it names an unprivileged account")
+        }
     }
 
     public func handle(_ request: DeliveryRequest) -> DeliveryResult {
@@ -34,15 +41,18 @@ public struct LocalDeliveryAgent: Sendable {
         case .opened(let opened): transaction = opened
         case .answered(let answer): return answer
         }
+        // `begin` has checked the ID.
+        guard let id = QueueID(request.queueID) else { return transaction.result }
         let headers = leadingHeaders(of: transaction.file)
         for recipient in transaction.pending {
-            transaction.record(deliver(recipient, file: transaction.file, headers: headers, logger: logger))
+            transaction.record(deliver(recipient, id: id, file: transaction.file, headers: headers, logger: logger))
         }
         return transaction.result
     }
 
     private func deliver(
-        _ recipient: DeliveryRequest.Recipient, file: QueueFile, headers: [HeaderScanner.Field], logger: Logger
+        _ recipient: DeliveryRequest.Recipient, id: QueueID, file: QueueFile, headers: [HeaderScanner.Field],
+        logger: Logger
     ) -> DeliveryResult.Outcome {
         let envelope = file.envelope
         let started = Double(time(nil))
@@ -61,29 +71,130 @@ public struct LocalDeliveryAgent: Sendable {
         } catch {
             return finish(error.isPermanent ? .bounced : .deferred, error.status, error.text)
         }
-        var forwards: [String] = []
+        if targets.count > 1 {
+            let outcome = deliverEach(targets, recipient: recipient, id: id, file: file)
+            return finish(outcome.status, outcome.dsn, outcome.text)
+        }
+        guard let target = targets.first else { return finish(.sent, "2.0.0", "no targets") }
+        if case .forward(let address) = target {
+            do throws(DeliveryFailure) {
+                _ = try settings.mailOwnerAccount()
+            } catch {
+                return finish(.deferred, error.status, error.text)
+            }
+            do {
+                let newID = try forward(file: file, to: [address], recipient: recipient.address)
+                return finish(.sent, "2.0.0", "forwarded as \(newID)")
+            } catch {
+                return finish(.deferred, "4.3.0", "cannot forward: \(error)")
+            }
+        }
+        do throws(DeliveryFailure) {
+            try write(file: file, to: target, recipient: recipient.address)
+            return finish(.sent, "2.0.0", target.sentText)
+        } catch {
+            return finish(error.isPermanent ? .bounced : .deferred, error.status, error.text)
+        }
+    }
+
+    /// Delivers a recipient that expands to several targets so that each gets the message once, whatever
+    /// fails when and whoever is killed when (qmgr, this process).
+    ///
+    /// The ordering argument. This process holds the queue file's lock for the whole request
+    /// (DeliveryTransaction), and the target log (AviaryQueue/TargetLog.swift) is read and appended only
+    /// under it: no two agents work on one message's targets at once, and a request repeated by a restarted
+    /// qmgr waits for the lock and then reads everything the first agent recorded.
+    ///  1. A target is written (Maildir, file, command, a forwarded queue file committed), then its line is
+    ///     appended to the log, then the next target goes. Killed between the two steps, that one target
+    ///     is written again at the retry: the same one-delivery window that the recipient's status byte has,
+    ///     never more. Killed after the append (write returned: the line is in the page cache, which a kill
+    ///     does not lose), the retry skips it. A line torn by the kill has no LF and counts as not finished.
+    ///  2. A temporary failure of one target does not stop the others; the recipient is answered deferred
+    ///     and stays pending in the queue file, and the retry finds the finished ones in the log.
+    ///  3. A permanent failure is appended as such with its text, and the recipient is answered bounced only
+    ///     once no target is left to try: then qmgr returns the message once, naming only the failed targets,
+    ///     and marks the recipient final. Until then the bounce waits in the log.
+    ///  4. The recipient's status byte becomes final only after every target is in the log (step 3, or
+    ///     DeliveryTransaction.record for `sent`); qmgr never touches the log, so killing it at any moment
+    ///     only repeats requests, which steps 1-3 make harmless. If the log cannot be read, nothing is
+    ///     delivered (deferred); if a line cannot be appended, the remaining targets wait for the retry.
+    private func deliverEach(
+        _ targets: [DeliveryTarget], recipient: DeliveryRequest.Recipient, id: QueueID, file: QueueFile
+    ) -> (status: DeliveryResult.Status, dsn: String, text: String) {
+        let queue = settings.queue
+        let owner: SystemAccount?
+        var finished: [String: TargetOutcome] = [:]
+        do {
+            owner = try settings.mailOwnerAccount()
+            for outcome in try runAs(owner, { try queue.targetOutcomes(for: id) })
+            where outcome.recipientIndex == recipient.index {
+                finished[outcome.target] = outcome
+            }
+        } catch let failure as DeliveryFailure {
+            return (.deferred, failure.status, failure.text)
+        } catch {
+            return (.deferred, "4.3.0", "cannot read the target log: \(error)")
+        }
         var texts: [String] = []
+        var bounces: [TargetOutcome.Failure] = []
+        var deferral: DeliveryFailure?
+        var canRecord = true
+        func record(_ outcome: TargetOutcome) -> Bool {
+            do {
+                try runAs(owner) { try queue.record(outcome, for: id) }
+                return true
+            } catch {
+                logger.error("cannot record \(outcome.target) in the target log: \(error)")
+                deferral = .temporary("4.3.0", "cannot record a finished target: \(error)")
+                canRecord = false
+                return false
+            }
+        }
+        var forwards: [DeliveryTarget] = []
         for target in targets {
-            if case .forward(let address) = target {
-                forwards.append(address)
+            if let done = finished[target.key] {
+                if let failure = done.failure { bounces.append(failure) }
+                continue
+            }
+            if case .forward = target {
+                forwards.append(target)
                 continue
             }
             do throws(DeliveryFailure) {
                 try write(file: file, to: target, recipient: recipient.address)
                 texts.append(target.sentText)
+                guard record(TargetOutcome(recipientIndex: recipient.index, target: target.key)) else { break }
             } catch {
-                return finish(error.isPermanent ? .bounced : .deferred, error.status, error.text)
+                let text = "\(target.label): \(error.text)"
+                guard error.isPermanent else {
+                    deferral = deferral ?? .temporary(error.status, text)
+                    continue
+                }
+                let failure = TargetOutcome.Failure(dsn: error.status, text: text)
+                bounces.append(failure)
+                guard record(TargetOutcome(recipientIndex: recipient.index, target: target.key, failure: failure))
+                else { break }
             }
         }
-        if !forwards.isEmpty {
+        // Forwarded addresses go together in one new queue file, each recorded after it is committed.
+        if !forwards.isEmpty && canRecord {
+            let addresses = forwards.compactMap { target -> String? in
+                if case .forward(let address) = target { return address }
+                return nil
+            }
             do {
-                let id = try forward(file: file, to: forwards, recipient: recipient.address)
-                texts.append("forwarded as \(id)")
+                let newID = try forward(file: file, to: addresses, recipient: recipient.address)
+                texts.append("forwarded as \(newID)")
+                for target in forwards {
+                    guard record(TargetOutcome(recipientIndex: recipient.index, target: target.key)) else { break }
+                }
             } catch {
-                return finish(.deferred, "4.3.0", "cannot forward: \(error)")
+                deferral = deferral ?? .temporary("4.3.0", "cannot forward: \(error)")
             }
         }
-        return finish(.sent, "2.0.0", texts.joined(separator: ", "))
+        if let deferral { return (.deferred, deferral.status, deferral.text) }
+        if let first = bounces.first { return (.bounced, first.dsn, bounces.map(\.text).joined(separator: "; ")) }
+        return (.sent, "2.0.0", texts.isEmpty ? "every target already delivered" : texts.joined(separator: ", "))
     }
 
     private func write(file: QueueFile, to target: DeliveryTarget, recipient: String) throws(DeliveryFailure) {
@@ -99,6 +210,12 @@ public struct LocalDeliveryAgent: Sendable {
                     try maildir.create(mode: 0o700)
                     try maildir.deliver(
                         message, prefix: prefix, hostname: settings.hostname, sizeLimit: settings.mailboxSizeLimit)
+                    // As the owner, after the delivery: the clean-up never stands in its way.
+                    let now = self.now()
+                    guard maildirCleanup.isDue(maildir.path, now: now) else { return }
+                    for name in maildir.removeStaleTemporaryFiles(now: now) {
+                        logger.info("removed \(maildir.path)/tmp/\(name): left by a delivery that died (untouched for 36 hours)")
+                    }
                 }
             case .mbox(let path, let owner):
                 if let owner { try createSpoolFile(path, for: owner) }

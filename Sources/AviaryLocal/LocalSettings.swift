@@ -16,9 +16,15 @@ public struct LocalSettings: Sendable {
     public var commandTimeLimit: Int
     /// mailbox_size_limit: the largest an mbox or /file target may grow to, and the largest Maildir message file; 0: no limit.
     public var mailboxSizeLimit: Int64
-    /// As root: who owns the queue and virtual mailboxes, and who runs alias commands and files.
+    /// As root: who owns the queue and virtual mailboxes (`mail_owner`), and who runs alias commands and files
+    /// (`default_privs`). Nil without root, where nothing switches user; as root, nil means the parameter
+    /// names no usable account and `mailOwnerProblem` or `defaultPrivilegesProblem` says why.
     public var mailOwner: SystemAccount?
     public var defaultPrivileges: SystemAccount?
+    /// As root, why `mail_owner` cannot be used: what it guards is deferred, never done as root instead.
+    public var mailOwnerProblem: String?
+    /// As root, why `default_privs` cannot be used: alias commands and files are deferred, never run as root.
+    public var defaultPrivilegesProblem: String?
 
     public init(config: MainConfig) {
         queue = QueueDirectory(root: config.string(.queueDirectory))
@@ -32,8 +38,21 @@ public struct LocalSettings: Sendable {
         commandTimeLimit = max(1, config.seconds(.commandTimeout))
         mailboxSizeLimit = Int64(max(0, config.integer(.mailboxSizeLimit)))
         if Privileges.isRoot {
-            mailOwner = SystemAccount.named(config.string(.mailOwner))
-            defaultPrivileges = SystemAccount.named(config.string(.defaultPrivs))
+            (mailOwner, mailOwnerProblem) = Self.unprivilegedAccount(.mailOwner, config)
+            (defaultPrivileges, defaultPrivilegesProblem) = Self.unprivilegedAccount(.defaultPrivs, config)
         }
+    }
+
+    /// The account a parameter names, or why it cannot be used: it does not exist, or it has root's user or
+    /// group id (Postfix refuses both at start-up: a lookup that fails must not leave root in charge).
+    private static func unprivilegedAccount(_ parameter: Parameter, _ config: MainConfig) -> (SystemAccount?, String?) {
+        let name = config.string(parameter)
+        guard let account = SystemAccount.named(name) else {
+            return (nil, "\(parameter.name) = \(name): no such account")
+        }
+        guard account.uid != 0, account.gid != 0 else {
+            return (nil, "\(parameter.name) = \(name): a privileged account (user or group id 0)")
+        }
+        return (account, nil)
     }
 }

@@ -44,7 +44,7 @@ struct RecipientExpansion {
         case .notLocal:
             targets.append(.forward(address: address))
         case .virtual(let entry):
-            targets.append(virtualMaildir(entry))
+            targets.append(try virtualMaildir(entry))
         case .unknown:
             let name = AddressParts(address).localPart
             throw .permanent("5.1.1", "unknown user: \"\(name.lowercased())\"")
@@ -97,16 +97,17 @@ struct RecipientExpansion {
             guard settings.commandsAllowedFrom.contains(origin.rawValue) else {
                 throw .permanent("5.7.1", "mail to command is restricted (allow_mail_to_commands does not include \(origin.rawValue))")
             }
-            targets.append(.command(command, owner: owner, home: home))
+            targets.append(.command(command, owner: try unprivileged(owner), home: home))
         case .file(let path):
             guard settings.filesAllowedFrom.contains(origin.rawValue) else {
                 throw .permanent("5.7.1", "mail to file is restricted (allow_mail_to_files does not include \(origin.rawValue))")
             }
-            targets.append(.file(path: path, owner: owner))
+            targets.append(.file(path: path, owner: try unprivileged(owner)))
         case .include(let path):
             let listed: [AliasTarget]
+            let reader = try unprivileged(owner)
             do throws(ConfigurationError) {
-                listed = try AliasTarget.parseList(try readFile(path, as: owner), file: path)
+                listed = try AliasTarget.parseList(try readFile(path, as: reader), file: path)
             } catch {
                 throw .temporary("4.3.0", "cannot use :include: file: \(error)")
             }
@@ -164,14 +165,47 @@ struct RecipientExpansion {
         }
     }
 
-    private func virtualMaildir(_ entry: PasswdEntry) -> DeliveryTarget {
+    private func virtualMaildir(_ entry: PasswdEntry) throws(DeliveryFailure) -> DeliveryTarget {
         let mailbox = UserMailbox.virtual(user: entry.user, base: settings.virtualMailboxBase)
-        return .maildir(path: mailbox.path, owner: settings.mailOwner)
+        return .maildir(path: mailbox.path, owner: try settings.mailOwnerAccount())
+    }
+
+    /// Who runs a `|command`, writes a `/file` or reads an `:include:` listed by `owner` (the user of a
+    /// .forward; default_privs for aliases): never root. Root's own .forward runs as default_privs, as in
+    /// Postfix; when default_privs names no usable account the delivery waits until it does.
+    private func unprivileged(_ owner: SystemAccount?) throws(DeliveryFailure) -> SystemAccount? {
+        guard Privileges.isRoot else { return owner }
+        if let owner, owner.uid != 0 { return owner }
+        guard let fallback = settings.defaultPrivileges else {
+            throw .temporary(
+                "4.3.0",
+                "\(settings.defaultPrivilegesProblem ?? "default_privs: unusable"); |command and /file deliveries"
+                    + " wait until it names an unprivileged account (they never run as root)")
+        }
+        return fallback
     }
 }
 
-/// Runs `body` as `account` when this process is root and an account is given; otherwise as itself.
+/// Runs `body` as `account` when this process is root; without root, as itself. As root without an
+/// account it refuses: a failed account lookup must never leave root writing into someone's files.
 func runAs<T>(_ account: SystemAccount?, _ body: () throws -> T) throws -> T {
-    guard let account, Privileges.isRoot else { return try body() }
+    guard Privileges.isRoot else { return try body() }
+    guard let account else {
+        throw DeliveryFailure.temporary("4.3.0", "no account to deliver as (refusing to write as root)")
+    }
     return try Privileges.asUser(account, body)
+}
+
+extension LocalSettings {
+    /// The mail owner, as whom virtual Maildirs and forwarded queue files are written; nil without root.
+    func mailOwnerAccount() throws(DeliveryFailure) -> SystemAccount? {
+        guard Privileges.isRoot else { return nil }
+        guard let mailOwner else {
+            throw .temporary(
+                "4.3.0",
+                "\(mailOwnerProblem ?? "mail_owner: unusable"); virtual mailbox deliveries and forwarding wait"
+                    + " until it names an unprivileged account (they are never written as root)")
+        }
+        return mailOwner
+    }
 }

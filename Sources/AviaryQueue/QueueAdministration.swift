@@ -158,6 +158,7 @@ extension QueueDirectory {
                     hasMarkedFinal = queue
                     try retryingOnInterrupt("unlink", path: filePath) { unlink(filePath) }
                     unlink(path(of: id, in: .defer))
+                    unlink(path(of: id, in: .targets))
                 case .hold:
                     try SafeFile.rename(filePath, to: path(of: id, in: .hold))
                 case .release:

@@ -101,10 +101,11 @@ public struct QueueDirectory: Sendable {
         QueueName.messageQueues.first { SafeFile.exists(path(of: id, in: $0)) }
     }
 
-    /// Removes a delivered message and its delay log.
+    /// Removes a delivered message, its delay log and its target log.
     public func remove(_ id: QueueID, from queue: QueueName) throws(SystemError) {
         try retryingOnInterrupt("unlink", path: path(of: id, in: queue)) { unlink(path(of: id, in: queue)) }
         unlink(path(of: id, in: .defer))
+        unlink(path(of: id, in: .targets))
     }
 
     /// Moves an unreadable file out of the way, for a human to look at. Never deletes it.
@@ -116,6 +117,36 @@ public struct QueueDirectory: Sendable {
             source = path(of: queue) + "/" + name
         }
         try SafeFile.rename(source, to: path(of: .corrupt) + "/" + name, syncDirectories: false)
+    }
+
+    /// How old an unlocked temporary file (`.ID`) must be before it counts as left over: a day. Every
+    /// writer holds its temporary file locked (QueueWriter), so the age only guards the instant between
+    /// create and lock, and writers of older builds that did not lock; mail that is still coming in is never
+    /// removed, however slowly its client sends. Leftovers are rare (a writer killed mid-message), so waiting
+    /// a day costs nothing.
+    public static let staleTemporaryAge = 86400
+
+    /// Removes the temporary files (`.ID`) of a queue that a killed writer left: modified more than
+    /// `staleTemporaryAge` seconds before `now` and locked by nobody. Queue files are never touched.
+    /// - Returns: the names removed, for the log.
+    public func removeStaleTemporaryFiles(in queue: QueueName, now: Int) -> [String] {
+        let directory = path(of: queue)
+        var removed: [String] = []
+        for name in ((try? SafeFile.listDirectory(directory)) ?? []).sorted()
+        where name.hasPrefix(".") && QueueID(String(name.dropFirst())) != nil {
+            let path = directory + "/" + name
+            var info = stat()
+            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
+                info.st_mtim.tv_sec < now - Self.staleTemporaryAge
+            else { continue }
+            // Locked by its writer: still being written. The lock is held while unlinking, so a writer cannot
+            // take the file back in between.
+            guard let file = try? SafeFile.openForReading(path) else { continue }
+            defer { file.close() }
+            guard (try? file.lock(wait: false)) == true, file.names(path) else { continue }
+            if unlink(path) == 0 { removed.append(name) }
+        }
+        return removed
     }
 
     /// Sets a deferred message's next attempt time (the file's modification time, as in Postfix).

@@ -11,6 +11,12 @@ public struct QueueFileError: Error, CustomStringConvertible, Sendable {
     public var systemError: SystemError?
 
     public var description: String { "\(path): \(reason)" }
+
+    public init(path: String, reason: String, systemError: SystemError? = nil) {
+        self.path = path
+        self.reason = reason
+        self.systemError = systemError
+    }
 }
 
 /// An open queue file: its envelope and where its message content lies. One codec for everyone:

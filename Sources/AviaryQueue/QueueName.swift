@@ -9,11 +9,12 @@ import Glibc
 ///     hold/      held by the admin                      corrupt/   unreadable files, kept for a human
 ///     defer/     per-message delay reasons (hashed)     private/   sockets of internal services
 ///     public/    sockets tools may use                  pid/       master's pid, lock and listeners
+///     targets/   per-message alias and .forward targets local has finished (hashed, TargetLog.swift)
 public enum QueueName: String, CaseIterable, Sendable {
-    case maildrop, incoming, active, deferred, hold, corrupt, `defer`, `private`, `public`, pid
+    case maildrop, incoming, active, deferred, hold, corrupt, `defer`, targets, `private`, `public`, pid
 
     /// Whether files live in one-character subdirectories (by the ID's last character).
-    public var isHashed: Bool { self == .deferred || self == .defer }
+    public var isHashed: Bool { self == .deferred || self == .defer || self == .targets }
 
     /// The directory's mode: only the mail owner may look inside, except `public` (group tools) and
     /// `maildrop` (setgid submission, see AviarySubmission's SetgidPrivilege.swift) and `pid` (status tools

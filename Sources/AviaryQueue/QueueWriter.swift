@@ -58,6 +58,10 @@ public final class QueueWriter {
                 attempt += 1
             }
         }
+        // Held until the file is committed or thrown away (closing releases it, and so does death by
+        // kill -9): an unlocked temporary file is one nobody writes any more (`removeStaleTemporaryFiles`).
+        // Nobody else can hold a file that O_EXCL has just created, so this never waits.
+        _ = try? file.lock(wait: false)
         if let mode, fchmod(file.rawValue, mode) != 0 {
             let error = SystemError.current("fchmod", path: temporaryPath)
             file.close()

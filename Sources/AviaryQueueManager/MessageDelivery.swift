@@ -64,9 +64,22 @@ struct MessageDelivery {
         switch opened {
         case .success(let value): (envelope, size) = value
         case .failure(let error):
-            if error.systemError?.code == ENOENT { return }
-            logger.warning("corrupt queue file: \(error.reason); moved to corrupt/")
-            _ = try? await manager.pool.runIfActive { try queue.quarantine(name: id.rawValue, from: .active) }
+            switch Self.disposition(of: error) {
+            case .gone:
+                return
+            case .corrupt:
+                logger.warning("corrupt queue file: \(error.reason); moved to corrupt/")
+                _ = try? await manager.pool.runIfActive { try queue.quarantine(name: id.rawValue, from: .active) }
+            case .retry:
+                // Back to deferred/ without reading it (a rename needs no descriptor), due after the minimal
+                // backoff: the file may be fine, and a message must not wait for the next restart of qmgr.
+                let next = Int(time(nil)) + settings.schedule.minimalBackoff
+                logger.warning("cannot read queue file: \(error.reason); will try again later")
+                _ = try? await manager.pool.runIfActive {
+                    try queue.move(id, from: .active, to: .deferred)
+                    try queue.setNextAttempt(id, in: .deferred, at: next)
+                }
+            }
             return
         }
         let pendingIndices = envelope.recipients.indices.filter { envelope.recipients[$0].status == .pending }
@@ -238,6 +251,27 @@ struct MessageDelivery {
 }
 
 extension MessageDelivery {
+    /// What to do with a queue file that did not open or parse.
+    enum OpenFailure: Equatable {
+        /// Not there any more (delivered, or taken by the administrator): nothing to do.
+        case gone
+        /// Wrong in itself: kept in corrupt/ for a human, since no retry can make it parse.
+        case corrupt
+        /// Reading failed (EIO, EMFILE, EACCES, ENOMEM...): the file may be fine, so it waits for a retry.
+        case retry
+    }
+
+    /// Only what is wrong with the file itself is corruption: a parse failure, or a symbolic link (never a
+    /// queue file; O_NOFOLLOW says ELOOP). Any other system error is about this moment or this process.
+    static func disposition(of error: QueueFileError) -> OpenFailure {
+        guard let system = error.systemError else { return .corrupt }
+        switch system.code {
+        case ENOENT: return .gone
+        case ELOOP: return .corrupt
+        default: return .retry
+        }
+    }
+
     /// Opens a queue file for recording outcomes; nil when it no longer exists (deleted or moved away).
     static func openIfPresent(_ path: String) throws(QueueFileError) -> QueueFile? {
         do {

@@ -108,6 +108,13 @@ public actor QueueManager {
                     timer.yield(.scan)
                 }
             }
+            group.addTask {
+                // Temporary files a killed writer left in incoming/: at start, then every hour.
+                while !Task.isCancelled {
+                    await self.removeStaleTemporaryFiles()
+                    try? await Task.sleep(for: .seconds(3600))
+                }
+            }
             handle(.scan, in: &group)
             for await request in requests {
                 if Task.isCancelled { break }
@@ -198,6 +205,17 @@ public actor QueueManager {
             return count
         }) ?? 0
         if moved > 0 { logger.info("recovered \(moved) message(s) from the active queue") }
+    }
+
+    /// Removes `incoming/.ID` files that no writer holds and that are older than a day
+    /// (`QueueDirectory.removeStaleTemporaryFiles`).
+    private func removeStaleTemporaryFiles() async {
+        let queue = settings.queue
+        let now = Int(time(nil))
+        let removed = (try? await pool.runIfActive { queue.removeStaleTemporaryFiles(in: .incoming, now: now) }) ?? []
+        for name in removed {
+            logger.info("removed incoming/\(name): a temporary file left by a writer that died (no lock, older than a day)")
+        }
     }
 
     func limiter(for transport: String) -> AsyncLimiter {

@@ -295,6 +295,51 @@ struct LocalDeliveryAgentTests {
     }
 
     @Test(
+        "as root, default_privs naming no account defers alias |command and /file deliveries, never runs them as root",
+        .enabled(if: Privileges.isRoot)
+    )
+    func defaultPrivsMissing() throws {
+        let account = LocalTestInstance.noAccount
+        let instance = try LocalTestInstance(
+            aliases: "piper: |/usr/bin/tee -a $OUT/piped\nfiler: $OUT/file.mbox\n", extra: "default_privs = \(account)")
+        for (recipient, written) in [("piper@localhost.test", "piped"), ("filer@localhost.test", "file.mbox")] {
+            let (outcome, id) = try instance.deliver(to: recipient)
+            #expect(outcome.status == .deferred && outcome.dsn == "4.3.0", "\(outcome)")
+            #expect(outcome.text.contains("default_privs") && outcome.text.contains(account), "\(outcome.text)")
+            #expect(!SafeFile.exists(instance.out + "/" + written))
+            #expect(try instance.statuses(id) == [.pending])
+        }
+        #expect(instance.log.all.contains { $0.contains("default_privs") && $0.contains(account) }, "\(instance.log.all)")
+    }
+
+    @Test("as root, default_privs naming root defers alias commands as well", .enabled(if: Privileges.isRoot))
+    func defaultPrivsRoot() throws {
+        let instance = try LocalTestInstance(aliases: "piper: |/usr/bin/tee -a $OUT/piped\n", extra: "default_privs = root")
+        let (outcome, _) = try instance.deliver(to: "piper@localhost.test")
+        #expect(outcome.status == .deferred && outcome.dsn == "4.3.0", "\(outcome)")
+        #expect(outcome.text.contains("default_privs"), "\(outcome.text)")
+        #expect(!SafeFile.exists(instance.out + "/piped"))
+    }
+
+    @Test(
+        "as root, mail_owner naming no account defers virtual Maildirs and forwarding instead of writing as root",
+        .enabled(if: Privileges.isRoot)
+    )
+    func mailOwnerMissing() throws {
+        let account = LocalTestInstance.noAccount
+        let instance = try LocalTestInstance(
+            aliases: "fwd: someone@remote.example\n", extra: "mail_owner = \(account)")
+        for recipient in ["alice@virtual.test", "fwd@localhost.test"] {
+            let (outcome, id) = try instance.deliver(to: recipient)
+            #expect(outcome.status == .deferred && outcome.dsn == "4.3.0", "\(outcome)")
+            #expect(outcome.text.contains("mail_owner") && outcome.text.contains(account), "\(outcome.text)")
+            #expect(try instance.statuses(id) == [.pending])
+        }
+        #expect(!SafeFile.exists(instance.vmail + "/virtual.test/alice"))
+        #expect(instance.queue.messages(in: .incoming).isEmpty)
+    }
+
+    @Test(
         "as root, an alias command runs as default_privs through setpriv",
         .enabled(if: Privileges.isRoot && access("/usr/bin/setpriv", X_OK) == 0 && SystemAccount.named("nobody") != nil)
     )
@@ -320,5 +365,114 @@ extension StringProtocol {
         }
         result.append(String(rest))
         return result
+    }
+}
+
+@Suite("local delivery agent: Maildir tmp/ clean-up")
+struct LocalMaildirCleanupTests {
+    @Test("a delivery into a Maildir removes its tmp/ files older than 36 hours, at most once an hour per Maildir")
+    func removesStaleTmpFiles() throws {
+        let instance = try LocalTestInstance()
+        let (first, _) = try instance.deliver(to: "alice@virtual.test")
+        #expect(first.status == .sent)
+        let tmp = instance.vmail + "/virtual.test/alice/tmp"
+        func leave(_ name: String) throws {
+            try SafeFile.writeDurably(Array("left by a killed delivery".utf8), to: tmp + "/" + name)
+            let then = Int(time(nil)) - 37 * 3600
+            var times = [timespec(tv_sec: then, tv_nsec: 0), timespec(tv_sec: then, tv_nsec: 0)]
+            #expect(utimensat(AT_FDCWD, tmp + "/" + name, &times, 0) == 0)
+        }
+        // The first delivery looked at tmp/ already: the next look is due in an hour, not now.
+        try leave("1600000000.M1P1Q1.host")
+        _ = try instance.deliver(to: "alice@virtual.test")
+        #expect(SafeFile.exists(tmp + "/1600000000.M1P1Q1.host"))
+        // An hour later it looks again.
+        instance.clock.advance(by: 3601)
+        _ = try instance.deliver(to: "alice@virtual.test")
+        #expect(try SafeFile.listDirectory(tmp) == [])
+        #expect(instance.maildirMessages(instance.vmail + "/virtual.test/alice").count == 3)
+    }
+}
+
+/// An alias or .forward with several targets: each target gets the message once, whatever fails when.
+@Suite("local delivery agent: alias targets exactly once")
+struct AliasTargetsExactlyOnceTests {
+    static func messages(in mbox: String, _ instance: LocalTestInstance) -> Int {
+        (instance.text(mbox)?.components("From sender@example.test ").count ?? 1) - 1
+    }
+
+    @Test("a temporary failure of the second of three targets: the retry delivers only the second")
+    func temporaryFailure() throws {
+        let instance = try LocalTestInstance(
+            aliases: "team: alice@virtual.test, $OUT/blocked/two.mbox, |/usr/bin/tee -a $OUT/three\n")
+        // The second target's parent is a regular file: ENOTDIR, for root too.
+        try SafeFile.writeDurably([], to: instance.out + "/blocked", mode: 0o644)
+        let id = try instance.enqueue(recipients: ["team@localhost.test"])
+        let request = instance.request(id, [(0, "team@localhost.test")])
+        let alice = instance.vmail + "/virtual.test/alice"
+
+        let first = instance.agent.handle(request).recipients[0]
+        #expect(first.status == .deferred, "\(first)")
+        #expect(first.text.contains("two.mbox"), "\(first.text)")
+        #expect(instance.maildirMessages(alice).count == 1)
+        #expect(instance.text(instance.out + "/three")?.components("Subject: hello").count == 2)
+        #expect(try instance.statuses(id) == [.pending])
+
+        unlink(instance.out + "/blocked")
+        mkdir(instance.out + "/blocked", 0o777)
+        chmod(instance.out + "/blocked", 0o777)
+        let second = instance.agent.handle(request).recipients[0]
+        #expect(second.status == .sent, "\(second)")
+        #expect(instance.maildirMessages(alice).count == 1)
+        #expect(Self.messages(in: instance.out + "/blocked/two.mbox", instance) == 1)
+        #expect(instance.text(instance.out + "/three")?.components("Subject: hello").count == 2)
+        #expect(try instance.statuses(id) == [.delivered])
+
+        let third = instance.agent.handle(request).recipients[0]
+        #expect(third.text == "already delivered")
+        #expect(instance.maildirMessages(alice).count == 1)
+    }
+
+    @Test("a permanent failure of one target bounces that target only; the others are delivered")
+    func permanentFailure() throws {
+        let instance = try LocalTestInstance(
+            aliases: "team: alice@virtual.test, \"|/bin/sh -c 'cat > /dev/null; exit 1'\", $OUT/three.mbox\n")
+        let (outcome, id) = try instance.deliver(to: "team@localhost.test")
+        #expect(outcome.status == .bounced && outcome.dsn == "5.3.0", "\(outcome)")
+        #expect(outcome.text.contains("/bin/sh") && outcome.text.contains("status 1"), "\(outcome.text)")
+        #expect(!outcome.text.contains("three.mbox") && !outcome.text.contains("maildir"), "\(outcome.text)")
+        #expect(instance.maildirMessages(instance.vmail + "/virtual.test/alice").count == 1)
+        #expect(Self.messages(in: instance.out + "/three.mbox", instance) == 1)
+        #expect(try instance.statuses(id) == [.pending])
+    }
+
+    @Test("a bounced target waits for a deferred one: one bounce at the end, nothing delivered twice")
+    func bounceAndDeferral() throws {
+        let instance = try LocalTestInstance(
+            aliases: "team: alice@virtual.test, \"|/bin/sh -c 'cat > /dev/null; exit 1'\","
+                + " \"|/bin/sh -c 'if [ -e $OUT/flag ]; then cat >> $OUT/three; else : > $OUT/flag; cat > /dev/null; exit 75; fi'\"\n")
+        let id = try instance.enqueue(recipients: ["team@localhost.test"])
+        let request = instance.request(id, [(0, "team@localhost.test")])
+        let first = instance.agent.handle(request).recipients[0]
+        #expect(first.status == .deferred && first.text.contains("exit 75"), "\(first)")
+        let second = instance.agent.handle(request).recipients[0]
+        #expect(second.status == .bounced && second.dsn == "5.3.0" && second.text.contains("status 1"), "\(second)")
+        #expect(instance.maildirMessages(instance.vmail + "/virtual.test/alice").count == 1)
+        #expect(instance.text(instance.out + "/three")?.components("Subject: hello").count == 2)
+    }
+
+    @Test("an alias with remote and local targets forwards the remote ones once, across a retry")
+    func forwardOnce() throws {
+        let instance = try LocalTestInstance(
+            aliases: "team: someone@remote.example, $OUT/blocked/two.mbox\n")
+        try SafeFile.writeDurably([], to: instance.out + "/blocked", mode: 0o644)
+        let id = try instance.enqueue(recipients: ["team@localhost.test"])
+        let request = instance.request(id, [(0, "team@localhost.test")])
+        #expect(instance.agent.handle(request).recipients[0].status == .deferred)
+        unlink(instance.out + "/blocked")
+        mkdir(instance.out + "/blocked", 0o777)
+        chmod(instance.out + "/blocked", 0o777)
+        #expect(instance.agent.handle(request).recipients[0].status == .sent)
+        #expect(instance.queue.messages(in: .incoming).count == 1)
     }
 }

@@ -6,6 +6,7 @@ import AviaryIPC
 import AviaryLocal
 import AviaryQueue
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -14,16 +15,23 @@ import Glibc
 /// A temporary instance for the local delivery agent: queue tree, alias and users tables, virtual
 /// mailbox base and an `out/` directory for file and command deliveries, all under one /tmp directory.
 ///
-/// `mail_owner` and `default_privs` name an account that does not exist, so that even as root the agent
-/// never switches its effective user id: `seteuid` changes every thread of the test process at once and
-/// would disturb tests running in parallel. (The root-only test that checks `setpriv` for commands uses
-/// its own settings, where only a child process changes user.)
+/// As root, `mail_owner` and `default_privs` are `nobody`, and what the agent writes as them (virtual
+/// Maildirs, the queue for forwarding, alias files and commands) belongs to nobody: the agent refuses to
+/// write anything as root for lack of an account. Its user switches change only the delivering thread
+/// (`Privileges.asUser`), so tests running in parallel are not disturbed. Without root no account is
+/// looked up and everything runs as the invoking user.
 final class LocalTestInstance {
     static let noAccount = "aviary-test-no-such-account"
+    /// The account the agent writes as when the tests run as root.
+    static let unprivileged = Privileges.isRoot ? SystemAccount.named("nobody") : nil
 
     let root: String
     let queue: QueueDirectory
     let agent: LocalDeliveryAgent
+    /// What the agent logged.
+    let log = CapturedLog()
+    /// The agent's clock: the system's, moved on by the test.
+    let clock = TestClock()
 
     var out: String { root + "/out" }
     var vmail: String { root + "/vmail" }
@@ -35,10 +43,14 @@ final class LocalTestInstance {
         root = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         // Traversable by everyone, and out/ writable by everyone, for commands run as another user.
         chmod(root, 0o755)
+        if Privileges.isRoot { precondition(Self.unprivileged != nil, "as root the local tests need an account nobody") }
+        let owner = Self.unprivileged
         queue = QueueDirectory(root: root + "/spool")
-        try queue.prepare(owner: nil)
+        try queue.prepare(owner: owner)
         try SafeFile.makeDirectories(root + "/out", mode: 0o777)
         chmod(root + "/out", 0o777)
+        try SafeFile.makeDirectories(root + "/vmail", mode: 0o700)
+        if let owner { chown(root + "/vmail", owner.uid, owner.gid) }
         let aliasText = aliases.replacing("$OUT", with: root + "/out")
         try SafeFile.writeDurably(Array(aliasText.utf8), to: root + "/aliases", mode: 0o644)
         try SafeFile.writeDurably(Array(users.utf8), to: root + "/users", mode: 0o644)
@@ -51,12 +63,13 @@ final class LocalTestInstance {
             virtual_mailbox_maps = passwd-file:\(root)/users
             virtual_mailbox_base = \(root)/vmail
             alias_maps = hash:\(root)/aliases
-            mail_owner = \(Self.noAccount)
-            default_privs = \(Self.noAccount)
+            mail_owner = \(owner?.name ?? Self.noAccount)
+            default_privs = \(owner?.name ?? Self.noAccount)
             command_time_limit = 120s
             \(extra)
             """, directory: root)
-        agent = LocalDeliveryAgent(config: config, logger: Logger(label: "local-test") { _ in SwiftLogNoOpLogHandler() })
+        agent = LocalDeliveryAgent(
+            config: config, logger: log.logger(label: "local-test", level: .info), now: { [clock] in clock.now })
     }
 
     deinit { TemporaryDirectory.removeTree(root) }
@@ -104,4 +117,13 @@ final class LocalTestInstance {
     }
 
     func text(_ path: String) -> String? { try? SafeFile.readText(path) }
+}
+
+/// The system clock plus an offset the test moves forward.
+final class TestClock: Sendable {
+    private let offset = Atomic<Int>(0)
+
+    var now: Int { Int(time(nil)) + offset.load(ordering: .relaxed) }
+
+    func advance(by seconds: Int) { offset.add(seconds, ordering: .relaxed) }
 }

@@ -27,7 +27,7 @@ struct QueueDirectoryTests {
             #expect(subdirectories == (Array("0123456789") + Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ")).map { String($0) })
             #expect(permissions(of: queue.path(of: name) + "/Q") == name.mode)
         }
-        #expect(Set(QueueName.allCases.filter(\.isHashed)) == [.deferred, .defer])
+        #expect(Set(QueueName.allCases.filter(\.isHashed)) == [.deferred, .defer, .targets])
     }
 
     @Test("prepare may run again, and puts a changed mode back")

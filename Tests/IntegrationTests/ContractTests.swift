@@ -1,3 +1,5 @@
+import AviaryCore
+import AviaryQueue
 import AviaryTestSupport
 import Foundation
 import Testing
@@ -121,6 +123,36 @@ extension Integration {
             let listing = try await instance.run("aviary", ["queue", "list", "-c", instance.directory])
             check(!listing.standardOutput.contains(name), "corrupt files are not listed as mail: \(listing)", instance)
         }
+        @Test("a queue file qmgr cannot read (EACCES) is deferred and delivered once readable, never moved to corrupt/")
+        func unreadableQueueFile() async throws {
+            let instance = try Current.required()
+            let token = uniqueToken("unreadable")
+            // Written as the test process (root in CI, where qmgr runs as mail_owner), mode 0: qmgr may rename
+            // it but not open it.
+            let queue = QueueDirectory(root: instance.spool)
+            let writer = try QueueWriter(
+                directory: queue, queue: .hold,
+                envelope: QueueEnvelope(
+                    arrivalTime: Date().timeIntervalSince1970, sender: "bob@elsewhere.test",
+                    recipients: [QueueRecipient(address: "alice@example.test")]))
+            try writer.append(Array("Subject: \(token)\r\n\r\nbody\r\n".utf8))
+            let id = try writer.commit()
+            chmod(queue.path(of: id, in: .hold), 0)
+            try queue.move(id, from: .hold, to: .incoming)
+            queue.wakeQueueManager()
+
+            let warning = try await instance.awaitLogLine(containing: "\(id)", "cannot read queue file")
+            check(warning.contains("try again"), warning, instance)
+            try await require(instance, "\(id) in deferred/") { SafeFile.exists(queue.path(of: id, in: .deferred)) }
+            check(!SafeFile.exists(queue.path(of: id, in: .corrupt)), "moved to corrupt/", instance)
+
+            chmod(queue.path(of: id, in: .deferred), 0o600)
+            instance.give(queue.path(of: id, in: .deferred), to: instance.mailOwner)
+            let flushed = try await instance.run("aviary", ["queue", "flush", "-c", instance.directory])
+            check(flushed.isSuccess, "\(flushed)", instance)
+            _ = try await instance.awaitMessage(for: "alice", containing: token)
+        }
+
         @Test("one message to alice and to a remote address: alice gets it now, only the remote recipient stays queued")
         func mixedRecipients() async throws {
             let instance = try Current.required()

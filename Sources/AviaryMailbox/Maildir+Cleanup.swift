@@ -1,0 +1,33 @@
+import AviaryCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+extension Maildir {
+    /// How long a file may sit in `tmp/` untouched before it counts as left by a dead writer: 36 hours, the
+    /// age after which the Maildir convention lets anyone remove it (cr.yp.to/proto/maildir.html).
+    public static let staleTemporaryAge = 36 * 3600
+
+    /// Removes the files of `tmp/` neither read nor written for `staleTemporaryAge` seconds before `now`
+    /// (a delivery killed between tmp/ and new/ leaves one). Only regular files; nothing else is touched.
+    /// Best effort: a file that cannot be examined or removed stays for the next look.
+    /// - Returns: the names removed, for the log.
+    public func removeStaleTemporaryFiles(now: Int) -> [String] {
+        let directory = path(of: .tmp)
+        let cutoff = now - Self.staleTemporaryAge
+        var removed: [String] = []
+        for name in ((try? SafeFile.listDirectory(directory)) ?? []).sorted() {
+            let file = directory + "/" + name
+            var info = stat()
+            // The convention speaks of access; on noatime mounts only the modification time moves: both old.
+            guard lstat(file, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
+                info.st_mtim.tv_sec < cutoff, info.st_atim.tv_sec < cutoff
+            else { continue }
+            if unlink(file) == 0 { removed.append(name) }
+        }
+        return removed
+    }
+}
