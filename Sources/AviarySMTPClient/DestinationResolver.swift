@@ -49,9 +49,12 @@ struct DestinationResolver {
     private func mxTargets(_ records: [MXRecord], port: Int) -> Result<[SMTPTarget], Failure> {
         var targets: [SMTPTarget] = []
         var lastFailure: Failure?
+        let best = records.first?.preference
         for record in records where !isFull(targets) {
             switch hostTargets(record.host, port: port, failureIsFinal: false) {
-            case .success(let found): targets += found
+            case .success(var found):
+                for index in found.indices { found[index].isBestMX = record.preference == best }
+                targets += found
             case .failure(let failure): lastFailure = failure
             }
         }

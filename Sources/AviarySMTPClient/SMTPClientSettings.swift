@@ -24,6 +24,8 @@ public enum SMTPTLSLevel: String, Sendable, CaseIterable {
 public struct SMTPClientSettings: Sendable {
     public var queue: QueueDirectory
     public var heloName: String
+    /// `myhostname`: a server that calls itself this is us (loop detection).
+    public var myHostname: String
     public var resolver: DNSResolver
     public var connectTimeout: TimeAmount
     public var heloTimeout: TimeAmount
@@ -53,6 +55,7 @@ public struct SMTPClientSettings: Sendable {
     public init(config: MainConfig) {
         queue = QueueDirectory(root: config.string(.queueDirectory))
         heloName = config.string(.smtpHeloName)
+        myHostname = config.string(.myhostname)
         let resolverText = config.string(.dnsResolverAddress)
         resolver = DNSResolver(resolverAddress: resolverText) ?? DNSResolver()
         func time(_ parameter: Parameter) -> TimeAmount { .seconds(Int64(max(1, config.seconds(parameter)))) }

@@ -12,6 +12,10 @@ struct SMTPTarget: Sendable {
     var hostName: String
     var address: String
     var port: Int
+    /// Whether this host is (one of) the most preferred for the destination: the best MX, or the host itself
+    /// when there is no MX. A loop back to ourselves bounces there; from a less preferred MX (we are a backup
+    /// MX and the better ones are down) it only defers.
+    var isBestMX = true
     /// `mx.example.test[127.0.0.1]:25`.
     var relay: String { "\(hostName)[\(address)]:\(port)" }
     /// `mx.example.test[127.0.0.1]`, as Postfix quotes a host in result texts.
@@ -112,6 +116,7 @@ struct SMTPSession {
                 text: "host \(target.hostText) refused to talk to me: \(greeting.singleLineText)",
                 remoteReply: greeting.singleLineText, reachedServer: true)
         }
+        if let failure = loopCheck(greeting, "greeted me") { return failure }
         if let failure = try hello() { return failure }
         if let failure = try negotiateTLS() { return failure }
         if let failure = try authenticate() { return failure }
@@ -122,6 +127,7 @@ struct SMTPSession {
     mutating func hello() throws(SMTPClientError) -> SessionEnd? {
         let ehlo = try command("EHLO \(settings.heloName)", timeout: settings.heloTimeout, stage: "sending EHLO")
         if ehlo.code == 250 {
+            if !isEncrypted, let failure = loopCheck(ehlo, "replied to HELO/EHLO") { return failure }
             capabilities = SMTPCapabilities(ehloReply: ehlo)
             return nil
         }
@@ -135,6 +141,21 @@ struct SMTPSession {
         }
         let verb = reply == ehlo ? "EHLO" : "HELO"
         return siteFailure(reply, command: verb)
+    }
+
+    /// Postfix's loop detection: a server that names itself with our own `myhostname` (in its greeting or its
+    /// EHLO reply) is us, reached through an MX record or a route that points back here. Delivering would send
+    /// the message round until hopcount_limit; instead it bounces with 5.4.6 "loops back to myself" (defers when
+    /// we were only a backup MX).
+    func loopCheck(_ reply: SMTPReply, _ how: String) -> SessionEnd? {
+        guard let first = reply.lines.first, !settings.myHostname.isEmpty,
+            first.split(separator: " ", maxSplits: 1).first.map({ $0.lowercased() == settings.myHostname.lowercased() }) == true
+        else { return nil }
+        logger.warning("host \(target.hostText) \(how) with my own hostname \(settings.myHostname)")
+        let text = "mail for \(nextHop.text) loops back to myself"
+        return target.isBestMX
+            ? .hostFailed(.bounced, dsn: "5.4.6", text: text, reachedServer: true)
+            : .hostFailed(.deferred, dsn: "4.4.6", text: text, reachedServer: true)
     }
 
     /// Sends one command line and reads its reply.

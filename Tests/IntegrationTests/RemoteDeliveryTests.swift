@@ -159,3 +159,35 @@ extension Integration {
         }
     }
 }
+
+extension Integration {
+    @Suite("Mail loops", .serialized)
+    struct MailLoops {
+        @Test("a route that leads back to this server bounces with 5.4.6 mail for X loops back to myself, instead of going round")
+        func loopsBackToMyself() async throws {
+            let port = freePort()
+            try await withInstance(
+                try TestInstance(
+                    mainCf: [("transport_maps", "texthash:DIR/transport"), ("relay_domains", "loop.test")],
+                    masterCf: [
+                        "127.0.0.1:0 inet n - n - - smtpd", "127.0.0.7:\(port) inet n - n - - smtpd",
+                        "qmgr unix n - n 300 1 qmgr", "local unix - n n - - local", "smtp unix - - n - - smtp",
+                    ])
+            ) { instance in
+                try instance.writeFile("transport", ["loop.test smtp:[127.0.0.7]:\(port)"])
+                try await instance.start()
+                let sent = try await instance.swaks(to: "someone@loop.test", from: "alice@example.test")
+                check(sent.isSuccess, "\(sent)", instance)
+                try await instance.awaitLogLine(containing: "greeted me with my own hostname mail.example.test")
+                try await instance.awaitLogLine(
+                    containing: "to=<someone@loop.test>", "dsn=5.4.6", "status=bounced (mail for [127.0.0.7]:\(port) loops back to myself)")
+                try await require(instance, "the bounce in alice's Maildir") {
+                    instance.maildirMessages("alice").contains {
+                        String(decoding: $0, as: UTF8.self).contains("loops back to myself")
+                    }
+                }
+                check(instance.log().components(separatedBy: "someone@loop.test").count < 6, "the message went round", instance)
+            }
+        }
+    }
+}
