@@ -90,7 +90,7 @@ public struct LocalDeliveryAgent: Sendable {
             }
         }
         do throws(DeliveryFailure) {
-            try write(file: file, to: target, recipient: recipient.address)
+            try write(file: file, to: target, recipient: recipient.address, receipt: Self.receipt(id, recipient, target))
             return finish(.sent, "2.0.0", target.sentText)
         } catch {
             return finish(error.isPermanent ? .bounced : .deferred, error.status, error.text)
@@ -161,7 +161,7 @@ public struct LocalDeliveryAgent: Sendable {
                 continue
             }
             do throws(DeliveryFailure) {
-                try write(file: file, to: target, recipient: recipient.address)
+                try write(file: file, to: target, recipient: recipient.address, receipt: Self.receipt(id, recipient, target))
                 texts.append(target.sentText)
                 guard record(TargetOutcome(recipientIndex: recipient.index, target: target.key)) else { break }
             } catch {
@@ -197,7 +197,17 @@ public struct LocalDeliveryAgent: Sendable {
         return (.sent, "2.0.0", texts.isEmpty ? "every target already delivered" : texts.joined(separator: ", "))
     }
 
-    private func write(file: QueueFile, to target: DeliveryTarget, recipient: String) throws(DeliveryFailure) {
+    /// The name of one delivery of this message to this recipient and target, the same at every attempt
+    /// (Maildir.wasDelivered): the queue ID, the recipient's index and a hash of the target.
+    static func receipt(_ id: QueueID, _ recipient: DeliveryRequest.Recipient, _ target: DeliveryTarget) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across processes, unlike Hasher
+        for byte in target.key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return "\(id.rawValue).\(recipient.index).\(String(hash, radix: 16))"
+    }
+
+    private func write(
+        file: QueueFile, to target: DeliveryTarget, recipient: String, receipt: String
+    ) throws(DeliveryFailure) {
         let envelope = file.envelope
         let prefix = "Return-Path: <\(envelope.sender)>\r\nDelivered-To: \(recipient)\r\n"
         let message = MessageSource.file(file.file, offset: file.messageOffset, length: file.messageLength)
@@ -208,8 +218,14 @@ public struct LocalDeliveryAgent: Sendable {
                     let maildir = Maildir(path: path)
                     try SafeFile.makeDirectories(path, mode: 0o700)
                     try maildir.create(mode: 0o700)
-                    try maildir.deliver(
-                        message, prefix: prefix, hostname: settings.hostname, sizeLimit: settings.mailboxSizeLimit)
+                    if maildir.wasDelivered(receipt: receipt) {
+                        // An earlier attempt delivered it and was killed before it could say so.
+                        logger.info("\(path): already delivered by an earlier attempt (receipt \(receipt)); not again")
+                    } else {
+                        try maildir.deliver(
+                            message, prefix: prefix, hostname: settings.hostname, sizeLimit: settings.mailboxSizeLimit,
+                            receipt: receipt)
+                    }
                     // As the owner, after the delivery: the clean-up never stands in its way.
                     let now = self.now()
                     guard maildirCleanup.isDue(maildir.path, now: now) else { return }

@@ -26,7 +26,8 @@ extension Maildir {
             guard lstat(file, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
                 info.st_mtim.tv_sec < cutoff, info.st_atim.tv_sec < cutoff
             else { continue }
-            if unlink(file) == 0 { removed.append(name) }
+            // A delivery receipt (see wasDelivered) has done its work by now: not worth a log line.
+            if unlink(file) == 0 && !name.hasPrefix(Self.receiptPrefix) { removed.append(name) }
         }
         return removed
     }

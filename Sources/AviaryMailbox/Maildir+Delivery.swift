@@ -22,6 +22,8 @@ extension Maildir {
     ///   - mode: permissions of the new file.
     ///   - sizeLimit: the largest the message file may be (`mailbox_size_limit`, which for a Maildir bounds
     ///     each message file, as in Postfix's local); 0: no limit.
+    ///   - receipt: a name unique to this delivery of this message (the queue ID, recipient and target), the
+    ///     same at every attempt: see `wasDelivered(receipt:)`.
     /// - Returns: the file name in `new/`, e.g. `1700000000.M123456P4242Q1.host,S=2048,W=2101`.
     /// - Throws: `MailboxError` (`messageUnreadable` when `message` failed, `full` beyond `sizeLimit`, `io`
     ///   otherwise).
@@ -31,11 +33,26 @@ extension Maildir {
         prefix: String = "",
         hostname: String? = nil,
         mode: mode_t = 0o600,
-        sizeLimit: Int64 = 0
+        sizeLimit: Int64 = 0,
+        receipt: String? = nil
     ) throws(MailboxError) -> String {
         let hostname = hostname ?? Self.systemHostname()
-        let (file, uniqueName) = try createTemporaryFile(hostname: hostname, mode: mode)
-        let temporaryPath = path(of: .tmp) + "/" + uniqueName
+        let file: FileDescriptor
+        let uniqueName: String
+        let temporaryPath: String
+        if let receipt {
+            temporaryPath = receiptPath(receipt)
+            unlink(temporaryPath)  // a stale receipt (see wasDelivered): this attempt starts afresh
+            do throws(SystemError) {
+                file = try SafeFile.createExclusive(temporaryPath, mode: mode)
+            } catch {
+                throw MailboxError.system(error, "cannot create message file in maildir")
+            }
+            uniqueName = Self.makeUniqueName(hostname: hostname)
+        } else {
+            (file, uniqueName) = try createTemporaryFile(hostname: hostname, mode: mode)
+            temporaryPath = path(of: .tmp) + "/" + uniqueName
+        }
         do throws(MailboxError) {
             var writer = MailboxFileWriter(
                 file: file, quotesFromLines: false, byteLimit: sizeLimit > 0 ? Int(clamping: sizeLimit) : nil)
@@ -54,11 +71,32 @@ extension Maildir {
             file.close()
             return try moveToNew(
                 temporaryPath, uniqueName: uniqueName, size: writer.byteCount, virtualSize: writer.crlfSize,
-                hostname: hostname)
+                hostname: hostname, keepsTemporary: receipt != nil)
         } catch {
             unlink(temporaryPath)
             throw error
         }
+    }
+
+    /// Whether a delivery with this receipt has already put the message into this Maildir.
+    ///
+    /// Exactly once across a kill of the delivering process: a delivery with a receipt writes the message in
+    /// `tmp/` under the receipt's name and, once it is hard-linked into `new/`, leaves that `tmp/` name in
+    /// place. Killed after the link and before the queue manager heard of the delivery, the retry finds the
+    /// `tmp/` name with a second link (in `new/`, or in `cur/` where a reader has since moved it: a rename
+    /// keeps the inode) and delivers nothing. A `tmp/` name with one link is a write that never reached
+    /// `new/` (or whose message the user has since deleted): the delivery goes ahead. Receipts are removed
+    /// with other `tmp/` files after 36 hours; the queue retries long before. (A power loss can still lose
+    /// a receipt whose `new/` link survived: `tmp/` is not fsynced, as Maildir writers never do.)
+    public func wasDelivered(receipt: String) -> Bool {
+        var info = stat()
+        return lstat(receiptPath(receipt), &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && info.st_nlink >= 2
+    }
+
+    static let receiptPrefix = "aviary-receipt."
+
+    private func receiptPath(_ receipt: String) -> String {
+        path(of: .tmp) + "/" + Self.receiptPrefix + receipt
     }
 
     /// Creates a new file in `tmp/` under a new unique name and returns it with that name.
@@ -86,7 +124,8 @@ extension Maildir {
         uniqueName: String,
         size: Int,
         virtualSize: Int,
-        hostname: String
+        hostname: String,
+        keepsTemporary: Bool
     ) throws(MailboxError) -> String {
         var uniqueName = uniqueName
         for _ in 0..<3 {
@@ -117,7 +156,7 @@ extension Maildir {
                 } catch {
                     throw MailboxError.system(error, "cannot move message into maildir")
                 }
-            } else {
+            } else if !keepsTemporary {
                 // The message is in new/ already; a tmp/ name left behind is only clutter.
                 unlink(temporaryPath)
             }
@@ -126,6 +165,7 @@ extension Maildir {
             } catch {
                 // Not durable means not delivered: take it back so that a retry cannot make a duplicate.
                 unlink(finalPath)
+                if keepsTemporary { unlink(temporaryPath) }
                 throw MailboxError.system(error, "cannot sync maildir")
             }
             return finalName

@@ -24,7 +24,8 @@ struct LocalDeliveryAgentTests {
         let maildir = instance.vmail + "/virtual.test/alice"
         #expect(instance.maildirMessages(maildir) == [Self.delivered])
         #expect(SafeFile.isDirectory(maildir + "/cur") && SafeFile.isDirectory(maildir + "/tmp"))
-        #expect(try SafeFile.listDirectory(maildir + "/tmp") == [])
+        // Only the delivery's receipt (Maildir.wasDelivered) stays in tmp/.
+        #expect(try SafeFile.listDirectory(maildir + "/tmp").map { $0.hasPrefix("aviary-receipt.\(id.rawValue).0.") } == [true])
         #expect(try instance.statuses(id) == [.delivered])
     }
 
@@ -368,6 +369,27 @@ extension StringProtocol {
     }
 }
 
+@Suite("local delivery agent: exactly once across a kill")
+struct LocalReceiptTests {
+    @Test("a delivery repeated after local was killed before its result was recorded does not write a second copy")
+    func repeatedDelivery() throws {
+        let instance = try LocalTestInstance()
+        let id = try instance.enqueue(recipients: ["alice@virtual.test"])
+        let first = instance.agent.handle(instance.request(id, [(0, "alice@virtual.test")]))
+        #expect(first.recipients.map(\.status) == [.sent])
+        // What a kill between the Maildir link and the status byte leaves: the recipient still pending.
+        let file = try QueueFile(path: instance.queue.path(of: id, in: .active), forUpdate: true)
+        try file.setStatus(.pending, ofRecipient: 0)
+        let again = instance.agent.handle(instance.request(id, [(0, "alice@virtual.test")]))
+        #expect(again.recipients.map(\.status) == [.sent])
+        #expect(instance.maildirMessages(instance.vmail + "/virtual.test/alice").count == 1)
+        // Another message to the same user is a delivery of its own.
+        let (other, _) = try instance.deliver(to: "alice@virtual.test")
+        #expect(other.status == .sent)
+        #expect(instance.maildirMessages(instance.vmail + "/virtual.test/alice").count == 2)
+    }
+}
+
 @Suite("local delivery agent: Maildir tmp/ clean-up")
 struct LocalMaildirCleanupTests {
     @Test("a delivery into a Maildir removes its tmp/ files older than 36 hours, at most once an hour per Maildir")
@@ -389,7 +411,7 @@ struct LocalMaildirCleanupTests {
         // An hour later it looks again.
         instance.clock.advance(by: 3601)
         _ = try instance.deliver(to: "alice@virtual.test")
-        #expect(try SafeFile.listDirectory(tmp) == [])
+        #expect(try SafeFile.listDirectory(tmp).filter { !$0.hasPrefix("aviary-receipt.") } == [])
         #expect(instance.maildirMessages(instance.vmail + "/virtual.test/alice").count == 3)
     }
 }
