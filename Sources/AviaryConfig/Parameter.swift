@@ -192,6 +192,9 @@ extension Parameter {
         "forward_path", .list, "$home/.forward", ".forward files to look for.")
     public static let allowMailToCommands = Parameter(
         "allow_mail_to_commands", .list, "alias, forward", "Where |command deliveries are allowed.")
+    public static let strictMailboxOwnership = Parameter(
+        "strict_mailbox_ownership", .boolean, "yes",
+        "Defer delivery into a system mailbox (mbox) that is not owned by its recipient, as Postfix does.")
     public static let allowMailToFiles = Parameter(
         "allow_mail_to_files", .list, "alias, forward", "Where /file deliveries are allowed.")
     public static let defaultPrivs = Parameter(
@@ -246,7 +249,8 @@ extension Parameter {
         .imapdAuthFailureDelay, .imapdTLSAuthOnly, .imapdTLSCertFile, .imapdTLSKeyFile, .imapdTLSWrappermode,
         .imapdSASLMechanisms, .imapdConnectionLimit, .imapdAppendLimit, .imapdSpecialUseFolders, .imapdMailboxService,
         .aliasMaps, .aliasDatabase, .virtualMailboxDomains, .virtualMailboxMaps, .virtualMailboxBase, .homeMailbox,
-        .mailSpoolDirectory, .mailboxSizeLimit, .recipientDelimiter, .forwardPath, .allowMailToCommands, .allowMailToFiles,
+        .mailSpoolDirectory, .mailboxSizeLimit, .strictMailboxOwnership, .recipientDelimiter, .forwardPath, .allowMailToCommands,
+        .allowMailToFiles,
         .defaultPrivs, .commandTimeout,
         .queueRunDelay, .minimalBackoffTime, .maximalBackoffTime, .maximalQueueLifetime, .bounceQueueLifetime,
         .defaultProcessLimit, .doubleBounceSender, .maxUse, .maxIdle, .serviceThrottleTime,

@@ -234,11 +234,19 @@ public struct LocalDeliveryAgent: Sendable {
                     }
                 }
             case .mbox(let path, let owner):
-                if let owner { try createSpoolFile(path, for: owner) }
-                try runAs(owner) {
-                    try Mbox(path: path).deliver(
-                        message, sender: envelope.sender, prefix: prefix, locking: MboxLocking(dotLockMayFail: true),
-                        sizeLimit: settings.mailboxSizeLimit)
+                if let owner {
+                    try createSpoolFile(path, for: owner)
+                    try checkOwnership(of: path, owner)
+                }
+                // As Postfix's local: the dot-lock as this process (root, for a spool directory the user may
+                // not write), and a failed dot-lock defers; the append as the user.
+                let mbox = Mbox(path: path)
+                try mbox.withDotLock(MboxLocking()) {
+                    try runAs(owner) {
+                        try mbox.deliver(
+                            message, sender: envelope.sender, prefix: prefix, locking: MboxLocking(usesDotLock: false),
+                            sizeLimit: settings.mailboxSizeLimit)
+                    }
                 }
             case .file(let path, let owner):
                 try runAs(owner) {
@@ -275,6 +283,15 @@ public struct LocalDeliveryAgent: Sendable {
     /// then runs as the user. The empty file gets its owner under a temporary name and only then appears
     /// under the mailbox's name (rename without replacing): a concurrent delivery never finds a mailbox
     /// still owned by root, which it could not open as the user.
+    /// Postfix's strict_mailbox_ownership: a system mailbox that belongs to someone else (a mistake, or a file
+    /// planted to receive someone's mail) is not written.
+    private func checkOwnership(of path: String, _ owner: SystemAccount) throws(DeliveryFailure) {
+        var info = stat()
+        guard settings.isMailboxOwnershipStrict, lstat(path, &info) == 0, info.st_uid != owner.uid else { return }
+        logger.warning("specify \"strict_mailbox_ownership = no\" to ignore mailbox ownership mismatch")
+        throw .temporary("4.2.0", "destination \(path) is not owned by recipient")
+    }
+
     private func createSpoolFile(_ path: String, for owner: SystemAccount) throws {
         guard Privileges.isRoot, !SafeFile.exists(path) else { return }
         let temporary = SafeFile.directoryName(of: path) + "/.\(SafeFile.baseName(of: path)).\(getpid()).new"

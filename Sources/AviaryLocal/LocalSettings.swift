@@ -16,6 +16,8 @@ public struct LocalSettings: Sendable {
     public var commandTimeLimit: Int
     /// mailbox_size_limit: the largest an mbox or /file target may grow to, and the largest Maildir message file; 0: no limit.
     public var mailboxSizeLimit: Int64
+    /// `strict_mailbox_ownership`: a system mailbox owned by someone else defers instead of being written.
+    public var isMailboxOwnershipStrict: Bool
     /// As root: who owns the queue and virtual mailboxes (`mail_owner`), and who runs alias commands and files
     /// (`default_privs`). Nil without root, where nothing switches user; as root, nil means the parameter
     /// names no usable account and `mailOwnerProblem` or `defaultPrivilegesProblem` says why.
@@ -37,6 +39,7 @@ public struct LocalSettings: Sendable {
         filesAllowedFrom = Set(config.list(.allowMailToFiles).map { $0.lowercased() })
         commandTimeLimit = max(1, config.seconds(.commandTimeout))
         mailboxSizeLimit = Int64(max(0, config.integer(.mailboxSizeLimit)))
+        isMailboxOwnershipStrict = config.bool(.strictMailboxOwnership)
         if Privileges.isRoot {
             (mailOwner, mailOwnerProblem) = Self.unprivilegedAccount(.mailOwner, config)
             (defaultPrivileges, defaultPrivilegesProblem) = Self.unprivilegedAccount(.defaultPrivs, config)

@@ -77,6 +77,16 @@ extension Mbox {
         return try body(file)
     }
 
+    /// Holds the `FILE.lock` dot-lock (as `locking` says) while `body` runs. For a caller that must create it
+    /// with other privileges than the ones it writes the mailbox with: Postfix's local takes the dot-lock of a
+    /// system mailbox as root (a user may not create files in /var/mail) and appends as the user, with
+    /// `usesDotLock: false` for the append itself.
+    public func withDotLock<T>(_ locking: MboxLocking, _ body: () throws -> T) throws -> T {
+        let dotLockPath = try acquireDotLock(locking)
+        defer { if let dotLockPath { unlink(dotLockPath) } }
+        return try body()
+    }
+
     private func openMailbox(_ access: Access) throws(MailboxError) -> FileDescriptor {
         do throws(SystemError) {
             switch access {

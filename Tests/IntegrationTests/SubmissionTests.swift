@@ -457,6 +457,32 @@ struct SubmissionTests {
         }
     }
 
+    @Test(
+        "a system mailbox owned by someone else is not written (strict_mailbox_ownership): deferred, then delivered once it is the user's",
+        .enabled(if: getuid() == 0))
+    func mailboxOwnership() async throws {
+        try await SubmissionInstance.with { instance in
+            // Planted by someone else: root's file where the user's mailbox belongs.
+            try instance.write(instance.mbox, [], mode: 0o600)
+            try await instance.startMaster()
+            let token = SubmissionInstance.token("owner")
+            let sent = try await instance.submit([instance.user], input: "Subject: \(token)\n\nmine\n")
+            #expect(sent.status == 0, "\(sent)")
+            let deferred = await instance.waitUntil {
+                instance.text(instance.maillog).contains("destination \(instance.mbox) is not owned by recipient")
+            }
+            #expect(deferred, "\(instance.report())")
+            #expect(instance.text(instance.maillog).contains("strict_mailbox_ownership = no"))
+            #expect(instance.messages(in: instance.mbox, containing: token).isEmpty)
+            let account = try #require(SystemAccount.named(instance.user))
+            #expect(chown(instance.mbox, account.uid, account.gid) == 0)
+            let flushed = try await instance.run(SubmissionInstance.binaries + "/aviary", ["queue", "flush", "-c", instance.etc])
+            #expect(flushed.status == 0, "\(flushed)")
+            let delivered = await instance.awaitMessages(token)
+            #expect(delivered.count == 1, "\(instance.report())")
+        }
+    }
+
     @Test("a message submitted while master is down waits in maildrop/ and is delivered once master starts")
     func masterDown() async throws {
         try await SubmissionInstance.with { instance in
