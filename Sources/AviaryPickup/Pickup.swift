@@ -79,8 +79,11 @@ public struct Pickup {
         do {
             file = try QueueFile(path: path)
         } catch {
-            if error.systemError?.code == ENOENT { return false }
-            quarantine(id, "unreadable maildrop file: \(error.reason)")
+            switch error.disposition {
+            case .gone: break
+            case .corrupt: quarantine(id, "unreadable maildrop file: \(error.reason)")
+            case .retry: logger.warning("\(id): cannot read the maildrop file: \(error.reason); trying again later")
+            }
             return false
         }
         let info: stat

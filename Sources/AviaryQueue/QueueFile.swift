@@ -17,6 +17,27 @@ public struct QueueFileError: Error, CustomStringConvertible, Sendable {
         self.reason = reason
         self.systemError = systemError
     }
+
+    /// What a reader (qmgr, pickup) does with a file that did not open or parse.
+    public enum Disposition: Equatable, Sendable {
+        /// Not there any more (delivered, or taken by the administrator): nothing to do.
+        case gone
+        /// Wrong in itself: kept in corrupt/ for a human, since no retry can make it parse.
+        case corrupt
+        /// Reading failed (EIO, EMFILE, EACCES, ENOMEM...): the file may be fine, so it waits for a retry.
+        case retry
+    }
+
+    /// Only what is wrong with the file itself is corruption: a parse failure, or a symbolic link (never a
+    /// queue file; O_NOFOLLOW says ELOOP). Any other system error is about this moment or this process.
+    public var disposition: Disposition {
+        guard let system = systemError else { return .corrupt }
+        switch system.code {
+        case ENOENT: return .gone
+        case ELOOP: return .corrupt
+        default: return .retry
+        }
+    }
 }
 
 /// An open queue file: its envelope and where its message content lies. One codec for everyone:

@@ -64,7 +64,7 @@ struct MessageDelivery {
         switch opened {
         case .success(let value): (envelope, size) = value
         case .failure(let error):
-            switch Self.disposition(of: error) {
+            switch error.disposition {
             case .gone:
                 return
             case .corrupt:
@@ -251,27 +251,6 @@ struct MessageDelivery {
 }
 
 extension MessageDelivery {
-    /// What to do with a queue file that did not open or parse.
-    enum OpenFailure: Equatable {
-        /// Not there any more (delivered, or taken by the administrator): nothing to do.
-        case gone
-        /// Wrong in itself: kept in corrupt/ for a human, since no retry can make it parse.
-        case corrupt
-        /// Reading failed (EIO, EMFILE, EACCES, ENOMEM...): the file may be fine, so it waits for a retry.
-        case retry
-    }
-
-    /// Only what is wrong with the file itself is corruption: a parse failure, or a symbolic link (never a
-    /// queue file; O_NOFOLLOW says ELOOP). Any other system error is about this moment or this process.
-    static func disposition(of error: QueueFileError) -> OpenFailure {
-        guard let system = error.systemError else { return .corrupt }
-        switch system.code {
-        case ENOENT: return .gone
-        case ELOOP: return .corrupt
-        default: return .retry
-        }
-    }
-
     /// Opens a queue file for recording outcomes; nil when it no longer exists (deleted or moved away).
     static func openIfPresent(_ path: String) throws(QueueFileError) -> QueueFile? {
         do {

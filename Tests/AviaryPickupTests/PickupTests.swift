@@ -220,6 +220,20 @@ struct PickupTests {
         #expect(file.envelope.recipients.first?.originalRecipient == "rfc822;Bob@mail.example.test")
     }
 
+    @Test("a maildrop file that cannot be read now (EACCES) waits for the next scan instead of going to corrupt/",
+          .enabled(if: !Privileges.isRoot, "root reads any file"))
+    func unreadableWaits() throws {
+        let fixture = try PickupFixture()
+        let id = try fixture.drop()
+        let path = fixture.queue.path(of: id, in: .maildrop)
+        #expect(chmod(path, 0) == 0)
+        #expect(fixture.pickup.scan().isEmpty)
+        #expect(fixture.files(.corrupt).isEmpty)
+        #expect(fixture.files(.maildrop) == [id.rawValue])
+        #expect(chmod(path, 0o644) == 0)
+        #expect(fixture.pickup.scan() == [id])
+    }
+
     @Test("a bad recipient with the null sender cannot be returned: the file is kept in corrupt/")
     func badRecipientNullSender() throws {
         let fixture = try PickupFixture()

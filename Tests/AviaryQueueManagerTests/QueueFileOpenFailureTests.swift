@@ -30,7 +30,7 @@ struct QueueFileOpenFailureTests {
         symlink(directory.path + "/garbage", directory.path + "/link")
         for name in ["garbage", "torn", "link"] {
             let error = try #require(Self.failure(directory.path + "/" + name))
-            #expect(MessageDelivery.disposition(of: error) == .corrupt, "\(name): \(error)")
+            #expect(error.disposition == .corrupt, "\(name): \(error)")
         }
     }
 
@@ -38,7 +38,7 @@ struct QueueFileOpenFailureTests {
     func gone() throws {
         let directory = TemporaryDirectory("qmgr-open")
         let error = try #require(Self.failure(directory.path + "/missing"))
-        #expect(MessageDelivery.disposition(of: error) == .gone)
+        #expect(error.disposition == .gone)
     }
 
     @Test("a read that fails (EISDIR here; EIO, EMFILE alike) is tried again later, not called corrupt")
@@ -47,10 +47,10 @@ struct QueueFileOpenFailureTests {
         mkdir(directory.path + "/dir", 0o700)
         let error = try #require(Self.failure(directory.path + "/dir"))
         #expect(error.systemError?.code == EISDIR)
-        #expect(MessageDelivery.disposition(of: error) == .retry)
+        #expect(error.disposition == .retry)
         for code in [EIO, EMFILE, ENFILE, EACCES, ENOMEM] {
             let synthetic = QueueFileError(path: "x", reason: "r", systemError: SystemError(code: code, operation: "open"))
-            #expect(MessageDelivery.disposition(of: synthetic) == .retry, "errno \(code)")
+            #expect(synthetic.disposition == .retry, "errno \(code)")
         }
     }
 
@@ -60,6 +60,6 @@ struct QueueFileOpenFailureTests {
         try SafeFile.writeDurably(Array("AVIARY-QUEUE 1\n".utf8), to: directory.path + "/locked", mode: 0)
         let error = try #require(Self.failure(directory.path + "/locked"))
         #expect(error.systemError?.code == EACCES)
-        #expect(MessageDelivery.disposition(of: error) == .retry)
+        #expect(error.disposition == .retry)
     }
 }
