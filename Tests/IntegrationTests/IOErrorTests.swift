@@ -2,10 +2,13 @@ import AviaryTestSupport
 import Foundation
 import Testing
 
+/// The system's cc, or the clang that comes with the Swift toolchain.
+let faultShimCompiler = ["cc", "clang", "gcc"].first { TestInstance.isAvailable($0) }
+
 extension Integration {
     /// Real processes with write, fsync and rename made to fail on command by a small LD_PRELOAD shim
-    /// (Tests/Faults/faultshim.c, built with cc here): nothing answered 250 may be lost, nothing half-written delivered.
-    @Suite("I/O errors", .serialized, .enabled(if: TestInstance.isAvailable("cc"), "needs a C compiler (cc) for the fault shim"))
+    /// (Tests/Faults/faultshim.c, built with cc or Swift's clang here): nothing answered 250 may be lost, nothing half-written delivered.
+    @Suite("I/O errors", .serialized, .enabled(if: faultShimCompiler != nil, "needs a C compiler (cc, or Swift's clang) for the fault shim"))
     struct IOErrors {
         static let shimSource = ((clientsDirectory as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent + "/Faults/faultshim.c"
 
@@ -30,7 +33,7 @@ extension Integration {
                 try TestInstance(mainCf: [("queue_run_delay", "1s"), ("minimal_backoff_time", "1s"), ("maximal_backoff_time", "2s")])
             ) { instance in
                 let shim = instance.directory + "/faultshim.so"
-                let built = try await instance.run("cc", ["-shared", "-fPIC", "-o", shim, Self.shimSource, "-ldl"])
+                let built = try await instance.run(try #require(faultShimCompiler), ["-shared", "-fPIC", "-o", shim, Self.shimSource, "-ldl"])
                 try #require(built.isSuccess, "\(built)")
                 try instance.makeOwnedDirectory(instance.directory + "/faults")
                 try await instance.start(environment: ["LD_PRELOAD": shim, "AVIARY_FAULTS": instance.directory + "/faults"])
