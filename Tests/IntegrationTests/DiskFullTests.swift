@@ -42,6 +42,22 @@ struct SmallFileSystem {
 
     /// Detaches the mount even if a process still has a directory in it open.
     func unmount() { umount2(path, Int32(MNT_DETACH)) }
+
+    /// Runs `body`, then stops the instance, unmounts and cleans up, whatever happened.
+    func whileMounted(for instance: TestInstance, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            print("instance at the error:\n\(instance.report())")
+            await instance.stop()
+            unmount()
+            await instance.cleanUp()
+            throw error
+        }
+        await instance.stop()
+        unmount()
+        await instance.cleanUp()
+    }
 }
 
 extension Integration {
@@ -55,7 +71,7 @@ extension Integration {
         func fullQueue() async throws {
             let instance = try TestInstance(mainCf: [("message_size_limit", "0"), ("queue_minfree", "1000000")])
             let disk = try SmallFileSystem(at: instance.spool, size: "8m")
-            do {
+            try await disk.whileMounted(for: instance) {
                 try await instance.start()
                 try disk.fill(leaving: 2_000_000)
                 // 3 MB with 2 MB free: the write fails part of the way; the session stays in step.
@@ -87,15 +103,7 @@ extension Integration {
                     instance.maildirMessages("alice").contains { String(decoding: $0.prefix(4096), as: UTF8.self).contains(token) }
                 }
                 check(instance.maildirMessages("alice").count == 1, "\(instance.maildirFiles("alice"))", instance)
-            } catch {
-                print("instance at the error:\n\(instance.report())")
-                await instance.stop()
-                disk.unmount()
-                await instance.cleanUp()
-                throw error
             }
-            await instance.cleanUp()
-            disk.unmount()
         }
 
         @Test(
@@ -104,7 +112,7 @@ extension Integration {
         func fullMailbox() async throws {
             let instance = try TestInstance(mainCf: [("minimal_backoff_time", "1s"), ("maximal_backoff_time", "2s"), ("queue_run_delay", "1s")])
             let disk = try SmallFileSystem(at: instance.vmail, size: "2m", owner: instance.mailOwner)
-            do {
+            try await disk.whileMounted(for: instance) {
                 try await instance.start()
                 try disk.fill(leaving: 100_000)
                 let token = uniqueToken("mailboxfull")
@@ -121,15 +129,7 @@ extension Integration {
                 }
                 let messages = instance.maildirMessages("alice")
                 check(messages.count == 1 && String(decoding: messages[0], as: UTF8.self).contains(token), "\(messages.count)", instance)
-            } catch {
-                print("instance at the error:\n\(instance.report())")
-                await instance.stop()
-                disk.unmount()
-                await instance.cleanUp()
-                throw error
             }
-            await instance.cleanUp()
-            disk.unmount()
         }
     }
 }
