@@ -158,6 +158,19 @@ class Instance:
                 found.append((int(stat_path.split("/")[2]), name))
         return found
 
+    def processes(self):
+        """'PID NAME' of every process whose command line names this instance's directory."""
+        found = []
+        for cmdline_path in glob.glob("/proc/[0-9]*/cmdline"):
+            try:
+                with open(cmdline_path, "rb") as f:
+                    words = f.read().split(b"\0")
+            except OSError:
+                continue
+            if any(self.dir.encode() in word for word in words) and int(cmdline_path.split("/")[2]) != os.getpid():
+                found.append(f"{cmdline_path.split('/')[2]} {words[0].decode(errors='replace')}")
+        return found
+
     def stop(self):
         self.aviary("stop", timeout=60)
         pid = self.master_pid()
@@ -361,6 +374,18 @@ def main():
         unacknowledged = {t for t, (_, ack, _) in ledger.sent.items() if not ack}
         unacknowledged_delivered = sum(1 for t in unacknowledged if counts.get(t, 0) + sink_counts.get(t, 0) > 0)
         queue_text = instance.aviary("queue", "list").stdout
+        # Then master stops: every process of the instance must go with it (none stuck as an orphan).
+        if sink:
+            sink.kill()
+            sink.wait()
+        instance.stop()
+        orphans = []
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            orphans = instance.processes()
+            if not orphans:
+                break
+            time.sleep(0.5)
         summary = {
             "seed": seed,
             "kills": len(kills),
@@ -376,6 +401,7 @@ def main():
             "unacknowledged": len(unacknowledged),
             "unacknowledged_delivered": unacknowledged_delivered,
             "queue_empty": "Mail queue is empty" in queue_text,
+            "orphans": len(orphans),
         }
         print(json.dumps(summary))
         if missing:
@@ -384,7 +410,14 @@ def main():
             print("delivered twice: " + " ".join(duplicates[:20]), file=sys.stderr)
         if not summary["queue_empty"]:
             print("queue not empty:\n" + queue_text, file=sys.stderr)
-        outcome = 0 if not missing and not duplicates and summary["queue_empty"] else 1
+        if orphans:
+            print("processes left after master stopped: " + ", ".join(orphans), file=sys.stderr)
+            for pid in orphans:
+                try:
+                    os.kill(int(pid.split()[0]), signal.SIGKILL)
+                except (OSError, ValueError):
+                    pass
+        outcome = 0 if not missing and not duplicates and summary["queue_empty"] and not orphans else 1
         if outcome and not options.keep:
             print(f"instance kept for inspection: {directory}", file=sys.stderr)
             options.keep = True

@@ -38,6 +38,13 @@ public enum SingleServer {
         let listener = DaemonContext.listenDescriptor
         var idle = 0
         let master = MasterLink.masterPID()
+        // Non-blocking accept: every process of the service polls this one socket and all of them wake for
+        // each connection. The ones that lose the race must get EAGAIN and go back to polling; a blocking
+        // accept would keep them asleep until some later connection, past max_idle and past master's death
+        // (orphans that a new master then runs beside). O_NONBLOCK is shared by every process holding the
+        // socket; they all accept this way. An accepted connection does not inherit it.
+        let flags = fcntl(listener, F_GETFL)
+        if flags >= 0 && flags & O_NONBLOCK == 0 { _ = fcntl(listener, F_SETFL, flags | O_NONBLOCK) }
         while true {
             // Wait in one-second steps: to retire after max_idle, and to notice that master went away
             // (a service must not outlive it, or a new master would run a second set beside it).

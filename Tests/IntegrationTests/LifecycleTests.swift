@@ -101,6 +101,19 @@ extension Integration {
                 let master = try #require(instance.master)
                 // master starts its services one after another: wait until smtpd, qmgr and local all run.
                 _ = await instance.waitUntil(timeout: .seconds(30)) { instance.services().count >= 3 }
+                // A burst makes several local processes, all polling one socket: each connection wakes them
+                // all, and the losers of the race must not sleep in accept past master's end.
+                let burst = """
+                    import smtplib, sys, threading
+                    def send(n):
+                        with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30) as s:
+                            for i in range(5): s.sendmail('s@example.test', ['alice@example.test'], 'Subject: burst\\r\\n\\r\\nx\\r\\n')
+                    threads = [threading.Thread(target=send, args=(n,)) for n in range(8)]
+                    [t.start() for t in threads]; [t.join() for t in threads]
+                    """
+                let sent = try await instance.run("python3", ["-c", burst, String(instance.smtpPort)])
+                check(sent.isSuccess, "\(sent)", instance)
+                try await require(instance, "40 messages delivered") { instance.maildirFiles("alice").count == 40 }
                 let services = instance.services()
                 check(services.count >= 3, "services: \(services)", instance)
                 master.signal(SIGKILL)
