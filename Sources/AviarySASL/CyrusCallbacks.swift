@@ -38,7 +38,8 @@ enum PasswordVerdict {
     case authorizationRefused(authenticated: String, requested: String)
 }
 
-/// The state one libsasl2 connection's callbacks reach through their context pointer. Used only on the SASL thread.
+/// The state one libsasl2 connection's callbacks reach through their context pointer. Used only on SASL threads, by
+/// one call of its connection at a time.
 final class AttemptContext {
     let options: CyrusOptions
     let users: UserResolver

@@ -9,8 +9,9 @@ enum CyrusOutcome: Sendable {
 }
 
 /// One `sasl_conn_t`: a fresh one per authentication attempt, disposed of when the attempt ends.
-/// Created, used and disposed of only on the SASL thread; `@unchecked Sendable` so an exchange can hold it. There
-/// is no `deinit` cleanup: it could run on another thread; `SASLExchange` disposes of it on the SASL thread.
+/// Created, used and disposed of only on SASL threads, one call at a time (its session awaits each);
+/// `@unchecked Sendable` so an exchange can hold it. There is no `deinit` cleanup: it could run on another
+/// thread; `SASLExchange` disposes of it on a SASL thread.
 final class CyrusConnection: @unchecked Sendable {
     /// More round trips than any mechanism needs: a client that keeps going is refused.
     static let maximumSteps = 16

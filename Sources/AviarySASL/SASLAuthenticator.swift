@@ -61,7 +61,7 @@ public final class SASLAuthenticator: Sendable {
     public func start() async throws(SASLFailure) -> [String] {
         let logger = self.logger
         let initialization = await SASLThread.run { CyrusLibrary.initialize() }
-        guard let initialization else { throw SASLFailure(.temporary, reason: "the SASL thread has stopped") }
+        guard let initialization else { throw SASLFailure(.temporary, reason: "the SASL threads have stopped") }
         for message in initialization.messages { logger.warning("SASL: \(message)") }
         guard initialization.result == SASL_OK else {
             let reason = "sasl_server_init: \(CyrusLibrary.text(of: initialization.result))"
@@ -129,12 +129,12 @@ public final class SASLAuthenticator: Sendable {
             )
         }
         guard let (outcome, connection) = result else {
-            return .failure(SASLFailure(.temporary, reason: "the SASL thread has stopped"))
+            return .failure(SASLFailure(.temporary, reason: "the SASL threads have stopped"))
         }
         return SASLExchange.step(for: outcome, connection: connection)
     }
 
-    /// On the SASL thread: a fresh connection and `sasl_server_start`.
+    /// On a SASL thread: a fresh connection and `sasl_server_start`.
     private static func start(
         _ mechanism: String,
         _ initialResponse: [UInt8]?,
@@ -150,7 +150,7 @@ public final class SASLAuthenticator: Sendable {
         }
     }
 
-    /// A maker for the callbacks' context, run on the SASL thread (the context is not Sendable).
+    /// A maker for the callbacks' context, run on a SASL thread (the context is not Sendable).
     private func makeContext(logger: Logger) -> @Sendable () -> AttemptContext {
         let options = self.options
         let users = self.users
@@ -190,7 +190,7 @@ public final class SASLExchange: Sendable {
         case .challenge(let challenge)?: return .challenge(challenge, self)
         case .success(let username)?: return .success(username: username)
         case .failure(let failure)?: return .failure(failure)
-        case nil: return .failure(SASLFailure(.temporary, reason: "the SASL thread has stopped"))
+        case nil: return .failure(SASLFailure(.temporary, reason: "the SASL threads have stopped"))
         }
     }
 

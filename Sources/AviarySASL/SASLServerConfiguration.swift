@@ -84,7 +84,7 @@ public enum SASLUserSource: Sendable {
     /// Users files in Dovecot passwd-file format, searched in order and re-read when their modification time
     /// changes (a `stat` per attempt), so password changes take effect without a restart.
     case files([String])
-    /// Another lookup, such as `UserDirectory.virtualUser`. It is called on the SASL thread and may block briefly.
+    /// Another lookup, such as `UserDirectory.virtualUser`. It is called on a SASL thread and may block briefly.
     case lookup(@Sendable (String) -> PasswdEntry?)
 }
 

@@ -1,24 +1,29 @@
 internal import CAviarySASL
 import NIOPosix
+import Synchronization
 
-/// The one thread every libsasl2 call runs on.
+/// The threads every libsasl2 call runs on.
 ///
 /// libsasl2 keeps process-wide state (the mechanism list, plugin contexts, the global callbacks) without locks
-/// unless `sasl_set_mutex` installs them, so Aviary serialises all calls instead: one thread, jobs in order. It is
-/// process-global because libsasl2 is; `sasl_server_init` runs once, on this thread, before the first job.
+/// unless `sasl_set_mutex` installs them; Aviary installs real ones (before `sasl_server_init`, which runs once),
+/// so exchanges of different connections run side by side: a PLAIN login's password hash (yescrypt: about
+/// 25 ms) no longer holds up every other login of the process. One connection's calls still come one after
+/// another (its session awaits each). Off the event loop, since a hash blocks.
 enum SASLThread {
+    static let threads = 4
+
     private static let pool: NIOThreadPool = {
-        let pool = NIOThreadPool(numberOfThreads: 1)
+        let pool = NIOThreadPool(numberOfThreads: threads)
         pool.start()
         return pool
     }()
 
-    /// Runs `body` on the SASL thread and returns its result.
+    /// Runs `body` on a SASL thread and returns its result.
     static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T? {
         try? await pool.runIfActive(body)
     }
 
-    /// Queues `body` on the SASL thread without waiting (disposing of a connection from a `deinit`).
+    /// Queues `body` on a SASL thread without waiting (disposing of a connection from a `deinit`).
     static func submit(_ body: @escaping @Sendable () -> Void) {
         pool.submit { state in
             if state == .active { body() }
@@ -26,8 +31,10 @@ enum SASLThread {
     }
 }
 
-/// libsasl2's process-wide initialisation. Touched only on the SASL thread.
+/// libsasl2's process-wide initialisation, under `initializing`: the first callers may come from several
+/// SASL threads at once.
 enum CyrusLibrary {
+    private static let initializing = Mutex<Void>(())
     /// `sasl_server_init`'s result once it has run, with what the library logged while loading plugins.
     nonisolated(unsafe) private static var initialization: (result: Int32, messages: [String])?
     /// Messages logged during `sasl_server_init` (no connection exists yet to carry a logger).
@@ -37,7 +44,12 @@ enum CyrusLibrary {
 
     /// Runs `sasl_server_init("aviary")` the first time; returns its result and the messages it logged.
     static func initialize() -> (result: Int32, messages: [String]) {
+        initializing.withLock { _ in initializeOnce() }
+    }
+
+    private static func initializeOnce() -> (result: Int32, messages: [String]) {
         if let initialization { return initialization }
+        aviary_sasl_install_mutexes()
         let callbacks = UnsafeMutablePointer<sasl_callback_t>.allocate(capacity: 2)
         callbacks[0] = aviary_sasl_log_callback(
             { _, level, message in
