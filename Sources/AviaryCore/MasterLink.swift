@@ -22,8 +22,10 @@ public enum MasterLink {
         return getppid()
     }
 
-    /// The exit status of a one-session process (pop3mail) that served its session and retires: master
-    /// replaces it at once however short its life was, where a quick exit 0 would look like a crash loop.
+    /// The exit status of a process that retires because it has done its work: a one-session process
+    /// (pop3mail) after its session, a delivery agent after `max_use` requests. master replaces it at once
+    /// however short its life was, where a quick exit 0 would look like a crash loop and be throttled: under
+    /// load a `local` serves its 100 requests in well under a second.
     public static let sessionServedExitStatus: Int32 = 100
 
     /// Whether master is gone: this process was re-parented away from it.

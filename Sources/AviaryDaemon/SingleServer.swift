@@ -7,7 +7,8 @@ import Logging
 
 /// The synchronous skeleton for delivery agents such as `local` (Postfix `single_server.c`): one
 /// connection at a time on the inherited listening socket, simple blocking code, several processes for
-/// concurrency. A process retires (exit 0, master starts a fresh one) after `max_use` connections or
+/// concurrency. A process retires after `max_use` connections (with `MasterLink.sessionServedExitStatus`:
+/// master starts a fresh one at once, however quickly it got there) or
 /// `max_idle` seconds without work.
 ///
 /// SIGTERM while idle ends the process at once (default action); during a request it is held back
@@ -27,7 +28,7 @@ public enum SingleServer {
             served += 1
             sigprocmask(SIG_UNBLOCK, &termination, nil)
         }
-        exit(0)
+        exit(MasterLink.sessionServedExitStatus)
     }
 
     /// Waits for the next connection on the inherited listening socket and returns it (close-on-exec). Exits

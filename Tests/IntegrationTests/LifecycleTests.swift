@@ -94,6 +94,25 @@ extension Integration {
                 check(stopAgain.isSuccess, "\(stopAgain)", instance)
             }
         }
+        @Test("a delivery agent that retires after max_use requests is replaced at once, not throttled as a crash however quickly it got there")
+        func quickRetirement() async throws {
+            try await withInstance(try TestInstance(mainCf: [("max_use", "2")])) { instance in
+                try await instance.start()
+                let burst = """
+                    import smtplib, sys
+                    with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30) as s:
+                        for i in range(30): s.sendmail('s@example.test', ['alice@example.test'], 'Subject: quick\\r\\n\\r\\nx\\r\\n')
+                    """
+                let sent = try await instance.run("python3", ["-c", burst, String(instance.smtpPort)])
+                check(sent.isSuccess, "\(sent)", instance)
+                try await require(instance, within: .seconds(60), "30 messages delivered") {
+                    instance.maildirFiles("alice").count == 30
+                }
+                check(!instance.log().contains("right after it started"), "a retirement was taken for a crash", instance)
+                check(!instance.log().contains("status=deferred"), "a delivery waited for a throttled local", instance)
+            }
+        }
+
         @Test("when master dies (kill -9) its services exit too, as Postfix's do, instead of running on as orphans")
         func servicesFollowMaster() async throws {
             try await withInstance(try TestInstance()) { instance in
