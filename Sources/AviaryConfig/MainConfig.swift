@@ -106,8 +106,14 @@ public struct MainConfig: Sendable {
 
     /// The raw, unexpanded value of any parameter (known or not), or nil.
     public func rawValue(_ name: String) -> String? {
+        var visiting: Set<String> = []
+        return rawValue(name, visiting: &visiting)
+    }
+
+    /// `visiting` carries the expansion's cycle check into computed defaults (mydomain's reads myhostname).
+    private func rawValue(_ name: String, visiting: inout Set<String>) -> String? {
         if let value = explicitValues[name] { return value }
-        if let parameter = Parameter.byName[name] { return computedDefault(parameter) }
+        if let parameter = Parameter.byName[name] { return computedDefault(parameter, visiting: &visiting) }
         return nil
     }
 
@@ -146,11 +152,14 @@ public struct MainConfig: Sendable {
         return expand(text, visiting: &visiting, origin: nil)
     }
 
-    private func computedDefault(_ parameter: Parameter) -> String {
+    private func computedDefault(_ parameter: Parameter, visiting: inout Set<String>) -> String {
         switch parameter.name {
         case "myhostname": return Self.systemHostname()
         case "mydomain":
-            let host = expanded(name: "myhostname")
+            // `myhostname = mail.$mydomain` without a mydomain line is a cycle: $mydomain inside myhostname
+            // is then empty, as in any cycle, instead of recursing until the stack overflows.
+            let host = visiting.contains("myhostname")
+                ? "" : expand(rawValue("myhostname", visiting: &visiting) ?? "", visiting: &visiting, origin: "myhostname")
             if let dot = host.firstIndex(of: ".") { return String(host[host.index(after: dot)...]) }
             return "localdomain"
         default: return parameter.defaultValue
@@ -206,9 +215,10 @@ public struct MainConfig: Sendable {
             }
             let key = String(name)
             var value = ""
-            if !visiting.contains(key), let raw = rawValue(key) {
+            let raw = rawValue(key, visiting: &visiting)
+            if !visiting.contains(key), let raw {
                 value = expand(raw, visiting: &visiting, origin: key)
-            } else if rawValue(key) == nil && condition == nil {
+            } else if raw == nil && condition == nil {
                 // Not a parameter: a variable of the service that reads the value, such as $home and
                 // $user in forward_path (expanded by local per recipient). Keep it as written.
                 result += text[start..<index]

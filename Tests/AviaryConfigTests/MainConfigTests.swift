@@ -116,6 +116,17 @@ struct MainConfigTests {
         #expect(try parse("myhostname = a.b\nmydomain = other.test\n").string(.mydomain) == "other.test")
     }
 
+    // Found by scripts/fuzz.sh main-cf: mydomain's default reads myhostname, and that read started a new
+    // cycle check, so this recursed until the stack overflowed (in every daemon and in `aviary check`).
+    @Test("myhostname naming $mydomain with no mydomain line expands through the cycle instead of overflowing")
+    func myhostnameThroughDefaultMydomain() throws {
+        let config = try parse("myhostname = mail.$mydomain\nmyorigin = $mydomain\n")
+        #expect(config.string(.mydomain) == "localdomain")
+        #expect(config.string(.myhostname) == "mail.localdomain")
+        #expect(config.string(.myorigin) == "localdomain")
+        #expect(config.expand("$myhostname $mydomain") == "mail.localdomain localdomain")
+    }
+
     @Test("defaults apply without a main.cf, and config_directory is the directory")
     func defaults() throws {
         let config = try parse("")
