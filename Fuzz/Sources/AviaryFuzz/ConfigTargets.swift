@@ -3,18 +3,16 @@ import AviaryUsers
 
 /// The files an administrator writes (and `aviary check` reads): main.cf, master.cf, aliases, users, lookup tables.
 enum ConfigTargets {
-    /// main.cf, then every parameter read the way the daemons read them, with `$name` expansion.
+    /// main.cf (parse expands and checks every known parameter), then names from the text expanded.
     static func mainCF(_ bytes: [UInt8]) {
         let text = String(decoding: bytes, as: UTF8.self)
         guard case .success(let config) = Result(catching: { () throws(ConfigurationError) in
             try MainConfig.parse(text, directory: "/etc/aviary")
         }) else { return }
-        for parameter in Parameter.table {
-            _ = config.string(parameter)
-            _ = config.integer(parameter)
-            _ = config.bool(parameter)
-            _ = config.seconds(parameter)
-        }
+        // parse has already expanded and checked every parameter of Parameter.table once.
+        _ = config.integer(.messageSizeLimit)
+        _ = config.seconds(.maximalQueueLifetime)
+        _ = config.list(.mydestination)
         // A few names, each once: one expansion may cost up to MainConfig.expansionLimit.
         var names: Set<String> = []
         for line in lines(of: bytes) {

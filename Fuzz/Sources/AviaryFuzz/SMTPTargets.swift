@@ -16,7 +16,7 @@ enum SMTPTargets {
                 if case .auth(_, let initialResponse?) = command { _ = SASLBase64.decode(initialResponse) }
             }
             let buffered = SMTPCommandParser.parse(ByteBuffer(bytes: line))
-            require(String(describing: result) == String(describing: buffered), "ByteBuffer and byte parses differ")
+            require(result == buffered, "ByteBuffer and byte parses differ")
             _ = SMTPCommandParser.chunkAnnouncement(line)
             _ = SMTPCommandParser.isValidHeloName(String(decoding: line, as: UTF8.self))
         }
