@@ -42,6 +42,18 @@ let package = Package(
         .executable(name: "pop3mail", targets: ["pop3mail"]),
         .executable(name: "imapd", targets: ["imapd"]),
         .executable(name: "imapmail", targets: ["imapmail"]),
+        // The parsers, as libraries for the fuzz targets in Fuzz/ (a package of its own, so that the sanitizer
+        // build never touches this one's).
+        .library(name: "AviaryConfig", targets: ["AviaryConfig"]),
+        .library(name: "AviaryMessage", targets: ["AviaryMessage"]),
+        .library(name: "AviaryQueue", targets: ["AviaryQueue"]),
+        .library(name: "AviaryUsers", targets: ["AviaryUsers"]),
+        .library(name: "AviarySMTP", targets: ["AviarySMTP"]),
+        .library(name: "AviaryDNS", targets: ["AviaryDNS"]),
+        .library(name: "AviarySASL", targets: ["AviarySASL"]),
+        .library(name: "AviaryPOP3", targets: ["AviaryPOP3"]),
+        .library(name: "AviaryIMAP", targets: ["AviaryIMAP"]),
+        .library(name: "AviarySMTPClient", targets: ["AviarySMTPClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -5,7 +5,9 @@
 #   scripts/test.sh --filter Queue   extra arguments go to `swift test`
 #
 # Environment: SKIP_DEPS=1 skips install-deps; TEST_TIMEOUT (seconds, default 3600) bounds `swift test`.
-# Exits with swift's exit code; the last line is a summary: "test.sh: N passed, N failed".
+# After the tests, every fuzz target runs FUZZ_SECONDS (default 10) from its seeds (scripts/fuzz.sh all: a
+# second build, with sanitizers); SKIP_FUZZ=1 skips that. A fuzz finding counts as one failed test.
+# Exits with swift's exit code (1 for a fuzz finding); the last line is a summary: "test.sh: N passed, N failed".
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -78,6 +80,21 @@ if ((rc == 124 || rc == 137)); then
 fi
 echo "test.sh: swift test exited $rc after $((SECONDS - started)) s" \
     "(XCTest ${xctest_total:-none}, Swift Testing ${swift_testing_total:-none})"
+
+# A short run of every fuzz target from its seeds: it catches a parser change that crashes on an input
+# already in the corpus, or soon after. The long runs are `scripts/fuzz.sh TARGET SECONDS` by hand.
+if [[ ${SKIP_FUZZ:-0} != 1 ]]; then
+    stage="fuzz"
+    fuzz_started=$SECONDS
+    fuzz_rc=0
+    "$REPO_ROOT/scripts/fuzz.sh" all "${FUZZ_SECONDS:-10}" || fuzz_rc=$?
+    echo "test.sh: fuzz exited $fuzz_rc after $((SECONDS - fuzz_started)) s"
+    if ((fuzz_rc != 0)); then
+        failed=$((failed + 1))
+        total=$((total + 1))
+        ((rc != 0)) || rc=$fuzz_rc
+    fi
+fi
 stage=finished
 if ((rc != 0 && failed == 0)); then
     failed=1 # a crash or a failure the runners did not count as a test: never report "0 failed"

@@ -79,7 +79,14 @@ public struct MainConfig: Sendable {
     private func validate() -> [ConfigurationDiagnostic] {
         var errors: [ConfigurationDiagnostic] = []
         for parameter in Parameter.table {
-            let value = string(parameter)
+            var state = Expansion()
+            let value = expand(rawValue(parameter.name, &state) ?? "", &state, origin: parameter.name)
+            guard state.budget > 0 else {
+                // An error, not a value cut short: a shortened restriction list could let mail through.
+                errors.append(.init(.error, file: path, line: lines[parameter.name] ?? nil, parameter: parameter.name,
+                    "$name expansion goes past \(Self.expansionLimit) references and characters (references that fan out?)"))
+                continue
+            }
             if let problem = Self.problem(with: value, kind: parameter.kind) {
                 errors.append(.init(.error, file: path, line: lines[parameter.name] ?? nil, parameter: parameter.name,
                     problem))
@@ -106,8 +113,14 @@ public struct MainConfig: Sendable {
 
     /// The raw, unexpanded value of any parameter (known or not), or nil.
     public func rawValue(_ name: String) -> String? {
+        var state = Expansion()
+        return rawValue(name, &state)
+    }
+
+    /// `state` carries the expansion's cycle check into computed defaults (mydomain's reads myhostname).
+    private func rawValue(_ name: String, _ state: inout Expansion) -> String? {
         if let value = explicitValues[name] { return value }
-        if let parameter = Parameter.byName[name] { return computedDefault(parameter) }
+        if let parameter = Parameter.byName[name] { return computedDefault(parameter, &state) }
         return nil
     }
 
@@ -116,8 +129,8 @@ public struct MainConfig: Sendable {
 
     /// A parameter's expanded value by name ("" when unknown).
     public func expanded(name: String) -> String {
-        var visiting: Set<String> = []
-        return expand(rawValue(name) ?? "", visiting: &visiting, origin: name)
+        var state = Expansion()
+        return expand(rawValue(name, &state) ?? "", &state, origin: name)
     }
 
     /// An integer parameter's value.
@@ -142,25 +155,41 @@ public struct MainConfig: Sendable {
 
     /// Expands `$name` references in any text (as master.cf arguments and templates use them).
     public func expand(_ text: String) -> String {
-        var visiting: Set<String> = []
-        return expand(text, visiting: &visiting, origin: nil)
+        var state = Expansion()
+        return expand(text, &state, origin: nil)
     }
 
-    private func computedDefault(_ parameter: Parameter) -> String {
+    /// The most work one expansion does, in references followed plus characters they produce. References that
+    /// fan out (`a = $b $b`, `b = $c $c`, ...) double the work at each level; past this budget further
+    /// references expand to empty, so no main.cf makes a daemon or `aviary check` hang or run out of memory,
+    /// and a parameter whose expansion reaches it is a configuration error.
+    public static let expansionLimit = 1 << 18
+
+    /// One expansion's bookkeeping: the parameters being expanded (a reference back to one of them is a cycle
+    /// and expands to empty) and what is left of its budget.
+    private struct Expansion {
+        var visiting: Set<String> = []
+        var budget = MainConfig.expansionLimit
+    }
+
+    private func computedDefault(_ parameter: Parameter, _ state: inout Expansion) -> String {
         switch parameter.name {
         case "myhostname": return Self.systemHostname()
         case "mydomain":
-            let host = expanded(name: "myhostname")
+            // `myhostname = mail.$mydomain` without a mydomain line is a cycle: $mydomain inside myhostname
+            // is then empty, as in any cycle, instead of recursing until the stack overflows.
+            let host = state.visiting.contains("myhostname")
+                ? "" : expand(rawValue("myhostname", &state) ?? "", &state, origin: "myhostname")
             if let dot = host.firstIndex(of: ".") { return String(host[host.index(after: dot)...]) }
             return "localdomain"
         default: return parameter.defaultValue
         }
     }
 
-    private func expand(_ text: String, visiting: inout Set<String>, origin: String?) -> String {
+    private func expand(_ text: String, _ state: inout Expansion, origin: String?) -> String {
         guard text.contains("$") else { return text }
-        if let origin { visiting.insert(origin) }
-        defer { if let origin { visiting.remove(origin) } }
+        if let origin { state.visiting.insert(origin) }
+        defer { if let origin { state.visiting.remove(origin) } }
         var result = ""
         var index = text.startIndex
         while index < text.endIndex {
@@ -206,9 +235,13 @@ public struct MainConfig: Sendable {
             }
             let key = String(name)
             var value = ""
-            if !visiting.contains(key), let raw = rawValue(key) {
-                value = expand(raw, visiting: &visiting, origin: key)
-            } else if rawValue(key) == nil && condition == nil {
+            state.budget -= 1
+            guard state.budget > 0 else { continue }
+            let raw = rawValue(key, &state)
+            if !state.visiting.contains(key), let raw {
+                value = expand(raw, &state, origin: key)
+                state.budget -= value.utf8.count
+            } else if raw == nil && condition == nil {
                 // Not a parameter: a variable of the service that reads the value, such as $home and
                 // $user in forward_path (expanded by local per recipient). Keep it as written.
                 result += text[start..<index]
@@ -217,7 +250,7 @@ public struct MainConfig: Sendable {
             if let (mark, alternative) = condition {
                 let useAlternative = mark == "?" ? !value.isEmpty : value.isEmpty
                 // Postfix: each form gives its text when its condition holds, and nothing otherwise.
-                value = useAlternative ? expand(String(alternative), visiting: &visiting, origin: nil) : ""
+                value = useAlternative ? expand(String(alternative), &state, origin: nil) : ""
             }
             result += value
         }

@@ -105,7 +105,7 @@ extension DNSResolver {
     }
 
     /// The PTR names in the answer section of a DNS message; nil when it is malformed.
-    static func hostNames(in message: [UInt8]) -> [String]? {
+    public static func hostNames(in message: [UInt8]) -> [String]? {
         var names: [String] = []
         for index in 0..<max(0, Int(aviary_ns_answer_count(message, Int32(message.count)))) {
             guard let (type, offset, _) = answerRecord(message, index) else { return nil }

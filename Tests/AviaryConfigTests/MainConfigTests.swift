@@ -116,6 +116,33 @@ struct MainConfigTests {
         #expect(try parse("myhostname = a.b\nmydomain = other.test\n").string(.mydomain) == "other.test")
     }
 
+    // Found by scripts/fuzz.sh main-cf: mydomain's default reads myhostname, and that read started a new
+    // cycle check, so this recursed until the stack overflowed (in every daemon and in `aviary check`).
+    @Test("myhostname naming $mydomain with no mydomain line expands through the cycle instead of overflowing")
+    func myhostnameThroughDefaultMydomain() throws {
+        let config = try parse("myhostname = mail.$mydomain\nmyorigin = $mydomain\n")
+        #expect(config.string(.mydomain) == "localdomain")
+        #expect(config.string(.myhostname) == "mail.localdomain")
+        #expect(config.string(.myorigin) == "localdomain")
+        #expect(config.expand("$myhostname $mydomain") == "mail.localdomain localdomain")
+    }
+
+    // Found by scripts/fuzz.sh main-cf: each level doubles the references, so 2^40 of them took forever.
+    @Test("references that fan out stop at expansionLimit instead of doubling at every level")
+    func fanOutIsBounded() throws {
+        var text = (0..<40).map { "a\($0) = $a\($0 + 1) ${a\($0 + 1)}\n" }.joined()
+        text += "a40 = x\n"
+        let config = try parse(text)
+        #expect(config.expanded(name: "a0").utf8.count < 4 * MainConfig.expansionLimit)
+        #expect(config.expanded(name: "a0").hasPrefix("x x x x"))
+        #expect(config.expand("${a0?yes}") == "yes")
+        #expect(config.expand("$a38") == "x x x x")
+        // A parameter whose expansion reaches the limit is an error naming it, not a value cut short.
+        let error = #expect(throws: ConfigurationError.self) { try parse(text + "smtpd_recipient_restrictions = $a0\n") }
+        #expect(error?.description.contains("smtpd_recipient_restrictions") == true)
+        #expect(error?.description.contains("fan out") == true)
+    }
+
     @Test("defaults apply without a main.cf, and config_directory is the directory")
     func defaults() throws {
         let config = try parse("")

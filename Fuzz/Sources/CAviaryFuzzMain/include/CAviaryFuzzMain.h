@@ -1,0 +1,1 @@
+// Nothing to import: this module only supplies the executable's entry point (see main.c).
