@@ -51,6 +51,32 @@ cpu_busy_pct() {
     echo $((100 * (busy - b0) / (total - t0 > 0 ? total - t0 : 1)))
 }
 
+# cpu_ticks PID: "program ticks" for PID and every process below it, ticks being user + system time including
+# reaped children's (so a process that exited during a run counts in its parent's line), in 1/CLK_TCK s.
+cpu_ticks() {
+    local p
+    for p in "$1" $(descendants "$1"); do
+        # comm is in parentheses and may hold spaces: take what follows the last ')'.
+        sed -E 's/^[0-9]+ \((.*)\) (.*)$/\1\t\2/' "/proc/$p/stat" 2>/dev/null |
+            awk -F'\t' '{ gsub(/ /, "_", $1); split($2, f, " "); print $1, f[12] + f[13] + f[14] + f[15] }' || true
+    done
+}
+
+# cpu_per_message BEFORE AFTER MESSAGES: from two cpu_ticks listings, microseconds of CPU per message in
+# total and by program: "total=U by_program=smtpd:U,qmgr:U,...". A process that exited during the run counts
+# in its parent's program (master's, for a service), so by program is approximate; the total is exact.
+cpu_per_message() {
+    awk -v n="$3" -v hz="$(getconf CLK_TCK)" '
+        FNR == NR { before[$1] += $2; total -= $2; next }
+        { after[$1] += $2; total += $2 }
+        END {
+            for (p in after) { d = after[p] - before[p]; if (d > 0) used[p] = d }
+            out = ""
+            for (p in used) out = out (out == "" ? "" : ",") p ":" int(used[p] * 1e6 / hz / n)
+            printf "total=%d by_program=%s\n", total * 1e6 / hz / n, out
+        }' <(echo "$1") <(echo "$2")
+}
+
 # field NAME LINE: the value of NAME=value in a result line.
 field() {
     sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<" $2"

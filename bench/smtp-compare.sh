@@ -23,7 +23,10 @@
 # Postfix instance (its own config and queue under a temporary directory, 127.0.0.1:$POSTFIX_PORT; the
 # system's Postfix is not touched) and Aviary's master as root (aviary start -c DIR). Both are stopped
 # at the end, whatever happens. Last line of output:
-#   ratio e2e=X accept=Y aviary_e2e_mps=.. postfix_e2e_mps=.. aviary_accept_mps=.. postfix_accept_mps=.. ...
+#   ratio e2e=X accept=Y aviary_e2e_mps=.. postfix_e2e_mps=.. aviary_accept_mps=.. postfix_accept_mps=..
+#         aviary_cpu_us_per_msg=.. postfix_cpu_us_per_msg=.. ...
+# Each run also prints the server's CPU per message (all its processes, user + system, smtp-source not
+# included) in total and by program.
 # with X, Y = Aviary / Postfix. Exit 0 when every run succeeded, 1 otherwise.
 set -euo pipefail
 export LC_ALL=C
@@ -229,13 +232,15 @@ if has_side postfix; then start_postfix; fi
 
 # ---------------------------------------------------------------------------------------------
 # The runs.
-declare -A ACCEPT E2E
+declare -A ACCEPT E2E CPU
 failures=0
 note "load: n=$N s=$S m=$M l=$L to $RCPT, repeat=$REPEAT, timeout=${TIMEOUT}s per run"
 for ((round = 1; round <= REPEAT; round++)); do
     for side in "${SIDES[@]}"; do
         if [[ $side == postfix ]]; then port=$POSTFIX_PORT; else port=$AVIARY_PORT; fi
         bg=$(cpu_busy_pct 3)
+        if [[ $side == postfix ]]; then server_pid=$POSTFIX_PID; else server_pid=$AVIARY_PID; fi
+        cpu_before=$(cpu_ticks "$server_pid")
         log=$WORK/run-$round-$side.log
         rc=0
         # In the background, so that Ctrl-C or TERM reach the traps at once (cleanup stops it).
@@ -251,7 +256,10 @@ for ((round = 1; round <= REPEAT; round++)); do
             tail -n 5 "$log" | sed 's/^/    /'
         fi
         [[ -n $line ]] || line="smtp accept_mps=NA e2e_mps=NA"
+        cpu=$(cpu_per_message "$cpu_before" "$(cpu_ticks "$server_pid")" "$N")
         echo "[$side $round] $line bg_busy_pct=$bg"
+        echo "[$side $round] cpu_us_per_msg $cpu"
+        CPU[$side]+="$(field total "$cpu") "
         ACCEPT[$side]+="$(field accept_mps "$line") "
         E2E[$side]+="$(field e2e_mps "$line") "
     done
@@ -266,7 +274,9 @@ done
 }
 echo "postfix: accept_mps=$pf_acc e2e_mps=$pf_e2e   aviary: accept_mps=$av_acc e2e_mps=$av_e2e" \
     "(median of $REPEAT; durability equal: both fsync queue file and Maildir file)"
+# shellcheck disable=SC2086
 echo "ratio e2e=$(ratio "$av_e2e" "$pf_e2e") accept=$(ratio "$av_acc" "$pf_acc")" \
     "aviary_e2e_mps=$av_e2e postfix_e2e_mps=$pf_e2e aviary_accept_mps=$av_acc postfix_accept_mps=$pf_acc" \
+    "aviary_cpu_us_per_msg=$(median ${CPU[aviary]:-}) postfix_cpu_us_per_msg=$(median ${CPU[postfix]:-})" \
     "n=$N s=$S m=$M l=$L repeat=$REPEAT"
 ((failures == 0))
