@@ -10,8 +10,9 @@ import Glibc
 ///     defer/     per-message delay reasons (hashed)     private/   sockets of internal services
 ///     public/    sockets tools may use                  pid/       master's pid, lock and listeners
 ///     targets/   per-message alias and .forward targets local has finished (hashed, TargetLog.swift)
+///     spare/     files of delivered messages, kept to be written again (SpareQueueFiles.swift)
 public enum QueueName: String, CaseIterable, Sendable {
-    case maildrop, incoming, active, deferred, hold, corrupt, `defer`, targets, `private`, `public`, pid
+    case maildrop, incoming, active, deferred, hold, corrupt, `defer`, targets, spare, `private`, `public`, pid
 
     /// Whether files live in one-character subdirectories (by the ID's last character).
     public var isHashed: Bool { self == .deferred || self == .defer || self == .targets }

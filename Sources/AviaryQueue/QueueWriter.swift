@@ -49,6 +49,13 @@ public final class QueueWriter {
             let id = candidate ?? QueueID.make()
             candidate = nil
             let temporary = directory.path(of: queue) + "/." + id.rawValue
+            if queue == .incoming, let spare = SpareQueueFiles.claim(in: directory, to: temporary) {
+                // Locked, empty and 0600 already.
+                file = spare
+                self.id = id
+                temporaryPath = temporary
+                break
+            }
             do {
                 file = try SafeFile.createExclusive(temporary, mode: 0o600)
                 self.id = id

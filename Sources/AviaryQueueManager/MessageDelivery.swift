@@ -109,7 +109,7 @@ struct MessageDelivery {
             }
             for await result in tasks { outcomes += result }
         }
-        await finish(envelope: envelope, outcomes: outcomes, path: path)
+        await finish(envelope: envelope, outcomes: outcomes, path: path, firstAttempt: source == .incoming)
     }
 
     private func deliver(
@@ -182,7 +182,8 @@ struct MessageDelivery {
         }
     }
 
-    private func finish(envelope: QueueEnvelope, outcomes: [Outcome], path: String) async {
+    /// - Parameter firstAttempt: the message came from incoming/ for this attempt (its file may be kept for reuse).
+    private func finish(envelope: QueueEnvelope, outcomes: [Outcome], path: String, firstAttempt: Bool) async {
         let now = Int(time(nil))
         let schedule = settings.schedule
         var bounced = outcomes.filter { $0.status == .bounced }
@@ -206,6 +207,7 @@ struct MessageDelivery {
         let settings = self.settings
         let deferredNow = deferred
         let bouncedNow = bounced
+        let spares = manager.spares
         do {
             let isRecorded = try await manager.pool.runIfActive { () throws -> Bool in
                 guard let file = try Self.openIfPresent(path) else { return false }
@@ -220,7 +222,7 @@ struct MessageDelivery {
                 }
                 try file.refreshStatuses()
                 if file.envelope.recipients.allSatisfy({ $0.status.isFinal }) {
-                    try queue.remove(id, from: .active)
+                    try spares.retire(id, firstAttempt: firstAttempt)
                     logger.info("removed")
                     return true
                 }

@@ -67,6 +67,8 @@ public actor QueueManager {
     let logger: Logger
     let pool: NIOThreadPool
     let client: DeliveryClient
+    /// Where delivered messages' files go to be written again (AviaryQueue/SpareQueueFiles.swift).
+    let spares: SpareQueueFiles
     private var inProgress: Set<QueueID> = []
     private var limiters: [String: AsyncLimiter] = [:]
     private var destinationLimiters: [DeliveryRoute: AsyncLimiter] = [:]
@@ -92,6 +94,7 @@ public actor QueueManager {
         self.logger = logger
         self.pool = pool
         self.client = DeliveryClient(group: group)
+        self.spares = SpareQueueFiles(directory: settings.queue)
     }
 
     /// Runs until cancelled: recovers the active queue, then serves wake-up requests and timers.
@@ -197,7 +200,9 @@ public actor QueueManager {
     /// agents finished are marked in the files, so nothing is delivered twice.
     private func recoverActiveQueue() async {
         let queue = settings.queue
+        let spares = self.spares
         let moved: Int = (try? await pool.runIfActive {
+            spares.removeUnpublished()
             var count = 0
             for id in queue.messages(in: .active) where (try? queue.move(id, from: .active, to: .incoming)) != nil {
                 count += 1
