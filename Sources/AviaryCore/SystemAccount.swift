@@ -22,7 +22,15 @@ public struct SystemAccount: Sendable, Hashable {
     }
 
     /// Looks an account up by name; nil when there is none. Blocking (NSS): keep it off event loops.
+    /// Answers are remembered until /etc/passwd changes, or for a minute (`AccountCache`).
     public static func named(_ name: String) -> SystemAccount? {
+        cache.value(for: name) { lookUp(name) }
+    }
+
+    /// Answers of `named`, shared by the whole process.
+    public static let cache = AccountCache<SystemAccount?>(watching: ["/etc/passwd"])
+
+    private static func lookUp(_ name: String) -> SystemAccount? {
         var entry = passwd()
         var result: UnsafeMutablePointer<passwd>?
         var buffer = [CChar](repeating: 0, count: 16384)
@@ -109,8 +117,18 @@ public enum Privileges {
         return try body()
     }
 
-    /// The account's groups, its primary group included (what `initgroups` would set).
+    /// The account's groups, its primary group included (what `initgroups` would set); remembered until
+    /// /etc/group or /etc/passwd changes, or for a minute.
     private static func groupList(of account: SystemAccount) throws(SystemError) -> [gid_t] {
+        guard let groups = groupCache.value(
+            for: "\(account.name):\(account.gid)", fetch: { try? lookUpGroups(of: account) }, keep: { $0 != nil })
+        else { throw SystemError(code: EINVAL, operation: "getgrouplist", path: account.name) }
+        return groups
+    }
+
+    private static let groupCache = AccountCache<[gid_t]?>(watching: ["/etc/group", "/etc/passwd"])
+
+    private static func lookUpGroups(of account: SystemAccount) throws(SystemError) -> [gid_t] {
         var count: Int32 = 32
         for _ in 0..<4 {
             var groups = [gid_t](repeating: 0, count: Int(count))

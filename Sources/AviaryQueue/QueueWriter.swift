@@ -141,7 +141,8 @@ public final class QueueWriter {
                 try file.sync()
                 try SafeFile.rename(temporaryPath, to: finalPath, syncDirectories: false)
                 do throws(SystemError) {
-                    try SafeFile.syncDirectory(directory.path(of: queue))
+                    // Shared with the other writers of this process committing at the same moment.
+                    try DirectorySync.shared.sync(directory.path(of: queue))
                 } catch {
                     // The message is in the queue now, only its name may not be durable yet. Answering "not
                     // queued" while leaving it there would make the client's retry a second copy: take it back

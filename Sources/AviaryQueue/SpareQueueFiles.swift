@@ -39,6 +39,7 @@ public final class SpareQueueFiles: Sendable {
         /// Files published since spare/ was last counted, and that count.
         var publishedSinceCount = 0
         var lastCount = 0
+        var lastFlush = 0.0
     }
     private let state = Mutex(State())
 
@@ -58,17 +59,21 @@ public final class SpareQueueFiles: Sendable {
             try retryingOnInterrupt("unlink", path: active) { unlink(active) }
             return
         }
+        let now = MonotonicClock.seconds()
         let leads = state.withLock { state in
             state.pending.append(id)
-            if state.isFlushing { return false }
+            // Rounds of at least 64 files or a tenth of a second: the two fsyncs are then a few per second,
+            // not two per message. Files that wait are merely not reused yet (and removed by the next qmgr).
+            if state.isFlushing || (state.pending.count < 64 && now - state.lastFlush < 0.1) { return false }
             state.isFlushing = true
+            state.lastFlush = now
             return true
         }
         if leads { flush() }
     }
 
     /// Publishes what was retired, in rounds: whoever finds no round running runs them until none is left
-    /// (a group commit: files retired during one round's fsyncs go out together in the next).
+    /// (files retired during one round's fsyncs go out together in the next).
     private func flush() {
         while true {
             let (batch, room) = state.withLock { state -> ([QueueID], Int) in

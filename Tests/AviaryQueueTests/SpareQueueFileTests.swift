@@ -28,7 +28,7 @@ struct SpareQueueFileTests {
     }
 
     static func spareNames(_ queue: QueueDirectory) -> [String] {
-        ((try? SafeFile.listDirectory(queue.path(of: .spare))) ?? []).sorted()
+        ((try? SafeFile.listDirectory(queue.path(of: .spare))) ?? []).filter { !$0.hasPrefix(".") }.sorted()
     }
 
     @Test("a message delivered at its first attempt leaves its file in spare/, and the next message is written into it")
