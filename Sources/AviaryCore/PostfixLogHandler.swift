@@ -20,7 +20,16 @@ public enum LogDestination: Sendable {
 /// `warning:` / `error:` / `fatal:` prefixes. Other metadata is shown only at debug and trace level.
 public struct PostfixLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
+    /// The lowest level written; critical when discarding (maillog_file = /dev/null), so that swift-log does not
+    /// even build the messages that would be thrown away, whatever level a caller sets.
+    public var logLevel: Logger.Level {
+        get {
+            if case .discard = destination { return max(level, .critical) }
+            return level
+        }
+        set { level = newValue }
+    }
+    private var level: Logger.Level
     private let program: String
     private let hostname: String
     private let destination: LogDestination
@@ -32,7 +41,7 @@ public struct PostfixLogHandler: LogHandler {
     public init(program: String, destination: LogDestination, level: Logger.Level = .info) {
         self.program = program
         self.destination = destination
-        self.logLevel = level
+        self.level = level
         self.hostname = PostfixLogHandler.shortHostname()
     }
 
@@ -42,6 +51,7 @@ public struct PostfixLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
+        if case .discard = destination { return }
         let level = event.level
         let message = event.message
         var all = self.metadata

@@ -57,6 +57,7 @@ extension Master {
             }
         }
         serviceOrder = order.filter { services[$0] != nil }
+        updateDemandWatch()
         do {
             try writeListeners()
         } catch {

@@ -12,6 +12,8 @@ extension Master {
     func beginStopping(signal: Int32) {
         logger.info("terminating on signal \(signal)")
         isStopping = true
+        demandWatcher.stop()
+        demandWatcher.watch([])
         for service in services.values {
             service.wakeupTask?.cancel()
             for index in service.slots.indices { service.slots[index].restartToken = nil }

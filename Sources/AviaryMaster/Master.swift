@@ -28,6 +28,8 @@ public actor Master {
         case terminationDeadline(pid: pid_t)
         /// The children had their time to stop at shutdown.
         case shutdownDeadline
+        /// Every process of an on-demand service is busy and a connection waits (`DemandWatcher`).
+        case demand(service: String)
     }
 
     /// What a child process is to master.
@@ -73,6 +75,13 @@ public actor Master {
 
         var key: String { plan.entry.key }
 
+        /// A unix service of several processes sharing one socket (local, smtp, showq, pop3mail): one process
+        /// runs while it is quiet, more start when connections wait (`DemandWatcher`), and the extra ones
+        /// retire after `max_idle`. The others (inet services, qmgr, pickup) always run all their processes.
+        var isOnDemand: Bool { plan.entry.kind == .unix && plan.processCount > 1 }
+
+        var runningCount: Int { slots.filter { $0.pid != nil }.count }
+
         /// The socket a process in `slot` gets as descriptor 3.
         func listener(for slot: Int) -> FileDescriptor {
             listeners.count > 1 ? listeners[slot] : listeners[0]
@@ -102,6 +111,7 @@ public actor Master {
     var nextToken = 0
     let events: AsyncStream<Event>
     let eventSink: AsyncStream<Event>.Continuation
+    let demandWatcher: DemandWatcher
 
     /// - Parameters:
     ///   - configuration: main.cf and master.cf, already loaded and valid.
@@ -112,7 +122,10 @@ public actor Master {
         self.paths = configuration.paths
         self.owner = owner
         self.logger = logger
-        (events, eventSink) = AsyncStream.makeStream(of: Event.self)
+        let (events, sink) = AsyncStream.makeStream(of: Event.self)
+        self.events = events
+        eventSink = sink
+        demandWatcher = DemandWatcher { key in sink.yield(.demand(service: key)) }
     }
 
     /// Prepares the queue directories, takes the pid-file lock, opens every listening socket, records the
@@ -149,6 +162,8 @@ public actor Master {
             startAllProcesses(of: service)
             startWakeups(of: service)
         }
+        updateDemandWatch()
+        demandWatcher.start()
     }
 
     /// Passes a signal to master; called from the thread that waits for signals.
@@ -187,6 +202,13 @@ public actor Master {
             if terminating.contains(pid), children[pid] != nil { kill(pid, SIGKILL) }
         case .shutdownDeadline:
             killRemainingChildren()
+        case .demand(let key):
+            // Not while a failing service waits out its back-off: demand must not defeat the throttle.
+            guard !isStopping, let service = services[key], service.isOnDemand,
+                !service.slots.contains(where: { $0.restartToken != nil }),
+                let free = service.slots.firstIndex(where: { $0.pid == nil })
+            else { return }
+            startProcess(of: service, slot: free)
         }
     }
 
@@ -216,10 +238,24 @@ public actor Master {
         }
     }
 
+    /// Starts the processes a service runs when quiet: all of them, or one for an on-demand service.
     func startAllProcesses(of service: RunningService) {
+        if service.isOnDemand {
+            if service.runningCount == 0, service.slots[0].restartToken == nil { startProcess(of: service, slot: 0) }
+            return
+        }
         for index in service.slots.indices where service.slots[index].pid == nil {
             startProcess(of: service, slot: index)
         }
+    }
+
+    /// Hands the shared sockets of the on-demand services to the watcher (after start and every reload).
+    func updateDemandWatch() {
+        demandWatcher.watch(
+            serviceOrder.compactMap { key in
+                guard let service = services[key], service.isOnDemand, !isStopping else { return nil }
+                return (key: key, descriptor: service.listeners[0].rawValue)
+            })
     }
 
     func startProcess(of service: RunningService, slot index: Int) {
@@ -302,6 +338,10 @@ public actor Master {
             || (status.isSuccess && lifetime >= Self.minimumRetirementLifetime)
         {
             service.throttle.succeeded(after: lifetime)
+            // An on-demand service's process that retired after max_idle is not replaced, unless it was the last.
+            if service.isOnDemand && status != .exited(MasterLink.sessionServedExitStatus) && service.runningCount > 0 {
+                return
+            }
             startProcess(of: service, slot: index)
         } else {
             if status.isSuccess {

@@ -111,10 +111,18 @@ struct PostfixLogHandlerTests {
         #expect(lines.last?.hasSuffix("]: detail [alpha=2 zeta=1]") == true)
     }
 
-    @Test("a discard destination writes nothing")
+    @Test("a discard destination writes nothing, and does not even build the messages (a daemon's info level notwithstanding)")
     func discard() {
-        let logger = Logger(label: "x") { _ in PostfixLogHandler(program: "smtpd", destination: .discard) }
-        logger.error("nothing")
+        var logger = Logger(label: "x") { _ in PostfixLogHandler(program: "smtpd", destination: .discard) }
+        logger.logLevel = .info
+        var built = 0
+        func message() -> Logger.Message {
+            built += 1
+            return "nothing"
+        }
+        logger.info(message())
+        logger.error(message())
+        #expect(built == 0)
         #expect(AviaryLogging.destination(logFile: "/dev/null").isDiscard)
     }
 

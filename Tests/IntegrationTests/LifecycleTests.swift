@@ -113,6 +113,33 @@ extension Integration {
             }
         }
 
+        @Test("local runs one process while quiet, more while deliveries wait for it, and the extra ones retire after max_idle")
+        func onDemand() async throws {
+            let instance = try TestInstance(
+                mainCf: [("max_idle", "2s")], aliases: ["slow: \"|/bin/sh -c 'cat >/dev/null; sleep 2'\""])
+            try await withInstance(instance) { instance in
+                try await instance.start()
+                func locals() -> [ProcessEntry] { instance.processes().filter { $0.name == "local" } }
+                try await require(instance, within: .seconds(10), "one local at start") { locals().count == 1 }
+                let burst = """
+                    import smtplib, sys
+                    with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30) as s:
+                        for i in range(6): s.sendmail('s@example.test', ['slow@localhost'], 'Subject: slow\\r\\n\\r\\nx\\r\\n')
+                    """
+                let sent = try await instance.run("python3", ["-c", burst, String(instance.smtpPort)])
+                check(sent.isSuccess, "\(sent)", instance)
+                // Six deliveries of two seconds each, in parallel: master starts locals as they wait.
+                var most = 0
+                try await require(instance, within: .seconds(30), "six slow deliveries") {
+                    most = max(most, locals().count)
+                    return instance.log().components(separatedBy: "status=sent").count - 1 >= 6
+                }
+                check(most >= 3, "at most \(most) local processes ran for six waiting deliveries", instance)
+                try await require(instance, within: .seconds(20), "back to one local after max_idle") { locals().count == 1 }
+                check(!instance.log().contains("right after it started"), "a retirement was taken for a crash", instance)
+            }
+        }
+
         @Test("when master dies (kill -9) its services exit too, as Postfix's do, instead of running on as orphans")
         func servicesFollowMaster() async throws {
             try await withInstance(try TestInstance()) { instance in
