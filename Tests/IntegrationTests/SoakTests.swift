@@ -24,5 +24,20 @@ extension Integration {
             #expect((counts?["missing"] as? Int) == 0 && (counts?["duplicates"] as? Int) == 0, "\(result)")
             #expect(((counts?["acknowledged"] as? Int) ?? 0) > 0, "\(result)")
         }
+
+        @Test("smtpd and qmgr killed every few tenths of a second: commits that share a directory fsync (DirectorySync) and queue files being retired into spare/ or written again lose nothing and deliver nothing twice")
+        func groupCommitSoak() async throws {
+            let runner = try TestInstance()
+            let result = try await runner.run(
+                "python3", [Self.script, "--binaries", TestInstance.binaries, "--rounds", "12", "--interval", "0.4",
+                            "--victims", "smtpd,smtpd,qmgr", "--time-limit", "30", "--drain", "120"],
+                timeout: .seconds(300))
+            await runner.cleanUp()
+            print("soak: \(result.standardOutput)")
+            #expect(result.isSuccess, "\(result)")
+            let counts = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
+            #expect((counts?["missing"] as? Int) == 0 && (counts?["duplicates"] as? Int) == 0, "\(result)")
+            #expect(((counts?["acknowledged"] as? Int) ?? 0) > 0, "\(result)")
+        }
     }
 }
