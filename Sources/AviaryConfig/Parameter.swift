@@ -113,6 +113,9 @@ extension Parameter {
     public static let pop3dAuthFailureDelay = Parameter(
         "pop3d_auth_failure_delay", .time(defaultUnit: "s"), "2s",
         "Wait before answering a failed login, multiplied by the failures so far in the session.")
+    public static let pop3dUIDLFormat = Parameter(
+        "pop3d_uidl_format", .string, "%f",
+        "UIDL of a Maildir message: %f its file's base name; %u its IMAP UID and %v the UIDVALIDITY, with Dovecot's modifiers (%08Xu: eight hex digits); Dovecot's default is %08Xu%08Xv.")
     public static let pop3dTLSAuthOnly = Parameter(
         "pop3d_tls_auth_only", .boolean, "yes",
         "Refuse USER/PASS and AUTH until STLS; without a certificate, nobody can log in unless this is no.")
@@ -242,7 +245,7 @@ extension Parameter {
         .localTransport, .virtualTransport, .relayTransport, .defaultTransport,
         .smtpdBanner, .messageSizeLimit, .queueMinfree, .hopcountLimit, .smtpdRecipientLimit, .smtpdTimeout, .smtpdHardErrorLimit,
         .smtpdConnectionLimit, .lineLengthLimit, .smtpdHeloRequired, .disableVrfyCommand,
-        .pop3dBanner, .pop3dTimeout, .pop3dAuthFailureLimit, .pop3dAuthFailureDelay, .pop3dTLSAuthOnly,
+        .pop3dBanner, .pop3dTimeout, .pop3dAuthFailureLimit, .pop3dAuthFailureDelay, .pop3dTLSAuthOnly, .pop3dUIDLFormat,
         .pop3dConnectionLimit, .pop3dTLSCertFile, .pop3dTLSKeyFile, .pop3dTLSWrappermode, .pop3dSASLMechanisms,
         .pop3dMailboxService,
         .imapdBanner, .imapdTimeout, .imapdLoginTimeout, .imapdIdleKeepalive, .imapdAuthFailureLimit,

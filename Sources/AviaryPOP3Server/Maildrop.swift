@@ -7,8 +7,9 @@
 //   processes (or two sessions in one process: flock belongs to the open file) exclude each other.
 // - A stable view: the message list is taken at login. Mail delivered later appears in the next session.
 //   An mbox is read once under its delivery locks (never half a delivery) and kept in memory.
-// - UIDL, Maildir: the base name of the file (the unique name up to its first `,`), which every Maildir
-//   program keeps for the life of the message. UIDL, mbox: the message's `X-UIDL:` header when it has a
+// - UIDL, Maildir: by default the base name of the file (the unique name up to its first `,`), which every
+//   Maildir program keeps for the life of the message; `pop3d_uidl_format` can make it Dovecot's
+//   `%08Xu%08Xv` (IMAP UID and UIDVALIDITY, see UIDLFormat) for mailboxes moved from Dovecot. UIDL, mbox: the message's `X-UIDL:` header when it has a
 //   valid one (qpopper's and Dovecot's), otherwise a 64-bit FNV-1a hash in hex over the `From ` line and the
 //   header lines that mail readers do not rewrite (everything but Status, X-Status, X-Keywords, X-UID,
 //   X-IMAP, X-IMAPbase, Content-Length, Lines). The From line holds the delivery time to the second and
@@ -88,7 +89,10 @@ extension Maildrop {
 
     /// Locks and reads the mailbox at `location`. A mailbox that does not exist yet is an empty maildrop; an
     /// mbox larger than `mboxSizeLimit` (when not 0) is refused. Blocking: call it on a thread pool.
-    static func open(_ location: UserMailbox, mboxSizeLimit: Int64 = 0) throws(MaildropError) -> (Maildrop, MaildropLock?) {
+    /// - Parameter uidlFormat: `pop3d_uidl_format`, for Maildir messages.
+    static func open(
+        _ location: UserMailbox, mboxSizeLimit: Int64 = 0, uidlFormat: UIDLFormat = .fileName
+    ) throws(MaildropError) -> (Maildrop, MaildropLock?) {
         switch location {
         case .maildir(let path):
             let maildir = Maildir(path: path)
@@ -97,7 +101,7 @@ extension Maildrop {
             }
             let lock = try lock(maildir.path, flags: O_RDONLY | O_DIRECTORY)
             do throws(MailboxError) {
-                return (try readMaildir(maildir), lock)
+                return (try readMaildir(maildir, uidlFormat: uidlFormat), lock)
             } catch {
                 lock.release()
                 throw .unavailable(error)
@@ -152,10 +156,19 @@ extension Maildrop {
         return MaildropLock(descriptor: descriptor)
     }
 
-    private static func readMaildir(_ maildir: Maildir) throws(MailboxError) -> Maildrop {
+    private static func readMaildir(_ maildir: Maildir, uidlFormat: UIDLFormat) throws(MailboxError) -> Maildrop {
         var messages: [MaildropMessage] = []
         var seen: [String: Int] = [:]
-        for message in try maildir.messages() {
+        // With %u or %v: the UIDs IMAP gives (dovecot-uidlist, kept up to date here as SELECT does), in UID order.
+        let index = uidlFormat.needsUIDs ? try maildir.synchronize() : nil
+        let listed: [IndexedMessage]
+        if let index {
+            listed = index.messages
+        } else {
+            listed = try maildir.messages().map { IndexedMessage(uid: 0, message: $0) }
+        }
+        for indexed in listed {
+            let message = indexed.message
             // local names its files with `,W=` (as Dovecot does); a file from another program is read once here.
             let size: Int
             if let virtualSize = message.name.virtualSize {
@@ -167,7 +180,9 @@ extension Maildrop {
                     continue  // expunged by another reader since the listing
                 }
             }
-            let uid = UniqueID.unique(UniqueID.maildir(message.name), seen: &seen)
+            var text = uidlFormat.render(name: message.name, uid: indexed.uid, uidValidity: index?.uidValidity ?? 0)
+            if !UniqueID.isValid(text) { text = UniqueID.maildir(message.name) }
+            let uid = UniqueID.unique(text, seen: &seen)
             messages.append(MaildropMessage(location: .maildir(message), size: size, uid: uid))
         }
         return Maildrop(store: .maildir(maildir), messages: messages)

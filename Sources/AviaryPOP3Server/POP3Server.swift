@@ -75,6 +75,11 @@ public final class POP3Server: ListeningServer {
                 "pop3d_tls_auth_only = yes and no TLS certificate: no client can log in (set pop3d_tls_auth_only = no to allow plaintext logins)"
             )
         }
+        if settings.uidlFormat == nil {
+            logger.warning(
+                "pop3d_uidl_format = \(settings.uidlFormatText) is not understood (%f, %u, %v with 0, a width and X); using %f"
+            )
+        }
     }
 
     public func serve(on address: ListenAddress, group: any EventLoopGroup, ready: @Sendable (Int) -> Void) async throws {

@@ -20,6 +20,9 @@ public struct POP3ServerSettings: Sendable {
     public var virtualMailboxBase: String
     /// `mailbox_size_limit`: the largest mbox a session loads (it is held in memory); 0: no limit.
     public var mboxSizeLimit: Int64
+    /// `pop3d_uidl_format`, as written; `uidlFormat` is nil when it is not understood (then `%f` is used).
+    public var uidlFormatText: String
+    var uidlFormat: UIDLFormat?
 
     /// `pop3d_tls_wrappermode`: TLS from the first byte (pop3s).
     public var isWrapperMode: Bool
@@ -41,6 +44,8 @@ public struct POP3ServerSettings: Sendable {
         mailSpoolDirectory = config.string(.mailSpoolDirectory)
         virtualMailboxBase = config.string(.virtualMailboxBase)
         mboxSizeLimit = Int64(max(0, config.integer(.mailboxSizeLimit)))
+        uidlFormatText = config.string(.pop3dUIDLFormat)
+        uidlFormat = UIDLFormat(uidlFormatText)
         mailboxServiceSocket = MailboxService.socketPath(config, .pop3dMailboxService)
     }
 }

@@ -104,11 +104,12 @@ extension POP3Session {
     mutating func open(_ identity: MailUser) async -> POP3Response {
         let location = UserMailbox(for: identity, settings: settings)
         let sizeLimit = settings.mboxSizeLimit
+        let uidlFormat = settings.uidlFormat ?? .fileName
         let result: Result<(Maildrop, MaildropLock?), MaildropError>
         do {
             result = try await server.pool.runIfActive { () -> Result<(Maildrop, MaildropLock?), MaildropError> in
                 do throws(MaildropError) {
-                    return .success(try Maildrop.open(location, mboxSizeLimit: sizeLimit))
+                    return .success(try Maildrop.open(location, mboxSizeLimit: sizeLimit, uidlFormat: uidlFormat))
                 } catch {
                     return .failure(error)
                 }

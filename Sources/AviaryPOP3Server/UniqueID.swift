@@ -79,3 +79,104 @@ enum UniqueID {
         return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }
+
+/// `pop3d_uidl_format`: how a Maildir message's UIDL is made, in Dovecot's `pop3_uidl_format` notation, so
+/// that a mailbox moved from Dovecot (whose dovecot-uidlist Aviary keeps) gives its POP3 clients the same
+/// UIDLs and they download nothing again.
+///
+///     %f     the file's base name (Aviary's default: it does not depend on the uidlist)
+///     %u     the message's IMAP UID          %v   the mailbox's UIDVALIDITY
+///     %08Xu  modifiers as in Dovecot: 0 and a width pad with zeros (a width alone keeps that many
+///            characters), X gives upper-case hex
+///     %%     a percent sign; any other character 0x21-0x7E stands for itself
+/// Dovecot's default is `%08Xu%08Xv`.
+struct UIDLFormat: Sendable, Equatable {
+    enum Piece: Sendable, Equatable {
+        case text(String)
+        case fileName
+        case uid(width: Int, zeroPadded: Bool, hex: Bool)
+        case uidValidity(width: Int, zeroPadded: Bool, hex: Bool)
+    }
+
+    let pieces: [Piece]
+    static let fileName = UIDLFormat(pieces: [.fileName])
+
+    /// Whether it needs IMAP UIDs (then the session synchronizes dovecot-uidlist at login, as IMAP's SELECT does).
+    var needsUIDs: Bool {
+        pieces.contains { if case .text = $0 { false } else if case .fileName = $0 { false } else { true } }
+    }
+
+    private init(pieces: [Piece]) { self.pieces = pieces }
+
+    /// nil when `text` is not a format this understands (unknown variable, a character outside 0x21-0x7E).
+    init?(_ text: String) {
+        var pieces: [Piece] = []
+        var literal = ""
+        var scalars = text.unicodeScalars.makeIterator()
+        while let scalar = scalars.next() {
+            guard (0x21...0x7E).contains(scalar.value) else { return nil }
+            guard scalar == "%" else {
+                literal.unicodeScalars.append(scalar)
+                continue
+            }
+            var width = 0
+            var zeroPadded = false
+            var hex = false
+            var next = scalars.next()
+            if next == "0" {
+                zeroPadded = true
+                next = scalars.next()
+            }
+            while let digit = next, let value = Int(String(digit)), width < 70 {
+                width = width * 10 + value
+                next = scalars.next()
+            }
+            if next == "X" {
+                hex = true
+                next = scalars.next()
+            }
+            switch next {
+            case "%" where width == 0 && !hex && !zeroPadded: literal += "%"
+            case "f" where width == 0 && !hex && !zeroPadded:
+                if !literal.isEmpty { pieces.append(.text(literal)) }
+                literal = ""
+                pieces.append(.fileName)
+            case "u", "v":
+                if !literal.isEmpty { pieces.append(.text(literal)) }
+                literal = ""
+                pieces.append(
+                    next == "u"
+                        ? .uid(width: width, zeroPadded: zeroPadded, hex: hex)
+                        : .uidValidity(width: width, zeroPadded: zeroPadded, hex: hex))
+            default: return nil
+            }
+        }
+        if !literal.isEmpty { pieces.append(.text(literal)) }
+        guard !pieces.isEmpty else { return nil }
+        self.pieces = pieces
+    }
+
+    /// The UIDL of one message (before `UniqueID.unique` and the validity check).
+    func render(name: MaildirFileName, uid: UInt32, uidValidity: UInt32) -> String {
+        var text = ""
+        for piece in pieces {
+            switch piece {
+            case .text(let literal): text += literal
+            case .fileName: text += UniqueID.maildir(name)
+            case .uid(let width, let zeroPadded, let hex): text += Self.number(uid, width, zeroPadded, hex)
+            case .uidValidity(let width, let zeroPadded, let hex): text += Self.number(uidValidity, width, zeroPadded, hex)
+            }
+        }
+        return text
+    }
+
+    /// As Dovecot's var_expand: a width after `0` pads with zeros, a width without it keeps that many characters.
+    private static func number(_ value: UInt32, _ width: Int, _ zeroPadded: Bool, _ hex: Bool) -> String {
+        let digits = hex ? String(value, radix: 16, uppercase: true) : String(value)
+        guard width > 0 else { return digits }
+        if zeroPadded {
+            return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+        }
+        return String(digits.prefix(width))
+    }
+}

@@ -1,5 +1,6 @@
 import AviaryCore
 import AviaryMailbox
+@testable import AviaryPOP3Server
 import AviaryTestSupport
 import Testing
 
@@ -252,6 +253,41 @@ struct POP3ServerTests {
             #expect(first == second)
             #expect(Set(first.prefix(2)).count == 2)
         }
+    }
+
+    @Test("pop3d_uidl_format = %08Xu%08Xv gives Dovecot's UIDLs: the IMAP UID and UIDVALIDITY of dovecot-uidlist, in hex")
+    func dovecotUIDL() async throws {
+        try await POP3ServerHarness.run(extra: "pop3d_uidl_format = %08Xu%08Xv") { harness in
+            try harness.deliverToAlice(Self.simple)
+            try harness.deliverToAlice(Self.simple)
+            let session = { @Sendable (client: POP3Client) throws -> [String] in
+                _ = try client.login("alice@virtual.test", "secret")
+                _ = try client.command("UIDL")
+                let all = try client.body()
+                _ = try client.command("QUIT")
+                return all
+            }
+            let first = try await harness.transcript(session)
+            let index = try harness.aliceMaildir.synchronize()
+            let validity = String(index.uidValidity, radix: 16, uppercase: true)
+            let padded = String(repeating: "0", count: 8 - validity.count) + validity
+            #expect(first == ["1 00000001\(padded)", "2 00000002\(padded)"])
+            #expect(try await harness.transcript(session) == first)
+        }
+    }
+
+    @Test("UIDLFormat reads Dovecot's notation and refuses what it does not know")
+    func uidlFormat() throws {
+        let name = MaildirFileName("1733.M1P2Q3.host,S=10,W=12:2,S")
+        let dovecot = try #require(UIDLFormat("%08Xu%08Xv"))
+        #expect(dovecot.needsUIDs)
+        #expect(dovecot.render(name: name, uid: 26, uidValidity: 0x6754_1A2B) == "0000001A67541A2B")
+        #expect(UIDLFormat("%u.%v")?.render(name: name, uid: 7, uidValidity: 99) == "7.99")
+        #expect(UIDLFormat("%2u")?.render(name: name, uid: 12345, uidValidity: 0) == "12")
+        #expect(UIDLFormat("%f")?.render(name: name, uid: 1, uidValidity: 1) == "1733.M1P2Q3.host")
+        #expect(UIDLFormat("%f") == UIDLFormat.fileName && !UIDLFormat.fileName.needsUIDs)
+        #expect(UIDLFormat("x%%y%u")?.render(name: name, uid: 3, uidValidity: 0) == "x%y3")
+        for bad in ["", "%m", "%", "%08", "a b", "%Xf", "\u{e9}"] { #expect(UIDLFormat(bad) == nil, "\(bad)") }
     }
 
     @Test("an mbox over mailbox_size_limit is not loaded: -ERR [SYS/PERM] at login, the reason in the log")
