@@ -16,7 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 PACKAGES=(
     swaks postfix dnsmasq-base python3 openssl libssl-dev libsasl2-dev libsasl2-modules sasl2-bin libcrypt-dev
     mailutils fetchmail getmail6 netcat-openbsd
-    dovecot-imapd isync neomutt python3-pip
+    dovecot-imapd dovecot-pop3d isync neomutt python3-pip
     procps iproute2 curl ca-certificates
 )
 MAIL_OWNER=aviary
@@ -81,7 +81,7 @@ if ((${#missing[@]} > 0)); then
     if ((installing_postfix)); then
         quiesce_postfix
     fi
-    for package in "${missing[@]}"; do [[ $package == dovecot-imapd ]] && quiesce_dovecot; done
+    for package in "${missing[@]}"; do [[ $package == dovecot-imapd || $package == dovecot-pop3d ]] && quiesce_dovecot; done
     for package in "${missing[@]}"; do
         is_installed "$package" || die "package $package is still not installed"
     done

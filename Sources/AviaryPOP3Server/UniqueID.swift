@@ -87,7 +87,7 @@ enum UniqueID {
 ///     %f     the file's base name (Aviary's default: it does not depend on the uidlist)
 ///     %u     the message's IMAP UID          %v   the mailbox's UIDVALIDITY
 ///     %08Xu  modifiers as in Dovecot: 0 and a width pad with zeros (a width alone keeps that many
-///            characters), X gives upper-case hex
+///            characters), X gives hex (lower-case, as Dovecot writes it: checked against Dovecot 2.3)
 ///     %%     a percent sign; any other character 0x21-0x7E stands for itself
 /// Dovecot's default is `%08Xu%08Xv`.
 struct UIDLFormat: Sendable, Equatable {
@@ -172,7 +172,7 @@ struct UIDLFormat: Sendable, Equatable {
 
     /// As Dovecot's var_expand: a width after `0` pads with zeros, a width without it keeps that many characters.
     private static func number(_ value: UInt32, _ width: Int, _ zeroPadded: Bool, _ hex: Bool) -> String {
-        let digits = hex ? String(value, radix: 16, uppercase: true) : String(value)
+        let digits = hex ? String(value, radix: 16) : String(value)
         guard width > 0 else { return digits }
         if zeroPadded {
             return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits

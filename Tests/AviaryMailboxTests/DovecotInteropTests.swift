@@ -13,6 +13,7 @@ import Glibc
 private final class PrivateDovecot {
     let directory: TemporaryDirectory
     let port: Int
+    let pop3Port: Int
     var maildirPath: String { directory.path + "/Maildir" }
     private var configPath: String { directory.path + "/dovecot.conf" }
     private var process: Process?
@@ -23,6 +24,7 @@ private final class PrivateDovecot {
     init() throws {
         directory = TemporaryDirectory("dovecot")
         port = Int(try runPython("import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])", []).filter(\.isNumber))!
+        pop3Port = Int(try runPython("import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])", []).filter(\.isNumber))!
         let root = directory.path
         // Dovecot's mail processes run as nobody and must reach the Maildir inside.
         chmod(root, 0o755)
@@ -31,7 +33,8 @@ private final class PrivateDovecot {
             base_dir = \(root)/run
             state_dir = \(root)/state
             log_path = \(root)/dovecot.log
-            protocols = imap
+            protocols = imap pop3
+            pop3_uidl_format = %08Xu%08Xv
             listen = 127.0.0.1
             ssl = no
             disable_plaintext_auth = no
@@ -51,6 +54,13 @@ private final class PrivateDovecot {
               inet_listener imap {
                 address = 127.0.0.1
                 port = \(port)
+              }
+            }
+            service pop3-login {
+              chroot =
+              inet_listener pop3 {
+                address = 127.0.0.1
+                port = \(pop3Port)
               }
             }
             service anvil {
@@ -105,6 +115,20 @@ private final class PrivateDovecot {
 
             """ + body + "\nimap.logout()\n"
         return try runPython(script, [String(port)])
+    }
+
+    /// The UIDL listing of a POP3 session (poplib), one `number uidl` per line.
+    func pop3UIDLs() throws -> String {
+        let script = """
+            import poplib, sys
+            pop = poplib.POP3("127.0.0.1", int(sys.argv[1]))
+            pop.user("user")
+            pop.pass_("secret")
+            for line in pop.uidl()[1]:
+                print(line.decode())
+            pop.quit()
+            """
+        return try runPython(script, [String(pop3Port)])
     }
 
     var log: String { (try? contents(of: directory.path + "/dovecot.log")) ?? "" }
@@ -178,6 +202,32 @@ struct DovecotInteropTests {
         for message in index.messages {
             #expect(fetched.contains("UID \(message.uid)"), "\(fetched)")
         }
+        #expect(!dovecot.log.contains("Error"), "\(dovecot.log)")
+    }
+
+    @Test("Dovecot's POP3 UIDLs (pop3_uidl_format = %08Xu%08Xv) are the UIDs and UIDVALIDITY Aviary keeps, in hex: what pop3d_uidl_format = %08Xu%08Xv gives")
+    func dovecotPOP3UIDLs() throws {
+        guard PrivateDovecot.isAvailable, access("/usr/lib/dovecot/pop3", X_OK) == 0 else {
+            print("skipped: needs \(PrivateDovecot.executable) with pop3 (dovecot-pop3d), python3 and root")
+            return
+        }
+        let dovecot = try PrivateDovecot()
+        let maildir = Maildir(path: dovecot.maildirPath)
+        try maildir.create()
+        for subject in ["one", "two", "three"] {
+            _ = try maildir.deliver(.bytes(Array("Subject: \(subject)\r\n\r\nbody\r\n".utf8)), hostname: "aviary.test")
+        }
+        let index = try maildir.synchronize()
+        #expect(index.messages.count == 3)
+        try dovecot.start()
+        let listing = try dovecot.pop3UIDLs()
+        dovecot.stop()
+        func hex8(_ value: UInt32) -> String {
+            let digits = String(value, radix: 16)
+            return String(repeating: "0", count: 8 - digits.count) + digits
+        }
+        let expected = index.messages.enumerated().map { "\($0.offset + 1) \(hex8($0.element.uid))\(hex8(index.uidValidity))" }
+        #expect(listing.split(separator: "\n").map(String.init) == expected, "\(listing)\n\(dovecot.log)")
         #expect(!dovecot.log.contains("Error"), "\(dovecot.log)")
     }
 }

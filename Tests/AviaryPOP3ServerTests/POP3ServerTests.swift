@@ -269,7 +269,7 @@ struct POP3ServerTests {
             }
             let first = try await harness.transcript(session)
             let index = try harness.aliceMaildir.synchronize()
-            let validity = String(index.uidValidity, radix: 16, uppercase: true)
+            let validity = String(index.uidValidity, radix: 16)
             let padded = String(repeating: "0", count: 8 - validity.count) + validity
             #expect(first == ["1 00000001\(padded)", "2 00000002\(padded)"])
             #expect(try await harness.transcript(session) == first)
@@ -281,7 +281,7 @@ struct POP3ServerTests {
         let name = MaildirFileName("1733.M1P2Q3.host,S=10,W=12:2,S")
         let dovecot = try #require(UIDLFormat("%08Xu%08Xv"))
         #expect(dovecot.needsUIDs)
-        #expect(dovecot.render(name: name, uid: 26, uidValidity: 0x6754_1A2B) == "0000001A67541A2B")
+        #expect(dovecot.render(name: name, uid: 26, uidValidity: 0x6754_1A2B) == "0000001a67541a2b")
         #expect(UIDLFormat("%u.%v")?.render(name: name, uid: 7, uidValidity: 99) == "7.99")
         #expect(UIDLFormat("%2u")?.render(name: name, uid: 12345, uidValidity: 0) == "12")
         #expect(UIDLFormat("%f")?.render(name: name, uid: 1, uidValidity: 1) == "1733.M1P2Q3.host")
