@@ -21,7 +21,7 @@ import Synchronization
 ///      incoming/ID and active/ID.
 ///   2. `retire` renames active/ID to spare/.ID, which no writer takes. A batch of them is published as
 ///      spare/ID only after one fsync of incoming/ and one of active/, so that on disk neither directory
-///      still holds an old name.
+///      still holds an old name; each is emptied (truncated) just before, so spare/ holds no mail.
 ///   3. A writer (`claim`) renames spare/ID to its own temporary name, then checks what it got before
 ///      writing a byte: a regular file of its own user with exactly one link (fsck gives an inode that a
 ///      stale spare/ entry still names a second link), that nobody holds locked, still at that name.
@@ -90,7 +90,12 @@ public final class SpareQueueFiles: Sendable {
             var published = 0
             for id in batch {
                 let from = spareDirectory + "/." + id.rawValue
-                if synced, published < room, (try? SafeFile.renameNoReplace(from, to: spareDirectory + "/" + id.rawValue)) == true {
+                // Emptied before it is offered: a spare must not hold a delivered message's bytes (512 large
+                // messages would keep gigabytes), and the writer then truncates nothing on its critical path.
+                var info = stat()
+                if synced, published < room, lstat(from, &info) == 0, info.st_nlink == 1, truncate(from, 0) == 0,
+                    (try? SafeFile.renameNoReplace(from, to: spareDirectory + "/" + id.rawValue)) == true
+                {
                     published += 1
                 } else {
                     unlink(from)

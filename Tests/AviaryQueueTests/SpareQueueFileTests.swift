@@ -40,6 +40,8 @@ struct SpareQueueFileTests {
         try spares.retire(id, firstAttempt: true)
         #expect(!SafeFile.exists(queue.path(of: id, in: .active)))
         #expect(Self.spareNames(queue) == [id.rawValue])
+        // Kept empty: no delivered mail lies in spare/.
+        #expect(try SafeFile.readAll(queue.path(of: .spare) + "/" + id.rawValue).isEmpty)
 
         let writer = try QueueWriter(directory: queue, envelope: Self.envelope)
         #expect(Self.inode(writer.temporaryFilePath) == inode)
@@ -80,9 +82,14 @@ struct SpareQueueFileTests {
         let spares = SpareQueueFiles(directory: queue)
         let (id, _) = try Self.activeMessage(in: queue)
         try spares.retire(id, firstAttempt: true)
+        // After a crash and fsck, a stale spare/ entry may name an inode that holds live mail under another name.
         let other = queue.path(of: .deferred) + "/stale-name"
         #expect(link(queue.path(of: .spare) + "/" + id.rawValue, other) == 0)
+        let live = try FileDescriptor(adopting: open(other, O_WRONLY | O_APPEND | O_CLOEXEC))
+        try live.writeAll(Array("live mail".utf8))
+        live.close()
         let before = try SafeFile.readAll(other)
+        #expect(before == Array("live mail".utf8))
 
         let writer = try QueueWriter(directory: queue, envelope: Self.envelope)
         #expect(Self.inode(writer.temporaryFilePath) != Self.inode(other))
