@@ -99,7 +99,7 @@ struct AnvilLoop {
     }
 
     private mutating func answer(_ request: AnvilRequest, owner: Int) -> String {
-        let now = Self.now()
+        let now = MonotonicClock.seconds()
         switch request {
         case .connect(let key):
             let (count, rate) = table.connect(key, owner: owner, now: now)
@@ -116,9 +116,4 @@ struct AnvilLoop {
         Glibc.close(fd)
     }
 
-    static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
 }

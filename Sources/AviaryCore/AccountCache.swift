@@ -65,11 +65,6 @@ public final class AccountCache<Value: Sendable>: Sendable {
         return value
     }
 
-    /// Forgets every answer.
-    public func removeAll() {
-        state.withLock { $0.answers = [:] }
-    }
-
     private static func signature(_ path: String) -> Signature? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }

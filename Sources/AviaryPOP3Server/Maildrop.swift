@@ -9,8 +9,8 @@
 //   An mbox is read once under its delivery locks (never half a delivery) and kept in memory.
 // - UIDL, Maildir: by default the base name of the file (the unique name up to its first `,`), which every
 //   Maildir program keeps for the life of the message; `pop3d_uidl_format` can make it Dovecot's
-//   `%08Xu%08Xv` (IMAP UID and UIDVALIDITY, see UIDLFormat) for mailboxes moved from Dovecot. UIDL, mbox: the message's `X-UIDL:` header when it has a
-//   valid one (qpopper's and Dovecot's), otherwise a 64-bit FNV-1a hash in hex over the `From ` line and the
+//   `%08Xu%08Xv` (IMAP UID and UIDVALIDITY, see UIDLFormat) for mailboxes moved from Dovecot. UIDL, mbox:
+//   the message's `X-UIDL:` header when it has a valid one (qpopper's and Dovecot's), otherwise a 64-bit FNV-1a hash in hex over the `From ` line and the
 //   header lines that mail readers do not rewrite (everything but Status, X-Status, X-Keywords, X-UID,
 //   X-IMAP, X-IMAPbase, Content-Length, Lines). The From line holds the delivery time to the second and
 //   Aviary's local adds Delivered-To and Received (with the queue id), so two messages practically never

@@ -91,11 +91,14 @@ enum UniqueID {
 ///     %%     a percent sign; any other character 0x21-0x7E stands for itself
 /// Dovecot's default is `%08Xu%08Xv`.
 struct UIDLFormat: Sendable, Equatable {
+    enum Number: Sendable, Equatable {
+        case uid, uidValidity
+    }
+
     enum Piece: Sendable, Equatable {
         case text(String)
         case fileName
-        case uid(width: Int, zeroPadded: Bool, hex: Bool)
-        case uidValidity(width: Int, zeroPadded: Bool, hex: Bool)
+        case number(Number, width: Int, zeroPadded: Bool, hex: Bool)
     }
 
     let pieces: [Piece]
@@ -103,7 +106,7 @@ struct UIDLFormat: Sendable, Equatable {
 
     /// Whether it needs IMAP UIDs (then the session synchronizes dovecot-uidlist at login, as IMAP's SELECT does).
     var needsUIDs: Bool {
-        pieces.contains { if case .text = $0 { false } else if case .fileName = $0 { false } else { true } }
+        pieces.contains { if case .number = $0 { true } else { false } }
     }
 
     private init(pieces: [Piece]) { self.pieces = pieces }
@@ -112,6 +115,11 @@ struct UIDLFormat: Sendable, Equatable {
     init?(_ text: String) {
         var pieces: [Piece] = []
         var literal = ""
+        func append(_ piece: Piece) {
+            if !literal.isEmpty { pieces.append(.text(literal)) }
+            literal = ""
+            pieces.append(piece)
+        }
         var scalars = text.unicodeScalars.makeIterator()
         while let scalar = scalars.next() {
             guard (0x21...0x7E).contains(scalar.value) else { return nil }
@@ -135,19 +143,12 @@ struct UIDLFormat: Sendable, Equatable {
                 hex = true
                 next = scalars.next()
             }
+            let plain = width == 0 && !hex && !zeroPadded
             switch next {
-            case "%" where width == 0 && !hex && !zeroPadded: literal += "%"
-            case "f" where width == 0 && !hex && !zeroPadded:
-                if !literal.isEmpty { pieces.append(.text(literal)) }
-                literal = ""
-                pieces.append(.fileName)
-            case "u", "v":
-                if !literal.isEmpty { pieces.append(.text(literal)) }
-                literal = ""
-                pieces.append(
-                    next == "u"
-                        ? .uid(width: width, zeroPadded: zeroPadded, hex: hex)
-                        : .uidValidity(width: width, zeroPadded: zeroPadded, hex: hex))
+            case "%" where plain: literal += "%"
+            case "f" where plain: append(.fileName)
+            case "u": append(.number(.uid, width: width, zeroPadded: zeroPadded, hex: hex))
+            case "v": append(.number(.uidValidity, width: width, zeroPadded: zeroPadded, hex: hex))
             default: return nil
             }
         }
@@ -163,15 +164,15 @@ struct UIDLFormat: Sendable, Equatable {
             switch piece {
             case .text(let literal): text += literal
             case .fileName: text += UniqueID.maildir(name)
-            case .uid(let width, let zeroPadded, let hex): text += Self.number(uid, width, zeroPadded, hex)
-            case .uidValidity(let width, let zeroPadded, let hex): text += Self.number(uidValidity, width, zeroPadded, hex)
+            case .number(let number, let width, let zeroPadded, let hex):
+                text += Self.format(number == .uid ? uid : uidValidity, width, zeroPadded, hex)
             }
         }
         return text
     }
 
     /// As Dovecot's var_expand: a width after `0` pads with zeros, a width without it keeps that many characters.
-    private static func number(_ value: UInt32, _ width: Int, _ zeroPadded: Bool, _ hex: Bool) -> String {
+    private static func format(_ value: UInt32, _ width: Int, _ zeroPadded: Bool, _ hex: Bool) -> String {
         let digits = hex ? String(value, radix: 16) : String(value)
         guard width > 0 else { return digits }
         if zeroPadded {

@@ -104,8 +104,16 @@ public struct QueueDirectory: Sendable {
     /// Removes a delivered message, its delay log and its target log.
     public func remove(_ id: QueueID, from queue: QueueName) throws(SystemError) {
         try retryingOnInterrupt("unlink", path: path(of: id, in: queue)) { unlink(path(of: id, in: queue)) }
-        unlink(path(of: id, in: .defer))
+        removeLogs(of: id)
+    }
+
+    /// Removes a message's delay log and target log.
+    /// - Returns: whether it had a delay log (it was deferred at some time).
+    @discardableResult
+    public func removeLogs(of id: QueueID) -> Bool {
+        let hadDelayLog = unlink(path(of: id, in: .defer)) == 0
         unlink(path(of: id, in: .targets))
+        return hadDelayLog
     }
 
     /// Moves an unreadable file out of the way, for a human to look at. Never deletes it.

@@ -187,11 +187,7 @@ public final class QueueFile {
     public func lock() throws(SystemError) { try file.lock() }
 
     /// Whether the path still names this open file (it may have been moved to another queue meanwhile).
-    public func isStillAt(_ path: String) -> Bool {
-        var info = stat()
-        guard stat(path, &info) == 0, let mine = try? file.status() else { return false }
-        return info.st_ino == mine.st_ino && info.st_dev == mine.st_dev
-    }
+    public func isStillAt(_ path: String) -> Bool { file.names(path) }
 }
 
 /// Reads newline-terminated records from the start of a file, tracking the byte offset.

@@ -67,7 +67,8 @@ public final class QueueWriter {
         }
         // Held until the file is committed or thrown away (closing releases it, and so does death by
         // kill -9): an unlocked temporary file is one nobody writes any more (`removeStaleTemporaryFiles`).
-        // Nobody else can hold a file that O_EXCL has just created, so this never waits.
+        // Nobody else can hold a file that O_EXCL has just created, so this never waits (a spare is locked
+        // already by `claim`; locking it again through the same descriptor changes nothing).
         _ = try? file.lock(wait: false)
         if let mode, fchmod(file.rawValue, mode) != 0 {
             let error = SystemError.current("fchmod", path: temporaryPath)

@@ -26,7 +26,7 @@ import Synchronization
 ///      writing a byte: a regular file of its own user with exactly one link (fsck gives an inode that a
 ///      stale spare/ entry still names a second link), that nobody holds locked, still at that name.
 ///      Anything else is given back to the kernel and the writer creates a new file as before.
-///      The file is truncated only then, so a wrong guess never destroys a message.
+///      Only then does it truncate the file (again), so a wrong guess never destroys a message.
 /// spare/ holds at most `capacity` files; past that, and whenever any step fails, files are unlinked.
 public final class SpareQueueFiles: Sendable {
     /// Most files kept in spare/.
@@ -52,8 +52,7 @@ public final class SpareQueueFiles: Sendable {
     /// - Parameter firstAttempt: the message came to active/ from incoming/ for this delivery.
     public func retire(_ id: QueueID, firstAttempt: Bool) throws(SystemError) {
         let active = directory.path(of: id, in: .active)
-        let wasDeferred = unlink(directory.path(of: id, in: .defer)) == 0
-        unlink(directory.path(of: id, in: .targets))
+        let wasDeferred = directory.removeLogs(of: id)
         let spare = directory.path(of: .spare) + "/." + id.rawValue
         guard firstAttempt, !wasDeferred, Glibc.rename(active, spare) == 0 else {
             try retryingOnInterrupt("unlink", path: active) { unlink(active) }
@@ -145,14 +144,13 @@ public final class SpareQueueFiles: Sendable {
                 return nil
             }
             let file = FileDescriptor(adopting: fd, path: path)
-            var named = stat()
             guard let info = try? file.status(), (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == geteuid(),
-                info.st_nlink == 1, (try? file.lock(wait: false)) == true,
-                lstat(path, &named) == 0, named.st_ino == info.st_ino, named.st_dev == info.st_dev,
+                info.st_nlink == 1, (try? file.lock(wait: false)) == true, file.names(path),
                 (try? file.truncate(to: 0)) != nil, info.st_mode & 0o7777 == 0o600 || fchmod(fd, 0o600) == 0
             else {
-                // Not a file to write into: give the name back to the kernel (the inode too if it has no other).
-                if named.st_ino == 0 || named.st_ino == (try? file.status())?.st_ino { unlink(path) }
+                // Not a file to write into: give the name back to the kernel (the inode too if it has no other),
+                // unless the name is no longer ours.
+                if file.names(path) { unlink(path) }
                 file.close()
                 return nil
             }
