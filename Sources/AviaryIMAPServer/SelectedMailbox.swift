@@ -49,8 +49,8 @@ struct SelectedMailbox: Sendable {
     var recent: Set<UInt32>
     /// dovecot-keywords: letter index to name.
     var keywords: [Int: String]
-    /// The directory times of the last synchronization (`directoryStamp`); nil forces the next one.
-    var stamp: [Int]?
+    /// The Maildir's stamp at the last synchronization; nil forces the next one.
+    var stamp: MaildirStamp?
     /// When the session last looked for changes (`IMAPSession.reportChanges`).
     var lastLook: ContinuousClock.Instant?
 
@@ -65,42 +65,17 @@ struct SelectedMailbox: Sendable {
         keywords = index.keywords
     }
 
-    /// Reads the Maildir's index unless its directories are unchanged since `stamp` (then nil). Blocking.
+    /// Reads the Maildir's index unless it is unchanged since `stamp` (then nil). Blocking.
     ///
-    /// Any delivery, flag change or expunge changes the modification time of `new/` or `cur/`; the stamp is
-    /// taken before the listing, so a change during it is seen next time. A time that is too recent is never
-    /// trusted (`isSettled`): a second change in the same clock tick would not move it.
-    static func readIndex(_ maildir: Maildir, claimingRecent: Bool, unless stamp: [Int]?) throws
-        -> (MaildirIndex, [Int]?)?
+    /// The stamp is taken before the index is read, so a change during the reading is seen next time; an
+    /// unsettled one (`MaildirStamp.isSettled`) is never trusted.
+    static func readIndex(_ maildir: Maildir, claimingRecent: Bool, unless stamp: MaildirStamp?) throws
+        -> (MaildirIndex, MaildirStamp?)?
     {
-        let now = directoryStamp(maildir)
+        let now = MaildirStamp.take(maildir)
         if let stamp, now == stamp { return nil }
         let index = try maildir.synchronize(claimingRecent: claimingRecent)
-        return (index, isSettled(now) ? now : nil)
-    }
-
-    /// Whether no change can still come with the same directory times: the newest is more than 100 ms old
-    /// (file systems stamp from a clock that ticks every few milliseconds), or 2 s on one that keeps whole
-    /// seconds only.
-    static func isSettled(_ stamp: [Int]) -> Bool {
-        guard stamp.count == 4 else { return false }
-        var clock = timespec()
-        clock_gettime(CLOCK_REALTIME, &clock)
-        if stamp[1] == 0 && stamp[3] == 0 { return max(stamp[0], stamp[2]) < clock.tv_sec - 2 }
-        let newest = max(stamp[0] * 1_000_000_000 + stamp[1], stamp[2] * 1_000_000_000 + stamp[3])
-        return newest < clock.tv_sec * 1_000_000_000 + clock.tv_nsec - 100_000_000
-    }
-
-    /// The modification times of `new/` and `cur/`.
-    static func directoryStamp(_ maildir: Maildir) -> [Int] {
-        var stamp: [Int] = []
-        for subdirectory in [Maildir.Subdirectory.new, .cur] {
-            var info = stat()
-            if stat(maildir.path(of: subdirectory), &info) == 0 {
-                stamp += [info.st_mtim.tv_sec, info.st_mtim.tv_nsec]
-            }
-        }
-        return stamp
+        return (index, now.isSettled ? now : nil)
     }
 
     /// What a look at the Maildir found.
@@ -113,7 +88,7 @@ struct SelectedMailbox: Sendable {
         case uidValidityChanged
     }
 
-    /// Re-reads the Maildir on `pool` (unless its directories are unchanged) and merges what changed into
+    /// Re-reads the Maildir on `pool` (unless it is unchanged) and merges what changed into
     /// the view: the one look of commands (`IMAPSession.reportChanges`) and of IDLE.
     mutating func look(on pool: NIOThreadPool, allowExpunges: Bool) async -> Look {
         let maildir = maildir, claims = !isReadOnly, stamp = stamp

@@ -88,17 +88,22 @@ extension Maildir {
     }
 
     func synchronize(claimingRecent: Bool, locking: DotLock.Settings) throws(MailboxError) -> MaildirIndex {
-        // Most calls find nothing new: answer from the files as they are, without the lock. Claiming \Recent
-        // needs it only when there is something to claim.
+        let stamp = MaildirStamp.take(self)
+        // Nothing changed since this process last read the Maildir: the index it made then.
+        if var index = MaildirIndexCache.shared.index(for: path, stamp: stamp), stamp.isSettled {
+            index.firstRecentUID = readFirstRecentUID()
+            if !claimingRecent || index.firstRecentUID >= index.uidNext { return index }
+        }
+        // Most other calls find nothing new either: answer from the files as they are, without the lock.
+        // Claiming \Recent needs it only when there is something to claim.
         if let uidList = try readUIDList() {
             let listing = try listMessages(knownNames: Set(uidList.entries.map(\.uniqueName)))
             if let messages = Self.indexedMessages(uidList, listing) {
-                let firstRecentUID = readFirstRecentUID()
-                if !claimingRecent || firstRecentUID >= uidList.nextUID {
-                    return MaildirIndex(
-                        uidValidity: uidList.uidValidity, uidNext: uidList.nextUID, messages: messages,
-                        keywords: try readKeywords().names, firstRecentUID: firstRecentUID)
-                }
+                let index = MaildirIndex(
+                    uidValidity: uidList.uidValidity, uidNext: uidList.nextUID, messages: messages,
+                    keywords: try readKeywords().names, firstRecentUID: readFirstRecentUID())
+                MaildirIndexCache.shared.store(index, for: path, stamp: stamp)
+                if !claimingRecent || index.firstRecentUID >= uidList.nextUID { return index }
             }
         }
         return try withUIDListLock(locking) { () throws(MailboxError) -> MaildirIndex in
@@ -113,9 +118,15 @@ extension Maildir {
             if claimingRecent && firstRecentUID != uidList.nextUID {
                 try writeFirstRecentUID(uidList.nextUID)
             }
-            return MaildirIndex(
+            let index = MaildirIndex(
                 uidValidity: uidList.uidValidity, uidNext: uidList.nextUID, messages: messages,
                 keywords: try readKeywords().names, firstRecentUID: firstRecentUID)
+            // The directories as stamped before they were listed; the control files as this lock's holder
+            // has just left them.
+            var written = stamp
+            written.controlFiles = MaildirStamp.controlFileStamp(self)
+            MaildirIndexCache.shared.store(index, for: path, stamp: written)
+            return index
         }
     }
 

@@ -1,0 +1,132 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Everything a Maildir's index (`synchronize`) is made from, as the file system stamps it: the modification
+/// times of `new/` and `cur/` (any delivery, flag change or expunge moves one of them) and the identity of
+/// `dovecot-uidlist` and `dovecot-keywords` (both are only ever replaced by a rename, with a later time).
+///
+/// Two equal stamps mean an unchanged index only when the stamp is `isSettled`: a directory time is taken
+/// from a clock that ticks every few milliseconds, so a second change within the same tick would leave the
+/// time where the first put it. A stamp is taken before what it describes is read, so a change made while
+/// reading makes the next stamp differ.
+public struct MaildirStamp: Sendable, Hashable {
+    /// Seconds and nanoseconds of new/, then of cur/ (empty for a directory that cannot be read).
+    var directories: [Int]
+    /// dev, inode, size, mtime and ctime of each control file, or a single -1 for one that is missing.
+    var controlFiles: [Int]
+
+    /// The stamp of `maildir` now: four `stat`s.
+    public static func take(_ maildir: Maildir) -> MaildirStamp {
+        var stamp = MaildirStamp(directories: [], controlFiles: [])
+        stamp.directories.reserveCapacity(4)
+        for subdirectory in [Maildir.Subdirectory.new, .cur] {
+            var info = stat()
+            if stat(maildir.path(of: subdirectory), &info) == 0 {
+                stamp.directories += [info.st_mtim.tv_sec, info.st_mtim.tv_nsec]
+            }
+        }
+        stamp.controlFiles = controlFileStamp(maildir)
+        return stamp
+    }
+
+    /// The control files' part of a stamp alone (after writing them under the uidlist lock).
+    static func controlFileStamp(_ maildir: Maildir) -> [Int] {
+        var result: [Int] = []
+        result.reserveCapacity(18)
+        for name in [Maildir.uidListName, Maildir.keywordsName] {
+            var info = stat()
+            if stat(maildir.path + "/" + name, &info) == 0 {
+                result += [
+                    Int(info.st_dev), Int(info.st_ino), Int(info.st_size),
+                    info.st_mtim.tv_sec, info.st_mtim.tv_nsec, info.st_ctim.tv_sec, info.st_ctim.tv_nsec,
+                ]
+            } else {
+                result.append(-1)
+            }
+        }
+        return result
+    }
+
+    /// Whether no change can still come with the same directory times: both directories could be read and
+    /// the newer time is `settlingTime` behind the coarse clock file systems stamp from (Linux takes a
+    /// change's time and stores it a few instructions apart; the margin covers a writer descheduled in
+    /// between), or 2 s behind on a file system that keeps whole seconds only.
+    public var isSettled: Bool {
+        guard directories.count == 4 else { return false }
+        var clock = timespec()
+        clock_gettime(CLOCK_REALTIME_COARSE, &clock)
+        if directories[1] == 0 && directories[3] == 0 {
+            return max(directories[0], directories[2]) < clock.tv_sec - 2
+        }
+        let newest = max(
+            directories[0] * 1_000_000_000 + directories[1], directories[2] * 1_000_000_000 + directories[3])
+        return newest < clock.tv_sec * 1_000_000_000 + clock.tv_nsec - Self.settlingTime
+    }
+
+    /// How far behind the coarse clock a directory time must be to count as final, in nanoseconds: five
+    /// ticks of a 250 Hz kernel.
+    static let settlingTime = 20_000_000
+}
+
+/// The indexes `synchronize` made in this process, each with the stamp it was made under, so that a
+/// Maildir that has not changed is not read again: a SELECT, STATUS or POP3 login then costs four `stat`s
+/// instead of reading the uidlist and both directories. Only settled stamps are kept; the entries are
+/// bounded in number and by their messages in total (the least recently used go first).
+final class MaildirIndexCache: Sendable {
+    static let shared = MaildirIndexCache(messageLimit: 200_000, entryLimit: 2_048)
+
+    private struct Entry {
+        var stamp: MaildirStamp
+        var index: MaildirIndex
+        var lastUse: UInt64
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var messages = 0
+        var clock: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+    let messageLimit: Int
+    let entryLimit: Int
+
+    init(messageLimit: Int, entryLimit: Int) {
+        self.messageLimit = messageLimit
+        self.entryLimit = entryLimit
+    }
+
+    /// The index kept for `path` when it was made under exactly `stamp`.
+    func index(for path: String, stamp: MaildirStamp) -> MaildirIndex? {
+        state.withLock { state in
+            guard var entry = state.entries[path], entry.stamp == stamp else { return nil }
+            state.clock += 1
+            entry.lastUse = state.clock
+            state.entries[path] = entry
+            return entry.index
+        }
+    }
+
+    /// Keeps `index`, made from files read after `stamp` was taken; an unsettled stamp drops what was kept.
+    func store(_ index: MaildirIndex, for path: String, stamp: MaildirStamp) {
+        let size = index.messages.count
+        state.withLock { state in
+            if let old = state.entries.removeValue(forKey: path) { state.messages -= old.index.messages.count }
+            guard stamp.isSettled, size <= messageLimit else { return }
+            while state.messages + size > messageLimit || state.entries.count >= entryLimit,
+                let oldest = state.entries.min(by: { $0.value.lastUse < $1.value.lastUse })
+            {
+                state.entries[oldest.key] = nil
+                state.messages -= oldest.value.index.messages.count
+            }
+            state.clock += 1
+            state.entries[path] = Entry(stamp: stamp, index: index, lastUse: state.clock)
+            state.messages += size
+        }
+    }
+}
