@@ -96,13 +96,20 @@ extension Maildir {
         }
         // Most other calls find nothing new either: answer from the files as they are, without the lock.
         // Claiming \Recent needs it only when there is something to claim.
-        if let uidList = try readUIDList() {
+        let kept = MaildirIndexCache.shared.controlFiles(for: path, stamp: stamp)
+        var uidList = kept?.uidList
+        if uidList == nil { uidList = try readUIDList() }
+        if let uidList {
             let listing = try listMessages(knownNames: Set(uidList.entries.map(\.uniqueName)))
             if let messages = Self.indexedMessages(uidList, listing) {
+                var keptKeywords = kept?.keywords
+                if keptKeywords == nil { keptKeywords = try readKeywords() }
+                let keywords = keptKeywords ?? DovecotKeywords()
                 let index = MaildirIndex(
                     uidValidity: uidList.uidValidity, uidNext: uidList.nextUID, messages: messages,
-                    keywords: try readKeywords().names, firstRecentUID: readFirstRecentUID())
-                MaildirIndexCache.shared.store(index, for: path, stamp: stamp)
+                    keywords: keywords.names, firstRecentUID: readFirstRecentUID())
+                MaildirIndexCache.shared.store(
+                    index, .init(uidList: uidList, keywords: keywords), for: path, stamp: stamp)
                 if !claimingRecent || index.firstRecentUID >= uidList.nextUID { return index }
             }
         }
@@ -112,20 +119,21 @@ extension Maildir {
             let listing = try listMessages(knownNames: Set(uidList.entries.map(\.uniqueName)))
             let messages = try Self.reconcile(&uidList, with: listing)
             if uidList != existing || existing?.version != 3 || existing?.guid == nil {
-                try writeUIDList(uidList)
+                uidList = try writeUIDList(uidList)
             }
             let firstRecentUID = readFirstRecentUID()
             if claimingRecent && firstRecentUID != uidList.nextUID {
                 try writeFirstRecentUID(uidList.nextUID)
             }
+            let keywords = try readKeywords()
             let index = MaildirIndex(
                 uidValidity: uidList.uidValidity, uidNext: uidList.nextUID, messages: messages,
-                keywords: try readKeywords().names, firstRecentUID: firstRecentUID)
+                keywords: keywords.names, firstRecentUID: firstRecentUID)
             // The directories as stamped before they were listed; the control files as this lock's holder
             // has just left them.
             var written = stamp
             written.controlFiles = MaildirStamp.controlFileStamp(self)
-            MaildirIndexCache.shared.store(index, for: path, stamp: written)
+            MaildirIndexCache.shared.store(index, .init(uidList: uidList, keywords: keywords), for: path, stamp: written)
             return index
         }
     }
@@ -280,11 +288,14 @@ extension Maildir {
         return DovecotUIDList(uidValidity: UInt32(clamping: max(1, time(nil))), nextUID: 1, guid: guid)
     }
 
-    /// Replaces the uidlist (the caller holds the lock), making a GUID if it had none.
-    func writeUIDList(_ uidList: DovecotUIDList) throws(MailboxError) {
+    /// Replaces the uidlist (the caller holds the lock), making a GUID if it had none; returns it as written.
+    @discardableResult
+    func writeUIDList(_ uidList: DovecotUIDList) throws(MailboxError) -> DovecotUIDList {
         var uidList = uidList
         if uidList.guid == nil { uidList.guid = newUIDList().guid }
+        uidList.version = 3
         try replaceFile(Self.uidListName, with: uidList.encoded(), laterThanBefore: true)
+        return uidList
     }
 
     private func readKeywords() throws(MailboxError) -> DovecotKeywords {

@@ -55,7 +55,9 @@ public struct Maildir: Hashable, Sendable {
     public func create(mode: mode_t = 0o700) throws(MailboxError) {
         var isCreatingAny = !SafeFile.isDirectory(path)
         do throws(SystemError) {
-            try SafeFile.makeDirectories(path, mode: mode)
+            // An existing Maildir (every login and SELECT of INBOX asks) costs a stat per directory, not a
+            // mkdir per component of its path.
+            if isCreatingAny { try SafeFile.makeDirectories(path, mode: mode) }
             for subdirectory in Subdirectory.allCases where !SafeFile.isDirectory(path(of: subdirectory)) {
                 isCreatingAny = true
                 try retryingOnInterrupt("mkdir", path: path(of: subdirectory)) {

@@ -58,38 +58,73 @@ public struct MaildirStamp: Sendable, Hashable {
     /// between), or 2 s behind on a file system that keeps whole seconds only.
     public var isSettled: Bool {
         guard directories.count == 4 else { return false }
-        var clock = timespec()
-        clock_gettime(CLOCK_REALTIME_COARSE, &clock)
-        if directories[1] == 0 && directories[3] == 0 {
-            return max(directories[0], directories[2]) < clock.tv_sec - 2
-        }
-        let newest = max(
-            directories[0] * 1_000_000_000 + directories[1], directories[2] * 1_000_000_000 + directories[3])
-        return newest < clock.tv_sec * 1_000_000_000 + clock.tv_nsec - Self.settlingTime
+        return Self.isSettled(newest: [(directories[0], directories[1]), (directories[2], directories[3])])
     }
 
-    /// How far behind the coarse clock a directory time must be to count as final, in nanoseconds: five
-    /// ticks of a 250 Hz kernel.
+    /// The same for the control files alone (their change times): a parsed uidlist may be reused while they
+    /// are unchanged, whatever happens in new/ and cur/.
+    var controlFilesAreSettled: Bool {
+        var times: [(Int, Int)] = []
+        var offset = 0
+        while offset < controlFiles.count {
+            if controlFiles[offset] == -1 {
+                offset += 1
+            } else {
+                times.append((controlFiles[offset + 5], controlFiles[offset + 6]))
+                offset += 7
+            }
+        }
+        return Self.isSettled(newest: times)
+    }
+
+    private static func isSettled(newest times: [(seconds: Int, nanoseconds: Int)]) -> Bool {
+        guard !times.isEmpty else { return true }
+        var clock = timespec()
+        clock_gettime(CLOCK_REALTIME_COARSE, &clock)
+        if times.allSatisfy({ $0.nanoseconds == 0 }) {
+            return times.map(\.seconds).max()! < clock.tv_sec - 2
+        }
+        let newest = times.map { $0.seconds * 1_000_000_000 + $0.nanoseconds }.max()!
+        return newest < clock.tv_sec * 1_000_000_000 + clock.tv_nsec - settlingTime
+    }
+
+    /// How far behind the coarse clock a time must be to count as final, in nanoseconds: five ticks of a
+    /// 250 Hz kernel.
     static let settlingTime = 20_000_000
 }
 
-/// The indexes `synchronize` made in this process, each with the stamp it was made under, so that a
-/// Maildir that has not changed is not read again: a SELECT, STATUS or POP3 login then costs four `stat`s
-/// instead of reading the uidlist and both directories. Only settled stamps are kept; the entries are
-/// bounded in number and by their messages in total (the least recently used go first).
+/// What `synchronize` read and made in this process, with the stamp it was made under, so that a Maildir
+/// that has not changed is not read again: a SELECT or STATUS then costs four `stat`s instead of reading the
+/// uidlist and both directories, and after a flag change (which moves cur/'s time but leaves the uidlist
+/// alone) only the directories are listed again. Only settled stamps are kept; the entries are bounded in
+/// number and by their messages in total (the least recently used go first).
 final class MaildirIndexCache: Sendable {
     static let shared = MaildirIndexCache(messageLimit: 200_000, entryLimit: 2_048)
 
+    /// The parsed control files as of `stamp.controlFiles`.
+    struct ControlFiles: Sendable {
+        var uidList: DovecotUIDList
+        var keywords: DovecotKeywords
+    }
+
     private struct Entry {
         var stamp: MaildirStamp
-        var index: MaildirIndex
+        /// The index as of the whole stamp; nil when its directories were not settled.
+        var index: MaildirIndex?
+        var controlFiles: ControlFiles
         var lastUse: UInt64
+        var size: Int { controlFiles.uidList.entries.count }
     }
 
     private struct State {
         var entries: [String: Entry] = [:]
         var messages = 0
         var clock: UInt64 = 0
+
+        mutating func use(_ path: String) {
+            clock += 1
+            entries[path]?.lastUse = clock
+        }
     }
 
     private let state = Mutex(State())
@@ -104,28 +139,38 @@ final class MaildirIndexCache: Sendable {
     /// The index kept for `path` when it was made under exactly `stamp`.
     func index(for path: String, stamp: MaildirStamp) -> MaildirIndex? {
         state.withLock { state in
-            guard var entry = state.entries[path], entry.stamp == stamp else { return nil }
-            state.clock += 1
-            entry.lastUse = state.clock
-            state.entries[path] = entry
-            return entry.index
+            guard let entry = state.entries[path], entry.stamp == stamp, let index = entry.index else { return nil }
+            state.use(path)
+            return index
         }
     }
 
-    /// Keeps `index`, made from files read after `stamp` was taken; an unsettled stamp drops what was kept.
-    func store(_ index: MaildirIndex, for path: String, stamp: MaildirStamp) {
-        let size = index.messages.count
+    /// The control files kept for `path` when they were read under exactly `stamp`'s control-file part.
+    func controlFiles(for path: String, stamp: MaildirStamp) -> ControlFiles? {
         state.withLock { state in
-            if let old = state.entries.removeValue(forKey: path) { state.messages -= old.index.messages.count }
-            guard stamp.isSettled, size <= messageLimit else { return }
+            guard let entry = state.entries[path], entry.stamp.controlFiles == stamp.controlFiles else { return nil }
+            state.use(path)
+            return entry.controlFiles
+        }
+    }
+
+    /// Keeps what was read and made after `stamp` was taken: the control files when their part of the stamp
+    /// is settled, the index too when all of it is. Otherwise drops what was kept for `path`.
+    func store(_ index: MaildirIndex, _ controlFiles: ControlFiles, for path: String, stamp: MaildirStamp) {
+        let size = controlFiles.uidList.entries.count
+        let isSettled = stamp.isSettled, controlFilesAreSettled = stamp.controlFilesAreSettled
+        state.withLock { state in
+            if let old = state.entries.removeValue(forKey: path) { state.messages -= old.size }
+            guard controlFilesAreSettled, size <= messageLimit else { return }
             while state.messages + size > messageLimit || state.entries.count >= entryLimit,
                 let oldest = state.entries.min(by: { $0.value.lastUse < $1.value.lastUse })
             {
                 state.entries[oldest.key] = nil
-                state.messages -= oldest.value.index.messages.count
+                state.messages -= oldest.value.size
             }
             state.clock += 1
-            state.entries[path] = Entry(stamp: stamp, index: index, lastUse: state.clock)
+            state.entries[path] = Entry(
+                stamp: stamp, index: isSettled ? index : nil, controlFiles: controlFiles, lastUse: state.clock)
             state.messages += size
         }
     }

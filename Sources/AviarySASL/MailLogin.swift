@@ -43,8 +43,12 @@ public enum MailUser: Sendable, Equatable {
 /// session, in the daemon and in the mailbox process alike.
 public enum MailSessionID {
     public static func make() -> String {
+        // Two draws of the system generator (each is a getrandom call), not one per byte.
         var generator = SystemRandomNumberGenerator()
-        return SASLBase64.encode((0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let high = generator.next(), low = generator.next()
+        let bytes = (0..<8).map { UInt8(truncatingIfNeeded: high >> ($0 * 8)) }
+            + (0..<4).map { UInt8(truncatingIfNeeded: low >> ($0 * 8)) }
+        return SASLBase64.encode(bytes)
     }
 }
 

@@ -18,8 +18,10 @@ struct MaildirIndexCacheTests {
         try file.writeAll(Array("Subject: x\n\nbody\n".utf8))
     }
 
-    /// Sets the times of new/ and cur/ to one fixed time in the past, so that the stamp is settled at once.
+    /// Sets the times of new/ and cur/ to one fixed time in the past, so that their part of the stamp is
+    /// settled at once, and waits until the control files' change times (which cannot be set) are settled too.
     func ageDirectories() {
+        usleep(UInt32(MaildirStamp.settlingTime / 1000 + 30_000))
         for subdirectory in [Maildir.Subdirectory.new, .cur] {
             var times = [timespec(tv_sec: 1_700_000_000, tv_nsec: 5), timespec(tv_sec: 1_700_000_000, tv_nsec: 5)]
             utimensat(AT_FDCWD, maildir.path(of: subdirectory), &times, 0)
@@ -79,6 +81,30 @@ struct MaildirIndexCacheTests {
         #expect(try maildir.synchronize().messages.map(\.uid) == [1])
     }
 
+    @Test("A uidlist rewritten in place with its old times is still read again: its change time moved")
+    func uidListWrittenInPlace() throws {
+        try maildir.create()
+        try put("1700000001.M1P1.h")
+        let first = try maildir.synchronize()
+        ageDirectories()
+        _ = try maildir.synchronize()
+        // The uidlist replaced behind the stamp's back (same inode, size and times) is not read again ...
+        let path = maildir.path + "/dovecot-uidlist"
+        var before = stat()
+        stat(path, &before)
+        let text = try contents(of: path)
+        let altered = text.replacingOccurrences(of: "1 :1700000001", with: "7 :1700000001")
+        #expect(altered.utf8.count == text.utf8.count)
+        let file = open(path, O_WRONLY)
+        _ = altered.withCString { write(file, $0, strlen($0)) }
+        var times = [before.st_atim, before.st_mtim]
+        futimens(file, &times)
+        close(file)
+        // ... but its ctime moved, so it is read again: an in-place write is never missed.
+        try maildir.setFlags([.seen], of: first.messages[0].message)
+        #expect(try maildir.synchronize().messages.map(\.uid) == [7])
+    }
+
     @Test("\\Recent is still claimed once when the index comes from the cache")
     func recentThroughCache() throws {
         try maildir.create()
@@ -100,22 +126,28 @@ struct MaildirIndexCacheTests {
         let index = try maildir.synchronize()
         ageDirectories()
         let stamp = MaildirStamp.take(maildir)
-        cache.store(index, for: "a", stamp: stamp)
-        cache.store(index, for: "b", stamp: stamp)
+        let files = MaildirIndexCache.ControlFiles(uidList: try #require(try maildir.readUIDList()), keywords: .init())
+        func store(_ index: MaildirIndex, for path: String, stamp: MaildirStamp) {
+            var files = files
+            files.uidList.entries = Array(files.uidList.entries.prefix(index.messages.count))
+            cache.store(index, files, for: path, stamp: stamp)
+        }
+        store(index, for: "a", stamp: stamp)
+        store(index, for: "b", stamp: stamp)
         #expect(cache.index(for: "a", stamp: stamp) != nil)
-        cache.store(index, for: "c", stamp: stamp)  // 6 messages: b, the least recently used, goes
+        store(index, for: "c", stamp: stamp)  // 6 messages: b, the least recently used, goes
         #expect(cache.index(for: "b", stamp: stamp) == nil)
         #expect(cache.index(for: "a", stamp: stamp) != nil)
         #expect(cache.index(for: "c", stamp: stamp) != nil)
         var empty = index
         empty.messages = []
-        cache.store(empty, for: "d", stamp: stamp)
-        cache.store(empty, for: "e", stamp: stamp)  // a fourth entry: the oldest (a) goes
+        store(empty, for: "d", stamp: stamp)
+        store(empty, for: "e", stamp: stamp)  // a fourth entry: the oldest (a) goes
         #expect(cache.index(for: "a", stamp: stamp) == nil)
         #expect(cache.index(for: "e", stamp: stamp) != nil)
         // An unsettled stamp is not kept, and drops what was kept for that path.
         try put("1700000003.M1P1.h")
-        cache.store(index, for: "c", stamp: MaildirStamp.take(maildir))
+        store(index, for: "c", stamp: MaildirStamp.take(maildir))
         #expect(cache.index(for: "c", stamp: stamp) == nil)
     }
 }
