@@ -44,8 +44,16 @@ extension IMAPSession {
             let cache = messageCache
             let wanted = attributes
             let summaries = server.summaries
-            let result = try await server.pool.runIfActive {
-                try Self.fetchBatch(batch, wanted, in: current, cache: cache, summaries: summaries)
+            // Flags and kept summaries are answered on the event loop; anything needing a file goes to the pool.
+            let result: FetchBatch
+            if let fromMemory = try Self.fetchBatch(
+                batch, wanted, in: current, cache: cache, summaries: summaries, fromMemoryOnly: true)
+            {
+                result = fromMemory
+            } else {
+                result = try await server.pool.runIfActive {
+                    try Self.fetchBatch(batch, wanted, in: current, cache: cache, summaries: summaries) ?? FetchBatch()
+                }
             }
             for (index, file) in result.seenFiles where index < (selected?.messages.count ?? 0) {
                 selected?.messages[index].file = file
@@ -133,15 +141,17 @@ extension IMAPSession {
         var count = 0
     }
 
-    /// The FETCH responses of some messages. Blocking.
+    /// The FETCH responses of some messages. Blocking, unless `fromMemoryOnly`: then nil as soon as a message
+    /// would need its file (read, stat or renamed), never nil otherwise.
     static func fetchBatch(_ indexes: [Int], _ attributes: [IMAPFetchAttribute], in mailbox: SelectedMailbox,
-        cache: LoadedMessage?, summaries: MessageSummaryCache) throws -> FetchBatch
+        cache: LoadedMessage?, summaries: MessageSummaryCache, fromMemoryOnly: Bool = false) throws -> FetchBatch?
     {
         var batch = FetchBatch()
         var cache = cache
         let wantsWhole = Self.needsWholeMessage(attributes)
         let wantsSummary = !wantsWhole && Self.needsContent(attributes)
         let marksSeen = Self.setsSeen(attributes) && !mailbox.isReadOnly
+        if fromMemoryOnly && wantsWhole { return nil }
         for index in indexes {
             var message = mailbox.messages[index]
             if message.isGone { continue }
@@ -155,12 +165,17 @@ extension IMAPSession {
                     loaded = fresh
                     cache = fresh
                 }
+            } else if wantsSummary && fromMemoryOnly {
+                guard let kept = summaries.summary(for: MessageSummaryCache.key(mailbox.maildir, message.file))
+                else { return nil }
+                summary = kept
             } else if wantsSummary {
                 guard let kept = try summaries.summary(of: message, in: mailbox.maildir) else { continue }
                 summary = kept
             }
             var flagsChanged = false
             if marksSeen && !message.file.flags.contains(.seen) {
+                if fromMemoryOnly { return nil }
                 if let renamed = try? Self.changeFlags(of: message.file, in: mailbox.maildir, .add, .seen) {
                     message.file = renamed
                     batch.seenFiles.append((index, renamed))
@@ -184,11 +199,15 @@ extension IMAPSession {
                     item("FLAGS " + mailbox.flagList(of: message))
                     sentFlags = true
                 case .internalDate:
+                    if fromMemoryOnly && loaded == nil && summary == nil { return nil }
                     let seconds =
                         loaded?.internalDate ?? summary?.internalDate
                         ?? LoadedMessage.internalDate(of: message, in: mailbox.maildir) ?? 0
                     item("INTERNALDATE \"" + IMAPDateTime.text(secondsSince1970: seconds, zoneMinutes: 0) + "\"")
                 case .rfc822Size:
+                    if fromMemoryOnly && loaded == nil && summary == nil && message.file.name.virtualSize == nil {
+                        return nil
+                    }
                     let size =
                         loaded?.bytes.count ?? summary?.size ?? LoadedMessage.size(of: message, in: mailbox.maildir) ?? 0
                     item("RFC822.SIZE \(size)")

@@ -19,14 +19,21 @@ extension IMAPSession {
         let cache = messageCache
         let summaries = server.summaries
         let matches: [Int]
+        @Sendable func evaluate(fromMemoryOnly: Bool) throws -> [Int] {
+            var evaluator = SearchEvaluator(
+                mailbox: mailbox, saved: saved, cache: cache, summaries: summaries, fromMemoryOnly: fromMemoryOnly)
+            var found: [Int] = []
+            for index in mailbox.messages.indices where !mailbox.messages[index].isGone {
+                if try evaluator.matches(.and(command.keys), index) { found.append(index) }
+            }
+            return found
+        }
         do {
-            matches = try await server.pool.runIfActive { () throws -> [Int] in
-                var evaluator = SearchEvaluator(mailbox: mailbox, saved: saved, cache: cache, summaries: summaries)
-                var found: [Int] = []
-                for index in mailbox.messages.indices where !mailbox.messages[index].isGone {
-                    if try evaluator.matches(.and(command.keys), index) { found.append(index) }
-                }
-                return found
+            // Flags and kept headers are searched on the event loop; anything needing a file goes to the pool.
+            do {
+                matches = try evaluate(fromMemoryOnly: true)
+            } catch is SearchEvaluator.NeedsFile {
+                matches = try await server.pool.runIfActive { try evaluate(fromMemoryOnly: false) }
             }
         } catch {
             if command.returnOptions?.contains(.save) == true { savedSearch = [] }
@@ -73,13 +80,26 @@ struct SearchEvaluator {
     /// The header of the message the keys are looking at, parsed once for all of them.
     var header: (uid: UInt32, bytes: [UInt8], entity: MIMEEntity)?
     let largestUID: UInt32
+    /// Throw `NeedsFile` instead of reading, stat-ing or parsing a message file.
+    let fromMemoryOnly: Bool
 
-    init(mailbox: SelectedMailbox, saved: [UInt32], cache: LoadedMessage?, summaries: MessageSummaryCache) {
+    /// A key needs a message file and the evaluator may not read one.
+    struct NeedsFile: Error {}
+
+    init(mailbox: SelectedMailbox, saved: [UInt32], cache: LoadedMessage?, summaries: MessageSummaryCache,
+        fromMemoryOnly: Bool = false)
+    {
         self.mailbox = mailbox
         self.saved = Set(saved)
         self.cache = cache
         self.summaries = summaries
+        self.fromMemoryOnly = fromMemoryOnly
         largestUID = mailbox.messages.last?.uid ?? 0
+    }
+
+    /// Throws `NeedsFile` when only memory may be used.
+    private func fileAccess() throws {
+        if fromMemoryOnly { throw NeedsFile() }
     }
 
     mutating func matches(_ key: IMAPSearchKey, _ index: Int) throws -> Bool {
@@ -102,8 +122,8 @@ struct SearchEvaluator {
         case .unseen: return !flags.contains(.seen)
         case .keyword(let name): return hasKeyword(name, flags)
         case .unkeyword(let name): return !hasKeyword(name, flags)
-        case .larger(let size): return (LoadedMessage.size(of: message, in: mailbox.maildir) ?? 0) > size
-        case .smaller(let size): return (LoadedMessage.size(of: message, in: mailbox.maildir) ?? 0) < size
+        case .larger(let size): return try self.size(of: message) > size
+        case .smaller(let size): return try self.size(of: message) < size
         case .uid(let set): return contains(set, message.uid, largest: largestUID, byUID: true)
         case .sequence(let set): return contains(set, UInt32(index + 1), largest: UInt32(mailbox.messages.count), byUID: false)
         case .not(let inner): return !(try matches(inner, index))
@@ -112,6 +132,7 @@ struct SearchEvaluator {
             for inner in keys where !(try matches(inner, index)) { return false }
             return true
         case .before(let date), .on(let date), .since(let date):
+            try fileAccess()
             guard let seconds = LoadedMessage.internalDate(of: message, in: mailbox.maildir) else { return false }
             return Self.compare(day: seconds / 86400, with: date, key)
         case .sentBefore(let date), .sentOn(let date), .sentSince(let date):
@@ -121,6 +142,7 @@ struct SearchEvaluator {
             else { return false }
             return Self.compare(day: seconds / 86400, with: date, key)
         case .older(let seconds), .younger(let seconds):
+            try fileAccess()
             guard let date = LoadedMessage.internalDate(of: message, in: mailbox.maildir) else { return false }
             let age = Int64(time(nil)) - date
             if case .older = key { return age >= Int64(seconds) }
@@ -142,6 +164,13 @@ struct SearchEvaluator {
         }
     }
 
+    /// RFC822.SIZE, from the file name's `,W=` when it has one.
+    private func size(of message: ViewMessage) throws -> Int {
+        if let size = message.file.name.virtualSize { return size }
+        try fileAccess()
+        return LoadedMessage.size(of: message, in: mailbox.maildir) ?? 0
+    }
+
     private func hasKeyword(_ name: String, _ flags: MaildirFlags) -> Bool {
         guard let slot = mailbox.keywords.first(where: { $0.value.lowercased() == name.lowercased() })?.key,
             let flag = MaildirFlags(keywordIndex: slot)
@@ -159,6 +188,7 @@ struct SearchEvaluator {
     private mutating func load(_ index: Int) throws -> LoadedMessage? {
         let message = mailbox.messages[index]
         if let cache, cache.uid == message.uid { return cache }
+        try fileAccess()
         let loaded = try LoadedMessage.load(message, from: mailbox.maildir)
         cache = loaded
         return loaded
@@ -168,7 +198,16 @@ struct SearchEvaluator {
     private mutating func header(_ index: Int) throws -> (uid: UInt32, bytes: [UInt8], entity: MIMEEntity)? {
         let message = mailbox.messages[index]
         if let header, header.uid == message.uid { return header }
-        guard let summary = try summaries.summary(of: message, in: mailbox.maildir) else { return nil }
+        let summary: MessageSummary?
+        if fromMemoryOnly {
+            guard let kept = summaries.summary(for: MessageSummaryCache.key(mailbox.maildir, message.file)) else {
+                throw NeedsFile()
+            }
+            summary = kept
+        } else {
+            summary = try summaries.summary(of: message, in: mailbox.maildir)
+        }
+        guard let summary else { return nil }
         header = (message.uid, summary.header, summary.headerEntity)
         return header
     }

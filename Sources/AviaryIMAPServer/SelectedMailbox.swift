@@ -92,6 +92,8 @@ struct SelectedMailbox: Sendable {
     /// the view: the one look of commands (`IMAPSession.reportChanges`) and of IDLE.
     mutating func look(on pool: NIOThreadPool, allowExpunges: Bool) async -> Look {
         let maildir = maildir, claims = !isReadOnly, stamp = stamp
+        // Four stats say whether anything changed: not worth a trip to the pool.
+        if let stamp, MaildirStamp.take(maildir) == stamp { return .unchanged }
         guard
             let read = try? await pool.runIfActive({
                 try Self.readIndex(maildir, claimingRecent: claims, unless: stamp)
