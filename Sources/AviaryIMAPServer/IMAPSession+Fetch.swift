@@ -124,6 +124,17 @@ extension IMAPSession {
         }
     }
 
+    /// Whether some attribute needs the MIME structure of a whole message read (not the whole message alone).
+    static func needsStructure(_ attributes: [IMAPFetchAttribute]) -> Bool {
+        attributes.contains {
+            switch $0 {
+            case .envelope, .body, .bodyStructure, .rfc822Header, .rfc822Text: return true
+            case .section(let section, _, _): return !section.part.isEmpty || section.text != nil
+            default: return false
+            }
+        }
+    }
+
     static func setsSeen(_ attributes: [IMAPFetchAttribute]) -> Bool {
         attributes.contains {
             switch $0 {
@@ -152,19 +163,22 @@ extension IMAPSession {
         let wantsSummary = !wantsWhole && Self.needsContent(attributes)
         let marksSeen = Self.setsSeen(attributes) && !mailbox.isReadOnly
         if fromMemoryOnly && wantsWhole { return nil }
+        let needsStructure = Self.needsStructure(attributes)
         for index in indexes {
             var message = mailbox.messages[index]
             if message.isGone { continue }
             var loaded: LoadedMessage?
             var summary: MessageSummary?
             if wantsWhole {
-                if let cached = cache, cached.uid == message.uid {
+                if var cached = cache, cached.uid == message.uid {
+                    if needsStructure { cached.parse() }
                     loaded = cached
                 } else {
-                    guard let fresh = try LoadedMessage.load(message, from: mailbox.maildir) else { continue }
+                    guard let fresh = try LoadedMessage.load(message, from: mailbox.maildir, parsing: needsStructure)
+                    else { continue }
                     loaded = fresh
-                    cache = fresh
                 }
+                cache = loaded
             } else if wantsSummary && fromMemoryOnly {
                 guard let kept = summaries.summary(for: MessageSummaryCache.key(mailbox.maildir, message.file))
                 else { return nil }
@@ -268,6 +282,7 @@ extension IMAPSession {
     /// A body section's bytes; an empty string for a part that does not exist (RFC 9051 6.4.5).
     static func section(_ section: IMAPSection, of loaded: LoadedMessage?, _ summary: MessageSummary? = nil) -> [UInt8] {
         if let loaded {
+            if section.part.isEmpty && section.text == nil { return loaded.bytes }
             return IMAPMessageSection.extract(section, of: loaded.entity, in: loaded.bytes).map { Array($0) } ?? []
         }
         return summary?.headerSection(section) ?? []

@@ -8,15 +8,25 @@ import Glibc
 #endif
 
 /// A message file read for FETCH or SEARCH: its bytes as IMAP presents them (CR LF line ends; Maildir files
-/// have LF), its parsed MIME structure, and its INTERNALDATE (the file's mtime, which never changes).
+/// have LF), its MIME structure, and its INTERNALDATE (the file's mtime, which never changes).
 struct LoadedMessage: Sendable {
     var uid: UInt32
     var bytes: [UInt8]
-    var entity: MIMEEntity
     var internalDate: Int64
+    /// The MIME structure once parsed: a FETCH of the whole message (`BODY[]`, the most common one) never
+    /// needs it.
+    private(set) var structure: MIMEEntity?
 
-    /// Reads a message file. Blocking. nil when the file has gone (expunged elsewhere).
-    static func load(_ message: ViewMessage, from maildir: Maildir) throws -> LoadedMessage? {
+    /// The MIME structure: parsed now when it was not yet (call `parse()` first where it is used repeatedly).
+    var entity: MIMEEntity { structure ?? MIMEParser.parse(bytes) }
+
+    mutating func parse() {
+        if structure == nil { structure = MIMEParser.parse(bytes) }
+    }
+
+    /// Reads a message file, and parses it unless `parsing` is false. Blocking. nil when the file has gone
+    /// (expunged elsewhere).
+    static func load(_ message: ViewMessage, from maildir: Maildir, parsing: Bool = true) throws -> LoadedMessage? {
         let file: FileDescriptor
         do {
             file = try maildir.open(message.file)
@@ -30,7 +40,8 @@ struct LoadedMessage: Sendable {
         let status = try file.status()
         let bytes = withCRLF(raw)
         return LoadedMessage(
-            uid: message.uid, bytes: bytes, entity: MIMEParser.parse(bytes), internalDate: Int64(status.st_mtim.tv_sec))
+            uid: message.uid, bytes: bytes, internalDate: Int64(status.st_mtim.tv_sec),
+            structure: parsing ? MIMEParser.parse(bytes) : nil)
     }
 
     /// Bare LFs become CR LF; CR LF stays.
