@@ -214,10 +214,20 @@ struct SearchEvaluator {
 
     private mutating func header(_ name: String, contains text: String, _ index: Int) throws -> Bool {
         guard let header = try header(index) else { return false }
-        let values = header.entity.headers(name, in: header.bytes)
-        if text.isEmpty { return !values.isEmpty }
+        let fields = header.entity.header.fields.filter { $0.name == name }
+        if text.isEmpty { return !fields.isEmpty }
         let needle = text.lowercased()
-        return values.contains { MIMEEncodedWords.decode($0).lowercased().contains(needle) }
+        let isASCII = needle.utf8.allSatisfy { $0 < 128 }
+        return fields.contains { field in
+            // Plain ASCII text (most header fields) is searched as bytes; encoded words and 8-bit text are
+            // decoded and compared as Unicode text.
+            let raw = MIMEHeaderSection.unfolded(header.bytes, field)
+            if isASCII && raw.allSatisfy({ $0 < 128 }) && !Self.contains(raw[...], "=?") {
+                return Self.contains(raw[...], needle)
+            }
+            let value = String(decoding: raw, as: UTF8.self)
+            return MIMEEncodedWords.decode(value).lowercased().contains(needle)
+        }
     }
 
     /// Case-insensitive substring search in raw bytes (ASCII folding; UTF-8 text compared as bytes).

@@ -108,7 +108,8 @@ public struct MIMEHeaderSection: Sendable {
         field(name.lowercased()).map { Self.unfolded(bytes, $0) }
     }
 
-    static func unfolded(_ bytes: [UInt8], _ field: Field) -> [UInt8] {
+    /// A field's value as bytes: CR and LF removed (unfolding), leading and trailing white space trimmed.
+    public static func unfolded(_ bytes: [UInt8], _ field: Field) -> [UInt8] {
         var raw = bytes[field.valueRange].filter { $0 != 13 && $0 != 10 }[...]
         while let first = raw.first, first == 32 || first == 9 { raw = raw.dropFirst() }
         while let last = raw.last, last == 32 || last == 9 { raw = raw.dropLast() }

@@ -270,6 +270,9 @@ struct IMAPServerTests {
                     try client.command("UID SEARCH 2:*").first ?? "",
                     try client.command("SEARCH RETURN (MIN MAX COUNT) ALL").first ?? "",
                     try client.command("SEARCH CHARSET UTF-8 SUBJECT gr\u{00FC}\u{00DF}e").first ?? "",
+                    try client.command("SEARCH SUBJECT \"TERLY REP\"").first ?? "",
+                    try client.command("SEARCH SUBJECT \" quarterly\"").first ?? "",
+                    try client.command("SEARCH SUBJECT B?R3").first ?? "",
                 ]
             }
             #expect(lines[0] == "* SEARCH 1 3")
@@ -281,6 +284,10 @@ struct IMAPServerTests {
             #expect(lines[6] == "* SEARCH 2 3")
             #expect(lines[7].hasPrefix("* ESEARCH (TAG \"t") && lines[7].hasSuffix("MIN 1 MAX 3 COUNT 3"))
             #expect(lines[8] == "* SEARCH 3")
+            // ASCII text is compared without case; the value is trimmed; encoded words are decoded first.
+            #expect(lines[9] == "* SEARCH 1")
+            #expect(lines[10] == "* SEARCH")
+            #expect(lines[11] == "* SEARCH")
         }
     }
 
