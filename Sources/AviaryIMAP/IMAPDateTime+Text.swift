@@ -20,7 +20,9 @@ extension IMAPDateTime {
         else { return nil }
         let zone = (sign == UInt8(ascii: "-") ? -1 : 1) * (zoneHours * 60 + zoneMinutes)
         let days = Int64(CivilDate.days(year: date.year, month: date.month, day: date.day))
-        let local = days * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+        // A leap second (:60) stays in its minute as :59, so the instant never leaves the day (or, at
+        // 31-Dec-9999 23:59:60, the range of dates that can be written back).
+        let local = days * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59))
         self.init(secondsSince1970: local - Int64(zone) * 60, zoneMinutes: zone)
     }
 

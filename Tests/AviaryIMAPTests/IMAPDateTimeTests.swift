@@ -13,6 +13,10 @@ struct IMAPDateTimeTests {
             ("29-Feb-2000 12:00:00 +0000", 951_825_600, 0, "29-Feb-2000 12:00:00 +0000"),
             ("31-Dec-1969 23:59:59 +0000", -1, 0, "31-Dec-1969 23:59:59 +0000"),
             ("31-Dec-9999 23:59:59 +0000", 253_402_300_799, 0, "31-Dec-9999 23:59:59 +0000"),
+            // A leap second is kept in its minute (found by the fuzzer: :60 at the end of 9999 was printed
+            // back as another instant).
+            ("31-Dec-9999 23:59:60 +2359", 253_402_214_459, 1439, "31-Dec-9999 23:59:59 +2359"),
+            ("30-Jun-2015 23:59:60 +0000", 1_435_708_799, 0, "30-Jun-2015 23:59:59 +0000"),
         ]
     )
     func dateTimes(text: String, seconds: Int64, zone: Int, printed: String) throws {
