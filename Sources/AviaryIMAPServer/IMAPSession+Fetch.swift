@@ -61,7 +61,12 @@ extension IMAPSession {
             messageCache = result.cache ?? messageCache
             statistics.fetched += result.count
             statistics.fetchedOctets += result.bytes.count
-            if !result.bytes.isEmpty { try await send(bytes: result.bytes, outbound) }
+            // The last batch goes out with the tagged reply, in one write.
+            if start >= indexes.count {
+                pending.bytes += result.bytes
+            } else if !result.bytes.isEmpty {
+                try await send(bytes: result.bytes, outbound)
+            }
         }
         try await reportChanges(allowExpunges: byUID, outbound)
         try await ok(tag, "Fetch completed.", outbound)
