@@ -43,15 +43,16 @@ public struct LocalDeliveryAgent: Sendable {
         }
         // `begin` has checked the ID.
         guard let id = QueueID(request.queueID) else { return transaction.result }
-        let headers = leadingHeaders(of: transaction.file)
+        let deliveredTo = deliveredTo(of: transaction.file)
         for recipient in transaction.pending {
-            transaction.record(deliver(recipient, id: id, file: transaction.file, headers: headers, logger: logger))
+            transaction.record(
+                deliver(recipient, id: id, file: transaction.file, deliveredTo: deliveredTo, logger: logger))
         }
         return transaction.result
     }
 
     private func deliver(
-        _ recipient: DeliveryRequest.Recipient, id: QueueID, file: QueueFile, headers: [HeaderScanner.Field],
+        _ recipient: DeliveryRequest.Recipient, id: QueueID, file: QueueFile, deliveredTo: Set<String>,
         logger: Logger
     ) -> DeliveryResult.Outcome {
         let envelope = file.envelope
@@ -62,7 +63,7 @@ public struct LocalDeliveryAgent: Sendable {
             return .init(index: recipient.index, status: status, dsn: dsn, text: text)
         }
         let lowered = recipient.address.lowercased()
-        if headers.contains(where: { $0.name.lowercased() == "delivered-to" && $0.value.lowercased() == lowered }) {
+        if deliveredTo.contains(lowered) {
             return finish(.bounced, "5.4.6", "mail forwarding loop for \(recipient.address)")
         }
         let targets: [DeliveryTarget]
@@ -328,11 +329,11 @@ public struct LocalDeliveryAgent: Sendable {
         return id
     }
 
-    /// The message's header fields (from its first 64 KiB), for loop detection.
-    private func leadingHeaders(of file: QueueFile) -> [HeaderScanner.Field] {
+    /// The message's Delivered-To: values (from its first 64 KiB), lowercased, for loop detection.
+    private func deliveredTo(of file: QueueFile) -> Set<String> {
         let count = Int(min(file.messageLength, 65536))
         guard let head = try? file.file.read(count: count, at: file.messageOffset) else { return [] }
-        return HeaderScanner.fields(of: head)
+        return Set(MIMEHeaderSection(message: head).values("delivered-to", in: head).map { $0.lowercased() })
     }
 }
 

@@ -156,7 +156,7 @@ public struct DeliveryStatusNotification: Sendable {
         var bytes = Array(out.utf8)
         if returnHeadersOnly || isDelayWarning {
             bytes += Array("Content-Description: Undelivered Message Headers\r\nContent-Type: text/rfc822-headers\r\n\r\n".utf8)
-            bytes += HeaderScanner.headerSection(of: original)
+            bytes += MIMEHeaderSection.bytes(of: original)
         } else {
             bytes += Array("Content-Description: Undelivered Message\r\nContent-Type: message/rfc822\r\n\r\n".utf8)
             bytes += original

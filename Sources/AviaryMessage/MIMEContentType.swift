@@ -196,3 +196,12 @@ public struct MIMEContentType: Sendable, Equatable {
 extension Substring {
     func trimmingSpaces() -> String { String(self).trimmingSpaces() }
 }
+
+extension String {
+    func trimmingSpaces() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }
+        guard let first = firstIndex(where: { !isSpace($0) }) else { return "" }
+        let last = lastIndex(where: { !isSpace($0) })!
+        return String(self[first...last])
+    }
+}

@@ -69,6 +69,17 @@ public struct MIMEHeaderSection: Sendable {
         }
     }
 
+    /// The header section at the start of a whole message in `bytes` (or of its first bytes).
+    public init(message bytes: [UInt8]) {
+        self.init(bytes, 0..<bytes.count)
+    }
+
+    /// The header section of `message` as bytes, up to and including the empty line that ends it (the
+    /// `text/rfc822-headers` part of a bounce); without an empty line, up to where the body starts.
+    public static func bytes(of message: [UInt8]) -> ArraySlice<UInt8> {
+        message[..<MIMEHeaderSection(message: message).bodyStart]
+    }
+
     /// The line without its LF or CR LF.
     public static func content(_ bytes: [UInt8], _ line: Range<Int>) -> Range<Int> {
         var upper = line.upperBound

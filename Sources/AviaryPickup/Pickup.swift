@@ -220,7 +220,7 @@ public struct Pickup {
     private func messageIdentifier(_ file: QueueFile) -> String? {
         var head: [UInt8] = []
         try? file.readMessage(chunkSize: 65536) { chunk in if head.isEmpty { head = chunk } }
-        return HeaderScanner.fields(of: head).first { $0.name.lowercased() == "message-id" }?.value
+        return MIMEHeaderSection(message: head).value("message-id", in: head)
     }
 
     /// A message that fails the checks: a DSN to its sender, or corrupt/ when there is nobody to tell.
@@ -260,7 +260,7 @@ public struct Pickup {
                     recipients: [QueueRecipient(address: envelope.sender)]
                 )
             )
-            try writer.append(report.compose(original: Array(HeaderScanner.headerSection(of: first))))
+            try writer.append(report.compose(original: Array(MIMEHeaderSection.bytes(of: first))))
             let bounceID = try writer.commit()
             try queue.remove(id, from: .maildrop)
             logger.info("\(id): sender non-delivery notification: \(bounceID)")

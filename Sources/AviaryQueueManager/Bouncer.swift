@@ -50,7 +50,7 @@ struct Bouncer {
         } else {
             var first: [UInt8] = []
             try file.readMessage(chunkSize: 65536) { chunk in if first.isEmpty { first = chunk } }
-            original = Array(HeaderScanner.headerSection(of: first))
+            original = Array(MIMEHeaderSection.bytes(of: first))
         }
         let report = DeliveryStatusNotification(
             hostname: settings.hostname, queueID: id.rawValue, recipient: envelope.sender,

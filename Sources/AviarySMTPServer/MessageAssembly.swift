@@ -82,8 +82,8 @@ struct MessageAssembly {
 
     /// The Message-ID header's value, without angle brackets, if the message has one.
     var messageID: String? {
-        HeaderScanner.fields(of: head).first { $0.name.lowercased() == "message-id" }.map {
-            var value = $0.value
+        MIMEHeaderSection(message: head).value("message-id", in: head).map {
+            var value = $0
             if value.hasPrefix("<") { value.removeFirst() }
             if value.hasSuffix(">") { value.removeLast() }
             return value

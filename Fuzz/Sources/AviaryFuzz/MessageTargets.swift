@@ -35,9 +35,13 @@ enum MessageTargets {
         _ = IMAPEnvelope.render(root, in: bytes)
         let downgrade = MIMEDowngrade.sevenBit(bytes, depthLimit: 8)
         require(downgrade.isChanged || downgrade.message == bytes, "unchanged downgrade differs from its input")
-        for field in HeaderScanner.fields(of: bytes) {
-            _ = MIMEContentType(parsing: field.value)
-            _ = MIMEEncodedWords.decode(field.value)
+        let header = MIMEHeaderSection(message: bytes)
+        require(header.bodyStart <= bytes.count && MIMEHeaderSection.bytes(of: bytes).count == header.bodyStart,
+            "header section outside the message")
+        for field in header.fields {
+            let value = String(decoding: MIMEHeaderSection.unfolded(bytes, field), as: UTF8.self)
+            _ = MIMEContentType(parsing: value)
+            _ = MIMEEncodedWords.decode(value)
         }
         var hops = HopCounter()
         hops.scan(bytes)
