@@ -25,17 +25,21 @@ public struct HeaderEditor: Sendable {
     }
 
     /// The recipients named in the header fields (-t), as written (unqualified ones included).
-    public static func recipients(in fields: [HeaderField]) -> [String] {
-        let resent = fields.contains { $0.isNamed("Resent-To") || $0.isNamed("Resent-Cc") || $0.isNamed("Resent-Bcc") }
-        let names = resent ? ["resent-to", "resent-cc", "resent-bcc"] : ["to", "cc", "bcc"]
-        return fields.filter { names.contains($0.name.lowercased()) }.flatMap { AddressList.addresses(in: $0.value) }
+    /// - Parameter header: the header fields, CR LF line ends (what `MessageComposer` hands over).
+    public static func recipients(in header: [UInt8]) -> [String] {
+        let fields = MIMEHeaderSection(message: header).fields
+        let resentNames = ["resent-to", "resent-cc", "resent-bcc"]
+        let names = fields.contains { resentNames.contains($0.name) } ? resentNames : ["to", "cc", "bcc"]
+        return fields.filter { names.contains($0.name) }.flatMap {
+            AddressList.addresses(in: String(decoding: MIMEHeaderSection.unfolded(header, $0), as: UTF8.self))
+        }
     }
 
     /// The header section to store: the fields less Bcc, the added ones, and the empty line.
-    public func headerSection(_ fields: [HeaderField]) -> [UInt8] {
-        let kept = fields.filter { !$0.isNamed("Bcc") && !$0.isNamed("Resent-Bcc") }
-        var bytes = kept.flatMap(\.bytes)
-        func has(_ name: String) -> Bool { kept.contains { $0.isNamed(name) } }
+    public func headerSection(_ header: [UInt8]) -> [UInt8] {
+        let kept = MIMEHeaderSection(message: header).fields.filter { $0.name != "bcc" && $0.name != "resent-bcc" }
+        var bytes = kept.flatMap { header[$0.range] }
+        func has(_ name: String) -> Bool { kept.contains { $0.name == name.lowercased() } }
         var added: [String] = []
         if !has("From") { added.append("From: " + Self.mailbox(fromAddress, displayName: fullName)) }
         if !has("Date") { added.append("Date: " + date) }

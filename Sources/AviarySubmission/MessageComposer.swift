@@ -1,31 +1,7 @@
-/// One header field as submitted: its name and its lines (the first, then continuation lines), each without
-/// its line ending.
-public struct HeaderField: Sendable, Equatable {
-    public var name: String
-    public var lines: [[UInt8]]
-
-    /// The value, unfolded: continuation lines joined with a space.
-    public var value: String {
-        var text = ""
-        for (index, line) in lines.enumerated() {
-            var bytes = line[...]
-            if index == 0, let colon = bytes.firstIndex(of: UInt8(ascii: ":")) { bytes = bytes[(colon + 1)...] }
-            let piece = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: " \t")
-            if !piece.isEmpty { text += text.isEmpty ? piece : " " + piece }
-        }
-        return text
-    }
-
-    /// The field in wire form, CRLF after each line.
-    public var bytes: [UInt8] { lines.flatMap { $0 + [13, 10] } }
-
-    /// Whether the name is `name`, ignoring case.
-    public func isNamed(_ other: String) -> Bool { name.lowercased() == other.lowercased() }
-}
-
 /// Turns what a local program submits into the message that goes into the queue file: lines end CR LF
-/// whatever they ended with, the header section is handed to the caller once complete (to remove Bcc:, find
-/// -t recipients and add what is missing) and the body streams through.
+/// whatever they ended with, the header section is handed to the caller once complete (its fields, CR LF line
+/// ends, no empty line: `HeaderEditor` removes Bcc:, finds -t recipients and adds what is missing) and the body
+/// streams through.
 ///
 /// - A line ends at LF; a CR right before it is dropped, other CRs are kept.
 /// - The header section ends at an empty line, or at the first line that is neither a header field nor a
@@ -45,15 +21,17 @@ public final class MessageComposer {
     public static let headerSectionLimit = 1 << 20
 
     let options: Options
-    /// Called once with the header fields; returns the header section to write (fields and the empty line).
-    let completeHeaders: ([HeaderField]) throws -> [UInt8]
+    /// Called once with the header fields as bytes; returns the header section to write (fields and the empty
+    /// line).
+    let completeHeaders: ([UInt8]) throws -> [UInt8]
     /// Receives the message bytes.
     let write: ([UInt8]) throws -> Void
 
     private var partial: [UInt8] = []
     private var isInHeaders = true
-    private var fields: [HeaderField] = []
-    private var headerBytes = 0
+    /// The header fields so far, each line with CR LF.
+    private var header: [UInt8] = []
+    private var hasField = false
     private var isFirstLine = true
     /// The next line handled is the rest of a long line already written in part.
     private var continuesLine = false
@@ -64,7 +42,7 @@ public final class MessageComposer {
 
     public init(
         options: Options,
-        completeHeaders: @escaping ([HeaderField]) throws -> [UInt8],
+        completeHeaders: @escaping ([UInt8]) throws -> [UInt8],
         write: @escaping ([UInt8]) throws -> Void
     ) {
         self.options = options
@@ -136,16 +114,15 @@ public final class MessageComposer {
                 try endHeaders()
                 return
             }
-            if (line.first == 32 || line.first == 9) && !fields.isEmpty {
-                fields[fields.count - 1].lines.append(line)
-                headerBytes += line.count + 2
-                if headerBytes <= Self.headerSectionLimit { return }
+            if (line.first == 32 || line.first == 9) && hasField {
+                header += line + [13, 10]
+                if header.count <= Self.headerSectionLimit { return }
                 try endHeaders()
                 return
             }
-            if let name = Self.headerName(line), headerBytes + line.count + 2 <= Self.headerSectionLimit {
-                fields.append(HeaderField(name: name, lines: [line]))
-                headerBytes += line.count + 2
+            if Self.isFieldLine(line), header.count + line.count + 2 <= Self.headerSectionLimit {
+                header += line + [13, 10]
+                hasField = true
                 return
             }
             try endHeaders()
@@ -156,8 +133,8 @@ public final class MessageComposer {
     private func endHeaders() throws {
         guard isInHeaders else { return }
         isInHeaders = false
-        try emit(try completeHeaders(fields))
-        fields = []
+        try emit(try completeHeaders(header))
+        header = []
     }
 
     private func emit(_ bytes: [UInt8]) throws {
@@ -171,14 +148,14 @@ public final class MessageComposer {
         try write(bytes)
     }
 
-    /// The field name of a header line (`Name:` with printable ASCII, blanks allowed before the colon), or nil.
-    static func headerName(_ line: [UInt8]) -> String? {
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return nil }
+    /// Whether a line starts a header field (`Name:` with printable ASCII, blanks allowed before the colon), the
+    /// rule `MIMEHeaderSection` reads the section back with.
+    static func isFieldLine(_ line: [UInt8]) -> Bool {
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return false }
         var end = colon
         while end > 0 && (line[end - 1] == 32 || line[end - 1] == 9) { end -= 1 }
         let name = line[..<end]
-        guard !name.isEmpty, name.allSatisfy({ $0 >= 33 && $0 <= 126 }) else { return nil }
-        return String(decoding: name, as: UTF8.self)
+        return !name.isEmpty && name.allSatisfy { $0 >= 33 && $0 <= 126 }
     }
 }
 

@@ -5,7 +5,7 @@ import Testing
 @Suite("the message sendmail writes")
 struct MessageComposerTests {
     final class Output {
-        var fields: [HeaderField] = []
+        var header: [UInt8] = []
         var bytes: [UInt8] = []
         var text: String { String(decoding: bytes, as: UTF8.self) }
     }
@@ -24,9 +24,9 @@ struct MessageComposerTests {
         options.sizeLimit = sizeLimit
         let composer = MessageComposer(
             options: options,
-            completeHeaders: { fields in
-                output.fields = fields
-                return editor.headerSection(fields)
+            completeHeaders: { header in
+                output.header = header
+                return editor.headerSection(header)
             },
             write: { output.bytes += $0 }
         )
@@ -74,10 +74,10 @@ struct MessageComposerTests {
                 "From: me@example.org\r\nTo: a@example.org\r\nCc: B <b@example.org>\r\nSubject: s\r\n"
             )
         )
-        #expect(HeaderEditor.recipients(in: output.fields) == ["e@example.org"])  // Resent- fields win
+        #expect(HeaderEditor.recipients(in: output.header) == ["e@example.org"])  // Resent- fields win
         let plain = try compose("To: a@example.org\nCc: b@example.org\nBcc: c@example.org, d@example.org\n\nx\n")
         #expect(
-            HeaderEditor.recipients(in: plain.fields) == [
+            HeaderEditor.recipients(in: plain.header) == [
                 "a@example.org", "b@example.org", "c@example.org", "d@example.org",
             ]
         )
