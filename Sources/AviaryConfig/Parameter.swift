@@ -149,6 +149,9 @@ extension Parameter {
     public static let imapdAuthFailureDelay = Parameter(
         "imapd_auth_failure_delay", .time(defaultUnit: "s"), "2s",
         "Pause before answering a failed login; doubled for every further failure in the session (at most 15 s).")
+    public static let loginTrustedNetworks = Parameter(
+        "login_trusted_networks", .list, "",
+        "Client networks where pop3d and imapd take passwords without TLS, as from a connection whose remote address is the server's own (always allowed, as in Dovecot).")
     public static let imapdTLSAuthOnly = Parameter(
         "imapd_tls_auth_only", .boolean, "yes", "No LOGIN or AUTHENTICATE without TLS (LOGINDISABLED before STARTTLS).")
     public static let imapdTLSCertFile = Parameter(
@@ -251,6 +254,7 @@ extension Parameter {
         .imapdBanner, .imapdTimeout, .imapdLoginTimeout, .imapdIdleKeepalive, .imapdAuthFailureLimit,
         .imapdAuthFailureDelay, .imapdTLSAuthOnly, .imapdTLSCertFile, .imapdTLSKeyFile, .imapdTLSWrappermode,
         .imapdSASLMechanisms, .imapdConnectionLimit, .imapdAppendLimit, .imapdSpecialUseFolders, .imapdMailboxService,
+        .loginTrustedNetworks,
         .aliasMaps, .aliasDatabase, .virtualMailboxDomains, .virtualMailboxMaps, .virtualMailboxBase, .homeMailbox,
         .mailSpoolDirectory, .mailboxSizeLimit, .strictMailboxOwnership, .recipientDelimiter, .forwardPath, .allowMailToCommands,
         .allowMailToFiles,

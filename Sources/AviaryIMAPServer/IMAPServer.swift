@@ -87,7 +87,7 @@ public final class IMAPServer: ListeningServer {
     public func serve(on address: ListenAddress, group: any EventLoopGroup, ready: @Sendable (Int) -> Void) async throws {
         if tls == nil && settings.isTLSRequiredForAuth {
             logger.warning(
-                "imapd_tls_auth_only = yes and no TLS certificate: no client can log in (set imapd_tls_auth_only = no to allow plaintext logins)"
+                "imapd_tls_auth_only = yes and no TLS certificate: only clients on this host or in login_trusted_networks can log in (set imapd_tls_auth_only = no to allow plaintext logins from anywhere)"
             )
         }
         try await ConnectionListener.serve(
@@ -171,6 +171,7 @@ public final class IMAPServer: ListeningServer {
         let local = connection.channel.localAddress?.ipAddress ?? "unknown"
         var session = IMAPSession(server: self, channel: connection.channel, remoteAddress: remote, localAddress: local)
         session.isSecure = settings.isWrapperMode && tls != nil
+        session.isTrusted = settings.trustedNetworks.trusts(remote: remote, local: local)
         do {
             try await connection.executeThenClose { inbound, outbound in
                 try await session.run(inbound: inbound, outbound: outbound)

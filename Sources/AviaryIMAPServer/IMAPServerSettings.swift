@@ -1,4 +1,5 @@
 import AviaryConfig
+import AviaryCore
 import AviaryDaemon
 
 /// The main.cf values imapd uses, read once per process.
@@ -14,6 +15,9 @@ public struct IMAPServerSettings: Sendable {
     public var authFailureDelay: Duration
     /// `imapd_tls_auth_only`: LOGINDISABLED and no AUTHENTICATE without TLS.
     public var isTLSRequiredForAuth: Bool
+    /// `login_trusted_networks`: clients that may log in with a password without TLS (besides connections
+    /// from the server's own address).
+    public var trustedNetworks: ClientNetworks
     /// `imapd_tls_wrappermode`: TLS from the first byte (imaps).
     public var isWrapperMode: Bool
     public var connectionLimit: Int
@@ -40,6 +44,7 @@ public struct IMAPServerSettings: Sendable {
         authFailureLimit = max(1, config.integer(.imapdAuthFailureLimit))
         authFailureDelay = .seconds(max(0, config.seconds(.imapdAuthFailureDelay)))
         isTLSRequiredForAuth = config.bool(.imapdTLSAuthOnly)
+        trustedNetworks = ClientNetworks(config.list(.loginTrustedNetworks))
         isWrapperMode = config.bool(.imapdTLSWrappermode)
         connectionLimit = max(1, config.integer(.imapdConnectionLimit))
         let limit = config.integer(.imapdAppendLimit)

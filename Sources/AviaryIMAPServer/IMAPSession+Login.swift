@@ -46,8 +46,8 @@ extension IMAPSession {
             return false
         }
         let name = mechanism.uppercased()
-        guard let sasl = server.sasl, (await sasl.mechanisms(isSecure: isSecure)).contains(name),
-            let exchange = sasl.start(mechanism: name, clientAddress: remoteAddress, isSecure: isSecure)
+        guard let sasl = server.sasl, (await sasl.mechanisms(isSecure: isPrivate)).contains(name),
+            let exchange = sasl.start(mechanism: name, clientAddress: remoteAddress, isSecure: isPrivate)
         else {
             try await no(tag, "Unsupported authentication mechanism.", outbound)
             return false

@@ -28,6 +28,8 @@ struct IMAPSession {
     var settings: IMAPServerSettings { server.settings }
 
     var isSecure = false
+    /// The client is on this host or in `login_trusted_networks` (set when the connection is accepted).
+    var isTrusted = false
     var failedLogins = 0
     var badCommands = 0
     var user: MailUser?
@@ -239,12 +241,16 @@ struct IMAPSession {
     var saslMechanismNames: [String] {
         get async {
             guard let sasl = server.sasl else { return [] }
-            return await sasl.mechanisms(isSecure: isSecure).map { "AUTH=" + $0 }
+            return await sasl.mechanisms(isSecure: isPrivate).map { "AUTH=" + $0 }
         }
     }
 
     /// `imapd_tls_auth_only`: passwords only inside TLS, unless the administrator says otherwise.
-    var isPlaintextAllowed: Bool { isSecure || !settings.isTLSRequiredForAuth }
+    var isPlaintextAllowed: Bool { isPrivate || !settings.isTLSRequiredForAuth }
+
+    /// Whether a password sent now stays off the network: TLS is on, or the connection is trusted
+    /// (`ClientNetworks.trusts`: from this host, or from `login_trusted_networks`).
+    var isPrivate: Bool { isSecure || isTrusted }
 
     /// The last log line: `logout:` after a login, `disconnect:` before one.
     func end(reason: String?) {

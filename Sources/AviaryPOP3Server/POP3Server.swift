@@ -72,7 +72,7 @@ public final class POP3Server: ListeningServer {
     private func warnAboutSettings() {
         if tls == nil && settings.isTLSRequiredForAuth {
             logger.warning(
-                "pop3d_tls_auth_only = yes and no TLS certificate: no client can log in (set pop3d_tls_auth_only = no to allow plaintext logins)"
+                "pop3d_tls_auth_only = yes and no TLS certificate: only clients on this host or in login_trusted_networks can log in (set pop3d_tls_auth_only = no to allow plaintext logins from anywhere)"
             )
         }
         if settings.uidlFormat == nil {
@@ -171,6 +171,7 @@ public final class POP3Server: ListeningServer {
         var session = POP3Session(server: self, channel: connection.channel, remoteAddress: remote, localAddress: local)
         // pop3s: TLS came first (configure), so passwords are safe from the greeting on.
         session.isSecure = settings.isWrapperMode && tls != nil
+        session.isTrusted = settings.trustedNetworks.trusts(remote: remote, local: local)
         do {
             try await connection.executeThenClose { inbound, outbound in
                 try await session.run(inbound: inbound, outbound: outbound)

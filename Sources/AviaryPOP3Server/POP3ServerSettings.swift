@@ -1,4 +1,5 @@
 import AviaryConfig
+import AviaryCore
 import AviaryDaemon
 
 /// The main.cf values pop3d uses, read once per process.
@@ -13,6 +14,9 @@ public struct POP3ServerSettings: Sendable {
     public var authFailureDelay: Duration
     /// `pop3d_tls_auth_only`: no USER/PASS or AUTH on a connection without TLS.
     public var isTLSRequiredForAuth: Bool
+    /// `login_trusted_networks`: clients that may log in with a password without TLS (besides connections
+    /// from the server's own address).
+    public var trustedNetworks: ClientNetworks
     public var connectionLimit: Int
     /// Where mailboxes are: the same parameters `local` delivers with.
     public var homeMailbox: String
@@ -38,6 +42,7 @@ public struct POP3ServerSettings: Sendable {
         authFailureLimit = max(1, config.integer(.pop3dAuthFailureLimit))
         authFailureDelay = .seconds(max(0, config.seconds(.pop3dAuthFailureDelay)))
         isTLSRequiredForAuth = config.bool(.pop3dTLSAuthOnly)
+        trustedNetworks = ClientNetworks(config.list(.loginTrustedNetworks))
         isWrapperMode = config.bool(.pop3dTLSWrappermode)
         connectionLimit = max(1, config.integer(.pop3dConnectionLimit))
         homeMailbox = config.string(.homeMailbox)

@@ -177,10 +177,10 @@ extension POP3Session {
             return false
         }
         guard let mechanism else {
-            try await write(.mechanisms(await sasl.mechanisms(isSecure: isSecure)), outbound)
+            try await write(.mechanisms(await sasl.mechanisms(isSecure: isPrivate)), outbound)
             return false
         }
-        guard let exchange = sasl.start(mechanism: mechanism, clientAddress: remoteAddress, isSecure: isSecure) else {
+        guard let exchange = sasl.start(mechanism: mechanism, clientAddress: remoteAddress, isSecure: isPrivate) else {
             try await write(.authNotAvailable, outbound)
             return false
         }

@@ -24,6 +24,8 @@ struct POP3Session {
     var settings: POP3ServerSettings { server.settings }
 
     var isSecure = false
+    /// The client is on this host or in `login_trusted_networks` (set when the connection is accepted).
+    var isTrusted = false
     var pendingUser: String?
     var failedLogins = 0
     var badCommands = 0
@@ -163,7 +165,7 @@ struct POP3Session {
         if transaction == nil {
             if isPlaintextAllowed { lines.append("USER") }
             if let sasl = server.sasl, isPlaintextAllowed {
-                let names = await sasl.mechanisms(isSecure: isSecure)
+                let names = await sasl.mechanisms(isSecure: isPrivate)
                 if !names.isEmpty { lines.append((["SASL"] + names).joined(separator: " ")) }
             }
             if server.tls != nil && !isSecure { lines.append("STLS") }
@@ -173,7 +175,11 @@ struct POP3Session {
     }
 
     /// `pop3d_tls_auth_only`: passwords only inside TLS, unless the administrator says otherwise.
-    var isPlaintextAllowed: Bool { isSecure || !settings.isTLSRequiredForAuth }
+    var isPlaintextAllowed: Bool { isPrivate || !settings.isTLSRequiredForAuth }
+
+    /// Whether a password sent now stays off the network: TLS is on, or the connection is trusted
+    /// (`ClientNetworks.trusts`: from this host, or from `login_trusted_networks`).
+    var isPrivate: Bool { isSecure || isTrusted }
 
     /// The last log line: `logout:` after a login, `disconnect:` before one.
     func end(reason: String?) {

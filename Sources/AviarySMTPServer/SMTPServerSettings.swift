@@ -1,4 +1,5 @@
 import AviaryConfig
+import AviaryCore
 import AviaryQueue
 import AviaryUsers
 

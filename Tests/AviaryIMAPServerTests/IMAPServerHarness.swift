@@ -19,7 +19,7 @@ final class IMAPClient {
     private let socket: LineSocket
     private var counter = 0
 
-    init(port: Int) throws { socket = try LineSocket(port: port) }
+    init(port: Int, source: String? = nil) throws { socket = try LineSocket(port: port, source: source) }
 
     func send(raw bytes: [UInt8]) throws { try socket.send(raw: bytes) }
 
@@ -106,10 +106,13 @@ struct IMAPServerHarness: Sendable {
     }
 
     /// Runs a transcript on a client thread: connects, checks the greeting, hands the client to `body`.
-    func transcript<T: Sendable>(_ body: @escaping @Sendable (IMAPClient) throws -> T) async throws -> T {
+    /// - Parameter source: the address to connect from (the server's own, 127.0.0.1, when nil).
+    func transcript<T: Sendable>(
+        from source: String? = nil, _ body: @escaping @Sendable (IMAPClient) throws -> T
+    ) async throws -> T {
         let port = self.port
         return try await clientPool.runIfActive {
-            let client = try IMAPClient(port: port)
+            let client = try IMAPClient(port: port, source: source)
             let greeting = try client.readLine()
             guard greeting.hasPrefix("* OK") else { throw TestSupportError("greeting \(greeting)") }
             return try body(client)

@@ -27,6 +27,22 @@ struct IMAPServerTests {
         }
     }
 
+    @Test("With imapd_tls_auth_only = yes and no TLS, a client on the server's own address or in login_trusted_networks may LOGIN; another gets LOGINDISABLED and PRIVACYREQUIRED")
+    func plaintextFromThisHost() async throws {
+        try await IMAPServerHarness.run(extra: "imapd_tls_auth_only = yes\nlogin_trusted_networks = 127.0.0.3") { harness in
+            let local = try await harness.transcript { client in (try client.command("CAPABILITY"), try client.login()) }
+            #expect(local.0.first?.contains("LOGINDISABLED") == false)
+            #expect(local.1.contains("OK [CAPABILITY"))
+            let trusted = try await harness.transcript(from: "127.0.0.3") { try $0.login() }
+            #expect(trusted.contains("OK [CAPABILITY"))
+            let remote = try await harness.transcript(from: "127.0.0.4") { client in
+                (try client.command("CAPABILITY"), try client.login())
+            }
+            #expect(remote.0.first?.contains("LOGINDISABLED") == true)
+            #expect(remote.1.contains("NO [PRIVACYREQUIRED]"))
+        }
+    }
+
     @Test("Over imapd_connection_limit a connection gets BYE [UNAVAILABLE] and the refusal is logged")
     func connectionLimit() async throws {
         try await IMAPServerHarness.run(extra: "imapd_connection_limit = 1") { harness in

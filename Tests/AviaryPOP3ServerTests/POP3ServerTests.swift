@@ -29,10 +29,10 @@ struct POP3ServerTests {
         }
     }
 
-    @Test("With pop3d_tls_auth_only = yes and no TLS, USER is refused with [AUTH] and not offered")
+    @Test("With pop3d_tls_auth_only = yes and no TLS, USER is refused with [AUTH] and not offered to a remote client")
     func plaintextRefused() async throws {
         try await POP3ServerHarness.run(extra: "pop3d_tls_auth_only = yes") { harness in
-            let (user, capa, stls, auth) = try await harness.transcript { client in
+            let (user, capa, stls, auth) = try await harness.transcript(from: "127.0.0.2") { client in
                 let user = try client.command("USER alice@virtual.test")
                 _ = try client.command("CAPA")
                 let capa = try client.body()
@@ -42,6 +42,22 @@ struct POP3ServerTests {
             #expect(!capa.contains("USER"))
             #expect(stls == "-ERR STLS not available.")
             #expect(auth.hasPrefix("-ERR"))
+        }
+    }
+
+    @Test("Without TLS a client on the server's own address (the classic telnet lab) and one in login_trusted_networks may log in with USER/PASS; others may not")
+    func plaintextFromThisHost() async throws {
+        try await POP3ServerHarness.run(extra: "pop3d_tls_auth_only = yes\nlogin_trusted_networks = 127.0.0.3/32") { harness in
+            let local = try await harness.transcript { client in
+                _ = try client.command("CAPA")
+                return (try client.body(), try client.login("alice@virtual.test", "secret"))
+            }
+            #expect(local.0.contains("USER"))
+            #expect(local.1 == "+OK Logged in.")
+            let trusted = try await harness.transcript(from: "127.0.0.3") { try $0.login("alice@virtual.test", "secret") }
+            #expect(trusted == "+OK Logged in.")
+            let remote = try await harness.transcript(from: "127.0.0.4") { try $0.command("USER alice@virtual.test") }
+            #expect(remote.hasPrefix("-ERR [AUTH] Plaintext authentication disallowed"))
         }
     }
 

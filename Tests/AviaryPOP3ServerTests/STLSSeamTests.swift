@@ -23,7 +23,7 @@ struct STLSSeamTests {
     @Test("STLS is offered with a provider; commands pipelined after it are dropped; STLS is then gone from CAPA")
     func pipelinedPlaintextIsDropped() async throws {
         try await POP3ServerHarness.run(extra: "pop3d_tls_auth_only = yes", tls: PassThroughTLSProvider()) { harness in
-            let (before, begin, after, pass, login) = try await harness.transcript { client in
+            let (before, begin, after, pass, login) = try await harness.transcript(from: "127.0.0.2") { client in
                 _ = try client.command("CAPA")
                 let before = try client.body()
                 try client.send(raw: Array("STLS\r\nUSER injected@virtual.test\r\n".utf8))

@@ -53,12 +53,14 @@ extension Integration {
                 let tlsPort = try #require(instance.port(of: "127.0.0.5:0"))
                 let user = "alice@example.test"
 
-                // poplib: USER refused before STLS (pop3d_tls_auth_only = yes), then everything over STLS.
+                // poplib: from this host a plaintext login works (as in Dovecot); from 127.0.0.2 USER is refused
+                // before STLS (pop3d_tls_auth_only = yes), then everything goes over STLS.
                 let poplib = try await instance.run(
                     "python3", [clientsDirectory + "/pop3_clients.py", "poplib", "127.0.0.1", String(port), user, TestInstance.password])
                 let object = try #require(
                     try JSONSerialization.jsonObject(with: Data(poplib.standardOutput.utf8)) as? [String: Any], "\(poplib)")
                 check((object["capa_plain"] as? [String])?.contains("STLS") == true, "\(object)", instance)
+                check((object["login_from_this_host"] as? String) == "accepted", "\(object)", instance)
                 check((object["user_before_tls"] as? String)?.hasPrefix("-ERR") == true, "\(object)", instance)
                 check((object["capa_tls"] as? [String])?.contains("USER") == true, "\(object)", instance)
                 check((object["stat"] as? [Int])?.first == 100, "\(object)", instance)

@@ -1,4 +1,5 @@
 import AviaryConfig
+import AviaryCore
 import AviaryIPC
 import AviarySMTP
 import Logging

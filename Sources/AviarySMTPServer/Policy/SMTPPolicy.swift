@@ -1,4 +1,5 @@
 import AviaryConfig
+import AviaryCore
 import AviaryDNS
 import AviarySMTP
 import AviaryUsers

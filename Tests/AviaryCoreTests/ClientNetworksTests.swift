@@ -1,4 +1,4 @@
-import AviarySMTPServer
+import AviaryCore
 import Testing
 
 @Suite("client networks")

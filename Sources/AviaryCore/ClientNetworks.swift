@@ -36,6 +36,13 @@ public struct ClientNetworks: Sendable, Equatable {
         }
     }
 
+    /// Whether a connection from `remote` to `local` keeps a password off the network, as Dovecot judges it: the
+    /// client is on this host (it connected from the address it connected to, e.g. 127.0.0.1 to 127.0.0.1) or
+    /// its address is inside one of the networks (`login_trusted_networks`).
+    public func trusts(remote: String, local: String) -> Bool {
+        (remote == local && ClientNetworks.parse(remote) != nil) || contains(remote)
+    }
+
     /// Whether an address (as text, e.g. `127.0.0.1` or `::1`) is inside one of the networks.
     public func contains(_ addressText: String) -> Bool {
         guard var address = ClientNetworks.parse(addressText) else { return false }
