@@ -30,11 +30,13 @@ extension SMTPCommandParser {
         let reversePath = try parseAddress(path, role: .sender)
         var parameters = SMTPMailParameters()
         var sawAuth = false
+        var given: [String: Bytes?] = [:]
         for word in words(parameterText) {
             let (keyword, value) = try splitParameter(word)
+            if keyword != "AUTH", try isRepeat(keyword, value, word, &given) { continue }
             switch keyword {
             case "SIZE":
-                guard parameters.size == nil, let value, (1...20).contains(value.count), value.allSatisfy(isDigit)
+                guard let value, (1...20).contains(value.count), value.allSatisfy(isDigit)
                 else {
                     throw SMTPCommandError(.badSizeSyntax, detail: "bad SIZE parameter: \(printable(word))")
                 }
@@ -43,20 +45,20 @@ extension SMTPCommandParser {
                 }
                 parameters.size = size
             case "BODY":
-                guard parameters.body == nil, let value, let body = SMTPBodyType(rawValue: uppercasedASCII(value))
+                guard let value, let body = SMTPBodyType(rawValue: uppercasedASCII(value))
                 else {
                     throw badParameter(keyword, word)
                 }
                 parameters.body = body
             case "SMTPUTF8":
-                guard !parameters.isSMTPUTF8, value == nil else { throw badParameter(keyword, word) }
+                guard value == nil else { throw badParameter(keyword, word) }
                 parameters.isSMTPUTF8 = true
             case "RET":
-                guard parameters.dsnReturn == nil, let value, let dsnReturn = DSNReturn(parsing: string(value))
+                guard let value, let dsnReturn = DSNReturn(parsing: string(value))
                 else { throw badParameter(keyword, word) }
                 parameters.dsnReturn = dsnReturn
             case "ENVID":
-                guard parameters.envelopeID == nil, let value, let envelopeID = DSNEnvelopeID(xtext: value) else {
+                guard let value, let envelopeID = DSNEnvelopeID(xtext: value) else {
                     throw badParameter(keyword, word)
                 }
                 parameters.envelopeID = envelopeID
@@ -83,16 +85,18 @@ extension SMTPCommandParser {
             throw SMTPCommandError(.badRecipientSyntax, detail: "null recipient <>")
         }
         var parameters = SMTPRecipientParameters()
+        var given: [String: Bytes?] = [:]
         for word in words(parameterText) {
             let (keyword, value) = try splitParameter(word)
+            if try isRepeat(keyword, value, word, &given) { continue }
             switch keyword {
             case "NOTIFY":
-                guard parameters.notify == nil, let value, let notify = parseNotify(value) else {
+                guard let value, let notify = parseNotify(value) else {
                     throw badParameter(keyword, word)
                 }
                 parameters.notify = notify
             case "ORCPT":
-                guard parameters.originalRecipient == nil, let value, let original = parseOriginalRecipient(value)
+                guard let value, let original = parseOriginalRecipient(value)
                 else {
                     throw badParameter(keyword, word)
                 }
@@ -194,7 +198,22 @@ extension SMTPCommandParser {
     }
 
     private static func badParameter(_ keyword: String, _ word: Bytes) -> SMTPCommandError {
-        SMTPCommandError(.badParameterSyntax(keyword), detail: "bad or repeated parameter: \(printable(word))")
+        SMTPCommandError(.badParameterSyntax(keyword), detail: "bad parameter: \(printable(word))")
+    }
+
+    /// Whether `keyword` was given before with the same value (the repeat is ignored: Python's smtplib sends
+    /// `SIZE=n` itself beside one a program passes, and Postfix accepts that); a different value is refused.
+    private static func isRepeat(
+        _ keyword: String, _ value: Bytes?, _ word: Bytes, _ given: inout [String: Bytes?]
+    ) throws(SMTPCommandError) -> Bool {
+        guard let earlier = given[keyword] else {
+            given[keyword] = value
+            return false
+        }
+        guard earlier.map(Array.init) == value.map(Array.init) else {
+            throw SMTPCommandError(.duplicateParameter(keyword), detail: "repeated parameter: \(printable(word))")
+        }
+        return true
     }
 
     /// notify-esmtp-value = "NEVER" / 1#notify-list-element; notify-list-element = "SUCCESS" / "FAILURE" / "DELAY"

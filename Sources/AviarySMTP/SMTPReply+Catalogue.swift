@@ -230,6 +230,11 @@ extension SMTPReply {
         SMTPReply(501, EnhancedStatusCode(5, 5, 4), "Bad \(keyword) parameter syntax")
     }
 
+    /// `501 5.5.4 Duplicate SIZE parameter`: a MAIL or RCPT parameter given twice with different values.
+    public static func duplicateParameter(_ keyword: String) -> SMTPReply {
+        SMTPReply(501, EnhancedStatusCode(5, 5, 4), "Duplicate \(keyword) parameter")
+    }
+
     /// `555 5.5.4 Unsupported option: <parameter>`: a MAIL or RCPT parameter we do not know.
     public static func unsupportedParameter(_ parameter: String) -> SMTPReply {
         SMTPReply(555, EnhancedStatusCode(5, 5, 4), "Unsupported option: \(parameter)")

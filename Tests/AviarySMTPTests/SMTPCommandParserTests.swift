@@ -160,9 +160,12 @@ struct SMTPCommandParserTests {
         CommandFixture("MAIL FROM:<a@b> BODY", 501, "5.5.4"),
         CommandFixture("MAIL FROM:<a@b> BODY=7BIT BODY=8BITMIME", 501, "5.5.4"),
         CommandFixture("MAIL FROM:<a@b> SMTPUTF8=yes", 501, "5.5.4"),
-        CommandFixture("MAIL FROM:<a@b> SMTPUTF8 SMTPUTF8", 501, "5.5.4"),
+        // A parameter repeated with the same value counts once (Python's smtplib adds its own SIZE=).
+        CommandFixture("MAIL FROM:<a@b> SMTPUTF8 SMTPUTF8", mail("a@b", SMTPMailParameters(isSMTPUTF8: true))),
+        CommandFixture("MAIL FROM:<a@b> size=5 SIZE=5", mail("a@b", SMTPMailParameters(size: 5))),
         CommandFixture("MAIL FROM:<a@b> RET=ALL", 501, "5.5.4"),
-        CommandFixture("MAIL FROM:<a@b> RET=FULL RET=FULL", 501, "5.5.4"),
+        CommandFixture("MAIL FROM:<a@b> RET=FULL RET=FULL", mail("a@b", SMTPMailParameters(dsnReturn: .full))),
+        CommandFixture("MAIL FROM:<a@b> RET=FULL RET=HDRS", 501, "5.5.4"),
         CommandFixture("MAIL FROM:<a@b> ENVID=", 501, "5.5.4"),
         CommandFixture("MAIL FROM:<a@b> ENVID=a=b", 501, "5.5.4"),
         CommandFixture("MAIL FROM:<a@b> ENVID=+0A", 501, "5.5.4"),
@@ -225,7 +228,8 @@ struct SMTPCommandParserTests {
         CommandFixture("RCPT TO:<a@b> NOTIFY=", 501, "5.5.4"),
         CommandFixture("RCPT TO:<a@b> NOTIFY=SUCCESS,", 501, "5.5.4"),
         CommandFixture("RCPT TO:<a@b> NOTIFY=SOMETIMES", 501, "5.5.4"),
-        CommandFixture("RCPT TO:<a@b> NOTIFY=DELAY NOTIFY=DELAY", 501, "5.5.4"),
+        CommandFixture("RCPT TO:<a@b> NOTIFY=never NOTIFY=never", rcpt("a@b", SMTPRecipientParameters(notify: .never))),
+        CommandFixture("RCPT TO:<a@b> NOTIFY=DELAY NOTIFY=NEVER", 501, "5.5.4"),
         CommandFixture("RCPT TO:<a@b> ORCPT=a@b", 501, "5.5.4"),
         CommandFixture("RCPT TO:<a@b> ORCPT=rfc822;", 501, "5.5.4"),
         CommandFixture("RCPT TO:<a@b> ORCPT=;a@b", 501, "5.5.4"),
@@ -307,6 +311,15 @@ struct SMTPCommandParserTests {
     @Test("MAIL FROM", arguments: mailFixtures)
     func mailFrom(fixture: CommandFixture) {
         check(fixture)
+    }
+
+    @Test("A parameter repeated with another value is refused as a duplicate, not as bad syntax")
+    func duplicateParameter() {
+        guard case .failure(let error) = SMTPCommandParser.parse(Array("MAIL FROM:<a@b> SIZE=1 SIZE=2".utf8)) else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(error.reply.lines == ["Duplicate SIZE parameter"])
     }
 
     @Test("RCPT TO", arguments: recipientFixtures)
