@@ -76,6 +76,9 @@ extension Parameter {
         "Connections per client address in anvil_rate_time_unit; 0: no limit.")
     public static let smtpdClientEventLimitExceptions = Parameter(
         "smtpd_client_event_limit_exceptions", .list, "$mynetworks", "Clients exempt from the connection limits.")
+    public static let localHeaderRewriteClients = Parameter(
+        "local_header_rewrite_clients", .list, "permit_inet_interfaces",
+        "Clients whose messages get a Message-ID: and Date: when they lack one, as Postfix's cleanup adds them: permit_inet_interfaces (a client on this host), permit_mynetworks, permit_sasl_authenticated, static:all.")
     public static let anvilRateTimeUnit = Parameter(
         "anvil_rate_time_unit", .time(defaultUnit: "s"), "60s", "Time unit of the connection rate limit.")
     public static let smtpdSoftErrorLimit = Parameter(
@@ -97,6 +100,7 @@ extension Parameter {
         .smtpdRecipientRestrictions, .smtpdDataRestrictions, .smtpdSenderLoginMaps, .unknownAddressRejectCode,
         .relayDomainsRejectCode, .accessMapRejectCode,
         .smtpdClientConnectionCountLimit, .smtpdClientConnectionRateLimit, .smtpdClientEventLimitExceptions,
+        .localHeaderRewriteClients,
         .anvilRateTimeUnit, .smtpdSoftErrorLimit, .smtpdErrorSleepTime, .smtpdForbidUnauthPipelining,
     ]
 }

@@ -7,10 +7,17 @@ import NIOPosix
 
 /// The message being received: buffered in memory while small, streamed to a queue file when large,
 /// committed durably at the end. Also watches BDAT bytes for bare CR and LF (DATA lines are checked by
-/// `SMTPDataReader`), counts the Received: fields (ours included), and finds the Message-ID for the log.
+/// `SMTPDataReader`), counts the Received: fields (ours included), finds the Message-ID for the log, and
+/// completes a local client's header section (`addingMissing`).
 struct MessageAssembly {
     let sink: QueueSink
     private var pending: [UInt8] = []
+    /// Where the client's message starts in `pending` (after our Received:) until the first write.
+    private var messageStart = 0
+    /// The Message-ID: and Date: fields to add where the message lacks them; nil once decided.
+    private var missingFields: (messageID: String, date: String)?
+    /// The Message-ID this assembly added, for the log.
+    private var addedMessageID: String?
     private var head: [UInt8] = []
     private var headComplete = false
     private var previousWasCR = false
@@ -32,6 +39,34 @@ struct MessageAssembly {
     mutating func append(_ bytes: [UInt8]) {
         hops.scan(bytes)
         pending += bytes
+        messageStart = pending.count
+    }
+
+    /// Adds `Message-ID: messageID` and `Date: date` at the end of the header section when the message has no
+    /// such field, as Postfix's cleanup does for `local_header_rewrite_clients`. Done before the first bytes
+    /// are written, when the header section's end is among them (a header section of 64 KiB or more is left
+    /// as it is).
+    mutating func addingMissing(messageID: String, date: String) {
+        missingFields = (messageID, date)
+    }
+
+    /// Puts the missing fields into `pending` (the start of the message) if its header section ends there.
+    private mutating func completeHeaderSection(isWholeMessage: Bool) {
+        guard let fields = missingFields else { return }
+        missingFields = nil
+        let section = MIMEHeaderSection(pending, messageStart..<pending.count)
+        guard section.hasSeparator || isWholeMessage else { return }
+        let lineEnd = section.lineEnd ?? [13, 10]
+        var added: [UInt8] = []
+        if section.field("message-id") == nil {
+            added += Array("Message-ID: \(fields.messageID)".utf8) + lineEnd
+            addedMessageID = fields.messageID
+        }
+        if section.field("date") == nil { added += Array("Date: \(fields.date)".utf8) + lineEnd }
+        guard !added.isEmpty else { return }
+        // A last header line without a line end (a message of header fields only) gets one first.
+        if section.end == pending.count, section.end > messageStart, pending.last != 10 { added = lineEnd + added }
+        pending.insert(contentsOf: added, at: section.end)
     }
 
     /// Bytes held in memory before they are written out: with BDAT, a client's chunks may be of any size,
@@ -49,6 +84,7 @@ struct MessageAssembly {
     }
 
     private mutating func write(envelope: QueueEnvelope, id: QueueID) async {
+        completeHeaderSection(isWholeMessage: false)
         let bytes = pending
         pending = []
         guard writeFailure == nil else { return }
@@ -82,7 +118,7 @@ struct MessageAssembly {
 
     /// The Message-ID header's value, without angle brackets, if the message has one.
     var messageID: String? {
-        MIMEHeaderSection(message: head).value("message-id", in: head).map {
+        (MIMEHeaderSection(message: head).value("message-id", in: head) ?? addedMessageID).map {
             var value = $0
             if value.hasPrefix("<") { value.removeFirst() }
             if value.hasSuffix(">") { value.removeLast() }
@@ -114,6 +150,7 @@ struct MessageAssembly {
     /// - Returns: the message size in bytes.
     mutating func commit(envelope: QueueEnvelope, id: QueueID) async throws -> Int64 {
         if let writeFailure { throw writeFailure }
+        completeHeaderSection(isWholeMessage: true)
         let bytes = pending
         pending = []
         return try await sink.commit(bytes, envelope: envelope, id: id)

@@ -49,6 +49,9 @@ public final class SMTPServer: ListeningServer {
         for entry in settings.trustedNetworks.invalidEntries {
             logger.warning("mynetworks: ignoring \"\(entry)\": not an address or network")
         }
+        for word in settings.headerRewriteClients.unknown {
+            logger.warning("local_header_rewrite_clients: ignoring \"\(word)\" (permit_inet_interfaces, permit_mynetworks, permit_sasl_authenticated and static:all are understood)")
+        }
         if let problem = policy.lists.problem {
             logger.error("\(problem); every recipient gets 451 4.3.5 until it is fixed")
         }
@@ -103,6 +106,7 @@ public final class SMTPServer: ListeningServer {
         // The per-client limits first: they need only the address, and a client over them must not make
         // us wait for its reverse zone.
         var identity = ClientIdentity(name: ClientNameLookup.isLoopback(address) ? "localhost" : "unknown", address: address)
+        identity.localAddress = connection.channel.localAddress?.ipAddress ?? "unknown"
         let admission = await limits.admit(identity, pool: pool, logger: logger)
         defer { if admission.isCounted { limits.release(identity, pool: pool) } }
         if let refusal = admission.refusal {
@@ -131,6 +135,8 @@ public final class SMTPServer: ListeningServer {
 public struct ClientIdentity: Sendable {
     public var name: String
     public var address: String
+    /// The address of ours it connected to.
+    public var localAddress = "unknown"
 
     /// `host[addr]`, the way Postfix names clients in logs.
     public var description: String { "\(name)[\(address)]" }

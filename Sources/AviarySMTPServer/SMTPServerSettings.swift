@@ -23,6 +23,8 @@ public struct SMTPServerSettings: Sendable {
     public var isVRFYDisabled: Bool
     public var isHeloRequired: Bool
     public var trustedNetworks: ClientNetworks
+    /// `local_header_rewrite_clients`.
+    public var headerRewriteClients: HeaderRewriteClients
     /// `smtpd_tls_security_level`: none, may or encrypt (empty: may with a certificate, none without).
     public var tlsLevel: TLSLevel
     /// `smtpd_tls_wrappermode`: TLS from the first byte.
@@ -50,6 +52,7 @@ public struct SMTPServerSettings: Sendable {
         isVRFYDisabled = config.bool(.disableVrfyCommand)
         isHeloRequired = config.bool(.smtpdHeloRequired)
         trustedNetworks = ClientNetworks(config.list(.mynetworks))
+        headerRewriteClients = HeaderRewriteClients(config.list(.localHeaderRewriteClients))
         queue = QueueDirectory(root: config.string(.queueDirectory))
         isWrapperMode = config.bool(.smtpdTLSWrappermode)
         isTLSAuthOnly = config.bool(.smtpdTLSAuthOnly)
@@ -74,4 +77,40 @@ public enum TLSLevel: Sendable, Equatable {
     case may
     /// Only MAIL after STARTTLS (RFC 3207 4: `530 5.7.0 Must issue a STARTTLS command first`).
     case encrypt
+}
+
+/// `local_header_rewrite_clients`: whose messages count as local mail, completed with a Message-ID: and a
+/// Date: when they lack one (Postfix's cleanup does this for the same clients).
+public struct HeaderRewriteClients: Sendable, Equatable {
+    public var all = false
+    public var thisHost = false
+    public var mynetworks = false
+    public var saslAuthenticated = false
+    /// Words not understood, for a warning.
+    public var unknown: [String] = []
+
+    public init(_ words: [String]) {
+        for word in words {
+            switch word.lowercased() {
+            case "static:all": all = true
+            case "permit_inet_interfaces": thisHost = true
+            case "permit_mynetworks": mynetworks = true
+            case "permit_sasl_authenticated": saslAuthenticated = true
+            default: unknown.append(word)
+            }
+        }
+    }
+
+    /// Whether a client at `address` that connected to our `localAddress` (logged in as `saslUsername`)
+    /// is one of them. On this host: it connected from the address it connected to, or from loopback.
+    public func includes(
+        address: String, localAddress: String, saslUsername: String?, mynetworks networks: ClientNetworks
+    ) -> Bool {
+        if all { return true }
+        if thisHost && (address == localAddress || ClientNetworks(["127.0.0.0/8", "::1/128"]).contains(address)) {
+            return true
+        }
+        if mynetworks && networks.contains(address) { return true }
+        return saslAuthenticated && saslUsername != nil
+    }
 }

@@ -387,8 +387,7 @@ struct SMTPSession {
         }
         try await outbound.write(.startData)
         var reader = SMTPDataReader(sizeLimit: settings.messageSizeLimit > 0 ? settings.messageSizeLimit : nil)
-        var assembly = MessageAssembly(sink: QueueSink(queue: settings.queue, pool: server.pool))
-        assembly.append(receivedHeader(for: current))
+        var assembly = newAssembly(for: current)
         var buffer = ByteBuffer()
         var sawBareLineFeed = false
         while let frame = try await frames.next() {
@@ -445,8 +444,7 @@ struct SMTPSession {
         // adding to it never copies what it holds (a copy per chunk made many small chunks quadratic).
         var assembly: MessageAssembly?
         if refusal == nil, let current = transaction {
-            assembly = current.chunks ?? MessageAssembly(sink: QueueSink(queue: settings.queue, pool: server.pool))
-            if current.chunks == nil { assembly?.append(receivedHeader(for: current)) }
+            assembly = current.chunks ?? newAssembly(for: current)
             transaction?.chunks = nil
         }
         let queueEnvelope = transaction.map { envelope(for: $0) }
@@ -494,6 +492,22 @@ struct SMTPSession {
     private var protocolName: String {
         guard isExtended else { return "SMTP" }
         return "ESMTP" + (tls != nil ? "S" : "") + (saslUsername != nil ? "A" : "")
+    }
+
+    /// A message's assembly, starting with our Received: field; a local client's message is completed with a
+    /// Message-ID: and Date: where it lacks them (`local_header_rewrite_clients`).
+    private func newAssembly(for transaction: Transaction) -> MessageAssembly {
+        var assembly = MessageAssembly(sink: QueueSink(queue: settings.queue, pool: server.pool))
+        assembly.append(receivedHeader(for: transaction))
+        if settings.headerRewriteClients.includes(
+            address: client.address, localAddress: client.localAddress, saslUsername: saslUsername,
+            mynetworks: settings.trustedNetworks)
+        {
+            assembly.addingMissing(
+                messageID: MessageIdentifier.make(queueID: transaction.id.rawValue, hostname: settings.hostname),
+                date: MessageDate.rfc5322())
+        }
+        return assembly
     }
 
     private func receivedHeader(for transaction: Transaction) -> [UInt8] {

@@ -96,7 +96,8 @@ struct SMTPServerTests {
     @Test("a message to a virtual user is queued in incoming/ with the Received header first and the envelope")
     func queuesMessage() async throws {
         try await SMTPServerHarness.run { harness in
-            let body = "Subject: test\r\nMessage-ID: <m1@client.test>\r\n\r\nline one\r\n..leading dot\r\nlast\r\n"
+            let body = "Subject: test\r\nMessage-ID: <m1@client.test>\r\nDate: Mon, 7 Dec 2026 10:00:00 +0000\r\n\r\n"
+                + "line one\r\n..leading dot\r\nlast\r\n"
             let replies = try await harness.transcript { client, _ in
                 var replies: [ReplySummary] = []
                 for command in ["EHLO client.test", "MAIL FROM:<sender@example.test>", "RCPT TO:<alice@virtual.test>", "DATA"] {
@@ -216,7 +217,7 @@ struct SMTPServerTests {
 
     @Test("BDAT LAST queues the chunk's bytes exactly")
     func bdat() async throws {
-        try await SMTPServerHarness.run { harness in
+        try await SMTPServerHarness.run(extra: "local_header_rewrite_clients =") { harness in
             let content = "Subject: chunked\r\n\r\n.not stuffed\r\n"
             let replies = try await harness.transcript { client, _ in
                 _ = try client.command("EHLO client.test")
@@ -229,6 +230,66 @@ struct SMTPServerTests {
             let id = try #require(harness.queue.messages(in: .incoming).first)
             let message = String(decoding: try QueueFile(path: harness.queue.path(of: id, in: .incoming)).messageBytes(), as: UTF8.self)
             #expect(message.hasPrefix("Received: "))
+            #expect(message.hasSuffix("\r\n" + content))
+        }
+    }
+
+    @Test(
+        "a local client's message lacking Message-ID and Date gets both at the end of its header section, by DATA or BDAT; other clients' messages are left alone",
+        arguments: [("", true), ("local_header_rewrite_clients = permit_sasl_authenticated", false)])
+    func missingHeadersAdded(extra: String, isAdded: Bool) async throws {
+        try await SMTPServerHarness.run(extra: extra) { harness in
+            let content = "Subject: no id\r\nTo: alice@virtual.test\r\n\r\nbody\r\n"
+            let replies = try await harness.transcript { client, _ in
+                _ = try client.command("EHLO client.test")
+                var codes: [Int] = []
+                for useBDAT in [false, true] {
+                    _ = try client.command("MAIL FROM:<s@example.test>")
+                    _ = try client.command("RCPT TO:<alice@virtual.test>")
+                    if useBDAT {
+                        let half = content.utf8.count / 3
+                        try client.send(raw: "BDAT \(half)\r\n" + String(decoding: Array(content.utf8)[..<half], as: UTF8.self))
+                        codes.append(try client.reply().code)
+                        let rest = String(decoding: Array(content.utf8)[half...], as: UTF8.self)
+                        try client.send(raw: "BDAT \(rest.utf8.count) LAST\r\n" + rest)
+                    } else {
+                        _ = try client.command("DATA")
+                        try client.send(raw: content + ".\r\n")
+                    }
+                    codes.append(try client.reply().code)
+                }
+                return codes
+            }
+            #expect(replies == [250, 250, 250])
+            let ids = harness.queue.messages(in: .incoming)
+            #expect(ids.count == 2)
+            for id in ids {
+                let message = String(decoding: try QueueFile(path: harness.queue.path(of: id, in: .incoming)).messageBytes(), as: UTF8.self)
+                if isAdded {
+                    let added = try #require(message.firstMatch(
+                        of: #/To: alice@virtual.test\r\nMessage-ID: <([0-9A-Z]+)\.[0-9a-z]+@mail\.example\.test>\r\nDate: [A-Z][a-z][a-z], [^\r]+\r\n\r\nbody\r\n$/#))
+                    #expect(String(added.1) == id.rawValue)
+                } else {
+                    #expect(message.hasSuffix("\r\n" + content))
+                }
+            }
+        }
+    }
+
+    @Test("a message that has its own Message-ID and Date keeps them and gets no second ones")
+    func ownHeadersKept() async throws {
+        try await SMTPServerHarness.run { harness in
+            let content = "Message-ID: <own@client.test>\r\ndate: Mon, 7 Dec 2026 10:00:00 +0000\r\n\r\nbody\r\n"
+            let code = try await harness.transcript { client, _ in
+                _ = try client.command("EHLO client.test")
+                _ = try client.command("MAIL FROM:<s@example.test>")
+                _ = try client.command("RCPT TO:<alice@virtual.test>")
+                try client.send(raw: "BDAT \(content.utf8.count) LAST\r\n" + content)
+                return try client.reply().code
+            }
+            #expect(code == 250)
+            let id = try #require(harness.queue.messages(in: .incoming).first)
+            let message = String(decoding: try QueueFile(path: harness.queue.path(of: id, in: .incoming)).messageBytes(), as: UTF8.self)
             #expect(message.hasSuffix("\r\n" + content))
         }
     }

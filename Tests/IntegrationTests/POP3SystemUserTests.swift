@@ -41,6 +41,7 @@ private let systemUserMessage = Array(
     To: \(systemUser)@localhost
     Subject: for a system user
     Message-ID: <system-user@example.test>
+    Date: Mon, 7 Dec 2026 10:00:00 +0000
 
     first line
     .a line that starts with a dot

@@ -11,7 +11,9 @@ let impatientService = "127.0.0.4:0"
 func makeProtocolInstance() throws -> TestInstance {
     // Most transcripts here are scripts that send many commands at once (printf ... | nc), which
     // smtpd_forbid_unauth_pipelining = yes (the default) answers with a disconnect; PolicyTests cover that.
-    try TestInstance(masterCf: [
+    // They compare delivered bytes with what was sent, so no Message-ID: or Date: is added to the messages of
+    // these local clients (smtpd's own tests cover local_header_rewrite_clients).
+    try TestInstance(mainCf: [("local_header_rewrite_clients", "")], masterCf: [
         "127.0.0.1:0 inet n - n - - smtpd -o smtpd_forbid_unauth_pipelining=no",
         "\(strictService) inet n - n - - smtpd -o smtpd_recipient_limit=3 -o smtpd_hard_error_limit=3"
             + " -o message_size_limit=10000 -o disable_vrfy_command=yes",
