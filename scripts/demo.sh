@@ -35,9 +35,9 @@ done
 
 # 1. Dependencies and build. A root-started master runs its services as mail_owner, which must exist.
 if [[ $EUID -eq 0 ]]; then
-    scripts/install-deps.sh --system-user
+    scripts/install-deps.sh --demo --system-user
 else
-    scripts/install-deps.sh
+    scripts/install-deps.sh --demo
 fi
 ensure_swift
 note "swift build"

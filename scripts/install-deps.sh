@@ -3,7 +3,9 @@
 # already there. Idempotent and non-interactive (CI runs it as root without a terminal); uses sudo when
 # not root, and needs no root at all when nothing is missing.
 #
-#   scripts/install-deps.sh                 packages only
+#   scripts/install-deps.sh                 packages only (everything the tests and benchmarks use)
+#   scripts/install-deps.sh --demo          only what building and trying the demo need (the build's
+#                                           libraries, and swaks, curl and nc for talking to it)
 #   scripts/install-deps.sh --system-user   also the `aviary` system account (mail_owner), which a
 #                                           root-started master needs; the demo and tests do not
 #
@@ -19,12 +21,22 @@ PACKAGES=(
     dovecot-imapd dovecot-pop3d isync neomutt python3-pip
     procps iproute2 curl ca-certificates
 )
+# The build's libraries and tools, and the clients the demo's instructions use.
+DEMO_PACKAGES=(
+    openssl libssl-dev libsasl2-dev libsasl2-modules sasl2-bin libcrypt-dev ca-certificates
+    swaks curl netcat-openbsd procps iproute2
+)
 MAIL_OWNER=aviary
 
 want_system_user=0
+want_test_tools=1
 for arg in "$@"; do
     case $arg in
         --system-user) want_system_user=1 ;;
+        --demo)
+            PACKAGES=("${DEMO_PACKAGES[@]}")
+            want_test_tools=0
+            ;;
         -h | --help)
             usage
             exit 0
@@ -90,7 +102,7 @@ else
 fi
 
 # imapclient (the IMAP tests' second Python client) is on PyPI only, not in Debian 12.
-if ! /usr/bin/python3 -c "import imapclient" 2>/dev/null; then
+if ((want_test_tools)) && ! /usr/bin/python3 -c "import imapclient" 2>/dev/null; then
     note "installing imapclient from PyPI for /usr/bin/python3"
     as_root /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --break-system-packages \
         "imapclient>=3,<4" </dev/null || die "pip could not install imapclient"
