@@ -1,8 +1,15 @@
 import ArgumentParser
 import AviaryConfig
 import AviaryCore
+import AviaryQueue
 import AviaryTLS
 import AviaryUsers
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 extension AviaryCommand {
     /// `aviary check [-c DIR]`: reports every configuration problem, with file, line and parameter.
@@ -16,10 +23,12 @@ extension AviaryCommand {
         public init() {}
 
         public func run() throws {
-            let problems = ConfigurationCheck.run(directory: config.directory)
+            var problems = ConfigurationCheck.run(directory: config.directory)
+            problems += ConfigurationCheck.createQueueDirectories(directory: config.directory) { print("aviary: \($0)") }
             for problem in problems { printError("aviary: \(problem.severity == .error ? "error" : "warning"): \(problem)") }
             if problems.contains(where: { $0.severity == .error }) { throw ExitCode.failure }
-            print("aviary: configuration in \(config.directory) is fine")
+            let warnings = problems.count
+            print("aviary: configuration in \(config.directory) is fine" + (warnings == 0 ? "" : " but for \(warnings) warning(s)"))
         }
     }
 }
@@ -36,10 +45,12 @@ public enum ConfigurationCheck {
         }
         problems += main.warnings
         do {
-            _ = try MasterConfig.load(directory: directory)
+            let master = try MasterConfig.load(directory: directory)
+            problems += tlsServices(master, directory: directory)
         } catch {
             problems += error.diagnostics
         }
+        problems += mailboxBase(main)
         // The same reading of map names as the lookups themselves (UserDirectory.tablePath).
         let tables = main.list(.aliasMaps).map { ($0, false) } + main.list(.virtualMailboxMaps).map { ($0, true) }
         for (map, isUsers) in tables {
@@ -62,6 +73,29 @@ public enum ConfigurationCheck {
         problems += certificates(main)
         problems += sizeLimits(main)
         return problems
+    }
+
+    /// Like `postfix check`: the queue tree is created where it is missing, with the owners and modes master
+    /// gives it, so that `sendmail` works before the first `aviary start`. `note` hears what was created.
+    public static func createQueueDirectories(directory: String, note: (String) -> Void) -> [ConfigurationDiagnostic] {
+        guard let main = try? MainConfig.load(directory: directory) else { return [] }
+        let queue = QueueDirectory(root: main.string(.queueDirectory))
+        let missing = QueueName.allCases.map { queue.path(of: $0) }.filter { !SafeFile.isDirectory($0) }
+        guard !missing.isEmpty else { return [] }
+        var owner: SystemAccount?
+        if Privileges.isRoot {
+            owner = SystemAccount.named(main.string(.mailOwner))
+            if owner == nil { return [] }  // reported by mailboxBase and by aviary start
+        }
+        do {
+            try queue.prepare(
+                owner: owner, setgidGroup: Privileges.isRoot ? QueueName.groupID(named: main.string(.setgidGroup)) : nil)
+            note("created the missing queue directories under \(queue.root) (\(missing.count) of \(QueueName.allCases.count))")
+            return []
+        } catch {
+            return [.init(.error, file: main.path, line: nil, parameter: "queue_directory",
+                "queue_directory \(queue.root): cannot create \(missing.joined(separator: ", ")): \(error)")]
+        }
     }
 
     /// A mailbox limit below the message limit bounces mail that was accepted (Postfix refuses to start).
@@ -106,6 +140,7 @@ public enum ConfigurationCheck {
         let pairs: [(String, String, String, String)] = [
             (main.string(.smtpdTLSCertFile), main.string(.smtpdTLSKeyFile), "smtpd_tls_cert_file", "smtpd_tls_key_file"),
             (main.string(.pop3dTLSCertFile), main.string(.pop3dTLSKeyFile), "pop3d_tls_cert_file", "pop3d_tls_key_file"),
+            (main.string(.imapdTLSCertFile), main.string(.imapdTLSKeyFile), "imapd_tls_cert_file", "imapd_tls_key_file"),
         ]
         var seen: Set<String> = []
         var problems: [ConfigurationDiagnostic] = []
@@ -122,5 +157,59 @@ public enum ConfigurationCheck {
             }
         }
         return problems
+    }
+
+    /// master.cf services that need TLS (smtpd with wrapper mode or `smtpd_tls_security_level = encrypt`,
+    /// pop3s, imaps) while their certificate parameter is empty: they would start and drop every client.
+    static func tlsServices(_ master: MasterConfig, directory: String) -> [ConfigurationDiagnostic] {
+        var problems: [ConfigurationDiagnostic] = []
+        for service in master.services where service.kind == .inet {
+            guard let prefix = ["smtpd", "pop3d", "imapd"].first(where: { $0 == service.command }),
+                let main = try? MainConfig.load(directory: directory, overrides: service.overridePairs),
+                let wrapperMode = Parameter.byName[prefix + "_tls_wrappermode"],
+                let certificate = Parameter.byName[prefix + "_tls_cert_file"]
+            else { continue }
+            var why: String?
+            if main.bool(wrapperMode) {
+                why = "\(prefix)_tls_wrappermode = yes"
+            } else if prefix == "smtpd", main.string(.smtpdTLSSecurityLevel).lowercased() == "encrypt" {
+                why = "smtpd_tls_security_level = encrypt"
+            }
+            guard let why, main.string(certificate).isEmpty else { continue }
+            problems.append(.init(.warning, file: master.path, line: service.line, parameter: prefix + "_tls_cert_file",
+                "service \(service.name) needs TLS (\(why)) but \(prefix)_tls_cert_file is empty: it would drop every client; set smtpd_tls_cert_file and smtpd_tls_key_file (Debian's ssl-cert package has /etc/ssl/certs/ssl-cert-snakeoil.pem to start with)"))
+        }
+        return problems
+    }
+
+    /// `virtual_mailbox_base` must be writable by the account that delivers virtual mail: `mail_owner` when
+    /// master runs as root, the invoking user otherwise (every delivery would defer with Permission denied).
+    static func mailboxBase(_ main: MainConfig) -> [ConfigurationDiagnostic] {
+        let base = main.string(.virtualMailboxBase)
+        guard !base.isEmpty, !main.list(.virtualMailboxDomains).isEmpty else { return [] }
+        let account: (name: String, uid: uid_t, gid: gid_t)
+        if Privileges.isRoot {
+            guard let owner = SystemAccount.named(main.string(.mailOwner)) else {
+                return [.init(.error, file: main.path, line: nil, parameter: "mail_owner",
+                    "mail_owner account \"\(main.string(.mailOwner))\" does not exist (scripts/install-deps.sh --system-user creates aviary)")]
+            }
+            account = (owner.name, owner.uid, owner.gid)
+        } else {
+            account = ("you", getuid(), getgid())
+        }
+        // The directory, or the nearest parent that exists (local creates the rest).
+        var path = base
+        var info = stat()
+        while stat(path, &info) != 0 {
+            guard errno == ENOENT, path != "/", !path.isEmpty else { return [] }
+            path = SafeFile.directoryName(of: path)
+        }
+        let mode = info.st_mode
+        let writable =
+            account.uid == 0 || (info.st_uid == account.uid ? mode & 0o200 != 0
+                : info.st_gid == account.gid ? mode & 0o020 != 0 : mode & 0o002 != 0)
+        guard !writable else { return [] }
+        return [.init(.error, file: main.path, line: nil, parameter: "virtual_mailbox_base",
+            "virtual_mailbox_base \(base): \(path) is not writable by \(account.name) (uid \(account.uid)), who delivers virtual mail: every delivery would defer with Permission denied")]
     }
 }
