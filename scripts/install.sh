@@ -23,7 +23,9 @@
 #   programs    P/libexec/aviary/{master,smtpd,qmgr,local,pickup,showq,anvil,smtp,pop3d,pop3mail,imapd,imapmail,aviary} root:root 0755,
 #               sendmail root:aviarydrop 2755 (setgid: any user may submit; see AviarySubmission's
 #               SetgidPrivilege.swift)
-#   config      /etc/aviary/main.cf and master.cf from the examples, only when missing
+#   config      /etc/aviary/main.cf and master.cf from the examples, only when missing; a new main.cf
+#               names Debian's ssl-cert "snakeoil" certificate when DIR/etc/ssl has it (as Debian's
+#               Postfix and Dovecot start with), so submission, smtps, pop3s and imaps work at once
 #   queue       /var/spool/aviary root 0755; maildrop/ aviary:aviarydrop 1730; public/ aviary:aviarydrop
 #               0710; incoming active deferred hold corrupt defer private aviary 0700; pid/ root 0755
 #   systemd     /etc/systemd/system/aviary.service (then daemon-reload when systemd runs this host)
@@ -133,9 +135,24 @@ ln -sfn ../libexec/aviary/aviary "$root$prefix/sbin/aviary"
 
 # --- configuration ------------------------------------------------------------------------------
 install -d -m 0755 "$root/etc/aviary"
+snakeoil_cert=/etc/ssl/certs/ssl-cert-snakeoil.pem
+snakeoil_key=/etc/ssl/private/ssl-cert-snakeoil.key
 for file in main.cf master.cf; do
     if [[ ! -e $root/etc/aviary/$file ]]; then
         install -m 0644 "$REPO_ROOT/$file.example" "$root/etc/aviary/$file"
+        if [[ $file == main.cf && -f $root$snakeoil_cert && -f $root$snakeoil_key ]]; then
+            {
+                echo
+                echo "# Written by install.sh: Debian's self-signed ssl-cert certificate, as Debian's Postfix and"
+                echo "# Dovecot start with, so that TLS services work at once. Clients will not trust it: put your"
+                echo "# own certificate (with its chain) and key here."
+                echo "smtpd_tls_cert_file = $snakeoil_cert"
+                echo "smtpd_tls_key_file = $snakeoil_key"
+            } >>"$root/etc/aviary/$file"
+            note "main.cf: TLS with the ssl-cert snakeoil certificate ($snakeoil_cert)"
+        elif [[ $file == main.cf ]]; then
+            note "main.cf: no certificate yet; submission, smtps, pop3s and imaps need smtpd_tls_cert_file and smtpd_tls_key_file (aviary check says so)"
+        fi
         own "$root_ids" "$root/etc/aviary/$file"
     fi
 done
