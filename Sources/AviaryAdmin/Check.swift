@@ -75,6 +75,15 @@ public enum ConfigurationCheck {
         return problems
     }
 
+    /// The problems `aviary start` mentions before starting: TLS-only services without a certificate and a
+    /// `virtual_mailbox_base` the delivering account cannot write (the services would start and then fail).
+    public static func startProblems(directory: String) -> [ConfigurationDiagnostic] {
+        guard let main = try? MainConfig.load(directory: directory),
+            let master = try? MasterConfig.load(directory: directory)
+        else { return [] }
+        return tlsServices(master, directory: directory) + mailboxBase(main)
+    }
+
     /// Like `postfix check`: the queue tree is created where it is missing, with the owners and modes master
     /// gives it, so that `sendmail` works before the first `aviary start`. `note` hears what was created.
     public static func createQueueDirectories(directory: String, note: (String) -> Void) -> [ConfigurationDiagnostic] {

@@ -18,6 +18,10 @@ extension AviaryCommand {
         public func run() throws {
             try AdminCommandRunner.run {
                 let control = try MasterControl(configDirectory: config.directory, requireServices: true)
+                // What would make services fail once running: said before they start (aviary check has all).
+                for problem in ConfigurationCheck.startProblems(directory: config.directory) {
+                    printError("aviary: warning: \(problem)")
+                }
                 if foreground { try control.execForeground() }
                 let outcome = try control.start()
                 print("aviary: starting the Aviary mail system (\(outcome.logDescription))")
