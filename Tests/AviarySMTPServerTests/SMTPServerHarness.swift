@@ -61,6 +61,11 @@ final class TranscriptClient {
 struct SMTPServerHarness {
     let root: String
     let queue: QueueDirectory
+
+    /// The message of a queue file in incoming/, as text.
+    func queuedMessage(_ id: QueueID) throws -> String {
+        String(decoding: try QueueFile(path: queue.path(of: id, in: .incoming)).messageBytes(), as: UTF8.self)
+    }
     let port: Int
     let clientPool: NIOThreadPool
 

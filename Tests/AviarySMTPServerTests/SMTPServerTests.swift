@@ -228,7 +228,7 @@ struct SMTPServerTests {
             }
             #expect(replies.code == 250)
             let id = try #require(harness.queue.messages(in: .incoming).first)
-            let message = String(decoding: try QueueFile(path: harness.queue.path(of: id, in: .incoming)).messageBytes(), as: UTF8.self)
+            let message = try harness.queuedMessage(id)
             #expect(message.hasPrefix("Received: "))
             #expect(message.hasSuffix("\r\n" + content))
         }
@@ -264,7 +264,7 @@ struct SMTPServerTests {
             let ids = harness.queue.messages(in: .incoming)
             #expect(ids.count == 2)
             for id in ids {
-                let message = String(decoding: try QueueFile(path: harness.queue.path(of: id, in: .incoming)).messageBytes(), as: UTF8.self)
+                let message = try harness.queuedMessage(id)
                 if isAdded {
                     let added = try #require(message.firstMatch(
                         of: #/To: alice@virtual.test\r\nMessage-ID: <([0-9A-Z]+)\.[0-9a-z]+@mail\.example\.test>\r\nDate: [A-Z][a-z][a-z], [^\r]+\r\n\r\nbody\r\n$/#))
@@ -289,7 +289,7 @@ struct SMTPServerTests {
             }
             #expect(code == 250)
             let id = try #require(harness.queue.messages(in: .incoming).first)
-            let message = String(decoding: try QueueFile(path: harness.queue.path(of: id, in: .incoming)).messageBytes(), as: UTF8.self)
+            let message = try harness.queuedMessage(id)
             #expect(message.hasSuffix("\r\n" + content))
         }
     }
