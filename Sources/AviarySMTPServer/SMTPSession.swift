@@ -291,8 +291,6 @@ struct SMTPSession {
         }
         let id = QueueID.make()
         transaction = Transaction(id: id, sender: path?.description ?? "", parameters: parameters)
-        let login = saslUsername.map { ", sasl_username=\($0)" } ?? ""
-        logger.info("\(id): client=\(client.description)\(login)")
         return .senderOk
     }
 
@@ -322,6 +320,12 @@ struct SMTPSession {
         if let refusal = check {
             reject("RCPT", refusal, sender: current.sender, recipient: address)
             return refusal
+        }
+        if current.recipients.isEmpty {
+            // As Postfix logs it: when the queue ID is first used, at the first accepted recipient (a
+            // transaction whose recipients are all refused is no message; log tools count these lines).
+            let login = saslUsername.map { ", sasl_username=\($0)" } ?? ""
+            logger.info("\(current.id): client=\(client.description)\(login)")
         }
         current.recipients.append(
             QueueRecipient(
