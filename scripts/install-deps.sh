@@ -18,7 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 PACKAGES=(
     swaks postfix dnsmasq-base python3 openssl libssl-dev libsasl2-dev libsasl2-modules sasl2-bin libcrypt-dev
     mailutils fetchmail getmail6 netcat-openbsd
-    dovecot-imapd dovecot-pop3d isync neomutt python3-pip
+    dovecot-imapd dovecot-pop3d isync neomutt python3-pip pflogsumm
     procps iproute2 curl ca-certificates
 )
 # The build's libraries and tools, and the clients the demo's instructions use.
