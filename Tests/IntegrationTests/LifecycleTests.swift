@@ -36,6 +36,15 @@ extension Integration {
                     "\(status)",
                     instance
                 )
+                // Each service's processes with their memory, and every queue with its count.
+                let lines = status.standardOutput.split(separator: "\n").map(String.init)
+                check(
+                    lines.contains { $0.hasPrefix("  smtpd ") && $0.hasSuffix(" MB") }
+                        && lines.contains { $0.hasPrefix("  qmgr ") && $0.contains(" 1  ") }
+                        && ["maildrop", "incoming", "active", "deferred", "hold", "corrupt"].allSatisfy { queue in
+                            lines.contains { $0.hasPrefix("  \(queue) ") }
+                        },
+                    "\(status)", instance)
 
                 let token = uniqueToken("detached")
                 let sent = try await instance.swaks(to: "alice@example.test", ["--header", "Subject: \(token)"])
