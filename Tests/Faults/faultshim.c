@@ -5,7 +5,8 @@
 // containing "SKIP FAIL [SUBSTRING] [ERRNO]", the calls on files whose path contains SUBSTRING (any path
 // when it is absent or "-") are counted across all processes: the first SKIP pass, the next FAIL fail with
 // ERRNO (EIO by default), later ones pass again. Calls on anything but regular files (sockets, pipes) and
-// paths outside the directory that AVIARY_FAULTS lives in always pass.
+// paths outside the directory that AVIARY_FAULTS lives in always pass; fsync also counts directories (the
+// sync that makes a rename durable).
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -19,9 +20,9 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-static int path_of(int fd, char *path, size_t size) {
+static int path_of_kind(int fd, char *path, size_t size, int directories) {
     struct stat info;
-    if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) return 0;
+    if (fstat(fd, &info) != 0 || !(S_ISREG(info.st_mode) || (directories && S_ISDIR(info.st_mode)))) return 0;
     char link[64];
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
     ssize_t length = readlink(link, path, size - 1);
@@ -29,6 +30,8 @@ static int path_of(int fd, char *path, size_t size) {
     path[length] = 0;
     return 1;
 }
+
+static int path_of(int fd, char *path, size_t size) { return path_of_kind(fd, path, size, 0); }
 
 static int decide(const char *call, const char *directory, const char *path, const char *other);
 
@@ -99,7 +102,7 @@ int fsync(int fd) {
     static int (*next)(int) = NULL;
     if (!next) next = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
     char path[PATH_MAX];
-    if (getenv("AVIARY_FAULTS") && path_of(fd, path, sizeof path) && should_fail("fsync", path, NULL)) return -1;
+    if (getenv("AVIARY_FAULTS") && path_of_kind(fd, path, sizeof path, 1) && should_fail("fsync", path, NULL)) return -1;
     return next(fd);
 }
 
@@ -107,7 +110,7 @@ int fdatasync(int fd) {
     static int (*next)(int) = NULL;
     if (!next) next = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
     char path[PATH_MAX];
-    if (getenv("AVIARY_FAULTS") && path_of(fd, path, sizeof path) && should_fail("fsync", path, NULL)) return -1;
+    if (getenv("AVIARY_FAULTS") && path_of_kind(fd, path, sizeof path, 1) && should_fail("fsync", path, NULL)) return -1;
     return next(fd);
 }
 

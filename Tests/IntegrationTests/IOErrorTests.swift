@@ -27,7 +27,7 @@ extension Integration {
             (try? FileManager.default.contentsOfDirectory(atPath: instance.spool + "/incoming")) ?? []
         }
 
-        @Test("write, fsync or rename failing in smtpd's queue file: 451 4.3.0 and nothing left; an fsync failing in local's Maildir delivery or a rename in qmgr: delivered later, once")
+        @Test("write, fsync or rename failing in smtpd's queue file, or the fsync of incoming/ after the rename: 451 4.3.0 and nothing left; an fsync failing in local's Maildir delivery or a rename in qmgr: delivered later, once")
         func queueAndMailbox() async throws {
             try await withInstance(
                 try TestInstance(mainCf: [("queue_run_delay", "1s"), ("minimal_backoff_time", "1s"), ("maximal_backoff_time", "2s")])
@@ -48,6 +48,15 @@ extension Integration {
                     clear(instance, call)
                     refused.append(token)
                 }
+                // The fsync of incoming/ after the rename (the file's own fsync passes): the message is taken
+                // back before the 451, so the client's retry is not a second copy.
+                try inject(instance, "fsync", skip: 1, in: "/spool/incoming")
+                let directoryToken = uniqueToken("fault-directory-fsync")
+                let directorySent = try await instance.swaks(to: "alice@example.test", ["--header", "Subject: \(directoryToken)"])
+                check(directorySent.serverLines.contains { $0.contains(" 451 4.3.0 ") }, "directory fsync: \(directorySent)", instance)
+                check(incoming(instance).isEmpty, "directory fsync: left in incoming/: \(incoming(instance))", instance)
+                clear(instance, "fsync")
+                refused.append(directoryToken)
 
                 try inject(instance, "fsync", in: "/vmail/")
                 let token = uniqueToken("fault-local")
