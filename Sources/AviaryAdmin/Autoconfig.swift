@@ -81,17 +81,22 @@ public struct ClientAutoconfig: Sendable {
         var found: [Endpoint] = []
         for service in services where service.kind == .inet {
             guard let address = try? InetServiceAddress(parsing: service.name), address.port != 0 else { continue }
+            func isSet(_ name: String) -> Bool {
+                service.overrides.contains { $0.name == name && ["yes", "true", "1"].contains($0.value.lowercased()) }
+            }
             let kind: Endpoint.Kind
             switch service.command {
             case "imapd": kind = .imap
             case "pop3d": kind = .pop3
-            // Port 25 is for other servers; users submit on 587 or 465.
-            case "smtpd" where address.port != 25: kind = .smtp
+            // Users submit on 587 or 465, or where AUTH is on; an smtpd without it (port 25, the demo's 2525)
+            // takes mail from other servers.
+            case "smtpd"
+            where [587, 465].contains(address.port) || service.name.contains("submission")
+                || isSet("smtpd_sasl_auth_enable"):
+                kind = .smtp
             default: continue
             }
-            let wrapper = service.overrides.contains {
-                $0.name == "\(service.command)_tls_wrappermode" && ["yes", "true", "1"].contains($0.value.lowercased())
-            }
+            let wrapper = isSet("\(service.command)_tls_wrappermode")
             let endpoint = Endpoint(kind: kind, port: address.port, isTLSOnConnect: wrapper)
             if !found.contains(endpoint) { found.append(endpoint) }
         }

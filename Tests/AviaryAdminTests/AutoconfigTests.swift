@@ -45,9 +45,17 @@ struct AutoconfigTests {
     @Test("a service that is not run gets the not-available SRV record; system users log in with their name; names are escaped")
     func partial() throws {
         let master = try MasterConfig.parse(
-            "127.0.0.1:1430 inet n - n - - imapd\n25 inet n - n - - smtpd\nlocal unix - n n - - local\n", path: "m")
+            """
+            127.0.0.1:1430 inet n - n - - imapd
+            25 inet n - n - - smtpd
+            127.0.0.1:2525 inet n - n - - smtpd
+            127.0.0.1:5870 inet n - n - - smtpd -o smtpd_sasl_auth_enable=yes
+            local unix - n n - - local
+
+            """, path: "m")
         let setup = ClientAutoconfig(domain: "a&b.test", hostname: "mx.test", services: master.services, loginIsAddress: false)
-        #expect(setup.endpoints.count == 1)
+        // The smtpd services without AUTH (25, and 2525 as in the demo) are not for users.
+        #expect(setup.endpoints.map(\.port) == [1430, 5870])
         #expect(setup.srvRecords[0] == "_imaps._tcp.a&b.test. 3600 IN SRV 0 0 0 .")
         #expect(setup.srvRecords[1] == "_imap._tcp.a&b.test. 3600 IN SRV 0 1 1430 mx.test.")
         #expect(setup.xml.contains("<domain>a&amp;b.test</domain>"))
