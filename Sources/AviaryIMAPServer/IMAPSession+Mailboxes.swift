@@ -96,8 +96,7 @@ extension IMAPSession {
         do {
             opened = try await server.pool.runIfActive { () throws -> SelectedMailbox in
                 let maildir = try store.existing(name)
-                guard let (index, stamp) = try SelectedMailbox.readIndex(maildir, claimingRecent: !isReadOnly, unless: nil)
-                else { throw MailboxStoreError(code: "SERVERBUG", text: "Mailbox could not be read") }
+                let (index, stamp) = try SelectedMailbox.readIndex(maildir, claimingRecent: !isReadOnly)
                 var mailbox = SelectedMailbox(name: name, maildir: maildir, isReadOnly: isReadOnly, index: index)
                 mailbox.stamp = stamp
                 mailbox.lastLook = ContinuousClock.now

@@ -65,17 +65,11 @@ struct SelectedMailbox: Sendable {
         keywords = index.keywords
     }
 
-    /// Reads the Maildir's index unless it is unchanged since `stamp` (then nil). Blocking.
-    ///
-    /// The stamp is taken before the index is read, so a change during the reading is seen next time; an
-    /// unsettled one (`MaildirStamp.isSettled`) is never trusted.
-    static func readIndex(_ maildir: Maildir, claimingRecent: Bool, unless stamp: MaildirStamp?) throws
-        -> (MaildirIndex, MaildirStamp?)?
-    {
-        let now = MaildirStamp.take(maildir)
-        if let stamp, now == stamp { return nil }
-        let index = try maildir.synchronize(claimingRecent: claimingRecent)
-        return (index, now.isSettled ? now : nil)
+    /// Reads the Maildir's index, with the stamp to compare later looks with: nil when it is not settled
+    /// (`MaildirStamp.isSettled`), since a change in the same clock tick would leave it as it is. Blocking.
+    static func readIndex(_ maildir: Maildir, claimingRecent: Bool) throws -> (MaildirIndex, MaildirStamp?) {
+        let (index, stamp) = try maildir.synchronizeStamped(claimingRecent: claimingRecent)
+        return (index, stamp.isSettled ? stamp : nil)
     }
 
     /// What a look at the Maildir found.
@@ -91,13 +85,10 @@ struct SelectedMailbox: Sendable {
     /// Re-reads the Maildir on `pool` (unless it is unchanged) and merges what changed into
     /// the view: the one look of commands (`IMAPSession.reportChanges`) and of IDLE.
     mutating func look(on pool: NIOThreadPool, allowExpunges: Bool) async -> Look {
-        let maildir = maildir, claims = !isReadOnly, stamp = stamp
+        let maildir = maildir, claims = !isReadOnly
         // Four stats say whether anything changed: not worth a trip to the pool.
         if let stamp, MaildirStamp.take(maildir) == stamp { return .unchanged }
-        guard
-            let read = try? await pool.runIfActive({
-                try Self.readIndex(maildir, claimingRecent: claims, unless: stamp)
-            })
+        guard let read = try? await pool.runIfActive({ try Self.readIndex(maildir, claimingRecent: claims) })
         else { return .unchanged }
         let (index, newStamp) = read
         guard index.uidValidity == uidValidity else { return .uidValidityChanged }

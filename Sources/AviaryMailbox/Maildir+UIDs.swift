@@ -69,6 +69,14 @@ extension Maildir {
     /// - Throws: `corrupt` when `dovecot-uidlist` exists but cannot be parsed (it is left alone),
     ///   `lockTimeout` when another writer holds `dovecot-uidlist.lock` too long, `io` otherwise.
     public func synchronize(claimingRecent: Bool = false) throws(MailboxError) -> MaildirIndex {
+        try synchronize(claimingRecent: claimingRecent, locking: .uidList).index
+    }
+
+    /// `synchronize`, with the stamp the index was made under: a later `MaildirStamp.take` equal to it (and
+    /// settled) means nothing changed, without reading anything.
+    public func synchronizeStamped(claimingRecent: Bool = false) throws(MailboxError)
+        -> (index: MaildirIndex, stamp: MaildirStamp)
+    {
         try synchronize(claimingRecent: claimingRecent, locking: .uidList)
     }
 
@@ -87,33 +95,37 @@ extension Maildir {
         try keywordLetters(for: names, locking: .uidList)
     }
 
-    func synchronize(claimingRecent: Bool, locking: DotLock.Settings) throws(MailboxError) -> MaildirIndex {
+    /// The index and the stamp it was made under (taken before reading; under the lock, the control files as
+    /// this call left them).
+    func synchronize(claimingRecent: Bool, locking: DotLock.Settings) throws(MailboxError)
+        -> (index: MaildirIndex, stamp: MaildirStamp)
+    {
         let stamp = MaildirStamp.take(self)
-        // Nothing changed since this process last read the Maildir: the index it made then.
-        if var index = MaildirIndexCache.shared.index(for: path, stamp: stamp), stamp.isSettled {
+        // Nothing changed since this process last read the Maildir: the index it made then (only settled
+        // stamps are kept, and an equal stamp is as settled).
+        if var index = MaildirIndexCache.shared.index(for: path, stamp: stamp) {
             index.firstRecentUID = readFirstRecentUID()
-            if !claimingRecent || index.firstRecentUID >= index.uidNext { return index }
+            if !claimingRecent || index.firstRecentUID >= index.uidNext { return (index, stamp) }
         }
         // Most other calls find nothing new either: answer from the files as they are, without the lock.
         // Claiming \Recent needs it only when there is something to claim.
         let kept = MaildirIndexCache.shared.controlFiles(for: path, stamp: stamp)
-        var uidList = kept?.uidList
-        if uidList == nil { uidList = try readUIDList() }
+        let uidList: DovecotUIDList?
+        if let kept { uidList = kept.uidList } else { uidList = try readUIDList() }
         if let uidList {
             let listing = try listMessages(knownNames: Set(uidList.entries.map(\.uniqueName)))
             if let messages = Self.indexedMessages(uidList, listing) {
-                var keptKeywords = kept?.keywords
-                if keptKeywords == nil { keptKeywords = try readKeywords() }
-                let keywords = keptKeywords ?? DovecotKeywords()
+                let keywords: DovecotKeywords
+                if let kept { keywords = kept.keywords } else { keywords = try readKeywords() }
                 let index = MaildirIndex(
                     uidValidity: uidList.uidValidity, uidNext: uidList.nextUID, messages: messages,
                     keywords: keywords.names, firstRecentUID: readFirstRecentUID())
                 MaildirIndexCache.shared.store(
                     index, .init(uidList: uidList, keywords: keywords), for: path, stamp: stamp)
-                if !claimingRecent || index.firstRecentUID >= uidList.nextUID { return index }
+                if !claimingRecent || index.firstRecentUID >= uidList.nextUID { return (index, stamp) }
             }
         }
-        return try withUIDListLock(locking) { () throws(MailboxError) -> MaildirIndex in
+        return try withUIDListLock(locking) { () throws(MailboxError) -> (index: MaildirIndex, stamp: MaildirStamp) in
             let existing = try readUIDList()
             var uidList = existing ?? newUIDList()
             let listing = try listMessages(knownNames: Set(uidList.entries.map(\.uniqueName)))
@@ -134,7 +146,7 @@ extension Maildir {
             var written = stamp
             written.controlFiles = MaildirStamp.controlFileStamp(self)
             MaildirIndexCache.shared.store(index, .init(uidList: uidList, keywords: keywords), for: path, stamp: written)
-            return index
+            return (index, written)
         }
     }
 

@@ -15,41 +15,51 @@ import Musl
 /// time where the first put it. A stamp is taken before what it describes is read, so a change made while
 /// reading makes the next stamp differ.
 public struct MaildirStamp: Sendable, Hashable {
-    /// Seconds and nanoseconds of new/, then of cur/ (empty for a directory that cannot be read).
-    var directories: [Int]
-    /// dev, inode, size, mtime and ctime of each control file, or a single -1 for one that is missing.
-    var controlFiles: [Int]
+    /// A file-system time.
+    struct Time: Sendable, Hashable {
+        var seconds: Int
+        var nanoseconds: Int
+
+        init(_ time: timespec) {
+            seconds = time.tv_sec
+            nanoseconds = time.tv_nsec
+        }
+    }
+
+    /// Which file a control file is, and as of when: a replacement (a new inode) or an in-place write (a new
+    /// ctime) both change it.
+    struct FileIdentity: Sendable, Hashable {
+        var device: UInt
+        var inode: UInt
+        var size: Int
+        var modified: Time
+        var changed: Time
+    }
+
+    /// The modification times of new/, then of cur/ (a directory that cannot be read is left out).
+    var directories: [Time]
+    /// dovecot-uidlist, then dovecot-keywords; nil for one that is missing.
+    var controlFiles: [FileIdentity?]
 
     /// The stamp of `maildir` now: four `stat`s.
     public static func take(_ maildir: Maildir) -> MaildirStamp {
-        var stamp = MaildirStamp(directories: [], controlFiles: [])
-        stamp.directories.reserveCapacity(4)
+        var directories: [Time] = []
         for subdirectory in [Maildir.Subdirectory.new, .cur] {
             var info = stat()
-            if stat(maildir.path(of: subdirectory), &info) == 0 {
-                stamp.directories += [info.st_mtim.tv_sec, info.st_mtim.tv_nsec]
-            }
+            if stat(maildir.path(of: subdirectory), &info) == 0 { directories.append(Time(info.st_mtim)) }
         }
-        stamp.controlFiles = controlFileStamp(maildir)
-        return stamp
+        return MaildirStamp(directories: directories, controlFiles: controlFileStamp(maildir))
     }
 
     /// The control files' part of a stamp alone (after writing them under the uidlist lock).
-    static func controlFileStamp(_ maildir: Maildir) -> [Int] {
-        var result: [Int] = []
-        result.reserveCapacity(18)
-        for name in [Maildir.uidListName, Maildir.keywordsName] {
+    static func controlFileStamp(_ maildir: Maildir) -> [FileIdentity?] {
+        [Maildir.uidListName, Maildir.keywordsName].map { name in
             var info = stat()
-            if stat(maildir.path + "/" + name, &info) == 0 {
-                result += [
-                    Int(info.st_dev), Int(info.st_ino), Int(info.st_size),
-                    info.st_mtim.tv_sec, info.st_mtim.tv_nsec, info.st_ctim.tv_sec, info.st_ctim.tv_nsec,
-                ]
-            } else {
-                result.append(-1)
-            }
+            guard stat(maildir.path + "/" + name, &info) == 0 else { return nil }
+            return FileIdentity(
+                device: UInt(info.st_dev), inode: UInt(info.st_ino), size: Int(info.st_size),
+                modified: Time(info.st_mtim), changed: Time(info.st_ctim))
         }
-        return result
     }
 
     /// Whether no change can still come with the same directory times: both directories could be read and
@@ -57,27 +67,16 @@ public struct MaildirStamp: Sendable, Hashable {
     /// change's time and stores it a few instructions apart; the margin covers a writer descheduled in
     /// between), or 2 s behind on a file system that keeps whole seconds only.
     public var isSettled: Bool {
-        guard directories.count == 4 else { return false }
-        return Self.isSettled(newest: [(directories[0], directories[1]), (directories[2], directories[3])])
+        directories.count == 2 && Self.isSettled(directories)
     }
 
     /// The same for the control files alone (their change times): a parsed uidlist may be reused while they
     /// are unchanged, whatever happens in new/ and cur/.
     var controlFilesAreSettled: Bool {
-        var times: [(Int, Int)] = []
-        var offset = 0
-        while offset < controlFiles.count {
-            if controlFiles[offset] == -1 {
-                offset += 1
-            } else {
-                times.append((controlFiles[offset + 5], controlFiles[offset + 6]))
-                offset += 7
-            }
-        }
-        return Self.isSettled(newest: times)
+        Self.isSettled(controlFiles.compactMap { $0?.changed })
     }
 
-    private static func isSettled(newest times: [(seconds: Int, nanoseconds: Int)]) -> Bool {
+    private static func isSettled(_ times: [Time]) -> Bool {
         guard !times.isEmpty else { return true }
         var clock = timespec()
         clock_gettime(CLOCK_REALTIME_COARSE, &clock)

@@ -229,7 +229,7 @@ struct MaildirUIDTests {
         try SafeFile.writeDurably(Array("2147483000:\(LocalSystem.hostname())".utf8), to: lockPath)
         var times = [timespec(tv_sec: time(nil) - 10, tv_nsec: 0), timespec(tv_sec: time(nil) - 10, tv_nsec: 0)]
         utimensat(AT_FDCWD, lockPath, &times, 0)
-        #expect(try maildir.synchronize(claimingRecent: false, locking: Self.quickLock).messages.count == 1)
+        #expect(try maildir.synchronize(claimingRecent: false, locking: Self.quickLock).index.messages.count == 1)
         #expect(!SafeFile.exists(lockPath))
 
         // A lock without content whose holder cannot be told is stale after two minutes untouched.
@@ -237,7 +237,7 @@ struct MaildirUIDTests {
         times = [timespec(tv_sec: time(nil) - 300, tv_nsec: 0), timespec(tv_sec: time(nil) - 300, tv_nsec: 0)]
         utimensat(AT_FDCWD, lockPath, &times, 0)
         try put("1700000002.M1P1.h")
-        #expect(try maildir.synchronize(claimingRecent: false, locking: Self.quickLock).messages.count == 2)
+        #expect(try maildir.synchronize(claimingRecent: false, locking: Self.quickLock).index.messages.count == 2)
     }
 
     @Test("A lock held by a live process is waited for, within a bound, and nothing changes")
@@ -257,7 +257,7 @@ struct MaildirUIDTests {
         let patient = DotLock.Settings(staleAge: 120, timeout: .seconds(30), retryDelay: .milliseconds(10))
         let remover = Thread { usleep(100_000); unlink(lockPath) }
         remover.start()
-        #expect(try maildir.synchronize(claimingRecent: false, locking: patient).messages.count == 1)
+        #expect(try maildir.synchronize(claimingRecent: false, locking: patient).index.messages.count == 1)
     }
 
     @Test("Threads synchronizing and appending at once never give a UID twice or lose one")
