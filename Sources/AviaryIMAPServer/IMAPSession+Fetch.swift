@@ -185,8 +185,7 @@ extension IMAPSession {
                 }
                 cache = loaded
             } else if wantsSummary && fromMemoryOnly {
-                guard let kept = summaries.summary(for: MessageSummaryCache.key(mailbox.maildir, message.file))
-                else { return nil }
+                guard let kept = summaries.kept(message, in: mailbox.maildir) else { return nil }
                 summary = kept
             } else if wantsSummary {
                 guard let kept = try summaries.summary(of: message, in: mailbox.maildir) else { continue }

@@ -187,7 +187,12 @@ struct SearchEvaluator {
 
     private mutating func load(_ index: Int) throws -> LoadedMessage? {
         let message = mailbox.messages[index]
-        if let cache, cache.uid == message.uid { return cache }
+        if var cached = cache, cached.uid == message.uid {
+            // A FETCH of the whole message may have left it unparsed; parse it once, not at every key.
+            cached.parse()
+            cache = cached
+            return cached
+        }
         try fileAccess()
         let loaded = try LoadedMessage.load(message, from: mailbox.maildir)
         cache = loaded
@@ -200,9 +205,7 @@ struct SearchEvaluator {
         if let header, header.uid == message.uid { return header }
         let summary: MessageSummary?
         if fromMemoryOnly {
-            guard let kept = summaries.summary(for: MessageSummaryCache.key(mailbox.maildir, message.file)) else {
-                throw NeedsFile()
-            }
+            guard let kept = summaries.kept(message, in: mailbox.maildir) else { throw NeedsFile() }
             summary = kept
         } else {
             summary = try summaries.summary(of: message, in: mailbox.maildir)

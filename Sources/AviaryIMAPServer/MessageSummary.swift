@@ -94,6 +94,11 @@ final class MessageSummaryCache: Sendable {
         }
     }
 
+    /// The summary of a message if it is kept; never reads the file.
+    func kept(_ message: ViewMessage, in maildir: Maildir) -> MessageSummary? {
+        summary(for: Self.key(maildir, message.file))
+    }
+
     /// The summary of a message: kept, or made from the file (then kept). nil when the file has gone. Blocking.
     func summary(of message: ViewMessage, in maildir: Maildir) throws -> MessageSummary? {
         let key = Self.key(maildir, message.file)
