@@ -107,7 +107,7 @@ public struct HeaderRewriteClients: Sendable, Equatable {
         address: String, localAddress: String, saslUsername: String?, mynetworks networks: ClientNetworks
     ) -> Bool {
         if all { return true }
-        if thisHost && (address == localAddress || ClientNetworks(["127.0.0.0/8", "::1/128"]).contains(address)) {
+        if thisHost && (address == localAddress || ClientNameLookup.isLoopback(address)) {
             return true
         }
         if mynetworks && networks.contains(address) { return true }
