@@ -1,6 +1,7 @@
 import ArgumentParser
 import AviaryConfig
 import AviaryCore
+import AviaryMaster
 import AviaryQueue
 import AviaryTLS
 import AviaryUsers
@@ -44,6 +45,11 @@ public enum ConfigurationCheck {
             return error.diagnostics
         }
         problems += main.warnings
+        do throws(MasterError) {
+            _ = try QueueDirectories.owner(named: main.string(.mailOwner))
+        } catch {
+            problems.append(.init(.error, file: main.path, line: nil, parameter: "mail_owner", error.message))
+        }
         do {
             let master = try MasterConfig.load(directory: directory)
             problems += tlsServices(master, directory: directory)
@@ -91,19 +97,27 @@ public enum ConfigurationCheck {
         let queue = QueueDirectory(root: main.string(.queueDirectory))
         let missing = QueueName.allCases.map { queue.path(of: $0) }.filter { !SafeFile.isDirectory($0) }
         guard !missing.isEmpty else { return [] }
-        var owner: SystemAccount?
-        if Privileges.isRoot {
-            owner = SystemAccount.named(main.string(.mailOwner))
-            if owner == nil { return [] }  // reported by mailboxBase and by aviary start
-        }
+        // As master prepares them at start; a missing mail_owner is reported by `run`.
+        guard let owner = mailOwner(main) else { return [] }
         do {
-            try queue.prepare(
-                owner: owner, setgidGroup: Privileges.isRoot ? QueueName.groupID(named: main.string(.setgidGroup)) : nil)
+            try QueueDirectories.prepare(
+                MasterPaths(queueDirectory: queue.root), owner: owner,
+                setgidGroup: QueueDirectories.setgidGroup(named: main.string(.setgidGroup)))
             note("created the missing queue directories under \(queue.root) (\(missing.count) of \(QueueName.allCases.count))")
             return []
         } catch {
             return [.init(.error, file: main.path, line: nil, parameter: "queue_directory",
                 "queue_directory \(queue.root): cannot create \(missing.joined(separator: ", ")): \(error)")]
+        }
+    }
+
+    /// `mail_owner` as master resolves it: `.some(nil)` when not root (the invoking user owns everything), nil
+    /// when root and the account is missing or is root (`run` reports that).
+    private static func mailOwner(_ main: MainConfig) -> SystemAccount?? {
+        do throws(MasterError) {
+            return .some(try QueueDirectories.owner(named: main.string(.mailOwner)))
+        } catch {
+            return nil
         }
     }
 
@@ -196,16 +210,9 @@ public enum ConfigurationCheck {
     static func mailboxBase(_ main: MainConfig) -> [ConfigurationDiagnostic] {
         let base = main.string(.virtualMailboxBase)
         guard !base.isEmpty, !main.list(.virtualMailboxDomains).isEmpty else { return [] }
-        let account: (name: String, uid: uid_t, gid: gid_t)
-        if Privileges.isRoot {
-            guard let owner = SystemAccount.named(main.string(.mailOwner)) else {
-                return [.init(.error, file: main.path, line: nil, parameter: "mail_owner",
-                    "mail_owner account \"\(main.string(.mailOwner))\" does not exist (scripts/install-deps.sh --system-user creates aviary)")]
-            }
-            account = (owner.name, owner.uid, owner.gid)
-        } else {
-            account = ("you", getuid(), getgid())
-        }
+        // As root, local delivers virtual mail as mail_owner (a missing one is reported by `run`).
+        guard let owner = mailOwner(main) else { return [] }
+        let account = owner.map { (name: $0.name, uid: $0.uid, gid: $0.gid) } ?? (name: "you", uid: getuid(), gid: getgid())
         // The directory, or the nearest parent that exists (local creates the rest).
         var path = base
         var info = stat()

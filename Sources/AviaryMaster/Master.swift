@@ -133,7 +133,7 @@ public actor Master {
     /// - Throws: `MasterError` when another master runs, a socket cannot be bound, or a file cannot be written.
     public func start() throws(MasterError) {
         let groupName = configuration.main.string(.setgidGroup)
-        let setgidGroup = Privileges.isRoot ? QueueName.groupID(named: groupName) : nil
+        let setgidGroup = QueueDirectories.setgidGroup(named: groupName)
         try QueueDirectories.prepare(paths, owner: owner, setgidGroup: setgidGroup)
         pidFile = try MasterPidFile.acquire(paths)
         logger.info("daemon started -- version \(Self.version), configuration \(configuration.directory)")

@@ -36,6 +36,11 @@ public enum QueueDirectories {
         }
     }
 
+    /// The `setgid_group` id master gives `maildrop/` and `public/`: as root, when the group exists.
+    public static func setgidGroup(named name: String) -> gid_t? {
+        Privileges.isRoot ? QueueName.groupID(named: name) : nil
+    }
+
     /// The account that owns the sockets and private directories: `mail_owner` as root, nil otherwise.
     /// - Throws: `MasterError` `.missingAccount`, telling how to create it, when root and it does not exist.
     public static func owner(named name: String) throws(MasterError) -> SystemAccount? {
