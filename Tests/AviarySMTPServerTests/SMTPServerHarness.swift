@@ -62,6 +62,19 @@ struct SMTPServerHarness {
     let root: String
     let queue: QueueDirectory
 
+    /// Sends `content` as one message in a single `BDAT n LAST` from s@example.test to alice@virtual.test;
+    /// returns the reply code and the queued message (empty when nothing was queued).
+    func sendInOneBDAT(_ content: String) async throws -> (code: Int, queued: String) {
+        let code = try await transcript { client, _ in
+            _ = try client.command("EHLO client.test")
+            _ = try client.command("MAIL FROM:<s@example.test>")
+            _ = try client.command("RCPT TO:<alice@virtual.test>")
+            try client.send(raw: "BDAT \(content.utf8.count) LAST\r\n" + content)
+            return try client.reply().code
+        }
+        return (code, try queue.messages(in: .incoming).first.map(queuedMessage) ?? "")
+    }
+
     /// The message of a queue file in incoming/, as text.
     func queuedMessage(_ id: QueueID) throws -> String {
         String(decoding: try QueueFile(path: queue.path(of: id, in: .incoming)).messageBytes(), as: UTF8.self)

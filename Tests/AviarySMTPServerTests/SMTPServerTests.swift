@@ -219,16 +219,8 @@ struct SMTPServerTests {
     func bdat() async throws {
         try await SMTPServerHarness.run(extra: "local_header_rewrite_clients =") { harness in
             let content = "Subject: chunked\r\n\r\n.not stuffed\r\n"
-            let replies = try await harness.transcript { client, _ in
-                _ = try client.command("EHLO client.test")
-                _ = try client.command("MAIL FROM:<s@example.test>")
-                _ = try client.command("RCPT TO:<alice@virtual.test>")
-                try client.send(raw: "BDAT \(content.utf8.count) LAST\r\n" + content)
-                return ReplySummary(try client.reply())
-            }
-            #expect(replies.code == 250)
-            let id = try #require(harness.queue.messages(in: .incoming).first)
-            let message = try harness.queuedMessage(id)
+            let (code, message) = try await harness.sendInOneBDAT(content)
+            #expect(code == 250)
             #expect(message.hasPrefix("Received: "))
             #expect(message.hasSuffix("\r\n" + content))
         }
@@ -280,16 +272,8 @@ struct SMTPServerTests {
     func ownHeadersKept() async throws {
         try await SMTPServerHarness.run { harness in
             let content = "Message-ID: <own@client.test>\r\ndate: Mon, 7 Dec 2026 10:00:00 +0000\r\n\r\nbody\r\n"
-            let code = try await harness.transcript { client, _ in
-                _ = try client.command("EHLO client.test")
-                _ = try client.command("MAIL FROM:<s@example.test>")
-                _ = try client.command("RCPT TO:<alice@virtual.test>")
-                try client.send(raw: "BDAT \(content.utf8.count) LAST\r\n" + content)
-                return try client.reply().code
-            }
+            let (code, message) = try await harness.sendInOneBDAT(content)
             #expect(code == 250)
-            let id = try #require(harness.queue.messages(in: .incoming).first)
-            let message = try harness.queuedMessage(id)
             #expect(message.hasSuffix("\r\n" + content))
         }
     }
