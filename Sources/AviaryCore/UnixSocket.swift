@@ -1,3 +1,5 @@
+import CAviarySystem
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,5 +48,31 @@ public enum UnixSocket {
     public static func trigger(_ path: String, _ byte: UInt8) -> Bool {
         guard let descriptor = connect(path, timeout: 5, nonBlocking: true) else { return false }
         return send(byte, on: descriptor)
+    }
+
+    /// Writes `bytes` on a connected socket with `descriptor` attached (SCM_RIGHTS, with the first byte): the peer
+    /// gets its own reference to the same open file, which stays open when this process closes its copy.
+    public static func send(_ bytes: [UInt8], passing descriptor: Int32, on socket: FileDescriptor) throws(SystemError) {
+        precondition(!bytes.isEmpty, "a descriptor travels with at least one byte")
+        var sent: Int
+        repeat {
+            sent = bytes.withUnsafeBytes { aviary_send_descriptor(socket.rawValue, $0.baseAddress, $0.count, descriptor) }
+        } while sent < 0 && errno == EINTR
+        guard sent >= 0 else { throw SystemError.current("sendmsg", path: socket.path) }
+        if sent < bytes.count { try socket.writeAll(bytes[sent...]) }
+    }
+
+    /// Reads up to `count` bytes from a connected socket, and the descriptor sent with them if there was one
+    /// (close-on-exec; only the first of several is kept). No bytes means the peer closed.
+    public static func receive(upTo count: Int, on socket: FileDescriptor) throws(SystemError) -> (bytes: [UInt8], passed: FileDescriptor?) {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var passed: Int32 = -1
+        var got: Int
+        repeat {
+            got = bytes.withUnsafeMutableBytes { aviary_receive_descriptor(socket.rawValue, $0.baseAddress, count, &passed) }
+        } while got < 0 && errno == EINTR
+        guard got >= 0 else { throw SystemError.current("recvmsg", path: socket.path) }
+        bytes.removeLast(count - got)
+        return (bytes, passed >= 0 ? FileDescriptor(adopting: passed) : nil)
     }
 }

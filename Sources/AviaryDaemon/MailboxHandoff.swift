@@ -12,9 +12,20 @@
 // process, still root, reads exactly that line (byte by byte, at most `maximumLength` bytes, never a byte of
 // the client's), drops to the user for good (`MailboxService.becomeUser`), opens the mailbox and answers with
 // one status line in its protocol (pop3mail: `+OK Logged in.` or `-ERR ...`; imapmail: `OK` or `NO [CODE]
-// text`). After a positive answer the connection carries the client's commands and the responses, which the
-// daemon relays. The line and the first answer are read with blocking calls (pool thread in the daemon,
-// before the event loop in the mailbox process).
+// text`). The line and the first answer are read with blocking calls (pool thread in the daemon, before the
+// event loop in the mailbox process). Then one of two things happens:
+//
+// - The connection passes (plaintext sessions): the line carries the client's own connection as an SCM_RIGHTS
+//   descriptor. The daemon stopped reading it before sending (and sends it only when it had read nothing beyond
+//   the login command, `ConnectionTransfer`), so whatever the client sends next waits in the kernel for the
+//   mailbox process. That process reads nothing from the client either until the mailbox is open and its status
+//   line went to the daemon; then, on `+OK`/`OK`, it greets the client itself and serves it directly, and the
+//   daemon closes its copy and forgets the session. On a refusal the mailbox process closes its copy unread and
+//   the daemon, still holding the connection, answers the client and reads on. This is Dovecot's plaintext path
+//   (the login process passes the connection to the mail process): no byte of the session crosses two processes.
+// - The daemon relays (TLS sessions: the TLS state lives in the daemon): after a positive answer the hand-off
+//   connection carries the client's commands and the responses, which the daemon copies both ways, as Dovecot's
+//   login processes proxy TLS connections.
 
 import AviaryCore
 import NIOPosix
@@ -79,35 +90,51 @@ public struct MailboxHandoffError: Error, CustomStringConvertible, Sendable {
 }
 
 extension MailboxHandoff {
-    /// The daemon's side: connects to the mailbox process at `socketPath`, sends the line and reads its status line.
-    /// Blocking: run it on a thread pool.
+    /// The daemon's side: connects to the mailbox process at `socketPath`, sends the line (with `client`, the
+    /// client's connection, attached when it passes) and reads its status line. Blocking: run it on a thread pool.
     /// - Returns: the connected descriptor (the caller owns it) and the status line without CR LF.
-    public func send(to socketPath: String, timeout: Int) throws(MailboxHandoffError) -> (Int32, String) {
+    public func send(to socketPath: String, timeout: Int, passing client: Int32? = nil) throws(MailboxHandoffError)
+        -> (Int32, String)
+    {
         guard let connection = UnixSocket.connect(socketPath, timeout: timeout) else {
             throw MailboxHandoffError("cannot connect to \(socketPath): \(SystemError.current("connect").reason)")
         }
         do throws(SystemError) {
-            try connection.writeAll(Array(line.utf8))
+            if let client {
+                try UnixSocket.send(Array(line.utf8), passing: client, on: connection)
+            } else {
+                try connection.writeAll(Array(line.utf8))
+            }
         } catch {
             throw MailboxHandoffError("cannot write to \(socketPath): \(error)")
         }
-        guard let reply = Self.readLine(connection) else {
+        var unexpected: FileDescriptor?
+        guard let reply = Self.readLine(connection, passed: &unexpected) else {
             throw MailboxHandoffError("\(socketPath) closed the connection or sent no status line")
         }
         return (connection.release(), reply)
     }
 
-    /// The mailbox process's side: reads the line from a freshly accepted connection; nil (after logging nothing) when
-    /// the peer closed or sent something that is not a hand-off line. Blocking.
-    public static func receive(from connection: FileDescriptor) -> MailboxHandoff? {
-        readLine(connection).flatMap { MailboxHandoff(line: $0) }
+    /// The mailbox process's side: reads the line from a freshly accepted connection, and the client's connection
+    /// if it was passed with it; nil (after logging nothing) when the peer closed or sent something that is not a
+    /// hand-off line. Blocking.
+    public static func receive(from connection: FileDescriptor) -> (MailboxHandoff, client: FileDescriptor?)? {
+        var client: FileDescriptor?
+        guard let handoff = readLine(connection, passed: &client).flatMap({ MailboxHandoff(line: $0) }) else {
+            return nil
+        }
+        return (handoff, client)
     }
 
-    /// Reads one line a byte at a time, so that not one byte after it is consumed; CR LF or LF end it.
-    static func readLine(_ connection: FileDescriptor) -> String? {
+    /// Reads one line a byte at a time, so that not one byte after it is consumed; CR LF or LF end it. A descriptor
+    /// that comes with one of its bytes is kept in `passed`.
+    static func readLine(_ connection: FileDescriptor, passed: inout FileDescriptor?) -> String? {
         var bytes: [UInt8] = []
         while bytes.count < maximumLength {
-            guard let chunk = try? connection.read(upTo: 1), let byte = chunk.first else { return nil }
+            guard let chunk = try? UnixSocket.receive(upTo: 1, on: connection), let byte = chunk.bytes.first else {
+                return nil
+            }
+            if passed == nil { passed = chunk.passed }
             if byte == 10 {
                 if bytes.last == 13 { bytes.removeLast() }
                 return String(decoding: bytes, as: UTF8.self)
@@ -120,14 +147,14 @@ extension MailboxHandoff {
 
 extension MailboxHandoff {
     /// `send(to:timeout:)` on `pool`, for an access daemon's session.
-    public func send(to socketPath: String, timeout: Int, on pool: NIOThreadPool) async
+    public func send(to socketPath: String, timeout: Int, passing client: Int32? = nil, on pool: NIOThreadPool) async
         -> Result<(Int32, String), MailboxHandoffError>
     {
         let handoff = self
         do {
             return try await pool.runIfActive { () -> Result<(Int32, String), MailboxHandoffError> in
                 do throws(MailboxHandoffError) {
-                    return .success(try handoff.send(to: socketPath, timeout: timeout))
+                    return .success(try handoff.send(to: socketPath, timeout: timeout, passing: client))
                 } catch {
                     return .failure(error)
                 }

@@ -24,13 +24,12 @@ public enum MailboxService {
     /// Accepts the one session, reads its hand-off and becomes its user. Exits the process (status 0) when the
     /// line is missing or malformed, or the account cannot be served, after writing `refusal` (a status line in
     /// the protocol, CR LF included) to the daemon.
-    /// - Returns: the hand-off, the account now running this process, and the connection's descriptor.
-    public static func acceptSession(_ context: DaemonContext, refusal: String) -> (MailboxHandoff, SystemAccount, Int32) {
+    public static func acceptSession(_ context: DaemonContext, refusal: String) -> AcceptedSession {
         let connection = SingleServer.acceptOne(context)
         // The service socket goes before anything else: a process that will run as one user must not be able to
         // accept the next user's session.
         close(DaemonContext.listenDescriptor)
-        guard let handoff = MailboxHandoff.receive(from: connection) else {
+        guard let (handoff, client) = MailboxHandoff.receive(from: connection) else {
             context.logger.warning("no valid hand-off line; connection closed")
             exit(0)
         }
@@ -38,7 +37,27 @@ public enum MailboxService {
             try? connection.writeAll(Array(refusal.utf8))
             exit(0)
         }
-        return (handoff, account, connection.release())
+        return AcceptedSession(
+            handoff: handoff, account: account, descriptor: connection.release(), client: client?.release())
+    }
+
+    /// A session `acceptSession` took over, its process now running as `account`.
+    public struct AcceptedSession: Sendable {
+        public var handoff: MailboxHandoff
+        public var account: SystemAccount
+        /// The connection from the access daemon: the status line goes there, and, when the daemon relays, the
+        /// whole session.
+        public var descriptor: Int32
+        /// The client's own connection, when the daemon passed it (a plaintext session): served directly, and
+        /// not read before the status line went to the daemon.
+        public var client: Int32?
+
+        public init(handoff: MailboxHandoff, account: SystemAccount, descriptor: Int32, client: Int32?) {
+            self.handoff = handoff
+            self.account = account
+            self.descriptor = descriptor
+            self.client = client
+        }
     }
 
     /// The socket of the mailbox service named by `parameter` (`pop3d_mailbox_service`, `imapd_mailbox_service`):

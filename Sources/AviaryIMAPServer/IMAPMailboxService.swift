@@ -9,13 +9,14 @@ import NIOPosix
 /// imapmail as a master.cf service.
 public enum IMAPMailboxService {
     public static func run(_ context: DaemonContext) -> Never {
-        let (handoff, account, descriptor) = MailboxService.acceptSession(
+        let accepted = MailboxService.acceptSession(
             context, refusal: "NO [UNAVAILABLE] Mailbox unavailable, try again later.\r\n")
         Daemon.runEventDriven(context) { group in
             let pool = NIOThreadPool(numberOfThreads: 2)
             pool.start()
             let server = IMAPServer(config: context.config, logger: context.logger, pool: pool)
-            try await server.serveHandedOff(descriptor: descriptor, handoff: handoff, account: account, group: group)
+            try await server.serveHandedOff(
+                descriptor: accepted.descriptor, handoff: accepted.handoff, account: accepted.account, group: group)
             // Served: retire with the status that tells master this short life was no crash.
             exit(MasterLink.sessionServedExitStatus)
         }

@@ -19,10 +19,15 @@ public struct POP3Line: Equatable, Sendable {
     public var bytes: ByteBuffer
     /// False for a piece of a line longer than the limit; more pieces follow up to the piece that ends it.
     public var isComplete: Bool
+    /// How many bytes this decoder had taken from the connection up to the end of this line, its line ending
+    /// included: a session that has read up to here and sees that many bytes read from the socket knows the
+    /// client sent nothing more yet (`ConnectionTransfer`).
+    public var streamEnd: Int
 
-    public init(bytes: ByteBuffer, isComplete: Bool) {
+    public init(bytes: ByteBuffer, isComplete: Bool, streamEnd: Int = 0) {
         self.bytes = bytes
         self.isComplete = isComplete
+        self.streamEnd = streamEnd
     }
 }
 
@@ -42,6 +47,8 @@ public struct POP3LineDecoder: WriteObservingByteToMessageDecoder {
     private var isPaused = false
     private var isRelaying = false
     private var isContinuation = false
+    /// Bytes taken from the connection so far.
+    private var consumed = 0
 
     /// - Parameters:
     ///   - maximumLineLength: the longest line content (without CRLF) handed over whole; at least 1.
@@ -97,7 +104,8 @@ public struct POP3LineDecoder: WriteObservingByteToMessageDecoder {
             guard contentLength <= maximumLineLength else { return piece(from: &buffer) }
             let bytes = buffer.readSlice(length: contentLength)!
             buffer.moveReaderIndex(forwardBy: lineFeed + 1 - contentLength)
-            line = POP3Line(bytes: bytes, isComplete: true)
+            consumed += lineFeed + 1
+            line = POP3Line(bytes: bytes, isComplete: true, streamEnd: consumed)
         } else {
             guard buffer.readableBytes > maximumLineLength + 1 else { return nil }
             return piece(from: &buffer)
@@ -114,6 +122,7 @@ public struct POP3LineDecoder: WriteObservingByteToMessageDecoder {
 
     private mutating func piece(from buffer: inout ByteBuffer) -> POP3Line? {
         isContinuation = true
-        return POP3Line(bytes: buffer.readSlice(length: maximumLineLength)!, isComplete: false)
+        consumed += maximumLineLength
+        return POP3Line(bytes: buffer.readSlice(length: maximumLineLength)!, isComplete: false, streamEnd: consumed)
     }
 }

@@ -16,13 +16,13 @@ import Glibc
 /// pop3mail as a master.cf service.
 public enum POP3MailboxService {
     public static func run(_ context: DaemonContext) -> Never {
-        let (handoff, account, descriptor) = MailboxService.acceptSession(
+        let accepted = MailboxService.acceptSession(
             context, refusal: POP3Response.mailboxUnavailable.statusLine + "\r\n")
         Daemon.runEventDriven(context) { group in
             let pool = NIOThreadPool(numberOfThreads: 2)
             pool.start()
             let server = POP3Server(config: context.config, logger: context.logger, pool: pool)
-            try await server.serveHandedOff(descriptor: descriptor, handoff: handoff, account: account, group: group)
+            try await server.serveHandedOff(accepted, group: group)
             // Served: retire with the status that tells master this short life was no crash.
             exit(MasterLink.sessionServedExitStatus)
         }

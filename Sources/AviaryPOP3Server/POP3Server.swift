@@ -115,6 +115,7 @@ public final class POP3Server: ListeningServer {
             let sync = channel.pipeline.syncOperations
             if let wrapper { try sync.addHandler(try wrapper.makeServerHandler(eventLoop: channel.eventLoop)) }
             try sync.addHandler(MessageToByteHandler(POP3OutputEncoder()), name: Self.encoderName)
+            try sync.addHandler(InboundByteCounter())
             try sync.addHandler(
                 ByteToMessageHandler(POP3LineDecoder(pausesAfterSTLS: pausesAfterSTLS)),
                 name: Self.decoderName
@@ -134,17 +135,17 @@ public final class POP3Server: ListeningServer {
         return socket
     }
 
-    /// pop3mail: serves the one session pop3d handed over on `descriptor`, already running as its user.
-    public func serveHandedOff(
-        descriptor: Int32,
-        handoff: MailboxHandoff,
-        account: SystemAccount,
-        group: any EventLoopGroup
-    ) async throws {
+    /// pop3mail: serves the one session pop3d handed over, already running as its user: on the client's own
+    /// connection when pop3d passed it (read only once the status line went to pop3d), else relayed by pop3d over
+    /// the hand-off connection.
+    public func serveHandedOff(_ accepted: MailboxService.AcceptedSession, group: any EventLoopGroup) async throws {
         let timeout = settings.timeoutSeconds
+        let handoff = accepted.handoff
+        let statusTo = accepted.client.map { _ in AviaryCore.FileDescriptor(adopting: accepted.descriptor) }
         let connection = try await ClientBootstrap(group: group)
             .channelOption(.allowRemoteHalfClosure, value: true)
-            .withConnectedSocket(NIOBSDSocket.Handle(descriptor)) { channel in
+            .channelOption(.autoRead, value: accepted.client == nil)
+            .withConnectedSocket(NIOBSDSocket.Handle(accepted.client ?? accepted.descriptor)) { channel in
                 Self.configure(channel, timeout: timeout, wrapper: nil, pausesAfterSTLS: false)
             }
         var session = POP3Session(
@@ -156,7 +157,9 @@ public final class POP3Server: ListeningServer {
         )
         do {
             try await connection.executeThenClose { inbound, outbound in
-                try await session.resume(.system(account), method: handoff.method, inbound: inbound, outbound: outbound)
+                try await session.resume(
+                    .system(accepted.account), method: handoff.method, statusTo: statusTo, inbound: inbound,
+                    outbound: outbound)
             }
         } catch {
             session.end(reason: "\(error)")

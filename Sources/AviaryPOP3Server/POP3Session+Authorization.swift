@@ -1,4 +1,5 @@
 import AviaryCore
+import AviaryDaemon
 import AviaryPOP3
 import AviaryTLS
 import AviarySASL
@@ -151,11 +152,12 @@ extension POP3Session {
             let decoder = try sync.handler(type: ByteToMessageHandler<POP3LineDecoder>.self)
             sync.removeHandler(decoder, promise: nil)
             try sync.addHandler(try provider.makeServerHandler(eventLoop: eventLoop), position: .first)
-            let encoder = try sync.handler(type: MessageToByteHandler<POP3OutputEncoder>.self)
+            // The fresh decoder goes where the old one was, behind the byte counter.
+            let counter = try sync.handler(type: InboundByteCounter.self)
             try sync.addHandler(
                 ByteToMessageHandler(POP3LineDecoder()),
                 name: POP3Server.decoderName,
-                position: .after(encoder)
+                position: .after(counter)
             )
         }
         isSecure = true
@@ -199,6 +201,7 @@ extension POP3Session {
             case .challenge(let challenge):
                 try await write(.authChallenge(SASLBase64.encode(challenge)), outbound)
                 guard let line = try await lines.next() else { return true }
+                consumed = line.streamEnd
                 let text = String(buffer: line.bytes)
                 guard line.isComplete, text != "*", let decoded = SASLBase64.decode(text) else {
                     if !line.isComplete { try await skipRest(&lines) }

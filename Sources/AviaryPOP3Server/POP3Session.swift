@@ -32,8 +32,11 @@ struct POP3Session {
     var transaction: POP3Transaction?
     var endReason: String?
 
-    /// True once a login was handed to pop3mail: this process only relayed, and pop3mail logs the session.
+    /// True once a login was handed to pop3mail: this process relayed or passed the connection, and pop3mail logs
+    /// the session.
     var isHandedOff = false
+    /// The `streamEnd` of the last line the session read (see `ConnectionTransfer`).
+    var consumed = 0
     /// True in pop3mail, where the session starts at login: a maildrop that did not open was logged by `open`.
     var isResumed = false
 
@@ -58,9 +61,12 @@ struct POP3Session {
 
     /// pop3mail: the session after pop3d's login, from opening the maildrop on. The status line is what pop3d
     /// waits for; after `+OK` the commands are TRANSACTION ones, served by the same code as in pop3d.
+    /// - Parameter statusTo: the hand-off connection, when pop3d passed the client's connection (`channel`, not
+    ///   read until now): the status line goes there, and only a positive one to the client.
     mutating func resume(
         _ identity: MailUser,
         method: String,
+        statusTo handoff: AviaryCore.FileDescriptor? = nil,
         inbound: NIOAsyncChannelInboundStream<POP3Line>,
         outbound: Output
     ) async throws {
@@ -71,6 +77,13 @@ struct POP3Session {
             logger.info(
                 "login: user=<\(identity.userName)>, method=\(method), rip=\(remoteAddress), lip=\(localAddress), session=<\(id)>"
             )
+        }
+        if let handoff {
+            // A few bytes into an idle local socket that pop3d is waiting on: this write does not block.
+            try? handoff.writeAll(Array((response.statusLine + "\r\n").utf8))
+            handoff.close()
+            guard response.isPositive else { return }
+            try await channel.setOption(.autoRead, value: true).get()
         }
         try await write(response, outbound)
         guard transaction != nil else {
@@ -83,6 +96,7 @@ struct POP3Session {
 
     private mutating func serveCommands(_ lines: inout Lines, outbound: Output) async throws {
         while let line = try await lines.next() {
+            consumed = line.streamEnd
             guard line.isComplete else {
                 try await skipRestOfLine(&lines)
                 if try await refuse(.lineTooLong, outbound) { return }
@@ -185,7 +199,7 @@ struct POP3Session {
     func end(reason: String?) {
         let why = reason ?? endReason ?? "connection closed"
         if isHandedOff {
-            logger.debug("relay to pop3mail ended: session=<\(id)> (\(why))")
+            logger.debug("session=<\(id)> handed to pop3mail (\(why))")
             return
         }
         if isResumed && transaction == nil { return }

@@ -6,6 +6,8 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -25,6 +27,45 @@ static inline int aviary_thread_seteuid(uid_t uid) { return (int)syscall(SYS_set
 static inline int aviary_thread_setegid(gid_t gid) { return (int)syscall(SYS_setresgid, (gid_t)-1, gid, (gid_t)-1); }
 static inline int aviary_thread_setgroups(size_t count, const gid_t *groups) {
     return (int)syscall(SYS_setgroups, count, groups);
+}
+
+/// sendmsg(2) of `count` bytes with one descriptor attached (SCM_RIGHTS): the receiver gets its own reference to
+/// the same open file (a client's connection handed from an access daemon to its mailbox process). At least one
+/// byte must go with it on a stream socket.
+static inline ssize_t aviary_send_descriptor(int socket, const void *bytes, size_t count, int descriptor) {
+    struct iovec vector = { .iov_base = (void *)bytes, .iov_len = count };
+    union { char space[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr message = { .msg_iov = &vector, .msg_iovlen = 1,
+                              .msg_control = control.space, .msg_controllen = sizeof(control.space) };
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(header), &descriptor, sizeof(int));
+    return sendmsg(socket, &message, MSG_NOSIGNAL);
+}
+
+/// recvmsg(2) of up to `count` bytes and at most one descriptor (close-on-exec), stored in `*descriptor` (-1 when
+/// none came). Descriptors beyond the first, and a truncated control message's, are closed, never leaked.
+static inline ssize_t aviary_receive_descriptor(int socket, void *bytes, size_t count, int *descriptor) {
+    *descriptor = -1;
+    struct iovec vector = { .iov_base = bytes, .iov_len = count };
+    union { char space[CMSG_SPACE(4 * sizeof(int))]; struct cmsghdr align; } control;
+    struct msghdr message = { .msg_iov = &vector, .msg_iovlen = 1,
+                              .msg_control = control.space, .msg_controllen = sizeof(control.space) };
+    ssize_t received = recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+    if (received < 0) return received;
+    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header != NULL; header = CMSG_NXTHDR(&message, header)) {
+        if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+        size_t found = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t index = 0; index < found; index++) {
+            int value;
+            memcpy(&value, CMSG_DATA(header) + index * sizeof(int), sizeof(int));
+            if (*descriptor < 0 && !(message.msg_flags & MSG_CTRUNC)) *descriptor = value; else close(value);
+        }
+    }
+    return received;
 }
 
 #endif

@@ -45,25 +45,18 @@ final class InProcessMailboxService: Sendable {
         let stopped = flag
         loop = Task(executorPreference: ServerTaskExecutor.shared) {
             while !stopped.isSet.load(ordering: .relaxed) {
-                let accepted = try? await pool.runIfActive { () -> (Int32, MailboxHandoff?)? in
+                let accepted = try? await pool.runIfActive { () -> MailboxService.AcceptedSession? in
                     var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                     guard poll(&ready, 1, 100) == 1 else { return nil }
                     let connection = FileDescriptor(adopting: accept(fd, nil, nil))
-                    let handoff = MailboxHandoff.receive(from: connection)
-                    return (connection.release(), handoff)
+                    guard let (handoff, client) = MailboxHandoff.receive(from: connection) else { return nil }
+                    return MailboxService.AcceptedSession(
+                        handoff: handoff, account: SystemAccount.named(handoff.user)!,
+                        descriptor: connection.release(), client: client?.release())
                 }
-                guard let (descriptor, handoff) = accepted ?? nil else { continue }
-                guard let handoff else {
-                    close(descriptor)
-                    continue
-                }
+                guard let accepted = accepted ?? nil else { continue }
                 Task(executorPreference: ServerTaskExecutor.shared) {
-                    try? await server.serveHandedOff(
-                        descriptor: descriptor,
-                        handoff: handoff,
-                        account: SystemAccount.named(handoff.user)!,
-                        group: group
-                    )
+                    try? await server.serveHandedOff(accepted, group: group)
                 }
             }
         }
@@ -125,8 +118,10 @@ struct MailboxServiceTests {
         #expect(MailboxHandoff(line: "") == nil)
     }
 
-    @Test("Through the relay: CAPA after login, byte-exact RETR and TOP of the mbox, DELE+QUIT applied, one session id")
-    func relayedSession() async throws {
+    @Test(
+        "Connection passed to pop3mail: pop3d is done at login; CAPA, byte-exact RETR and TOP of the mbox, DELE+QUIT applied, one session id"
+    )
+    func passedSession() async throws {
         try await POP3ServerHarness.run(mailboxService: true) { harness in
             let first = crlf("Subject: one\n\nFrom the start\n>From quoted\n.\n..dots\n")
             let big = crlf("Subject: big\n\n" + (0..<4000).map { "line \($0) of a long message\n" }.joined())
@@ -165,6 +160,27 @@ struct MailboxServiceTests {
             #expect(session != nil && logout?.contains("session=" + (session ?? "?")) == true, "\(lines)")
             #expect(logout?.contains("del=1/2") == true, "\(lines)")
             #expect(lines.filter { $0.hasPrefix("disconnect:") }.isEmpty, "\(lines)")
+            #expect(lines.contains { $0.hasSuffix("handed to pop3mail (connection passed)") }, "\(lines)")
+        }
+    }
+
+    @Test("A client that sends commands behind its login before the answer is relayed: nothing it sent is lost")
+    func pipelinedLoginIsRelayed() async throws {
+        try await POP3ServerHarness.run(mailboxService: true) { harness in
+            let message = crlf("Subject: one\n\nbody\n")
+            try harness.deliverToSystemMbox(message)
+            let user = harness.systemAccount.name
+            let answers = try await harness.transcript { client in
+                try client.send(raw: Array("USER \(user)\r\nPASS system-secret\r\nSTAT\r\nQUIT\r\n".utf8))
+                return try (0..<4).map { _ in try client.readLine() }
+            }
+            #expect(answers == ["+OK", "+OK Logged in.", "+OK 1 \(message.count)", "+OK Logging out."])
+            // pop3d's line comes when the relay ends, after pop3mail's logout.
+            _ = await waitUntil { harness.logs.all.contains { $0.contains("handed to pop3mail") } }
+            let lines = harness.logs.all
+            #expect(lines.contains { $0.hasPrefix("logout: user=<\(user)>") }, "\(lines)")
+            #expect(lines.contains { $0.contains("handed to pop3mail") }, "\(lines)")
+            #expect(!lines.contains { $0.contains("connection passed") }, "\(lines)")
         }
     }
 

@@ -141,7 +141,8 @@ struct POP3ServerHarness: Sendable {
         let logs = CapturedLog()
         let server = POP3Server(
             config: config,
-            logger: logs.logger(label: "pop3d-test", level: .info),
+            // Debug shows how a session went to pop3mail (connection passed, or relayed).
+            logger: logs.logger(label: "pop3d-test", level: mailboxService ? .debug : .info),
             pool: pool,
             authenticator: authenticator,
             tls: tls,

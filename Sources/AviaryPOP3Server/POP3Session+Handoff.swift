@@ -9,8 +9,10 @@ import NIOPosix
 import Glibc
 #endif
 
-// pop3d's half of a system user's session after login (the protocol is in MailboxHandoff.swift): pop3d keeps
-// the client connection, its TLS and its idle timeout, and moves bytes. Client to pop3mail: the lines as the
+// pop3d's half of a system user's session after login (the protocol is in MailboxHandoff.swift). A plaintext
+// session's connection passes to pop3mail with the hand-off line (`ConnectionTransfer`), and pop3d is done with
+// it once pop3mail says `+OK`. Otherwise (TLS, or a client that sent more behind its login) pop3d keeps the
+// client connection, its TLS and its idle timeout, and relays bytes. Client to pop3mail: the lines as the
 // decoder framed them (pipelined commands the decoder had already read included), each with CR LF again; a
 // piece of an overlong line goes without one, so pop3mail's decoder sees the same overlong line. pop3mail to
 // client: every chunk as it came (`POP3Output.relayed`), flushed before the next one is read, so a slow client
@@ -19,9 +21,10 @@ import Glibc
 // pop3mail's close closes the client's connection after the last byte is written.
 
 extension POP3Session {
-    /// Hands a system user's login to pop3mail and relays the rest of the session. Returns true when the
-    /// session is over (it was relayed to its end); false when pop3mail could not be reached or could not open
-    /// the mailbox: the client has the `-ERR` then and stays in AUTHORIZATION, as when pop3d's own open fails.
+    /// Hands a system user's login to pop3mail, passing the connection or relaying the rest of the session.
+    /// Returns true when the session is over for pop3d (passed, or relayed to its end); false when pop3mail could
+    /// not be reached or could not open the mailbox: the client has the `-ERR` then and stays in AUTHORIZATION,
+    /// as when pop3d's own open fails.
     mutating func handOff(
         _ identity: MailUser,
         method: String,
@@ -36,7 +39,20 @@ extension POP3Session {
             remoteAddress: remoteAddress,
             localAddress: localAddress
         )
-        switch await handoff.send(to: socket, timeout: settings.timeoutSeconds, on: server.pool) {
+        let client = isSecure ? nil : await ConnectionTransfer.prepare(channel, consumed: consumed)
+        let sent = await handoff.send(to: socket, timeout: settings.timeoutSeconds, passing: client, on: server.pool)
+        if let client {
+            close(client)  // pop3mail has its own reference now, or none is needed
+            if case .success(let (descriptor, reply)) = sent, reply.hasPrefix("+OK") {
+                // pop3mail greeted the client itself and serves it from here on.
+                close(descriptor)
+                isHandedOff = true
+                endReason = "connection passed"
+                return true
+            }
+            await ConnectionTransfer.resume(channel)
+        }
+        switch sent {
         case .failure(let error):
             logger.warning(
                 "user=<\(identity.userName)>, session=<\(id)>: cannot hand the session to pop3mail: \(error)"
