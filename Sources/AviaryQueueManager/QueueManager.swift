@@ -269,19 +269,3 @@ public actor QueueManager {
         finished(id)
     }
 }
-
-/// One listing of a queue directory, handed out in order.
-struct ScanPass {
-    private var ids: [QueueID]
-    private var next = 0
-
-    init(_ ids: [QueueID] = []) { self.ids = ids }
-
-    var isDone: Bool { next >= ids.count }
-
-    mutating func take() -> QueueID? {
-        guard next < ids.count else { return nil }
-        defer { next += 1 }
-        return ids[next]
-    }
-}
