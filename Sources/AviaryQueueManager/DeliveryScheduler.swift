@@ -1,4 +1,5 @@
 import AviaryQueue
+import AviarySMTP
 import AviaryUsers
 
 /// qmgr's scheduling decisions as a state machine with no I/O and no clock: which message to take into the
@@ -301,7 +302,10 @@ struct DeliveryScheduler {
     /// it wait instead of each trying again in the same minute; any other outcome revives it.
     /// - Returns: the suspension when the destination was not dead before.
     private mutating func record(_ route: DeliveryRoute, outcomes: [MessageDelivery.Outcome], now: Int) -> Suspension? {
-        let isUnreachable = outcomes.allSatisfy { $0.status == .deferred && $0.dsn.hasPrefix("4.4.") }
+        let isUnreachable = outcomes.allSatisfy { outcome in
+            guard outcome.status == .deferred, let code = outcome.statusCode else { return false }
+            return code.kind == .persistentTransientFailure && code.isNetworkOrRouting
+        }
         guard isUnreachable, let reason = outcomes.first?.text else {
             deadDestinations[route] = nil
             return nil
@@ -362,9 +366,15 @@ extension DeliveryScheduler.Policy {
 }
 
 extension MessageDelivery.Outcome {
+    /// `dsn` parsed; nil when an agent sent something else (it is then logged and reported as given).
+    var statusCode: EnhancedStatusCode? { EnhancedStatusCode(parsing: dsn) }
+
     /// The status of a temporary failure returned to the sender because the message expired: `4.4.1`
-    /// becomes `5.4.1`.
-    var expiredDSN: String { dsn.replacingFirst("4", with: "5") }
+    /// becomes `5.4.1`; a status that does not parse becomes `5.0.0`, since a DSN needs one.
+    var expiredDSN: String {
+        if let code = statusCode { return code.withClass(.permanentFailure).description }
+        return "5.0.0"
+    }
 }
 
 /// One listing of a queue directory, handed out in order.

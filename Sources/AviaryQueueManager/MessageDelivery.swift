@@ -244,10 +244,3 @@ extension MessageDelivery {
         }
     }
 }
-
-extension String {
-    func replacingFirst(_ target: Character, with replacement: Character) -> String {
-        guard first == target else { return self }
-        return String(replacement) + dropFirst()
-    }
-}

@@ -333,6 +333,11 @@ struct DeliverySchedulerTests {
         #expect(old.bounced.last?.text == "message could not be delivered for 5 days: connection refused")
         #expect(old.expired.map(\.dsn) == ["4.4.1"])
 
+        // A status that an agent garbled is still returned with a permanent one, which a DSN needs.
+        let garbled = policy.disposition(
+            of: [Self.outcome(.deferred, "4.4")], arrival: Double(Self.start), isBounce: false, now: Self.start + 5 * 86400)
+        #expect(garbled.bounced.map(\.dsn) == ["5.0.0"])
+
         let bounce = policy.disposition(of: outcomes, arrival: Double(Self.start), isBounce: true, now: Self.start + 86400)
         #expect(bounce.bounced.last?.text == "message could not be delivered for 1 days: connection refused")
     }
