@@ -31,8 +31,12 @@ struct DeliveryScheduler {
         var delayWarning: Int
 
         init(
-            activeLimit: Int, queueRunDelay: Int, destinationLimit: Int, transports: TransportTable,
-            schedule: RetrySchedule, delayWarning: Int
+            activeLimit: Int,
+            queueRunDelay: Int,
+            destinationLimit: Int,
+            transports: TransportTable,
+            schedule: RetrySchedule,
+            delayWarning: Int
         ) {
             self.activeLimit = max(1, activeLimit)
             self.queueRunDelay = max(1, queueRunDelay)
@@ -44,9 +48,13 @@ struct DeliveryScheduler {
 
         init(settings: QueueManagerSettings) {
             self.init(
-                activeLimit: settings.activeLimit, queueRunDelay: settings.queueRunDelay,
-                destinationLimit: settings.destinationLimit, transports: settings.transports,
-                schedule: settings.schedule, delayWarning: settings.delayWarning)
+                activeLimit: settings.activeLimit,
+                queueRunDelay: settings.queueRunDelay,
+                destinationLimit: settings.destinationLimit,
+                transports: settings.transports,
+                schedule: settings.schedule,
+                delayWarning: settings.delayWarning
+            )
         }
 
         /// Deliveries in flight per destination: at most default_destination_concurrency_limit and at most half
@@ -205,6 +213,8 @@ struct DeliveryScheduler {
         var inUse = 0
         var waiting: [Ticket] = []
 
+        init(limit: Int) { self.limit = max(1, limit) }
+
         var isUnused: Bool { inUse == 0 && waiting.isEmpty }
 
         /// Takes a place, or queues for one.
@@ -234,9 +244,10 @@ struct DeliveryScheduler {
     /// Destinations that could not be reached, with why and until when they are left alone.
     private var deadDestinations: [DeliveryRoute: (reason: String, until: Int)] = [:]
 
-    /// Deliveries waiting for a place, for tests and logs.
+    /// Deliveries waiting for a place.
     var waitingCount: Int {
-        transportPlaces.values.reduce(0) { $0 + $1.waiting.count } + destinationPlaces.values.reduce(0) { $0 + $1.waiting.count }
+        let forTransports = transportPlaces.values.reduce(0) { $0 + $1.waiting.count }
+        return forTransports + destinationPlaces.values.reduce(0) { $0 + $1.waiting.count }
     }
 
     /// Asks to deliver some of a message's recipients to `route`. A route with a next hop takes a place of its
@@ -259,7 +270,9 @@ struct DeliveryScheduler {
     /// - Parameter outcomes: the agent's per-recipient outcomes, or nil when it could not be asked (no
     ///   connection, no answer in time): that says nothing about the destination.
     mutating func deliveryFinished(
-        _ ticket: Ticket, outcomes: [MessageDelivery.Outcome]?, now: Int
+        _ ticket: Ticket,
+        outcomes: [MessageDelivery.Outcome]?,
+        now: Int
     ) -> Completion {
         guard let route = routes.removeValue(forKey: ticket) else {
             preconditionFailure("delivery \(ticket.number) finished twice, or was never started")
@@ -331,7 +344,10 @@ extension DeliveryScheduler.Policy {
     /// Sorts an attempt's outcomes: a message older than its lifetime (maximal_queue_lifetime, or
     /// bounce_queue_lifetime for a bounce) has its temporary failures returned as permanent ones.
     func disposition(
-        of outcomes: [MessageDelivery.Outcome], arrival: Double, isBounce: Bool, now: Int
+        of outcomes: [MessageDelivery.Outcome],
+        arrival: Double,
+        isBounce: Bool,
+        now: Int
     ) -> Disposition {
         var bounced = outcomes.filter { $0.status == .bounced }
         let deferred = outcomes.filter { $0.status == .deferred }

@@ -10,20 +10,35 @@ import Testing
 struct DeliverySchedulerTests {
     static let start = 1_700_000_000
     static let schedule = RetrySchedule(
-        minimalBackoff: 300, maximalBackoff: 4000, maximalLifetime: 5 * 86400, bounceLifetime: 86400)
+        minimalBackoff: 300,
+        maximalBackoff: 4000,
+        maximalLifetime: 5 * 86400,
+        bounceLifetime: 86400
+    )
 
     static func policy(
-        activeLimit: Int = 100, destinationLimit: Int = 20, transports: [String: Int] = ["smtp": 4, "local": 2],
+        activeLimit: Int = 100,
+        destinationLimit: Int = 20,
+        transports: [String: Int] = ["smtp": 4, "local": 2],
         delayWarning: Int = 0
     ) -> DeliveryScheduler.Policy {
         DeliveryScheduler.Policy(
-            activeLimit: activeLimit, queueRunDelay: 300, destinationLimit: destinationLimit,
-            transports: TransportTable(limits: transports), schedule: schedule, delayWarning: delayWarning)
+            activeLimit: activeLimit,
+            queueRunDelay: 300,
+            destinationLimit: destinationLimit,
+            transports: TransportTable(limits: transports),
+            schedule: schedule,
+            delayWarning: delayWarning
+        )
     }
 
     static func smtp(_ nextHop: String) -> DeliveryRoute { DeliveryRoute(transport: "smtp", nextHop: nextHop) }
 
-    static func outcome(_ status: DeliveryResult.Status, _ dsn: String, _ text: String = "text") -> MessageDelivery.Outcome {
+    static func outcome(
+        _ status: DeliveryResult.Status,
+        _ dsn: String,
+        _ text: String = "text"
+    ) -> MessageDelivery.Outcome {
         MessageDelivery.Outcome(index: 0, address: "user@example.test", status: status, dsn: dsn, text: text)
     }
 
@@ -31,7 +46,10 @@ struct DeliverySchedulerTests {
 
     /// Runs the driver's fill loop against fixed listings; returns the claims in order.
     static func fill(
-        _ scheduler: inout DeliveryScheduler, now: Int, incoming: [QueueID] = [], deferred: [QueueID] = [],
+        _ scheduler: inout DeliveryScheduler,
+        now: Int,
+        incoming: [QueueID] = [],
+        deferred: [QueueID] = [],
         nextAttempt: [QueueID: Int] = [:]
     ) -> [(QueueID, QueueName)] {
         var claims: [(QueueID, QueueName)] = []
@@ -51,7 +69,10 @@ struct DeliverySchedulerTests {
 
     /// Admits `count` deliveries to `route`; returns the tickets that started and those that wait.
     static func admit(
-        _ count: Int, to route: DeliveryRoute, in scheduler: inout DeliveryScheduler, now: Int = DeliverySchedulerTests.start
+        _ count: Int,
+        to route: DeliveryRoute,
+        in scheduler: inout DeliveryScheduler,
+        now: Int = DeliverySchedulerTests.start
     ) -> (started: [DeliveryScheduler.Ticket], waiting: [DeliveryScheduler.Ticket]) {
         var started: [DeliveryScheduler.Ticket] = []
         var waiting: [DeliveryScheduler.Ticket] = []
@@ -81,7 +102,9 @@ struct DeliverySchedulerTests {
         #expect(waits.prefix(6) == [300, 300, 600, 1200, 2400, 4000])
         #expect(waits.dropFirst(5).allSatisfy { $0 == 4000 })
         // With the largest jitter the wait stays within 10 % above the maximum.
-        #expect(policy.nextAttempt(arrival: arrival, now: Self.start + 100_000, jitter: 1) == Self.start + 100_000 + 4400)
+        #expect(
+            policy.nextAttempt(arrival: arrival, now: Self.start + 100_000, jitter: 1) == Self.start + 100_000 + 4400
+        )
     }
 
     @Test("a deferred message is claimed only when its next attempt is due; a flush takes it at once")
@@ -120,10 +143,14 @@ struct DeliverySchedulerTests {
             return
         }
         let completion = scheduler.deliveryFinished(
-            ticket, outcomes: [Self.outcome(.deferred, "4.4.1", "connect to down.test: refused")], now: Self.start + 10)
+            ticket,
+            outcomes: [Self.outcome(.deferred, "4.4.1", "connect to down.test: refused")],
+            now: Self.start + 10
+        )
         #expect(
             completion.suspended
-                == .init(route: down, reason: "connect to down.test: refused", until: Self.start + 10 + 300))
+                == .init(route: down, reason: "connect to down.test: refused", until: Self.start + 10 + 300)
+        )
 
         let soon = scheduler.admit(down, now: Self.start + 11)
         #expect(soon == .suspended(reason: "connect to down.test: refused"))
@@ -140,7 +167,11 @@ struct DeliverySchedulerTests {
             return
         }
         // Still unreachable: suspended again, but reported as a new suspension only once it had lapsed.
-        let again = scheduler.deliveryFinished(retry, outcomes: [Self.outcome(.deferred, "4.4.2")], now: Self.start + 320)
+        let again = scheduler.deliveryFinished(
+            retry,
+            outcomes: [Self.outcome(.deferred, "4.4.2")],
+            now: Self.start + 320
+        )
         #expect(again.suspended?.until == Self.start + 620)
     }
 
@@ -214,7 +245,8 @@ struct DeliverySchedulerTests {
     )
     func destinationLimit(processes: Int, destinationLimit: Int, expected: Int) {
         var scheduler = DeliveryScheduler(
-            policy: Self.policy(destinationLimit: destinationLimit, transports: ["smtp": processes]))
+            policy: Self.policy(destinationLimit: destinationLimit, transports: ["smtp": processes])
+        )
         let (started, waiting) = Self.admit(50, to: Self.smtp("busy.test"), in: &scheduler)
         #expect(started.count == expected)
         #expect(waiting.count == 50 - expected)
@@ -228,7 +260,11 @@ struct DeliverySchedulerTests {
         var order: [DeliveryScheduler.Ticket] = running
         while let ticket = running.first {
             running.removeFirst()
-            let completion = scheduler.deliveryFinished(ticket, outcomes: [Self.outcome(.sent, "2.0.0")], now: Self.start)
+            let completion = scheduler.deliveryFinished(
+                ticket,
+                outcomes: [Self.outcome(.sent, "2.0.0")],
+                now: Self.start
+            )
             #expect(completion.start.count == (waiting.isEmpty ? 0 : 1))
             #expect(completion.start == Array(waiting.prefix(1)))
             running += completion.start
@@ -269,7 +305,11 @@ struct DeliverySchedulerTests {
         var finished = 0
         while let ticket = running.first, finished < 1000 {
             running.removeFirst()
-            let completion = scheduler.deliveryFinished(ticket, outcomes: [Self.outcome(.sent, "2.0.0")], now: Self.start)
+            let completion = scheduler.deliveryFinished(
+                ticket,
+                outcomes: [Self.outcome(.sent, "2.0.0")],
+                now: Self.start
+            )
             running += completion.start
             waiting.removeFirst(completion.start.count)
             finished += 1
@@ -312,7 +352,13 @@ struct DeliverySchedulerTests {
         #expect(policy.isDelayWarningDue(arrival: arrival, now: Self.start + 4 * 3600, alreadyWarned: false))
         #expect(!policy.isDelayWarningDue(arrival: arrival, now: Self.start + 4 * 3600, alreadyWarned: true))
         #expect(!policy.isDelayWarningDue(arrival: arrival, now: Self.start + 5 * 86400, alreadyWarned: true))
-        #expect(!Self.policy(delayWarning: 0).isDelayWarningDue(arrival: arrival, now: Self.start + 86400, alreadyWarned: false))
+        #expect(
+            !Self.policy(delayWarning: 0).isDelayWarningDue(
+                arrival: arrival,
+                now: Self.start + 86400,
+                alreadyWarned: false
+            )
+        )
     }
 
     @Test("temporary failures of a message past its lifetime are returned as permanent ones")
@@ -322,12 +368,22 @@ struct DeliverySchedulerTests {
             Self.outcome(.deferred, "4.4.1", "connection refused"), Self.outcome(.bounced, "5.1.1", "unknown user"),
             Self.outcome(.sent, "2.0.0"),
         ]
-        let young = policy.disposition(of: outcomes, arrival: Double(Self.start), isBounce: false, now: Self.start + 86400)
+        let young = policy.disposition(
+            of: outcomes,
+            arrival: Double(Self.start),
+            isBounce: false,
+            now: Self.start + 86400
+        )
         #expect(young.deferred.map(\.dsn) == ["4.4.1"])
         #expect(young.bounced.map(\.dsn) == ["5.1.1"])
         #expect(young.expired.isEmpty)
 
-        let old = policy.disposition(of: outcomes, arrival: Double(Self.start), isBounce: false, now: Self.start + 5 * 86400)
+        let old = policy.disposition(
+            of: outcomes,
+            arrival: Double(Self.start),
+            isBounce: false,
+            now: Self.start + 5 * 86400
+        )
         #expect(old.deferred.isEmpty)
         #expect(old.bounced.map(\.dsn) == ["5.1.1", "5.4.1"])
         #expect(old.bounced.last?.text == "message could not be delivered for 5 days: connection refused")
@@ -335,10 +391,19 @@ struct DeliverySchedulerTests {
 
         // A status that an agent garbled is still returned with a permanent one, which a DSN needs.
         let garbled = policy.disposition(
-            of: [Self.outcome(.deferred, "4.4")], arrival: Double(Self.start), isBounce: false, now: Self.start + 5 * 86400)
+            of: [Self.outcome(.deferred, "4.4")],
+            arrival: Double(Self.start),
+            isBounce: false,
+            now: Self.start + 5 * 86400
+        )
         #expect(garbled.bounced.map(\.dsn) == ["5.0.0"])
 
-        let bounce = policy.disposition(of: outcomes, arrival: Double(Self.start), isBounce: true, now: Self.start + 86400)
+        let bounce = policy.disposition(
+            of: outcomes,
+            arrival: Double(Self.start),
+            isBounce: true,
+            now: Self.start + 86400
+        )
         #expect(bounce.bounced.last?.text == "message could not be delivered for 1 days: connection refused")
     }
 }
