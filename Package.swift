@@ -95,7 +95,7 @@ let package = Package(
         library(
             "AviaryQueueManager",
             [
-                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryUsers", "AviaryIPC",
+                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryUsers", "AviaryIPC", "AviarySMTP",
                 "AviaryDaemon", nioCore, nioPosix, logging,
             ]
         ),

@@ -73,7 +73,7 @@ struct MessageDelivery {
             case .retry:
                 // Back to deferred/ without reading it (a rename needs no descriptor), due after the minimal
                 // backoff: the file may be fine, and a message must not wait for the next restart of qmgr.
-                let next = Int(time(nil)) + settings.schedule.minimalBackoff
+                let next = manager.policy.retryAfterReadFailure(now: manager.now())
                 logger.warning("cannot read queue file: \(error.reason); will try again later")
                 _ = try? await manager.pool.runIfActive {
                     try queue.move(id, from: .active, to: .deferred)
@@ -119,7 +119,9 @@ struct MessageDelivery {
             recipients.map { Outcome(index: $0.index, address: $0.address, status: status, dsn: dsn, text: text) }
         }
         let transport = route.transport
-        guard settings.transports.limits[transport] != nil else {
+        let ticket: DeliveryScheduler.Ticket
+        switch await manager.admit(route) {
+        case .unavailable:
             let text =
                 transport == "smtp"
                 ? "mail transport unavailable (no smtp service in master.cf: remote delivery is not configured)"
@@ -127,56 +129,45 @@ struct MessageDelivery {
             let outcomes = all(.deferred, "4.3.0", text)
             logOutcomes(outcomes, relay: "none", envelope: envelope)
             return outcomes
-        }
-        if route.nextHop != nil, let reason = await manager.deadReason(route) {
+        case .suspended(let reason):
             let outcomes = all(.deferred, "4.4.1", "delivery temporarily suspended: \(reason)")
             logOutcomes(outcomes, relay: "none", envelope: envelope)
             return outcomes
+        case .start(let admitted), .wait(let admitted):
+            // `admit` waits for the place itself: a ticket means deliver now.
+            ticket = admitted
         }
         let request = DeliveryRequest(
             queueID: id.rawValue, queueFile: path, sender: envelope.sender, recipients: recipients, nextHop: route.nextHop)
         let socket = queue.transportSocket(transport)
-        let client = manager.client
         let timeout = TimeAmount.seconds(Int64(settings.deliveryTimeout))
+        let result: DeliveryResult
         do {
-            let transportLimiter = await manager.limiter(for: transport)
-            let send: @Sendable () async throws -> DeliveryResult = {
-                try await transportLimiter.withSlot { try await client.deliver(request, socketPath: socket, timeout: timeout) }
-            }
-            // The destination's slot first: requests waiting for one destination never queue up in front of
-            // the transport's slots, where they would hold up every other destination.
-            let result: DeliveryResult
-            if route.nextHop != nil {
-                result = try await manager.destinationLimiter(for: route).withSlot { try await send() }
-            } else {
-                result = try await send()
-            }
-            var byIndex: [Int: DeliveryResult.Outcome] = [:]
-            for outcome in result.recipients { byIndex[outcome.index] = outcome }
-            let outcomes = recipients.map { recipient in
-                guard let outcome = byIndex[recipient.index] else {
-                    return Outcome(index: recipient.index, address: recipient.address, status: .deferred, dsn: "4.3.0",
-                        text: "\(transport) returned no result for this recipient")
-                }
-                return Outcome(index: recipient.index, address: recipient.address, status: outcome.status,
-                    dsn: outcome.dsn, text: outcome.text, relay: outcome.relay, remoteReply: outcome.remoteReply)
-            }
-            if route.nextHop != nil {
-                let unreachable = outcomes.allSatisfy { $0.status == .deferred && $0.dsn.hasPrefix("4.4.") }
-                await manager.record(route, unreachable: unreachable ? outcomes.first?.text : nil)
-            }
-            return outcomes
+            result = try await manager.client.deliver(request, socketPath: socket, timeout: timeout)
         } catch {
+            await manager.deliveryFinished(ticket, outcomes: nil)
             let outcomes = all(.deferred, "4.3.0", "delivery temporarily suspended: \(error)")
             logOutcomes(outcomes, relay: transport, envelope: envelope)
             return outcomes
         }
+        var byIndex: [Int: DeliveryResult.Outcome] = [:]
+        for outcome in result.recipients { byIndex[outcome.index] = outcome }
+        let outcomes = recipients.map { recipient in
+            guard let outcome = byIndex[recipient.index] else {
+                return Outcome(index: recipient.index, address: recipient.address, status: .deferred, dsn: "4.3.0",
+                    text: "\(transport) returned no result for this recipient")
+            }
+            return Outcome(index: recipient.index, address: recipient.address, status: outcome.status,
+                dsn: outcome.dsn, text: outcome.text, relay: outcome.relay, remoteReply: outcome.remoteReply)
+        }
+        await manager.deliveryFinished(ticket, outcomes: outcomes)
+        return outcomes
     }
 
     /// Logs outcomes that qmgr decided itself (agents log their own).
     private func logOutcomes(_ outcomes: [Outcome], relay: String, envelope: QueueEnvelope) {
         guard !outcomes.isEmpty else { return }
-        let delay = LogFormat.delay(Double(time(nil)) - envelope.arrivalTime)
+        let delay = LogFormat.delay(Double(manager.now()) - envelope.arrivalTime)
         for outcome in outcomes {
             logger.info("to=<\(outcome.address)>, relay=\(relay), delay=\(delay), dsn=\(outcome.dsn), status=\(outcome.status.rawValue) (\(outcome.text))")
         }
@@ -184,29 +175,19 @@ struct MessageDelivery {
 
     /// - Parameter firstAttempt: the message came from incoming/ for this attempt (its file may be kept for reuse).
     private func finish(envelope: QueueEnvelope, outcomes: [Outcome], path: String, firstAttempt: Bool) async {
-        let now = Int(time(nil))
-        let schedule = settings.schedule
-        var bounced = outcomes.filter { $0.status == .bounced }
-        var deferred = outcomes.filter { $0.status == .deferred }
-        if !deferred.isEmpty, schedule.isExpired(arrival: envelope.arrivalTime, now: now, isBounce: envelope.isBounce) {
-            let days = (envelope.isBounce ? schedule.bounceLifetime : schedule.maximalLifetime) / 86400
-            for outcome in deferred {
-                logger.info("to=<\(outcome.address)>, relay=none, dsn=\(outcome.dsn.replacingFirst("4", with: "5")), status=expired, returned to sender (\(outcome.text))")
-            }
-            bounced += deferred.map {
-                var expired = $0
-                expired.dsn = $0.dsn.replacingFirst("4", with: "5")
-                expired.text = "message could not be delivered for \(days) days: \($0.text)"
-                return expired
-            }
-            deferred = []
+        let now = manager.now()
+        let policy = manager.policy
+        let disposition = policy.disposition(
+            of: outcomes, arrival: envelope.arrivalTime, isBounce: envelope.isBounce, now: now)
+        for outcome in disposition.expired {
+            logger.info("to=<\(outcome.address)>, relay=none, dsn=\(outcome.expiredDSN), status=expired, returned to sender (\(outcome.text))")
         }
         let queue = self.queue
         let id = self.id
         let logger = self.logger
         let settings = self.settings
-        let deferredNow = deferred
-        let bouncedNow = bounced
+        let deferredNow = disposition.deferred
+        let bouncedNow = disposition.bounced
         let spares = manager.spares
         do {
             let isRecorded = try await manager.pool.runIfActive { () throws -> Bool in
@@ -230,14 +211,14 @@ struct MessageDelivery {
                     DelayReason(recipientIndex: $0.index, address: $0.address, status: $0.dsn, text: $0.text)
                 }
                 var warned = queue.isDelayWarningSent(for: id)
-                if !warned, settings.delayWarning > 0, Double(now) - file.envelope.arrivalTime >= Double(settings.delayWarning) {
+                if policy.isDelayWarningDue(arrival: file.envelope.arrivalTime, now: now, alreadyWarned: warned) {
                     try Bouncer(settings: settings, logger: logger).warnSender(id: id, file: file, delayed: deferredNow)
                     warned = true
                 }
                 try queue.writeDelayReasons(reasons, for: id, delayWarningSent: warned)
                 var generator = SystemRandomNumberGenerator()
                 let jitter = Double(generator.next(upperBound: UInt32(1000))) / 1000
-                let next = settings.schedule.nextAttempt(arrival: file.envelope.arrivalTime, now: now, jitter: jitter)
+                let next = policy.nextAttempt(arrival: file.envelope.arrivalTime, now: now, jitter: jitter)
                 try queue.move(id, from: .active, to: .deferred)
                 try queue.setNextAttempt(id, in: .deferred, at: next)
                 return true
@@ -261,12 +242,5 @@ extension MessageDelivery {
             if error.systemError?.code == ENOENT { return nil }
             throw error
         }
-    }
-}
-
-extension String {
-    func replacingFirst(_ target: Character, with replacement: Character) -> String {
-        guard first == target else { return self }
-        return String(replacement) + dropFirst()
     }
 }

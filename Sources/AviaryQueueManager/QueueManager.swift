@@ -69,28 +69,26 @@ public actor QueueManager {
     let client: DeliveryClient
     /// Where delivered messages' files go to be written again (AviaryQueue/SpareQueueFiles.swift).
     let spares: SpareQueueFiles
-    private var inProgress: Set<QueueID> = []
-    private var limiters: [String: AsyncLimiter] = [:]
-    private var destinationLimiters: [DeliveryRoute: AsyncLimiter] = [:]
-    /// Destinations that could not be reached, with why and until when they are left alone.
-    private var deadDestinations: [DeliveryRoute: (reason: String, until: Int)] = [:]
-    private var lastDeferredScan = 0
-    private var isFlushRequested = false
-    /// The incoming and deferred queues as last listed, claimed in order as the active queue has room.
-    /// A queue is listed again only when its pass is used up (Postfix's qmgr scans the same way): a
-    /// wake-up for every accepted message must not cost a listing of a backlog of thousands.
-    private var incomingPass = ScanPass()
-    private var deferredPass = ScanPass()
-    /// Something may have arrived in incoming since its pass was listed.
-    private var isIncomingChanged = true
-    /// The deferred queue is due for a pass (queue_run_delay passed, or a flush).
-    private var isDeferredDue = false
-    private var isDeferredFlush = false
+    /// The scheduling decisions (DeliveryScheduler.swift); this actor does the I/O they call for.
+    private var scheduler: DeliveryScheduler
+    /// Deliveries waiting for a place, resumed when the scheduler starts them.
+    private var waitingDeliveries: [DeliveryScheduler.Ticket: CheckedContinuation<Void, Never>] = [:]
+    /// The limits and per-message decisions, for deliveries running outside the actor.
+    let policy: DeliveryScheduler.Policy
+    /// The time in seconds since 1970: the one clock of qmgr's decisions.
+    let now: @Sendable () -> Int
     /// For wake-ups of its own when a delivery frees a place.
     private var wakeUp: AsyncStream<Request>.Continuation?
 
-    public init(settings: QueueManagerSettings, group: any EventLoopGroup, pool: NIOThreadPool, logger: Logger) {
+    /// - Parameter now: the time in seconds since 1970 (the system clock unless a test says otherwise).
+    public init(
+        settings: QueueManagerSettings, group: any EventLoopGroup, pool: NIOThreadPool, logger: Logger,
+        now: @escaping @Sendable () -> Int = { Int(time(nil)) }
+    ) {
         self.settings = settings
+        self.policy = DeliveryScheduler.Policy(settings: settings)
+        self.scheduler = DeliveryScheduler(policy: policy)
+        self.now = now
         self.logger = logger
         self.pool = pool
         self.client = DeliveryClient(group: group)
@@ -128,72 +126,33 @@ public actor QueueManager {
     }
 
     /// Remembers a flush request until the next scan (wake-ups are coalesced, flushes must not be lost).
-    func requestFlush() { isFlushRequested = true }
+    func requestFlush() { scheduler.requestFlush() }
 
-    /// Any request may stand for any other (they are coalesced): each one notes that incoming may have
-    /// changed, starts a deferred pass when one is due, and fills the active queue.
+    /// Any request may stand for any other (they are coalesced): the scheduler notes it, then the active
+    /// queue is filled as it says.
     private func handle(_ request: Request, in group: inout DiscardingTaskGroup) {
-        let now = Int(time(nil))
-        if request == .flush || isFlushRequested {
-            isFlushRequested = false
-            // A flush is the administrator saying "try now": dead destinations get another chance, and
-            // every deferred message goes, due or not, in a fresh pass.
-            deadDestinations = [:]
-            deferredPass = ScanPass()
-            isDeferredDue = true
-            isDeferredFlush = true
-        }
-        // Any request may stand for an incoming wake-up it replaced in the stream's one-place buffer. Noting
-        // a change costs nothing while the current pass lasts: incoming is listed again only after it.
-        isIncomingChanged = true
-        if now - lastDeferredScan >= settings.queueRunDelay { isDeferredDue = true }
+        let now = self.now()
+        scheduler.wake(request, now: now)
         fill(now: now, in: &group)
     }
 
-    /// Claims messages while the active queue has room, taking incoming and deferred in turn so that
-    /// neither starves the other; a used-up pass is listed again only when there is reason to.
+    /// Lists queues and claims messages while the scheduler asks for it.
     private func fill(now: Int, in group: inout DiscardingTaskGroup) {
-        var incomingTurn = true
-        while inProgress.count < settings.activeLimit {
-            if incomingPass.isDone && isIncomingChanged {
-                isIncomingChanged = false
-                incomingPass = ScanPass(settings.queue.messages(in: .incoming))
-            }
-            if deferredPass.isDone && isDeferredDue {
-                isDeferredDue = false
-                lastDeferredScan = now
-                let queue = settings.queue
-                let everything = isDeferredFlush
-                isDeferredFlush = false
-                deferredPass = ScanPass(
-                    queue.messages(in: .deferred).filter { everything || (queue.nextAttempt($0, in: .deferred) ?? 0) <= now })
-            }
-            if incomingTurn || deferredPass.isDone, let id = incomingPass.take() {
-                claim(id, from: .incoming, in: &group)
-            } else if let id = deferredPass.take() {
-                claim(id, from: .deferred, in: &group)
-            } else if let id = incomingPass.take() {
-                claim(id, from: .incoming, in: &group)
-            } else {
+        let queue = settings.queue
+        while true {
+            switch scheduler.nextStep(now: now) {
+            case .list(let name):
+                scheduler.listed(queue.messages(in: name), in: name) { queue.nextAttempt($0, in: name) }
+            case .claim(let id, let source):
+                group.addTask { await self.process(id, from: source) }
+            case .idle:
                 return
             }
-            incomingTurn.toggle()
         }
     }
 
-    private func claim(_ id: QueueID, from queue: QueueName, in group: inout DiscardingTaskGroup) {
-        // Listed in an earlier pass and still out, or listed twice: once is enough. A message listed
-        // but delivered since is gone from its queue, and its delivery ends at once (file not found).
-        guard !inProgress.contains(id) else { return }
-        inProgress.insert(id)
-        group.addTask { await self.process(id, from: queue) }
-    }
-
     private func finished(_ id: QueueID) {
-        let wasFull = inProgress.count >= settings.activeLimit
-        inProgress.remove(id)
-        let isWaiting = !incomingPass.isDone || !deferredPass.isDone || isIncomingChanged || isDeferredDue
-        if wasFull && isWaiting { wakeUp?.yield(.scan) }
+        if scheduler.finished(id) { wakeUp?.yield(.scan) }
     }
 
     /// Puts back whatever a previous qmgr left in active/ (it may have died mid-delivery). Recipients the
@@ -216,72 +175,39 @@ public actor QueueManager {
     /// (`QueueDirectory.removeStaleTemporaryFiles`).
     private func removeStaleTemporaryFiles() async {
         let queue = settings.queue
-        let now = Int(time(nil))
+        let now = self.now()
         let removed = (try? await pool.runIfActive { queue.removeStaleTemporaryFiles(in: .incoming, now: now) }) ?? []
         for name in removed {
             logger.info("removed incoming/\(name): a temporary file left by a writer that died (no lock, older than a day)")
         }
     }
 
-    func limiter(for transport: String) -> AsyncLimiter {
-        if let existing = limiters[transport] { return existing }
-        let limiter = AsyncLimiter(limit: settings.transports.limits[transport] ?? 1)
-        limiters[transport] = limiter
-        return limiter
+    /// Asks to deliver to `route` and waits for a place when the scheduler says so: the answer is never
+    /// `.wait`. Every `.start` must be followed by `deliveryFinished`.
+    func admit(_ route: DeliveryRoute) async -> DeliveryScheduler.Admission {
+        let admission = scheduler.admit(route, now: now())
+        guard case .wait(let ticket) = admission else { return admission }
+        await withCheckedContinuation { waitingDeliveries[ticket] = $0 }
+        return .start(ticket)
     }
 
-    /// Deliveries in flight per destination: at most default_destination_concurrency_limit and at most half
-    /// the transport's processes, so a backlog for one slow domain always leaves room for the others.
-    func destinationLimiter(for route: DeliveryRoute) -> AsyncLimiter {
-        if let existing = destinationLimiters[route] { return existing }
-        let transportLimit = settings.transports.limits[route.transport] ?? 1
-        let limiter = AsyncLimiter(limit: min(settings.destinationLimit, max(1, transportLimit / 2)))
-        destinationLimiters[route] = limiter
-        return limiter
-    }
-
-    /// Why a destination is not to be tried now, if it was found unreachable recently.
-    func deadReason(_ route: DeliveryRoute) -> String? {
-        guard let dead = deadDestinations[route] else { return nil }
-        if dead.until <= Int(time(nil)) {
-            deadDestinations[route] = nil
-            return nil
+    /// A delivery admitted by `admit` is over: its places go to the deliveries waiting for them.
+    /// - Parameter outcomes: the agent's outcomes, or nil when it could not be asked.
+    func deliveryFinished(_ ticket: DeliveryScheduler.Ticket, outcomes: [MessageDelivery.Outcome]?) {
+        let completion = scheduler.deliveryFinished(ticket, outcomes: outcomes, now: now())
+        if let dead = completion.suspended {
+            logger.info("\(dead.route.nextHop ?? dead.route.transport): destination unreachable, deliveries suspended for \(settings.schedule.minimalBackoff) s: \(dead.reason)")
         }
-        return dead.reason
-    }
-
-    /// Records the outcome of a delivery to a destination: unreachable (every recipient deferred with a
-    /// network or routing status, 4.4.x) marks it dead for minimal_backoff_time, so the other messages for
-    /// it wait instead of each trying again in the same minute; any other outcome revives it.
-    func record(_ route: DeliveryRoute, unreachable reason: String?) {
-        guard let reason else {
-            deadDestinations[route] = nil
-            return
+        for next in completion.start {
+            guard let waiting = waitingDeliveries.removeValue(forKey: next) else {
+                preconditionFailure("delivery \(next.number) started without waiting")
+            }
+            waiting.resume()
         }
-        if deadDestinations[route] == nil {
-            logger.info("\(route.nextHop ?? route.transport): destination unreachable, deliveries suspended for \(settings.schedule.minimalBackoff) s: \(reason)")
-        }
-        deadDestinations[route] = (reason, Int(time(nil)) + settings.schedule.minimalBackoff)
     }
 
     private func process(_ id: QueueID, from queue: QueueName) async {
         await MessageDelivery(manager: self, id: id).run(from: queue)
         finished(id)
-    }
-}
-
-/// One listing of a queue directory, handed out in order.
-struct ScanPass {
-    private var ids: [QueueID]
-    private var next = 0
-
-    init(_ ids: [QueueID] = []) { self.ids = ids }
-
-    var isDone: Bool { next >= ids.count }
-
-    mutating func take() -> QueueID? {
-        guard next < ids.count else { return nil }
-        defer { next += 1 }
-        return ids[next]
     }
 }

@@ -35,4 +35,26 @@ public struct EnhancedStatusCode: Sendable, Hashable, CustomStringConvertible {
 
     /// `2.0.0`.
     public var description: String { "\(statusClass).\(subject).\(detail)" }
+
+    /// RFC 3463 section 3.1: what a code says about the message, its first number.
+    public enum Class: Int, Sendable, CaseIterable {
+        /// 2: delivered, or accepted.
+        case success = 2
+        /// 4: the message may go through if sent again later (deferred).
+        case persistentTransientFailure = 4
+        /// 5: sending again will not help (bounced).
+        case permanentFailure = 5
+    }
+
+    /// `statusClass` as a `Class`; nil only for a code built with another class (parsed codes always have one).
+    public var kind: Class? { Class(rawValue: statusClass) }
+
+    /// The same subject and detail in another class: `4.4.1` as a permanent failure is `5.4.1`.
+    public func withClass(_ kind: Class) -> EnhancedStatusCode {
+        EnhancedStatusCode(kind.rawValue, subject, detail)
+    }
+
+    /// Subject 4, network and routing (`4.4.1` no answer from host, `4.4.2` bad connection): the destination, not
+    /// the message or the mailbox, is the trouble.
+    public var isNetworkOrRouting: Bool { subject == 4 }
 }

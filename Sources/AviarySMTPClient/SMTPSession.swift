@@ -112,7 +112,8 @@ struct SMTPSession {
         guard greeting.code == 220 else {
             // Postfix's smtp_skip_5xx_greeting: a server that will not talk is skipped, whatever its code.
             return .hostFailed(
-                .deferred, dsn: Self.dsn(greeting, default: "4.3.0").replacingClass(4),
+                .deferred,
+                dsn: (greeting.enhancedCode ?? EnhancedStatusCode(4, 3, 0)).withClass(.persistentTransientFailure).description,
                 text: "host \(target.hostText) refused to talk to me: \(greeting.singleLineText)",
                 remoteReply: greeting.singleLineText, reachedServer: true)
         }
@@ -187,13 +188,5 @@ struct SMTPSession {
     /// The reply's enhanced status code, or one made from its code class.
     static func dsn(_ reply: SMTPReply, default fallback: String) -> String {
         reply.enhancedCode.map { "\($0)" } ?? fallback
-    }
-}
-
-extension String {
-    /// `5.1.1` with its class replaced: `4.1.1`.
-    func replacingClass(_ statusClass: Int) -> String {
-        guard let dot = firstIndex(of: ".") else { return self }
-        return "\(statusClass)" + self[dot...]
     }
 }

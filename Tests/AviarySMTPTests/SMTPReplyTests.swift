@@ -174,6 +174,28 @@ struct SMTPReplyTests {
         }
     }
 
+    @Test(
+        "an enhanced status code's class says success, transient or permanent failure",
+        arguments: [
+            ("2.0.0", EnhancedStatusCode.Class.success), ("4.2.2", .persistentTransientFailure),
+            ("4.4.1", .persistentTransientFailure), ("5.1.1", .permanentFailure), ("5.7.27", .permanentFailure),
+        ]
+    )
+    func enhancedStatusClass(text: String, kind: EnhancedStatusCode.Class) throws {
+        let code = try #require(EnhancedStatusCode(parsing: text))
+        #expect(code.kind == kind)
+        #expect(EnhancedStatusCode(3, 0, 0).kind == nil)
+    }
+
+    @Test("a code keeps its subject and detail in another class; subject 4 is network and routing")
+    func enhancedStatusWithClass() {
+        #expect(EnhancedStatusCode(4, 4, 1).withClass(.permanentFailure).description == "5.4.1")
+        #expect(EnhancedStatusCode(5, 7, 27).withClass(.persistentTransientFailure).description == "4.7.27")
+        #expect(EnhancedStatusCode(2, 0, 0).withClass(.success) == EnhancedStatusCode(2, 0, 0))
+        #expect(EnhancedStatusCode(4, 4, 2).isNetworkOrRouting)
+        #expect(!EnhancedStatusCode(4, 2, 2).isNetworkOrRouting)
+    }
+
     @Test("an error describes its reply and its detail")
     func errorDescription() {
         let error = SMTPCommandError(.syntax(.mail), detail: "MAIL without FROM:")
