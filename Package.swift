@@ -138,15 +138,14 @@ let package = Package(
         library(
             "AviarySubmission",
             [
-                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviarySMTP", "AviaryUsers",
-                "AviaryAdmin", nioCore,
+                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviarySMTP", "AviaryUsers", nioCore,
             ]
         ),
         library(
             "AviaryPickup",
             [
-                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryAdmin", "AviaryDaemon",
-                "AviarySubmission", logging,
+                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryDaemon", "AviarySubmission",
+                logging,
             ]
         ),
 

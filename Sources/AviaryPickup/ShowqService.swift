@@ -1,4 +1,3 @@
-import AviaryAdmin
 import AviaryCore
 import AviaryDaemon
 import AviaryQueue

@@ -2,6 +2,7 @@ import AviaryConfig
 import AviaryCore
 import AviaryQueue
 import AviarySubmission
+import Foundation
 import Logging
 import Testing
 
