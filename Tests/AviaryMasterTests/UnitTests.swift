@@ -113,13 +113,6 @@ struct ServicePlanTests {
 
 @Suite("small pieces")
 struct SmallPieceTests {
-    @Test("waitpid statuses read as Postfix words them")
-    func exitStatus() {
-        #expect(ProcessExitStatus(waitStatus: 0).isSuccess)
-        #expect(ProcessExitStatus(waitStatus: 1 << 8).description == "exit status 1")
-        #expect(ProcessExitStatus(waitStatus: 9).description == "killed by signal 9")
-    }
-
     @Test("master's options: -c DIR, --config DIR, --config=DIR; anything else is a usage error")
     func options() throws {
         #expect(try MasterOptions(parsing: []).configDirectory == "/etc/aviary")
