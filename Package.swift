@@ -70,6 +70,9 @@ let package = Package(
         library("AviaryMailbox", ["AviaryCore"]),
         library("AviaryUsers", ["AviaryCore", "AviaryConfig", "AviaryMessage"]),
         library("AviaryIPC", ["AviaryCore", "AviaryQueue", nioCore, logging]),
+        // What every program knows of an instance: master's configuration and paths, its pid file, the queue
+        // tree master prepares, the address syntax of master.cf inet services.
+        library("AviaryInstance", ["AviaryCore", "AviaryConfig", "AviaryQueue"]),
         library("AviarySMTP", ["AviaryCore", "AviaryMessage", nioCore]),
         .systemLibrary(name: "CAviaryResolv"),
         library("AviaryDNS", ["CAviaryResolv"]),
@@ -128,10 +131,13 @@ let package = Package(
                 "AviarySASL", "AviaryDaemon", nioCore, nioPosix, logging,
             ]
         ),
-        library("AviaryMaster", ["AviaryCore", "AviaryConfig", "AviaryQueue", logging]),
+        library("AviaryMaster", ["AviaryCore", "AviaryConfig", "AviaryQueue", "AviaryInstance", logging]),
         library(
             "AviaryAdmin",
-            ["AviaryCore", "AviaryConfig", "AviaryQueue", "AviaryUsers", "AviaryMaster", "AviaryTLS", argumentParser, logging]
+            [
+                "AviaryCore", "AviaryConfig", "AviaryQueue", "AviaryUsers", "AviaryInstance", "AviaryTLS", argumentParser,
+                logging,
+            ]
         ),
         // Local submission: sendmail's logic (no event loop: it must start fast and work while master is
         // down), and the pickup and showq services that serve it.
@@ -153,7 +159,7 @@ let package = Package(
         library("AviaryAnvil", ["AviaryCore", "AviaryConfig", "AviaryIPC", "AviaryDaemon", logging]),
 
         // Executables: one main.swift each, wiring only.
-        executable("master", ["AviaryMaster", "AviaryCore", "AviaryConfig", logging]),
+        executable("master", ["AviaryMaster", "AviaryInstance", "AviaryCore", "AviaryConfig", logging]),
         executable("smtpd", ["AviarySMTPServer", "AviaryDaemon", "AviaryTLS"]),
         executable("qmgr", ["AviaryQueueManager", "AviaryDaemon"]),
         executable("local", ["AviaryLocal", "AviaryDaemon"]),
@@ -200,8 +206,12 @@ let package = Package(
                 "AviaryConfig", "AviaryTestSupport", nioCore, nioPosix, logging,
             ]
         ),
-        tests("AviaryMasterTests", ["AviaryMaster", "AviaryTestSupport"]),
-        tests("AviaryAdminTests", ["AviaryAdmin", "AviaryQueue", "AviaryConfig", "AviaryCore", "AviaryMaster", "AviaryTestSupport", logging]),
+        tests("AviaryMasterTests", ["AviaryMaster", "AviaryInstance", "AviaryTestSupport"]),
+        tests("AviaryInstanceTests", ["AviaryInstance"]),
+        tests(
+            "AviaryAdminTests",
+            ["AviaryAdmin", "AviaryQueue", "AviaryConfig", "AviaryCore", "AviaryInstance", "AviaryTestSupport", logging]
+        ),
         tests("AviarySubmissionTests", ["AviarySubmission", "AviaryQueue", "AviaryCore"]),
         tests("AviaryPOP3Tests", ["AviaryPOP3", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]),
         tests(
