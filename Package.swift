@@ -71,8 +71,9 @@ let package = Package(
         library("AviaryUsers", ["AviaryCore", "AviaryConfig", "AviaryMessage"]),
         library("AviaryIPC", ["AviaryCore", "AviaryQueue", nioCore, logging]),
         // What every program knows of an instance: master's configuration and paths, its pid file, the queue
-        // tree master prepares, the address syntax of master.cf inet services.
-        library("AviaryInstance", ["AviaryCore", "AviaryConfig", "AviaryQueue"]),
+        // tree master prepares, the address syntax of master.cf inet services; the main.cf values and public/
+        // sockets sendmail, pickup and showq share.
+        library("AviaryInstance", ["AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue"]),
         library("AviarySMTP", ["AviaryCore", "AviaryMessage", nioCore]),
         .systemLibrary(name: "CAviaryResolv"),
         library("AviaryDNS", ["CAviaryResolv"]),
@@ -144,13 +145,14 @@ let package = Package(
         library(
             "AviarySubmission",
             [
-                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviarySMTP", "AviaryUsers", nioCore,
+                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryInstance", "AviarySMTP",
+                "AviaryUsers", nioCore,
             ]
         ),
         library(
             "AviaryPickup",
             [
-                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryDaemon", "AviarySubmission",
+                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryInstance", "AviaryDaemon",
                 logging,
             ]
         ),

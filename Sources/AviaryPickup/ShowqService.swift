@@ -1,7 +1,7 @@
 import AviaryCore
 import AviaryDaemon
+import AviaryInstance
 import AviaryQueue
-import AviarySubmission
 
 #if canImport(Glibc)
 import Glibc
