@@ -1,3 +1,4 @@
+import AviaryConfig
 import AviaryCore
 import AviaryInstance
 import AviaryMaster

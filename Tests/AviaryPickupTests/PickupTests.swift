@@ -1,7 +1,6 @@
 import AviaryConfig
 import AviaryCore
 import AviaryQueue
-import AviarySubmission
 import Foundation
 import Logging
 import Testing
