@@ -1,7 +1,9 @@
 // swift-tools-version:6.1
 //
 // Aviary: a Postfix-style mail system. Libraries hold the logic; each executable is a thin `main`.
-// Arrows point down: executables -> service libraries -> codecs and storage -> AviaryCore.
+// Arrows point down: executables -> service libraries -> codecs and storage -> AviaryCore; service libraries never
+// import each other. Each target declares exactly the modules it imports. scripts/check-layers.py (run by
+// scripts/test.sh) holds the layer table and checks both.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
