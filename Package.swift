@@ -1,7 +1,9 @@
 // swift-tools-version:6.1
 //
 // Aviary: a Postfix-style mail system. Libraries hold the logic; each executable is a thin `main`.
-// Arrows point down: executables -> service libraries -> codecs and storage -> AviaryCore.
+// Arrows point down: executables -> service libraries -> codecs and storage -> AviaryCore; service libraries never
+// import each other. Each target declares exactly the modules it imports. scripts/check-layers.py (run by
+// scripts/test.sh) holds the layer table and checks both.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -68,9 +70,13 @@ let package = Package(
         library("AviaryMessage", ["AviaryCore"]),
         library("AviaryQueue", ["AviaryCore", "AviaryMessage"]),
         library("AviaryMailbox", ["AviaryCore"]),
-        library("AviaryUsers", ["AviaryCore", "AviaryConfig", "AviaryMessage"]),
-        library("AviaryIPC", ["AviaryCore", "AviaryQueue", nioCore, logging]),
-        library("AviarySMTP", ["AviaryCore", "AviaryMessage", nioCore]),
+        library("AviaryUsers", ["AviaryCore", "AviaryConfig"]),
+        library("AviaryIPC", ["AviaryCore", "AviaryQueue", logging]),
+        // What every program knows of an instance: master's configuration and paths, its pid file, the queue
+        // tree master prepares, the address syntax of master.cf inet services; the main.cf values and public/
+        // sockets sendmail, pickup and showq share.
+        library("AviaryInstance", ["AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue"]),
+        library("AviarySMTP", ["AviaryMessage", nioCore]),
         .systemLibrary(name: "CAviaryResolv"),
         library("AviaryDNS", ["CAviaryResolv"]),
         .systemLibrary(name: "CAviaryOpenSSL", pkgConfig: "openssl"),
@@ -78,10 +84,13 @@ let package = Package(
         // Authentication for smtpd, pop3d and imapd: libsasl2 and libxcrypt stay inside AviarySASL.
         .systemLibrary(name: "CAviarySASL", pkgConfig: "libsasl2"),
         .systemLibrary(name: "CAviaryCrypt", pkgConfig: "libxcrypt"),
-        library("AviarySASL", ["CAviarySASL", "CAviaryCrypt", "AviaryCore", "AviaryUsers", nioPosix, logging]),
+        library(
+            "AviarySASL",
+            ["CAviarySASL", "CAviaryCrypt", "AviaryCore", "AviaryConfig", "AviaryUsers", nioPosix, logging]
+        ),
         library("AviaryPOP3", ["AviaryCore", nioCore]),
         // IMAP codec: commands, literals, responses, BODYSTRUCTURE and ENVELOPE (no sockets).
-        library("AviaryIMAP", ["AviaryCore", "AviaryMessage", nioCore]),
+        library("AviaryIMAP", ["AviaryMessage", nioCore]),
 
         // Skeletons and services.
         library("AviaryDaemon", ["AviaryCore", "AviaryConfig", "AviaryTLS", nioCore, nioPosix, logging]),
@@ -124,29 +133,34 @@ let package = Package(
         library(
             "AviaryIMAPServer",
             [
-                "AviaryCore", "AviaryConfig", "AviaryUsers", "AviaryMailbox", "AviaryMessage", "AviaryIMAP", "AviaryTLS",
+                "AviaryCore", "AviaryConfig", "AviaryUsers", "AviaryMailbox", "AviaryMessage", "AviaryIMAP",
+                "AviaryTLS",
                 "AviarySASL", "AviaryDaemon", nioCore, nioPosix, logging,
             ]
         ),
-        library("AviaryMaster", ["AviaryCore", "AviaryConfig", "AviaryQueue", logging]),
+        library("AviaryMaster", ["AviaryCore", "AviaryConfig", "AviaryQueue", "AviaryInstance", logging]),
         library(
             "AviaryAdmin",
-            ["AviaryCore", "AviaryConfig", "AviaryQueue", "AviaryUsers", "AviaryMaster", "AviaryTLS", argumentParser, logging]
+            [
+                "AviaryCore", "AviaryConfig", "AviaryQueue", "AviaryUsers", "AviaryInstance", "AviaryTLS",
+                argumentParser,
+                logging,
+            ]
         ),
         // Local submission: sendmail's logic (no event loop: it must start fast and work while master is
         // down), and the pickup and showq services that serve it.
         library(
             "AviarySubmission",
             [
-                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviarySMTP", "AviaryUsers",
-                "AviaryAdmin", nioCore,
+                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryInstance", "AviarySMTP",
+                "AviaryUsers", nioCore,
             ]
         ),
         library(
             "AviaryPickup",
             [
-                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryAdmin", "AviaryDaemon",
-                "AviarySubmission", logging,
+                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryInstance", "AviaryDaemon",
+                logging,
             ]
         ),
 
@@ -154,8 +168,8 @@ let package = Package(
         library("AviaryAnvil", ["AviaryCore", "AviaryConfig", "AviaryIPC", "AviaryDaemon", logging]),
 
         // Executables: one main.swift each, wiring only.
-        executable("master", ["AviaryMaster", "AviaryCore", "AviaryConfig", logging]),
-        executable("smtpd", ["AviarySMTPServer", "AviaryDaemon", "AviaryTLS"]),
+        executable("master", ["AviaryMaster", "AviaryInstance", "AviaryCore", "AviaryConfig", logging]),
+        executable("smtpd", ["AviarySMTPServer", "AviaryDaemon", nioPosix]),
         executable("qmgr", ["AviaryQueueManager", "AviaryDaemon"]),
         executable("local", ["AviaryLocal", "AviaryDaemon"]),
         executable("aviary", ["AviaryAdmin", argumentParser]),
@@ -163,25 +177,25 @@ let package = Package(
         executable("pickup", ["AviaryPickup", "AviaryDaemon"]),
         executable("showq", ["AviaryPickup", "AviaryDaemon"]),
         executable("anvil", ["AviaryAnvil", "AviaryDaemon"]),
-        executable("pop3d", ["AviaryPOP3Server", "AviaryDaemon", "AviaryTLS"]),
+        executable("pop3d", ["AviaryPOP3Server", "AviaryDaemon", nioPosix]),
         executable("smtp", ["AviarySMTPClient", "AviaryDaemon"]),
         executable("pop3mail", ["AviaryPOP3Server", "AviaryDaemon"]),
-        executable("imapd", ["AviaryIMAPServer", "AviaryDaemon", "AviaryTLS"]),
+        executable("imapd", ["AviaryIMAPServer", "AviaryDaemon", nioPosix]),
         executable("imapmail", ["AviaryIMAPServer", "AviaryDaemon"]),
 
         .target(
             name: "AviaryTestSupport",
-            dependencies: ["AviaryCore", "AviaryConfig", "AviaryDNS", "AviaryMailbox", nioCore, logging],
+            dependencies: ["AviaryCore", "AviaryDNS", "AviaryMailbox", logging],
             path: "Tests/AviaryTestSupport",
             swiftSettings: swiftSettings
         ),
-        tests("AviaryCoreTests", ["AviaryCore", "AviaryTestSupport"]),
-        tests("AviaryConfigTests", ["AviaryConfig", "AviaryTestSupport"]),
+        tests("AviaryCoreTests", ["AviaryCore", "AviaryTestSupport", logging]),
+        tests("AviaryConfigTests", ["AviaryConfig"]),
         tests("AviaryMessageTests", ["AviaryMessage"]),
-        tests("AviaryQueueTests", ["AviaryQueue", "AviaryTestSupport"]),
-        tests("AviaryMailboxTests", ["AviaryMailbox", "AviaryTestSupport"]),
-        tests("AviaryUsersTests", ["AviaryUsers", "AviaryTestSupport"]),
-        tests("AviaryIPCTests", ["AviaryIPC", nioCore]),
+        tests("AviaryQueueTests", ["AviaryQueue", "AviaryCore", "AviaryTestSupport"]),
+        tests("AviaryMailboxTests", ["AviaryMailbox", "AviaryCore", "AviaryTestSupport"]),
+        tests("AviaryUsersTests", ["AviaryUsers", "AviaryConfig", "AviaryCore", "AviaryTestSupport"]),
+        tests("AviaryIPCTests", ["AviaryIPC"]),
         tests(
             "AviaryTLSTests",
             ["AviaryTLS", "AviaryTestSupport", nioCore, nioPosix, .product(name: "NIOEmbedded", package: "swift-nio")]
@@ -191,42 +205,74 @@ let package = Package(
             ["AviarySMTP", "AviaryMessage", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         tests("AviarySASLTests", ["AviarySASL", "AviaryUsers", "AviaryTestSupport", logging]),
-        tests("AviarySMTPServerTests", ["AviarySMTPServer", "AviaryTestSupport", nioCore, nioPosix]),
-        tests("AviaryQueueManagerTests", ["AviaryQueueManager", "AviaryIPC", "AviaryTestSupport", nioCore, nioPosix]),
-        tests("AviaryLocalTests", ["AviaryLocal", "AviaryTestSupport"]),
+        tests(
+            "AviarySMTPServerTests",
+            [
+                "AviarySMTPServer", "AviaryConfig", "AviaryCore", "AviaryDNS", "AviaryQueue", "AviaryTestSupport",
+                nioCore,
+                nioPosix, logging,
+            ]
+        ),
+        tests(
+            "AviaryQueueManagerTests",
+            [
+                "AviaryQueueManager", "AviaryConfig", "AviaryCore", "AviaryIPC", "AviaryQueue", "AviaryTestSupport",
+                nioCore,
+                nioPosix,
+            ]
+        ),
+        tests(
+            "AviaryLocalTests",
+            [
+                "AviaryLocal", "AviaryConfig", "AviaryCore", "AviaryIPC", "AviaryMailbox", "AviaryQueue",
+                "AviaryTestSupport",
+                logging,
+            ]
+        ),
         tests(
             "AviarySMTPClientTests",
             [
                 "AviarySMTPClient", "AviarySMTPServer", "AviarySMTP", "AviaryDNS", "AviaryIPC", "AviaryQueue",
-                "AviaryConfig", "AviaryTestSupport", nioCore, nioPosix, logging,
+                "AviaryConfig", "AviaryCore", "AviaryTestSupport", nioCore, nioPosix, logging,
             ]
         ),
-        tests("AviaryMasterTests", ["AviaryMaster", "AviaryTestSupport"]),
-        tests("AviaryAdminTests", ["AviaryAdmin", "AviaryQueue", "AviaryConfig", "AviaryCore", "AviaryMaster", "AviaryTestSupport", logging]),
-        tests("AviarySubmissionTests", ["AviarySubmission", "AviaryQueue", "AviaryCore"]),
+        tests("AviaryMasterTests", ["AviaryMaster", "AviaryInstance", "AviaryConfig", "AviaryCore"]),
+        tests("AviaryInstanceTests", ["AviaryInstance"]),
+        tests(
+            "AviaryAdminTests",
+            [
+                "AviaryAdmin", "AviaryQueue", "AviaryConfig", "AviaryCore", "AviaryInstance", "AviaryTestSupport",
+                argumentParser,
+                logging,
+            ]
+        ),
+        tests("AviarySubmissionTests", ["AviarySubmission", "AviaryMessage"]),
         tests("AviaryPOP3Tests", ["AviaryPOP3", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]),
         tests(
             "AviaryPOP3ServerTests",
             [
                 "AviaryPOP3Server", "AviaryMailbox", "AviaryUsers", "AviaryTestSupport", "AviaryConfig", "AviaryCore",
-                "AviarySASL", "AviaryTLS", nioCore, nioPosix, logging,
+                "AviaryDaemon", "AviarySASL", "AviaryTLS", nioCore, nioPosix, logging,
             ]
         ),
-        tests("AviaryIMAPTests", ["AviaryIMAP", "AviaryMessage", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]),
+        tests(
+            "AviaryIMAPTests",
+            ["AviaryIMAP", "AviaryMessage", nioCore, .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
         tests(
             "AviaryIMAPServerTests",
             [
-                "AviaryIMAPServer", "AviaryIMAP", "AviaryMailbox", "AviaryUsers", "AviaryTestSupport", "AviaryConfig",
-                "AviaryCore", "AviaryDaemon", "AviarySASL", nioCore, nioPosix, logging,
+                "AviaryIMAPServer", "AviaryMailbox", "AviaryTestSupport", "AviaryConfig", "AviaryCore", "AviarySASL",
+                nioCore,
+                nioPosix, logging,
             ]
         ),
-        tests("AviaryPickupTests", ["AviaryPickup", "AviarySubmission", "AviaryQueue", "AviaryCore", logging]),
+        tests("AviaryPickupTests", ["AviaryPickup", "AviaryConfig", "AviaryQueue", "AviaryCore", logging]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "AviaryTestSupport", "AviaryConfig", "AviaryQueue", "AviaryPickup", "AviarySubmission", "master", "smtpd",
-                "qmgr", "local", "aviary", "sendmail", "pickup", "showq", "anvil", "pop3d", "smtp", "pop3mail",
-                "imapd", "imapmail",
+                "AviaryTestSupport", "AviaryCore", "AviaryQueue", "AviaryPickup", "master", "smtpd", "qmgr", "local",
+                "aviary", "sendmail", "pickup", "showq", "anvil", "pop3d", "smtp", "pop3mail", "imapd", "imapmail",
             ],
             exclude: ["clients"],
             swiftSettings: swiftSettings

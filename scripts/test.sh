@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds Aviary and runs every test: the one command CI runs (.ci/run calls exactly this).
 #
-#   scripts/test.sh                  install missing Debian packages, swift build, swift test
+#   scripts/test.sh                  install missing Debian packages, check-layers, swift build, swift test
 #   scripts/test.sh --filter Queue   extra arguments go to `swift test`
 #
 # Environment: SKIP_DEPS=1 skips install-deps; TEST_TIMEOUT (seconds, default 3600) bounds `swift test`.
@@ -31,6 +31,12 @@ if [[ ${SKIP_DEPS:-0} != 1 ]]; then
     "$REPO_ROOT/scripts/install-deps.sh"
 fi
 ensure_swift
+
+# Package.swift against the imports, and the layers (scripts/check-layers.py has the table): before the
+# build, so a sideways import fails in a second instead of after the tests.
+stage=check-layers
+note "check-layers"
+"$REPO_ROOT/scripts/check-layers.py"
 
 stage="swift build"
 note "swift build"

@@ -1,5 +1,5 @@
 import ArgumentParser
-import AviaryMaster
+import AviaryCore
 
 /// Runs a subcommand's body, printing an `AdminError` as `aviary: MESSAGE` on standard error and turning
 /// it into exit status 1.

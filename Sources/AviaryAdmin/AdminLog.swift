@@ -1,6 +1,6 @@
 import AviaryConfig
 import AviaryCore
-import AviaryMaster
+import AviaryInstance
 import Logging
 
 /// The log of an administrative command: Postfix-shaped lines (`aviary/postsuper[PID]: ID: removed`) in the

@@ -1,7 +1,7 @@
 import ArgumentParser
 import AviaryConfig
 import AviaryCore
-import AviaryMaster
+import AviaryInstance
 
 extension AviaryCommand {
     /// `aviary autoconfig DOMAIN`: the Thunderbird autoconfig file and the RFC 6186 SRV records for the

@@ -1,7 +1,7 @@
 import ArgumentParser
 import AviaryConfig
 import AviaryCore
-import AviaryMaster
+import AviaryInstance
 import AviaryQueue
 import AviaryTLS
 import AviaryUsers

@@ -1,6 +1,6 @@
 import AviaryConfig
 import AviaryCore
-import AviaryMaster
+import AviaryInstance
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,4 @@
-import AviaryMaster
+import AviaryInstance
 import AviaryQueue
 
 #if canImport(Glibc)

@@ -1,5 +1,4 @@
 import ArgumentParser
-import AviaryMaster
 
 extension AviaryCommand {
     /// `aviary reload [-c DIR]`.

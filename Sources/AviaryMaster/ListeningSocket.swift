@@ -1,4 +1,5 @@
 import AviaryCore
+import AviaryInstance
 
 #if canImport(Glibc)
 import Glibc

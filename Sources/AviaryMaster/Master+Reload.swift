@@ -1,4 +1,5 @@
 import AviaryConfig
+import AviaryInstance
 import Logging
 
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import AviaryConfig
 import AviaryCore
+import AviaryInstance
 import AviaryQueue
 import Logging
 

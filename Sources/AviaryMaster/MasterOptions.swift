@@ -1,3 +1,5 @@
+import AviaryInstance
+
 /// master's command line: `master [-c DIR | --config DIR]`.
 ///
 /// Parsed by hand: master has a single option, and its executable target links no argument parser.

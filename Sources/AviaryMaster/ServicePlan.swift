@@ -1,4 +1,5 @@
 import AviaryConfig
+import AviaryInstance
 
 #if canImport(Glibc)
 import Glibc

@@ -21,9 +21,9 @@
 
 import AviaryConfig
 import AviaryCore
+import AviaryInstance
 import AviaryMessage
 import AviaryQueue
-import AviarySubmission
 import Logging
 
 #if canImport(Glibc)

@@ -1,8 +1,7 @@
-import AviaryAdmin
 import AviaryCore
 import AviaryDaemon
+import AviaryInstance
 import AviaryQueue
-import AviarySubmission
 
 #if canImport(Glibc)
 import Glibc

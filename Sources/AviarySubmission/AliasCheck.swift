@@ -1,3 +1,4 @@
+import AviaryInstance
 import AviaryUsers
 
 /// `newaliases` (`sendmail -bi`, `-I`): checks every file in `alias_database` and reports problems with

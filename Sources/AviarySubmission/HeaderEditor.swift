@@ -1,3 +1,4 @@
+import AviaryInstance
 import AviaryMessage
 
 /// What sendmail does to the header section of a local submission (Postfix's cleanup for local mail):

@@ -1,4 +1,5 @@
 import AviaryCore
+import AviaryInstance
 import AviaryMessage
 import AviaryQueue
 import AviarySMTP

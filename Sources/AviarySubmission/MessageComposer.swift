@@ -158,12 +158,3 @@ public final class MessageComposer {
         return !name.isEmpty && name.allSatisfy { $0 >= 33 && $0 <= 126 }
     }
 }
-
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        var scalars = Substring(self)
-        while let first = scalars.first, set.contains(first) { scalars.removeFirst() }
-        while let last = scalars.last, set.contains(last) { scalars.removeLast() }
-        return String(scalars)
-    }
-}

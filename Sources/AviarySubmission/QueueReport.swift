@@ -1,5 +1,5 @@
-import AviaryAdmin
 import AviaryCore
+import AviaryInstance
 import AviaryQueue
 
 #if canImport(Glibc)

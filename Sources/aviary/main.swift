@@ -1,4 +1,5 @@
 // aviary: the administrator's command. All of it lives in AviaryAdmin.
+import ArgumentParser
 import AviaryAdmin
 
 AviaryCommand.main()

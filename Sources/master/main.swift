@@ -1,4 +1,6 @@
+import AviaryConfig
 import AviaryCore
+import AviaryInstance
 import AviaryMaster
 import Logging
 

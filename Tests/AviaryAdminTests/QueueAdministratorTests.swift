@@ -1,6 +1,5 @@
 import ArgumentParser
 import AviaryCore
-import AviaryMaster
 import AviaryQueue
 import Logging
 import Testing

@@ -1,5 +1,5 @@
 import AviaryCore
-import AviaryMaster
+import AviaryInstance
 import AviaryQueue
 import Testing
 

@@ -1,5 +1,6 @@
 import AviaryConfig
 import AviaryCore
+import AviaryInstance
 import Testing
 
 @testable import AviaryMaster
@@ -9,35 +10,6 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-
-@Suite("inet service names")
-struct InetServiceAddressTests {
-    @Test(
-        "host, bracketed IPv6, bare port and /etc/services names parse",
-        arguments: [
-            ("127.0.0.1:2525", "127.0.0.1", UInt16(2525)),
-            ("[::1]:587", "::1", 587),
-            ("25", nil, 25),
-            ("smtp", nil, 25),
-            ("localhost:submission", "localhost", 587),
-            ("127.0.0.1:0", "127.0.0.1", 0),
-            ("*:110", nil, 110),
-        ] as [(String, String?, UInt16)]
-    )
-    func parses(name: String, host: String?, port: UInt16) throws {
-        let address = try InetServiceAddress(parsing: name)
-        #expect(address.host == host)
-        #expect(address.port == port)
-    }
-
-    @Test(
-        "a bad port or a malformed IPv6 address is refused",
-        arguments: ["127.0.0.1:nosuchservice", "[::1", "[::1]25", "70000", ""]
-    )
-    func refuses(name: String) {
-        #expect(throws: MasterError.self) { try InetServiceAddress(parsing: name) }
-    }
-}
 
 @Suite("restart back-off")
 struct RestartThrottleTests {
@@ -113,13 +85,6 @@ struct ServicePlanTests {
 
 @Suite("small pieces")
 struct SmallPieceTests {
-    @Test("waitpid statuses read as Postfix words them")
-    func exitStatus() {
-        #expect(ProcessExitStatus(waitStatus: 0).isSuccess)
-        #expect(ProcessExitStatus(waitStatus: 1 << 8).description == "exit status 1")
-        #expect(ProcessExitStatus(waitStatus: 9).description == "killed by signal 9")
-    }
-
     @Test("master's options: -c DIR, --config DIR, --config=DIR; anything else is a usage error")
     func options() throws {
         #expect(try MasterOptions(parsing: []).configDirectory == "/etc/aviary")
@@ -128,23 +93,6 @@ struct SmallPieceTests {
         #expect(try MasterOptions(parsing: ["--config=/z"]).configDirectory == "/z")
         #expect(throws: MasterError.self) { try MasterOptions(parsing: ["-x"]) }
         #expect(throws: MasterError.self) { try MasterOptions(parsing: ["-c"]) }
-    }
-
-    @Test("the pid file holds %10d and its lock refuses a second holder")
-    func pidFile() throws {
-        #expect(MasterPidFile.format(4242) == "      4242\n")
-        var template = Array("/tmp/avm.XXXXXX".utf8CString)
-        let root = String(cString: try #require(mkdtemp(&template)))
-        defer { _ = system("rm -rf '\(root)'") }
-        let paths = MasterPaths(queueDirectory: root)
-        try QueueDirectories.prepare(paths, owner: nil)
-        #expect(MasterPidFile.runningMaster(paths) == nil)
-        let held = try MasterPidFile.acquire(paths)
-        #expect(MasterPidFile.runningMaster(paths) == getpid())
-        let error = #expect(throws: MasterError.self) { try MasterPidFile.acquire(paths) }
-        #expect(error?.code == .alreadyRunning)
-        #expect(error?.message == "the Aviary mail system is already running (pid \(getpid()))")
-        held.remove()
     }
 
     @Test("port 0 binds every slot's socket to the one port the kernel chose")

@@ -1,7 +1,7 @@
 import AviaryConfig
 import AviaryCore
 import AviaryQueue
-import AviarySubmission
+import Foundation
 import Logging
 import Testing
 

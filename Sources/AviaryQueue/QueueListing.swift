@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import AviaryCore
-import AviaryQueue
 
 /// What `aviary queue list` (and `mailq`) shows: every message in the queue with its recipients still to
 /// deliver and why they wait. Reads queue files directly; needs no running daemon.

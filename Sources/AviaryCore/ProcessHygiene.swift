@@ -1,5 +1,3 @@
-import AviaryCore
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

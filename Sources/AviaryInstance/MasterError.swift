@@ -45,7 +45,7 @@ public struct MasterError: Error, CustomStringConvertible, Sendable {
 
     public var description: String { message }
 
-    static func system(_ error: SystemError, _ context: String? = nil) -> MasterError {
+    package static func system(_ error: SystemError, _ context: String? = nil) -> MasterError {
         let text = context.map { "\($0): \(error)" } ?? error.description
         return MasterError(.system, text, cause: error)
     }

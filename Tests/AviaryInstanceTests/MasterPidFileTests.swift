@@ -1,0 +1,29 @@
+import Testing
+
+@testable import AviaryInstance
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+@Suite("master's pid file")
+struct MasterPidFileTests {
+    @Test("the pid file holds %10d and its lock refuses a second holder")
+    func pidFile() throws {
+        #expect(MasterPidFile.format(4242) == "      4242\n")
+        var template = Array("/tmp/avm.XXXXXX".utf8CString)
+        let root = String(cString: try #require(mkdtemp(&template)))
+        defer { _ = system("rm -rf '\(root)'") }
+        let paths = MasterPaths(queueDirectory: root)
+        try QueueDirectories.prepare(paths, owner: nil)
+        #expect(MasterPidFile.runningMaster(paths) == nil)
+        let held = try MasterPidFile.acquire(paths)
+        #expect(MasterPidFile.runningMaster(paths) == getpid())
+        let error = #expect(throws: MasterError.self) { try MasterPidFile.acquire(paths) }
+        #expect(error?.code == .alreadyRunning)
+        #expect(error?.message == "the Aviary mail system is already running (pid \(getpid()))")
+        held.remove()
+    }
+}
