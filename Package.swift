@@ -217,7 +217,7 @@ let package = Package(
             "AviaryQueueManagerTests",
             [
                 "AviaryQueueManager", "AviaryConfig", "AviaryCore", "AviaryIPC", "AviaryQueue", "AviaryTestSupport",
-                nioCore,
+                "AviaryUsers", nioCore,
                 nioPosix,
             ]
         ),
