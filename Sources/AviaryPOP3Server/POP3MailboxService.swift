@@ -19,9 +19,10 @@ public enum POP3MailboxService {
         let accepted = MailboxService.acceptSession(
             context, refusal: POP3Response.mailboxUnavailable.statusLine + "\r\n")
         Daemon.runEventDriven(context) { group in
-            let pool = NIOThreadPool(numberOfThreads: 2)
+            // Blocking work runs inline here (one session per process); the pool is for what never does.
+            let pool = NIOThreadPool(numberOfThreads: 1)
             pool.start()
-            let server = POP3Server(config: context.config, logger: context.logger, pool: pool)
+            let server = POP3Server(config: context.config, logger: context.logger, pool: pool, servesOneSession: true)
             try await server.serveHandedOff(accepted, group: group)
             // Served: retire with the status that tells master this short life was no crash.
             exit(MasterLink.sessionServedExitStatus)

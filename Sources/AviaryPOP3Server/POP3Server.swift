@@ -45,6 +45,8 @@ public final class POP3Server: ListeningServer {
     let pool: NIOThreadPool
     /// Hand off system accounts even when pop3d runs as that account (tests of the relay; never in a daemon).
     let handsOffOwnAccount: Bool
+    /// pop3mail: this process serves one session, so blocking mailbox work runs inline (`blocking`).
+    let servesOneSession: Bool
 
     /// - Parameters:
     ///   - authenticator: checks USER/PASS; nil uses the users file with `{PLAIN}` passwords.
@@ -57,15 +59,25 @@ public final class POP3Server: ListeningServer {
         authenticator: (any MailPasswordChecker)? = nil,
         tls: (any TLSServerHandlerProvider)? = nil,
         sasl: (any MailSASLMechanisms)? = nil,
-        handsOffOwnAccount: Bool = false
+        handsOffOwnAccount: Bool = false,
+        servesOneSession: Bool = false
     ) {
         settings = POP3ServerSettings(config: config)
         self.handsOffOwnAccount = handsOffOwnAccount
+        self.servesOneSession = servesOneSession
         self.authenticator = authenticator ?? CryptPasswordAuthenticator(directory: UserDirectory(config: config), pool: pool)
         self.tls = tls
         self.sasl = sasl
         self.logger = logger
         self.pool = pool
+    }
+
+    /// Runs blocking mailbox work (opening the maildrop, reading message files, UPDATE): on the thread pool in
+    /// pop3d, whose event loop serves many sessions; inline in pop3mail, whose process serves one session, so that
+    /// nothing else waits on its event loop and a hop to a pool thread and back would be pure cost.
+    func blocking<Result: Sendable>(_ work: @escaping @Sendable () throws -> Result) async throws -> Result {
+        if servesOneSession { return try work() }
+        return try await pool.runIfActive(work)
     }
 
     /// Said when serving starts (not in pop3mail, which has neither TLS nor logins).

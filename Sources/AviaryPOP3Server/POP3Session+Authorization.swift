@@ -108,7 +108,7 @@ extension POP3Session {
         let uidlFormat = settings.uidlFormat ?? .fileName
         let result: Result<(Maildrop, MaildropLock?), MaildropError>
         do {
-            result = try await server.pool.runIfActive { () -> Result<(Maildrop, MaildropLock?), MaildropError> in
+            result = try await server.blocking { () -> Result<(Maildrop, MaildropLock?), MaildropError> in
                 do throws(MaildropError) {
                     return .success(try Maildrop.open(location, mboxSizeLimit: sizeLimit, uidlFormat: uidlFormat))
                 } catch {

@@ -71,104 +71,131 @@ extension POP3Session {
         }
     }
 
-    /// Sends a message (RETR) or its start (TOP): the `+OK`, the text, the final ".". Returns the octets of
-    /// message text sent, or nil when the message cannot be read any more (nothing was sent then).
+    /// Sends a message (RETR) or its start (TOP): the `+OK`, the text, the final ".". A message of up to a chunk
+    /// goes out in one write (status line, text and "." together); a longer one in a write per chunk. Returns the
+    /// octets of message text sent, or nil when the message cannot be read any more (nothing was sent then).
     private func send(_ message: MaildropMessage, bodyLines: Int?, outbound: Output) async throws -> Int? {
         var encoder = POP3MessageEncoder(bodyLines: bodyLines)
+        var buffer = ByteBuffer()
+        let status: POP3Response = bodyLines == nil ? .messageFollows(octets: message.size) : .topFollows
         switch message.location {
         case .mbox(let entry):
             guard case .mbox(_, let snapshot) = transaction?.maildrop.store else { return nil }
-            try await outbound.write(.response(bodyLines == nil ? .messageFollows(octets: message.size) : .topFollows))
+            status.write(to: &buffer)
             let content = Mbox.unquote(snapshot[entry.content])
             var offset = 0
             repeat {
+                if buffer.readableBytes >= Self.chunkSize {
+                    try await outbound.write(.messageData(buffer))
+                    buffer = ByteBuffer()
+                }
                 let end = min(content.count, offset + Self.chunkSize)
-                try await writeEncoded(content[offset..<end], &encoder, outbound)
+                encode(content[offset..<end], &encoder, into: &buffer)
                 offset = end
             } while offset < content.count && !encoder.isComplete
         case .maildir(let file):
             guard case .maildir(let maildir) = transaction?.maildrop.store else { return nil }
-            guard let reader = try await MessageFileReader.open(file, in: maildir, pool: server.pool) else {
+            guard var reader = try await MessageFileReader.open(file, in: maildir, server: server) else {
                 return nil
             }
             defer { reader.close() }
-            try await outbound.write(.response(bodyLines == nil ? .messageFollows(octets: message.size) : .topFollows))
-            while !encoder.isComplete, let chunk = try await reader.next(pool: server.pool) {
-                try await writeEncoded(chunk[...], &encoder, outbound)
+            status.write(to: &buffer)
+            encode(reader.firstChunk[...], &encoder, into: &buffer)
+            while !encoder.isComplete, let chunk = try await reader.next(server: server) {
+                try await outbound.write(.messageData(buffer))
+                buffer = ByteBuffer()
+                encode(chunk[...], &encoder, into: &buffer)
             }
         }
-        var end = ByteBuffer()
-        encoder.finish(into: &end)
-        try await outbound.write(.messageData(end))
+        encoder.finish(into: &buffer)
+        try await outbound.write(.messageData(buffer))
         return encoder.messageOctets
     }
 
     static let chunkSize = 65536
 
-    private func writeEncoded(
-        _ chunk: ArraySlice<UInt8>,
-        _ encoder: inout POP3MessageEncoder,
-        _ outbound: Output
-    ) async throws {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(chunk.count + chunk.count / 16 + 16)
+    private func encode(_ chunk: ArraySlice<UInt8>, _ encoder: inout POP3MessageEncoder, into buffer: inout ByteBuffer) {
+        buffer.reserveCapacity(buffer.readableBytes + chunk.count + chunk.count / 16 + 16)
         encoder.encode(chunk, into: &buffer)
-        if buffer.readableBytes > 0 { try await outbound.write(.messageData(buffer)) }
     }
 }
 
-/// A Maildir message file open for RETR, read in chunks on the thread pool. Holds only the descriptor number
-/// so that it can cross into pool jobs; `close` must be called (the session does it in a `defer`).
+/// A Maildir message file open for RETR, read in chunks by the server's blocking work (`POP3Server.blocking`):
+/// the opening reads the first chunk too, and a message no longer than that is closed at once, so a small
+/// message costs one step. Holds only the descriptor number so that it can cross into pool jobs; `close` must
+/// be called (the session does it in a `defer`).
 struct MessageFileReader: Sendable {
-    let descriptor: Int32
-    private let position: Position
-
-    /// The read offset, advanced by `next`; a class so that the reader itself stays a `let` in the session.
-    private final class Position: @unchecked Sendable {
-        // @unchecked Sendable: used by one session task at a time, and each pool job is awaited before the next.
-        var offset: Int64 = 0
-    }
-
-    private init(descriptor: Int32) {
-        self.descriptor = descriptor
-        position = Position()
-    }
+    private(set) var descriptor: Int32
+    /// The file's size when it was opened (Maildir files never change), so the end needs no read of its own.
+    let size: Int64
+    /// What the opening read.
+    let firstChunk: [UInt8]
+    private var offset: Int64
 
     /// Opens the message, finding it again by unique name when another reader renamed it; nil when it is gone.
-    static func open(
-        _ message: MaildirMessage,
-        in maildir: Maildir,
-        pool: NIOThreadPool
-    ) async throws -> MessageFileReader? {
-        let descriptor = try await pool.runIfActive { () -> Int32 in
+    static func open(_ message: MaildirMessage, in maildir: Maildir, server: POP3Server) async throws
+        -> MessageFileReader?
+    {
+        try await server.blocking { () throws -> MessageFileReader? in
             var path = maildir.path(of: message)
             if !SafeFile.exists(path) {
                 guard let moved = try? maildir.messages().first(where: { $0.uniqueName == message.uniqueName }) else {
-                    return -1
+                    return nil
                 }
                 path = maildir.path(of: moved)
             }
-            return Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            let descriptor = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard descriptor >= 0 else { return nil }
+            var info = stat()
+            guard fstat(descriptor, &info) == 0 else {
+                _ = Glibc.close(descriptor)
+                return nil
+            }
+            var reader = MessageFileReader(descriptor: descriptor, size: Int64(info.st_size))
+            do {
+                reader = MessageFileReader(
+                    descriptor: descriptor, size: reader.size, firstChunk: try Self.read(descriptor, at: 0))
+            } catch {
+                _ = Glibc.close(descriptor)
+                throw error
+            }
+            if reader.offset >= reader.size { reader.close() }
+            return reader
         }
-        return descriptor >= 0 ? MessageFileReader(descriptor: descriptor) : nil
+    }
+
+    private init(descriptor: Int32, size: Int64, firstChunk: [UInt8] = []) {
+        self.descriptor = descriptor
+        self.size = size
+        self.firstChunk = firstChunk
+        offset = Int64(firstChunk.count)
     }
 
     /// The next chunk, nil at the end.
-    func next(pool: NIOThreadPool) async throws -> [UInt8]? {
+    mutating func next(server: POP3Server) async throws -> [UInt8]? {
+        guard descriptor >= 0, offset < size else { return nil }
         let descriptor = self.descriptor
-        let offset = position.offset
-        let chunk = try await pool.runIfActive { () throws -> [UInt8] in
-            var bytes = [UInt8](repeating: 0, count: POP3Session.chunkSize)
-            while true {
-                let count = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(offset)) }
-                if count >= 0 { return Array(bytes[..<count]) }
-                if errno != EINTR { throw SystemError.current("read") }
-            }
-        }
+        let offset = self.offset
+        let chunk = try await server.blocking { try Self.read(descriptor, at: offset) }
         if chunk.isEmpty { return nil }
-        position.offset += Int64(chunk.count)
+        self.offset += Int64(chunk.count)
         return chunk
     }
 
-    func close() { _ = Glibc.close(descriptor) }
+    private static func read(_ descriptor: Int32, at offset: Int64) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: POP3Session.chunkSize)
+        while true {
+            let count = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(offset)) }
+            if count >= 0 {
+                bytes.removeLast(bytes.count - count)
+                return bytes
+            }
+            if errno != EINTR { throw SystemError.current("read") }
+        }
+    }
+
+    mutating func close() {
+        if descriptor >= 0 { _ = Glibc.close(descriptor) }
+        descriptor = -1
+    }
 }

@@ -166,7 +166,7 @@ struct POP3Session {
             endReason = "Logged out"
             return true
         }
-        let response = await current.update(pool: server.pool, logger: logger)
+        let response = await current.update(server: server, logger: logger)
         transaction = current
         try await outbound.write(.response(response))
         endReason = response.isPositive ? "Logged out" : "Logged out, update failed"

@@ -45,7 +45,7 @@ struct POP3Transaction {
 
     /// UPDATE (RFC 1939 6): removes the deleted messages and marks the retrieved ones seen, then lets the
     /// mailbox go.
-    mutating func update(pool: NIOThreadPool, logger: Logger) async -> POP3Response {
+    mutating func update(server: POP3Server, logger: Logger) async -> POP3Response {
         defer {
             lock?.release()
             lock = nil
@@ -56,7 +56,7 @@ struct POP3Transaction {
         guard !deleted.isEmpty || !seen.isEmpty else { return .loggingOut }
         let problem: String?
         do {
-            problem = try await pool.runIfActive { () -> String? in
+            problem = try await server.blocking { () -> String? in
                 do {
                     try maildrop.apply(deleting: deleted, markingSeen: seen)
                     return nil
