@@ -154,7 +154,8 @@ struct MessageFileReader: Sendable {
             var reader = MessageFileReader(descriptor: descriptor, size: Int64(info.st_size))
             do {
                 reader = MessageFileReader(
-                    descriptor: descriptor, size: reader.size, firstChunk: try Self.read(descriptor, at: 0))
+                    descriptor: descriptor, size: reader.size,
+                    firstChunk: try Self.read(descriptor, at: 0, expecting: reader.size))
             } catch {
                 _ = Glibc.close(descriptor)
                 throw error
@@ -176,14 +177,16 @@ struct MessageFileReader: Sendable {
         guard descriptor >= 0, offset < size else { return nil }
         let descriptor = self.descriptor
         let offset = self.offset
-        let chunk = try await server.blocking { try Self.read(descriptor, at: offset) }
+        let size = self.size
+        let chunk = try await server.blocking { try Self.read(descriptor, at: offset, expecting: size - offset) }
         if chunk.isEmpty { return nil }
         self.offset += Int64(chunk.count)
         return chunk
     }
 
-    private static func read(_ descriptor: Int32, at offset: Int64) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: POP3Session.chunkSize)
+    /// Up to a chunk from `offset`; `remaining` (what the size says is left) keeps a small message's buffer small.
+    private static func read(_ descriptor: Int32, at offset: Int64, expecting remaining: Int64) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: Int(min(Int64(POP3Session.chunkSize), max(remaining, 1))))
         while true {
             let count = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(offset)) }
             if count >= 0 {
