@@ -97,8 +97,6 @@ public enum Daemon {
         _ context: DaemonContext,
         _ body: @escaping @Sendable (any EventLoopGroup) async throws -> Void
     ) -> Never {
-        let stopSignals = [SIGTERM, SIGINT, SIGHUP]
-        SignalWaiter.blockHandledSignals(stopSignals)
         // One thread per process runs both the event loop and every async task (NIO's singleton group, made
         // Swift's global executor): a session resumes on the thread that serves its connection, with no hop
         // to the cooperative pool and back for each line. Postfix's shape: one single-threaded process per
@@ -110,6 +108,15 @@ public enum Daemon {
         let group: any EventLoopGroup =
             NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
             ? MultiThreadedEventLoopGroup.singleton : MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        runTask(context) { try await body(group) }
+    }
+
+    /// Runs a service's work as one task, without an event loop, until it returns or SIGTERM arrives (which
+    /// cancels it): for a process that serves one session with blocking calls (pop3mail on a passed connection).
+    /// Synchronous for the same reason as `runEventDriven`.
+    public static func runTask(_ context: DaemonContext, _ body: @escaping @Sendable () async throws -> Void) -> Never {
+        let stopSignals = [SIGTERM, SIGINT, SIGHUP]
+        SignalWaiter.blockHandledSignals(stopSignals)
         let logger = context.logger
         let master = MasterLink.masterPID()
         Task.detached {
@@ -126,7 +133,7 @@ public enum Daemon {
         let task = Task.detached {
             var status: Int32 = 0
             do {
-                try await body(group)
+                try await body()
             } catch is CancellationError {
             } catch {
                 logger.critical("\(error)")

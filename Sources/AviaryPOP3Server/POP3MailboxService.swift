@@ -18,6 +18,16 @@ public enum POP3MailboxService {
     public static func run(_ context: DaemonContext) -> Never {
         let accepted = MailboxService.acceptSession(
             context, refusal: POP3Response.mailboxUnavailable.statusLine + "\r\n")
+        if accepted.client != nil {
+            // The client's own connection, served with blocking calls: no event loop, no thread pool at work.
+            let server = POP3Server(
+                config: context.config, logger: context.logger, pool: NIOThreadPool(numberOfThreads: 1),
+                servesOneSession: true)
+            Daemon.runTask(context) {
+                try await server.servePassed(accepted)
+                exit(MasterLink.sessionServedExitStatus)
+            }
+        }
         Daemon.runEventDriven(context) { group in
             // Blocking work runs inline here (one session per process); the pool is for what never does.
             let pool = NIOThreadPool(numberOfThreads: 1)

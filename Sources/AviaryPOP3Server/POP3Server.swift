@@ -148,36 +148,52 @@ public final class POP3Server: ListeningServer {
     }
 
     /// pop3mail: serves the one session pop3d handed over, already running as its user: on the client's own
-    /// connection when pop3d passed it (read only once the status line went to pop3d), else relayed by pop3d over
-    /// the hand-off connection.
+    /// connection when pop3d passed it (blocking calls; not read before the status line went to pop3d), else
+    /// relayed by pop3d over the hand-off connection (a NIO channel, as in pop3d).
     public func serveHandedOff(_ accepted: MailboxService.AcceptedSession, group: any EventLoopGroup) async throws {
-        let timeout = settings.timeoutSeconds
+        if accepted.client != nil { return try await servePassed(accepted) }
         let handoff = accepted.handoff
-        let statusTo = accepted.client.map { _ in AviaryCore.FileDescriptor(adopting: accepted.descriptor) }
+        var session = handedOffSession(handoff)
+        let timeout = settings.timeoutSeconds
         let connection = try await ClientBootstrap(group: group)
             .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.autoRead, value: accepted.client == nil)
-            .withConnectedSocket(NIOBSDSocket.Handle(accepted.client ?? accepted.descriptor)) { channel in
+            .withConnectedSocket(NIOBSDSocket.Handle(accepted.descriptor)) { channel in
                 Self.configure(channel, timeout: timeout, wrapper: nil, pausesAfterSTLS: false)
             }
-        var session = POP3Session(
-            server: self,
-            channel: connection.channel,
-            remoteAddress: handoff.remoteAddress,
-            localAddress: handoff.localAddress,
-            id: handoff.session.isEmpty ? nil : handoff.session
-        )
         do {
             try await connection.executeThenClose { inbound, outbound in
                 try await session.resume(
-                    .system(accepted.account), method: handoff.method, statusTo: statusTo, inbound: inbound,
-                    outbound: outbound)
+                    .system(accepted.account), method: handoff.method, lines: .channel(inbound.makeAsyncIterator()),
+                    outbound: .channel(outbound))
             }
         } catch {
             session.end(reason: "\(error)")
             return
         }
         session.end(reason: nil)
+    }
+
+    /// pop3mail: serves a session whose client connection pop3d passed, with blocking calls (`BlockingPOP3Socket`).
+    public func servePassed(_ accepted: MailboxService.AcceptedSession) async throws {
+        guard let client = accepted.client else { return }
+        var session = handedOffSession(accepted.handoff)
+        let socket = BlockingPOP3Socket(adopting: client, timeout: settings.timeoutSeconds)
+        do {
+            try await session.resume(
+                .system(accepted.account), method: accepted.handoff.method,
+                statusTo: AviaryCore.FileDescriptor(adopting: accepted.descriptor), lines: .socket(socket),
+                outbound: .socket(socket))
+        } catch {
+            session.end(reason: "\(error)")
+            return
+        }
+        session.end(reason: nil)
+    }
+
+    private func handedOffSession(_ handoff: MailboxHandoff) -> POP3Session {
+        POP3Session(
+            server: self, channel: nil, remoteAddress: handoff.remoteAddress, localAddress: handoff.localAddress,
+            id: handoff.session.isEmpty ? nil : handoff.session)
     }
 
     private func handle(_ connection: NIOAsyncChannel<POP3Line, POP3Output>) async {
@@ -189,7 +205,7 @@ public final class POP3Server: ListeningServer {
         session.isTrusted = settings.trustedNetworks.trusts(remote: remote, local: local)
         do {
             try await connection.executeThenClose { inbound, outbound in
-                try await session.run(inbound: inbound, outbound: outbound)
+                try await session.run(inbound: inbound, outbound: .channel(outbound))
             }
         } catch {
             session.end(reason: "\(error)")

@@ -142,7 +142,7 @@ extension POP3Session {
             try await write(.tlsNotAvailable, outbound)
             return
         }
-        guard !isSecure else {
+        guard !isSecure, let channel else {
             try await write(.tlsAlreadyActive, outbound)
             return
         }

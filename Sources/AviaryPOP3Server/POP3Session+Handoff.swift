@@ -39,6 +39,7 @@ extension POP3Session {
             remoteAddress: remoteAddress,
             localAddress: localAddress
         )
+        guard let channel else { return false }  // pop3mail never hands off
         let client = isSecure ? nil : await ConnectionTransfer.prepare(channel, consumed: consumed)
         let sent = await handoff.send(to: socket, timeout: settings.timeoutSeconds, passing: client, on: server.pool)
         if let client {
@@ -66,14 +67,14 @@ extension POP3Session {
             return false
         case .success(let (descriptor, reply)):
             isHandedOff = true
-            try await relay(descriptor: descriptor, statusLine: reply, lines: &lines)
+            try await relay(descriptor: descriptor, statusLine: reply, client: channel, lines: &lines)
             return true
         }
     }
 
     /// Moves bytes both ways until pop3mail closes or the client goes away.
-    private func relay(descriptor: Int32, statusLine: String, lines: inout Lines) async throws {
-        let mailbox = try await ClientBootstrap(group: channel.eventLoop)
+    private func relay(descriptor: Int32, statusLine: String, client: any Channel, lines: inout Lines) async throws {
+        let mailbox = try await ClientBootstrap(group: client.eventLoop)
             .withConnectedSocket(NIOBSDSocket.Handle(descriptor)) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
@@ -82,7 +83,6 @@ extension POP3Session {
                     )
                 }
             }
-        let client = channel
         // The first relayed write also tells the line decoder to stop pausing after STLS.
         try await client.writeAndFlush(POP3Output.relayed(ByteBuffer(string: statusLine + "\r\n")))
         try await mailbox.executeThenClose { fromMailbox, toMailbox in

@@ -8,14 +8,15 @@ import NIOCore
 /// QUIT, then UPDATE, where deletions and seen flags are applied. A session that ends any other way (timeout,
 /// dropped connection) changes nothing.
 struct POP3Session {
-    typealias Lines = NIOAsyncChannelInboundStream<POP3Line>.AsyncIterator
-    typealias Output = NIOAsyncChannelOutboundWriter<POP3Output>
+    typealias Lines = POP3LineSource
+    typealias Output = POP3Writer
 
     /// Dovecot's CLIENT_MAX_BAD_COMMANDS: a client that keeps sending nonsense is cut off.
     static let badCommandLimit = 20
 
     let server: POP3Server
-    let channel: any Channel
+    /// The client's channel; nil in a pop3mail that serves the client's socket directly (`BlockingPOP3Socket`).
+    let channel: (any Channel)?
     let remoteAddress: String
     let localAddress: String
     /// Dovecot-style session id, in every log line of the session.
@@ -41,7 +42,7 @@ struct POP3Session {
     var isResumed = false
 
     /// - Parameter id: the session id; pop3mail takes pop3d's, so that both processes' lines share it.
-    init(server: POP3Server, channel: any Channel, remoteAddress: String, localAddress: String, id: String? = nil) {
+    init(server: POP3Server, channel: (any Channel)?, remoteAddress: String, localAddress: String, id: String? = nil) {
         self.server = server
         self.channel = channel
         self.remoteAddress = remoteAddress
@@ -55,19 +56,19 @@ struct POP3Session {
     mutating func run(inbound: NIOAsyncChannelInboundStream<POP3Line>, outbound: Output) async throws {
         defer { transaction?.lock?.release() }
         try await outbound.write(.response(.greeting(settings.banner)))
-        var lines = inbound.makeAsyncIterator()
+        var lines = Lines.channel(inbound.makeAsyncIterator())
         try await serveCommands(&lines, outbound: outbound)
     }
 
     /// pop3mail: the session after pop3d's login, from opening the maildrop on. The status line is what pop3d
     /// waits for; after `+OK` the commands are TRANSACTION ones, served by the same code as in pop3d.
-    /// - Parameter statusTo: the hand-off connection, when pop3d passed the client's connection (`channel`, not
-    ///   read until now): the status line goes there, and only a positive one to the client.
+    /// - Parameter statusTo: the hand-off connection, when pop3d passed the client's connection (`lines` and
+    ///   `outbound`, not read until now): the status line goes there, and only a positive one to the client.
     mutating func resume(
         _ identity: MailUser,
         method: String,
         statusTo handoff: AviaryCore.FileDescriptor? = nil,
-        inbound: NIOAsyncChannelInboundStream<POP3Line>,
+        lines: Lines,
         outbound: Output
     ) async throws {
         defer { transaction?.lock?.release() }
@@ -83,14 +84,13 @@ struct POP3Session {
             try? handoff.writeAll(Array((response.statusLine + "\r\n").utf8))
             handoff.close()
             guard response.isPositive else { return }
-            try await channel.setOption(.autoRead, value: true).get()
         }
         try await write(response, outbound)
         guard transaction != nil else {
             endReason = "mailbox unavailable"
             return
         }
-        var lines = inbound.makeAsyncIterator()
+        var lines = lines
         try await serveCommands(&lines, outbound: outbound)
     }
 

@@ -164,6 +164,23 @@ struct MailboxServiceTests {
         }
     }
 
+    @Test("A passed connection keeps the idle timeout: a silent client is told -ERR Disconnected for inactivity")
+    func passedSessionTimesOut() async throws {
+        try await POP3ServerHarness.run(extra: "pop3d_timeout = 2s", mailboxService: true) { harness in
+            try harness.deliverToSystemMbox(crlf("Subject: one\n\nbody\n"))
+            let user = harness.systemAccount.name
+            let (login, farewell, closed) = try await harness.transcript { client in
+                let login = try client.login(user, "system-secret")
+                return (login, try client.readLine(), client.peerState())
+            }
+            #expect(login == "+OK Logged in.")
+            #expect(farewell == "-ERR Disconnected for inactivity.")
+            #expect(closed == .closed)
+            let lines = try await POP3ServerLogTests.waitForLogout(harness)
+            #expect(lines.contains { $0.hasSuffix("handed to pop3mail (connection passed)") }, "\(lines)")
+        }
+    }
+
     @Test("A client that sends commands behind its login before the answer is relayed: nothing it sent is lost")
     func pipelinedLoginIsRelayed() async throws {
         try await POP3ServerHarness.run(mailboxService: true) { harness in

@@ -124,8 +124,9 @@ extension Integration {
             return crlf(bytes)
         }
 
-        /// Holds a poplib session open after RETR 1 (DELE 1 and QUIT follow once `release` is called).
-        static func heldSession(_ user: String, _ instance: TestInstance) throws -> (ChildProcess, String) {
+        /// Holds a poplib session open after RETR 1 (DELE 1 and QUIT follow once `release` is called); `plain`:
+        /// without STLS, from the server's own address.
+        static func heldSession(_ user: String, _ instance: TestInstance, plain: Bool = false) throws -> (ChildProcess, String) {
             let out = instance.directory + "/retr-\(user)"
             let port = try #require(instance.port(of: "127.0.0.5:0"))
             let client = try instance.launch(
@@ -134,18 +135,18 @@ extension Integration {
                     clientsDirectory + "/pop3_clients.py", "session", "127.0.0.5", String(port), user,
                     TestInstance.password,
                     out,
-                ],
+                ] + (plain ? ["plain"] : []),
                 name: "session-\(user)"
             )
             return (client, out)
         }
 
         @Test(
-            "As root: local delivers to avpoptest@localhost (mbox in /var/mail, then ~/Maildir/); poplib over STLS RETRs byte-exact; pop3mail runs as the user, pop3d as mail_owner",
+            "As root: local delivers to avpoptest@localhost (mbox in /var/mail, then ~/Maildir/); poplib RETRs byte-exact over STLS (pop3d relays) and in plaintext from the host itself (pop3d passes the connection: pop3mail alone holds it); pop3mail runs as the user, pop3d as mail_owner",
             .enabled(if: getuid() == 0, "needs root: master runs as root and the system user avpoptest is created"),
-            arguments: ["", "Maildir/"]
+            arguments: [("", false), ("Maildir/", false), ("Maildir/", true)]
         )
-        func rootInstall(homeMailbox: String) async throws {
+        func rootInstall(homeMailbox: String, plain: Bool) async throws {
             try await withInstance(try systemUserInstance(user: systemUser, homeMailbox: homeMailbox, spool: nil)) {
                 instance in
                 let account = try await Self.ensureAccount(instance)
@@ -173,7 +174,7 @@ extension Integration {
                     instance
                 )
 
-                let (client, out) = try Self.heldSession(systemUser, instance)
+                let (client, out) = try Self.heldSession(systemUser, instance, plain: plain)
                 try await require(
                     instance,
                     "the session to reach RETR 1 (\(instance.launchedOutput("session-\(systemUser)")))"
@@ -215,6 +216,14 @@ extension Integration {
                     )
                     check(!processIDs(process.pid, "Groups:").contains(0), "\(process) groups", instance)
                 }
+                // Who holds the client's connection: pop3d while it relays (TLS), pop3mail alone once passed.
+                let port = try #require(instance.port(of: "127.0.0.5:0"))
+                let holders = try await instance.run("ss", ["-tnpH", "state", "established", "sport", "= :\(port)"])
+                let holder = plain ? "\"pop3mail\"" : "\"pop3d\""
+                let other = plain ? "\"pop3d\"" : "\"pop3mail\""
+                check(
+                    holders.standardOutput.contains(holder) && !holders.standardOutput.contains(other),
+                    "ss: \(holders.standardOutput)", instance)
 
                 try instance.writeFile(out + ".go", bytes: [])
                 let status = await client.wait(timeout: .seconds(60))

@@ -7,9 +7,11 @@ Usage:
   pop3_clients.py getmail HOST PORT USER PASS DIR [RETRIEVER]
                                                     getmail6 over pop3s (or RETRIEVER, e.g.
                                                     SimpleIMAPSSLRetriever) into the Maildir DIR (keeps mail)
-  pop3_clients.py session HOST PORT USER PASS OUT   poplib over STLS: login, STAT, RETR 1 (raw bytes with CR LF
-                                                    to OUT), then creates OUT.held and waits (60 s at most)
-                                                    for OUT.go before DELE 1 and QUIT
+  pop3_clients.py session HOST PORT USER PASS OUT [plain]
+                                                    poplib over STLS (plain: without TLS, from HOST itself):
+                                                    login, STAT, RETR 1 (raw bytes with CR LF to OUT), then
+                                                    creates OUT.held and waits (60 s at most) for OUT.go
+                                                    before DELE 1 and QUIT
 """
 import json
 import os
@@ -100,11 +102,21 @@ def with_getmail(host, port, user, password, directory, retriever="SimplePOP3SSL
     print(json.dumps({"status": status, "stdout": output[-1000:], "stderr": errors[-2000:], "files": len(names)}))
 
 
-def held_session(host, port, user, password, out):
+class POP3FromHost(poplib.POP3):
+    """poplib connecting from the server's own address (a loopback client whose remote is its local address)."""
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout, source_address=(self.host, 0))
+
+
+def held_session(host, port, user, password, out, plain=False):
     import time
     result = {}
-    client = poplib.POP3(host, port, timeout=30)
-    client.stls(context=context())
+    if plain:
+        client = POP3FromHost(host, port, timeout=30)
+    else:
+        client = poplib.POP3(host, port, timeout=30)
+        client.stls(context=context())
     client.user(user)
     result["login"] = client.pass_(password).decode("latin-1")
     result["stat"] = list(client.stat())
@@ -127,6 +139,6 @@ if __name__ == "__main__":
     if kind == "poplib":
         with_poplib(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
     elif kind == "session":
-        held_session(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6])
+        held_session(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7:8] == ["plain"])
     else:
         with_getmail(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], *sys.argv[7:8])
