@@ -8,7 +8,8 @@
 //
 //     user=bob method=PLAIN session=Zm9vYmFyYmF6cXV4 rip=192.0.2.7 lip=192.0.2.1\n
 //
-// `user` (required) is the account name; the others are for the mailbox process's log lines only. The mailbox
+// `user` (required) is the account name; the others are for the mailbox process's log lines only, except
+// `tag` (imapd, when the connection passes): the tag of the LOGIN or AUTHENTICATE that imapmail answers. The mailbox
 // process, still root, reads exactly that line (byte by byte, at most `maximumLength` bytes, never a byte of
 // the client's), drops to the user for good (`MailboxService.becomeUser`), opens the mailbox and answers with
 // one status line in its protocol (pop3mail: `+OK Logged in.` or `-ERR ...`; imapmail: `OK` or `NO [CODE]
@@ -41,23 +42,29 @@ public struct MailboxHandoff: Sendable, Equatable {
     public var session: String
     public var remoteAddress: String
     public var localAddress: String
+    /// The IMAP tag the mailbox process answers when the connection passes to it; empty otherwise.
+    public var tag: String
 
     /// The longest line either side accepts, line feed included.
     public static let maximumLength = 512
 
-    public init(user: String, method: String, session: String, remoteAddress: String, localAddress: String) {
+    public init(
+        user: String, method: String, session: String, remoteAddress: String, localAddress: String, tag: String = ""
+    ) {
         self.user = user
         self.method = method
         self.session = session
         self.remoteAddress = remoteAddress
         self.localAddress = localAddress
+        self.tag = tag
     }
 
     /// The line, with its line feed. Fields are sanitized (spaces and control characters become `_`).
     public var line: String {
-        let fields = [
+        var fields = [
             ("user", user), ("method", method), ("session", session), ("rip", remoteAddress), ("lip", localAddress),
         ]
+        if !tag.isEmpty { fields.append(("tag", tag)) }
         return fields.map { "\($0.0)=\(Self.sanitized($0.1))" }.joined(separator: " ") + "\n"
     }
 
@@ -78,7 +85,8 @@ public struct MailboxHandoff: Sendable, Equatable {
             method: values["method"] ?? "",
             session: values["session"] ?? "",
             remoteAddress: values["rip"] ?? "unknown",
-            localAddress: values["lip"] ?? "unknown"
+            localAddress: values["lip"] ?? "unknown",
+            tag: values["tag"] ?? ""
         )
     }
 }

@@ -25,11 +25,20 @@ import NIOCore
 /// What the frame decoder hands the session.
 public enum IMAPFrame: Sendable, Equatable {
     /// A complete command: its bytes with every literal inline exactly as sent (`a LOGIN {5}\r\nalice pw`),
-    /// without the final CRLF.
-    case command([UInt8])
+    /// without the final CRLF. `streamEnd`: how many bytes the decoder had taken from the connection up to the
+    /// command's end (bookkeeping for `ConnectionTransfer`, not part of the command: equality ignores it).
+    case command([UInt8], streamEnd: Int = 0)
     /// A command the decoder refused and skipped whole; `tag` when the line started with one. The session
     /// answers it (`tag BAD ...` or `* BAD ...`, or `tag NO [TOOBIG] ...` for a literal over the limit).
     case refused(tag: String?, IMAPFrameError)
+
+    public static func == (left: IMAPFrame, right: IMAPFrame) -> Bool {
+        switch (left, right) {
+        case (.command(let a, _), .command(let b, _)): a == b
+        case (.refused(let tagA, let errorA), .refused(let tagB, let errorB)): tagA == tagB && errorA == errorB
+        default: false
+        }
+    }
 }
 
 /// Why the frame decoder refused a command.
@@ -61,6 +70,8 @@ public struct IMAPFrameDecoder: WriteObservingByteToMessageDecoder {
     /// Whether a synchronizing literal gets `+ Ready for literal data`; false in imapmail, behind imapd,
     /// whose own decoder already asked the client for it.
     public let sendsContinuations: Bool
+    /// Bytes taken from the connection so far (`IMAPFrame.command`'s `streamEnd`).
+    private var consumed = 0
 
     private enum Mode {
         /// Reading a line of the current command (or the first line of the next one).
@@ -117,11 +128,14 @@ public struct IMAPFrameDecoder: WriteObservingByteToMessageDecoder {
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        let before = buffer.readableBytes
         let frame = nextFrame(from: &buffer) { [isAtEnd, sendsContinuations] in
             guard !isAtEnd, sendsContinuations else { return }
             context.writeAndFlush(NIOAny(IMAPOutput.data(Self.continuationRequest)), promise: nil)
         }
-        guard let frame else { return .needMoreData }
+        consumed += before - buffer.readableBytes
+        guard var frame else { return .needMoreData }
+        if case .command(let bytes, _) = frame { frame = .command(bytes, streamEnd: consumed) }
         context.fireChannelRead(Self.wrapInboundOut(frame))
         return .continue
     }

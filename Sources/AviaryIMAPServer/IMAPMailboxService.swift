@@ -15,8 +15,7 @@ public enum IMAPMailboxService {
             let pool = NIOThreadPool(numberOfThreads: 2)
             pool.start()
             let server = IMAPServer(config: context.config, logger: context.logger, pool: pool)
-            try await server.serveHandedOff(
-                descriptor: accepted.descriptor, handoff: accepted.handoff, account: accepted.account, group: group)
+            try await server.serveHandedOff(accepted, group: group)
             // Served: retire with the status that tells master this short life was no crash.
             exit(MasterLink.sessionServedExitStatus)
         }

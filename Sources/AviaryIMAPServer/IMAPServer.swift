@@ -106,28 +106,32 @@ public final class IMAPServer: ListeningServer {
         return socket
     }
 
-    /// imapmail: serves the one session imapd handed over on `descriptor`, already running as its user.
-    public func serveHandedOff(
-        descriptor: Int32,
-        handoff: MailboxHandoff,
-        account: SystemAccount,
-        group: any EventLoopGroup
-    ) async throws {
+    /// imapmail: serves the one session imapd handed over, already running as its user: on the client's own
+    /// connection when imapd passed it (not read before the status line went to imapd; this session answers the
+    /// login and asks for literals itself), else relayed by imapd over the hand-off connection (imapd's decoder
+    /// asked the client for the literals).
+    public func serveHandedOff(_ accepted: MailboxService.AcceptedSession, group: any EventLoopGroup) async throws {
+        let handoff = accepted.handoff
         let timeout = settings.timeoutSeconds
         let literalLimit = settings.appendLimit
+        let isPassed = accepted.client != nil
         let connection = try await ClientBootstrap(group: group)
             .channelOption(.allowRemoteHalfClosure, value: true)
-            .withConnectedSocket(NIOBSDSocket.Handle(descriptor)) { channel in
+            .channelOption(.autoRead, value: !isPassed)
+            .withConnectedSocket(NIOBSDSocket.Handle(accepted.client ?? accepted.descriptor)) { channel in
                 Self.configure(
                     channel, wrapper: nil,
-                    decoder: IMAPFrameDecoder(literalLimit: literalLimit, sendsContinuations: false), timeout: timeout)
+                    decoder: IMAPFrameDecoder(literalLimit: literalLimit, sendsContinuations: isPassed), timeout: timeout)
             }
+        let passed = accepted.client.map { _ in (AviaryCore.FileDescriptor(adopting: accepted.descriptor), handoff.tag) }
         var session = IMAPSession(
             server: self, channel: connection.channel, remoteAddress: handoff.remoteAddress,
             localAddress: handoff.localAddress, id: handoff.session.isEmpty ? nil : handoff.session)
         do {
             try await connection.executeThenClose { inbound, outbound in
-                try await session.resume(.system(account), method: handoff.method, inbound: inbound, outbound: outbound)
+                try await session.resume(
+                    .system(accepted.account), method: handoff.method, passed: passed, inbound: inbound,
+                    outbound: outbound)
             }
         } catch {
             session.end(reason: "\(error)")
@@ -158,6 +162,7 @@ public final class IMAPServer: ListeningServer {
             let sync = channel.pipeline.syncOperations
             if let wrapper { try sync.addHandler(try wrapper.makeServerHandler(eventLoop: channel.eventLoop)) }
             try sync.addHandler(MessageToByteHandler(IMAPOutputEncoder()))
+            try sync.addHandler(InboundByteCounter())
             try sync.addHandler(ByteToMessageHandler(decoder), name: Self.decoderName)
             // All traffic counts: a client downloading a large message sends nothing for a long time.
             try sync.addHandler(IdleStateHandler(allTimeout: .seconds(Int64(timeout))))

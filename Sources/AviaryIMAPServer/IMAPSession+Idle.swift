@@ -74,7 +74,7 @@ extension IMAPSession {
         if expunged { messageCache = nil }
         try await untagged(unsent, outbound)
         guard let frame else { return }
-        if case .command(let bytes) = frame, String(decoding: bytes, as: UTF8.self).uppercased() == "DONE" {
+        if case .command(let bytes, _) = frame, String(decoding: bytes, as: UTF8.self).uppercased() == "DONE" {
             try await ok(tag, "Idle completed.", outbound)
         } else {
             try await bad(tag, "Expected DONE.", outbound)

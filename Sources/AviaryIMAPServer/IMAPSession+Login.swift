@@ -1,4 +1,5 @@
 import AviaryCore
+import AviaryDaemon
 import AviaryIMAP
 import AviaryMailbox
 import AviarySASL
@@ -67,10 +68,11 @@ extension IMAPSession {
             case .challenge(let challenge):
                 try await send("+ " + SASLBase64.encode(challenge), outbound)
                 guard let frame = try await frames.next() else { return true }
-                guard case .command(let bytes) = frame else {
+                guard case .command(let bytes, let end) = frame else {
                     try await bad(tag, "Authentication response too long.", outbound)
                     return false
                 }
+                consumed = end
                 let text = String(decoding: bytes, as: UTF8.self)
                 if text == "*" {
                     try await bad(tag, "Authentication aborted by client.", outbound)
@@ -187,11 +189,12 @@ extension IMAPSession {
             let decoder = try sync.handler(type: ByteToMessageHandler<IMAPFrameDecoder>.self)
             sync.removeHandler(decoder, promise: nil)
             try sync.addHandler(try provider.makeServerHandler(eventLoop: eventLoop), position: .first)
-            let encoder = try sync.handler(type: MessageToByteHandler<IMAPOutputEncoder>.self)
+            // The fresh decoder goes where the old one was, behind the byte counter.
+            let counter = try sync.handler(type: InboundByteCounter.self)
             try sync.addHandler(
                 ByteToMessageHandler(IMAPFrameDecoder(literalLimit: IMAPServerSettings.preLoginLiteralLimit)),
                 name: IMAPServer.decoderName,
-                position: .after(encoder))
+                position: .after(counter))
         }
         isSecure = true
     }

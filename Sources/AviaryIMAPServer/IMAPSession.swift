@@ -58,6 +58,8 @@ struct IMAPSession {
 
     /// True once a login was handed to imapmail: this process only relays, and imapmail logs the session.
     var isHandedOff = false
+    /// The `streamEnd` of the last command the session read (see `ConnectionTransfer`).
+    var consumed = 0
 
     /// - Parameter id: the session id; imapmail takes imapd's, so that both processes' lines share it.
     init(server: IMAPServer, channel: any Channel, remoteAddress: String, localAddress: String, id: String? = nil) {
@@ -93,7 +95,8 @@ struct IMAPSession {
             switch frame {
             case .refused(let tag, let error):
                 try await refuseFrame(tag: tag, error, outbound)
-            case .command(let bytes):
+            case .command(let bytes, let end):
+                consumed = end
                 let nesting = user == nil ? Self.preLoginNestingLimit : Self.nestingLimit
                 switch IMAPCommandParser.parse(bytes, nestingLimit: nesting, utf8MailboxNames: enabled.contains("UTF8=ACCEPT")) {
                 case .failure(let error):
@@ -256,7 +259,7 @@ struct IMAPSession {
     func end(reason: String?) {
         let why = reason ?? endReason ?? "connection closed"
         if isHandedOff {
-            logger.debug("relay to imapmail ended: session=<\(id)> (\(why))")
+            logger.debug("session=<\(id)> handed to imapmail (\(why))")
             return
         }
         if let user {

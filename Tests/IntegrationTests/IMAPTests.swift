@@ -164,9 +164,10 @@ extension Integration {
         }
 
         @Test(
-            "As root: a system user's IMAP login is handed to imapmail, which reads ~/Maildir/ as the user; imapd stays mail_owner",
-            .enabled(if: getuid() == 0, "needs root: master runs as root and the system user avpoptest is created"))
-        func systemUser() async throws {
+            "As root: a system user's IMAP login is handed to imapmail, which reads ~/Maildir/ as the user; imapd stays mail_owner. Over STARTTLS imapd relays; in plaintext from the host itself the connection passes to imapmail, which alone holds it",
+            .enabled(if: getuid() == 0, "needs root: master runs as root and the system user avpoptest is created"),
+            arguments: [false, true])
+        func systemUser(plain: Bool) async throws {
             let user = "avpoptest"
             let instance = try TestInstance(
                 mainCf: [
@@ -192,11 +193,34 @@ extension Integration {
                 try await Integration.POP3SystemUsers.deliver(to: user, instance)
                 let port = try #require(instance.port(of: "127.0.0.6:0"))
 
-                let session = try await instance.run(
-                    "python3", [clientsDirectory + "/imap_clients.py", "starttls", "127.0.0.6", String(port), user, TestInstance.password])
-                check(session.standardOutput.contains("first line"), "\(session)", instance)
-                check(session.standardOutput.contains("\"uids\": [1]"), "\(session)", instance)
-                check(session.standardOutput.contains("\"append\": \"OK [APPENDUID "), "APPEND through the relay: \(session)", instance)
+                let output: String
+                if plain {
+                    let out = instance.directory + "/imap-held"
+                    let client = try instance.launch(
+                        "python3",
+                        [clientsDirectory + "/imap_clients.py", "held", "127.0.0.6", String(port), user, TestInstance.password, out],
+                        name: "imap-held")
+                    try await require(instance, "the IMAP session to be held (\(instance.launchedOutput("imap-held")))") {
+                        FileManager.default.fileExists(atPath: out + ".held") || !client.isRunning
+                    }
+                    // The connection passed: imapmail holds the client's socket, imapd does not.
+                    let holders = try await instance.run("ss", ["-tnpH", "state", "established", "sport", "= :\(port)"])
+                    check(
+                        holders.standardOutput.contains("\"imapmail\"") && !holders.standardOutput.contains("\"imapd\""),
+                        "ss: \(holders.standardOutput)", instance)
+                    try instance.writeFile(out + ".go", bytes: [])
+                    let status = await client.wait(timeout: .seconds(60))
+                    output = instance.launchedOutput("imap-held")
+                    check(status == .exited(0), "imaplib: \(output)", instance)
+                    check(output.contains("\"login\": \"OK\"") && output.contains("\"logout\": \"BYE\""), output, instance)
+                } else {
+                    output = try await instance.run(
+                        "python3", [clientsDirectory + "/imap_clients.py", "starttls", "127.0.0.6", String(port), user, TestInstance.password]
+                    ).standardOutput
+                }
+                check(output.contains("first line"), output, instance)
+                check(output.contains("\"uids\": [1]"), output, instance)
+                check(output.contains("\"append\": \"OK [APPENDUID "), "APPEND: \(output)", instance)
                 try await instance.awaitLogLine(containing: "aviary/imapmail[", "login: user=<\(user)>")
 
                 // imapmail wrote the UID list and the new folders as the user; imapd could not have (its uid is

@@ -11,10 +11,14 @@ Usage:
                                                           lists every line the server sent after the TLS handshake
   imap_clients.py idle HOST PORT USER PASSWORD SMTP_PORT IDLE, then send a message through smtpd on SMTP_PORT
                                                           and wait (at most 20 s) for the EXISTS that reports it
+  imap_clients.py held HOST PORT USER PASSWORD OUT       imaplib in plaintext from HOST itself: LOGIN, SELECT,
+                                                          every body, APPEND (synchronizing literal); then creates
+                                                          OUT.held and waits (60 s at most) for OUT.go to LOGOUT
 Prints one JSON object.
 """
 import imaplib
 import json
+import os
 import smtplib
 import socket
 import ssl
@@ -57,6 +61,34 @@ def starttls(host, port, user, password):
     typ, data = m.append("INBOX", "(\\Seen)", None, b"Subject: appended\r\n\r\nby imaplib\r\n")
     out["append"] = "%s %s" % (typ, data[0].decode())
     m.logout()
+    return out
+
+
+class IMAP4FromHost(imaplib.IMAP4):
+    """imaplib connecting from the server's own address (a loopback client whose remote is its local address)."""
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout, source_address=(self.host, 0))
+
+
+def held(host, port, user, password, out_path):
+    out = {}
+    m = IMAP4FromHost(host, port, timeout=30)
+    out["login"] = m.login(user, password)[0]
+    out["capability"] = list(m.capabilities)
+    out["select"] = int(m.select("INBOX")[1][0])
+    typ, data = m.uid("SEARCH", None, "ALL")
+    out["uids"] = [int(u) for u in data[0].split()]
+    typ, data = m.fetch("1:*", "(BODY.PEEK[])")
+    out["bodies"] = [d[1].decode("utf-8", "replace") for d in data if isinstance(d, tuple)]
+    typ, data = m.append("INBOX", "(\\Seen)", None, b"Subject: appended\r\n\r\nby imaplib\r\n")
+    out["append"] = "%s %s" % (typ, data[0].decode())
+    open(out_path + ".held", "w").close()
+    for _ in range(600):
+        if os.path.exists(out_path + ".go"):
+            break
+        time.sleep(0.1)
+    out["logout"] = m.logout()[0]
     return out
 
 
@@ -170,6 +202,8 @@ def main():
         result = injection(host, port, user, password)
     elif mode == "idle":
         result = idle(host, port, user, password, int(sys.argv[6]))
+    elif mode == "held":
+        result = held(host, port, user, password, sys.argv[6])
     else:
         raise SystemExit("unknown mode " + mode)
     print(json.dumps(result))

@@ -1,6 +1,8 @@
 // imapd's half of a system user's session after login (the hand-off line is in AviaryDaemon's
-// MailboxHandoff.swift): imapd keeps the client connection, its TLS, its decoder and its idle timeout, and moves
-// bytes. Client to imapmail: each command as the decoder framed it, literals inline, with CR LF again; imapd's
+// MailboxHandoff.swift). A plaintext session's connection passes to imapmail with the hand-off line, with the
+// login's tag (`ConnectionTransfer`), and imapmail answers the login itself; imapd is done with it once imapmail
+// says `OK`. Otherwise (TLS, or a client that sent more behind its login) imapd keeps the client connection, its
+// TLS, its decoder and its idle timeout, and moves bytes. Client to imapmail: each command as the decoder framed it, literals inline, with CR LF again; imapd's
 // decoder has already sent the client the `+` continuation requests, so imapmail's decoder sends none. A command
 // imapd's decoder refused (too long, a literal over the limit) is answered by imapd. imapmail to client: every
 // chunk as it came, written before the next one is read, so a slow client slows imapmail down instead of
@@ -9,6 +11,7 @@
 // imapmail's status line: `OK` once it runs as the user with the mailbox open, else `NO [CODE] text`, which the
 // client gets as the answer to its LOGIN or AUTHENTICATE.
 
+import AviaryCore
 import AviaryDaemon
 import AviaryIMAP
 import AviarySASL
@@ -20,9 +23,9 @@ import Glibc
 #endif
 
 extension IMAPSession {
-    /// Hands a system user's login to imapmail and relays the rest of the session. Returns true when the
-    /// session is over (relayed to its end); false when imapmail could not be reached or could not open the
-    /// mailbox: the client has a tagged NO then and may try again.
+    /// Hands a system user's login to imapmail, passing the connection or relaying the rest of the session.
+    /// Returns true when the session is over for imapd (passed, or relayed to its end); false when imapmail could
+    /// not be reached or could not open the mailbox: the client has a tagged NO then and may try again.
     mutating func handOff(
         _ tag: String,
         _ identity: MailUser,
@@ -31,10 +34,24 @@ extension IMAPSession {
         frames: inout Frames,
         _ outbound: Output
     ) async throws -> Bool {
+        let client = isSecure ? nil : await ConnectionTransfer.prepare(channel, consumed: consumed)
         let handoff = MailboxHandoff(
             user: identity.userName, method: method, session: id, remoteAddress: remoteAddress,
-            localAddress: localAddress)
-        switch await handoff.send(to: socket, timeout: settings.timeoutSeconds, on: server.pool) {
+            localAddress: localAddress, tag: client == nil ? "" : tag)
+        let sent = await handoff.send(to: socket, timeout: settings.timeoutSeconds, passing: client, on: server.pool)
+        if let client {
+            close(client)  // imapmail has its own reference now, or none is needed
+            if case .success(let (descriptor, "OK")) = sent {
+                // imapmail answered the login itself and serves the client from here on.
+                close(descriptor)
+                user = identity
+                isHandedOff = true
+                endReason = "connection passed"
+                return true
+            }
+            await ConnectionTransfer.resume(channel)
+        }
+        switch sent {
         case .failure(let error):
             logger.warning("user=<\(identity.userName)>, session=<\(id)>: cannot hand the session to imapmail: \(error)")
             try await no(tag, "Mailbox unavailable, try again later.", code: "UNAVAILABLE", outbound)
@@ -79,7 +96,7 @@ extension IMAPSession {
                 do {
                     while let frame = try await frames.next() {
                         switch frame {
-                        case .command(let bytes):
+                        case .command(let bytes, _):
                             var buffer = ByteBuffer(bytes: bytes)
                             buffer.writeStaticString("\r\n")
                             try await toMailbox.write(buffer)
@@ -99,21 +116,40 @@ extension IMAPSession {
 
     /// imapmail: the session after imapd's login, already running as `identity`. The status line is what imapd
     /// waits for; after `OK` the commands are the authenticated state's, served by the same code as in imapd.
+    /// - Parameter passed: when imapd passed the client's connection (`channel`, not read until now): the hand-off
+    ///   connection, where the status line goes, and the tag of the login, which this session answers.
     mutating func resume(
         _ identity: MailUser,
         method: String,
+        passed: (handoff: AviaryCore.FileDescriptor, tag: String)? = nil,
         inbound: NIOAsyncChannelInboundStream<IMAPFrame>,
         outbound: Output
     ) async throws {
-        guard let root = mailboxLocation(of: identity), await open(identity, root) else {
+        let status: String
+        let isOpen: Bool
+        if let root = mailboxLocation(of: identity), await open(identity, root) {
+            (status, isOpen) = ("OK", true)
+        } else {
             logger.warning("login refused: user=<\(identity.userName)>, session=<\(id)> (no Maildir for IMAP)")
-            try await outbound.write(.line("NO [UNAVAILABLE] This mailbox is not available over IMAP."))
             endReason = "mailbox unavailable"
-            return
+            (status, isOpen) = ("NO [UNAVAILABLE] This mailbox is not available over IMAP.", false)
         }
-        logger.info(
-            "login: user=<\(identity.userName)>, method=\(method), rip=\(remoteAddress), lip=\(localAddress), session=<\(id)>")
-        try await outbound.write(.line("OK"))
+        if isOpen {
+            logger.info(
+                "login: user=<\(identity.userName)>, method=\(method), rip=\(remoteAddress), lip=\(localAddress), session=<\(id)>")
+        }
+        if let passed {
+            // A few bytes into an idle local socket that imapd is waiting on: this write does not block.
+            try? passed.handoff.writeAll(Array((status + "\r\n").utf8))
+            passed.handoff.close()
+            guard isOpen else { return }
+            try await channel.setOption(.autoRead, value: true).get()
+            try await enterAuthenticatedState(outbound)
+            try await ok(passed.tag, "Logged in", code: "CAPABILITY " + (await capabilities()).joined(separator: " "), outbound)
+        } else {
+            try await outbound.write(.line(status))
+            guard isOpen else { return }
+        }
         var frames = inbound.makeAsyncIterator()
         try await serveCommands(&frames, outbound: outbound)
     }
