@@ -1,3 +1,5 @@
+import CAviarySystem
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -105,6 +107,29 @@ public final class FileDescriptor {
             result.removeLast(count - got)
             return result
         }
+    }
+
+    /// The whole file if every byte of it is in the page cache, read without waiting for the disk; nil when
+    /// some of it is not (or the file system cannot tell), which a caller on an event loop takes as "read it on
+    /// a thread". Reads up to the size `fstat` gives, from offset 0, without moving the file position.
+    public func readWholeIfCached() throws(SystemError) -> [UInt8]? {
+        let size = Int(try status().st_size)
+        var result = [UInt8](repeating: 0, count: size)
+        var done = 0
+        while done < size {
+            let got = result.withUnsafeMutableBytes { raw in
+                aviary_pread_cached(rawValue, raw.baseAddress! + done, size - done, off_t(done))
+            }
+            if got < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EOPNOTSUPP || errno == EWOULDBLOCK { return nil }
+                throw SystemError.current("read", path: path)
+            }
+            if got == 0 { break }
+            done += got
+        }
+        result.removeLast(size - done)
+        return result
     }
 
     /// Reads from the current position to the end of the file.

@@ -50,6 +50,21 @@ public enum UnixSocket {
         return send(byte, on: descriptor)
     }
 
+    /// Writes all of `bytes` on a connected socket, never raising SIGPIPE (a peer that went away is an error).
+    public static func send(_ bytes: [UInt8], on socket: FileDescriptor) throws(SystemError) {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes.withUnsafeBytes {
+                Glibc.send(socket.rawValue, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+            }
+            if sent < 0 {
+                if errno == EINTR { continue }
+                throw SystemError.current("send", path: socket.path)
+            }
+            offset += sent
+        }
+    }
+
     /// Writes `bytes` on a connected socket with `descriptor` attached (SCM_RIGHTS, with the first byte): the peer
     /// gets its own reference to the same open file, which stays open when this process closes its copy.
     public static func send(_ bytes: [UInt8], passing descriptor: Int32, on socket: FileDescriptor) throws(SystemError) {
@@ -59,7 +74,7 @@ public enum UnixSocket {
             sent = bytes.withUnsafeBytes { aviary_send_descriptor(socket.rawValue, $0.baseAddress, $0.count, descriptor) }
         } while sent < 0 && errno == EINTR
         guard sent >= 0 else { throw SystemError.current("sendmsg", path: socket.path) }
-        if sent < bytes.count { try socket.writeAll(bytes[sent...]) }
+        if sent < bytes.count { try send(Array(bytes[sent...]), on: socket) }
     }
 
     /// Reads up to `count` bytes from a connected socket, and the descriptor sent with them if there was one

@@ -111,7 +111,7 @@ extension MailboxHandoff {
             if let client {
                 try UnixSocket.send(Array(line.utf8), passing: client, on: connection)
             } else {
-                try connection.writeAll(Array(line.utf8))
+                try UnixSocket.send(Array(line.utf8), on: connection)
             }
         } catch {
             throw MailboxHandoffError("cannot write to \(socketPath): \(error)")

@@ -34,7 +34,7 @@ public enum MailboxService {
             exit(0)
         }
         guard let account = becomeUser(handoff, logger: context.logger) else {
-            try? connection.writeAll(Array(refusal.utf8))
+            try? UnixSocket.send(Array(refusal.utf8), on: connection)
             exit(0)
         }
         return AcceptedSession(

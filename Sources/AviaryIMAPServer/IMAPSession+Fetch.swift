@@ -157,8 +157,10 @@ extension IMAPSession {
         var count = 0
     }
 
-    /// The FETCH responses of some messages. Blocking, unless `fromMemoryOnly`: then nil as soon as a message
-    /// would need its file (read, stat or renamed), never nil otherwise.
+    /// The FETCH responses of some messages. Blocking, unless `fromMemoryOnly`: then it never waits for the disk
+    /// (flags, kept summaries, and small message files wholly in the page cache, `LoadedMessage.loadIfCached`)
+    /// and is nil as soon as a message would need more (a file read from the disk, a stat, a rename); never nil
+    /// otherwise.
     static func fetchBatch(_ indexes: [Int], _ attributes: [IMAPFetchAttribute], in mailbox: SelectedMailbox,
         cache: LoadedMessage?, summaries: MessageSummaryCache, fromMemoryOnly: Bool = false) throws -> FetchBatch?
     {
@@ -167,17 +169,22 @@ extension IMAPSession {
         let wantsWhole = Self.needsWholeMessage(attributes)
         let wantsSummary = !wantsWhole && Self.needsContent(attributes)
         let marksSeen = Self.setsSeen(attributes) && !mailbox.isReadOnly
-        if fromMemoryOnly && wantsWhole { return nil }
         let needsStructure = Self.needsStructure(attributes)
         for index in indexes {
             var message = mailbox.messages[index]
             if message.isGone { continue }
+            // Setting \Seen is a rename: the pool's work, before anything is read here in vain.
+            if fromMemoryOnly && marksSeen && !message.file.flags.contains(.seen) { return nil }
             var loaded: LoadedMessage?
             var summary: MessageSummary?
             if wantsWhole {
                 if var cached = cache, cached.uid == message.uid {
                     if needsStructure { cached.parse() }
                     loaded = cached
+                } else if fromMemoryOnly {
+                    guard let fresh = LoadedMessage.loadIfCached(message, from: mailbox.maildir, parsing: needsStructure)
+                    else { return nil }
+                    loaded = fresh
                 } else {
                     guard let fresh = try LoadedMessage.load(message, from: mailbox.maildir, parsing: needsStructure)
                     else { continue }

@@ -140,7 +140,7 @@ extension IMAPSession {
         }
         if let passed {
             // A few bytes into an idle local socket that imapd is waiting on: this write does not block.
-            try? passed.handoff.writeAll(Array((status + "\r\n").utf8))
+            try? UnixSocket.send(Array((status + "\r\n").utf8), on: passed.handoff)
             passed.handoff.close()
             guard isOpen else { return }
             try await channel.setOption(.autoRead, value: true).get()

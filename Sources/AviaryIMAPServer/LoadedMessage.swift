@@ -44,6 +44,26 @@ struct LoadedMessage: Sendable {
             structure: parsing ? MIMEParser.parse(bytes) : nil)
     }
 
+    /// The largest message `loadIfCached` reads on an event loop; a larger one goes to the thread pool, where
+    /// copying and parsing it holds up no other session.
+    static let inlineLimit = 256 * 1024
+
+    /// `load` for an event loop: a message of up to `inlineLimit` bytes whose file is wholly in the page cache,
+    /// read without waiting for the disk (`readWholeIfCached`); nil for anything else (not cached, larger,
+    /// renamed or expunged meanwhile), which the caller then loads on the thread pool. The file is opened by the
+    /// name the session listed a moment ago, so its directory entry and inode are cached too.
+    static func loadIfCached(_ message: ViewMessage, from maildir: Maildir, parsing: Bool) -> LoadedMessage? {
+        guard (message.file.name.virtualSize ?? message.file.size) <= inlineLimit,
+            let file = try? maildir.open(message.file)
+        else { return nil }
+        defer { file.close() }
+        guard let raw = try? file.readWholeIfCached(), let status = try? file.status() else { return nil }
+        let bytes = withCRLF(raw)
+        return LoadedMessage(
+            uid: message.uid, bytes: bytes, internalDate: Int64(status.st_mtim.tv_sec),
+            structure: parsing ? MIMEParser.parse(bytes) : nil)
+    }
+
     /// Bare LFs become CR LF; CR LF stays.
     static func withCRLF(_ raw: [UInt8]) -> [UInt8] {
         var bytes: [UInt8] = []

@@ -81,7 +81,7 @@ struct POP3Session {
         }
         if let handoff {
             // A few bytes into an idle local socket that pop3d is waiting on: this write does not block.
-            try? handoff.writeAll(Array((response.statusLine + "\r\n").utf8))
+            try? UnixSocket.send(Array((response.statusLine + "\r\n").utf8), on: handoff)
             handoff.close()
             guard response.isPositive else { return }
         }

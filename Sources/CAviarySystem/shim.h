@@ -9,10 +9,20 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 extern int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
 extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+extern ssize_t preadv2(int fd, const struct iovec *iov, int iovcnt, off_t offset, int flags);
+
+/// pread(2) that never waits for the disk (preadv2 with RWF_NOWAIT, Linux 4.14+): fails with EAGAIN when the
+/// bytes are not in the page cache, so an event loop can read a file that is cached and leave the rest to a
+/// thread. EOPNOTSUPP where the file system cannot say.
+static inline ssize_t aviary_pread_cached(int fd, void *buffer, size_t count, off_t offset) {
+    struct iovec vector = { .iov_base = buffer, .iov_len = count };
+    return preadv2(fd, &vector, 1, offset, 0x00000008 /* RWF_NOWAIT */);
+}
 
 /// rename(2) that fails with EEXIST instead of replacing `to` (RENAME_NOREPLACE): a file appears under its
 /// final name complete, and never over another one.
