@@ -124,4 +124,18 @@ struct FileDescriptorTests {
         #expect(error.description == "open /x: No such file or directory")
         #expect(SystemError(code: EACCES, operation: "bind").description == "bind: Permission denied")
     }
+
+    @Test("readWholeIfCached gives a cached file whole, and after the cache is dropped either nothing or the same bytes")
+    func readIfCached() throws {
+        let directory = TemporaryDirectory()
+        let file = try openReadWrite(directory.path + "/f")
+        let content = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try file.writeAll(content)
+        #expect(try file.readWholeIfCached() == content)
+        try file.sync()
+        _ = posix_fadvise(file.rawValue, 0, 0, POSIX_FADV_DONTNEED)
+        let again = try file.readWholeIfCached()
+        #expect(again == nil || again == content)
+        #expect(try file.seek(to: 0, from: SEEK_CUR) == Int64(content.count))
+    }
 }
