@@ -6,6 +6,7 @@
 #   server-chain.pem              server.pem followed by ca.pem (what smtpd_tls_cert_file holds)
 #   expired.pem expired.key       signed by the CA, valid 2023-01-01 to 2024-01-01 00:00:00 UTC
 #   future.pem future.key         signed by the CA, valid from 2099-01-01 00:00:00 UTC
+#   soon.pem soon.key             signed by the CA, valid from now for 10 days (expires soon)
 #   other.key                     a key that matches none of the certificates
 #
 # Usage: scripts/gen-test-certs.sh DIR
@@ -49,16 +50,22 @@ organizationName = optional
 commonName = supplied
 CNF
 
-sign() { # name subject-cn start end
-    newkey "$1.key"
-    openssl req -new -key "$1.key" -out "$1.csr" -subj "/O=Aviary Test/CN=$2"
+sign() { # name subject-cn start end | name subject-cn -days N
+    local name=$1 cn=$2
+    shift 2
+    local dates
+    if [ "$1" = -days ]; then dates="-days $2"; else dates="-startdate $1 -enddate $2"; fi
+    newkey "$name.key"
+    openssl req -new -key "$name.key" -out "$name.csr" -subj "/O=Aviary Test/CN=$cn"
+    # shellcheck disable=SC2086 # $dates is two or four words
     openssl ca -batch -notext -config ca.cnf -cert ca.pem -keyfile ca.key -extfile server.ext \
-        -in "$1.csr" -out "$1.pem" -startdate "$3" -enddate "$4" 2>/dev/null
-    rm -f "$1.csr"
+        -in "$name.csr" -out "$name.pem" $dates 2>/dev/null
+    rm -f "$name.csr"
 }
 
 sign server mail.example.test 20000101000000Z 20991231000000Z
 sign expired mail.example.test 20230101000000Z 20240101000000Z
 sign future mail.example.test 20990101000000Z 21000101000000Z
+sign soon mail.example.test -days 10
 cat server.pem ca.pem > server-chain.pem
 newkey other.key

@@ -27,7 +27,9 @@
 #               names Debian's ssl-cert "snakeoil" certificate when DIR/etc/ssl has it (as Debian's
 #               Postfix and Dovecot start with), so submission, smtps, pop3s and imaps work at once
 #   queue       /var/spool/aviary root 0755; maildrop/ aviary:aviarydrop 1730; public/ aviary:aviarydrop
-#               0710; incoming active deferred hold corrupt defer private aviary 0700; pid/ root 0755
+#               0710; incoming active deferred hold corrupt defer targets spare private aviary 0700;
+#               pid/ root 0755
+#   mailboxes   /var/mail (1777 when missing); /var/mail/vhosts aviary 0750 when missing (virtual_mailbox_base)
 #   systemd     /etc/systemd/system/aviary.service (then daemon-reload when systemd runs this host)
 set -euo pipefail
 # shellcheck source=scripts/common.sh
@@ -169,10 +171,10 @@ queue_dir() { # NAME MODE UID:GID
     own "$3" "$root$spool/$1"
     chmod "$2" "$root$spool/$1"
 }
-for name in incoming active deferred hold corrupt defer private; do
+for name in incoming active deferred hold corrupt defer targets spare private; do
     queue_dir "$name" 0700 "$owner_uid:$owner_gid"
 done
-for name in deferred defer; do
+for name in deferred defer targets; do
     for hash in 0 1 2 3 4 5 6 7 8 9 A B C D E F G H I J K L M N O P Q R S T U V W X Y Z; do
         queue_dir "$name/$hash" 0700 "$owner_uid:$owner_gid"
     done
@@ -182,6 +184,13 @@ queue_dir public 0710 "$owner_uid:$drop_gid"
 queue_dir pid 0755 "$root_ids"
 if [[ ! -d $root/var/mail ]]; then
     install -d -m 1777 "$root/var/mail"
+fi
+# virtual_mailbox_base (main.cf's default): local writes virtual users' Maildirs there as the mail owner,
+# who may not write /var/mail itself (Debian's is root:mail 2775), so it cannot make this directory.
+vhosts=/var/mail/vhosts
+if [[ ! -d $root$vhosts ]]; then
+    install -d -m 0750 "$root$vhosts"
+    own "$owner_uid:$owner_gid" "$root$vhosts"
 fi
 
 # --- the system's sendmail ----------------------------------------------------------------------

@@ -50,13 +50,15 @@ public enum ConfigurationCheck {
         } catch {
             problems.append(.init(.error, file: main.path, line: nil, parameter: "mail_owner", error.message))
         }
+        var master: MasterConfig?
         do {
-            let master = try MasterConfig.load(directory: directory)
-            problems += tlsServices(master, directory: directory)
+            let loaded = try MasterConfig.load(directory: directory)
+            master = loaded
+            problems += tlsServices(loaded, directory: directory)
         } catch {
             problems += error.diagnostics
         }
-        problems += mailboxBase(main)
+        problems += paths(main, master: master)
         // The same reading of map names as the lookups themselves (UserDirectory.tablePath).
         let tables = main.list(.aliasMaps).map { ($0, false) } + main.list(.virtualMailboxMaps).map { ($0, true) }
         for (map, isUsers) in tables {
@@ -76,18 +78,24 @@ public enum ConfigurationCheck {
             }
         }
         problems += lookupTables(main)
-        problems += certificates(main)
+        problems += certificates(main, master: master, directory: directory)
         problems += sizeLimits(main)
         return problems
     }
 
-    /// The problems `aviary start` mentions before starting: TLS-only services without a certificate and a
-    /// `virtual_mailbox_base` the delivering account cannot write (the services would start and then fail).
+    /// The problems `aviary start` mentions before starting, because the services would start and then fail:
+    /// TLS-only services without a certificate, certificates and keys that cannot be used or expire soon, and
+    /// paths the services write that their account cannot. Not the queue directories' owners and modes, which
+    /// master puts right as it starts (as root).
     public static func startProblems(directory: String) -> [ConfigurationDiagnostic] {
         guard let main = try? MainConfig.load(directory: directory),
             let master = try? MasterConfig.load(directory: directory)
         else { return [] }
-        return tlsServices(master, directory: directory) + mailboxBase(main)
+        var problems = tlsServices(master, directory: directory)
+        problems += certificates(main, master: master, directory: directory)
+        problems += mailboxBase(main) + mailSpool(main, master: master) + logFile(main) + queueFiles(main)
+        if !Privileges.isRoot { problems += queueDirectories(main) }
+        return problems
     }
 
     /// Like `postfix check`: the queue tree is created where it is missing, with the owners and modes master
@@ -113,7 +121,7 @@ public enum ConfigurationCheck {
 
     /// `mail_owner` as master resolves it: `.some(nil)` when not root (the invoking user owns everything), nil
     /// when root and the account is missing or is root (`run` reports that).
-    private static func mailOwner(_ main: MainConfig) -> SystemAccount?? {
+    static func mailOwner(_ main: MainConfig) -> SystemAccount?? {
         do throws(MasterError) {
             return .some(try QueueDirectories.owner(named: main.string(.mailOwner)))
         } catch {
@@ -158,30 +166,6 @@ public enum ConfigurationCheck {
         return problems
     }
 
-    /// The TLS certificates and keys smtpd and pop3d would load: expired, not matching, unreadable.
-    static func certificates(_ main: MainConfig) -> [ConfigurationDiagnostic] {
-        let pairs: [(String, String, String, String)] = [
-            (main.string(.smtpdTLSCertFile), main.string(.smtpdTLSKeyFile), "smtpd_tls_cert_file", "smtpd_tls_key_file"),
-            (main.string(.pop3dTLSCertFile), main.string(.pop3dTLSKeyFile), "pop3d_tls_cert_file", "pop3d_tls_key_file"),
-            (main.string(.imapdTLSCertFile), main.string(.imapdTLSKeyFile), "imapd_tls_cert_file", "imapd_tls_key_file"),
-        ]
-        var seen: Set<String> = []
-        var problems: [ConfigurationDiagnostic] = []
-        for (certificate, key, certificateName, keyName) in pairs where !certificate.isEmpty {
-            guard seen.insert(certificate + "\u{0}" + key).inserted else { continue }
-            do {
-                _ = try TLSContext.server(
-                    certificateFile: TLSFile(certificate, parameter: certificateName), keyFile: TLSFile(key, parameter: keyName))
-            } catch {
-                // A key only root may read is normal (the daemons read it before dropping privileges).
-                let severity: ConfigurationDiagnostic.Severity =
-                    error.code == .unreadableFile && !Privileges.isRoot ? .warning : .error
-                problems.append(.init(severity, file: main.path, line: nil, parameter: nil, error.message))
-            }
-        }
-        return problems
-    }
-
     /// master.cf services that need TLS (smtpd with wrapper mode or `smtpd_tls_security_level = encrypt`,
     /// pop3s, imaps) while their certificate parameter is empty: they would start and drop every client.
     static func tlsServices(_ master: MasterConfig, directory: String) -> [ConfigurationDiagnostic] {
@@ -203,29 +187,5 @@ public enum ConfigurationCheck {
                 "service \(service.name) needs TLS (\(why)) but \(prefix)_tls_cert_file is empty: it would drop every client; set smtpd_tls_cert_file and smtpd_tls_key_file (Debian's ssl-cert package has /etc/ssl/certs/ssl-cert-snakeoil.pem to start with)"))
         }
         return problems
-    }
-
-    /// `virtual_mailbox_base` must be writable by the account that delivers virtual mail: `mail_owner` when
-    /// master runs as root, the invoking user otherwise (every delivery would defer with Permission denied).
-    static func mailboxBase(_ main: MainConfig) -> [ConfigurationDiagnostic] {
-        let base = main.string(.virtualMailboxBase)
-        guard !base.isEmpty, !main.list(.virtualMailboxDomains).isEmpty else { return [] }
-        // As root, local delivers virtual mail as mail_owner (a missing one is reported by `run`).
-        guard let owner = mailOwner(main) else { return [] }
-        let account = owner.map { (name: $0.name, uid: $0.uid, gid: $0.gid) } ?? (name: "you", uid: getuid(), gid: getgid())
-        // The directory, or the nearest parent that exists (local creates the rest).
-        var path = base
-        var info = stat()
-        while stat(path, &info) != 0 {
-            guard errno == ENOENT, path != "/", !path.isEmpty else { return [] }
-            path = SafeFile.directoryName(of: path)
-        }
-        let mode = info.st_mode
-        let writable =
-            account.uid == 0 || (info.st_uid == account.uid ? mode & 0o200 != 0
-                : info.st_gid == account.gid ? mode & 0o020 != 0 : mode & 0o002 != 0)
-        guard !writable else { return [] }
-        return [.init(.error, file: main.path, line: nil, parameter: "virtual_mailbox_base",
-            "virtual_mailbox_base \(base): \(path) is not writable by \(account.name) (uid \(account.uid)), who delivers virtual mail: every delivery would defer with Permission denied")]
     }
 }

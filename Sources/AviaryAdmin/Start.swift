@@ -1,4 +1,5 @@
 import ArgumentParser
+import AviaryConfig
 
 extension AviaryCommand {
     /// `aviary start [-c DIR] [--foreground]`.
@@ -19,7 +20,7 @@ extension AviaryCommand {
                 let control = try MasterControl(configDirectory: config.directory, requireServices: true)
                 // What would make services fail once running: said before they start (aviary check has all).
                 for problem in ConfigurationCheck.startProblems(directory: config.directory) {
-                    printError("aviary: warning: \(problem)")
+                    printError("aviary: \(problem.severity == .error ? "error" : "warning"): \(problem)")
                 }
                 if foreground { try control.execForeground() }
                 let outcome = try control.start()

@@ -51,3 +51,25 @@ extension TLSContext {
         }
     }
 }
+
+/// When the certificate a context presents stops being valid.
+public struct TLSCertificateExpiry: Sendable, Hashable {
+    /// Its notAfter date: `2024-01-01 00:00:00 UTC`.
+    public var date: String
+    /// Seconds from now until then; negative once it has passed.
+    public var secondsLeft: Int
+}
+
+extension TLSContext {
+    /// The notAfter date of the certificate this context presents, so that `aviary check` can warn before it
+    /// comes (the context itself refuses an expired certificate); nil without a certificate.
+    public var certificateExpiry: TLSCertificateExpiry? {
+        guard let leaf = SSL_CTX_get0_certificate(pointer) else { return nil }
+        let notAfter = X509_get0_notAfter(leaf)
+        var days: Int32 = 0
+        var seconds: Int32 = 0
+        // From NULL: from the current time.
+        guard ASN1_TIME_diff(&days, &seconds, nil, notAfter) == 1 else { return nil }
+        return TLSCertificateExpiry(date: OpenSSLSupport.format(notAfter), secondsLeft: Int(days) * 86_400 + Int(seconds))
+    }
+}

@@ -20,6 +20,9 @@ public struct TestCertificates: Sendable {
     /// Not valid before 2099-01-01 00:00:00 UTC.
     public var futureCertificate: String { directory + "/future.pem" }
     public var futureKey: String { directory + "/future.key" }
+    /// Valid from when it was made for 10 days: expires soon.
+    public var soonCertificate: String { directory + "/soon.pem" }
+    public var soonKey: String { directory + "/soon.key" }
     /// Matches no certificate.
     public var otherKey: String { directory + "/other.key" }
 
