@@ -10,6 +10,7 @@ public final class TemporaryDirectory {
     public let path: String
 
     public init(_ label: String = "test") {
+        _ = ignoringBrokenPipes
         var template = Array("/tmp/aviary-\(label)-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(made != nil, "mkdtemp failed")
@@ -52,3 +53,8 @@ public func errorCode(_ body: () throws -> Void) -> Int32? {
         return nil
     }
 }
+
+/// The test process ignores SIGPIPE, as every daemon does (`Daemon.start`): in-process servers write to sockets
+/// whose peers tests close at any moment, and one write that raised SIGPIPE once killed a whole run. Set on
+/// first use of a temporary directory, which nearly every test makes.
+private let ignoringBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
