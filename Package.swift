@@ -179,7 +179,7 @@ let package = Package(
         library(
             "AviaryMetrics",
             [
-                "AviaryConfig", "AviaryDaemon", "AviaryIPC", "AviaryQueue", coreMetrics, prometheus, nioCore, nioPosix,
+                "AviaryConfig", "AviaryCore", "AviaryDaemon", "AviaryIPC", "AviaryQueue", coreMetrics, prometheus, nioCore, nioPosix,
                 nioHTTP1, logging,
             ]
         ),

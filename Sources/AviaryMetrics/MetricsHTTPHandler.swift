@@ -78,6 +78,11 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         }
     }
 
+    /// A malformed request (HTTPServerProtocolErrorHandler has answered 400) or a broken connection: close.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read, !isResponding {
             context.close(promise: nil)

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import AviaryConfig
+import AviaryCore
 import AviaryDaemon
 import AviaryIPC
 import AviaryQueue
@@ -71,15 +72,16 @@ public struct MetricsService: Sendable {
         pool.start()
         defer { pool.shutdownGracefully { _ in } }
         let registry = self.registry
-        let collector = try await DatagramBootstrap(group: group)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4096))
-            .channelOption(.socketOption(.so_rcvbuf), value: 1 << 20)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(CountCollector(registry: registry))
-                }
-            }
-            .bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true).get()
+        // The counts' socket is read by a thread of its own with plain recv(): NIO's datagram channel wants a
+        // sender address, and the daemons send from unnamed sockets.
+        let collector = try CountCollector(path: socketPath)
+        let receiver = NIOThreadPool(numberOfThreads: 1)
+        receiver.start()
+        defer {
+            collector.stop()
+            receiver.shutdownGracefully { _ in }
+        }
+        receiver.submit { _ in collector.run(into: registry) }
         let queue = self.queue
         let scrape: @Sendable (any EventLoop) -> EventLoopFuture<[UInt8]> = { eventLoop in
             pool.runIfActive(eventLoop: eventLoop) {
@@ -114,23 +116,68 @@ public struct MetricsService: Sendable {
             try await server.closeFuture.get()
         } onCancel: {
             server.close(promise: nil)
-            collector.close(promise: nil)
         }
-        _ = try? await collector.close()
-        unlink(socketPath)
     }
 }
 
-/// Adds each datagram that arrives to the registry.
-final class CountCollector: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+/// The datagram socket the counts arrive on (`$queue_directory/private/metrics`), bound by the service as
+/// mail_owner: only mail_owner and root can reach private/.
+final class CountCollector: Sendable {
+    let path: String
+    let descriptor: Int32
+    /// The socket file's inode: `stop` removes the file only while it is still ours (a reload's new process
+    /// may have bound its own by then).
+    let inode: ino_t
+    private let isStopped = Atomic<Bool>(false)
 
-    let registry: MetricsRegistry
+    /// Binds `path` (a stale socket file from an earlier run is removed first).
+    init(path: String) throws(SystemError) {
+        self.path = path
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8CString)
+        guard bytes.count <= MemoryLayout.size(ofValue: address.sun_path) else {
+            throw SystemError(code: ENAMETOOLONG, operation: "bind", path: path)
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in bytes.withUnsafeBytes { buffer.copyMemory(from: $0) } }
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError.current("socket", path: path) }
+        unlink(path)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else {
+            let error = SystemError.current("bind", path: path)
+            close(fd)
+            throw error
+        }
+        // Room for bursts (a queue run's outcomes) while the service is busy with a scrape.
+        var size: Int32 = 1 << 20
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var info = stat()
+        inode = stat(path, &info) == 0 ? info.st_ino : 0
+        descriptor = fd
+    }
 
-    init(registry: MetricsRegistry) { self.registry = registry }
+    /// Reads datagrams into `registry` until `stop` (checked every second).
+    func run(into registry: MetricsRegistry) {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !isStopped.load(ordering: .relaxed) {
+            var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&entry, 1, 1000) > 0 else { continue }
+            while true {
+                let got = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                guard got > 0 else { break }
+                registry.add(datagram: buffer[..<got])
+            }
+        }
+        close(descriptor)
+    }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let datagram = unwrapInboundIn(data).data
-        registry.add(datagram: datagram.readableBytesView)
+    /// Ends `run` (within a second) and removes the socket file, so that daemons' counts fail at once.
+    func stop() {
+        isStopped.store(true, ordering: .relaxed)
+        var info = stat()
+        if stat(path, &info) == 0, info.st_ino == inode { unlink(path) }
     }
 }

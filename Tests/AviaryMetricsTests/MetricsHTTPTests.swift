@@ -72,7 +72,8 @@ struct MetricsHTTPTests {
         limits.requestBytes = 100
         let channel = try Self.channel(limits: limits)
         try channel.writeInbound(ByteBuffer(string: "GET /metrics HTTP/1.1\r\n"))
-        try channel.writeInbound(ByteBuffer(string: "X-Padding: " + String(repeating: "a", count: 100) + "\r\n"))
+        // The close ends the decoder's stream mid-request: it reports that, as an error from writeInbound.
+        _ = try? channel.writeInbound(ByteBuffer(string: "X-Padding: " + String(repeating: "a", count: 100) + "\r\n"))
         let response = try Self.written(channel)
         #expect(response.hasPrefix("HTTP/1.1 431 "), "\(response)")
         #expect(!response.contains("aviary_up"))
@@ -88,17 +89,6 @@ struct MetricsHTTPTests {
         #expect(!channel.isActive)
     }
 
-    @Test("a client that sends nothing (or half a request) is closed after the request timeout")
-    func timeout() throws {
-        let channel = try Self.channel()
-        try channel.writeInbound(ByteBuffer(string: "GET /metrics HTTP/1.1\r\n"))
-        channel.embeddedEventLoop.advanceTime(by: .seconds(9))
-        #expect(channel.isActive)
-        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
-        #expect(!channel.isActive)
-        #expect(try Self.written(channel).isEmpty)
-    }
-
     @Test("in process: a reporter's datagrams reach the service, and GET /metrics over TCP shows them and the queue")
     func service() async throws {
         let directory = TemporaryDirectory("metrics")
@@ -106,7 +96,9 @@ struct MetricsHTTPTests {
         try queue.prepare(owner: nil)
         try SafeFile.writeDurably([], to: queue.path(of: QueueID.make(), in: .hold))
         let socketPath = directory.path + "/metrics.sock"
-        let service = MetricsService(queue: queue, socketPath: socketPath, logger: Logger(label: "test"))
+        var limits = MetricsHTTPLimits()
+        limits.requestTimeout = .milliseconds(300)
+        let service = MetricsService(queue: queue, socketPath: socketPath, limits: limits, logger: Logger(label: "test"))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let server = Task {
@@ -131,7 +123,12 @@ struct MetricsHTTPTests {
         #expect(text.contains(#"aviary_messages_received_total{source="smtpd"} 2"#), "\(text)")
         #expect(text.contains(#"aviary_messages_delivered_total{transport="local"} 3"#), "\(text)")
         #expect(text.contains(#"aviary_messages_bounced_total{transport="smtp"} 1"#), "\(text)")
-        #expect(text.contains(#"aviary_queue_messages{queue="hold"} 1"#), "\(text)")
+        #expect(text.contains(#"aviary_queue_messages{queue="hold"} 1.0"#), "\(text)")
+        // Half a request, then nothing: closed after the request timeout (IdleStateHandler reads the real clock,
+        // so this is not an EmbeddedChannel test), without an answer.
+        let slow = try LineSocket(port: port)
+        try slow.send(raw: Array("GET /metrics HTTP/1.1\r\n".utf8))
+        #expect(slow.peerState() == .closed)
         server.cancel()
         _ = try? await server.value
         #expect(!SafeFile.exists(socketPath))

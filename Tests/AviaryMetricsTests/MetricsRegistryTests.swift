@@ -61,9 +61,9 @@ struct MetricsRegistryTests {
             #"aviary_connections_total{protocol="imap"} 0"#,
             #"aviary_auth_failures_total{protocol="pop3"} 0"#,
             "aviary_metrics_malformed_datagrams_total 1",
-            #"aviary_queue_messages{queue="deferred"} 4"#,
-            #"aviary_queue_oldest_message_age_seconds{queue="deferred"} 90"#,
-            #"aviary_queue_messages{queue="active"} 0"#,
+            #"aviary_queue_messages{queue="deferred"} 4.0"#,
+            #"aviary_queue_oldest_message_age_seconds{queue="deferred"} 90.0"#,
+            #"aviary_queue_messages{queue="active"} 0.0"#,
             "# TYPE aviary_messages_delivered_total counter",
             "# TYPE aviary_queue_messages gauge",
         ] {
