@@ -51,6 +51,7 @@ extension Integration {
         @Test("curl scrapes counts of smtpd, qmgr and master and the queue sizes; Prometheus's parser reads them")
         func scrapeCounts() async throws {
             try await withInstance(Self.makeInstance()) { instance in
+                try await instance.start()
                 try await require(instance, "metrics listening and its datagram socket bound") {
                     instance.port(of: "127.0.0.9:0") != nil && SafeFile.exists(instance.spool + "/private/metrics")
                 }
