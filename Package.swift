@@ -14,6 +14,9 @@ let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
+let coreMetrics = Target.Dependency.product(name: "CoreMetrics", package: "swift-metrics")
+let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
 
 func library(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
     .target(name: name, dependencies: dependencies, swiftSettings: swiftSettings)
@@ -44,6 +47,7 @@ let package = Package(
         .executable(name: "pop3mail", targets: ["pop3mail"]),
         .executable(name: "imapd", targets: ["imapd"]),
         .executable(name: "imapmail", targets: ["imapmail"]),
+        .executable(name: "metrics", targets: ["metrics"]),
         // The parsers, as libraries for the fuzz targets in Fuzz/ (a package of its own, so that the sanitizer
         // build never touches this one's).
         .library(name: "AviaryConfig", targets: ["AviaryConfig"]),
@@ -61,6 +65,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        // The metrics service alone links these two (and swift-atomics, which swift-prometheus uses).
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Storage, codecs and the toolbox: plain synchronous Swift, no event loop.
@@ -71,7 +78,7 @@ let package = Package(
         library("AviaryQueue", ["AviaryCore", "AviaryMessage"]),
         library("AviaryMailbox", ["AviaryCore"]),
         library("AviaryUsers", ["AviaryCore", "AviaryConfig"]),
-        library("AviaryIPC", ["AviaryCore", "AviaryQueue", logging]),
+        library("AviaryIPC", ["AviaryCore", "AviaryConfig", "AviaryQueue", logging]),
         // What every program knows of an instance: master's configuration and paths, its pid file, the queue
         // tree master prepares, the address syntax of master.cf inet services; the main.cf values and public/
         // sockets sendmail, pickup and showq share.
@@ -119,7 +126,7 @@ let package = Package(
             "AviaryPOP3Server",
             [
                 "AviaryCore", "AviaryConfig", "AviaryUsers", "AviaryMailbox", "AviaryPOP3", "AviaryTLS", "AviarySASL",
-                "AviaryDaemon", nioCore,
+                "AviaryIPC", "AviaryDaemon", nioCore,
                 nioPosix, logging,
             ]
         ),
@@ -135,10 +142,10 @@ let package = Package(
             [
                 "AviaryCore", "AviaryConfig", "AviaryUsers", "AviaryMailbox", "AviaryMessage", "AviaryIMAP",
                 "AviaryTLS",
-                "AviarySASL", "AviaryDaemon", nioCore, nioPosix, logging,
+                "AviarySASL", "AviaryIPC", "AviaryDaemon", nioCore, nioPosix, logging,
             ]
         ),
-        library("AviaryMaster", ["AviaryCore", "AviaryConfig", "AviaryQueue", "AviaryInstance", logging]),
+        library("AviaryMaster", ["AviaryCore", "AviaryConfig", "AviaryQueue", "AviaryInstance", "AviaryIPC", logging]),
         library(
             "AviaryAdmin",
             [
@@ -159,13 +166,23 @@ let package = Package(
         library(
             "AviaryPickup",
             [
-                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryInstance", "AviaryDaemon",
-                logging,
+                "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryInstance", "AviaryIPC",
+                "AviaryDaemon", logging,
             ]
         ),
 
         // Connection counts and rates for every smtpd process (Postfix's anvil).
         library("AviaryAnvil", ["AviaryCore", "AviaryConfig", "AviaryIPC", "AviaryDaemon", logging]),
+
+        // The metrics service: counts from every daemon, served to Prometheus. The only target that links
+        // swift-metrics and swift-prometheus.
+        library(
+            "AviaryMetrics",
+            [
+                "AviaryConfig", "AviaryCore", "AviaryDaemon", "AviaryIPC", "AviaryQueue", coreMetrics, prometheus, nioCore, nioPosix,
+                nioHTTP1, logging,
+            ]
+        ),
 
         // Executables: one main.swift each, wiring only.
         executable("master", ["AviaryMaster", "AviaryInstance", "AviaryCore", "AviaryConfig", logging]),
@@ -182,6 +199,7 @@ let package = Package(
         executable("pop3mail", ["AviaryPOP3Server", "AviaryDaemon"]),
         executable("imapd", ["AviaryIMAPServer", "AviaryDaemon", nioPosix]),
         executable("imapmail", ["AviaryIMAPServer", "AviaryDaemon"]),
+        executable("metrics", ["AviaryMetrics", "AviaryDaemon"]),
 
         .target(
             name: "AviaryTestSupport",
@@ -267,12 +285,19 @@ let package = Package(
                 nioPosix, logging,
             ]
         ),
+        tests(
+            "AviaryMetricsTests",
+            [
+                "AviaryMetrics", "AviaryIPC", "AviaryQueue", "AviaryCore", "AviaryDaemon", "AviaryTestSupport", nioCore,
+                nioPosix, .product(name: "NIOEmbedded", package: "swift-nio"), logging,
+            ]
+        ),
         tests("AviaryPickupTests", ["AviaryPickup", "AviaryConfig", "AviaryQueue", "AviaryCore", logging]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "AviaryTestSupport", "AviaryCore", "AviaryQueue", "AviaryPickup", "master", "smtpd", "qmgr", "local",
-                "aviary", "sendmail", "pickup", "showq", "anvil", "pop3d", "smtp", "pop3mail", "imapd", "imapmail",
+                "aviary", "sendmail", "pickup", "showq", "anvil", "pop3d", "smtp", "pop3mail", "imapd", "imapmail", "metrics",
             ],
             exclude: ["clients"],
             swiftSettings: swiftSettings

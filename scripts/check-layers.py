@@ -26,7 +26,7 @@ import sys
 # Package.swift, and every product it uses from another package, is in exactly one layer.
 LAYERS = [
     ("other packages and C", [
-        "Logging", "NIOCore", "NIOPosix", "NIOEmbedded", "ArgumentParser",
+        "Logging", "NIOCore", "NIOPosix", "NIOEmbedded", "NIOHTTP1", "ArgumentParser", "CoreMetrics", "Prometheus",
         "CAviarySystem", "CAviaryResolv", "CAviaryOpenSSL", "CAviarySASL", "CAviaryCrypt",
     ]),
     ("toolbox", ["AviaryCore"]),
@@ -38,10 +38,11 @@ LAYERS = [
     ("service libraries", [
         "AviarySMTPServer", "AviarySMTPClient", "AviaryQueueManager", "AviaryLocal", "AviaryPOP3Server",
         "AviaryIMAPServer", "AviaryAnvil", "AviaryMaster", "AviaryAdmin", "AviarySubmission", "AviaryPickup",
+        "AviaryMetrics",
     ]),
     ("executables", [
         "master", "smtpd", "qmgr", "local", "aviary", "sendmail", "pickup", "showq", "anvil", "pop3d", "smtp",
-        "pop3mail", "imapd", "imapmail",
+        "pop3mail", "imapd", "imapmail", "metrics",
     ]),
     ("tests", [
         "AviaryCoreTests", "AviaryConfigTests", "AviaryMessageTests", "AviaryQueueTests", "AviaryMailboxTests",
@@ -49,7 +50,7 @@ LAYERS = [
         "AviaryInstanceTests", "AviarySMTPServerTests", "AviaryQueueManagerTests", "AviaryLocalTests",
         "AviarySMTPClientTests", "AviaryMasterTests", "AviaryAdminTests", "AviarySubmissionTests",
         "AviaryPOP3Tests", "AviaryPOP3ServerTests", "AviaryIMAPTests", "AviaryIMAPServerTests",
-        "AviaryPickupTests", "IntegrationTests",
+        "AviaryPickupTests", "AviaryMetricsTests", "IntegrationTests",
     ]),
 ]
 
@@ -57,7 +58,7 @@ LAYERS = [
 # user, so it carries no command-line parser, no master, no TLS or SASL library and no event loop.
 MUST_NOT_LINK = {
     "sendmail": ["ArgumentParser", "AviaryMaster", "AviaryAdmin", "AviaryTLS", "CAviaryOpenSSL", "AviarySASL",
-                 "CAviarySASL", "NIOPosix"],
+                 "CAviarySASL", "NIOPosix", "CoreMetrics", "Prometheus", "AviaryMetrics"],
 }
 
 # Modules of the toolchain and the system: importable without a declaration.

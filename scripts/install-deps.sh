@@ -108,6 +108,13 @@ if ((want_test_tools)) && ! /usr/bin/python3 -c "import imapclient" 2>/dev/null;
         "imapclient>=3,<4" </dev/null || die "pip could not install imapclient"
 fi
 
+# prometheus-client: the metrics test parses the service's scrape with the Prometheus project's own parser.
+if ((want_test_tools)) && ! /usr/bin/python3 -c "import prometheus_client.parser" 2>/dev/null; then
+    note "installing prometheus-client from PyPI for /usr/bin/python3"
+    as_root /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --break-system-packages \
+        "prometheus-client>=0.20,<1" </dev/null || die "pip could not install prometheus-client"
+fi
+
 if ((want_system_user)); then
     if ! getent group "$MAIL_OWNER" >/dev/null; then
         note "creating system group $MAIL_OWNER"

@@ -46,19 +46,12 @@ public struct SystemStatus: Sendable {
         public var residentKiB: Int
     }
 
-    public struct Queue: Sendable, Equatable {
-        public var name: QueueName
-        public var messages: Int
-        /// Seconds since the oldest message arrived; nil when empty.
-        public var oldestAge: Int?
-    }
+    /// A queue's message count and oldest age (`QueueDirectory.census`, which the metrics service shares).
+    public typealias Queue = QueueCensus
 
     public var services: [Service]
     /// nil when the queue cannot be read (only root and mail_owner may).
     public var queues: [Queue]?
-
-    /// The queues a message can be in.
-    static let messageQueues: [QueueName] = [.maildrop, .incoming, .active, .deferred, .hold, .corrupt]
 
     /// Master's children by program name (from /proc), sorted by name.
     public static func services(of master: pid_t) -> [Service] {
@@ -85,11 +78,7 @@ public struct SystemStatus: Sendable {
 
     /// The number of messages in each queue and the age of the oldest (from its queue ID).
     public static func queues(_ directory: QueueDirectory, now: Int) -> [Queue]? {
-        guard access(directory.path(of: .active), R_OK | X_OK) == 0 else { return nil }
-        return messageQueues.map { name in
-            let ids = directory.messages(in: name)
-            return Queue(name: name, messages: ids.count, oldestAge: ids.map(\.arrivalSeconds).min().map { max(0, now - $0) })
-        }
+        directory.census(now: now)
     }
 
     public var text: String {

@@ -240,6 +240,9 @@ extension Parameter {
     public static let delayWarningTime = Parameter(
         "delay_warning_time", .time(defaultUnit: "h"), "0h",
         "Tell the sender when mail has waited this long (once); 0: never.")
+    public static let metricsEnable = Parameter(
+        "metrics_enable", .boolean, "no",
+        "Daemons send their counts (one datagram each, never waiting) to the metrics service in master.cf; no: nothing is sent.")
 
     /// Every parameter, in the order `aviary conf -d` prints them.
     public static let table: [Parameter] = [
@@ -262,6 +265,7 @@ extension Parameter {
         .queueRunDelay, .minimalBackoffTime, .maximalBackoffTime, .maximalQueueLifetime, .bounceQueueLifetime,
         .defaultProcessLimit, .doubleBounceSender, .maxUse, .maxIdle, .serviceThrottleTime,
         .transportMaps, .defaultDestinationConcurrencyLimit, .delayWarningTime, .qmgrMessageActiveLimit,
+        .metricsEnable,
     ] + smtpPolicyTable + smtpClientTable
 
     /// The table by name.

@@ -16,6 +16,7 @@
 import AviaryConfig
 import AviaryCore
 import AviaryDaemon
+import AviaryIPC
 import AviaryIMAP
 import AviarySASL
 import AviaryTLS
@@ -36,6 +37,8 @@ public final class IMAPServer: ListeningServer {
     let sasl: (any MailSASLMechanisms)?
     let logger: Logger
     let pool: NIOThreadPool
+    /// Counts for the metrics service (nothing when `metrics_enable = no`).
+    let metrics: MetricsReporter
     /// Hand off system accounts even when imapd runs as that account (tests of the relay; never in a daemon).
     let handsOffOwnAccount: Bool
     /// Parsed message summaries for every session of this process (32 MB at most).
@@ -52,7 +55,8 @@ public final class IMAPServer: ListeningServer {
         passwords: (any MailPasswordChecker)? = nil,
         tls: (any TLSServerHandlerProvider)? = nil,
         sasl: (any MailSASLMechanisms)? = nil,
-        handsOffOwnAccount: Bool = false
+        handsOffOwnAccount: Bool = false,
+        metrics: MetricsReporter? = nil
     ) {
         settings = IMAPServerSettings(config: config)
         self.handsOffOwnAccount = handsOffOwnAccount
@@ -61,11 +65,13 @@ public final class IMAPServer: ListeningServer {
         self.sasl = sasl
         self.logger = logger
         self.pool = pool
+        self.metrics = metrics ?? MetricsReporter(config: config)
     }
 
     /// imapd with every provider main.cf describes.
     public convenience init(config: MainConfig, logger: Logger, pool: NIOThreadPool, tlsContext: TLSContext?) {
         let directory = UserDirectory(config: config)
+        let metrics = MetricsReporter(config: config)
         let configuration = SASLServerConfiguration(
             serviceName: "imap", serverName: config.string(.myhostname),
             users: .lookup { directory.virtualUser($0) },
@@ -73,9 +79,10 @@ public final class IMAPServer: ListeningServer {
         self.init(
             config: config, logger: logger, pool: pool,
             passwords: CryptPasswordAuthenticator(directory: directory, pool: pool),
-            tls: tlsContext.map { TLSServerProvider(context: $0) },
+            tls: tlsContext.map { TLSServerProvider(context: $0, handshakeFailed: { metrics.count(.tlsFailures, "imap") }) },
             sasl: SASLMechanismProvider(
-                authenticator: SASLAuthenticator(configuration: configuration, logger: logger), directory: directory))
+                authenticator: SASLAuthenticator(configuration: configuration, logger: logger), directory: directory),
+            metrics: metrics)
     }
 
     /// The certificate and key for STARTTLS and imaps (`imapd_tls_cert_file`, by default smtpd's).
@@ -174,6 +181,7 @@ public final class IMAPServer: ListeningServer {
     private func handle(_ connection: NIOAsyncChannel<IMAPFrame, IMAPOutput>) async {
         let remote = connection.channel.remoteAddress?.ipAddress ?? "unknown"
         let local = connection.channel.localAddress?.ipAddress ?? "unknown"
+        metrics.count(.connections, "imap")
         var session = IMAPSession(server: self, channel: connection.channel, remoteAddress: remote, localAddress: local)
         session.isSecure = settings.isWrapperMode && tls != nil
         session.isTrusted = settings.trustedNetworks.trusts(remote: remote, local: local)

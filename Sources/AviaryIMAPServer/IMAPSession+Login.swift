@@ -117,6 +117,7 @@ extension IMAPSession {
             return false
         case .failure(let reason):
             failedLogins += 1
+            server.metrics.count(.authFailures, "imap")
             logger.info("auth failed: user=<\(name)>, \(place) (\(reason))")
             let base = settings.authFailureDelay
             if base > .zero { try await Task.sleep(for: min(base * (1 << min(failedLogins - 1, 4)), .seconds(15))) }

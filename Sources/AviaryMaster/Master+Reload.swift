@@ -1,5 +1,6 @@
 import AviaryConfig
 import AviaryInstance
+import AviaryIPC
 import Logging
 
 #if canImport(Glibc)
@@ -36,6 +37,7 @@ extension Master {
             )
         }
         configuration = fresh
+        metrics = MetricsReporter(config: fresh.main)
         let plans = fresh.plans(paths: paths)
         let wanted = Set(plans.map(\.entry.key))
         for key in serviceOrder where !wanted.contains(key) { removeService(key) }

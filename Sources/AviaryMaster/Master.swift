@@ -1,6 +1,7 @@
 import AviaryConfig
 import AviaryCore
 import AviaryInstance
+import AviaryIPC
 import AviaryQueue
 import Logging
 
@@ -113,6 +114,8 @@ public actor Master {
     let events: AsyncStream<Event>
     let eventSink: AsyncStream<Event>.Continuation
     let demandWatcher: DemandWatcher
+    /// Restart counts for the metrics service (nothing when `metrics_enable = no`); renewed on reload.
+    var metrics: MetricsReporter
 
     /// - Parameters:
     ///   - configuration: main.cf and master.cf, already loaded and valid.
@@ -120,6 +123,7 @@ public actor Master {
     ///   - logger: where master's events go.
     public init(configuration: MasterConfiguration, owner: SystemAccount?, logger: Logger) {
         self.configuration = configuration
+        self.metrics = MetricsReporter(config: configuration.main)
         self.paths = configuration.paths
         self.owner = owner
         self.logger = logger
@@ -350,9 +354,15 @@ public actor Master {
             } else {
                 logger.warning("process \(child.program) pid \(pid) \(status)")
             }
+            metrics.count(.restarts, Self.programName(child.program))
             let delay = service.throttle.failed(after: lifetime)
             scheduleRestart(of: service, slot: index, after: delay)
         }
+    }
+
+    /// The program a path names (`/usr/libexec/aviary/qmgr` -> `qmgr`), for the restart counter's label.
+    static func programName(_ path: String) -> String {
+        String(path.split(separator: "/").last ?? Substring(path))
     }
 
     /// Sends SIGTERM and gives the process the grace period before SIGKILL.

@@ -1,5 +1,6 @@
 import AviaryConfig
 import AviaryDaemon
+import AviaryIPC
 import AviarySASL
 import AviaryTLS
 import AviaryUsers
@@ -29,6 +30,7 @@ extension POP3Server {
     /// pop3d with every provider main.cf describes.
     public convenience init(config: MainConfig, logger: Logger, pool: NIOThreadPool, tlsContext: TLSContext?) {
         let directory = UserDirectory(config: config)
+        let metrics = MetricsReporter(config: config)
         let configuration = SASLServerConfiguration(
             serviceName: "pop", serverName: config.string(.myhostname),
             users: .lookup { directory.virtualUser($0) },
@@ -36,8 +38,9 @@ extension POP3Server {
         self.init(
             config: config, logger: logger, pool: pool,
             authenticator: CryptPasswordAuthenticator(directory: directory, pool: pool),
-            tls: tlsContext.map { TLSServerProvider(context: $0) },
+            tls: tlsContext.map { TLSServerProvider(context: $0, handshakeFailed: { metrics.count(.tlsFailures, "pop3") }) },
             sasl: SASLMechanismProvider(
-                authenticator: SASLAuthenticator(configuration: configuration, logger: logger), directory: directory))
+                authenticator: SASLAuthenticator(configuration: configuration, logger: logger), directory: directory),
+            metrics: metrics)
     }
 }

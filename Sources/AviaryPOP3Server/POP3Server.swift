@@ -25,6 +25,7 @@ import AviarySASL
 import AviaryConfig
 import AviaryCore
 import AviaryDaemon
+import AviaryIPC
 import AviaryPOP3
 import AviaryUsers
 import Logging
@@ -43,6 +44,8 @@ public final class POP3Server: ListeningServer {
     let sasl: (any MailSASLMechanisms)?
     let logger: Logger
     let pool: NIOThreadPool
+    /// Counts for the metrics service (nothing when `metrics_enable = no`).
+    let metrics: MetricsReporter
     /// Hand off system accounts even when pop3d runs as that account (tests of the relay; never in a daemon).
     let handsOffOwnAccount: Bool
     /// pop3mail: this process serves one session, so blocking mailbox work runs inline (`blocking`).
@@ -60,7 +63,8 @@ public final class POP3Server: ListeningServer {
         tls: (any TLSServerHandlerProvider)? = nil,
         sasl: (any MailSASLMechanisms)? = nil,
         handsOffOwnAccount: Bool = false,
-        servesOneSession: Bool = false
+        servesOneSession: Bool = false,
+        metrics: MetricsReporter? = nil
     ) {
         settings = POP3ServerSettings(config: config)
         self.handsOffOwnAccount = handsOffOwnAccount
@@ -70,6 +74,7 @@ public final class POP3Server: ListeningServer {
         self.sasl = sasl
         self.logger = logger
         self.pool = pool
+        self.metrics = metrics ?? MetricsReporter(config: config)
     }
 
     /// Runs blocking mailbox work (opening the maildrop, reading message files, UPDATE): on the thread pool in
@@ -199,6 +204,7 @@ public final class POP3Server: ListeningServer {
     private func handle(_ connection: NIOAsyncChannel<POP3Line, POP3Output>) async {
         let remote = connection.channel.remoteAddress?.ipAddress ?? "unknown"
         let local = connection.channel.localAddress?.ipAddress ?? "unknown"
+        metrics.count(.connections, "pop3")
         var session = POP3Session(server: self, channel: connection.channel, remoteAddress: remote, localAddress: local)
         // pop3s: TLS came first (configure), so passwords are safe from the greeting on.
         session.isSecure = settings.isWrapperMode && tls != nil

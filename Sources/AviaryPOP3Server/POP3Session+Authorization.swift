@@ -81,6 +81,7 @@ extension POP3Session {
             return false
         case .failure(let reason):
             failedLogins += 1
+            server.metrics.count(.authFailures, "pop3")
             logger.info("auth failed: user=<\(user)>, \(place) (\(reason))")
             try await pauseAfterFailure()
             guard failedLogins < settings.authFailureLimit else {

@@ -22,6 +22,7 @@
 import AviaryConfig
 import AviaryCore
 import AviaryInstance
+import AviaryIPC
 import AviaryMessage
 import AviaryQueue
 import Logging
@@ -34,16 +35,19 @@ import Glibc
 public struct Pickup {
     let settings: SubmissionSettings
     let logger: Logger
+    /// Counts for the metrics service (nothing when `metrics_enable = no`).
+    let metrics: MetricsReporter
     /// Temporary files in maildrop/ older than this are left over from a killed sendmail, and removed.
     static let staleTemporaryAge = 24 * 3600
 
-    public init(settings: SubmissionSettings, logger: Logger) {
+    public init(settings: SubmissionSettings, logger: Logger, metrics: MetricsReporter = .disabled) {
         self.settings = settings
         self.logger = logger
+        self.metrics = metrics
     }
 
     public init(config: MainConfig, logger: Logger) {
-        self.init(settings: SubmissionSettings(config: config), logger: logger)
+        self.init(settings: SubmissionSettings(config: config), logger: logger, metrics: MetricsReporter(config: config))
     }
 
     var queue: QueueDirectory { settings.queue }
@@ -67,7 +71,10 @@ public struct Pickup {
             moved.append(id)
         }
         removeStaleTemporaryFiles()
-        if !moved.isEmpty { queue.wakeQueueManager() }
+        if !moved.isEmpty {
+            queue.wakeQueueManager()
+            metrics.count(.received, "pickup", by: moved.count)
+        }
         return moved
     }
 

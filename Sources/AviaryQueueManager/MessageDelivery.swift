@@ -35,6 +35,8 @@ struct MessageDelivery {
         var relay: String? = nil
         /// The remote server's reply when it refused, for Diagnostic-Code in a DSN.
         var remoteReply: String? = nil
+        /// The transport it went to; `none` when qmgr decided itself (no route).
+        var transport = "none"
     }
 
     func run(from source: QueueName) async {
@@ -105,7 +107,13 @@ struct MessageDelivery {
         logOutcomes(outcomes, relay: "none", envelope: envelope)
         await withTaskGroup(of: [Outcome].self) { tasks in
             for (route, recipients) in groups {
-                tasks.addTask { await deliver(to: route, recipients: recipients, envelope: envelope, path: path) }
+                tasks.addTask {
+                    await deliver(to: route, recipients: recipients, envelope: envelope, path: path).map {
+                        var outcome = $0
+                        outcome.transport = route.transport
+                        return outcome
+                    }
+                }
             }
             for await result in tasks { outcomes += result }
         }
@@ -179,6 +187,7 @@ struct MessageDelivery {
         let policy = manager.policy
         let disposition = policy.disposition(
             of: outcomes, arrival: envelope.arrivalTime, isBounce: envelope.isBounce, now: now)
+        settings.metrics.count(Self.counts(of: outcomes, disposition))
         for outcome in disposition.expired {
             logger.info("to=<\(outcome.address)>, relay=none, dsn=\(outcome.expiredDSN), status=expired, returned to sender (\(outcome.text))")
         }
@@ -234,6 +243,19 @@ struct MessageDelivery {
 }
 
 extension MessageDelivery {
+    /// An attempt's recipients for the metrics service, per transport: delivered, deferred, and bounced (expired
+    /// ones included: they are returned to the sender now). One datagram for the whole attempt.
+    static func counts(of outcomes: [Outcome], _ disposition: DeliveryScheduler.Policy.Disposition) -> [MetricsSample] {
+        var counts: [MetricsSample: Int] = [:]
+        for outcome in outcomes where outcome.status == .sent {
+            counts[MetricsSample(.delivered, outcome.transport, increment: 0), default: 0] += 1
+        }
+        for outcome in disposition.deferred { counts[MetricsSample(.deferred, outcome.transport, increment: 0), default: 0] += 1 }
+        for outcome in disposition.bounced { counts[MetricsSample(.bounced, outcome.transport, increment: 0), default: 0] += 1 }
+        return counts.map { MetricsSample($0.key.counter, $0.key.label, increment: $0.value) }
+            .sorted { ($0.counter.rawValue, $0.label) < ($1.counter.rawValue, $1.label) }
+    }
+
     /// Opens a queue file for recording outcomes; nil when it no longer exists (deleted or moved away).
     static func openIfPresent(_ path: String) throws(QueueFileError) -> QueueFile? {
         do {

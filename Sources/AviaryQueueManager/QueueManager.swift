@@ -30,6 +30,8 @@ public struct QueueManagerSettings: Sendable {
     public var activeLimit: Int
     /// Messages larger than this are returned with their headers only.
     public var bounceSizeLimit: Int
+    /// Outcome counts for the metrics service (nothing when `metrics_enable = no`).
+    public var metrics: MetricsReporter
 
     public init(config: MainConfig, master: MasterConfig) {
         queue = QueueDirectory(root: config.string(.queueDirectory))
@@ -46,6 +48,7 @@ public struct QueueManagerSettings: Sendable {
         deliveryTimeout = config.seconds(.commandTimeout) + 60
         activeLimit = max(1, config.integer(.qmgrMessageActiveLimit))
         bounceSizeLimit = 50000
+        metrics = MetricsReporter(config: config)
     }
 }
 

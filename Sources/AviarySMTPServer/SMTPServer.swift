@@ -5,6 +5,7 @@ import AviaryConfig
 import AviaryCore
 import AviaryDaemon
 import AviaryDNS
+import AviaryIPC
 import AviarySASL
 import AviaryTLS
 import AviarySMTP
@@ -30,6 +31,8 @@ public final class SMTPServer: ListeningServer {
     let tlsContext: TLSContext?
     /// SMTP AUTH, when `smtpd_sasl_auth_enable = yes`.
     let authenticator: SASLAuthenticator?
+    /// Counts for the metrics service (nothing when `metrics_enable = no`).
+    let metrics: MetricsReporter
 
     /// - Parameter serviceName: the master.cf service (smtp, submission ...), under which anvil counts clients.
     /// - Parameter tlsContext: from `loadTLS`, made while smtpd could still read the key as root.
@@ -37,6 +40,7 @@ public final class SMTPServer: ListeningServer {
         config: MainConfig, logger: Logger, pool: NIOThreadPool, serviceName: String = "smtp", tlsContext: TLSContext? = nil
     ) {
         settings = SMTPServerSettings(config: config)
+        metrics = MetricsReporter(config: config)
         self.tlsContext = tlsContext
         limits = ClientLimits(config: config, service: serviceName)
         nameLookup = ClientNameLookup(

@@ -67,6 +67,7 @@ extension SMTPSession {
             return .temporaryAuthFailure(failure.clientText)
         default:
             authFailures += 1
+            server.metrics.count(.authFailures, "smtp")
             logger.warning("\(client.description): SASL \(mechanism) authentication failed: \(failure.reason)")
             // Each failure in a session doubles the pause (capped): guessing passwords gets slow.
             let delay = min(settings.authFailureDelaySeconds << min(authFailures - 1, 4), 16)

@@ -57,6 +57,7 @@ struct SMTPSession {
 
     mutating func run(inbound: NIOAsyncChannelInboundStream<SMTPInboundFrame>, outbound: Replies) async throws {
         logger.info("connect from \(client.description)")
+        server.metrics.count(.connections, "smtp")
         if settings.isWrapperMode {
             // Wrapper mode (port 465): no greeting before the handshake; without a usable certificate, nothing.
             guard server.tlsContext != nil else {
@@ -175,6 +176,7 @@ struct SMTPSession {
             logger.info("Anonymous TLS connection established from \(client.description): \(completed.version) with cipher \(completed.cipher) (\(completed.cipherBits)/\(completed.cipherAlgorithmBits) bits)")
         } catch {
             logger.info("TLS handshake failed with \(client.description): \(error)")
+            server.metrics.count(.tlsFailures, "smtp")
             throw SessionEnded.tlsFailed
         }
     }
@@ -556,6 +558,7 @@ struct SMTPSession {
             let messageID = assembly.messageID.map { "<\($0)>" } ?? "<>"
             logger.info("\(transaction.id): message-id=\(messageID)")
             logger.trace("\(transaction.id): queued \(size) bytes")
+            server.metrics.count(.received, "smtpd")
             return .queued(as: transaction.id.rawValue)
         } catch {
             assembly.abandon()

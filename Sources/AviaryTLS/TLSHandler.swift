@@ -267,10 +267,17 @@ public protocol TLSServerHandlerProvider: Sendable {
 /// Server handlers from one server context.
 public struct TLSServerProvider: TLSServerHandlerProvider {
     let context: TLSContext
+    /// Called when a handshake fails (the metrics service counts them).
+    let handshakeFailed: (@Sendable () -> Void)?
 
-    public init(context: TLSContext) { self.context = context }
+    public init(context: TLSContext, handshakeFailed: (@Sendable () -> Void)? = nil) {
+        self.context = context
+        self.handshakeFailed = handshakeFailed
+    }
 
     public func makeServerHandler(eventLoop: any EventLoop) throws -> any ChannelHandler {
-        TLSHandler(server: context, eventLoop: eventLoop)
+        let handler = TLSHandler(server: context, eventLoop: eventLoop)
+        if let handshakeFailed { handler.handshakeResult.whenFailure { _ in handshakeFailed() } }
+        return handler
     }
 }
