@@ -236,7 +236,7 @@ let package = Package(
                 "AviaryConfig", "AviaryCore", "AviaryTestSupport", nioCore, nioPosix, logging,
             ]
         ),
-        tests("AviaryMasterTests", ["AviaryMaster", "AviaryInstance", "AviaryConfig", "AviaryCore"]),
+        tests("AviaryMasterTests", ["AviaryMaster", "AviaryInstance", "AviaryConfig", "AviaryCore", "AviaryTestSupport"]),
         tests("AviaryInstanceTests", ["AviaryInstance"]),
         tests(
             "AviaryAdminTests",

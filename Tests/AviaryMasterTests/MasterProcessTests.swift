@@ -1,6 +1,7 @@
 import AviaryCore
 import AviaryInstance
 import AviaryMaster
+import AviaryTestSupport
 import Testing
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import AviaryCore
 import AviaryInstance
 import AviaryMaster
+import AviaryTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -208,17 +209,6 @@ final class TestInstance {
             if fields.count == 2 { result[String(fields[0])] = String(fields[1]) }
         }
         return result
-    }
-}
-
-/// Polls `condition` every 50 ms until it holds or `timeout` passes; returns whether it held.
-func waitUntil(timeout: Duration = .seconds(15), _ condition: () -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while true {
-        if condition() { return true }
-        if clock.now >= deadline { return false }
-        try? await Task.sleep(for: .milliseconds(50))
     }
 }
 

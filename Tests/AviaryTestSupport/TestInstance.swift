@@ -319,11 +319,6 @@ public final class TestInstance: @unchecked Sendable {
         [.incoming, .active, .deferred].allSatisfy { queueFiles($0).isEmpty }
     }
 
-    /// Polls `condition` every 50 ms until it holds or `timeout` passes.
-    public func waitUntil(timeout: Duration = .seconds(15), _ condition: () throws -> Bool) async rethrows -> Bool {
-        try await AviaryTestSupport.waitUntil(timeout: timeout, condition)
-    }
-
     // MARK: - Tools
 
     /// Runs an external tool to its end (bounded) and returns its status and output.

@@ -5,6 +5,7 @@
 
 import AviaryCore
 import AviaryQueue
+import AviaryTestSupport
 import Foundation
 import Testing
 
@@ -194,7 +195,7 @@ final class SubmissionInstance {
         process.standardError = output
         try process.run()
         master = process
-        let ready = await waitUntil {
+        let ready = await waitUntil(timeout: .seconds(30)) {
             ["public/pickup", "public/showq", "public/qmgr", "private/local"].allSatisfy {
                 SafeFile.exists(self.queue + "/" + $0)
             }
@@ -272,16 +273,6 @@ final class SubmissionInstance {
         let path = path ?? mbox
         _ = await waitUntil(timeout: .seconds(60)) { self.messages(in: path, containing: token).count >= count }
         return messages(in: path, containing: token)
-    }
-
-    func waitUntil(timeout: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while true {
-            if condition() { return true }
-            if clock.now >= deadline { return false }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
     }
 
     static func token(_ label: String) -> String { "\(label)-\(UInt64.random(in: 0...UInt64.max))" }
@@ -468,7 +459,7 @@ struct SubmissionTests {
             let token = SubmissionInstance.token("owner")
             let sent = try await instance.submit([instance.user], input: "Subject: \(token)\n\nmine\n")
             #expect(sent.status == 0, "\(sent)")
-            let deferred = await instance.waitUntil {
+            let deferred = await waitUntil(timeout: .seconds(30)) {
                 instance.text(instance.maillog).contains("destination \(instance.mbox) is not owned by recipient")
             }
             #expect(deferred, "\(instance.report())")
@@ -528,7 +519,7 @@ struct SubmissionTests {
             let sent = try await instance.submit(["waiting@remote.example"], input: "Subject: waits\n\nx\n")
             #expect(sent.status == 0, "\(sent)")
             var id: String?
-            _ = await instance.waitUntil {
+            _ = await waitUntil(timeout: .seconds(30)) {
                 id =
                     (instance.files(in: .deferred).isEmpty ? nil : "") != nil
                     ? QueueDirectory(root: instance.queue).messages(in: .deferred).first?.rawValue : nil
@@ -639,9 +630,7 @@ struct SubmissionTests {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(60)
-        while process.isRunning && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        _ = await waitUntil(timeout: .seconds(60), step: .milliseconds(20)) { !process.isRunning }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         return process.terminationStatus
@@ -699,13 +688,13 @@ struct SubmissionTests {
                 process.standardInput = pipe
                 try process.run()
                 pipe.fileHandleForWriting.write(Data("Subject: half\n\nsome of the body\n".utf8))
-                let started = await instance.waitUntil { instance.files(in: .maildrop).contains { $0.hasPrefix(".") } }
+                let started = await waitUntil(timeout: .seconds(30)) { instance.files(in: .maildrop).contains { $0.hasPrefix(".") } }
                 #expect(started, "no temporary file appeared")
                 kill(process.processIdentifier, number)
-                if !(await instance.waitUntil { !process.isRunning }) {
+                if !(await waitUntil(timeout: .seconds(30)) { !process.isRunning }) {
                     Issue.record("sendmail did not end on signal \(number)")
                     kill(process.processIdentifier, SIGKILL)
-                    _ = await instance.waitUntil { !process.isRunning }
+                    _ = await waitUntil(timeout: .seconds(30)) { !process.isRunning }
                 }
                 process.waitUntilExit()
                 try? pipe.fileHandleForWriting.close()

@@ -83,7 +83,7 @@ func require(
     sourceLocation: SourceLocation = #_sourceLocation,
     _ condition: () throws -> Bool
 ) async throws {
-    let held = try await instance.waitUntil(timeout: timeout, condition)
+    let held = try await waitUntil(timeout: timeout, condition)
     try #require(
         held,
         Comment(rawValue: "timed out waiting: " + what() + "\n" + instance.report()),
