@@ -237,7 +237,7 @@ let package = Package(
             ]
         ),
         tests("AviaryMasterTests", ["AviaryMaster", "AviaryInstance", "AviaryConfig", "AviaryCore", "AviaryTestSupport"]),
-        tests("AviaryInstanceTests", ["AviaryInstance"]),
+        tests("AviaryInstanceTests", ["AviaryInstance", "AviaryTestSupport"]),
         tests(
             "AviaryAdminTests",
             [
@@ -267,7 +267,7 @@ let package = Package(
                 nioPosix, logging,
             ]
         ),
-        tests("AviaryPickupTests", ["AviaryPickup", "AviaryConfig", "AviaryQueue", "AviaryCore", logging]),
+        tests("AviaryPickupTests", ["AviaryPickup", "AviaryConfig", "AviaryQueue", "AviaryCore", "AviaryTestSupport", logging]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

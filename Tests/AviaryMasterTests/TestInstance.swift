@@ -16,7 +16,8 @@ import Musl
 /// The services record `PID ARGS...` as one line of `out/<service>.starts` (the service name from `-n`,
 /// with `:[]/` made `_`) and then exec `sleep`, so the recorded pid is the process master watches.
 final class TestInstance {
-    let root: String
+    private let temporary = TemporaryDirectory("master")
+    var root: String { temporary.path }
     var etc: String { root + "/etc" }
     var bin: String { root + "/bin" }
     var out: String { root + "/out" }
@@ -27,9 +28,6 @@ final class TestInstance {
     private var masters: [pid_t] = []
 
     init(masterCf: [String], mainCf: [String] = []) throws {
-        var template = Array("/tmp/avm.XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw SystemError.current("mkdtemp") }
-        root = String(cString: made)
         for directory in [etc, bin, out] { try SafeFile.makeDirectories(directory) }
         var main = ["queue_directory = \(queue)", "daemon_directory = \(bin)"]
         // As root master gives sockets to mail_owner, which must exist and must not be root.
@@ -176,7 +174,7 @@ final class TestInstance {
         for name in (try? SafeFile.listDirectory(out)) ?? [] where name.hasSuffix(".starts") {
             for pid in pids(ofStarts: name) { kill(pid, SIGKILL) }
         }
-        _ = system("rm -rf '\(root)'")
+        TemporaryDirectory.removeTree(root)
     }
 
     // MARK: - Reading what happened

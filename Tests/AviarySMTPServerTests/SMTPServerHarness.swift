@@ -88,11 +88,9 @@ struct SMTPServerHarness {
         mynetworks: String = "127.0.0.0/8", extra: String = "",
         _ body: (SMTPServerHarness) async throws -> Void
     ) async throws {
-        var template = Array("/tmp/aviary-smtpd-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed")
-        let root = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        defer { TemporaryDirectory.removeTree(root) }
+        let directory = TemporaryDirectory("smtpd")
+        defer { withExtendedLifetime(directory) {} }
+        let root = directory.path
         let queue = QueueDirectory(root: root + "/spool")
         try queue.prepare(owner: nil)
         try SafeFile.writeDurably(Array("alice@virtual.test:{PLAIN}x\n".utf8), to: root + "/users")

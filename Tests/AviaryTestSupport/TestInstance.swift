@@ -37,7 +37,8 @@ public final class TestInstance: @unchecked Sendable {
     public static let passwordHash =
         "$6$aviarytests$0AhnWm.IJYiFIDj6PMHEKEjX15d0oUVSDaUUA5g/XYVuVdVluHvqPJqBho5hql1.CaJbeFz1MkkWFufLtlc9d."
 
-    public let directory: String
+    private let temporary = TemporaryDirectory("it")
+    public var directory: String { temporary.path }
     /// The account mailboxes and queue files belong to: `mail_owner` as root, nil otherwise (the invoking user).
     public let mailOwner: SystemAccount?
     public private(set) var master: ChildProcess?
@@ -63,12 +64,7 @@ public final class TestInstance: @unchecked Sendable {
         users: [String] = ["alice@example.test"],
         aliases: [String]? = nil
     ) throws {
-        var template = Array("/tmp/aviary-it.XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw TestSupportError("mkdtemp: \(String(cString: strerror(errno)))")
-        }
-        directory = String(cString: made)
-        chmod(directory, 0o755)
+        chmod(temporary.path, 0o755)
         mailOwner = Privileges.isRoot ? try TestInstance.mailOwnerAccount() : nil
         InstanceRegistry.add(directory)
 

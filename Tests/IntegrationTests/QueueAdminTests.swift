@@ -130,7 +130,8 @@ private struct QueueAdminTestFailure: Error, CustomStringConvertible {
 /// A temporary installation DIR: main.cf and master.cf (smtpd on 127.0.0.1:0, qmgr, local; no smtp, so
 /// remote mail defers), `aliases` with `slow: |DIR/slow.sh`, `spool/`, `maillog`, `master.out`, `out/`.
 private final class QueueAdminInstance {
-    let directory: String
+    private let temporary = TemporaryDirectory("qa")
+    var directory: String { temporary.path }
     var queue: QueueDirectory { QueueDirectory(root: directory + "/spool") }
     private var master: Process?
     private var launched: [LaunchedCommand] = []
@@ -150,9 +151,6 @@ private final class QueueAdminInstance {
     }
 
     init() throws {
-        var template = Array("/tmp/aviary-qa.XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw SystemError.current("mkdtemp") }
-        directory = String(cString: made)
         chmod(directory, 0o755)
         try write(
             "main.cf",
@@ -345,7 +343,7 @@ private final class QueueAdminInstance {
         }
         for pid in processesNamingDirectory() { kill(pid, SIGKILL) }
         _ = await waitUntil(timeout: .seconds(5)) { processesNamingDirectory().isEmpty }
-        try? FileManager.default.removeItem(atPath: directory)
+        TemporaryDirectory.removeTree(directory)
     }
 
     /// Living processes whose command line mentions DIR (master's services get `-c DIR`).

@@ -19,7 +19,8 @@ import Glibc
 /// queue), DIR/mail (mbox spool), DIR/out (alias file targets), DIR/bin/sendmail (as root: a copy that is
 /// setgid `aviarydrop`, as install.sh makes it) and DIR/maillog.
 final class SubmissionInstance {
-    let directory: String
+    private let temporary = TemporaryDirectory("submission")
+    var directory: String { temporary.path }
     /// The local user mail goes to and who submits: `avsubtest` (created if missing) as root, else ourselves.
     let user: String
     let isRoot = getuid() == 0
@@ -54,10 +55,7 @@ final class SubmissionInstance {
     }
 
     init(mainCf: [String] = [], aliases: [String] = []) throws {
-        var template = Array("/tmp/avsub.XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw SystemError.current("mkdtemp") }
-        directory = String(cString: made)
-        chmod(directory, 0o755)
+        chmod(temporary.path, 0o755)
         if getuid() == 0 {
             try Self.ensureAccounts()
             user = Self.testUser
@@ -232,7 +230,7 @@ final class SubmissionInstance {
 
     func cleanUp() async {
         await stopMaster()
-        _ = system("rm -rf '\(directory)'")
+        TemporaryDirectory.removeTree(directory)
     }
 
     // MARK: - What happened
