@@ -1,7 +1,7 @@
 // Local submission end to end: the real sendmail (setgid, run as an ordinary user), pickup, showq, qmgr and
-// local under a real master, driven by the system's own tools (GNU mailutils' mail). Self-contained: the
-// small instance harness below is this file's own (SubmissionInstance), every wait is bounded, nothing
-// asserts on wall-clock time.
+// local under a real master, driven by the system's own tools (GNU mailutils' mail). The instance is the shared
+// TestInstance with the submission layout below (SubmissionInstance); every wait is bounded, nothing asserts on
+// wall-clock time.
 
 import AviaryCore
 import AviaryQueue
@@ -15,20 +15,19 @@ import Testing
 import Glibc
 #endif
 
-/// A throw-away Aviary instance for local submission: DIR/etc (main.cf, master.cf, aliases), DIR/q (the
-/// queue), DIR/mail (mbox spool), DIR/out (alias file targets), DIR/bin/sendmail (as root: a copy that is
-/// setgid `aviarydrop`, as install.sh makes it) and DIR/maillog.
-final class SubmissionInstance {
-    private let temporary = TemporaryDirectory("submission")
-    var directory: String { temporary.path }
+/// A ``TestInstance`` for local submission: DIR/etc (main.cf, master.cf, aliases), DIR/spool (the queue),
+/// DIR/mail (mbox spool), DIR/out (alias file targets), DIR/bin/sendmail (as root: a copy that is setgid
+/// `aviarydrop`, as install.sh makes it) and DIR/maillog; master runs pickup, showq, qmgr and local.
+final class SubmissionInstance: TestScopedInstance {
+    let instance: TestInstance
     /// The local user mail goes to and who submits: `avsubtest` (created if missing) as root, else ourselves.
     let user: String
     let isRoot = getuid() == 0
-    var master: Process?
 
-    var etc: String { directory + "/etc" }
-    var queue: String { directory + "/q" }
-    var maillog: String { directory + "/maillog" }
+    var directory: String { instance.directory }
+    var etc: String { instance.configDirectory }
+    var queue: String { instance.spool }
+    var maillog: String { instance.maillogPath }
     var mbox: String { directory + "/mail/" + user }
     /// The sendmail ordinary users run: the setgid copy as root, the built one otherwise.
     var sendmail: String { isRoot ? directory + "/bin/sendmail" : Self.binaries + "/sendmail" }
@@ -37,16 +36,7 @@ final class SubmissionInstance {
     static let setgidGroup = "aviarydrop"
 
     /// The built programs, beside the test bundle.
-    static let binaries: String = {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let path = String(decoding: buffer[..<max(length, 0)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let beside = SafeFile.directoryName(of: path)
-        if SafeFile.exists(beside + "/sendmail") { return beside }
-        var root = #filePath
-        for _ in 0..<3 { root = SafeFile.directoryName(of: root) }
-        return root + "/.build/debug"
-    }()
+    static var binaries: String { TestInstance.binaries }
 
     static var repositoryRoot: String {
         var root = #filePath
@@ -54,33 +44,33 @@ final class SubmissionInstance {
         return root
     }
 
-    init(mainCf: [String] = [], aliases: [String] = []) throws {
-        chmod(temporary.path, 0o755)
+    init(mainCf: [(String, String)] = [], aliases: [String] = []) throws {
         if getuid() == 0 {
             try Self.ensureAccounts()
             user = Self.testUser
         } else {
             user = SystemAccount.withID(getuid())?.name ?? "nobody"
         }
-        for sub in ["etc", "mail", "out", "bin"] {
+        instance = try TestInstance(
+            mainCf: mainCf,
+            masterCf: [
+                "qmgr unix n - n 300 1 qmgr", "local unix - n n - - local", "pickup unix n - n 60 1 pickup",
+                "showq unix n - n - - showq",
+            ],
+            users: [],
+            aliases: ["postmaster: root"] + aliases,
+            baseMainCf: [
+                ("queue_directory", "DIR/spool"), ("daemon_directory", Self.binaries),
+                ("myhostname", "mail.example.test"), ("mydestination", "$myhostname, localhost"),
+                ("mail_spool_directory", "DIR/mail"), ("maillog_file", "DIR/maillog"),
+                ("setgid_group", Self.setgidGroup),
+            ],
+            configSubdirectory: "etc"
+        )
+        for sub in ["mail", "out", "bin"] {
             try SafeFile.makeDirectories(directory + "/" + sub, mode: 0o755)
             chmod(directory + "/" + sub, 0o755)
         }
-        var main = [
-            "queue_directory = \(queue)", "daemon_directory = \(Self.binaries)", "myhostname = mail.example.test",
-            "mydestination = $myhostname, localhost", "mail_spool_directory = \(directory)/mail",
-            "maillog_file = \(maillog)", "alias_maps = hash:\(etc)/aliases", "setgid_group = \(Self.setgidGroup)",
-        ]
-        if isRoot { main.append("mail_owner = \(SystemAccount.named("aviary") != nil ? "aviary" : "nobody")") }
-        try write(etc + "/main.cf", main + mainCf)
-        try write(
-            etc + "/master.cf",
-            [
-                "qmgr unix n - n 300 1 qmgr", "local unix - n n - - local", "pickup unix n - n 60 1 pickup",
-                "showq unix n - n - - showq",
-            ]
-        )
-        try write(etc + "/aliases", ["postmaster: root"] + aliases)
         if isRoot {
             // As install.sh makes it: root:aviarydrop 2755.
             let copy = directory + "/bin/sendmail"
@@ -184,15 +174,7 @@ final class SubmissionInstance {
 
     /// Starts master and waits until pickup, showq and local have their sockets.
     func startMaster() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binaries + "/master")
-        process.arguments = ["-c", etc]
-        _ = FileManager.default.createFile(atPath: directory + "/master.out", contents: nil)
-        let output = FileHandle(forWritingAtPath: directory + "/master.out")
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        master = process
+        try await instance.start()
         let ready = await waitUntil(timeout: .seconds(30)) {
             ["public/pickup", "public/showq", "public/qmgr", "private/local"].allSatisfy {
                 SafeFile.exists(self.queue + "/" + $0)
@@ -203,35 +185,14 @@ final class SubmissionInstance {
 
     /// Stops master (SIGTERM, bounded) and anything of this instance still running.
     func stopMaster() async {
-        guard let process = master else { return }
-        master = nil
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            if !(await waitUntil(timeout: .seconds(20)) { !process.isRunning }) {
-                kill(process.processIdentifier, SIGKILL)
-                _ = await waitUntil(timeout: .seconds(5)) { !process.isRunning }
-            }
-        }
-        killLeftovers()
+        await instance.stop()
+        instance.killEverything()
         // master removes its sockets only when it stops cleanly; a restart binds them again.
     }
 
-    /// SIGKILL for every process whose command line names this instance (services of a killed master).
-    func killLeftovers() {
-        for entry in (try? SafeFile.listDirectory("/proc")) ?? [] {
-            guard let pid = pid_t(entry), pid != getpid(),
-                let bytes = try? SafeFile.readAll("/proc/\(pid)/cmdline")
-            else { continue }
-            if String(decoding: bytes.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(directory + "/") {
-                kill(pid, SIGKILL)
-            }
-        }
-    }
+    func cleanUp() async { await instance.cleanUp() }
 
-    func cleanUp() async {
-        await stopMaster()
-        TemporaryDirectory.removeTree(directory)
-    }
+    var failureReport: String { report() }
 
     // MARK: - What happened
 
@@ -277,19 +238,11 @@ final class SubmissionInstance {
 
     /// Runs `body` on a fresh instance and always cleans up; prints the instance's report when it throws.
     static func with(
-        mainCf: [String] = [],
+        mainCf: [(String, String)] = [],
         aliases: [String] = [],
         _ body: (SubmissionInstance) async throws -> Void
     ) async throws {
-        let instance = try SubmissionInstance(mainCf: mainCf, aliases: aliases)
-        do {
-            try await body(instance)
-        } catch {
-            print("instance at the error:\n\(instance.report())")
-            await instance.cleanUp()
-            throw error
-        }
-        await instance.cleanUp()
+        try await withInstance(try SubmissionInstance(mainCf: mainCf, aliases: aliases), body)
     }
 }
 
