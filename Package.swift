@@ -185,7 +185,7 @@ let package = Package(
 
         .target(
             name: "AviaryTestSupport",
-            dependencies: ["AviaryCore", "AviaryDNS", "AviaryMailbox", logging],
+            dependencies: ["AviaryCore", "AviaryDNS", "AviaryMailbox", logging, nioPosix],
             path: "Tests/AviaryTestSupport",
             swiftSettings: swiftSettings
         ),
