@@ -203,7 +203,7 @@ let package = Package(
 
         .target(
             name: "AviaryTestSupport",
-            dependencies: ["AviaryCore", "AviaryDNS", "AviaryMailbox", logging],
+            dependencies: ["AviaryCore", "AviaryDNS", "AviaryMailbox", logging, nioPosix],
             path: "Tests/AviaryTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -254,8 +254,8 @@ let package = Package(
                 "AviaryConfig", "AviaryCore", "AviaryTestSupport", nioCore, nioPosix, logging,
             ]
         ),
-        tests("AviaryMasterTests", ["AviaryMaster", "AviaryInstance", "AviaryConfig", "AviaryCore"]),
-        tests("AviaryInstanceTests", ["AviaryInstance"]),
+        tests("AviaryMasterTests", ["AviaryMaster", "AviaryInstance", "AviaryConfig", "AviaryCore", "AviaryTestSupport"]),
+        tests("AviaryInstanceTests", ["AviaryInstance", "AviaryTestSupport"]),
         tests(
             "AviaryAdminTests",
             [
@@ -292,7 +292,7 @@ let package = Package(
                 nioPosix, .product(name: "NIOEmbedded", package: "swift-nio"), logging,
             ]
         ),
-        tests("AviaryPickupTests", ["AviaryPickup", "AviaryConfig", "AviaryQueue", "AviaryCore", logging]),
+        tests("AviaryPickupTests", ["AviaryPickup", "AviaryConfig", "AviaryQueue", "AviaryCore", "AviaryTestSupport", logging]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

@@ -10,25 +10,21 @@ import Glibc
 /// A temporary instance for the admin commands: `main.cf` naming a queue directory and a log file, the queue
 /// tree prepared, all under one /tmp directory removed when the value goes away.
 final class AdminTestInstance {
-    let root: String
+    private let temporary = TemporaryDirectory("admin")
+    var root: String { temporary.path }
     let directory: QueueDirectory
 
     var configDirectory: String { root + "/etc" }
     var logFile: String { root + "/maillog" }
 
     init() throws {
-        var template = Array("/tmp/aviary-admin-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed")
-        root = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let root = temporary.path
         directory = QueueDirectory(root: root + "/spool")
         try directory.prepare(owner: nil)
         try SafeFile.makeDirectories(configDirectory)
         let main = "queue_directory = \(root)/spool\nmaillog_file = \(logFile)\n"
         try SafeFile.writeDurably(Array(main.utf8), to: configDirectory + "/main.cf", mode: 0o644)
     }
-
-    deinit { TemporaryDirectory.removeTree(root) }
 
 
     static let message =

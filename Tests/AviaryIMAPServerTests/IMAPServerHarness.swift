@@ -66,43 +66,29 @@ struct IMAPServerHarness: Sendable {
     var aliceMaildir: Maildir { Maildir(path: root + "/vmail/virtual.test/alice/") }
 
     static func run(extra: String = "", _ body: (IMAPServerHarness) async throws -> Void) async throws {
-        let directory = TemporaryDirectory("imapd")
-        let root = directory.path
-        try SafeFile.writeDurably(
-            Array("alice@virtual.test:{PLAIN}secret\nbob@virtual.test:{PLAIN}hunter2\n".utf8), to: root + "/users")
-        let config = try MainConfig.parse(
-            """
-            myhostname = mail.example.test
-            virtual_mailbox_domains = virtual.test
-            virtual_mailbox_maps = passwd-file:\(root)/users
-            virtual_mailbox_base = \(root)/vmail
-            imapd_tls_auth_only = no
-            imapd_auth_failure_delay = 0
-            \(extra)
-            """,
-            directory: root)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let pool = NIOThreadPool(numberOfThreads: 2)
-        pool.start()
-        let clientPool = NIOThreadPool(numberOfThreads: 3)
-        clientPool.start()
-        let logs = CapturedLog()
-        let server = IMAPServer(config: config, logger: logs.logger(label: "imapd-test", level: .info), pool: pool)
-        var failure: (any Error)?
-        do {
-            try await InProcessServer.run("imapd") { ready in
-                try await server.run(host: "127.0.0.1", port: 0, group: group, ready: ready)
-            } _: { port in
-                try await body(IMAPServerHarness(root: root, port: port, clientPool: clientPool, logs: logs))
-            }
-        } catch {
-            failure = error
+        try await InProcessServer.run("imapd") { resources -> IMAPServer in
+            let root = resources.root
+            try SafeFile.writeDurably(
+                Array("alice@virtual.test:{PLAIN}secret\nbob@virtual.test:{PLAIN}hunter2\n".utf8), to: root + "/users")
+            let config = try MainConfig.parse(
+                """
+                myhostname = mail.example.test
+                virtual_mailbox_domains = virtual.test
+                virtual_mailbox_maps = passwd-file:\(root)/users
+                virtual_mailbox_base = \(root)/vmail
+                imapd_tls_auth_only = no
+                imapd_auth_failure_delay = 0
+                \(extra)
+                """,
+                directory: root)
+            return IMAPServer(
+                config: config, logger: resources.logs.logger(label: "imapd-test", level: .info), pool: resources.pool)
+        } serve: { resources, server, ready in
+            try await server.run(host: "127.0.0.1", port: 0, group: resources.group, ready: ready)
+        } _: { resources, _, port in
+            try await body(
+                IMAPServerHarness(root: resources.root, port: port, clientPool: resources.clientPool, logs: resources.logs))
         }
-        try? await group.shutdownGracefully()
-        try? await pool.shutdownGracefully()
-        try? await clientPool.shutdownGracefully()
-        withExtendedLifetime(directory) {}
-        if let failure { throw failure }
     }
 
     /// Runs a transcript on a client thread: connects, checks the greeting, hands the client to `body`.

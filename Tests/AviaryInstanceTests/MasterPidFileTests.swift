@@ -1,3 +1,4 @@
+import AviaryTestSupport
 import Testing
 
 @testable import AviaryInstance
@@ -13,10 +14,9 @@ struct MasterPidFileTests {
     @Test("the pid file holds %10d and its lock refuses a second holder")
     func pidFile() throws {
         #expect(MasterPidFile.format(4242) == "      4242\n")
-        var template = Array("/tmp/avm.XXXXXX".utf8CString)
-        let root = String(cString: try #require(mkdtemp(&template)))
-        defer { _ = system("rm -rf '\(root)'") }
-        let paths = MasterPaths(queueDirectory: root)
+        let directory = TemporaryDirectory("pidfile")
+        defer { withExtendedLifetime(directory) {} }
+        let paths = MasterPaths(queueDirectory: directory.path)
         try QueueDirectories.prepare(paths, owner: nil)
         #expect(MasterPidFile.runningMaster(paths) == nil)
         let held = try MasterPidFile.acquire(paths)

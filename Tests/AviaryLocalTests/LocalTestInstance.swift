@@ -25,7 +25,8 @@ final class LocalTestInstance {
     /// The account the agent writes as when the tests run as root.
     static let unprivileged = Privileges.isRoot ? SystemAccount.named("nobody") : nil
 
-    let root: String
+    private let directory = TemporaryDirectory("local")
+    var root: String { directory.path }
     let queue: QueueDirectory
     let agent: LocalDeliveryAgent
     /// What the agent logged.
@@ -37,10 +38,7 @@ final class LocalTestInstance {
     var vmail: String { root + "/vmail" }
 
     init(aliases: String = "", users: String = "alice@virtual.test:{PLAIN}x\n", extra: String = "") throws {
-        var template = Array("/tmp/aviary-local-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed")
-        root = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let root = directory.path
         // Traversable by everyone, and out/ writable by everyone, for commands run as another user.
         chmod(root, 0o755)
         if Privileges.isRoot { precondition(Self.unprivileged != nil, "as root the local tests need an account nobody") }
@@ -71,8 +69,6 @@ final class LocalTestInstance {
         agent = LocalDeliveryAgent(
             config: config, logger: log.logger(label: "local-test", level: .info), now: { [clock] in clock.now })
     }
-
-    deinit { TemporaryDirectory.removeTree(root) }
 
 
     static let message = "Received: from client (localhost [127.0.0.1])\r\n\tby mail.example.test (Aviary)\r\n"

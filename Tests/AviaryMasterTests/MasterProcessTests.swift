@@ -1,6 +1,7 @@
 import AviaryCore
 import AviaryInstance
 import AviaryMaster
+import AviaryTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -88,7 +89,7 @@ struct MasterProcessTests {
             #expect(await waitUntil { instance.starts("qmgr").count == 2 })
             let second = try #require(instance.starts("qmgr").last?.pid)
             #expect(second != first)
-            #expect(isAlive(second))
+            #expect(ProcessTable.isAlive(second))
             #expect(instance.log().contains("warning: process \(instance.bin)/svc pid \(first) killed by signal 9"))
         }
     }
@@ -173,16 +174,16 @@ struct MasterProcessTests {
             try instance.writeMasterCf(["change unix - - n - 1 svc changed", unchanged])
             kill(master, SIGHUP)
             let added = try #require(instance.starts("added").first?.pid)
-            #expect(await waitUntil { !isAlive(added) })
+            #expect(await waitUntil { !ProcessTable.isAlive(added) })
             #expect(await waitUntil { instance.starts("stay").count == 3 })
             let stayAgain = try #require(instance.starts("stay").last?.pid)
             try instance.writeMasterCf(["change unix - - n - 1 svc changed", "stay unix - - n - one svc"])
             kill(master, SIGHUP)
             #expect(await waitUntil { instance.log().contains("reload failed") })
             #expect(instance.log().contains("master.cf, line 2"))
-            #expect(!isAlive(stay) || stay == stayAgain)
-            #expect(isAlive(stayAgain))
-            #expect(isAlive(master))
+            #expect(!ProcessTable.isAlive(stay) || stay == stayAgain)
+            #expect(ProcessTable.isAlive(stayAgain))
+            #expect(ProcessTable.isAlive(master))
         }
     }
 
@@ -211,7 +212,7 @@ struct MasterProcessTests {
             kill(master, SIGTERM)
             let status = await instance.waitForExit(master)
             #expect(status == .exited(0))
-            for pid in children { #expect(!isAlive(pid), "pid \(pid) survived") }
+            for pid in children { #expect(!ProcessTable.isAlive(pid), "pid \(pid) survived") }
             #expect(!SafeFile.exists(instance.paths.pidFile))
             #expect(!SafeFile.exists(instance.paths.listenersFile))
             #expect(instance.log().contains("terminating on signal 15"))
@@ -290,7 +291,7 @@ struct MasterProcessTests {
             #expect(output.contains("aviary: stopping the Aviary mail system"))
             #expect(MasterPidFile.runningMaster(instance.paths) == nil)
             // stop returns once master.pid is gone, which master removes just before it exits.
-            #expect(await waitUntil { !isAlive(pid) })
+            #expect(await waitUntil { !ProcessTable.isAlive(pid) })
 
             (status, output) = try await instance.run(aviary, ["aviary", "stop"] + config)
             #expect(status == .exited(1))

@@ -105,75 +105,62 @@ struct POP3ServerHarness: Sendable {
         mailboxService: Bool = false,
         _ body: (POP3ServerHarness) async throws -> Void
     ) async throws {
-        let directory = TemporaryDirectory("pop3d")
-        let root = directory.path
-        try SafeFile.writeDurably(
-            Array(
-                "alice@virtual.test:{PLAIN}secret\nbob@virtual.test:{PLAIN}hunter2\ncarol@virtual.test:{SHA512-CRYPT}$6$carolsalt$Qkkulg.bCW3FUhsvXJLJxkxUuZfn2oSrWLbatSaQLGKEE0heluCH3dn73xxpC4JmZnmrGas0F/5rHjvdWZj/B0\n"
-                    .utf8
-            ),
-            to: root + "/users"
-        )
-        try SafeFile.makeDirectories(root + "/spool", mode: 0o700)
-        let config = try MainConfig.parse(
-            """
-            myhostname = mail.example.test
-            virtual_mailbox_domains = virtual.test
-            virtual_mailbox_maps = passwd-file:\(root)/users
-            virtual_mailbox_base = \(root)/vmail
-            mail_spool_directory = \(root)/spool
-            pop3d_tls_auth_only = no
-            pop3d_auth_failure_delay = 0
-            \(mailboxService ? "pop3d_mailbox_service = " + root + "/pop3mail" : "")
-            \(extra)
-            """,
-            directory: root
-        )
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let pool = NIOThreadPool(numberOfThreads: 2)
-        pool.start()
-        let clientPool = NIOThreadPool(numberOfThreads: 3)
-        clientPool.start()
-        let authenticator = TestAuthenticator(
-            plain: CryptPasswordAuthenticator(directory: .init(config: config), pool: pool),
-            account: SystemAccount.current!
-        )
-        let logs = CapturedLog()
-        let server = POP3Server(
-            config: config,
-            // Debug shows how a session went to pop3mail (connection passed, or relayed).
-            logger: logs.logger(label: "pop3d-test", level: mailboxService ? .debug : .info),
-            pool: pool,
-            authenticator: authenticator,
-            tls: tls,
-            handsOffOwnAccount: mailboxService
-        )
-        let mailbox = mailboxService
-            ? try InProcessMailboxService(
-                socketPath: root + "/pop3mail",
-                server: POP3Server(
-                    config: config,
-                    logger: logs.logger(label: "pop3mail-test", level: .info),
-                    pool: pool
+        try await InProcessServer.run("pop3d") { resources -> (server: POP3Server, mailbox: InProcessMailboxService?) in
+            let root = resources.root
+            try SafeFile.writeDurably(
+                Array(
+                    "alice@virtual.test:{PLAIN}secret\nbob@virtual.test:{PLAIN}hunter2\ncarol@virtual.test:{SHA512-CRYPT}$6$carolsalt$Qkkulg.bCW3FUhsvXJLJxkxUuZfn2oSrWLbatSaQLGKEE0heluCH3dn73xxpC4JmZnmrGas0F/5rHjvdWZj/B0\n"
+                        .utf8
                 ),
-                group: group
-            ) : nil
-        var failure: (any Error)?
-        do {
-            try await InProcessServer.run("pop3d") { ready in
-                try await server.run(host: "127.0.0.1", port: 0, group: group, ready: ready)
-            } _: { port in
-                try await body(POP3ServerHarness(root: root, port: port, clientPool: clientPool, logs: logs))
-            }
-        } catch {
-            failure = error
+                to: root + "/users"
+            )
+            try SafeFile.makeDirectories(root + "/spool", mode: 0o700)
+            let config = try MainConfig.parse(
+                """
+                myhostname = mail.example.test
+                virtual_mailbox_domains = virtual.test
+                virtual_mailbox_maps = passwd-file:\(root)/users
+                virtual_mailbox_base = \(root)/vmail
+                mail_spool_directory = \(root)/spool
+                pop3d_tls_auth_only = no
+                pop3d_auth_failure_delay = 0
+                \(mailboxService ? "pop3d_mailbox_service = " + root + "/pop3mail" : "")
+                \(extra)
+                """,
+                directory: root
+            )
+            let authenticator = TestAuthenticator(
+                plain: CryptPasswordAuthenticator(directory: .init(config: config), pool: resources.pool),
+                account: SystemAccount.current!
+            )
+            let server = POP3Server(
+                config: config,
+                // Debug shows how a session went to pop3mail (connection passed, or relayed).
+                logger: resources.logs.logger(label: "pop3d-test", level: mailboxService ? .debug : .info),
+                pool: resources.pool,
+                authenticator: authenticator,
+                tls: tls,
+                handsOffOwnAccount: mailboxService
+            )
+            let mailbox = mailboxService
+                ? try InProcessMailboxService(
+                    socketPath: root + "/pop3mail",
+                    server: POP3Server(
+                        config: config,
+                        logger: resources.logs.logger(label: "pop3mail-test", level: .info),
+                        pool: resources.pool
+                    ),
+                    group: resources.group
+                ) : nil
+            return (server: server, mailbox: mailbox)
+        } serve: { resources, setup, ready in
+            try await setup.server.run(host: "127.0.0.1", port: 0, group: resources.group, ready: ready)
+        } _: { resources, _, port in
+            try await body(
+                POP3ServerHarness(root: resources.root, port: port, clientPool: resources.clientPool, logs: resources.logs))
+        } finish: { setup in
+            await setup.mailbox?.stop()
         }
-        await mailbox?.stop()
-        try? await group.shutdownGracefully()
-        try? await pool.shutdownGracefully()
-        try? await clientPool.shutdownGracefully()
-        withExtendedLifetime(directory) {}
-        if let failure { throw failure }
     }
 
     /// Runs a transcript on a client thread: connects, checks the greeting, hands the client to `body`.

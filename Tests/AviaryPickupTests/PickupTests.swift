@@ -1,6 +1,7 @@
 import AviaryConfig
 import AviaryCore
 import AviaryQueue
+import AviaryTestSupport
 import Foundation
 import Logging
 import Testing
@@ -13,14 +14,13 @@ import Glibc
 
 /// A queue tree in a temporary directory, and a pickup over it.
 final class PickupFixture {
-    let root: String
+    private let directory = TemporaryDirectory("pickup")
+    var root: String { directory.path }
     let queue: QueueDirectory
     let pickup: Pickup
 
     init(mainCf: [String] = []) throws {
-        var template = Array("/tmp/avpickup.XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw SystemError.current("mkdtemp") }
-        root = String(cString: made)
+        let root = directory.path
         queue = QueueDirectory(root: root + "/q")
         try queue.prepare(owner: nil)
         let config = try MainConfig.parse(
@@ -31,8 +31,6 @@ final class PickupFixture {
         logger.logLevel = .critical
         pickup = Pickup(config: config, logger: logger)
     }
-
-    deinit { _ = system("rm -rf '\(root)'") }
 
     /// A maildrop file as sendmail writes it.
     @discardableResult

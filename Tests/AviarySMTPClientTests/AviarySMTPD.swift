@@ -22,44 +22,36 @@ struct AviarySMTPD {
     /// Starts the server with `extra` main.cf lines (ROOT: its directory, CERTS: the test certificates'),
     /// runs `body`, stops it.
     static func run(extra: String = "", _ body: (AviarySMTPD) async throws -> Void) async throws {
-        let directory = TemporaryDirectory("smtpd-remote")
-        let root = directory.path
-        let certificates = try await TestCertificates.make(in: root + "/certs")
-        let queue = QueueDirectory(root: root + "/spool")
-        try queue.prepare(owner: nil)
-        try SafeFile.writeDurably(Array("alice@virtual.test:{PLAIN}secret\ncarol@virtual.test:{PLAIN}secret\n".utf8), to: root + "/users")
-        try SafeFile.writeDurably(Array("carol@virtual.test DEFER try again later\n".utf8), to: root + "/access")
-        let config = try MainConfig.parse(
-            """
-            queue_directory = \(root)/spool
-            myhostname = mx.virtual.test
-            mydestination = localhost.test
-            virtual_mailbox_domains = virtual.test
-            virtual_mailbox_maps = passwd-file:\(root)/users
-            alias_maps = hash:\(root)/aliases
-            smtpd_recipient_restrictions = check_recipient_access texthash:\(root)/access
-            smtpd_auth_failure_delay = 0
-            \(extra.replacing("ROOT", with: root).replacing("CERTS", with: certificates.directory))
-            """, directory: root)
-        let logger = Logger(label: "smtpd-remote") { _ in SwiftLogNoOpLogHandler() }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let pool = NIOThreadPool(numberOfThreads: 2)
-        pool.start()
-        let server = SMTPServer(
-            config: config, logger: logger, pool: pool, tlsContext: SMTPServer.loadTLS(config: config, logger: logger))
-        var failure: (any Error)?
-        do {
-            try await InProcessServer.run("smtpd") { ready in
-                try await server.run(host: "127.0.0.1", port: 0, group: group, ready: ready)
-            } _: { port in
-                try await body(AviarySMTPD(root: root, port: port, queue: queue, certificates: certificates))
-            }
-        } catch {
-            failure = error
+        try await InProcessServer.run("smtpd-remote", clientThreads: 1) {
+            resources -> (server: SMTPServer, certificates: TestCertificates) in
+            let root = resources.root
+            let certificates = try await TestCertificates.make(in: root + "/certs")
+            try QueueDirectory(root: root + "/spool").prepare(owner: nil)
+            try SafeFile.writeDurably(Array("alice@virtual.test:{PLAIN}secret\ncarol@virtual.test:{PLAIN}secret\n".utf8), to: root + "/users")
+            try SafeFile.writeDurably(Array("carol@virtual.test DEFER try again later\n".utf8), to: root + "/access")
+            let config = try MainConfig.parse(
+                """
+                queue_directory = \(root)/spool
+                myhostname = mx.virtual.test
+                mydestination = localhost.test
+                virtual_mailbox_domains = virtual.test
+                virtual_mailbox_maps = passwd-file:\(root)/users
+                alias_maps = hash:\(root)/aliases
+                smtpd_recipient_restrictions = check_recipient_access texthash:\(root)/access
+                smtpd_auth_failure_delay = 0
+                \(extra.replacing("ROOT", with: root).replacing("CERTS", with: certificates.directory))
+                """, directory: root)
+            let logger = Logger(label: "smtpd-remote") { _ in SwiftLogNoOpLogHandler() }
+            let server = SMTPServer(
+                config: config, logger: logger, pool: resources.pool,
+                tlsContext: SMTPServer.loadTLS(config: config, logger: logger))
+            return (server: server, certificates: certificates)
+        } serve: { resources, setup, ready in
+            try await setup.server.run(host: "127.0.0.1", port: 0, group: resources.group, ready: ready)
+        } _: { resources, setup, port in
+            let queue = QueueDirectory(root: resources.root + "/spool")
+            try await body(AviarySMTPD(root: resources.root, port: port, queue: queue, certificates: setup.certificates))
         }
-        try? await group.shutdownGracefully()
-        try? await pool.shutdownGracefully()
-        if let failure { throw failure }
     }
 
     /// The messages smtpd queued, as (recipients, message text).

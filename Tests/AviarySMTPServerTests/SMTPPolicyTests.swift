@@ -40,44 +40,60 @@ struct SMTPPolicyTests {
         }
     }
 
-    @Test("a configuration without reject_unauth_destination (an open relay) answers 451 4.3.5 to every RCPT")
-    func openRelayRefused() async throws {
-        try await SMTPServerHarness.run(extra: "smtpd_relay_restrictions = permit") { harness in
-            let replies = try await Self.recipients(harness, ["alice@virtual.test", "x@remote.example"])
-            #expect(replies.map(\.code) == [451, 451])
-            #expect(replies[0].text == "4.3.5 Server configuration error")
-        }
+    /// One recipient restriction setting, the recipients sent under it and what they get.
+    struct RestrictionCase: Sendable, CustomTestStringConvertible {
+        var testDescription: String
+        /// main.cf lines.
+        var extra: String
+        var recipients: [String]
+        var codes: [Int]
+        /// The first RCPT reply's text, where the case checks it.
+        var firstText: String?
     }
 
-    @Test("an unknown restriction answers 451 4.3.5, never accepts")
-    func unknownRestriction() async throws {
-        try await SMTPServerHarness.run(extra: "smtpd_recipient_restrictions = permit_everybody_please") { harness in
-            let replies = try await Self.recipients(harness, ["alice@virtual.test"])
-            #expect(replies.map(\.code) == [451])
-        }
-    }
-
-    @Test("reject_non_fqdn_recipient: 504 5.5.2 need fully-qualified address")
-    func nonFQDN() async throws {
-        try await SMTPServerHarness.run(extra: "smtpd_recipient_restrictions = reject_non_fqdn_recipient") { harness in
-            let replies = try await Self.recipients(harness, ["bob@localhost", "alice@virtual.test"])
-            #expect(replies.map(\.code) == [504, 250])
-            #expect(replies[0].text == "5.5.2 <bob@localhost>: Recipient address rejected: need fully-qualified address")
-        }
-    }
-
-    @Test("reject_unknown_recipient_domain: a domain the DNS cannot confirm gets 450 4.1.2; served domains need no DNS")
-    func unknownDomain() async throws {
+    static let restrictionCases = [
+        RestrictionCase(
+            testDescription: "a configuration without reject_unauth_destination (an open relay) answers 451 4.3.5 to every RCPT",
+            extra: "smtpd_relay_restrictions = permit",
+            recipients: ["alice@virtual.test", "x@remote.example"],
+            codes: [451, 451],
+            firstText: "4.3.5 Server configuration error"
+        ),
+        RestrictionCase(
+            testDescription: "an unknown restriction answers 451 4.3.5, never accepts",
+            extra: "smtpd_recipient_restrictions = permit_everybody_please",
+            recipients: ["alice@virtual.test"],
+            codes: [451]
+        ),
+        RestrictionCase(
+            testDescription: "reject_non_fqdn_recipient: 504 5.5.2 need fully-qualified address",
+            extra: "smtpd_recipient_restrictions = reject_non_fqdn_recipient",
+            recipients: ["bob@localhost", "alice@virtual.test"],
+            codes: [504, 250],
+            firstText: "5.5.2 <bob@localhost>: Recipient address rejected: need fully-qualified address"
+        ),
         // Nothing listens on 127.0.0.1:9: every query fails at once, which is a temporary failure.
-        try await SMTPServerHarness.run(
+        RestrictionCase(
+            testDescription:
+                "reject_unknown_recipient_domain: a domain the DNS cannot confirm gets 450 4.1.2; served domains need no DNS",
             extra: """
                 smtpd_recipient_restrictions = reject_unknown_recipient_domain
                 smtp_dns_resolver_address = 127.0.0.1:9
-                """
-        ) { harness in
-            let replies = try await Self.recipients(harness, ["x@nowhere.invalid", "alice@virtual.test"])
-            #expect(replies.map(\.code) == [450, 250])
-            #expect(replies[0].text == "4.1.2 <x@nowhere.invalid>: Recipient address rejected: Domain not found")
+                """,
+            recipients: ["x@nowhere.invalid", "alice@virtual.test"],
+            codes: [450, 250],
+            firstText: "4.1.2 <x@nowhere.invalid>: Recipient address rejected: Domain not found"
+        ),
+    ]
+
+    @Test("a recipient restriction answers each RCPT with its code and text", arguments: restrictionCases)
+    func recipientRestriction(_ fixture: RestrictionCase) async throws {
+        try await SMTPServerHarness.run(extra: fixture.extra) { harness in
+            let replies = try await Self.recipients(harness, fixture.recipients)
+            #expect(replies.map(\.code) == fixture.codes, "\(replies)")
+            if let text = fixture.firstText {
+                #expect(replies.first?.text == text)
+            }
         }
     }
 

@@ -88,51 +88,32 @@ struct SMTPServerHarness {
         mynetworks: String = "127.0.0.0/8", extra: String = "",
         _ body: (SMTPServerHarness) async throws -> Void
     ) async throws {
-        var template = Array("/tmp/aviary-smtpd-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed")
-        let root = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        defer { TemporaryDirectory.removeTree(root) }
-        let queue = QueueDirectory(root: root + "/spool")
-        try queue.prepare(owner: nil)
-        try SafeFile.writeDurably(Array("alice@virtual.test:{PLAIN}x\n".utf8), to: root + "/users")
-        try SafeFile.writeDurably(Array("info: root\n".utf8), to: root + "/aliases")
-        let config = try MainConfig.parse(
-            """
-            queue_directory = \(root)/spool
-            myhostname = mail.example.test
-            mydestination = localhost.test
-            virtual_mailbox_domains = virtual.test
-            virtual_mailbox_maps = passwd-file:\(root)/users
-            alias_maps = hash:\(root)/aliases
-            relay_domains = relay.test
-            mynetworks = \(mynetworks)
-            \(extra.split(separator: "ROOT", omittingEmptySubsequences: false).joined(separator: root))
-            """, directory: root)
-
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let pool = NIOThreadPool(numberOfThreads: 2)
-        pool.start()
-        let clientPool = NIOThreadPool(numberOfThreads: 2)
-        clientPool.start()
-        let server = SMTPServer(
-            config: config, logger: Logger(label: "smtpd-test") { _ in SwiftLogNoOpLogHandler() }, pool: pool)
-        // Stop accepting, let the sessions end (every client has hung up by now), and only then stop the
-        // event loops (InProcessServer).
-        var failure: (any Error)?
-        do {
-            try await InProcessServer.run("smtpd") { ready in
-                try await server.run(host: "127.0.0.1", port: 0, group: group, ready: ready)
-            } _: { port in
-                try await body(SMTPServerHarness(root: root, queue: queue, port: port, clientPool: clientPool))
-            }
-        } catch {
-            failure = error
+        try await InProcessServer.run("smtpd", clientThreads: 2) { resources -> SMTPServer in
+            let root = resources.root
+            try QueueDirectory(root: root + "/spool").prepare(owner: nil)
+            try SafeFile.writeDurably(Array("alice@virtual.test:{PLAIN}x\n".utf8), to: root + "/users")
+            try SafeFile.writeDurably(Array("info: root\n".utf8), to: root + "/aliases")
+            let config = try MainConfig.parse(
+                """
+                queue_directory = \(root)/spool
+                myhostname = mail.example.test
+                mydestination = localhost.test
+                virtual_mailbox_domains = virtual.test
+                virtual_mailbox_maps = passwd-file:\(root)/users
+                alias_maps = hash:\(root)/aliases
+                relay_domains = relay.test
+                mynetworks = \(mynetworks)
+                \(extra.split(separator: "ROOT", omittingEmptySubsequences: false).joined(separator: root))
+                """, directory: root)
+            return SMTPServer(
+                config: config, logger: Logger(label: "smtpd-test") { _ in SwiftLogNoOpLogHandler() },
+                pool: resources.pool)
+        } serve: { resources, server, ready in
+            try await server.run(host: "127.0.0.1", port: 0, group: resources.group, ready: ready)
+        } _: { resources, _, port in
+            let queue = QueueDirectory(root: resources.root + "/spool")
+            try await body(SMTPServerHarness(root: resources.root, queue: queue, port: port, clientPool: resources.clientPool))
         }
-        try? await group.shutdownGracefully()
-        try? await pool.shutdownGracefully()
-        try? await clientPool.shutdownGracefully()
-        if let failure { throw failure }
     }
 
     /// Runs a transcript on a client thread: connects, checks the greeting, hands the client to `body`.

@@ -9,11 +9,13 @@ import Glibc
 import Musl
 #endif
 
-/// A throw-away Aviary installation in a temporary directory DIR, run with the real `master` and daemons.
+/// A throw-away Aviary installation in a temporary directory DIR, run with the real `master` and daemons: the one
+/// instance type of the integration, submission and master suites.
 ///
-/// DIR holds `main.cf`, `master.cf`, `users`, `aliases` (when given), `spool/` (the queue), `vmail/` (virtual
-/// Maildirs), `maillog` and `master.out` (master's own stdout and stderr). The default configuration is the
-/// contract one from the README, with an ephemeral SMTP port:
+/// DIR holds `main.cf`, `master.cf` and `aliases` (when given) in the configuration directory (DIR itself, or a
+/// subdirectory such as DIR/etc), `users`, `spool/` (the queue), `vmail/` (virtual Maildirs), `maillog` and
+/// `master.out` (master's own stdout and stderr). The default configuration is the contract one from the README,
+/// with an ephemeral SMTP port:
 ///
 ///     queue_directory = DIR/spool              virtual_mailbox_domains = example.test
 ///     myhostname = mail.example.test            virtual_mailbox_maps = passwd-file:DIR/users
@@ -37,13 +39,16 @@ public final class TestInstance: @unchecked Sendable {
     public static let passwordHash =
         "$6$aviarytests$0AhnWm.IJYiFIDj6PMHEKEjX15d0oUVSDaUUA5g/XYVuVdVluHvqPJqBho5hql1.CaJbeFz1MkkWFufLtlc9d."
 
-    public let directory: String
+    private let temporary = TemporaryDirectory("it")
+    public var directory: String { temporary.path }
     /// The account mailboxes and queue files belong to: `mail_owner` as root, nil otherwise (the invoking user).
     public let mailOwner: SystemAccount?
     public private(set) var master: ChildProcess?
-    /// Tools started with ``launch(_:_:name:)``, killed by ``cleanUp()`` if still running.
+    /// Tools started with ``launch(_:_:name:mergingErrors:)``, killed by ``cleanUp()`` if still running.
     private var launched: [ChildProcess] = []
 
+    /// Where main.cf and master.cf are: DIR, or the subdirectory given to `init`. `master -c` takes this.
+    public let configDirectory: String
     public var spool: String { directory + "/spool" }
     public var vmail: String { directory + "/vmail" }
     public var maillogPath: String { directory + "/maillog" }
@@ -52,29 +57,35 @@ public final class TestInstance: @unchecked Sendable {
 
     /// Creates DIR and writes the configuration.
     /// - Parameters:
-    ///   - mainCf: parameters to set on top of the contract configuration (replacing a contract line of the same
-    ///     name, in place), in order. `DIR` in a value is replaced by the instance directory.
+    ///   - mainCf: parameters to set on top of the base configuration (replacing a base line of the same name, in
+    ///     place), in order. `DIR` in a value is replaced by the instance directory.
     ///   - masterCf: the whole master.cf, or nil for the contract one; `DIR` is replaced as well.
     ///   - users: the virtual users, all with password ``password``.
-    ///   - aliases: lines of DIR/aliases; when given, `alias_maps = hash:DIR/aliases` is set too.
+    ///   - aliases: lines of the configuration directory's `aliases`; when given, `alias_maps` names it too.
+    ///   - baseMainCf: what `mainCf` is laid over: nil for the contract configuration.
+    ///   - configSubdirectory: the subdirectory of DIR for main.cf, master.cf and aliases (`etc`), or nil for DIR.
     public init(
         mainCf: [(String, String)] = [],
         masterCf: [String]? = nil,
         users: [String] = ["alice@example.test"],
-        aliases: [String]? = nil
+        aliases: [String]? = nil,
+        baseMainCf: [(String, String)]? = nil,
+        configSubdirectory: String? = nil
     ) throws {
-        var template = Array("/tmp/aviary-it.XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw TestSupportError("mkdtemp: \(String(cString: strerror(errno)))")
-        }
-        directory = String(cString: made)
-        chmod(directory, 0o755)
+        let root = temporary.path
+        chmod(root, 0o755)
+        configDirectory = configSubdirectory.map { root + "/" + $0 } ?? root
         mailOwner = Privileges.isRoot ? try TestInstance.mailOwnerAccount() : nil
         InstanceRegistry.add(directory)
+        if configDirectory != directory {
+            try FileManager.default.createDirectory(atPath: configDirectory, withIntermediateDirectories: true)
+            chmod(configDirectory, 0o755)
+        }
+        let configName = configSubdirectory.map { $0 + "/" } ?? ""
 
-        var main = TestInstance.contractMainCf
+        var main = baseMainCf ?? TestInstance.contractMainCf
         if let owner = mailOwner, owner.name != "aviary" { main.append(("mail_owner", owner.name)) }
-        if aliases != nil { main.append(("alias_maps", "hash:DIR/aliases")) }
+        if aliases != nil { main.append(("alias_maps", "hash:DIR/\(configName)aliases")) }
         for (name, value) in mainCf {
             if let index = main.firstIndex(where: { $0.0 == name }) {
                 main[index].1 = value
@@ -82,10 +93,10 @@ public final class TestInstance: @unchecked Sendable {
                 main.append((name, value))
             }
         }
-        try writeFile("main.cf", main.map { "\($0.0) = \($0.1)" })
-        try writeFile("master.cf", masterCf ?? TestInstance.contractMasterCf)
+        try writeFile(configName + "main.cf", main.map { "\($0.0) = \($0.1)" })
+        try writeFile(configName + "master.cf", masterCf ?? TestInstance.contractMasterCf)
         try writeUsers(users)
-        if let aliases { try writeFile("aliases", aliases) }
+        if let aliases { try writeFile(configName + "aliases", aliases) }
         try makeOwnedDirectory(vmail)
     }
 
@@ -174,7 +185,7 @@ public final class TestInstance: @unchecked Sendable {
         let output = directory + "/master.out"
         let process = try ChildProcess(
             path: TestInstance.binaries + "/master",
-            arguments: ["-c", directory],
+            arguments: ["-c", configDirectory],
             environment: environment,
             standardOutput: output,
             standardError: output,
@@ -232,6 +243,10 @@ public final class TestInstance: @unchecked Sendable {
         guard let pid = masterPid else { return [] }
         return ProcessTable.children(of: pid, named: name)
     }
+
+    /// SIGKILLs every process whose command line names this instance's directory (the services of a master that
+    /// was stopped or killed).
+    public func killEverything() { InstanceRegistry.killEverything(in: directory) }
 
     /// Every living process whose command line names this instance's directory (master and its services).
     public func processes() -> [ProcessEntry] { ProcessTable.processes(mentioning: directory) }
@@ -319,11 +334,6 @@ public final class TestInstance: @unchecked Sendable {
         [.incoming, .active, .deferred].allSatisfy { queueFiles($0).isEmpty }
     }
 
-    /// Polls `condition` every 50 ms until it holds or `timeout` passes.
-    public func waitUntil(timeout: Duration = .seconds(15), _ condition: () throws -> Bool) async rethrows -> Bool {
-        try await AviaryTestSupport.waitUntil(timeout: timeout, condition)
-    }
-
     // MARK: - Tools
 
     /// Runs an external tool to its end (bounded) and returns its status and output.
@@ -368,25 +378,32 @@ public final class TestInstance: @unchecked Sendable {
         )
     }
 
-    /// Starts an external tool without waiting for it (output to DIR/run/`name`.out and .err).
-    public func launch(_ tool: String, _ arguments: [String], name: String) throws -> ChildProcess {
+    /// Starts an external tool without waiting for it (output to DIR/run/`name`.out and .err, or both to .out
+    /// in the order written when `mergingErrors`).
+    public func launch(
+        _ tool: String,
+        _ arguments: [String],
+        name: String,
+        mergingErrors: Bool = false
+    ) throws -> ChildProcess {
         let scratch = directory + "/run"
         try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         let process = try ChildProcess(
             path: try TestInstance.locate(tool),
             arguments: arguments,
             standardOutput: scratch + "/\(name).out",
-            standardError: scratch + "/\(name).err"
+            standardError: scratch + "/\(name)" + (mergingErrors ? ".out" : ".err")
         )
         launched.append(process)
         return process
     }
 
-    /// What a launched tool printed so far (stdout then stderr).
+    /// What a launched tool printed so far (stdout then stderr; one text when it was launched with
+    /// `mergingErrors`).
     public func launchedOutput(_ name: String) -> String {
         let scratch = directory + "/run/"
-        return [".out", ".err"].map {
-            FileManager.default.contents(atPath: scratch + name + $0).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return [".out", ".err"].compactMap {
+            FileManager.default.contents(atPath: scratch + name + $0).map { String(decoding: $0, as: UTF8.self) }
         }.joined(separator: "\n")
     }
 
@@ -425,6 +442,35 @@ public final class TestInstance: @unchecked Sendable {
         }
         return nobody
     }
+}
+
+/// Something a test starts processes in: cleaned up whatever the test's outcome, reported when the test fails.
+public protocol TestScopedInstance: AnyObject {
+    /// What to print when the test fails (logs, queue).
+    var failureReport: String { get }
+    /// Stops whatever runs and removes the directory.
+    func cleanUp() async
+}
+
+extension TestInstance: TestScopedInstance {
+    public var failureReport: String { report() }
+}
+
+/// Runs `body` with a fresh (not yet started) instance and always cleans it up; prints the instance's report when
+/// the body throws.
+public func withInstance<Instance: TestScopedInstance>(
+    _ make: @autoclosure () throws -> Instance,
+    _ body: (Instance) async throws -> Void
+) async throws {
+    let instance = try make()
+    do {
+        try await body(instance)
+    } catch {
+        print("instance at the error:\n\(instance.failureReport)")
+        await instance.cleanUp()
+        throw error
+    }
+    await instance.cleanUp()
 }
 
 /// Every instance directory in use, so that processes of an instance a crashed or failed test left behind are

@@ -1,5 +1,6 @@
 import AviaryConfig
 import AviaryCore
+import AviaryTestSupport
 import Testing
 
 @testable import AviaryUsers
@@ -10,19 +11,8 @@ import Glibc
 
 /// A fresh directory under /tmp with alias and users files, removed afterwards.
 private final class TableDirectory {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/aviary-users-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed")
-        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    deinit {
-        for name in (try? SafeFile.listDirectory(path)) ?? [] { unlink(path + "/" + name) }
-        rmdir(path)
-    }
+    private let temporary = TemporaryDirectory("users")
+    var path: String { temporary.path }
 
     var aliases: String { path + "/aliases" }
     var users: String { path + "/users" }

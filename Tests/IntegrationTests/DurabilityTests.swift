@@ -94,7 +94,7 @@ extension Integration {
             var victim: ProcessEntry?
             try await flood(instance, to: "bob", strikeAfter: 300) {
                 // Prefer a local caught running or in disk wait: most likely mid-delivery (bounded: 3 s).
-                _ = await instance.waitUntil(timeout: .seconds(3)) {
+                _ = await waitUntil(timeout: .seconds(3)) {
                     victim = instance.services(named: "local").first { $0.state == "R" || $0.state == "D" }
                     return victim != nil
                 }

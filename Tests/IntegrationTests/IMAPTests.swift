@@ -58,7 +58,7 @@ extension Integration {
                     "python3", [clientsDirectory + "/smtplib_send.py", String(instance.smtpPort), "sender@example.test", user, file])
                 check(sent.standardOutput.contains("\"error\": null"), "\(sent)", instance)
             }
-            let delivered = try await instance.waitUntil(timeout: .seconds(30)) { instance.maildirFiles(user).count >= count }
+            let delivered = try await waitUntil(timeout: .seconds(30)) { instance.maildirFiles(user).count >= count }
             check(delivered, "\(instance.maildirFiles(user).count) of \(count) delivered", instance)
         }
 

@@ -155,7 +155,7 @@ extension Integration {
                 try await instance.start()
                 let master = try #require(instance.master)
                 // master starts its services one after another: wait until smtpd, qmgr and local all run.
-                _ = await instance.waitUntil(timeout: .seconds(30)) { instance.services().count >= 3 }
+                _ = await waitUntil(timeout: .seconds(30)) { instance.services().count >= 3 }
                 // A burst makes several local processes, all polling one socket: each connection wakes them
                 // all, and the losers of the race must not sleep in accept past master's end.
                 let burst = """
@@ -173,7 +173,7 @@ extension Integration {
                 check(services.count >= 3, "services: \(services)", instance)
                 master.signal(SIGKILL)
                 _ = await master.wait(timeout: .seconds(10))
-                let gone = await instance.waitUntil(timeout: .seconds(15)) {
+                let gone = await waitUntil(timeout: .seconds(15)) {
                     services.allSatisfy { !ProcessTable.isAlive($0.pid) }
                 }
                 let survivors = services.filter { ProcessTable.isAlive($0.pid) }

@@ -14,7 +14,7 @@ import Glibc
 struct QueueAdminTests {
     @Test("deferred mail: list, hold (shown with !), release, flush (retried at once), delete ALL (empty)")
     func deferredMail() async throws {
-        try await QueueAdminInstance.with { instance in
+        try await TestInstance.withQueueAdmin { instance in
             try await instance.send(to: ["bob@remote.test"], subject: "queue admin")
             let id = try await instance.waitForMessage(in: .deferred)
             try await instance.require(await instance.deferrals(of: id, reach: 1), "the first attempt defers")
@@ -62,7 +62,7 @@ struct QueueAdminTests {
             let empty = try await instance.aviary(["queue", "list"])
             try instance.check(empty.output == "Mail queue is empty\n", "the queue is empty")
 
-            let log = instance.maillog()
+            let log = instance.log()
             for text in ["placed on hold", "released from hold", "removed"] {
                 try instance.check(log.contains("]: \(id): \(text)\n"), "postsuper logged \(text)")
             }
@@ -72,7 +72,7 @@ struct QueueAdminTests {
 
     @Test("hold waits for a delivery agent that holds the lock; what it delivered is never delivered again")
     func holdDuringDelivery() async throws {
-        try await QueueAdminInstance.with { instance in
+        try await TestInstance.withQueueAdmin { instance in
             try await instance.send(to: ["slow@localhost", "bob@remote.test"], subject: "slow")
             // local runs slow.sh, which holds the delivery (and so the queue file's lock) until out/go exists.
             try await instance.require(
@@ -111,7 +111,7 @@ struct QueueAdminTests {
             let deliveries = ((try? SafeFile.readText(instance.directory + "/out/deliveries")) ?? "")
                 .split(separator: "\n").count
             try instance.check(deliveries == 1, "slow@localhost was delivered exactly once, not \(deliveries) times")
-            try instance.check(!instance.maillog().contains("cannot record delivery outcomes"), "qmgr stayed quiet")
+            try instance.check(!instance.log().contains("cannot record delivery outcomes"), "qmgr stayed quiet")
 
             // qmgr logs the deferral before it moves the file to deferred/, and may hold its lock an instant
             // longer; then delete says it waits before it reports.
@@ -127,118 +127,43 @@ private struct QueueAdminTestFailure: Error, CustomStringConvertible {
     var description: String
 }
 
-/// A temporary installation DIR: main.cf and master.cf (smtpd on 127.0.0.1:0, qmgr, local; no smtp, so
-/// remote mail defers), `aliases` with `slow: |DIR/slow.sh`, `spool/`, `maillog`, `master.out`, `out/`.
-private final class QueueAdminInstance {
-    let directory: String
-    var queue: QueueDirectory { QueueDirectory(root: directory + "/spool") }
-    private var master: Process?
-    private var launched: [LaunchedCommand] = []
-
+/// The queue administration instance: the contract one (smtpd on 127.0.0.1:0, qmgr, local; no smtp, so remote
+/// mail defers) with retries an hour apart, `aliases` with `slow: |DIR/slow.sh`, and `out/` for slow.sh.
+extension TestInstance {
     /// Runs `body` on a started instance and always cleans up; the failure message carries the instance's log.
-    static func with(_ body: (QueueAdminInstance) async throws -> Void) async throws {
-        let instance = try QueueAdminInstance()
-        do {
+    fileprivate static func withQueueAdmin(_ body: (TestInstance) async throws -> Void) async throws {
+        let instance = try TestInstance(
+            mainCf: [
+                ("queue_run_delay", "3600s"), ("minimal_backoff_time", "3600s"), ("command_time_limit", "120s"),
+            ],
+            aliases: ["slow: \"|DIR/slow.sh\""]
+        )
+        try await withInstance(instance) { instance in
+            try instance.writeFile(
+                "slow.sh",
+                [
+                    "#!/bin/sh",
+                    "# Holds its delivery (and the queue file's lock) until DIR/out/go exists, at most 60 seconds.",
+                    "echo $$ >> DIR/out/started",
+                    "i=0",
+                    "while [ ! -e DIR/out/go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done",
+                    "cat > /dev/null",
+                    "echo delivered >> DIR/out/deliveries",
+                ]
+            )
+            chmod(instance.directory + "/slow.sh", 0o755)
+            // As root, alias commands run as default_privs (nobody): out/ must be writable by anyone.
+            try SafeFile.makeDirectories(instance.directory + "/out", mode: 0o777)
+            chmod(instance.directory + "/out", 0o777)
             try await instance.start()
             try await body(instance)
-        } catch {
-            print("queue admin instance at the error:\n\(instance.report())")
-            await instance.cleanUp()
-            throw error
         }
-        await instance.cleanUp()
     }
 
-    init() throws {
-        var template = Array("/tmp/aviary-qa.XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw SystemError.current("mkdtemp") }
-        directory = String(cString: made)
-        chmod(directory, 0o755)
-        try write(
-            "main.cf",
-            [
-                "queue_directory = DIR/spool",
-                "myhostname = mail.example.test",
-                "mydestination = localhost",
-                "mynetworks = 127.0.0.0/8",
-                "alias_maps = hash:DIR/aliases",
-                "maillog_file = DIR/maillog",
-                "queue_run_delay = 3600s",
-                "minimal_backoff_time = 3600s",
-                "command_time_limit = 120s",
-            ]
-        )
-        try write(
-            "master.cf",
-            [
-                "127.0.0.1:0 inet n - n - - smtpd",
-                "qmgr unix n - n 300 1 qmgr",
-                "local unix - n n - - local",
-            ]
-        )
-        try write("aliases", ["slow: \"|DIR/slow.sh\""])
-        try write(
-            "slow.sh",
-            [
-                "#!/bin/sh",
-                "# Holds its delivery (and the queue file's lock) until DIR/out/go exists, at most 60 seconds.",
-                "echo $$ >> DIR/out/started",
-                "i=0",
-                "while [ ! -e DIR/out/go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done",
-                "cat > /dev/null",
-                "echo delivered >> DIR/out/deliveries",
-            ],
-            mode: 0o755
-        )
-        // As root, alias commands run as default_privs (nobody): out/ must be writable by anyone.
-        try SafeFile.makeDirectories(directory + "/out", mode: 0o777)
-        chmod(directory + "/out", 0o777)
-    }
-
-    private func write(_ name: String, _ lines: [String], mode: mode_t = 0o644) throws {
-        let text = lines.map { $0.replacingOccurrences(of: "DIR", with: directory) }.joined(separator: "\n") + "\n"
-        try SafeFile.writeDurably(Array(text.utf8), to: directory + "/" + name, mode: mode)
-    }
-
-    /// The built executables: beside the test bundle (`.build/<triple>/debug/`), else `.build/debug`.
-    static let binaries: String = {
-        var directory = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-        while directory != "/" && !directory.isEmpty {
-            directory = (directory as NSString).deletingLastPathComponent
-            if FileManager.default.isExecutableFile(atPath: directory + "/master") { return directory }
-        }
-        var root = #filePath
-        for _ in 0..<3 { root = (root as NSString).deletingLastPathComponent }
-        return root + "/.build/debug"
-    }()
-
-    func start() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binaries + "/master")
-        process.arguments = ["-c", directory]
-        let output = try Self.outputFile(directory + "/master.out")
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        master = process
-        let listeners = directory + "/spool/pid/master.listeners"
-        try await require(
-            await waitUntil(timeout: .seconds(30)) { !process.isRunning || SafeFile.exists(listeners) } && process.isRunning,
-            "master came up"
-        )
-    }
-
-    /// The SMTP port master bound for `127.0.0.1:0`.
-    func smtpPort() throws -> Int {
-        let text = try SafeFile.readText(directory + "/spool/pid/master.listeners")
-        for line in text.split(separator: "\n") where line.hasPrefix("127.0.0.1:0 ") {
-            if let port = line.split(separator: ":").last.flatMap({ Int($0) }) { return port }
-        }
-        throw QueueAdminTestFailure(description: "no SMTP port in master.listeners: \(text)")
-    }
+    fileprivate var queue: QueueDirectory { QueueDirectory(root: spool) }
 
     /// Submits a message over SMTP with Python's smtplib.
-    func send(to recipients: [String], subject: String) async throws {
+    fileprivate func send(to recipients: [String], subject: String) async throws {
         let script = """
             import smtplib, sys
             message = ("From: alice@example.test\\r\\nTo: " + ", ".join(sys.argv[3:]) + "\\r\\nSubject: " + sys.argv[2]
@@ -246,51 +171,28 @@ private final class QueueAdminInstance {
             with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=20) as client:
                 client.sendmail("alice@example.test", sys.argv[3:], message)
             """
-        let result = try await run(
-            "/usr/bin/env",
-            ["python3", "-c", script, String(try smtpPort()), subject] + recipients
-        )
-        try check(result.status == 0, "smtplib sent the message: \(result.output)")
+        let result = try await run("python3", ["-c", script, String(smtpPort), subject] + recipients)
+        try check(result.isSuccess, "smtplib sent the message: \(result)")
     }
 
-    /// Runs `aviary ARGS -c DIR` to its end (bounded).
-    func aviary(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        try await run(Self.binaries + "/aviary", arguments + ["-c", directory])
-    }
-
-    /// Starts `aviary ARGS -c DIR` and returns at once.
-    func launchAviary(_ arguments: [String]) throws -> LaunchedCommand {
-        let command = try LaunchedCommand(
-            Self.binaries + "/aviary",
-            arguments + ["-c", directory],
-            output: directory + "/aviary.\(launched.count).out"
-        )
-        launched.append(command)
-        return command
-    }
-
-    private func run(_ path: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
-        let command = try LaunchedCommand(
-            path,
-            arguments,
-            output: directory + "/run.\(UInt32.random(in: 0...UInt32.max)).out"
-        )
-        launched.append(command)
+    /// Runs `aviary ARGS -c DIR` to its end (bounded); its standard output and error as one text.
+    fileprivate func aviary(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let command = try launchAviary(arguments)
         guard let status = await command.wait(timeout: .seconds(60)) else {
-            throw QueueAdminTestFailure(
-                description: "\(path) \(arguments) did not end within 60 s: \(command.output())"
-            )
+            throw QueueAdminTestFailure(description: "aviary \(arguments) did not end within 60 s: \(command.output())")
         }
         return (status, command.output())
     }
 
-    static func outputFile(_ path: String) throws -> FileHandle {
-        _ = FileManager.default.createFile(atPath: path, contents: nil)
-        return try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    /// Starts `aviary ARGS -c DIR` and returns at once.
+    fileprivate func launchAviary(_ arguments: [String]) throws -> LaunchedCommand {
+        let name = "aviary.\(UInt32.random(in: 0...UInt32.max))"
+        let process = try launch("aviary", arguments + ["-c", directory], name: name, mergingErrors: true)
+        return LaunchedCommand(process: process, name: name, instance: self)
     }
 
     /// Waits (bounded) until exactly one message is in `queueName` and returns its ID.
-    func waitForMessage(in queueName: QueueName) async throws -> QueueID {
+    fileprivate func waitForMessage(in queueName: AviaryQueue.QueueName) async throws -> QueueID {
         var found: QueueID?
         try await require(
             await waitUntil(timeout: .seconds(30)) {
@@ -304,87 +206,44 @@ private final class QueueAdminInstance {
     }
 
     /// How many times qmgr logged a deferral of bob@remote.test for `id`.
-    func deferralCount(of id: QueueID) -> Int {
-        maillog().split(separator: "\n").filter {
+    fileprivate func deferralCount(of id: QueueID) -> Int {
+        log().split(separator: "\n").filter {
             $0.contains("]: \(id): to=<bob@remote.test>") && $0.contains("status=deferred")
         }.count
     }
 
     /// Waits (bounded) until qmgr has logged `count` deferrals of `id`.
-    func deferrals(of id: QueueID, reach count: Int) async -> Bool {
+    fileprivate func deferrals(of id: QueueID, reach count: Int) async -> Bool {
         await waitUntil(timeout: .seconds(30)) { deferralCount(of: id) >= count }
     }
 
-    func maillog() -> String { (try? SafeFile.readText(directory + "/maillog")) ?? "" }
-
-    func report() -> String {
-        let masterOutput = (try? SafeFile.readText(directory + "/master.out")) ?? ""
-        return "maillog:\n\(maillog())\nmaster.out:\n\(masterOutput)\nqueue: "
-            + QueueName.messageQueues.map { "\($0.rawValue)=\(queue.messages(in: $0))" }.joined(separator: " ")
-    }
-
-    func check(_ condition: Bool, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    fileprivate func check(_ condition: Bool, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         guard condition else {
             Issue.record(Comment(rawValue: what + "\n" + report()), sourceLocation: sourceLocation)
             throw QueueAdminTestFailure(description: what)
         }
     }
 
-    func require(_ condition: Bool, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    fileprivate func require(
+        _ condition: Bool,
+        _ what: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
         try check(condition, "bounded wait failed: " + what, sourceLocation: sourceLocation)
-    }
-
-    /// Stops master (SIGTERM, bounded wait, SIGKILL), kills whatever still names DIR, removes DIR.
-    func cleanUp() async {
-        for command in launched { command.kill() }
-        if let master, master.isRunning {
-            master.terminate()
-            if !(await waitUntil(timeout: .seconds(20)) { !master.isRunning }) {
-                kill(master.processIdentifier, SIGKILL)
-            }
-        }
-        for pid in processesNamingDirectory() { kill(pid, SIGKILL) }
-        _ = await waitUntil(timeout: .seconds(5)) { processesNamingDirectory().isEmpty }
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    /// Living processes whose command line mentions DIR (master's services get `-c DIR`).
-    private func processesNamingDirectory() -> [pid_t] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return names.compactMap { name -> pid_t? in
-            guard let pid = pid_t(name), pid != getpid(),
-                let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline"),
-                String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(directory)
-            else { return nil }
-            return pid
-        }
     }
 }
 
 /// A command started in the background, its standard output and error in one file.
-private final class LaunchedCommand {
-    let process = Process()
-    let outputPath: String
+private struct LaunchedCommand {
+    let process: ChildProcess
+    let name: String
+    let instance: TestInstance
 
-    init(_ path: String, _ arguments: [String], output: String) throws {
-        outputPath = output
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let handle = try QueueAdminInstance.outputFile(output)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-    }
+    func output() -> String { instance.launchedOutput(name) }
 
-    func output() -> String { (try? SafeFile.readText(outputPath)) ?? "" }
-
-    /// Its exit status, or nil when it still runs after `timeout`.
+    /// Its exit status, or nil when it still runs after `timeout` (or a signal ended it).
     func wait(timeout: Duration) async -> Int32? {
-        guard await waitUntil(timeout: timeout, { !process.isRunning }) else { return nil }
-        return process.terminationStatus
-    }
-
-    func kill() {
-        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        guard case .exited(let status) = await process.wait(timeout: timeout) else { return nil }
+        return status
     }
 }

@@ -115,65 +115,83 @@ extension Integration {
             }
         }
 
-        @Test("a bare CR in a DATA message gets 550 5.5.2 and the session goes on")
-        func bareCarriageReturn() async throws {
-            let instance = try Current.required()
-            let token = uniqueToken("bare-cr")
-            let transcript = try await instance.transcript(
-                openTransaction() + say("DATA")
-                    + say("Subject: \(token)\r\n\r\nbare\rcarriage return\r\n.") + say("NOOP")
-            )
-            check(transcript.codes == [220, 250, 250, 250, 354, 550, 250], "\(transcript)", instance)
-            check(
-                transcript.replies.count > 5 && transcript.replies[5].hasPrefix("550 5.5.2 "),
-                "\(transcript)",
-                instance
-            )
+        /// A transcript whose replies are checked by their codes and the beginning (or the whole) of some of them.
+        struct TranscriptCase: Sendable, CustomTestStringConvertible {
+            var testDescription: String
+            var steps: [TranscriptStep]
+            var service = "127.0.0.1:0"
+            /// Every reply's code, the greeting first (nil: not checked).
+            var codes: [Int]?
+            /// Replies, by index, that begin with this text.
+            var prefixes: [Int: String] = [:]
+            /// Replies, by index, that are exactly this text.
+            var replies: [Int: String] = [:]
         }
 
-        @Test("the bare-CR refusal says <CR>, not <LF> (SMTPReply.bareCarriageReturn)")
-        func bareCarriageReturnWording() async throws {
-            let instance = try Current.required()
-            let transcript = try await instance.transcript(
-                openTransaction() + say("DATA") + say("Subject: cr\r\n\r\nbare\rCR\r\n.")
-            )
-            let reply = transcript.replies.count > 5 ? transcript.replies[5] : ""
-            check(reply == "550 5.5.2 Error: bare <CR> received", "\(transcript)", instance)
-        }
-
-        @Test("a bare LF in a DATA message gets 550 5.5.2")
-        func bareLineFeed() async throws {
-            let instance = try Current.required()
-            let token = uniqueToken("bare-lf")
-            let transcript = try await instance.transcript(
-                openTransaction() + say("DATA") + say("Subject: \(token)\r\n\r\nbare\nline feed\r\n.")
-            )
-            check(
-                transcript.replies.count > 5 && transcript.replies[5] == "550 5.5.2 Error: bare <LF> received",
-                "\(transcript)",
-                instance
-            )
-        }
-
-        @Test("a command line longer than 2048 bytes gets 500 5.5.2 and the session goes on")
-        func longCommandLine() async throws {
-            let instance = try Current.required()
-            let transcript = try await instance.transcript(
-                say("EHLO client.example.test") + say("NOOP " + String(repeating: "x", count: 3000))
+        static let transcriptCases = [
+            TranscriptCase(
+                testDescription: "a bare CR in a DATA message gets 550 5.5.2 and the session goes on",
+                steps: openTransaction() + say("DATA")
+                    + say("Subject: \(uniqueToken("bare-cr"))\r\n\r\nbare\rcarriage return\r\n.") + say("NOOP"),
+                codes: [220, 250, 250, 250, 354, 550, 250],
+                prefixes: [5: "550 5.5.2 "]
+            ),
+            TranscriptCase(
+                testDescription: "the bare-CR refusal says <CR>, not <LF> (SMTPReply.bareCarriageReturn)",
+                steps: openTransaction() + say("DATA") + say("Subject: cr\r\n\r\nbare\rCR\r\n."),
+                replies: [5: "550 5.5.2 Error: bare <CR> received"]
+            ),
+            TranscriptCase(
+                testDescription: "a bare LF in a DATA message gets 550 5.5.2",
+                steps: openTransaction() + say("DATA")
+                    + say("Subject: \(uniqueToken("bare-lf"))\r\n\r\nbare\nline feed\r\n."),
+                replies: [5: "550 5.5.2 Error: bare <LF> received"]
+            ),
+            TranscriptCase(
+                testDescription: "a command line longer than 2048 bytes gets 500 5.5.2 and the session goes on",
+                steps: say("EHLO client.example.test") + say("NOOP " + String(repeating: "x", count: 3000))
                     + say("MAIL FROM:<" + String(repeating: "a", count: 2100) + "@example.test>")
-                    + say("NOOP") + say("QUIT")
-            )
-            check(transcript.codes == [220, 250, 500, 500, 250, 221], "\(transcript)", instance)
-            check(
-                transcript.replies.count > 3 && transcript.replies[2].hasPrefix("500 5.5.2"),
-                "\(transcript)",
-                instance
-            )
-            check(
-                transcript.replies.count > 3 && transcript.replies[3].hasPrefix("500 5.5.2"),
-                "\(transcript)",
-                instance
-            )
+                    + say("NOOP") + say("QUIT"),
+                codes: [220, 250, 500, 500, 250, 221],
+                prefixes: [2: "500 5.5.2", 3: "500 5.5.2"]
+            ),
+            TranscriptCase(
+                testDescription: "RCPT beyond smtpd_recipient_limit (3 via -o) gets 452 4.5.3",
+                steps: openTransaction() + say("RCPT TO:<alice@example.test>") + say("RCPT TO:<alice@example.test>")
+                    + say("RCPT TO:<alice@example.test>") + say("QUIT"),
+                service: strictService,
+                codes: [220, 250, 250, 250, 250, 250, 452, 221],
+                prefixes: [6: "452 4.5.3"]
+            ),
+            TranscriptCase(
+                testDescription: "an unknown command gets 502 5.5.2",
+                steps: say("EHLO client.example.test") + say("FROBNICATE now") + say("NOOP"),
+                codes: [220, 250, 502, 250],
+                prefixes: [2: "502 5.5.2"]
+            ),
+        ]
+
+        @Test("a transcript gets its reply codes and texts", arguments: transcriptCases)
+        func transcriptReplies(_ fixture: TranscriptCase) async throws {
+            let instance = try Current.required()
+            let transcript = try await instance.transcript(fixture.steps, service: fixture.service)
+            if let codes = fixture.codes {
+                check(transcript.codes == codes, "\(transcript)", instance)
+            }
+            for (index, prefix) in fixture.prefixes.sorted(by: { $0.key < $1.key }) {
+                check(
+                    transcript.replies.count > index && transcript.replies[index].hasPrefix(prefix),
+                    "\(transcript)",
+                    instance
+                )
+            }
+            for (index, reply) in fixture.replies.sorted(by: { $0.key < $1.key }) {
+                check(
+                    transcript.replies.count > index && transcript.replies[index] == reply,
+                    "\(transcript)",
+                    instance
+                )
+            }
         }
 
         @Test("a message over message_size_limit (10000 via -o) gets 552 5.3.4 and is not delivered")
@@ -271,22 +289,6 @@ extension Integration {
             check(instance.messages(of: "alice", containing: token).isEmpty, "delivered anyway", instance)
         }
 
-        @Test("RCPT beyond smtpd_recipient_limit (3 via -o) gets 452 4.5.3")
-        func recipientLimit() async throws {
-            let instance = try Current.required()
-            let transcript = try await instance.transcript(
-                openTransaction() + say("RCPT TO:<alice@example.test>") + say("RCPT TO:<alice@example.test>")
-                    + say("RCPT TO:<alice@example.test>") + say("QUIT"),
-                service: strictService
-            )
-            check(transcript.codes == [220, 250, 250, 250, 250, 250, 452, 221], "\(transcript)", instance)
-            check(
-                transcript.replies.count > 6 && transcript.replies[6].hasPrefix("452 4.5.3"),
-                "\(transcript)",
-                instance
-            )
-        }
-
         @Test("VRFY gets 252; with disable_vrfy_command = yes (via -o) 502 5.5.1")
         func vrfy() async throws {
             let instance = try Current.required()
@@ -304,20 +306,6 @@ extension Integration {
             check(
                 strict.replies.count > 1 && !strict.replies[1].contains("VRFY"),
                 "EHLO must not offer VRFY: \(strict)",
-                instance
-            )
-        }
-
-        @Test("an unknown command gets 502 5.5.2")
-        func unknownCommand() async throws {
-            let instance = try Current.required()
-            let transcript = try await instance.transcript(
-                say("EHLO client.example.test") + say("FROBNICATE now") + say("NOOP")
-            )
-            check(transcript.codes == [220, 250, 502, 250], "\(transcript)", instance)
-            check(
-                transcript.replies.count > 2 && transcript.replies[2].hasPrefix("502 5.5.2"),
-                "\(transcript)",
                 instance
             )
         }

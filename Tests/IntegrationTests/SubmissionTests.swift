@@ -1,10 +1,11 @@
 // Local submission end to end: the real sendmail (setgid, run as an ordinary user), pickup, showq, qmgr and
-// local under a real master, driven by the system's own tools (GNU mailutils' mail). Self-contained: the
-// small instance harness below is this file's own (SubmissionInstance), every wait is bounded, nothing
-// asserts on wall-clock time.
+// local under a real master, driven by the system's own tools (GNU mailutils' mail). The instance is the shared
+// TestInstance with the submission layout below (SubmissionInstance); every wait is bounded, nothing asserts on
+// wall-clock time.
 
 import AviaryCore
 import AviaryQueue
+import AviaryTestSupport
 import Foundation
 import Testing
 
@@ -14,19 +15,19 @@ import Testing
 import Glibc
 #endif
 
-/// A throw-away Aviary instance for local submission: DIR/etc (main.cf, master.cf, aliases), DIR/q (the
-/// queue), DIR/mail (mbox spool), DIR/out (alias file targets), DIR/bin/sendmail (as root: a copy that is
-/// setgid `aviarydrop`, as install.sh makes it) and DIR/maillog.
-final class SubmissionInstance {
-    let directory: String
+/// A ``TestInstance`` for local submission: DIR/etc (main.cf, master.cf, aliases), DIR/spool (the queue),
+/// DIR/mail (mbox spool), DIR/out (alias file targets), DIR/bin/sendmail (as root: a copy that is setgid
+/// `aviarydrop`, as install.sh makes it) and DIR/maillog; master runs pickup, showq, qmgr and local.
+final class SubmissionInstance: TestScopedInstance {
+    let instance: TestInstance
     /// The local user mail goes to and who submits: `avsubtest` (created if missing) as root, else ourselves.
     let user: String
     let isRoot = getuid() == 0
-    var master: Process?
 
-    var etc: String { directory + "/etc" }
-    var queue: String { directory + "/q" }
-    var maillog: String { directory + "/maillog" }
+    var directory: String { instance.directory }
+    var etc: String { instance.configDirectory }
+    var queue: String { instance.spool }
+    var maillog: String { instance.maillogPath }
     var mbox: String { directory + "/mail/" + user }
     /// The sendmail ordinary users run: the setgid copy as root, the built one otherwise.
     var sendmail: String { isRoot ? directory + "/bin/sendmail" : Self.binaries + "/sendmail" }
@@ -35,16 +36,7 @@ final class SubmissionInstance {
     static let setgidGroup = "aviarydrop"
 
     /// The built programs, beside the test bundle.
-    static let binaries: String = {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let path = String(decoding: buffer[..<max(length, 0)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let beside = SafeFile.directoryName(of: path)
-        if SafeFile.exists(beside + "/sendmail") { return beside }
-        var root = #filePath
-        for _ in 0..<3 { root = SafeFile.directoryName(of: root) }
-        return root + "/.build/debug"
-    }()
+    static var binaries: String { TestInstance.binaries }
 
     static var repositoryRoot: String {
         var root = #filePath
@@ -52,36 +44,33 @@ final class SubmissionInstance {
         return root
     }
 
-    init(mainCf: [String] = [], aliases: [String] = []) throws {
-        var template = Array("/tmp/avsub.XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw SystemError.current("mkdtemp") }
-        directory = String(cString: made)
-        chmod(directory, 0o755)
+    init(mainCf: [(String, String)] = [], aliases: [String] = []) throws {
         if getuid() == 0 {
             try Self.ensureAccounts()
             user = Self.testUser
         } else {
             user = SystemAccount.withID(getuid())?.name ?? "nobody"
         }
-        for sub in ["etc", "mail", "out", "bin"] {
+        instance = try TestInstance(
+            mainCf: mainCf,
+            masterCf: [
+                "qmgr unix n - n 300 1 qmgr", "local unix - n n - - local", "pickup unix n - n 60 1 pickup",
+                "showq unix n - n - - showq",
+            ],
+            users: [],
+            aliases: ["postmaster: root"] + aliases,
+            baseMainCf: [
+                ("queue_directory", "DIR/spool"), ("daemon_directory", Self.binaries),
+                ("myhostname", "mail.example.test"), ("mydestination", "$myhostname, localhost"),
+                ("mail_spool_directory", "DIR/mail"), ("maillog_file", "DIR/maillog"),
+                ("setgid_group", Self.setgidGroup),
+            ],
+            configSubdirectory: "etc"
+        )
+        for sub in ["mail", "out", "bin"] {
             try SafeFile.makeDirectories(directory + "/" + sub, mode: 0o755)
             chmod(directory + "/" + sub, 0o755)
         }
-        var main = [
-            "queue_directory = \(queue)", "daemon_directory = \(Self.binaries)", "myhostname = mail.example.test",
-            "mydestination = $myhostname, localhost", "mail_spool_directory = \(directory)/mail",
-            "maillog_file = \(maillog)", "alias_maps = hash:\(etc)/aliases", "setgid_group = \(Self.setgidGroup)",
-        ]
-        if isRoot { main.append("mail_owner = \(SystemAccount.named("aviary") != nil ? "aviary" : "nobody")") }
-        try write(etc + "/main.cf", main + mainCf)
-        try write(
-            etc + "/master.cf",
-            [
-                "qmgr unix n - n 300 1 qmgr", "local unix - n n - - local", "pickup unix n - n 60 1 pickup",
-                "showq unix n - n - - showq",
-            ]
-        )
-        try write(etc + "/aliases", ["postmaster: root"] + aliases)
         if isRoot {
             // As install.sh makes it: root:aviarydrop 2755.
             let copy = directory + "/bin/sendmail"
@@ -185,16 +174,8 @@ final class SubmissionInstance {
 
     /// Starts master and waits until pickup, showq and local have their sockets.
     func startMaster() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binaries + "/master")
-        process.arguments = ["-c", etc]
-        _ = FileManager.default.createFile(atPath: directory + "/master.out", contents: nil)
-        let output = FileHandle(forWritingAtPath: directory + "/master.out")
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        master = process
-        let ready = await waitUntil {
+        try await instance.start()
+        let ready = await waitUntil(timeout: .seconds(30)) {
             ["public/pickup", "public/showq", "public/qmgr", "private/local"].allSatisfy {
                 SafeFile.exists(self.queue + "/" + $0)
             }
@@ -204,35 +185,14 @@ final class SubmissionInstance {
 
     /// Stops master (SIGTERM, bounded) and anything of this instance still running.
     func stopMaster() async {
-        guard let process = master else { return }
-        master = nil
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            if !(await waitUntil(timeout: .seconds(20)) { !process.isRunning }) {
-                kill(process.processIdentifier, SIGKILL)
-                _ = await waitUntil(timeout: .seconds(5)) { !process.isRunning }
-            }
-        }
-        killLeftovers()
+        await instance.stop()
+        instance.killEverything()
         // master removes its sockets only when it stops cleanly; a restart binds them again.
     }
 
-    /// SIGKILL for every process whose command line names this instance (services of a killed master).
-    func killLeftovers() {
-        for entry in (try? SafeFile.listDirectory("/proc")) ?? [] {
-            guard let pid = pid_t(entry), pid != getpid(),
-                let bytes = try? SafeFile.readAll("/proc/\(pid)/cmdline")
-            else { continue }
-            if String(decoding: bytes.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(directory + "/") {
-                kill(pid, SIGKILL)
-            }
-        }
-    }
+    func cleanUp() async { await instance.cleanUp() }
 
-    func cleanUp() async {
-        await stopMaster()
-        _ = system("rm -rf '\(directory)'")
-    }
+    var failureReport: String { report() }
 
     // MARK: - What happened
 
@@ -274,33 +234,15 @@ final class SubmissionInstance {
         return messages(in: path, containing: token)
     }
 
-    func waitUntil(timeout: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while true {
-            if condition() { return true }
-            if clock.now >= deadline { return false }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-    }
-
     static func token(_ label: String) -> String { "\(label)-\(UInt64.random(in: 0...UInt64.max))" }
 
     /// Runs `body` on a fresh instance and always cleans up; prints the instance's report when it throws.
     static func with(
-        mainCf: [String] = [],
+        mainCf: [(String, String)] = [],
         aliases: [String] = [],
         _ body: (SubmissionInstance) async throws -> Void
     ) async throws {
-        let instance = try SubmissionInstance(mainCf: mainCf, aliases: aliases)
-        do {
-            try await body(instance)
-        } catch {
-            print("instance at the error:\n\(instance.report())")
-            await instance.cleanUp()
-            throw error
-        }
-        await instance.cleanUp()
+        try await withInstance(try SubmissionInstance(mainCf: mainCf, aliases: aliases), body)
     }
 }
 
@@ -468,7 +410,7 @@ struct SubmissionTests {
             let token = SubmissionInstance.token("owner")
             let sent = try await instance.submit([instance.user], input: "Subject: \(token)\n\nmine\n")
             #expect(sent.status == 0, "\(sent)")
-            let deferred = await instance.waitUntil {
+            let deferred = await waitUntil(timeout: .seconds(30)) {
                 instance.text(instance.maillog).contains("destination \(instance.mbox) is not owned by recipient")
             }
             #expect(deferred, "\(instance.report())")
@@ -528,7 +470,7 @@ struct SubmissionTests {
             let sent = try await instance.submit(["waiting@remote.example"], input: "Subject: waits\n\nx\n")
             #expect(sent.status == 0, "\(sent)")
             var id: String?
-            _ = await instance.waitUntil {
+            _ = await waitUntil(timeout: .seconds(30)) {
                 id =
                     (instance.files(in: .deferred).isEmpty ? nil : "") != nil
                     ? QueueDirectory(root: instance.queue).messages(in: .deferred).first?.rawValue : nil
@@ -639,9 +581,7 @@ struct SubmissionTests {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(60)
-        while process.isRunning && clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        _ = await waitUntil(timeout: .seconds(60), step: .milliseconds(20)) { !process.isRunning }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         return process.terminationStatus
@@ -699,13 +639,13 @@ struct SubmissionTests {
                 process.standardInput = pipe
                 try process.run()
                 pipe.fileHandleForWriting.write(Data("Subject: half\n\nsome of the body\n".utf8))
-                let started = await instance.waitUntil { instance.files(in: .maildrop).contains { $0.hasPrefix(".") } }
+                let started = await waitUntil(timeout: .seconds(30)) { instance.files(in: .maildrop).contains { $0.hasPrefix(".") } }
                 #expect(started, "no temporary file appeared")
                 kill(process.processIdentifier, number)
-                if !(await instance.waitUntil { !process.isRunning }) {
+                if !(await waitUntil(timeout: .seconds(30)) { !process.isRunning }) {
                     Issue.record("sendmail did not end on signal \(number)")
                     kill(process.processIdentifier, SIGKILL)
-                    _ = await instance.waitUntil { !process.isRunning }
+                    _ = await waitUntil(timeout: .seconds(30)) { !process.isRunning }
                 }
                 process.waitUntilExit()
                 try? pipe.fileHandleForWriting.close()

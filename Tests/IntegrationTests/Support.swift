@@ -48,23 +48,6 @@ extension Trait where Self == SharedInstance {
     }
 }
 
-/// Runs `body` with a fresh (not yet started) instance and always cleans it up; prints the instance's report when
-/// the body throws.
-func withInstance(
-    _ make: @autoclosure () throws -> TestInstance,
-    _ body: (TestInstance) async throws -> Void
-) async throws {
-    let instance = try make()
-    do {
-        try await body(instance)
-    } catch {
-        print("instance at the error:\n\(instance.report())")
-        await instance.cleanUp()
-        throw error
-    }
-    await instance.cleanUp()
-}
-
 /// `#expect` that adds the instance's log and queue to the failure message.
 func check(
     _ condition: Bool,
@@ -83,7 +66,7 @@ func require(
     sourceLocation: SourceLocation = #_sourceLocation,
     _ condition: () throws -> Bool
 ) async throws {
-    let held = try await instance.waitUntil(timeout: timeout, condition)
+    let held = try await waitUntil(timeout: timeout, condition)
     try #require(
         held,
         Comment(rawValue: "timed out waiting: " + what() + "\n" + instance.report()),

@@ -1,6 +1,7 @@
 import AviaryCore
 import AviaryInstance
 import AviaryMaster
+import AviaryTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -9,32 +10,32 @@ import Glibc
 import Musl
 #endif
 
-/// A throw-away Aviary instance for one test: `etc/` (main.cf, master.cf), `bin/` (small /bin/sh services
-/// that record each start), `q/` (the queue directory) and `out/` (what the services record).
+/// A ``TestInstance`` for master's own tests: `etc/` (main.cf, master.cf), `bin/` (small /bin/sh services that
+/// record each start), `spool/` (the queue directory) and `out/` (what the services record).
 ///
 /// The services record `PID ARGS...` as one line of `out/<service>.starts` (the service name from `-n`,
 /// with `:[]/` made `_`) and then exec `sleep`, so the recorded pid is the process master watches.
-final class TestInstance {
-    let root: String
-    var etc: String { root + "/etc" }
+final class MasterTestInstance: TestScopedInstance {
+    let instance: TestInstance
+    var root: String { instance.directory }
+    var etc: String { instance.configDirectory }
     var bin: String { root + "/bin" }
     var out: String { root + "/out" }
-    var queue: String { root + "/q" }
+    var queue: String { instance.spool }
     var paths: MasterPaths { MasterPaths(queueDirectory: queue) }
     var masterLog: String { root + "/master.log" }
     /// Every master started from here, to be stopped at the end whatever happens.
     private var masters: [pid_t] = []
 
     init(masterCf: [String], mainCf: [String] = []) throws {
-        var template = Array("/tmp/avm.XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw SystemError.current("mkdtemp") }
-        root = String(cString: made)
-        for directory in [etc, bin, out] { try SafeFile.makeDirectories(directory) }
+        instance = try TestInstance(masterCf: masterCf, users: [], baseMainCf: [], configSubdirectory: "etc")
+        // Only root gets in, as in a fresh mkdtemp directory: the unprivileged services here do not need to.
+        chmod(root, 0o700)
+        for directory in [bin, out] { try SafeFile.makeDirectories(directory) }
         var main = ["queue_directory = \(queue)", "daemon_directory = \(bin)"]
         // As root master gives sockets to mail_owner, which must exist and must not be root.
         if Privileges.isRoot { main.append("mail_owner = nobody") }
         try writeMainCf(main + mainCf)
-        try writeMasterCf(masterCf)
         try writeScript(
             "svc",
             """
@@ -166,22 +167,19 @@ final class TestInstance {
                 _ = await waitForExit(pid, timeout: .seconds(5))
             }
         }
-        if let pid = MasterPidFile.runningMaster(paths) {
-            // A master started by `aviary start`: not our child.
-            kill(pid, SIGTERM)
-            _ = await waitUntil(timeout: .seconds(15)) { kill(pid, 0) != 0 }
-            kill(pid, SIGKILL)
-        }
-        for name in (try? SafeFile.listDirectory(out)) ?? [] where name.hasSuffix(".starts") {
-            for pid in pids(ofStarts: name) { kill(pid, SIGKILL) }
-        }
-        _ = system("rm -rf '\(root)'")
+        let services = ((try? SafeFile.listDirectory(out)) ?? []).filter { $0.hasSuffix(".starts") }
+            .flatMap { pids(ofStarts: $0) }
+        // A master started by `aviary start` (not our child) is stopped here, and the directory removed.
+        await instance.cleanUp()
+        for pid in services { kill(pid, SIGKILL) }
     }
 
     // MARK: - Reading what happened
 
     /// master's log so far.
     func log() -> String { (try? SafeFile.readText(masterLog)) ?? "" }
+
+    var failureReport: String { "master log:\n" + log() }
 
     /// The recorded starts of a service: `(pid, arguments)`.
     func starts(_ service: String) -> [(pid: pid_t, arguments: [String])] {
@@ -200,48 +198,13 @@ final class TestInstance {
     }
 
     /// master.listeners as `[service name: bound address]`.
-    func listeners() -> [String: String] {
-        guard let text = try? SafeFile.readText(paths.listenersFile) else { return [:] }
-        var result: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            if fields.count == 2 { result[String(fields[0])] = String(fields[1]) }
-        }
-        return result
-    }
+    func listeners() -> [String: String] { instance.listeners() }
 }
 
-/// Polls `condition` every 50 ms until it holds or `timeout` passes; returns whether it held.
-func waitUntil(timeout: Duration = .seconds(15), _ condition: () -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while true {
-        if condition() { return true }
-        if clock.now >= deadline { return false }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-}
-
-/// Whether a process exists (and is not a zombie).
-func isAlive(_ pid: pid_t) -> Bool {
-    guard kill(pid, 0) == 0 else { return false }
-    let state = (try? SafeFile.readText("/proc/\(pid)/stat"))?.split(separator: ")").last?.split(separator: " ").first
-    return state != "Z"
-}
-
-/// The built executables, beside the test bundle in `.build/<triple>/debug`.
+/// The built executables (``TestInstance/binaries``).
 enum Binaries {
-    static let directory: String = {
-        let beside = ExecutableLocation.directory
-        if SafeFile.exists(beside + "/master") { return beside }
-        // Fallback: the package root is three levels above this file.
-        var root = #filePath
-        for _ in 0..<3 { root = SafeFile.directoryName(of: root) }
-        return root + "/.build/debug"
-    }()
-
-    static var master: String { directory + "/master" }
-    static var aviary: String { directory + "/aviary" }
+    static var master: String { TestInstance.binaries + "/master" }
+    static var aviary: String { TestInstance.binaries + "/aviary" }
 }
 
 /// Runs `body` on a fresh instance and always cleans it up (stops masters, kills service processes,
@@ -249,15 +212,7 @@ enum Binaries {
 func withInstance(
     masterCf: [String],
     mainCf: [String] = [],
-    _ body: (TestInstance) async throws -> Void
+    _ body: (MasterTestInstance) async throws -> Void
 ) async throws {
-    let instance = try TestInstance(masterCf: masterCf, mainCf: mainCf)
-    do {
-        try await body(instance)
-    } catch {
-        print("master log of the failed test:\n\(instance.log())")
-        await instance.cleanUp()
-        throw error
-    }
-    await instance.cleanUp()
+    try await AviaryTestSupport.withInstance(try MasterTestInstance(masterCf: masterCf, mainCf: mainCf), body)
 }
