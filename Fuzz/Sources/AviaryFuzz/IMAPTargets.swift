@@ -25,7 +25,7 @@ enum IMAPTargets {
             }
             while (try? channel.readOutbound(as: ByteBuffer.self)) != nil {}
             while let frame = try? channel.readInbound(as: IMAPFrame.self) {
-                guard case .command(let command) = frame else { continue }
+                guard case .command(let command, _) = frame else { continue }
                 require(command.count <= literalLimit + 4 * 1024, "a command over the command limit")
                 _ = IMAPCommandParser.parse(command, nestingLimit: 4)
                 _ = IMAPCommandParser.parse(command, nestingLimit: 32, utf8MailboxNames: control & 1 == 1)
