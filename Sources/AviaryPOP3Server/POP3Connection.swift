@@ -2,7 +2,8 @@
 // (framing, idle timeout and TLS are channel handlers). A pop3mail that was passed the client's own connection
 // serves exactly one session in its process, so it reads and writes that socket with plain blocking calls: no
 // event loop, no thread hops, no async stream per line. The same decoder and encoder frame the bytes either way,
-// and SO_RCVTIMEO / SO_SNDTIMEO give the same idle timeout (a silent client gets the same farewell).
+// and a `poll` with the idle timeout before each wait gives the same timeout (a silent client gets the same
+// farewell).
 
 import AviaryCore
 import AviaryPOP3
@@ -49,15 +50,26 @@ final class BlockingPOP3Socket: @unchecked Sendable {
     private var decoder = POP3LineDecoder()
     private var isAtEnd = false
 
+    /// Milliseconds of silence (or of a client not reading) that end the session.
+    private let timeout: Int32
+
     /// Takes ownership of `descriptor`; `timeout` seconds of silence (or of a client not reading) end the session.
+    /// The descriptor stays non-blocking, as pop3d left it: its flags belong to the open file, which pop3d still
+    /// shares until pop3mail's status line says whether the session is taken; waits are `poll`s.
     init(adopting descriptor: Int32, timeout: Int) {
         socket = AviaryCore.FileDescriptor(adopting: descriptor)
-        var limit = timeval(tv_sec: timeout, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        // The descriptor came from pop3d's event loop, where it was non-blocking (the flag belongs to the open file).
-        let flags = fcntl(descriptor, F_GETFL)
-        if flags >= 0 { _ = fcntl(descriptor, F_SETFL, flags & ~O_NONBLOCK) }
+        self.timeout = Int32(clamping: timeout * 1000)
+    }
+
+    /// Waits until the socket is ready for `events`; false after the timeout.
+    private func wait(for events: Int16) throws -> Bool {
+        var ready = pollfd(fd: socket.rawValue, events: events, revents: 0)
+        while true {
+            let status = poll(&ready, 1, timeout)
+            if status > 0 { return true }
+            if status == 0 { return false }
+            if errno != EINTR { throw SystemError.current("poll") }
+        }
     }
 
     /// The next line; nil when the client closed, or was silent for the timeout (it has been told so then).
@@ -73,6 +85,7 @@ final class BlockingPOP3Socket: @unchecked Sendable {
             }
             if got > 0 || error == EINTR { continue }
             if error == EAGAIN || error == EWOULDBLOCK {
+                if try wait(for: Int16(POLLIN)) { continue }
                 try? write(.response(.disconnectedForInactivity))
             } else if got < 0 {
                 throw SystemError(code: error, operation: "read", path: nil)
@@ -100,6 +113,10 @@ final class BlockingPOP3Socket: @unchecked Sendable {
                 let sent = Glibc.send(socket.rawValue, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
                 if sent < 0 {
                     if errno == EINTR { continue }
+                    if errno == EAGAIN || errno == EWOULDBLOCK {
+                        if try wait(for: Int16(POLLOUT)) { continue }
+                        throw SystemError(code: ETIMEDOUT, operation: "send", path: nil)
+                    }
                     throw SystemError.current("send")
                 }
                 offset += sent
