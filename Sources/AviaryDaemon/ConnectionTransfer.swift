@@ -13,6 +13,7 @@
 
 import AviaryCore
 import NIOCore
+import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
@@ -59,6 +60,41 @@ public enum ConnectionTransfer {
     /// Reading goes on after a transfer that did not happen (the mailbox process refused, or was unreachable).
     public static func resume(_ channel: any Channel) async {
         try? await channel.setOption(.autoRead, value: true).get()
+    }
+
+    /// How a hand-off went for the daemon.
+    public enum Outcome: Sendable {
+        /// The mailbox process took the client's connection and answered the client itself: the daemon is done.
+        case passed
+        /// The daemon keeps the connection (reading again): the mailbox process's answer, or why there is none.
+        /// On a positive status the daemon relays; the descriptor is the hand-off connection's (the caller's).
+        case kept(Result<(Int32, String), MailboxHandoffError>)
+    }
+
+    /// The daemon's side of a hand-off, both ways: when `mayPass` (no TLS) and the client sent nothing beyond the
+    /// session's first `consumed` bytes, the connection goes with the line (`makeHandoff(true)`); it has passed
+    /// when the mailbox process's status line `isPositive`. Otherwise the line goes alone (`makeHandoff(false)`)
+    /// and the daemon reads on.
+    public static func handOff(
+        _ channel: any Channel,
+        consumed: Int,
+        mayPass: Bool,
+        to socketPath: String,
+        timeout: Int,
+        on pool: NIOThreadPool,
+        isPositive: (String) -> Bool,
+        _ makeHandoff: (_ passing: Bool) -> MailboxHandoff
+    ) async -> Outcome {
+        let client = mayPass ? await prepare(channel, consumed: consumed) : nil
+        let sent = await makeHandoff(client != nil).send(to: socketPath, timeout: timeout, passing: client, on: pool)
+        guard let client else { return .kept(sent) }
+        close(client)  // the mailbox process has its own reference now, or none is needed
+        if case .success(let (descriptor, status)) = sent, isPositive(status) {
+            close(descriptor)
+            return .passed
+        }
+        await resume(channel)
+        return .kept(sent)
     }
 
     /// The socket descriptor under `channel`, from NIO's description (`BaseSocket { fd=N }`), if that descriptor's

@@ -34,22 +34,20 @@ extension IMAPSession {
         frames: inout Frames,
         _ outbound: Output
     ) async throws -> Bool {
-        let client = isSecure ? nil : await ConnectionTransfer.prepare(channel, consumed: consumed)
-        let handoff = MailboxHandoff(
-            user: identity.userName, method: method, session: id, remoteAddress: remoteAddress,
-            localAddress: localAddress, tag: client == nil ? "" : tag)
-        let sent = await handoff.send(to: socket, timeout: settings.timeoutSeconds, passing: client, on: server.pool)
-        if let client {
-            close(client)  // imapmail has its own reference now, or none is needed
-            if case .success(let (descriptor, "OK")) = sent {
-                // imapmail answered the login itself and serves the client from here on.
-                close(descriptor)
-                user = identity
-                isHandedOff = true
-                endReason = "connection passed"
-                return true
-            }
-            await ConnectionTransfer.resume(channel)
+        let outcome = await ConnectionTransfer.handOff(
+            channel, consumed: consumed, mayPass: !isSecure, to: socket, timeout: settings.timeoutSeconds,
+            on: server.pool, isPositive: { $0 == "OK" }
+        ) { [id, remoteAddress, localAddress] passing in
+            MailboxHandoff(
+                user: identity.userName, method: method, session: id, remoteAddress: remoteAddress,
+                localAddress: localAddress, tag: passing ? tag : "")
+        }
+        guard case .kept(let sent) = outcome else {
+            // imapmail answered the login itself and serves the client from here on.
+            user = identity
+            isHandedOff = true
+            endReason = "connection passed"
+            return true
         }
         switch sent {
         case .failure(let error):

@@ -32,26 +32,20 @@ extension POP3Session {
         lines: inout Lines,
         outbound: Output
     ) async throws -> Bool {
-        let handoff = MailboxHandoff(
-            user: identity.userName,
-            method: method,
-            session: id,
-            remoteAddress: remoteAddress,
-            localAddress: localAddress
-        )
         guard let channel else { return false }  // pop3mail never hands off
-        let client = isSecure ? nil : await ConnectionTransfer.prepare(channel, consumed: consumed)
-        let sent = await handoff.send(to: socket, timeout: settings.timeoutSeconds, passing: client, on: server.pool)
-        if let client {
-            close(client)  // pop3mail has its own reference now, or none is needed
-            if case .success(let (descriptor, reply)) = sent, reply.hasPrefix("+OK") {
-                // pop3mail greeted the client itself and serves it from here on.
-                close(descriptor)
-                isHandedOff = true
-                endReason = "connection passed"
-                return true
-            }
-            await ConnectionTransfer.resume(channel)
+        let outcome = await ConnectionTransfer.handOff(
+            channel, consumed: consumed, mayPass: !isSecure, to: socket, timeout: settings.timeoutSeconds,
+            on: server.pool, isPositive: { $0.hasPrefix("+OK") }
+        ) { _ in
+            MailboxHandoff(
+                user: identity.userName, method: method, session: id, remoteAddress: remoteAddress,
+                localAddress: localAddress)
+        }
+        guard case .kept(let sent) = outcome else {
+            // pop3mail greeted the client itself and serves it from here on.
+            isHandedOff = true
+            endReason = "connection passed"
+            return true
         }
         switch sent {
         case .failure(let error):

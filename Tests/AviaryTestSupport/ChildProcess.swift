@@ -5,26 +5,8 @@ import Glibc
 import Musl
 #endif
 
-/// How a child process ended, decoded from a `waitpid` status.
-public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
-    /// It called `exit` with this status.
-    case exited(Int32)
-    /// A signal ended it.
-    case killed(signal: Int32)
-
-    /// Decodes a raw `waitpid` status (the WIFEXITED/WTERMSIG macros are not importable).
-    public init(waitStatus status: Int32) {
-        let signal = status & 0x7f
-        self = signal == 0 ? .exited((status >> 8) & 0xff) : .killed(signal: signal)
-    }
-
-    public var description: String {
-        switch self {
-        case .exited(let code): return "exit status \(code)"
-        case .killed(let signal): return "killed by signal \(signal)"
-        }
-    }
-}
+/// How a child process ended: the type master uses (`AviaryCore.ProcessExitStatus`), under the name tests know.
+public typealias ExitStatus = ProcessExitStatus
 
 /// A process started by a test: spawned with `posix_spawn`, reaped by `wait(timeout:)`.
 ///
