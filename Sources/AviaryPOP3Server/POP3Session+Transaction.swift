@@ -151,21 +151,21 @@ struct MessageFileReader: Sendable {
                 _ = Glibc.close(descriptor)
                 return nil
             }
-            var reader = MessageFileReader(descriptor: descriptor, size: Int64(info.st_size))
+            let size = Int64(info.st_size)
+            let firstChunk: [UInt8]
             do {
-                reader = MessageFileReader(
-                    descriptor: descriptor, size: reader.size,
-                    firstChunk: try Self.read(descriptor, at: 0, expecting: reader.size))
+                firstChunk = try Self.read(descriptor, at: 0, expecting: size)
             } catch {
                 _ = Glibc.close(descriptor)
                 throw error
             }
-            if reader.offset >= reader.size { reader.close() }
+            var reader = MessageFileReader(descriptor: descriptor, size: size, firstChunk: firstChunk)
+            if reader.offset >= size { reader.close() }
             return reader
         }
     }
 
-    private init(descriptor: Int32, size: Int64, firstChunk: [UInt8] = []) {
+    private init(descriptor: Int32, size: Int64, firstChunk: [UInt8]) {
         self.descriptor = descriptor
         self.size = size
         self.firstChunk = firstChunk
