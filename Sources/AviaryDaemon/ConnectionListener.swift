@@ -63,6 +63,49 @@ public enum ConnectionListener {
     }
 }
 
+extension ConnectionListener {
+    /// The accept loop of a server whose sessions are channel handlers (smtpd): `initialize` builds each
+    /// connection's pipeline, session included, and the session lives on its event loop with no task of its own.
+    /// Connections beyond `connectionLimit` get its refusal, written by `encoder`, instead. Serves until the
+    /// listening channel closes or the task is cancelled.
+    public static func serveHandlers<Outbound: Sendable, Encoder: ChannelOutboundHandler>(
+        on address: ListenAddress,
+        group: any EventLoopGroup,
+        ready: @Sendable (Int) -> Void = { _ in },
+        connectionLimit: ConnectionLimit<Outbound>,
+        encoder: @escaping @Sendable () -> Encoder,
+        initialize: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
+    ) async throws where Encoder.OutboundIn == Outbound {
+        let open = OpenConnections()
+        let bootstrap = ServerBootstrap(group: group)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                let count = open.count.wrappingAdd(1, ordering: .relaxed).newValue
+                channel.closeFuture.whenComplete { _ in open.count.wrappingSubtract(1, ordering: .relaxed) }
+                guard count > connectionLimit.count else { return initialize(channel) }
+                return connectionLimit.refuse(channel, encoder: encoder())
+            }
+        let listener: any Channel
+        switch address {
+        case .inherited(let socket):
+            listener = try await bootstrap
+                .serverChannelOption(.backlog, value: 256)
+                .childChannelOption(.socketOption(.so_keepalive), value: 1)
+                .withBoundSocket(NIOBSDSocket.Handle(socket)).get()
+        case .host(let host, let port):
+            listener = try await bootstrap
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .bind(host: host, port: port).get()
+        }
+        ready(listener.localAddress?.port ?? 0)
+        try await withTaskCancellationHandler {
+            try await listener.closeFuture.get()
+        } onCancel: {
+            listener.close(promise: nil)
+        }
+    }
+}
+
 /// A process's limit on simultaneous connections (`smtpd_connection_limit`, `pop3d_connection_limit`,
 /// `imapd_connection_limit`) and the protocol's refusal for the ones beyond it.
 public struct ConnectionLimit<Outbound: Sendable>: Sendable {
@@ -81,6 +124,18 @@ public struct ConnectionLimit<Outbound: Sendable>: Sendable {
         self.parameter = parameter
         self.logger = logger
         self.refusal = refusal
+    }
+
+    /// Logs the refusal, then has `encoder` write the reply on `channel` as soon as it is active, and closes.
+    func refuse<Encoder: ChannelOutboundHandler>(_ channel: any Channel, encoder: Encoder) -> EventLoopFuture<Void>
+    where Encoder.OutboundIn == Outbound {
+        let remote = channel.remoteAddress?.ipAddress ?? "unknown"
+        logger.warning("too many connections (\(parameter) = \(count)); refusing \(remote)")
+        let reply = refusal(remote)
+        return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(encoder)
+            channel.writeAndFlush(reply).whenComplete { _ in channel.close(promise: nil) }
+        }
     }
 
     /// Logs the refusal, writes the reply and closes.

@@ -29,19 +29,11 @@ extension SMTPServer {
         }
     }
 
-    /// STARTTLS: sends the 220 and, in the same event loop step in which it leaves, puts TLS first in the
-    /// pipeline and replaces the line decoder with a fresh one (`StartTLS`). Whatever the client sent in
-    /// plaintext behind STARTTLS stays in the old decoder or in frames read before the marker `.tlsStarted`,
-    /// which the session throws away (CVE-2011-0411).
-    static func startTLS(on channel: any Channel, context: TLSContext, lineLimit: Int)
-        async throws -> EventLoopFuture<TLSHandshakeCompleted>
-    {
-        try await StartTLS.afterWriting(SMTPReply.readyToStartTLS, on: channel) { _ in
-            try insertTLS(on: channel, context: context, lineLimit: lineLimit)
-        }
-    }
-
-    private static func insertTLS(on channel: any Channel, context: TLSContext, lineLimit: Int) throws
+    /// STARTTLS, once the 220 has left, in the same event loop step: puts TLS first in the pipeline and replaces
+    /// the line decoder with a fresh one (`StartTLS`). Whatever the client sent in plaintext behind STARTTLS stays
+    /// in the old decoder or in frames read before the marker `.tlsStarted`, which the session throws away
+    /// (CVE-2011-0411).
+    static func insertTLS(on channel: any Channel, context: TLSContext, lineLimit: Int) throws
         -> EventLoopFuture<TLSHandshakeCompleted>
     {
         let pipeline = channel.pipeline.syncOperations

@@ -13,6 +13,7 @@ import AviaryUsers
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// smtpd: accepts SMTP sessions on a listening socket and turns accepted messages into queue files.
 ///
@@ -33,6 +34,8 @@ public final class SMTPServer: ListeningServer {
     let authenticator: SASLAuthenticator?
     /// Counts for the metrics service (nothing when `metrics_enable = no`).
     let metrics: MetricsReporter
+    /// AUTH's mechanisms without and with TLS, learnt from libsasl2 when serving starts.
+    private let mechanisms = Mutex<(plain: [String], encrypted: [String])>(([], []))
 
     /// - Parameter serviceName: the master.cf service (smtp, submission ...), under which anvil counts clients.
     /// - Parameter tlsContext: from `loadTLS`, made while smtpd could still read the key as root.
@@ -61,7 +64,8 @@ public final class SMTPServer: ListeningServer {
         }
     }
 
-    /// Initialises libsasl2 and reports mechanisms that are configured but not installed.
+    /// Initialises libsasl2 and reports mechanisms that are configured but not installed; learns the mechanisms
+    /// to announce with and without TLS, which sessions then read without waiting.
     func startAuthentication() async {
         guard let authenticator else { return }
         do {
@@ -72,21 +76,34 @@ public final class SMTPServer: ListeningServer {
         } catch {
             logger.error("SASL authentication is unavailable: \(error.reason)")
         }
+        let plain = await authenticator.mechanisms(isEncrypted: false)
+        let encrypted = await authenticator.mechanisms(isEncrypted: true)
+        mechanisms.withLock { $0 = (plain, encrypted) }
+    }
+
+    /// The mechanisms AUTH offers on a connection, or nil when AUTH is not offered (off, or waiting for TLS under
+    /// `smtpd_tls_auth_only`).
+    func offeredMechanisms(isEncrypted: Bool) -> [String]? {
+        guard authenticator != nil, isEncrypted || !settings.isTLSAuthOnly else { return nil }
+        let known = mechanisms.withLock { isEncrypted ? $0.encrypted : $0.plain }
+        return known.isEmpty ? nil : known
     }
 
     public func serve(on address: ListenAddress, group: any EventLoopGroup, ready: @Sendable (Int) -> Void) async throws {
         await startAuthentication()
-        try await ConnectionListener.serve(
-            on: address, group: group, configure: { self.configure($0) }, ready: ready,
+        let hostname = settings.hostname
+        try await ConnectionListener.serveHandlers(
+            on: address, group: group, ready: ready,
             connectionLimit: ConnectionLimit(
                 settings.connectionLimit, parameter: Parameter.smtpdConnectionLimit.name, logger: logger,
-                refusal: { [hostname = settings.hostname] address in
-                    .tooManyConnections(hostname: hostname, client: address)
-                }),
-            handle: { await self.handle($0) })
+                refusal: { address in .tooManyConnections(hostname: hostname, client: address) }),
+            encoder: { MessageToByteHandler(SMTPReplyEncoder()) },
+            initialize: { self.configure($0) })
     }
 
-    private func configure(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<SMTPInboundFrame, SMTPReply>> {
+    /// The pipeline of a session: TLS (wrapper mode), the reply encoder, the frame decoder (which watches the
+    /// replies go by for the 354), the idle timeout and the session.
+    private func configure(_ channel: any Channel) -> EventLoopFuture<Void> {
         let timeout = settings.timeoutSeconds
         let lineLimit = settings.lineLengthLimit
         let hostname = settings.hostname
@@ -100,38 +117,28 @@ public final class SMTPServer: ListeningServer {
                 ByteToMessageHandler(SMTPFrameDecoder(maximumLineLength: lineLimit)),
                 IdleStateHandler(readTimeout: .seconds(Int64(timeout))),
                 SessionTimeoutHandler(reply: .timeout(hostname: hostname)),
+                SMTPSessionHandler(
+                    server: self, remoteAddress: channel.remoteAddress?.ipAddress ?? "unknown",
+                    localAddress: channel.localAddress?.ipAddress ?? "unknown"),
             ])
-            return try NIOAsyncChannel<SMTPInboundFrame, SMTPReply>(wrappingChannelSynchronously: channel)
         }
     }
 
-    private func handle(_ connection: NIOAsyncChannel<SMTPInboundFrame, SMTPReply>) async {
-        let address = connection.channel.remoteAddress?.ipAddress ?? "unknown"
-        // The per-client limits first: they need only the address, and a client over them must not make
-        // us wait for its reverse zone.
-        var identity = ClientIdentity(name: ClientNameLookup.isLoopback(address) ? "localhost" : "unknown", address: address)
-        identity.localAddress = connection.channel.localAddress?.ipAddress ?? "unknown"
-        let admission = await limits.admit(identity, pool: pool, logger: logger)
-        defer { if admission.isCounted { limits.release(identity, pool: pool) } }
-        if let refusal = admission.refusal {
-            try? await connection.executeThenClose { _, outbound in
-                try await outbound.write(refusal.reply(hostname: settings.hostname, client: address))
-            }
-            return
-        }
-        if !ClientNameLookup.isLoopback(address) {
-            identity.name = await nameLookup.name(of: address, on: connection.channel.eventLoop)
-        }
-        var session = SMTPSession(server: self, client: identity, channel: connection.channel)
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                try await session.run(inbound: inbound, outbound: outbound)
-            }
-        } catch {
-            session.logDisconnect(reason: "\(error)")
-            return
-        }
-        session.logDisconnect(reason: nil)
+    /// What the engine of every session of this server is told.
+    var engineOptions: SMTPServerEngine.Options {
+        var options = SMTPServerEngine.Options(hostname: settings.hostname, banner: settings.banner)
+        options.messageSizeLimit = settings.messageSizeLimit
+        options.recipientLimit = settings.recipientLimit
+        options.isHeloRequired = settings.isHeloRequired
+        options.allowsVRFY = !settings.isVRFYDisabled
+        options.allowsChunking = true
+        options.startTLS = tlsContext == nil || settings.tlsLevel == .none ? .unavailable : .available
+        options.requiresTLS = settings.tlsLevel == .encrypt
+        options.softErrorLimit = settings.softErrorLimit
+        options.hardErrorLimit = settings.hardErrorLimit
+        options.errorSleepSeconds = settings.errorSleepSeconds
+        options.forbidsUnauthPipelining = settings.forbidsUnauthPipelining
+        return options
     }
 }
 

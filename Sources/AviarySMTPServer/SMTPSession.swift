@@ -4,296 +4,374 @@ import Glibc
 import AviaryCore
 import AviaryMessage
 import AviaryQueue
+import AviarySASL
 import AviarySMTP
 import AviaryTLS
-import AviaryUsers
 import Logging
 import NIOCore
 
-/// One SMTP conversation (RFC 5321), from the greeting to QUIT: command order, recipients, relay
-/// control, and the message itself. Frames come from `SMTPFrameDecoder`; replies go to the encoder.
-struct SMTPSession {
-    typealias Frames = NIOAsyncChannelInboundStream<SMTPInboundFrame>.AsyncIterator
-    typealias Replies = NIOAsyncChannelOutboundWriter<SMTPReply>
+/// One SMTP connection: the channel handler that drives `SMTPServerEngine` on the connection's event loop.
+///
+/// The engine decides everything SMTP; this does what it asks. Replies are written as the engine produces
+/// them and flushed once per batch of input (a pipelining client's replies leave in one segment). Questions
+/// the engine asks (a recipient look-up, a queue-file write, libsasl2) run on the thread pool or as a task;
+/// meanwhile frames wait in `queued`, and the handler stops asking the channel for more while the queue is
+/// long or the engine waits (a client that sends without pause cannot make the session hold more than a read's
+/// worth of frames). Every callback runs on the channel's event loop, so the handler needs no lock.
+final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = SMTPInboundFrame
+    typealias OutboundIn = SMTPReply
+    typealias OutboundOut = SMTPReply
 
     let server: SMTPServer
-    let client: ClientIdentity
-    let channel: any Channel
-    /// The TLS session, once STARTTLS (or wrapper mode) completed its handshake.
-    var tls: TLSHandshakeCompleted?
     var settings: SMTPServerSettings { server.settings }
-    var logger: Logger
-    var heloName: String?
-    var isExtended = false
-    var transaction: Transaction?
-    var errorCount = 0
-    /// The SASL login name once AUTH succeeded.
-    var saslUsername: String?
-    /// The client sent commands ahead where RFC 2920 does not allow it (for reject_unauth_pipelining).
-    var hasIllegalPipelining = false
+    private var logger: Logger { server.logger }
+    private var client: ClientIdentity
+    private var engine: SMTPServerEngine
+    private var context: ChannelHandlerContext?
+    private var admission = ClientLimits.Admission()
+    /// Frames that arrived while the session could not take them (not started yet, or the engine waits).
+    private var queued = CircularBuffer<SMTPInboundFrame>()
+    private var isStarted = false
+    /// Something runs on the engine's behalf (a question, a delayed reply, a write of message bytes).
+    private var isBusy = false
+    private var hasUnflushedReplies = false
+    /// The channel asked for a read that was held back.
+    private var isReadPending = false
+    private var isInputClosed = false
+    private var isGone = false
+    private var disconnectReason: String?
+    /// The TLS session, once STARTTLS (or wrapper mode) completed its handshake.
+    private var tls: TLSHandshakeCompleted?
+    private var queueID: QueueID?
+    private var assembly: MessageAssembly?
+    private var sink: QueueSink?
+    private var exchange: SASLExchange?
     /// Failed AUTH attempts in this session (each one answered more slowly).
-    var authFailures = 0
-    /// The AUTH mechanisms EHLO announced (computed when EHLO is answered).
-    var announcedMechanisms: [String]?
-    /// Per verb: (attempts, successes), for Postfix's `disconnect from ... ehlo=1 mail=1 ...` line.
-    var statistics: [(verb: String, attempts: Int, successes: Int)] = []
+    private var authFailures = 0
+    /// The first error writing the queue file: the rest of the message is read and dropped, and the client
+    /// hears of it at the end (a session that stopped reading mid-message would take the rest for commands).
+    private var writeFailure: (any Error)?
 
-    /// A mail transaction, from MAIL to the end of the message.
-    struct Transaction {
-        var id: QueueID
-        var sender: String
-        var parameters: SMTPMailParameters
-        var recipients: [QueueRecipient] = []
-        /// Message bytes being received with BDAT, with whether they contained a bare CR or LF.
-        var chunks: MessageAssembly?
-    }
+    /// Frames beyond this many waiting stop reading from the socket until the session catches up.
+    private static let queueLimit = 256
 
-    init(server: SMTPServer, client: ClientIdentity, channel: any Channel) {
+    init(server: SMTPServer, remoteAddress: String, localAddress: String) {
         self.server = server
-        self.client = client
-        self.channel = channel
-        self.logger = server.logger
+        client = ClientIdentity(
+            name: ClientNameLookup.isLoopback(remoteAddress) ? "localhost" : "unknown", address: remoteAddress)
+        client.localAddress = localAddress
+        engine = SMTPServerEngine(options: server.engineOptions)
     }
 
-    mutating func run(inbound: NIOAsyncChannelInboundStream<SMTPInboundFrame>, outbound: Replies) async throws {
-        logger.info("connect from \(client.description)")
-        server.metrics.count(.connections, "smtp")
-        if settings.isWrapperMode {
-            // Wrapper mode (port 465): no greeting before the handshake; without a usable certificate, nothing.
-            guard server.tlsContext != nil else {
-                logger.warning("TLS is unavailable; closing the wrapper-mode connection from \(client.description)")
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { admit(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        admit(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        queued.append(unwrapInboundIn(data))
+        process()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if isBusy || !isStarted || queued.count >= Self.queueLimit {
+            isReadPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            isInputClosed = true
+            process()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if disconnectReason == nil { disconnectReason = "\(error)" }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        isGone = true
+        if !isBusy { abandonMessage() }
+        if isStarted {
+            logDisconnect()
+        }
+        if admission.isCounted {
+            admission.isCounted = false
+            server.limits.release(client, pool: server.pool)
+        }
+        context.fireChannelInactive()
+    }
+
+    // MARK: - Start
+
+    private var admitting = false
+
+    /// The per-client limits first (they need only the address: a client over them must not make us wait for
+    /// its reverse zone), then the client's name, then the greeting.
+    private func admit(context: ChannelHandlerContext) {
+        guard !admitting else { return }
+        admitting = true
+        let server = server
+        let identity = client
+        let eventLoop = context.eventLoop
+        let start = eventLoop.makeFutureWithTask { () -> (ClientLimits.Admission, String) in
+            let admission = await server.limits.admit(identity, pool: server.pool, logger: server.logger)
+            guard admission.refusal == nil, !ClientNameLookup.isLoopback(identity.address) else {
+                return (admission, identity.name)
+            }
+            return (admission, await server.nameLookup.name(of: identity.address, on: eventLoop))
+        }
+        start.assumeIsolated().whenSuccess { result in
+            let (admission, name) = result
+            self.admission = admission
+            if self.isGone {
+                if admission.isCounted { server.limits.release(identity, pool: server.pool) }
                 return
             }
-            let channel = channel
-            let handshake = try await channel.eventLoop.submit {
-                try channel.pipeline.syncOperations.handler(type: TLSHandler.self).handshakeResult
-            }.get()
-            try await completeHandshake(handshake)
-        }
-        try await outbound.write(.greeting(settings.banner))
-        var frames = inbound.makeAsyncIterator()
-        while let frame = try await frames.next() {
-            guard case .line(let line) = frame else { continue }  // chunk bytes of a BDAT already answered
-            var reply: SMTPReply
-            var verb = "unknown"
-            if line.ending == .unfinished {
-                try await skipRestOfLine(&frames)
-                reply = .lineTooLong
-            } else {
-                switch SMTPCommandParser.parse(line.bytes) {
-                case .failure(let error):
-                    reply = error.reply
-                    logger.trace("bad command: \(error.detail)")
-                case .success(let command):
-                    verb = command.verb.lowercased()
-                    if line.isFollowedByInput, isPipeliningViolation(command) {
-                        hasIllegalPipelining = true
-                        logger.info("improper command pipelining after \(command.verb) from \(client.description)")
-                        if settings.forbidsUnauthPipelining {
-                            count(verb, succeeded: false)
-                            try await outbound.write(.protocolSynchronization)
-                            return
-                        }
-                    }
-                    if case .quit = command {
-                        count(verb, succeeded: true)
-                        try await outbound.write(.closing)
-                        return
-                    }
-                    if case .startTLS = command, let refusal = startTLSRefusal() {
-                        reply = refusal
-                    } else if case .startTLS = command {
-                        try await startTLS(frames: &frames)
-                        count(verb, succeeded: true)
-                        continue
-                    } else {
-                        reply = try await execute(command, frames: &frames, outbound: outbound)
-                    }
-                }
+            if let refusal = admission.refusal {
+                self.close(after: refusal.reply(hostname: server.settings.hostname, client: identity.address))
+                return
             }
-            count(verb, succeeded: reply.isPositive)
-            if !reply.isPositive {
-                errorCount += 1
-                if errorCount >= settings.hardErrorLimit {
-                    try await outbound.write(.tooManyErrors(hostname: settings.hostname))
-                    logger.warning("too many errors after \(verb.uppercased()) from \(client.description)")
+            self.client.name = name
+            self.begin()
+        }
+    }
+
+    private func begin() {
+        guard let context else { return }
+        logger.info("connect from \(client.description)")
+        server.metrics.count(.connections, "smtp")
+        engine.authMechanisms = server.offeredMechanisms(isEncrypted: false)
+        guard settings.isWrapperMode else { return started() }
+        // Wrapper mode (port 465): no greeting before the handshake; without a usable certificate, nothing.
+        guard server.tlsContext != nil, let handler = try? context.pipeline.syncOperations.handler(type: TLSHandler.self)
+        else {
+            logger.warning("TLS is unavailable; closing the wrapper-mode connection from \(client.description)")
+            isStarted = true
+            context.close(promise: nil)
+            return
+        }
+        isBusy = true
+        isStarted = true
+        handler.handshakeResult.assumeIsolated().whenComplete { result in
+            self.isBusy = false
+            guard self.handshakeCompleted(result) else { return }
+            self.engine.authMechanisms = self.server.offeredMechanisms(isEncrypted: true)
+            self.engine.tlsEstablished()
+            self.started()
+        }
+    }
+
+    private func started() {
+        isStarted = true
+        perform(engine.start()[...])
+        process()
+    }
+
+    // MARK: - Driving the engine
+
+    /// Feeds waiting frames to the engine until it waits or none are left; at the end of input, tells it so.
+    private func process() {
+        guard isStarted, !isGone else { return }
+        while !isBusy, !engine.isClosed, let frame = queued.popFirst() {
+            if case .tlsStarted = frame { engine.authMechanisms = server.offeredMechanisms(isEncrypted: true) }
+            perform(engine.receive(frame)[...])
+        }
+        if !isBusy, !engine.isClosed, isInputClosed, queued.isEmpty {
+            perform(engine.endOfInput()[...])
+        }
+        flushIfNeeded()
+        if isReadPending, !isBusy, !engine.isClosed, queued.count < Self.queueLimit {
+            isReadPending = false
+            context?.read()
+        }
+    }
+
+    /// Carries out the engine's actions in order. An action that takes time (a question, a delayed reply, a write
+    /// of message bytes) makes the session busy; the actions after it wait for it.
+    private func perform(_ actions: ArraySlice<SMTPServerEngine.Action>) {
+        var rest = actions
+        while let action = rest.popFirst() {
+            switch action {
+            case .reply(let reply, let delay):
+                if delay > 0 {
+                    after(context!.eventLoop.scheduleTask(in: .seconds(Int64(delay))) {}.futureResult) {
+                        self.perform([.reply(reply, delay: 0)] + rest)
+                    }
                     return
                 }
-                // Past the soft limit every error reply comes slowly: a guessing client gets little done.
-                if errorCount >= settings.softErrorLimit, settings.errorSleepSeconds > 0 {
-                    try await Task.sleep(nanoseconds: UInt64(settings.errorSleepSeconds) * 1_000_000_000)
+                if rest.first == .close {
+                    rest.removeFirst()
+                    close(after: reply)
+                } else {
+                    write(reply)
                 }
-            }
-            try await outbound.write(reply)
-            if reply.closesConnection { return }
-        }
-    }
-
-    /// RFC 2920 lets a client send commands ahead only after EHLO announced PIPELINING, and never behind
-    /// EHLO, HELO or DATA, whose replies it must see first. (Input behind STARTTLS is discarded instead.)
-    private func isPipeliningViolation(_ command: SMTPCommand) -> Bool {
-        switch command {
-        case .quit, .startTLS: return false
-        case .helo, .ehlo, .data: return true
-        default: return !isExtended
-        }
-    }
-
-    // MARK: - TLS
-
-    private func startTLSRefusal() -> SMTPReply? {
-        if tls != nil { return .tlsAlreadyActive }
-        if server.tlsContext == nil || settings.tlsLevel == .none { return .tlsNotAvailable }
-        return nil
-    }
-
-    /// STARTTLS (RFC 3207): 220, the handshake, and a fresh start: frames that arrived in plaintext behind
-    /// the command are discarded, and HELO/EHLO, the transaction and any other state are forgotten.
-    private mutating func startTLS(frames: inout Frames) async throws {
-        guard let context = server.tlsContext else { return }
-        let handshake = try await SMTPServer.startTLS(on: channel, context: context, lineLimit: settings.lineLengthLimit)
-        var discarded = 0
-        while let frame = try await frames.next() {
-            if case .tlsStarted = frame { break }
-            discarded += 1
-        }
-        if discarded > 0 {
-            logger.info("discarding \(discarded) line(s) sent in plaintext behind STARTTLS by \(client.description)")
-        }
-        try await completeHandshake(handshake)
-        heloName = nil
-        isExtended = false
-        transaction = nil
-        // A login made in plaintext is forgotten too: the client logs in again over TLS (RFC 3207 4.2).
-        saslUsername = nil
-        announcedMechanisms = nil
-    }
-
-    private mutating func completeHandshake(_ handshake: EventLoopFuture<TLSHandshakeCompleted>) async throws {
-        do {
-            let completed = try await handshake.get()
-            tls = completed
-            logger.info("Anonymous TLS connection established from \(client.description): \(completed.version) with cipher \(completed.cipher) (\(completed.cipherBits)/\(completed.cipherAlgorithmBits) bits)")
-        } catch {
-            logger.info("TLS handshake failed with \(client.description): \(error)")
-            server.metrics.count(.tlsFailures, "smtp")
-            throw SessionEnded.tlsFailed
-        }
-    }
-
-    /// Whether a command must wait for TLS (`smtpd_tls_security_level = encrypt`).
-    private func needsTLSFirst(_ command: SMTPCommand) -> Bool {
-        guard settings.tlsLevel == .encrypt, tls == nil else { return false }
-        switch command {
-        case .helo, .ehlo, .startTLS, .noop, .quit, .rset, .help: return false
-        default: return true
-        }
-    }
-
-    private mutating func skipRestOfLine(_ frames: inout Frames) async throws {
-        while let frame = try await frames.next() {
-            if case .line(let piece) = frame, piece.ending != .unfinished { return }
-        }
-    }
-
-    private mutating func count(_ verb: String, succeeded: Bool) {
-        if let index = statistics.firstIndex(where: { $0.verb == verb }) {
-            statistics[index].attempts += 1
-            if succeeded { statistics[index].successes += 1 }
-        } else {
-            statistics.append((verb, 1, succeeded ? 1 : 0))
-        }
-    }
-
-    func logDisconnect(reason: String?) {
-        var text = "disconnect from \(client.description)"
-        var total = (0, 0)
-        for entry in statistics {
-            text += entry.attempts == entry.successes ? " \(entry.verb)=\(entry.attempts)" : " \(entry.verb)=\(entry.successes)/\(entry.attempts)"
-            total.0 += entry.attempts
-            total.1 += entry.successes
-        }
-        text += total.0 == total.1 ? " commands=\(total.0)" : " commands=\(total.1)/\(total.0)"
-        if let reason { text += " (\(reason))" }
-        logger.info("\(text)")
-    }
-
-    // MARK: - Commands
-
-    private mutating func execute(_ command: SMTPCommand, frames: inout Frames, outbound: Replies) async throws -> SMTPReply {
-        if transaction?.chunks != nil {
-            switch command {
-            case .bdat, .rset, .noop, .quit, .help: break
-            default: return .afterBDAT(command.verb)
+            case .ask(let question):
+                ask(question)
+            case .startTLS:
+                startTLS()
+            case .beginMessage:
+                beginMessage()
+            case .messageData(let bytes):
+                guard assembly != nil else { continue }
+                assembly!.add(bytes)
+                if assembly!.isDueForWriting, let write = writePending() {
+                    after(write) { self.perform(rest) }
+                    return
+                }
+            case .abandonMessage(let reason):
+                abandonMessage(reason)
+            case .cancelAuthentication:
+                _ = exchange?.abort()
+                exchange = nil
+            case .note(let note):
+                log(note)
+            case .close:
+                close(after: nil)
             }
         }
-        if needsTLSFirst(command) { return .encryptionRequired }
-        switch command {
-        case .helo(let name), .ehlo(let name):
-            heloName = name
-            transaction = nil
-            if case .ehlo = command {
-                isExtended = true
-                announcedMechanisms = await offeredMechanisms()
-                return .ehlo(hostname: settings.hostname, keywords: extensions)
+    }
+
+    /// Makes the session busy until `future` completes, then runs `then` (unless the connection is gone).
+    private func wait<T>(for future: EventLoopFuture<T>, then: @escaping (T) -> Void) {
+        isBusy = true
+        flushIfNeeded()
+        future.assumeIsolated().whenComplete { result in
+            self.isBusy = false
+            guard !self.isGone else {
+                self.abandonMessage()
+                return
             }
-            isExtended = false
-            return .helo(hostname: settings.hostname)
-        case .mail(let path, let parameters):
+            if case .success(let value) = result { then(value) } else { self.context?.close(promise: nil) }
+            self.process()
+        }
+    }
+
+    private func after(_ future: EventLoopFuture<Void>, then: @escaping () -> Void) {
+        wait(for: future) { (_: Void) in then() }
+    }
+
+    /// Answers a question with a decision that takes time: the engine's next actions run once it is ready.
+    private func decide(when future: EventLoopFuture<SMTPServerEngine.Decision>) {
+        wait(for: future) { decision in self.perform(self.engine.decide(decision)[...]) }
+    }
+
+    private func decideNow(_ decision: SMTPServerEngine.Decision) {
+        perform(engine.decide(decision)[...])
+    }
+
+    private func write(_ reply: SMTPReply) {
+        context?.write(wrapOutboundOut(reply), promise: nil)
+        hasUnflushedReplies = true
+    }
+
+    private func flushIfNeeded() {
+        guard hasUnflushedReplies else { return }
+        hasUnflushedReplies = false
+        context?.flush()
+    }
+
+    /// Writes `reply` and closes the connection once it has left.
+    private func close(after reply: SMTPReply?) {
+        guard let context else { return }
+        hasUnflushedReplies = false
+        guard let reply else {
+            context.flush()
+            context.close(promise: nil)
+            return
+        }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    // MARK: - Questions
+
+    private func ask(_ question: SMTPServerEngine.Question) {
+        switch question {
+        case .sender(let sender, let parameters):
             if let refusal = checkQueueSpace(declaredSize: parameters.size) {
-                reject("MAIL", refusal, sender: path?.description ?? "", recipient: nil)
-                return refusal
+                reject("MAIL", refusal, sender: sender, recipient: nil)
+                return decideNow(.answer(refusal))
             }
-            return mail(from: path, parameters: parameters)
-        case .rcpt(let path, let parameters):
-            return await recipient(path, parameters: parameters)
+            queueID = QueueID.make()
+            decideNow(.proceed)
+        case .recipient(let address, _):
+            let policy = server.policy
+            let request = policyRequest(recipient: address)
+            let check = server.pool.runIfActive(eventLoop: context!.eventLoop) { () -> SMTPReply? in
+                if let refusal = policy.checkRecipient(request) { return refusal }
+                if case .refuse(let refusal) = policy.unlistedRecipient(address) { return refusal }
+                return nil
+            }
+            decide(when: check.recover { _ in .temporaryLookupFailure }.assumeIsolated().map { refusal in
+                self.recipientDecision(address, refusal: refusal)
+            }.nonisolated())
         case .data:
-            return try await data(frames: &frames, outbound: outbound)
-        case .bdat(let size, let isLast):
-            return try await chunk(size: size, isLast: isLast, frames: &frames)
-        case .rset:
-            transaction = nil
-            return .reset
-        case .noop:
-            return .noop
-        case .quit:
-            return .closing
-        case .vrfy(let text, _):
-            return await verify(text)
-        case .expn:
-            return .commandNotImplemented
-        case .help:
-            return .help()
-        case .startTLS:
-            return startTLSRefusal() ?? .badSequence
-        case .auth(let mechanism, let initialResponse):
-            return try await authenticate(
-                mechanism: mechanism, initialResponse: initialResponse, frames: &frames, outbound: outbound)
-        case .unknown:
-            return .unknownCommand
+            guard !server.policy.lists.data.isEmpty else { return decideNow(.proceed) }
+            let policy = server.policy
+            let request = policyRequest(recipient: nil)
+            let check = server.pool.runIfActive(eventLoop: context!.eventLoop) { policy.checkData(request) }
+            decide(when: check.recover { _ in .temporaryLookupFailure }.assumeIsolated().map { refusal in
+                guard let refusal else { return .proceed }
+                self.reject("DATA", refusal, sender: self.engine.transaction?.sender ?? "", recipient: nil)
+                return .answer(refusal)
+            }.nonisolated())
+        case .commit:
+            commit()
+        case .verify(let address):
+            let directory = server.directory
+            let lookup = server.pool.runIfActive(eventLoop: context!.eventLoop) { directory.lookup(address) }
+            decide(when: lookup.map { result -> SMTPServerEngine.Decision in
+                switch result {
+                case .local, .virtual, .notLocal: .answer(.vrfy(address))
+                case .unknown(let table):
+                    .answer(.unknownUser(address, table: table == "virtual mailbox" ? .virtualMailbox : .localRecipient))
+                }
+            }.recover { _ in .answer(.temporaryLookupFailure) })
+        case .authenticate(let mechanism, let initialResponse):
+            authenticate(mechanism: mechanism, initialResponse: initialResponse)
+        case .authResponse(let line):
+            respond(line)
         }
     }
 
-    private var extensions: [String] {
-        var keywords = ["PIPELINING", "SIZE \(settings.messageSizeLimit)"]
-        if !settings.isVRFYDisabled { keywords.append("VRFY") }
-        if tls == nil, startTLSRefusal() == nil { keywords.append("STARTTLS") }
-        if saslUsername == nil, let mechanisms = announcedMechanisms { keywords.append("AUTH " + mechanisms.joined(separator: " ")) }
-        keywords += ["ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"]
-        return keywords
+    private func recipientDecision(_ address: String, refusal: SMTPReply?) -> SMTPServerEngine.Decision {
+        let sender = engine.transaction?.sender ?? ""
+        if let refusal {
+            reject("RCPT", refusal, sender: sender, recipient: address)
+            return .answer(refusal)
+        }
+        if engine.transaction?.recipients.isEmpty == true, let queueID {
+            // As Postfix logs it: when the queue ID is first used, at the first accepted recipient (a
+            // transaction whose recipients are all refused is no message; log tools count these lines).
+            let login = engine.saslUsername.map { ", sasl_username=\($0)" } ?? ""
+            logger.info("\(queueID): client=\(client.description)\(login)")
+        }
+        return .proceed
     }
 
-    private mutating func mail(from path: MailAddress?, parameters: SMTPMailParameters) -> SMTPReply {
-        if settings.isHeloRequired && heloName == nil { return .sendHeloFirst }
-        guard transaction == nil else { return .nestedMail }
-        if let path, !path.isASCII, !parameters.isSMTPUTF8 { return .smtputf8Required }
-        if let size = parameters.size, settings.messageSizeLimit > 0, size > settings.messageSizeLimit {
-            reject("MAIL", .messageTooBig, sender: path?.description ?? "", recipient: nil)
-            return .messageTooBig
-        }
-        let id = QueueID.make()
-        transaction = Transaction(id: id, sender: path?.description ?? "", parameters: parameters)
-        return .senderOk
+    func policyRequest(recipient: String?) -> PolicyRequest {
+        PolicyRequest(
+            client: client, heloName: engine.heloName, sender: engine.transaction?.sender ?? "", recipient: recipient,
+            saslUsername: engine.saslUsername, hasIllegalPipelining: engine.hasIllegalPipelining)
     }
 
     /// Postfix's check of the queue's file system at MAIL: free space below `queue_minfree`, below 1.5 times
@@ -313,224 +391,254 @@ struct SMTPSession {
         return nil
     }
 
-    private mutating func recipient(_ path: MailAddress, parameters: SMTPRecipientParameters) async -> SMTPReply {
-        guard var current = transaction else { return .needMail }
-        guard current.recipients.count < settings.recipientLimit else { return .tooManyRecipients }
-        if !path.isASCII, !current.parameters.isSMTPUTF8 { return .smtputf8Required }
-        let address = path.description
-        let check = await check(recipient: address)
-        if let refusal = check {
-            reject("RCPT", refusal, sender: current.sender, recipient: address)
-            return refusal
-        }
-        if current.recipients.isEmpty {
-            // As Postfix logs it: when the queue ID is first used, at the first accepted recipient (a
-            // transaction whose recipients are all refused is no message; log tools count these lines).
-            let login = saslUsername.map { ", sasl_username=\($0)" } ?? ""
-            logger.info("\(current.id): client=\(client.description)\(login)")
-        }
-        current.recipients.append(
-            QueueRecipient(
-                address: address, notify: parameters.notify?.description,
-                originalRecipient: parameters.originalRecipient?.stored))
-        transaction = current
-        return .recipientOk
-    }
-
-    /// nil when the recipient is acceptable, otherwise the refusal: the restriction lists (relay control
-    /// among them), then whether a local or virtual user exists (smtpd_reject_unlisted_recipient).
-    private func check(recipient address: String) async -> SMTPReply? {
-        let policy = server.policy
-        let request = policyRequest(recipient: address)
-        do {
-            return try await server.pool.runIfActive { () -> SMTPReply? in
-                if let refusal = policy.checkRecipient(request) { return refusal }
-                if case .refuse(let refusal) = policy.unlistedRecipient(address) { return refusal }
-                return nil
-            }
-        } catch {
-            return .temporaryLookupFailure
-        }
-    }
-
-    func policyRequest(recipient: String?) -> PolicyRequest {
-        PolicyRequest(
-            client: client, heloName: heloName, sender: transaction?.sender ?? "", recipient: recipient,
-            saslUsername: saslUsername, hasIllegalPipelining: hasIllegalPipelining)
-    }
-
-    private func verify(_ text: String) async -> SMTPReply {
-        if settings.isVRFYDisabled { return .vrfyDisabled }
-        let trimmed = text.trimmingWhitespace()
-        let address = trimmed.hasPrefix("<") && trimmed.hasSuffix(">") ? String(trimmed.dropFirst().dropLast()) : trimmed
-        let directory = server.directory
-        switch try? await server.pool.runIfActive({ directory.lookup(address) }) {
-        case .local?, .virtual?, .notLocal?: return .vrfy(address)
-        case .unknown(let table)?:
-            return .unknownUser(address, table: table == "virtual mailbox" ? .virtualMailbox : .localRecipient)
-        case .none: return .temporaryLookupFailure
-        }
-    }
-
     /// Postfix's reject log line: `NOQUEUE: reject: RCPT from host[addr]: 550 5.1.1 ...; from=<> to=<> proto=ESMTP helo=<>`.
     private func reject(_ verb: String, _ reply: SMTPReply, sender: String, recipient: String?) {
         let replyText = "\(reply.code) " + (reply.enhancedCode.map { "\($0) " } ?? "") + reply.lines.joined(separator: " ")
         var text = "NOQUEUE: reject: \(verb) from \(client.description): \(replyText); from=<\(sender)>"
         if let recipient { text += " to=<\(recipient)>" }
-        text += " proto=\(protocolName) helo=<\(heloName ?? "")>"
+        text += " proto=\(engine.protocolName) helo=<\(engine.heloName ?? "")>"
         logger.info("\(text)")
+    }
+
+    private func log(_ note: SMTPServerEngine.Note) {
+        switch note {
+        case .illegalPipelining(let verb):
+            logger.info("improper command pipelining after \(verb) from \(client.description)")
+        case .tooManyErrors(let verb):
+            logger.warning("too many errors after \(verb) from \(client.description)")
+        case .discardedPlaintext(let lines):
+            logger.info("discarding \(lines) line(s) sent in plaintext behind STARTTLS by \(client.description)")
+        case .rejected(let verb, let reply, let sender):
+            reject(verb, reply, sender: sender, recipient: nil)
+        case .lostConnection(let inAuth):
+            disconnectReason = inAuth ? "lost connection during AUTH" : "lost connection while receiving the message"
+        }
+    }
+
+    func logDisconnect() {
+        var text = "disconnect from \(client.description)"
+        var total = (0, 0)
+        for entry in engine.statistics {
+            text += entry.attempts == entry.successes ? " \(entry.verb)=\(entry.attempts)" : " \(entry.verb)=\(entry.successes)/\(entry.attempts)"
+            total.0 += entry.attempts
+            total.1 += entry.successes
+        }
+        text += total.0 == total.1 ? " commands=\(total.0)" : " commands=\(total.1)/\(total.0)"
+        if let disconnectReason { text += " (\(disconnectReason))" }
+        logger.info("\(text)")
+    }
+
+    // MARK: - TLS
+
+    /// STARTTLS: the 220 and, in the event loop step in which it leaves, TLS first in the pipeline and a fresh
+    /// line decoder; the engine discards what came in plaintext until the decoder's `.tlsStarted` marker.
+    private func startTLS() {
+        guard let context, let tlsContext = server.tlsContext else { return }
+        flushIfNeeded()
+        let channel = context.channel
+        let lineLimit = settings.lineLengthLimit
+        context.writeAndFlush(wrapOutboundOut(.readyToStartTLS)).assumeIsolated().whenComplete { written in
+            guard case .success = written,
+                let handshake = try? SMTPServer.insertTLS(on: channel, context: tlsContext, lineLimit: lineLimit)
+            else {
+                channel.close(promise: nil)
+                return
+            }
+            handshake.assumeIsolated().whenComplete { result in _ = self.handshakeCompleted(result) }
+        }
+    }
+
+    /// Logs the handshake's outcome; a failure ends the session.
+    private func handshakeCompleted(_ result: Result<TLSHandshakeCompleted, any Error>) -> Bool {
+        switch result {
+        case .success(let completed):
+            tls = completed
+            logger.info("Anonymous TLS connection established from \(client.description): \(completed.version) with cipher \(completed.cipher) (\(completed.cipherBits)/\(completed.cipherAlgorithmBits) bits)")
+            return true
+        case .failure(let error):
+            logger.info("TLS handshake failed with \(client.description): \(error)")
+            server.metrics.count(.tlsFailures, "smtp")
+            disconnectReason = "TLS handshake failed"
+            context?.close(promise: nil)
+            return false
+        }
+    }
+
+    // MARK: - AUTH
+
+    /// AUTH (RFC 4954) through libsasl2; failures are logged with the client and answered after a growing pause.
+    /// The client's responses never reach the log.
+    private func authenticate(mechanism: String, initialResponse: String?) {
+        guard let authenticator = server.authenticator else { return decideNow(.answer(.authNotEnabled)) }
+        var initial: [UInt8]?
+        if let initialResponse {
+            guard let decoded = initialResponse == "=" ? [] : SASLBase64.decode(initialResponse) else {
+                return decideNow(.answer(.authCannotDecode))
+            }
+            initial = decoded
+        }
+        let isEncrypted = tls != nil
+        let logger = logger
+        let step = context!.eventLoop.makeFutureWithTask { [initial] in
+            await authenticator.begin(
+                mechanism: mechanism, initialResponse: initial, isEncrypted: isEncrypted, logger: logger)
+        }
+        continueAuthentication(step, mechanism: mechanism)
+    }
+
+    private func respond(_ line: String) {
+        guard let exchange else { return decideNow(.answer(.authFailed())) }
+        guard let response = SASLBase64.decode(line) else {
+            _ = exchange.abort()
+            self.exchange = nil
+            return decideNow(.answer(.authCannotDecode))
+        }
+        let step = context!.eventLoop.makeFutureWithTask { await exchange.step(response: response) }
+        continueAuthentication(step, mechanism: engine.authMechanism ?? "")
+    }
+
+    private func continueAuthentication(_ step: EventLoopFuture<SASLStep>, mechanism: String) {
+        let decision = step.assumeIsolated().flatMap { step -> EventLoopFuture<SMTPServerEngine.Decision> in
+            let eventLoop = self.context!.eventLoop
+            switch step {
+            case .challenge(let challenge, let exchange):
+                self.exchange = exchange
+                return eventLoop.makeSucceededFuture(.challenge(SASLBase64.encode(challenge)))
+            case .success(let username):
+                self.exchange = nil
+                self.logger.info("\(self.client.description): sasl_method=\(mechanism), sasl_username=\(username)")
+                return eventLoop.makeSucceededFuture(.authenticated(username))
+            case .failure(let failure):
+                self.exchange = nil
+                return self.refuse(failure, mechanism: mechanism)
+            }
+        }.nonisolated()
+        decide(when: decision)
+    }
+
+    private func refuse(_ failure: SASLFailure, mechanism: String) -> EventLoopFuture<SMTPServerEngine.Decision> {
+        let eventLoop = context!.eventLoop
+        switch failure.code {
+        case .unsupportedMechanism: return eventLoop.makeSucceededFuture(.answer(.unsupportedAuthMechanism))
+        case .encryptionRequired: return eventLoop.makeSucceededFuture(.answer(.encryptionRequiredForAuth))
+        case .cancelled: return eventLoop.makeSucceededFuture(.answer(.authAborted))
+        case .temporary:
+            logger.error("\(client.description): SASL \(mechanism) authentication failed: \(failure.reason)")
+            return eventLoop.makeSucceededFuture(.answer(.temporaryAuthFailure(failure.clientText)))
+        default:
+            authFailures += 1
+            server.metrics.count(.authFailures, "smtp")
+            logger.warning("\(client.description): SASL \(mechanism) authentication failed: \(failure.reason)")
+            // Each failure in a session doubles the pause (capped): guessing passwords gets slow.
+            let delay = min(settings.authFailureDelaySeconds << min(authFailures - 1, 4), 16)
+            let reply = SMTPReply.authFailed(failure.clientText)
+            guard delay > 0 else { return eventLoop.makeSucceededFuture(.answer(reply)) }
+            return eventLoop.scheduleTask(in: .seconds(Int64(delay))) { .answer(reply) }.futureResult
+        }
     }
 
     // MARK: - The message
 
-    private mutating func data(frames: inout Frames, outbound: Replies) async throws -> SMTPReply {
-        guard let current = transaction else { return .needMail }
-        guard !current.recipients.isEmpty else { return .needRecipients }
-        if let refusal = await checkData() {
-            reject("DATA", refusal, sender: current.sender, recipient: nil)
-            transaction = nil
-            return refusal
-        }
-        try await outbound.write(.startData)
-        var reader = SMTPDataReader(sizeLimit: settings.messageSizeLimit > 0 ? settings.messageSizeLimit : nil)
-        var assembly = newAssembly(for: current)
-        var buffer = ByteBuffer()
-        var sawBareLineFeed = false
-        while let frame = try await frames.next() {
-            guard case .line(let line) = frame else { continue }
-            if line.ending == .bareLF { sawBareLineFeed = true }
-            let progress = reader.consume(line, into: &buffer)
-            if buffer.readableBytes >= 65536 {
-                await assembly.flush(buffer, envelope: envelope(for: current), id: current.id)
-                buffer.clear()
-            }
-            if progress == .endOfMessage { break }
-        }
-        guard reader.isComplete else {
-            assembly.abandon()
-            throw SessionEnded.lostConnectionInData
-        }
-        transaction = nil
-        if reader.sawBareLineEnding {
-            assembly.abandon()
-            let refusal: SMTPReply = sawBareLineFeed ? .bareLineFeed : .bareCarriageReturn
-            logger.info("\(current.id): reject: DATA from \(client.description): \(refusal.lines.joined())")
-            return refusal
-        }
-        if reader.exceededSizeLimit {
-            assembly.abandon()
-            logger.info("\(current.id): reject: DATA from \(client.description): message size exceeds \(settings.messageSizeLimit)")
-            return .messageTooBig
-        }
-        return await commit(assembly, last: buffer, transaction: current)
-    }
-
-    private func checkData() async -> SMTPReply? {
-        guard !server.policy.lists.data.isEmpty else { return nil }
-        let policy = server.policy
-        let request = policyRequest(recipient: nil)
-        do {
-            return try await server.pool.runIfActive { policy.checkData(request) }
-        } catch {
-            return .temporaryLookupFailure
-        }
-    }
-
-    private mutating func chunk(size: Int, isLast: Bool, frames: inout Frames) async throws -> SMTPReply {
-        // The chunk's bytes follow the command whatever we answer; read them all first (RFC 3030).
-        var refusal: SMTPReply?
-        if transaction == nil {
-            refusal = .needMail
-        } else if transaction?.recipients.isEmpty == true {
-            refusal = .needRecipients
-        } else if size == 0 && !isLast {
-            refusal = .nullBDAT
-        }
-        // The assembly is taken out of the transaction while the chunk arrives and put back after, so that
-        // adding to it never copies what it holds (a copy per chunk made many small chunks quadratic).
-        var assembly: MessageAssembly?
-        if refusal == nil, let current = transaction {
-            assembly = current.chunks ?? newAssembly(for: current)
-            transaction?.chunks = nil
-        }
-        let queueEnvelope = transaction.map { envelope(for: $0) }
-        var received = 0
-        // Even BDAT 0 comes with one (empty) piece that marks the end of its chunk.
-        while let frame = try await frames.next() {
-            guard case .chunk(let piece, let isEnd) = frame else { continue }
-            received += piece.readableBytes
-            if var current = assembly, let queueEnvelope, let id = transaction?.id {
-                assembly = nil
-                current.scan(piece.readableBytesView)
-                if settings.messageSizeLimit > 0, current.messageOctets > settings.messageSizeLimit {
-                    current.isOversized = true
-                } else if !current.isOversized {
-                    await current.add(piece, envelope: queueEnvelope, id: id)
-                }
-                assembly = current
-            }
-            if isEnd { break }
-        }
-        guard received == size else { throw SessionEnded.lostConnectionInData }
-        if let refusal {
-            if refusal == .nullBDAT { transaction?.chunks?.abandon(); transaction = nil }
-            return refusal
-        }
-        guard let current = transaction, let finished = assembly else { return .badSequence }
-        if !isLast {
-            transaction?.chunks = finished
-            return .chunkReceived(octets: size)
-        }
-        transaction = nil
-        if let refusal = finished.bareLineEndingRefusal() {
-            finished.abandon()
-            logger.info("\(current.id): reject: BDAT from \(client.description): \(refusal.lines.joined())")
-            return refusal
-        }
-        if finished.isOversized {
-            finished.abandon()
-            return .messageTooBig
-        }
-        return await commit(finished, last: ByteBuffer(), transaction: current)
-    }
-
-    /// `SMTP`, `ESMTP`, with `S` for TLS and `A` for AUTH (RFC 3848): ESMTPS, ESMTPA, ESMTPSA.
-    private var protocolName: String {
-        guard isExtended else { return "SMTP" }
-        return "ESMTP" + (tls != nil ? "S" : "") + (saslUsername != nil ? "A" : "")
-    }
-
     /// A message's assembly, starting with our Received: field; a local client's message is completed with a
     /// Message-ID: and Date: where it lacks them (`local_header_rewrite_clients`).
-    private func newAssembly(for transaction: Transaction) -> MessageAssembly {
-        var assembly = MessageAssembly(sink: QueueSink(queue: settings.queue, pool: server.pool))
-        assembly.append(receivedHeader(for: transaction))
+    private func beginMessage() {
+        guard let transaction = engine.transaction, let queueID else { return }
+        writeFailure = nil
+        sink = QueueSink(queue: settings.queue, pool: server.pool, id: queueID)
+        var assembly = MessageAssembly()
+        assembly.append(receivedHeader(for: transaction, id: queueID))
         if settings.headerRewriteClients.includes(
-            address: client.address, localAddress: client.localAddress, saslUsername: saslUsername,
+            address: client.address, localAddress: client.localAddress, saslUsername: engine.saslUsername,
             mynetworks: settings.trustedNetworks)
         {
             assembly.addingMissing(
-                messageID: MessageIdentifier.make(queueID: transaction.id.rawValue, hostname: settings.hostname),
+                messageID: MessageIdentifier.make(queueID: queueID.rawValue, hostname: settings.hostname),
                 date: MessageDate.rfc5322())
         }
-        return assembly
+        self.assembly = assembly
     }
 
-    private func receivedHeader(for transaction: Transaction) -> [UInt8] {
-        var name = protocolName
+    /// Writes what the assembly holds to the queue file; nil when nothing is written (after a write error the
+    /// rest of the message is dropped).
+    private func writePending() -> EventLoopFuture<Void>? {
+        guard var assembly, let sink, let transaction = engine.transaction, let context else { return nil }
+        let bytes = assembly.takePending(isWholeMessage: false)
+        self.assembly = assembly
+        guard writeFailure == nil else { return nil }
+        return sink.write(bytes, envelope: envelope(for: transaction), on: context.eventLoop).assumeIsolated()
+            .recover { error in
+                self.writeFailure = error
+                sink.abandon()
+            }.nonisolated()
+    }
+
+    private func abandonMessage(_ reason: SMTPServerEngine.MessageRefusal? = nil) {
+        if let reason, let queueID {
+            switch reason {
+            case .bareLineFeed, .bareCarriageReturn:
+                let reply: SMTPReply = reason == .bareLineFeed ? .bareLineFeed : .bareCarriageReturn
+                logger.info("\(queueID): reject: \(engine.commandVerb.uppercased()) from \(client.description): \(reply.lines.joined())")
+            case .tooBig:
+                logger.info("\(queueID): reject: \(engine.commandVerb.uppercased()) from \(client.description): message size exceeds \(settings.messageSizeLimit)")
+            case .reset, .connectionLost:
+                break
+            }
+        }
+        sink?.abandon()
+        sink = nil
+        assembly = nil
+    }
+
+    /// Makes the message durable (file and directory fsynced) and only then says 250.
+    private func commit() {
+        guard var assembly, let sink, let transaction = engine.transaction, let queueID, let context else {
+            return decideNow(.answer(.localError))
+        }
+        self.assembly = nil
+        self.sink = nil
+        let bytes = assembly.takePending(isWholeMessage: true)
+        if assembly.hops.count >= settings.hopCountLimit {
+            sink.abandon()
+            logger.warning("\(queueID): message rejected: hopcount exceeded (\(assembly.hops.count) Received: headers, hopcount_limit = \(settings.hopCountLimit)) from \(client.description)")
+            return decideNow(.answer(.tooManyHops))
+        }
+        if let writeFailure {
+            return decideNow(.answer(failed(writeFailure, sink: sink, id: queueID)))
+        }
+        let messageID = assembly.messageID.map { "<\($0)>" } ?? "<>"
+        let written = sink.commit(bytes, envelope: envelope(for: transaction), on: context.eventLoop)
+        decide(when: written.assumeIsolated().map { size -> SMTPServerEngine.Decision in
+            self.logger.info("\(queueID): message-id=\(messageID)")
+            self.logger.trace("\(queueID): queued \(size) bytes")
+            self.server.metrics.count(.received, "smtpd")
+            return .answer(.queued(as: queueID.rawValue))
+        }.recover { error in
+            .answer(self.failed(error, sink: sink, id: queueID))
+        }.nonisolated())
+    }
+
+    private func failed(_ error: any Error, sink: QueueSink, id: QueueID) -> SMTPReply {
+        sink.abandon()
+        logger.error("\(id): cannot write queue file: \(error)")
+        if let code = (error as? SystemError)?.code, code == ENOSPC || code == EDQUOT { return .insufficientStorage }
+        return .localError
+    }
+
+    private func receivedHeader(for transaction: SMTPServerEngine.Transaction, id: QueueID) -> [UInt8] {
+        var name = engine.protocolName
         if transaction.parameters.isSMTPUTF8 { name = "UTF8" + name }
         return ReceivedHeader(
-            heloName: heloName, clientName: client.name, clientAddress: client.address, hostname: settings.hostname,
-            protocolName: name, queueID: transaction.id.rawValue,
+            heloName: engine.heloName, clientName: client.name, clientAddress: client.address,
+            hostname: settings.hostname, protocolName: name, queueID: id.rawValue,
             recipient: transaction.recipients.count == 1 ? transaction.recipients[0].address : nil,
             tlsComment: settings.recordsTLSInReceived ? tls?.receivedComment : nil
         ).bytes
     }
 
-    private func envelope(for transaction: Transaction) -> QueueEnvelope {
+    private func envelope(for transaction: SMTPServerEngine.Transaction) -> QueueEnvelope {
         var attributes: [QueueEnvelope.Attribute] = [
             .init("origin", "smtpd"), .init("client_address", client.address), .init("client_name", client.name),
-            .init("helo_name", heloName ?? ""), .init("protocol", protocolName),
+            .init("helo_name", engine.heloName ?? ""), .init("protocol", engine.protocolName),
         ]
         let parameters = transaction.parameters
         if let body = parameters.body { attributes.append(.init("body", body.rawValue)) }
@@ -541,44 +649,11 @@ struct SMTPSession {
         clock_gettime(CLOCK_REALTIME, &seconds)
         return QueueEnvelope(
             arrivalTime: Double(seconds.tv_sec) + Double(seconds.tv_nsec) / 1e9, sender: transaction.sender,
-            attributes: attributes, recipients: transaction.recipients)
-    }
-
-    /// Makes the message durable (file and directory fsynced) and only then says 250.
-    private func commit(_ assembly: MessageAssembly, last: ByteBuffer, transaction: Transaction) async -> SMTPReply {
-        var assembly = assembly
-        assembly.finish(last)
-        if assembly.hops.count >= settings.hopCountLimit {
-            assembly.abandon()
-            logger.warning("\(transaction.id): message rejected: hopcount exceeded (\(assembly.hops.count) Received: headers, hopcount_limit = \(settings.hopCountLimit)) from \(client.description)")
-            return .tooManyHops
-        }
-        do {
-            let size = try await assembly.commit(envelope: envelope(for: transaction), id: transaction.id)
-            let messageID = assembly.messageID.map { "<\($0)>" } ?? "<>"
-            logger.info("\(transaction.id): message-id=\(messageID)")
-            logger.trace("\(transaction.id): queued \(size) bytes")
-            server.metrics.count(.received, "smtpd")
-            return .queued(as: transaction.id.rawValue)
-        } catch {
-            assembly.abandon()
-            logger.error("\(transaction.id): cannot write queue file: \(error)")
-            if let code = (error as? SystemError)?.code, code == ENOSPC || code == EDQUOT { return .insufficientStorage }
-            return .localError
-        }
-    }
-}
-
-enum SessionEnded: Error, CustomStringConvertible {
-    case lostConnectionInData
-    case lostConnectionInAuth
-    case tlsFailed
-
-    var description: String {
-        switch self {
-        case .lostConnectionInData: "lost connection while receiving the message"
-        case .lostConnectionInAuth: "lost connection during AUTH"
-        case .tlsFailed: "TLS handshake failed"
-        }
+            attributes: attributes,
+            recipients: transaction.recipients.map {
+                QueueRecipient(
+                    address: $0.address, notify: $0.parameters.notify?.description,
+                    originalRecipient: $0.parameters.originalRecipient?.stored)
+            })
     }
 }

@@ -22,16 +22,15 @@ public struct LocalSMTPSession {
     let privilege: SetgidPrivilege
     let options: SendmailOptions
     var input = LineReader(fd: STDIN_FILENO)
-    var heloName: String?
-    var isExtended = false
-    var transaction: Transaction?
-    var errorCount = 0
-    static let hardErrorLimit = 20
+    var engine: SMTPServerEngine
+    /// The message being received, from DATA's decision to its commit.
+    var message: Message?
 
-    struct Transaction {
-        var sender: String
-        var parameters: SMTPMailParameters
-        var recipients: [QueueRecipient] = []
+    struct Message {
+        let file: MaildropFile
+        var composer: MessageComposer?
+        /// The first error writing the file; the rest of the message is read and dropped, then 451.
+        var failure: SubmissionError?
     }
 
     public init(settings: SubmissionSettings, privilege: SetgidPrivilege, options: SendmailOptions) {
@@ -39,6 +38,12 @@ public struct LocalSMTPSession {
         self.privilege = privilege
         self.options = options
         input.maximumLineLength = settings.lineLengthLimit
+        var engineOptions = SMTPServerEngine.Options(hostname: settings.hostname, banner: settings.banner)
+        engineOptions.messageSizeLimit = settings.messageSizeLimit
+        engineOptions.recipientLimit = settings.recipientLimit
+        engineOptions.acceptsBareLineEndings = true
+        engineOptions.qualifyingDomain = settings.origin
+        engine = SMTPServerEngine(options: engineOptions)
     }
 
     /// Runs the dialogue until QUIT or the end of stdin.
@@ -46,109 +51,70 @@ public struct LocalSMTPSession {
         guard let user = SubmittingUser.current() else {
             throw SubmissionError(.noUser, "no login name found for user ID \(getuid())")
         }
-        try reply(.greeting(settings.banner))
-        while let line = try input.next() {
-            var response: SMTPReply
-            if line.ending == .unfinished {
-                while let rest = try input.next(), rest.ending == .unfinished {}
-                response = .lineTooLong
-            } else {
-                switch SMTPCommandParser.parse(qualifyingPath(Array(line.bytes.readableBytesView))) {
-                case .failure(let error):
-                    response = error.reply
-                case .success(.quit):
-                    try reply(.closing)
-                    return
-                case .success(let command):
-                    response = try execute(command, user: user)
-                }
+        try perform(engine.start(), user: user)
+        while !engine.isClosed {
+            // A message's lines may be long (they are stored in pieces); commands get the line limit.
+            guard var line = try input.next(maximumLength: engine.expectsCommand ? nil : 65536) else {
+                try perform(engine.endOfInput(), user: user)
+                return
             }
-            if !response.isPositive {
-                errorCount += 1
-                if errorCount >= Self.hardErrorLimit {
-                    try reply(.tooManyErrors(hostname: settings.hostname))
-                    return
-                }
-            }
-            try reply(response)
+            if engine.expectsCommand { line.bytes = ByteBuffer(bytes: qualifyingPath(Array(line.bytes.readableBytesView))) }
+            try perform(engine.receive(.line(line)), user: user)
         }
     }
 
-    private mutating func execute(_ command: SMTPCommand, user: SubmittingUser) throws(SubmissionError) -> SMTPReply {
-        switch command {
-        case .helo(let name), .ehlo(let name):
-            heloName = name
-            transaction = nil
-            if case .ehlo = command {
-                isExtended = true
-                var keywords = ["PIPELINING"]
-                if settings.messageSizeLimit > 0 { keywords.append("SIZE \(settings.messageSizeLimit)") }
-                keywords += ["ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8"]
-                return .ehlo(hostname: settings.hostname, keywords: keywords)
+    private mutating func perform(_ actions: [SMTPServerEngine.Action], user: SubmittingUser) throws(SubmissionError) {
+        for action in actions {
+            switch action {
+            case .reply(let response, _):
+                try reply(response)
+            case .ask(let question):
+                let decision = decide(question, user: user)
+                try perform(engine.decide(decision), user: user)
+            case .beginMessage:
+                beginMessage(user: user)
+            case .messageData(let bytes):
+                guard message?.failure == nil, let composer = message?.composer else { continue }
+                do {
+                    try composer.consume(bytes.readableBytesView)
+                } catch {
+                    message?.failure = Self.submissionError(error)
+                }
+            case .abandonMessage:
+                message?.file.abort()
+                message = nil
+            case .note(.lostConnection):
+                throw SubmissionError(.dataError, "unexpected end of input in the message (no final \".\")")
+            case .note, .startTLS, .cancelAuthentication, .close:
+                break
             }
-            isExtended = false
-            return .helo(hostname: settings.hostname)
-        case .mail(let path, let parameters):
-            guard transaction == nil else { return .nestedMail }
-            if let path, !path.isASCII, !parameters.isSMTPUTF8 { return .smtputf8Required }
-            if let size = parameters.size, settings.messageSizeLimit > 0, size > settings.messageSizeLimit {
-                return .messageTooBig
-            }
-            var sender = path?.description ?? ""
-            if path?.domain.isEmpty == true { sender = settings.qualified(sender) }
-            transaction = Transaction(sender: sender, parameters: parameters)
-            return .senderOk
-        case .rcpt(let path, let parameters):
-            guard var current = transaction else { return .needMail }
-            guard current.recipients.count < settings.recipientLimit else { return .tooManyRecipients }
-            if !path.isASCII, !current.parameters.isSMTPUTF8 { return .smtputf8Required }
-            let address = path.domain.isEmpty ? settings.qualified(path.description) : path.description
-            current.recipients.append(
-                QueueRecipient(
-                    address: address,
-                    notify: parameters.notify?.description,
-                    originalRecipient: parameters.originalRecipient?.stored
-                )
-            )
-            transaction = current
-            return .recipientOk
+        }
+    }
+
+    /// Everything a local user may do is allowed; DATA needs a maildrop file first (without one, the client
+    /// hears 451 before sending the message), and the commit is the file's.
+    private mutating func decide(_ question: SMTPServerEngine.Question, user: SubmittingUser) -> SMTPServerEngine.Decision {
+        switch question {
+        case .sender, .recipient:
+            return .proceed
+        case .verify(let address):
+            return .answer(.vrfy(address))
+        case .authenticate, .authResponse:
+            return .answer(.authNotEnabled)
         case .data:
-            guard let current = transaction else { return .needMail }
-            guard !current.recipients.isEmpty else { return .needRecipients }
-            transaction = nil
-            return try receive(current, user: user)
-        case .rset:
-            transaction = nil
-            return .reset
-        case .noop:
-            return .noop
-        case .quit:
-            return .closing
-        case .vrfy(let text, _):
-            return .vrfy(text)
-        case .help:
-            return .help()
-        case .expn, .bdat, .startTLS:
-            return .commandNotImplemented
-        case .auth:
-            return .authNotEnabled
-        case .unknown:
-            return .unknownCommand
+            do {
+                message = Message(file: try MaildropFile(queue: settings.queue, privilege: privilege))
+                return .proceed
+            } catch {
+                return .answer(.localError)
+            }
+        case .commit:
+            return .answer(commit())
         }
     }
 
-    /// DATA: creates the maildrop file first, then reads the message into it, then commits.
-    private mutating func receive(_ transaction: Transaction, user: SubmittingUser) throws(SubmissionError) -> SMTPReply
-    {
-        let file: MaildropFile
-        do {
-            file = try MaildropFile(queue: settings.queue, privilege: privilege)
-        } catch {
-            // Read nothing more: the client gets a temporary failure for the DATA command.
-            return .localError
-        }
-        try reply(.startData)
-        var reader = SMTPDataReader(sizeLimit: settings.messageSizeLimit > 0 ? settings.messageSizeLimit : nil)
+    private mutating func beginMessage(user: SubmittingUser) {
+        guard let file = message?.file, let transaction = engine.transaction else { return }
         let parameters = transaction.parameters
         var envelopeOptions = options
         envelopeOptions.bodyType = parameters.body?.rawValue
@@ -160,10 +126,14 @@ public struct LocalSMTPSession {
             notify: nil,
             user: user,
             options: envelopeOptions,
-            protocolName: isExtended ? "ESMTP" : "SMTP",
-            heloName: heloName
+            protocolName: engine.protocolName,
+            heloName: engine.heloName
         )
-        envelope.recipients = transaction.recipients
+        envelope.recipients = transaction.recipients.map {
+            QueueRecipient(
+                address: $0.address, notify: $0.parameters.notify?.description,
+                originalRecipient: $0.parameters.originalRecipient?.stored)
+        }
         if parameters.isSMTPUTF8 { envelope.attributes.append(.init("smtputf8", "yes")) }
         let editor = HeaderEditor(
             fromAddress: transaction.sender.isEmpty ? settings.qualified(user.name) : transaction.sender,
@@ -172,7 +142,7 @@ public struct LocalSMTPSession {
             queueID: file.id.rawValue,
             date: MessageDate.rfc5322()
         )
-        let composer = MessageComposer(
+        message?.composer = MessageComposer(
             options: MessageComposer.Options(),
             completeHeaders: { fields in
                 file.writer.begin(envelope)
@@ -180,50 +150,34 @@ public struct LocalSMTPSession {
             },
             write: { bytes in try file.append(bytes) }
         )
-        var failure: SubmissionError?
-        var buffer = ByteBuffer()
-        while true {
-            guard var line = try input.next(maximumLength: 65536) else {
-                file.abort()
-                throw SubmissionError(.dataError, "unexpected end of input in the message (no final \".\")")
-            }
-            if line.ending == .bareLF { line.ending = .crlf }
-            let progress = reader.consume(line, into: &buffer)
-            if failure == nil && buffer.readableBytes > 0 {
-                do {
-                    try composer.consume(buffer.readableBytesView)
-                } catch let error as SubmissionError {
-                    failure = error
-                } catch {
-                    failure = SubmissionError(.software, "\(error)")
-                }
-            }
-            buffer.clear()
-            if progress == .endOfMessage { break }
-        }
-        if reader.exceededSizeLimit {
-            file.abort()
-            return .messageTooBig
-        }
+    }
+
+    /// Finishes the maildrop file and wakes pickup; the reply says how it went.
+    private mutating func commit() -> SMTPReply {
+        guard let current = message else { return .localError }
+        message = nil
+        var failure = current.failure
         if failure == nil {
             do {
-                try composer.finish()
-                try file.commit(ignoreSignalsAfter: false)
-            } catch let error as SubmissionError {
-                failure = error
+                try current.composer?.finish()
+                try current.file.commit(ignoreSignalsAfter: false)
             } catch {
-                failure = SubmissionError(.software, "\(error)")
+                failure = Self.submissionError(error)
             }
         }
         if let failure {
-            file.abort()
+            current.file.abort()
             printError("sendmail: warning: \(failure.message)")
             return .localError
         }
         privilege.usingQuietly {
             _ = PublicService.trigger(settings.publicSocket(PublicService.pickup), UInt8(ascii: "W"))
         }
-        return .queued(as: file.id.rawValue)
+        return .queued(as: current.file.id.rawValue)
+    }
+
+    private static func submissionError(_ error: any Error) -> SubmissionError {
+        error as? SubmissionError ?? SubmissionError(.software, "\(error)")
     }
 
     /// `MAIL FROM:<user>` and `RCPT TO:<user>` get `@$myorigin` before parsing, as unqualified addresses on
