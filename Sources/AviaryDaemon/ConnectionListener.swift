@@ -68,14 +68,14 @@ extension ConnectionListener {
     /// connection's pipeline, session included, and the session lives on its event loop with no task of its own.
     /// Connections beyond `connectionLimit` get its refusal, written by `encoder`, instead. Serves until the
     /// listening channel closes or the task is cancelled.
-    public static func serveHandlers<Outbound: Sendable, Encoder: ChannelOutboundHandler>(
+    public static func serveHandlers<Outbound: Sendable>(
         on address: ListenAddress,
         group: any EventLoopGroup,
         ready: @Sendable (Int) -> Void = { _ in },
         connectionLimit: ConnectionLimit<Outbound>,
-        encoder: @escaping @Sendable () -> Encoder,
+        encoder: @escaping @Sendable () -> any ChannelHandler,
         initialize: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
-    ) async throws where Encoder.OutboundIn == Outbound {
+    ) async throws {
         let open = OpenConnections()
         let bootstrap = ServerBootstrap(group: group)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
@@ -126,9 +126,8 @@ public struct ConnectionLimit<Outbound: Sendable>: Sendable {
         self.refusal = refusal
     }
 
-    /// Logs the refusal, then has `encoder` write the reply on `channel` as soon as it is active, and closes.
-    func refuse<Encoder: ChannelOutboundHandler>(_ channel: any Channel, encoder: Encoder) -> EventLoopFuture<Void>
-    where Encoder.OutboundIn == Outbound {
+    /// Logs the refusal, then has `encoder` (which takes `Outbound`) write the reply on `channel` as soon as it is active, and closes.
+    func refuse(_ channel: any Channel, encoder: any ChannelHandler) -> EventLoopFuture<Void> {
         let remote = channel.remoteAddress?.ipAddress ?? "unknown"
         logger.warning("too many connections (\(parameter) = \(count)); refusing \(remote)")
         let reply = refusal(remote)

@@ -9,8 +9,9 @@
 //   over in pieces as they arrive, whatever the session thinks of the command (RFC 3030 2: a refused BDAT's chunk
 //   is still read and discarded).
 // - Lines of a DATA message are never taken for BDAT commands. The decoder learns that a message starts by seeing
-//   the session's `354` reply go out (`WriteObservingByteToMessageDecoder`), and that it ends at a line that is
-//   exactly "." ending CR LF after a line ending CR LF, the rule `SMTPDataReader` applies too.
+//   the session's `354` reply go out (`WriteObservingByteToMessageDecoder`), and reads it with `SMTPDataReader`:
+//   dot-stuffing removed, the end only at CR LF "." CR LF. The message comes as `.message` frames, one per read
+//   (up to 64 KiB), not one per line: a line costs a scan, not a frame through the pipeline.
 
 import NIOCore
 
@@ -36,7 +37,7 @@ public struct SMTPFrameDecoder: WriteObservingByteToMessageDecoder {
         /// Command lines; a BDAT command switches to `.chunk`.
         case commands
         /// The lines of a DATA message, up to its final ".".
-        case message
+        case message(SMTPDataReader, sawBareLineFeed: Bool)
         /// The octets of a BDAT chunk, `remaining` of them still to come.
         case chunk(remaining: Int)
     }
@@ -44,18 +45,23 @@ public struct SMTPFrameDecoder: WriteObservingByteToMessageDecoder {
     /// The longest line content handed over in one frame.
     public let maximumLineLength: Int
 
+    /// A LF alone ends a line as CR LF does (`sendmail -bs`: local programs often send bare LFs, and a local
+    /// user has nothing to smuggle past anyone). A network server keeps this off.
+    public let normalizesBareLineFeeds: Bool
+
     private var mode = Mode.commands
     /// The next bytes continue a line that was cut at `maximumLineLength`.
     private var isContinuation = false
-    private var previousLineEndedWithCRLF = true
 
     /// Creates a decoder.
     ///
     /// - Parameter maximumLineLength: the most bytes of one line (without its ending) per frame; longer lines come
     ///   as several `.unfinished` frames. At least 1.
-    public init(maximumLineLength: Int = SMTPFrameDecoder.defaultMaximumLineLength) {
+    /// - Parameter normalizesBareLineFeeds: take a LF alone for CR LF.
+    public init(maximumLineLength: Int = SMTPFrameDecoder.defaultMaximumLineLength, normalizesBareLineFeeds: Bool = false) {
         precondition(maximumLineLength >= 1, "maximumLineLength must be positive")
         self.maximumLineLength = maximumLineLength
+        self.normalizesBareLineFeeds = normalizesBareLineFeeds
     }
 
     /// Delivers the next frame, or asks for more bytes.
@@ -91,38 +97,52 @@ public struct SMTPFrameDecoder: WriteObservingByteToMessageDecoder {
     /// Sees each reply the session sends; `354` means the lines that follow are a message.
     public mutating func write(data: SMTPReply) {
         if data.code == 354, case .commands = mode {
-            mode = .message
-            // The DATA command's own line ending is the first CR LF of the final CR LF "." CR LF.
-            previousLineEndedWithCRLF = true
+            // The reader counts the DATA command's own line ending as the first CR LF of CR LF "." CR LF.
+            mode = .message(SMTPDataReader(sizeLimit: nil), sawBareLineFeed: false)
+            isContinuation = false
         }
     }
 
-    /// The next frame in `buffer`, consuming its bytes, or nil when more bytes are needed.
-    mutating func nextFrame(from buffer: inout ByteBuffer) -> SMTPInboundFrame? {
-        if case .chunk(let remaining) = mode {
+    /// The next frame in `buffer`, consuming its bytes, or nil when more bytes are needed. (A driver without NIO,
+    /// such as `sendmail -bs` on stdin, calls this directly, and ``write(data:)`` with each reply.)
+    public mutating func nextFrame(from buffer: inout ByteBuffer) -> SMTPInboundFrame? {
+        switch mode {
+        case .chunk(let remaining):
             return nextChunkPiece(from: &buffer, remaining: remaining)
+        case .message(let reader, let sawBareLineFeed):
+            return nextMessagePiece(from: &buffer, reader: reader, sawBareLineFeed: sawBareLineFeed)
+        case .commands:
+            break
         }
         guard let line = nextLine(from: &buffer) else { return nil }
         let startsLine = !isContinuation
         isContinuation = line.ending == .unfinished
-        switch mode {
-        case .commands:
-            if startsLine, line.ending != .unfinished,
-                let chunk = SMTPCommandParser.chunkAnnouncement(line.bytes.readableBytesView)
-            {
-                mode = .chunk(remaining: chunk.size)
-            }
-        case .message:
-            if startsLine, line.ending == .crlf, previousLineEndedWithCRLF,
-                line.bytes.readableBytesView.elementsEqual(CollectionOfOne(UInt8(ascii: ".")))
-            {
-                mode = .commands
-            }
-        case .chunk:
-            break
+        if startsLine, line.ending != .unfinished,
+            let chunk = SMTPCommandParser.chunkAnnouncement(line.bytes.readableBytesView)
+        {
+            mode = .chunk(remaining: chunk.size)
         }
-        previousLineEndedWithCRLF = line.ending == .crlf
         return .line(line)
+    }
+
+    /// The message lines that have arrived, read into one buffer (at most `maximumChunkPieceLength` and a line).
+    private mutating func nextMessagePiece(from buffer: inout ByteBuffer, reader: SMTPDataReader, sawBareLineFeed: Bool)
+        -> SMTPInboundFrame?
+    {
+        var reader = reader
+        var sawBareLineFeed = sawBareLineFeed
+        var message = ByteBuffer()
+        while message.readableBytes < Self.maximumChunkPieceLength, let line = nextLine(from: &buffer) {
+            if line.ending == .bareLF { sawBareLineFeed = true }
+            if reader.consume(line, into: &message) == .endOfMessage {
+                mode = .commands
+                isContinuation = false
+                let end = SMTPMessageEnd(sawBareLineFeed: sawBareLineFeed, sawBareLineEnding: reader.sawBareLineEnding)
+                return .message(message, end: end)
+            }
+        }
+        mode = .message(reader, sawBareLineFeed: sawBareLineFeed)
+        return message.readableBytes > 0 ? .message(message, end: nil) : nil
     }
 
     private mutating func nextChunkPiece(from buffer: inout ByteBuffer, remaining: Int) -> SMTPInboundFrame? {
@@ -150,6 +170,8 @@ public struct SMTPFrameDecoder: WriteObservingByteToMessageDecoder {
                 && buffer.getInteger(at: buffer.readerIndex + lineFeed - 1, as: UInt8.self) == carriageReturn
             if isCRLF {
                 (contentLength, terminatorLength, ending) = (lineFeed - 1, 2, .crlf)
+            } else if normalizesBareLineFeeds {
+                (contentLength, terminatorLength, ending) = (lineFeed, 1, .crlf)
             } else {
                 (contentLength, terminatorLength, ending) = (lineFeed, 1, .bareLF)
             }

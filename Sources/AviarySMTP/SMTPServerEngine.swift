@@ -4,8 +4,8 @@ import NIOCore
 /// The server side of an SMTP conversation (RFC 5321) as a state machine with no socket: frames in, actions out.
 /// smtpd drives it from a NIO channel handler, `sendmail -bs` from stdin and stdout, tests from arrays.
 ///
-/// It owns the order of commands, the transaction (sender, recipients), the DATA and BDAT phases (dot-stuffing,
-/// the real end of DATA, bare line endings, the size limit), AUTH's challenge loop, STARTTLS's fresh start,
+/// It owns the order of commands, the transaction (sender, recipients), the DATA and BDAT phases (bare line
+/// endings, the size limit; `SMTPFrameDecoder` removes dot-stuffing and finds DATA's real end), AUTH's challenge loop, STARTTLS's fresh start,
 /// pipelining rules, error limits and the per-verb counts of the disconnect log line. What needs the world
 /// (a recipient look-up, a queue file, libsasl2, the TLS handshake) it asks of its driver as an ``Action/ask(_:)``
 /// and waits: until the driver calls ``decide(_:)`` the engine takes no frame, so the driver queues what arrives
@@ -176,7 +176,8 @@ public struct SMTPServerEngine: Sendable {
         case commands
         /// The rest of an over-long command line is skipped before the error.
         case skippingLongLine
-        case data(SMTPDataReader, buffer: ByteBuffer, sawBareLineFeed: Bool)
+        /// The message after 354: octets so far, and whether they passed the size limit.
+        case data(octets: Int, isOversized: Bool)
         case chunk(BDATChunk)
         case authResponse([UInt8])
         /// STARTTLS answered: frames until `.tlsStarted` came in plaintext.
@@ -247,8 +248,10 @@ public struct SMTPServerEngine: Sendable {
             return chunkPiece(piece, isEnd: isEnd, chunk)
         case (_, .chunk), (.chunk, .line):
             return []  // lines inside a chunk, or octets of one it is not reading: SMTPFrameDecoder sends neither
-        case (.data(let reader, let buffer, let sawBareLineFeed), .line(let line)):
-            return dataLine(line, reader: reader, buffer: buffer, sawBareLineFeed: sawBareLineFeed)
+        case (.data(let octets, let isOversized), .message(let bytes, let end)):
+            return messagePiece(bytes, end: end, octets: octets, isOversized: isOversized)
+        case (_, .message), (.data, .line):
+            return []  // message octets outside DATA, or lines inside it: SMTPFrameDecoder sends neither
         case (.authResponse(let text), .line(let line)):
             return authLine(line, text: text)
         case (.skippingLongLine, .line(let line)):
@@ -289,9 +292,7 @@ public struct SMTPServerEngine: Sendable {
             transaction?.recipients.append(Recipient(address: address, parameters: parameters))
             return finish(.recipientOk)
         case (.data, .proceed):
-            phase = .data(
-                SMTPDataReader(sizeLimit: options.messageSizeLimit > 0 ? options.messageSizeLimit : nil),
-                buffer: ByteBuffer(), sawBareLineFeed: false)
+            phase = .data(octets: 0, isOversized: false)
             return [.reply(.startData, delay: 0), .beginMessage]
         case (.data, .answer(let reply)):
             transaction = nil
@@ -519,46 +520,31 @@ public struct SMTPServerEngine: Sendable {
 
     // MARK: - DATA
 
-    private mutating func dataLine(_ line: SMTPLine, reader: SMTPDataReader, buffer: ByteBuffer, sawBareLineFeed: Bool)
+    /// A piece of the message from the decoder (dot-stuffing already removed); at its end, the verdict.
+    private mutating func messagePiece(_ bytes: ByteBuffer, end: SMTPMessageEnd?, octets: Int, isOversized: Bool)
         -> [Action]
     {
-        var reader = reader
-        var buffer = buffer
-        var line = line
-        var sawBareLineFeed = sawBareLineFeed
-        if options.acceptsBareLineEndings {
-            if line.ending == .bareLF { line.ending = .crlf }
-            line.containsBareCR = false
-        } else if line.ending == .bareLF {
-            sawBareLineFeed = true
+        let octets = octets + bytes.readableBytes
+        let isOversized = isOversized || (options.messageSizeLimit > 0 && octets > options.messageSizeLimit)
+        // Past the limit nothing more is kept, but the message is read to its end to stay in step with the client.
+        let actions: [Action] = isOversized || bytes.readableBytes == 0 ? [] : [.messageData(bytes)]
+        guard let end else {
+            phase = .data(octets: octets, isOversized: isOversized)
+            return actions
         }
-        phase = .commands  // while `buffer` is written to, the phase holds no second reference to it
-        let progress = reader.consume(line, into: &buffer)
-        if progress == .inMessage {
-            if buffer.readableBytes >= Self.flushSize {
-                phase = .data(reader, buffer: ByteBuffer(), sawBareLineFeed: sawBareLineFeed)
-                return [.messageData(buffer)]
-            }
-            phase = .data(reader, buffer: buffer, sawBareLineFeed: sawBareLineFeed)
-            return []
-        }
-        if reader.sawBareLineEnding {
-            let refusal: SMTPReply = sawBareLineFeed ? .bareLineFeed : .bareCarriageReturn
+        phase = .commands
+        if end.sawBareLineEnding, !options.acceptsBareLineEndings {
             transaction = nil
-            return [.abandonMessage(sawBareLineFeed ? .bareLineFeed : .bareCarriageReturn)] + finish(refusal)
+            let refusal: SMTPReply = end.sawBareLineFeed ? .bareLineFeed : .bareCarriageReturn
+            return actions + [.abandonMessage(end.sawBareLineFeed ? .bareLineFeed : .bareCarriageReturn)]
+                + finish(refusal)
         }
-        if reader.exceededSizeLimit {
+        if isOversized {
             transaction = nil
-            return [.abandonMessage(.tooBig)] + finish(.messageTooBig)
+            return actions + [.abandonMessage(.tooBig)] + finish(.messageTooBig)
         }
-        var actions: [Action] = buffer.readableBytes > 0 ? [.messageData(buffer)] : []
-        actions += ask(.commit)
-        return actions
+        return actions + ask(.commit)
     }
-
-    /// Message octets handed on at once, at most (what a session holds of a DATA message before its driver
-    /// writes it out).
-    public static let flushSize = 65536
 
     // MARK: - BDAT
 

@@ -58,7 +58,7 @@ struct MessageAssembly {
 
     /// Bytes held in memory before they are written out: with BDAT, a client's chunks may be of any size,
     /// so what a session holds is bounded by this, not by the chunking.
-    static let flushSize = SMTPServerEngine.flushSize
+    static let flushSize = 65536
 
     /// Adds message bytes.
     mutating func add(_ piece: ByteBuffer) {

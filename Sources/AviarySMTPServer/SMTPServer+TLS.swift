@@ -29,31 +29,12 @@ extension SMTPServer {
         }
     }
 
-    /// STARTTLS, once the 220 has left, in the same event loop step: puts TLS first in the pipeline and replaces
-    /// the line decoder with a fresh one (`StartTLS`). Whatever the client sent in plaintext behind STARTTLS stays
-    /// in the old decoder or in frames read before the marker `.tlsStarted`, which the session throws away
-    /// (CVE-2011-0411).
-    static func insertTLS(on channel: any Channel, context: TLSContext, lineLimit: Int) throws
-        -> EventLoopFuture<TLSHandshakeCompleted>
-    {
-        let pipeline = channel.pipeline.syncOperations
-        let oldDecoder = try pipeline.handler(type: ByteToMessageHandler<SMTPFrameDecoder>.self)
-        let encoder = try pipeline.handler(type: MessageToByteHandler<SMTPReplyEncoder>.self)
-        // TLS goes first at once, so the client's handshake never reaches the line decoder.
+    /// STARTTLS, once the 220 has left, in the same event loop step: TLS goes first in the pipeline, so nothing the
+    /// client sends from now on reaches the session unencrypted. What it sent in plaintext behind STARTTLS is
+    /// still in the session's input, which the session throws away (CVE-2011-0411).
+    static func insertTLS(on channel: any Channel, context: TLSContext) throws -> EventLoopFuture<TLSHandshakeCompleted> {
         let tls = TLSHandler(server: context, eventLoop: channel.eventLoop)
-        try pipeline.addHandler(tls, position: .first)
-        // The old decoder hands on the complete lines it holds and drops a partial one as it goes (NIO
-        // finishes that a moment later); only then comes the fresh decoder with the marker.
-        pipeline.removeHandler(oldDecoder).whenComplete { result in
-            do {
-                try result.get()
-                let decoder = ByteToMessageHandler(SMTPFrameDecoder(maximumLineLength: lineLimit))
-                try pipeline.addHandler(decoder, position: .after(encoder))
-                try pipeline.context(handler: decoder).fireChannelRead(NIOAny(SMTPInboundFrame.tlsStarted))
-            } catch {
-                channel.close(promise: nil)
-            }
-        }
+        try channel.pipeline.syncOperations.addHandler(tls, position: .first)
         return tls.handshakeResult
     }
 }

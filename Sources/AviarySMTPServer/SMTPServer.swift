@@ -94,18 +94,17 @@ public final class SMTPServer: ListeningServer {
         let hostname = settings.hostname
         try await ConnectionListener.serveHandlers(
             on: address, group: group, ready: ready,
-            connectionLimit: ConnectionLimit(
+            connectionLimit: ConnectionLimit<SMTPReply>(
                 settings.connectionLimit, parameter: Parameter.smtpdConnectionLimit.name, logger: logger,
                 refusal: { address in .tooManyConnections(hostname: hostname, client: address) }),
             encoder: { MessageToByteHandler(SMTPReplyEncoder()) },
             initialize: { self.configure($0) })
     }
 
-    /// The pipeline of a session: TLS (wrapper mode), the reply encoder, the frame decoder (which watches the
-    /// replies go by for the 354), the idle timeout and the session.
+    /// The pipeline of a session: TLS (wrapper mode), the reply encoder, the idle timeout and the session, which
+    /// frames its input itself (`SMTPFrameDecoder`, a frame when the engine is ready for one).
     private func configure(_ channel: any Channel) -> EventLoopFuture<Void> {
         let timeout = settings.timeoutSeconds
-        let lineLimit = settings.lineLengthLimit
         let hostname = settings.hostname
         let wrapper = settings.isWrapperMode ? tlsContext : nil
         return channel.eventLoop.makeCompletedFuture {
@@ -114,7 +113,6 @@ public final class SMTPServer: ListeningServer {
             }
             try channel.pipeline.syncOperations.addHandlers([
                 MessageToByteHandler(SMTPReplyEncoder()),
-                ByteToMessageHandler(SMTPFrameDecoder(maximumLineLength: lineLimit)),
                 IdleStateHandler(readTimeout: .seconds(Int64(timeout))),
                 SessionTimeoutHandler(reply: .timeout(hostname: hostname)),
                 SMTPSessionHandler(
@@ -156,8 +154,8 @@ public struct ClientIdentity: Sendable {
 
 /// Sends `421 ... timeout exceeded` and closes when the client has been silent for `smtpd_timeout`.
 final class SessionTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = SMTPInboundFrame
-    typealias InboundOut = SMTPInboundFrame
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
     typealias OutboundOut = SMTPReply
 
     let reply: SMTPReply

@@ -12,14 +12,16 @@ import NIOCore
 
 /// One SMTP connection: the channel handler that drives `SMTPServerEngine` on the connection's event loop.
 ///
-/// The engine decides everything SMTP; this does what it asks. Replies are written as the engine produces
-/// them and flushed once per batch of input (a pipelining client's replies leave in one segment). Questions
-/// the engine asks (a recipient look-up, a queue-file write, libsasl2) run on the thread pool or as a task;
-/// meanwhile frames wait in `queued`, and the handler stops asking the channel for more while the queue is
-/// long or the engine waits (a client that sends without pause cannot make the session hold more than a read's
-/// worth of frames). Every callback runs on the channel's event loop, so the handler needs no lock.
+/// The engine decides everything SMTP; this does what it asks. Bytes from the client wait in `input` and are
+/// framed (`SMTPFrameDecoder`) one frame at a time, only when the engine is ready for the next: the decoder sees
+/// each reply before it frames what follows, so a client that sends its message behind DATA without waiting for
+/// the 354 (`printf ... | nc`) still has it read as a message, and DATA's lines come as one frame per read, not
+/// one per line. Replies are flushed once per batch of input (a pipelining client's replies leave in one
+/// segment). Questions the engine asks (a recipient look-up, a queue-file write, libsasl2) run on the thread
+/// pool or as a task; meanwhile the handler asks the channel for no more bytes, so a session holds at most a
+/// read's worth beyond one line. Every callback runs on the channel's event loop, so the handler needs no lock.
 final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = SMTPInboundFrame
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = SMTPReply
     typealias OutboundOut = SMTPReply
 
@@ -30,8 +32,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var engine: SMTPServerEngine
     private var context: ChannelHandlerContext?
     private var admission = ClientLimits.Admission()
-    /// Frames that arrived while the session could not take them (not started yet, or the engine waits).
-    private var queued = CircularBuffer<SMTPInboundFrame>()
+    /// The client's bytes not yet framed.
+    private var input = ByteBuffer()
+    private var decoder: SMTPFrameDecoder
     private var isStarted = false
     /// Something runs on the engine's behalf (a question, a delayed reply, a write of message bytes).
     private var isBusy = false
@@ -53,8 +56,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// hears of it at the end (a session that stopped reading mid-message would take the rest for commands).
     private var writeFailure: (any Error)?
 
-    /// Frames beyond this many waiting stop reading from the socket until the session catches up.
-    private static let queueLimit = 256
+    /// Unframed bytes beyond this stop reading from the socket until the session catches up.
+    private static let inputLimit = 65536
 
     init(server: SMTPServer, remoteAddress: String, localAddress: String) {
         self.server = server
@@ -62,6 +65,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             name: ClientNameLookup.isLoopback(remoteAddress) ? "localhost" : "unknown", address: remoteAddress)
         client.localAddress = localAddress
         engine = SMTPServerEngine(options: server.engineOptions)
+        decoder = SMTPFrameDecoder(maximumLineLength: server.settings.lineLengthLimit)
     }
 
     // MARK: - Channel events
@@ -77,7 +81,12 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        queued.append(unwrapInboundIn(data))
+        var bytes = unwrapInboundIn(data)
+        if input.readableBytes == 0 {
+            input = bytes
+        } else {
+            input.writeBuffer(&bytes)
+        }
         process()
     }
 
@@ -87,7 +96,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if isBusy || !isStarted || queued.count >= Self.queueLimit {
+        if isBusy || !isStarted || input.readableBytes >= Self.inputLimit {
             isReadPending = true
         } else {
             context.read()
@@ -188,18 +197,23 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: - Driving the engine
 
-    /// Feeds waiting frames to the engine until it waits or none are left; at the end of input, tells it so.
+    /// Frames waiting input for the engine until it waits or a frame needs more bytes; at the end of input, tells
+    /// it so.
     private func process() {
         guard isStarted, !isGone else { return }
-        while !isBusy, !engine.isClosed, let frame = queued.popFirst() {
-            if case .tlsStarted = frame { engine.authMechanisms = server.offeredMechanisms(isEncrypted: true) }
+        while !isBusy, !engine.isClosed, let frame = decoder.nextFrame(from: &input) {
             perform(engine.receive(frame)[...])
         }
-        if !isBusy, !engine.isClosed, isInputClosed, queued.isEmpty {
+        if input.readableBytes == 0 {
+            input.clear()
+        } else if input.readerIndex >= Self.inputLimit {
+            input.discardReadBytes()
+        }
+        if !isBusy, !engine.isClosed, isInputClosed {
             perform(engine.endOfInput()[...])
         }
         flushIfNeeded()
-        if isReadPending, !isBusy, !engine.isClosed, queued.count < Self.queueLimit {
+        if isReadPending, !isBusy, !engine.isClosed, input.readableBytes < Self.inputLimit {
             isReadPending = false
             context?.read()
         }
@@ -279,6 +293,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func write(_ reply: SMTPReply) {
+        decoder.write(data: reply)
         context?.write(wrapOutboundOut(reply), promise: nil)
         hasUnflushedReplies = true
     }
@@ -299,6 +314,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         let channel = context.channel
+        decoder.write(data: reply)
         context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in channel.close(promise: nil) }
     }
 
@@ -430,21 +446,30 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: - TLS
 
-    /// STARTTLS: the 220 and, in the event loop step in which it leaves, TLS first in the pipeline and a fresh
-    /// line decoder; the engine discards what came in plaintext until the decoder's `.tlsStarted` marker.
+    /// STARTTLS: the 220 and, in the event loop step in which it leaves, TLS first in the pipeline. What the client
+    /// sent behind the command came in plaintext: its lines go to the engine to be counted and discarded, a partial
+    /// one is dropped, and a fresh decoder starts on what comes through TLS.
     private func startTLS() {
         guard let context, let tlsContext = server.tlsContext else { return }
         flushIfNeeded()
+        isBusy = true
         let channel = context.channel
-        let lineLimit = settings.lineLengthLimit
         context.writeAndFlush(wrapOutboundOut(.readyToStartTLS)).assumeIsolated().whenComplete { written in
-            guard case .success = written,
-                let handshake = try? SMTPServer.insertTLS(on: channel, context: tlsContext, lineLimit: lineLimit)
+            self.isBusy = false
+            guard case .success = written, let handshake = try? SMTPServer.insertTLS(on: channel, context: tlsContext)
             else {
                 channel.close(promise: nil)
                 return
             }
+            while let plaintext = self.decoder.nextFrame(from: &self.input) {
+                self.perform(self.engine.receive(plaintext)[...])
+            }
+            self.input.clear()
+            self.decoder = SMTPFrameDecoder(maximumLineLength: self.settings.lineLengthLimit)
+            self.engine.authMechanisms = self.server.offeredMechanisms(isEncrypted: true)
+            self.perform(self.engine.receive(.tlsStarted)[...])
             handshake.assumeIsolated().whenComplete { result in _ = self.handshakeCompleted(result) }
+            self.process()
         }
     }
 

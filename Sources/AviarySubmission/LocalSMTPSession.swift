@@ -10,9 +10,9 @@ import Glibc
 #endif
 
 /// `sendmail -bs`: a small synchronous SMTP dialogue on stdin and stdout for local programs that would rather
-/// speak SMTP than use the command line (Postfix runs smtpd for this). Commands are parsed by AviarySMTP's
-/// `SMTPCommandParser`, replies come from its catalogue, DATA is read by `SMTPDataReader`; every accepted
-/// message becomes a maildrop file, exactly like a command-line submission, and pickup is woken.
+/// speak SMTP than use the command line (Postfix runs smtpd for this). smtpd's engine (`SMTPServerEngine`) and
+/// framing (`SMTPFrameDecoder`) run it, driven by blocking reads; every accepted message becomes a maildrop
+/// file, exactly like a command-line submission, and pickup is woken.
 ///
 /// Differences from the network smtpd: the client is the local user (no relay control, no recipient lookup:
 /// undeliverable mail bounces later), no STARTTLS, AUTH or BDAT, and a line ending in a bare LF counts as
@@ -21,7 +21,7 @@ public struct LocalSMTPSession {
     let settings: SubmissionSettings
     let privilege: SetgidPrivilege
     let options: SendmailOptions
-    var input = LineReader(fd: STDIN_FILENO)
+    var decoder: SMTPFrameDecoder
     var engine: SMTPServerEngine
     /// The message being received, from DATA's decision to its commit.
     var message: Message?
@@ -37,7 +37,7 @@ public struct LocalSMTPSession {
         self.settings = settings
         self.privilege = privilege
         self.options = options
-        input.maximumLineLength = settings.lineLengthLimit
+        decoder = SMTPFrameDecoder(maximumLineLength: settings.lineLengthLimit, normalizesBareLineFeeds: true)
         var engineOptions = SMTPServerEngine.Options(hostname: settings.hostname, banner: settings.banner)
         engineOptions.messageSizeLimit = settings.messageSizeLimit
         engineOptions.recipientLimit = settings.recipientLimit
@@ -52,14 +52,27 @@ public struct LocalSMTPSession {
             throw SubmissionError(.noUser, "no login name found for user ID \(getuid())")
         }
         try perform(engine.start(), user: user)
+        var input = ByteBuffer()
+        var chunk = [UInt8](repeating: 0, count: 65536)
         while !engine.isClosed {
-            // A message's lines may be long (they are stored in pieces); commands get the line limit.
-            guard var line = try input.next(maximumLength: engine.expectsCommand ? nil : 65536) else {
-                try perform(engine.endOfInput(), user: user)
-                return
+            if var frame = decoder.nextFrame(from: &input) {
+                // sendmail's unqualified addresses are qualified before the parser, which wants a domain.
+                if engine.expectsCommand, case .line(var line) = frame {
+                    line.bytes = ByteBuffer(bytes: qualifyingPath(Array(line.bytes.readableBytesView)))
+                    frame = .line(line)
+                }
+                try perform(engine.receive(frame), user: user)
+                continue
             }
-            if engine.expectsCommand { line.bytes = ByteBuffer(bytes: qualifyingPath(Array(line.bytes.readableBytesView))) }
-            try perform(engine.receive(.line(line)), user: user)
+            let count = chunk.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw SubmissionError(.osError, "error reading standard input: \(SystemError.current("read").reason)")
+            }
+            // At the end of input a last line without LF is dropped, as the client is gone.
+            guard count > 0 else { return try perform(engine.endOfInput(), user: user) }
+            input.discardReadBytes()
+            input.writeBytes(chunk[..<count])
         }
     }
 
@@ -67,6 +80,7 @@ public struct LocalSMTPSession {
         for action in actions {
             switch action {
             case .reply(let response, _):
+                decoder.write(data: response)
                 try reply(response)
             case .ask(let question):
                 let decision = decide(question, user: user)
@@ -197,64 +211,6 @@ public struct LocalSMTPSession {
     private func reply(_ response: SMTPReply) throws(SubmissionError) {
         guard writeAll(STDOUT_FILENO, Array(response.description.utf8)) else {
             throw SubmissionError(.osError, "cannot write the SMTP reply: \(SystemError.current("write").reason)")
-        }
-    }
-}
-
-/// Reads lines from a descriptor as ``SMTPLine``s: CR LF or a bare LF ends a line; a line longer than the
-/// limit comes in `.unfinished` pieces. Blocking; for sendmail -bs on stdin.
-struct LineReader {
-    let fd: Int32
-    var maximumLineLength = 2048
-    private var buffer: [UInt8] = []
-    private var start = 0
-    private var isAtEnd = false
-
-    init(fd: Int32) { self.fd = fd }
-
-    /// The next line, or nil at the end of input (a last line without LF is dropped, as the client is gone).
-    mutating func next(maximumLength: Int? = nil) throws(SubmissionError) -> SMTPLine? {
-        let limit = maximumLength ?? maximumLineLength
-        while true {
-            if let newline = buffer[start...].firstIndex(of: 10), newline - start <= limit + 1 {
-                var end = newline
-                var ending = SMTPLine.Ending.bareLF
-                if end > start && buffer[end - 1] == 13 {
-                    end -= 1
-                    ending = .crlf
-                }
-                let line = SMTPLine(bytes: ByteBuffer(bytes: buffer[start..<end]), ending: ending)
-                start = newline + 1
-                compact()
-                return line
-            }
-            if buffer.count - start > limit {
-                var end = start + limit
-                if buffer[end - 1] == 13 { end -= 1 }  // keep a CR that may begin CR LF with the next piece
-                let piece = SMTPLine(bytes: ByteBuffer(bytes: buffer[start..<end]), ending: .unfinished)
-                start = end
-                compact()
-                return piece
-            }
-            if isAtEnd { return nil }
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw SubmissionError(.osError, "error reading standard input: \(SystemError.current("read").reason)")
-            }
-            if count == 0 {
-                isAtEnd = true
-            } else {
-                buffer += chunk[..<count]
-            }
-        }
-    }
-
-    private mutating func compact() {
-        if start > 65536 {
-            buffer.removeFirst(start)
-            start = 0
         }
     }
 }

@@ -4,8 +4,8 @@ import NIOEmbedded
 import Testing
 
 /// Stands in for the session at the end of the pipeline: collects frames and, like a real session, answers DATA
-/// at once (so the decoder sees the reply go out before it reads on) and reads the message with an
-/// `SMTPDataReader`, answering its end.
+/// at once (so the decoder sees the reply go out before it reads on), collects the message's pieces and
+/// answers its end.
 final class ScriptedSession: ChannelInboundHandler {
     typealias InboundIn = SMTPInboundFrame
     typealias OutboundOut = SMTPReply
@@ -14,7 +14,8 @@ final class ScriptedSession: ChannelInboundHandler {
     let dataReply: SMTPReply?
     private(set) var frames: [SMTPInboundFrame] = []
     private(set) var messages: [String] = []
-    private var reader: SMTPDataReader?
+    /// How each message ended.
+    private(set) var ends: [SMTPMessageEnd] = []
     private var message = ByteBuffer()
 
     init(dataReply: SMTPReply?) {
@@ -24,21 +25,20 @@ final class ScriptedSession: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         frames.append(frame)
-        guard case .line(let line) = frame else { return }
-        if var reader {
-            let progress = reader.consume(line, into: &message)
-            self.reader = reader
-            if progress == .endOfMessage {
-                messages.append(String(buffer: message))
-                message.clear()
-                self.reader = nil
-                context.writeAndFlush(wrapOutboundOut(.queued(as: "ID")), promise: nil)
+        switch frame {
+        case .message(var piece, let end):
+            message.writeBuffer(&piece)
+            guard let end else { return }
+            messages.append(String(buffer: message))
+            ends.append(end)
+            message.clear()
+            context.writeAndFlush(wrapOutboundOut(.queued(as: "ID")), promise: nil)
+        case .line(let line):
+            if String(buffer: line.bytes).uppercased() == "DATA", let dataReply {
+                context.writeAndFlush(wrapOutboundOut(dataReply), promise: nil)
             }
-        } else if String(buffer: line.bytes).uppercased() == "DATA", let dataReply {
-            if dataReply.code == 354 {
-                reader = SMTPDataReader(sizeLimit: nil)
-            }
-            context.writeAndFlush(wrapOutboundOut(dataReply), promise: nil)
+        default:
+            break
         }
     }
 }
@@ -47,6 +47,7 @@ final class ScriptedSession: ChannelInboundHandler {
 struct DecodedTranscript {
     var frames: [SMTPInboundFrame]
     var messages: [String]
+    var ends: [SMTPMessageEnd]
     var replies: String
 }
 
@@ -73,7 +74,7 @@ func runDecoder(
         replies += String(buffer: reply)
     }
     #expect(try channel.finish().isClean, sourceLocation: sourceLocation)
-    return DecodedTranscript(frames: session.frames, messages: session.messages, replies: replies)
+    return DecodedTranscript(frames: session.frames, messages: session.messages, ends: session.ends, replies: replies)
 }
 
 /// The input whole, then one byte at a time, then in pieces of pseudo-random sizes.
@@ -93,13 +94,16 @@ func feedings(of input: [UInt8], seed: UInt64 = 42) -> [(name: String, pieces: [
     ]
 }
 
-/// Chunk pieces depend on how the bytes arrived; merged, they must not.
+/// Chunk and message pieces depend on how the bytes arrived; merged, they must not.
 func mergingChunkPieces(_ frames: [SMTPInboundFrame]) -> [SMTPInboundFrame] {
     var merged: [SMTPInboundFrame] = []
     for frame in frames {
         if case .chunk(var piece, let isEnd) = frame, case .chunk(var previous, false)? = merged.last {
             previous.writeBuffer(&piece)
             merged[merged.count - 1] = .chunk(previous, isEndOfChunk: isEnd)
+        } else if case .message(var piece, let end) = frame, case .message(var previous, nil)? = merged.last {
+            previous.writeBuffer(&piece)
+            merged[merged.count - 1] = .message(previous, end: end)
         } else {
             merged.append(frame)
         }
@@ -127,6 +131,13 @@ struct SplitMix64: RandomNumberGenerator {
 /// Shorthand for expected frames.
 func line(_ text: String, _ ending: SMTPLine.Ending = .crlf) -> SMTPInboundFrame {
     .line(SMTPLine(text, ending: ending))
+}
+
+/// A whole DATA message as the decoder hands it on (merged), ending clean unless told otherwise.
+func message(_ text: String, end: SMTPMessageEnd? = SMTPMessageEnd(sawBareLineFeed: false, sawBareLineEnding: false))
+    -> SMTPInboundFrame
+{
+    .message(ByteBuffer(string: text), end: end)
 }
 
 func chunk(_ text: String, end: Bool = true) -> SMTPInboundFrame {

@@ -180,8 +180,7 @@ struct SMTPFrameDecoderTests {
         #expect(
             mergingChunkPieces(transcript.frames) == [
                 line("MAIL FROM:<a@b>"), line("RCPT TO:<c@d>"), line("DATA"),
-                line("Subject: looks like BDAT"), line(""), line("BDAT 4"), line("abcd"), line("..leading dot"),
-                line("."),
+                message("Subject: looks like BDAT\r\n\r\nBDAT 4\r\nabcd\r\n.leading dot\r\n"),
                 line("MAIL FROM:<a@b>"), line("RCPT TO:<c@d>"), line("BDAT 3 LAST"), chunk("xyz"), line("QUIT"),
             ]
         )

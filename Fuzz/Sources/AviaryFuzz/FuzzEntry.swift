@@ -19,7 +19,7 @@ extension FuzzTarget {
     /// Every target, in the order `scripts/fuzz.sh all` runs them.
     static let all: [FuzzTarget] = [
         FuzzTarget(name: "smtp-command", summary: "smtpd command lines (one per LF)", run: SMTPTargets.commandLines),
-        FuzzTarget(name: "smtp-frames", summary: "smtpd byte stream: lines, DATA, BDAT", run: SMTPTargets.frames),
+        FuzzTarget(name: "smtp-frames", summary: "smtpd byte stream through the decoder into the engine: lines, DATA, BDAT, AUTH, STARTTLS", run: SMTPTargets.frames),
         FuzzTarget(name: "smtp-reply", summary: "server replies as the smtp agent reads them", run: SMTPTargets.replies),
         FuzzTarget(name: "sasl", summary: "SASL base64 and the PLAIN/LOGIN client's answers", run: SASLTargets.exchange),
         FuzzTarget(name: "pop3-command", summary: "pop3d byte stream: lines and commands", run: POP3Targets.commands),

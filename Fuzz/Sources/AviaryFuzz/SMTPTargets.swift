@@ -22,9 +22,8 @@ enum SMTPTargets {
         }
     }
 
-    /// The client's byte stream through `SMTPFrameDecoder` as smtpd's pipeline has it, with a session stand-in
-    /// that answers DATA with 354 and reads the message with `SMTPDataReader` and `HopCounter`. The first byte
-    /// picks the line length limit and how the stream is cut into reads.
+    /// The client's byte stream through `SMTPFrameDecoder` as smtpd's pipeline has it, into smtpd's engine
+    /// (`FuzzSMTPSession`). The first byte picks the line length limit and how the stream is cut into reads.
     static func frames(_ bytes: [UInt8]) {
         guard let control = bytes.first else { return }
         let maximumLineLength = control & 0x80 != 0 ? SMTPFrameDecoder.defaultMaximumLineLength : Int(control & 0x7F) + 1
@@ -92,45 +91,83 @@ enum SMTPTargets {
     }
 }
 
-/// Stands in for smtpd's session at the end of the pipeline.
+/// smtpd's engine (`SMTPServerEngine`) at the end of the pipeline, every question answered yes (AUTH's challenges
+/// go on while the responses are of even length), so that every phase is reachable: DATA, BDAT, AUTH, STARTTLS's
+/// discarding of plaintext. Checks the bounds the session relies on.
 final class FuzzSMTPSession: ChannelInboundHandler {
     typealias InboundIn = SMTPInboundFrame
     typealias OutboundOut = SMTPReply
 
     private let maximumLineLength: Int
-    private var reader: SMTPDataReader?
-    private var message = ByteBuffer()
+    private var engine: SMTPServerEngine
     private var hops = HopCounter()
+    private var stored = 0
+    private static let sizeLimit = 4096
 
     init(maximumLineLength: Int) {
         self.maximumLineLength = maximumLineLength
+        var options = SMTPServerEngine.Options(hostname: "fuzz.test", banner: "fuzz.test ESMTP")
+        options.messageSizeLimit = Self.sizeLimit
+        options.allowsChunking = true
+        options.startTLS = .available
+        options.hardErrorLimit = 1000
+        engine = SMTPServerEngine(options: options)
+        engine.authMechanisms = ["PLAIN", "LOGIN"]
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let frame = unwrapInboundIn(data)
+        switch frame {
         case .line(let line):
             require(line.bytes.readableBytes <= maximumLineLength, "a line frame over maximumLineLength")
-            if var reader {
-                let progress = reader.consume(line, into: &message)
-                hops.scan(line.bytes.readableBytesView)
-                require(message.readableBytes == reader.storedOctets, "stored octets miscounted")
-                if progress == .endOfMessage {
-                    self.reader = nil
-                    message.clear()
-                    hops = HopCounter()
-                    context.writeAndFlush(wrapOutboundOut(.queued(as: "4Xq")), promise: nil)
-                } else {
-                    self.reader = reader
-                }
-            } else if case .success(.data) = SMTPCommandParser.parse(line.bytes) {
-                reader = SMTPDataReader(sizeLimit: 4096)
-                context.writeAndFlush(wrapOutboundOut(.startData), promise: nil)
-            }
         case .chunk(let piece, _):
             require(piece.readableBytes <= SMTPFrameDecoder.maximumChunkPieceLength, "a chunk piece over 64 KiB")
-            hops.scan(piece.readableBytesView)
+        case .message(let piece, _):
+            require(
+                piece.readableBytes <= SMTPFrameDecoder.maximumChunkPieceLength + maximumLineLength + 2,
+                "a message piece over 64 KiB and a line")
         case .tlsStarted:
             break
+        }
+        guard !engine.isClosed else { return }
+        perform(engine.receive(frame), context: context)
+        context.flush()
+    }
+
+    private func perform(_ actions: [SMTPServerEngine.Action], context: ChannelHandlerContext) {
+        for action in actions {
+            switch action {
+            case .reply(let reply, _):
+                context.write(wrapOutboundOut(reply), promise: nil)
+            case .ask(let question):
+                perform(engine.decide(answer(question)), context: context)
+            case .startTLS:
+                // No handshake here: as if the decoder had been swapped at once.
+                perform(engine.receive(.tlsStarted), context: context)
+            case .beginMessage:
+                stored = 0
+                hops = HopCounter()
+            case .messageData(let bytes):
+                stored += bytes.readableBytes
+                hops.scan(bytes.readableBytesView)
+            case .abandonMessage, .cancelAuthentication, .note:
+                break
+            case .close:
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    private func answer(_ question: SMTPServerEngine.Question) -> SMTPServerEngine.Decision {
+        switch question {
+        case .sender, .recipient, .data: return .proceed
+        case .commit:
+            require(stored <= Self.sizeLimit, "a message over the size limit reached the commit")
+            return .answer(.queued(as: "4Xq"))
+        case .verify(let address): return .answer(.vrfy(address))
+        case .authenticate: return .challenge("")
+        case .authResponse(let response):
+            return response.utf8.count % 2 == 0 ? .challenge("") : .authenticated("user")
         }
     }
 }
