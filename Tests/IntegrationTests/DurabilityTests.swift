@@ -24,7 +24,7 @@ extension Integration {
             // A delivery cut short by a killed agent is deferred; retry it within seconds, not 300 s.
             try TestInstance(
                 mainCf: [("queue_run_delay", "2s"), ("minimal_backoff_time", "2s"), ("maximal_backoff_time", "4s")],
-                users: ["alice@example.test", "bob@example.test"]
+                users: ["alice@example.test", "bob@example.test", "carol@example.test"]
             )
         }
     )
@@ -116,6 +116,47 @@ extension Integration {
             check(Set(ids).count == Self.messages, "\(Set(ids).count) distinct messages of \(Self.messages)", instance)
             check(files.count >= Self.messages, "\(files.count) messages in bob's Maildir", instance)
             check(duplicates <= 1, "a killed local may repeat at most the delivery it was in: \(duplicates)", instance)
+        }
+
+        @Test("kill -9 of every smtpd mid-run: each message that got 250 is delivered exactly once, none twice")
+        func killSMTPServer() async throws {
+            let instance = try Current.required()
+            let count = 600
+            // One connection per message, so that most of the time some session is between its final "." and
+            // the 250: in the queue file's write, its fsync, the rename or the shared fsync of incoming/.
+            let flood = try instance.launch(
+                "/usr/bin/python3",
+                [clientsDirectory + "/smtp_flood.py", String(instance.smtpPort), String(count), "10", "carol@example.test", "flood"],
+                name: "smtp-flood")
+            try await require(instance, within: .seconds(300), "200 messages for carol") {
+                instance.maildirFiles("carol").count >= 200 || !flood.isRunning
+            }
+            let victims = instance.services(named: "smtpd")
+            check(!victims.isEmpty, "no smtpd to kill\n\(instance.report())", instance)
+            for victim in victims { kill(victim.pid, SIGKILL) }
+            let status = await flood.wait(timeout: .seconds(600))
+            let output = instance.launchedOutput("smtp-flood")
+            check(status == .exited(0), "smtp_flood.py: \(status.map(\.description) ?? "still running")\n\(output)", instance)
+            let results = output.split(separator: "\n").map { $0.split(separator: " ") }.filter { $0.count == 2 }
+            let accepted = Set(results.filter { $0[0] == "accepted" }.map { String($0[1]) })
+            try await require(instance, within: .seconds(300), "\(accepted.count) accepted messages for carol, empty queue") {
+                instance.isQueueEmpty && instance.maildirFiles("carol").count >= accepted.count
+            }
+            var delivered: [String: Int] = [:]
+            for message in instance.maildirMessages("carol") {
+                let head = String(decoding: message.prefix(4096), as: UTF8.self)
+                guard let range = head.range(of: "\r\nSubject: ") ?? head.range(of: "\nSubject: ") else { continue }
+                delivered[String(head[range.upperBound...].prefix { !$0.isNewline }), default: 0] += 1
+            }
+            let lost = accepted.filter { delivered[$0] == nil }
+            let twice = delivered.filter { $0.value > 1 }.map(\.key)
+            print(
+                "smtpd kill -9 (\(victims.count) processes): \(results.count) messages sent, \(accepted.count) got 250, "
+                    + "\(delivered.count) delivered, \(delivered.count - accepted.intersection(delivered.keys).count) "
+                    + "delivered without a 250 (cut off after the commit)")
+            check(results.count == count, "\(results.count) results of \(count)", instance)
+            check(lost.isEmpty, "accepted but not delivered: \(lost.sorted().prefix(10))", instance)
+            check(twice.isEmpty, "delivered twice: \(twice.sorted().prefix(10))", instance)
         }
     }
 }
