@@ -330,8 +330,12 @@ public final class TestInstance: @unchecked Sendable {
     }
 
     /// Whether no message waits in incoming, active or deferred.
+    /// No message in incoming/, active/ or deferred/. A temporary file (`.ID`) left by a writer that was killed is
+    /// no message (qmgr removes it once a day old), so a test that kills smtpd still sees its queue drain.
     public var isQueueEmpty: Bool {
-        [.incoming, .active, .deferred].allSatisfy { queueFiles($0).isEmpty }
+        [.incoming, .active, .deferred].allSatisfy { queue in
+            queueFiles(queue).allSatisfy { ($0.split(separator: "/").last ?? "").hasPrefix(".") }
+        }
     }
 
     // MARK: - Tools

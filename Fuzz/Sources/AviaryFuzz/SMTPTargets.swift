@@ -150,10 +150,8 @@ final class FuzzSMTPSession: ChannelInboundHandler {
             case .messageData(let bytes):
                 stored += bytes.readableBytes
                 hops.scan(bytes.readableBytesView)
-            case .abandonMessage, .cancelAuthentication, .note:
-                break
-            case .close:
-                context.close(promise: nil)
+            case .abandonMessage, .cancelAuthentication, .note, .close:
+                break  // after .close the engine takes nothing more; the channel stays open for the next bytes
             }
         }
     }
