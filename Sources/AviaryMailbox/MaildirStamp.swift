@@ -8,7 +8,8 @@ import Musl
 
 /// Everything a Maildir's index (`synchronize`) is made from, as the file system stamps it: the modification
 /// times of `new/` and `cur/` (any delivery, flag change or expunge moves one of them) and the identity of
-/// `dovecot-uidlist` and `dovecot-keywords` (both are only ever replaced by a rename, with a later time).
+/// `dovecot-uidlist` and `dovecot-keywords` (both are only ever replaced by a rename, with a later time) and
+/// of `aviary-modseq` (appended to, which changes its size, or replaced by a rename).
 ///
 /// Two equal stamps mean an unchanged index only when the stamp is `isSettled`: a directory time is taken
 /// from a clock that ticks every few milliseconds, so a second change within the same tick would leave the
@@ -38,7 +39,7 @@ public struct MaildirStamp: Sendable, Hashable {
 
     /// The modification times of new/, then of cur/ (a directory that cannot be read is left out).
     var directories: [Time]
-    /// dovecot-uidlist, then dovecot-keywords; nil for one that is missing.
+    /// dovecot-uidlist, dovecot-keywords, then aviary-modseq; nil for one that is missing.
     var controlFiles: [FileIdentity?]
 
     /// The stamp of `maildir` now: four `stat`s.
@@ -53,7 +54,7 @@ public struct MaildirStamp: Sendable, Hashable {
 
     /// The control files' part of a stamp alone (after writing them under the uidlist lock).
     static func controlFileStamp(_ maildir: Maildir) -> [FileIdentity?] {
-        [Maildir.uidListName, Maildir.keywordsName].map { name in
+        [Maildir.uidListName, Maildir.keywordsName, Maildir.modSeqName].map { name in
             var info = stat()
             guard stat(maildir.path + "/" + name, &info) == 0 else { return nil }
             return FileIdentity(
@@ -104,6 +105,8 @@ final class MaildirIndexCache: Sendable {
     struct ControlFiles: Sendable {
         var uidList: DovecotUIDList
         var keywords: DovecotKeywords
+        /// nil: none was read (the next look reads the file).
+        var modSeqs: ModSeqLog? = nil
     }
 
     private struct Entry {
