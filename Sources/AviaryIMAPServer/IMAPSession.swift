@@ -234,7 +234,8 @@ struct IMAPSession {
         } else {
             names += [
                 "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE",
-                "CREATE-SPECIAL-USE", "ESEARCH", "SEARCHRES", "APPENDLIMIT=\(settings.appendLimit)",
+                "CREATE-SPECIAL-USE", "ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC",
+                "APPENDLIMIT=\(settings.appendLimit)",
             ]
         }
         return names
