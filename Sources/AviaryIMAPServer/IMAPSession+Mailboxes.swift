@@ -57,6 +57,8 @@ extension IMAPSession {
                 tag, IMAPListCommand(selection: [.subscribed], reference: reference, patterns: [pattern]), store,
                 outbound, isLSUB: true)
         case .status(let name, let items):
+            // RFC 7162 3.1: asking for HIGHESTMODSEQ turns CONDSTORE on.
+            if items.contains(.highestModSeq) { try await enableCondstore(outbound) }
             do {
                 let line = try await server.pool.runIfActive { try Self.statusLine(name, items, store) }
                 try await untagged([line], outbound)
