@@ -72,11 +72,13 @@ extension IMAPSession {
                 selected?.messages[index].file = file
                 selected?.messages[index].modSeq = change.modSeq
                 guard let current = selected else { continue }
+                // Errata 1807 of RFC 7162: with QRESYNC every FETCH response carries the UID.
+                let withUID = byUID || current.reportsVanished
                 if !action.isSilent {
-                    lines.append(current.flagFetchLine(index, withUID: byUID))
+                    lines.append(current.flagFetchLine(index, withUID: withUID))
                 } else if current.reportsModSeqs && change.modSeq != before {
                     // RFC 7162 3.1.3: .SILENT still tells a CONDSTORE client the new mod-sequence.
-                    lines.append(current.flagFetchLine(index, withUID: byUID, withFlags: false))
+                    lines.append(current.flagFetchLine(index, withUID: withUID, withFlags: false))
                 }
             case .modified:
                 modified.append(byUID ? mailbox.messages[index].uid : UInt32(index + 1))
@@ -139,7 +141,9 @@ extension IMAPSession {
             return try await no(tag, "Internal error: \(error)", code: "SERVERBUG", outbound)
         }
         try await reportChanges(allowExpunges: true, force: true, outbound)
-        try await ok(tag, "Expunge completed.", outbound)
+        // RFC 7162 3.2.7: a QRESYNC client learns the mod-sequence its expunges got.
+        let highest = selected?.reportsVanished == true ? selected?.highestModSeq : nil
+        try await ok(tag, "Expunge completed.", code: highest.map { "HIGHESTMODSEQ \($0)" }, outbound)
     }
 
     /// Removes the files of messages flagged `\Deleted` as they are now (another session may have changed

@@ -124,6 +124,8 @@ struct CondstoreTests {
                 lines["expunge"] = try second.command("EXPUNGE")
                 _ = try second.command("STORE 1 +FLAGS (\\Seen)")
                 lines["noop"] = try first.command("NOOP")
+                lines["ownExpunge"] = try first.command("UID STORE 6 +FLAGS (\\Deleted)")
+                lines["ownExpunge"]! += try first.command("EXPUNGE")
                 lines["uidFetch"] = try first.command("UID FETCH 1:* (FLAGS) (CHANGEDSINCE \(h) VANISHED)")
                 lines["resync"] = try first.command("SELECT INBOX (QRESYNC (\(v) \(h)))")
                 lines["known"] = try first.command("EXAMINE INBOX (QRESYNC (\(v) \(h) 1:4 (1:4 1:4)))")
@@ -136,18 +138,23 @@ struct CondstoreTests {
             #expect(lines["expunge"]!.filter { $0.hasSuffix(" EXPUNGE") }.count == 3)  // the second never enabled it
             #expect(lines["noop"]!.contains("* VANISHED 2,4:5"))
             #expect(!lines["noop"]!.contains { $0.hasSuffix(" EXPUNGE") })
+            let ownExpunge = lines["ownExpunge"]!
+            #expect(ownExpunge.contains { $0.hasPrefix("* 3 FETCH (UID 6 FLAGS (\\Deleted") && $0.contains(" MODSEQ (") })
+            #expect(ownExpunge.contains("* VANISHED 6"))
+            let expungedAt = try #require(highestModSeq(ownExpunge))
+            #expect(ownExpunge.last?.contains("OK [HIGHESTMODSEQ \(expungedAt)] Expunge completed.") == true)
             let uidFetch = lines["uidFetch"]!.filter { $0.hasPrefix("* ") }
-            #expect(uidFetch.count == 2 && uidFetch.first == "* VANISHED (EARLIER) 2,4:5")
+            #expect(uidFetch.count == 2 && uidFetch.first == "* VANISHED (EARLIER) 2,4:6")
             #expect(uidFetch.last?.hasPrefix("* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent) MODSEQ (") == true)
             let resync = lines["resync"]!
-            #expect(resync.filter { $0.hasPrefix("* VANISHED") } == ["* VANISHED (EARLIER) 2,4:5"])
+            #expect(resync.filter { $0.hasPrefix("* VANISHED") } == ["* VANISHED (EARLIER) 2,4:6"])
             #expect(resync.filter { $0.contains(" FETCH ") }.count == 1)
             #expect(resync.contains { $0.hasPrefix("* 1 FETCH (UID 1 FLAGS (\\Seen") && $0.contains(" MODSEQ (") })
-            #expect(resync.contains("* 3 EXISTS"))
+            #expect(resync.contains("* 2 EXISTS"))
             #expect(lines["known"]!.filter { $0.hasPrefix("* VANISHED") } == ["* VANISHED (EARLIER) 2,4"])
             // Older than anything remembered: every UID the client may know that is gone, and every message.
-            #expect(lines["old"]!.filter { $0.hasPrefix("* VANISHED") } == ["* VANISHED (EARLIER) 2,4:5"])
-            #expect(lines["old"]!.filter { $0.contains(" FETCH ") }.count == 3)
+            #expect(lines["old"]!.filter { $0.hasPrefix("* VANISHED") } == ["* VANISHED (EARLIER) 2,4:6"])
+            #expect(lines["old"]!.filter { $0.contains(" FETCH ") }.count == 2)
             #expect(!lines["otherValidity"]!.contains { $0.hasPrefix("* VANISHED") || $0.contains(" FETCH ") })
             #expect(lines["otherValidity"]!.last?.contains(" OK ") == true)
         }
