@@ -16,6 +16,8 @@ public struct IMAPParseError: Error, Sendable, Equatable {
     public var message: String
     /// A SEARCH named a charset other than US-ASCII and UTF-8.
     public var isBadCharset: Bool
+    /// The failed command was a SEARCH with `RETURN (SAVE)`: RFC 5182 2.1 has `$` emptied when it fails.
+    public var savesSearch = false
 
     public init(tag: String?, message: String, isBadCharset: Bool = false) {
         self.tag = tag
@@ -53,6 +55,7 @@ public enum IMAPCommandParser {
         } catch {
             var error = error
             error.tag = tag
+            error.savesSearch = reader.savesSearch
             return .failure(error)
         }
     }

@@ -14,6 +14,8 @@ extension IMAPSession {
     mutating func search(_ tag: String, _ command: IMAPSearchCommand, byUID: Bool, _ outbound: Output) async throws {
         guard selected != nil else { return }
         if let charset = command.charset, charset != "UTF-8", charset != "US-ASCII" {
+            // RFC 5182 2.1: a SAVE search that fails leaves `$` empty.
+            if command.returnOptions?.contains(.save) == true { savedSearch = [] }
             return try await no(tag, "Unsupported charset.", code: "BADCHARSET (UTF-8 US-ASCII)", outbound)
         }
         let usesModSeq = command.keys.contains { Self.usesModSeq($0) }

@@ -72,10 +72,15 @@ public struct MaildirStamp: Sendable, Hashable {
     }
 
     /// The same for the control files alone (their change times): a parsed uidlist may be reused while they
-    /// are unchanged, whatever happens in new/ and cur/.
+    /// are unchanged, whatever happens in new/ and cur/. aviary-modseq is left out: it only ever grows by an
+    /// append or is replaced (a new inode), so every change of it changes its identity, within a tick too.
     var controlFilesAreSettled: Bool {
-        Self.isSettled(controlFiles.compactMap { $0?.changed })
+        Self.isSettled(controlFiles.prefix(2).compactMap { $0?.changed })
     }
+
+    /// The uidlist's and keywords' part of the stamp, without aviary-modseq, which changes with every flag
+    /// change (when the uidlist stays as it is).
+    var uidListStamp: ArraySlice<FileIdentity?> { controlFiles.prefix(2) }
 
     private static func isSettled(_ times: [Time]) -> Bool {
         guard !times.isEmpty else { return true }
@@ -147,12 +152,16 @@ final class MaildirIndexCache: Sendable {
         }
     }
 
-    /// The control files kept for `path` when they were read under exactly `stamp`'s control-file part.
+    /// The control files kept for `path` when they were read under exactly `stamp`'s control-file part; the
+    /// uidlist and keywords alone (`modSeqs` nil) when only aviary-modseq changed since, as it does with every
+    /// flag change.
     func controlFiles(for path: String, stamp: MaildirStamp) -> ControlFiles? {
         state.withLock { state in
-            guard let entry = state.entries[path], entry.stamp.controlFiles == stamp.controlFiles else { return nil }
+            guard let entry = state.entries[path], entry.stamp.uidListStamp == stamp.uidListStamp else { return nil }
             state.use(path)
-            return entry.controlFiles
+            var files = entry.controlFiles
+            if entry.stamp.controlFiles != stamp.controlFiles { files.modSeqs = nil }
+            return files
         }
     }
 

@@ -435,6 +435,20 @@ struct IMAPCommandParserTests {
         #expect(result == .failure(IMAPParseError(tag: "t1", message: "Unsupported charset", isBadCharset: true)))
     }
 
+    @Test("A SEARCH RETURN (SAVE) that fails after its options says so, for RFC 5182's empty $; others do not")
+    func failedSaveSearch() {
+        for (text, saves) in [
+            ("t1 SEARCH RETURN (SAVE) CHARSET KOI8-R ALL", true), ("t2 UID SEARCH RETURN (MIN SAVE) FOO", true),
+            ("t3 SEARCH RETURN (MIN) FOO", false), ("t4 SEARCH RETURN (SAVE FOO) ALL", false), ("t5 FETCH 1 FOO", false),
+        ] {
+            guard case .failure(let error) = parse(text) else {
+                Issue.record("parsed: \(text)")
+                continue
+            }
+            #expect(error.savesSearch == saves, "\(text)")
+        }
+    }
+
     @Test("Mailbox names are taken as UTF-8 when UTF8=ACCEPT is on")
     func utf8MailboxNames() throws {
         #expect(
