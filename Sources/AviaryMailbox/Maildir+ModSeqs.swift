@@ -1,4 +1,5 @@
 import AviaryCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -143,7 +144,9 @@ extension Maildir {
     /// past its messages.
     private func writeModSeqLines(_ lines: [String], to log: inout ModSeqLog, isNew: Bool) throws(MailboxError) {
         if isNew || (!lines.isEmpty && log.wantsRewrite) {
-            try replaceFile(Self.modSeqName, with: log.compacted(), laterThanBefore: false)
+            let bytes = log.compacted()
+            try replaceFile(Self.modSeqName, with: bytes, laterThanBefore: false)
+            log.completeLength = bytes.count
             return
         }
         guard !lines.isEmpty else { return }
@@ -159,16 +162,41 @@ extension Maildir {
             }
             try file.writeAll(Array(text.utf8))
             try file.sync()
+            log.completeLength += text.utf8.count
         } catch {
             throw MailboxError.system(error, "cannot append to \(Self.modSeqName)")
         }
         log.endsInPartialLine = false
     }
 
-    /// The log as it is on disk; nil when it is missing or cannot be parsed (it then starts over).
+    /// The log as it is on disk; nil when it is missing or cannot be parsed (it then starts over). When this
+    /// process has read the same file before, only what was appended since is read (`ModSeqLogCache`).
     func readModSeqLog() -> ModSeqLog? {
-        guard let bytes = try? SafeFile.readAll(path + "/" + Self.modSeqName) else { return nil }
-        return try? ModSeqLog(parsing: bytes)
+        let filePath = path + "/" + Self.modSeqName
+        guard let file = try? SafeFile.openForReading(filePath) else { return nil }
+        defer { file.close() }
+        guard let info = try? file.status() else { return nil }
+        let size = Int(info.st_size)
+        let identity = ModSeqLogCache.Identity(device: UInt(info.st_dev), inode: UInt(info.st_ino))
+        if let kept = ModSeqLogCache.shared.log(for: filePath, identity: identity, size: size),
+            let header = try? file.read(count: kept.header.count, at: 0), header == kept.header
+        {
+            var log = kept.log
+            if size == log.completeLength { return log }
+            do {
+                let appended = try file.read(count: size - log.completeLength, at: Int64(log.completeLength))
+                try log.apply(appended: appended[...])
+                ModSeqLogCache.shared.store(log, header: kept.header, identity: identity, for: filePath)
+                return log
+            } catch {
+                // Not what was appended to the file this process knew (replaced in between): read it all.
+            }
+        }
+        guard let bytes = try? file.read(count: size, at: 0), let log = try? ModSeqLog(parsing: bytes),
+            let headerEnd = bytes.firstIndex(of: UInt8(ascii: "\n"))
+        else { return nil }
+        ModSeqLogCache.shared.store(log, header: Array(bytes[...headerEnd]), identity: identity, for: filePath)
+        return log
     }
 
     /// A mod-sequence from the clock, for a log that starts over (see `ModSeqLog`).
@@ -176,5 +204,70 @@ extension Maildir {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return ModSeqLog.startingModSeq(nowMilliseconds: UInt64(max(0, now.tv_sec)) * 1_000 + UInt64(now.tv_nsec / 1_000_000))
+    }
+}
+
+/// The aviary-modseq files this process has read, so that the next read of one takes only the lines appended
+/// since: the file of a large mailbox is megabytes and a flag change adds one line. An entry is used only
+/// for the same file (device, inode and its first line, which holds the HIGHESTMODSEQ of its last rewrite,
+/// so a rewrite that got a freed inode back is not taken for the old file) grown from where it was read;
+/// bounded by the messages of the logs kept (the least recently used go first).
+final class ModSeqLogCache: Sendable {
+    static let shared = ModSeqLogCache(messageLimit: 400_000, entryLimit: 1_024)
+
+    struct Identity: Hashable, Sendable {
+        var device: UInt
+        var inode: UInt
+    }
+
+    private struct Entry {
+        var identity: Identity
+        var header: [UInt8]
+        var log: ModSeqLog
+        var lastUse: UInt64
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var messages = 0
+        var clock: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+    let messageLimit: Int
+    let entryLimit: Int
+
+    init(messageLimit: Int, entryLimit: Int) {
+        self.messageLimit = messageLimit
+        self.entryLimit = entryLimit
+    }
+
+    /// The log kept for `path` when it was read from the same file, no longer than it is now.
+    func log(for path: String, identity: Identity, size: Int) -> (log: ModSeqLog, header: [UInt8])? {
+        state.withLock { state in
+            guard let entry = state.entries[path], entry.identity == identity, entry.log.completeLength <= size else {
+                return nil
+            }
+            state.clock += 1
+            state.entries[path]?.lastUse = state.clock
+            return (entry.log, entry.header)
+        }
+    }
+
+    func store(_ log: ModSeqLog, header: [UInt8], identity: Identity, for path: String) {
+        let size = log.messages.count
+        state.withLock { state in
+            if let old = state.entries.removeValue(forKey: path) { state.messages -= old.log.messages.count }
+            guard size <= messageLimit else { return }
+            while state.messages + size > messageLimit || state.entries.count >= entryLimit,
+                let oldest = state.entries.min(by: { $0.value.lastUse < $1.value.lastUse })
+            {
+                state.entries[oldest.key] = nil
+                state.messages -= oldest.value.log.messages.count
+            }
+            state.clock += 1
+            state.entries[path] = Entry(identity: identity, header: header, log: log, lastUse: state.clock)
+            state.messages += size
+        }
     }
 }

@@ -91,11 +91,10 @@ struct ModSeqLog: Hashable, Sendable {
 
     /// Parses the bytes of an `aviary-modseq`.
     init(parsing bytes: [UInt8]) throws(FormatError) {
-        var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        let isLastLineComplete = lines.last?.isEmpty ?? true
-        if isLastLineComplete { lines.removeLast() }
-        guard let headerBytes = lines.first else { throw FormatError(line: 1, reason: "no header") }
-        let header = String(decoding: headerBytes, as: UTF8.self).split(separator: " ")
+        guard let headerEnd = bytes.firstIndex(of: UInt8(ascii: "\n")) else {
+            throw FormatError(line: 1, reason: "no header")
+        }
+        let header = String(decoding: bytes[..<headerEnd], as: UTF8.self).split(separator: " ")
         guard header.first == "1" else { throw FormatError(line: 1, reason: "not version 1") }
         var uidValidity: UInt32?, highest: UInt64?, forgotten: UInt64?
         for field in header.dropFirst() {
@@ -115,14 +114,21 @@ struct ModSeqLog: Hashable, Sendable {
         forgottenThrough = forgotten
         messages = [:]
         expunges = []
-        endsInPartialLine = !isLastLineComplete
-        if !isLastLineComplete, let last = lines.popLast() { completeLength = bytes.count - last.count } else {
-            completeLength = bytes.count
-        }
-        for (offset, lineBytes) in lines.enumerated().dropFirst() {
-            try apply(line: String(decoding: lineBytes, as: UTF8.self), number: offset + 1)
+        completeLength = headerEnd + 1
+        try apply(appended: bytes[(headerEnd + 1)...])
+    }
+
+    /// Applies what was appended to the file after `completeLength` (`appended` starts there): complete
+    /// lines only; a last line without LF is left for the next read.
+    mutating func apply(appended: ArraySlice<UInt8>) throws(FormatError) {
+        var start = appended.startIndex
+        while let end = appended[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            try apply(line: String(decoding: appended[start..<end], as: UTF8.self), number: lineCount + 2)
             lineCount += 1
+            start = end + 1
         }
+        completeLength += start - appended.startIndex
+        endsInPartialLine = start < appended.endIndex
     }
 
     private mutating func apply(line: String, number: Int) throws(FormatError) {

@@ -129,6 +129,82 @@ struct ModSeqTests {
         #expect(try maildir.synchronize().highestModSeq > fresh.highestModSeq)
     }
 
+    @Test("Writers at once (two threads storing, a third rescanning while files arrive): every change gets its own larger mod-sequence, none is lost")
+    func concurrentWriters() async throws {
+        try maildir.create()
+        for second in 1...4 { try put("170000000\(second).M1P1.h") }
+        let index = try maildir.synchronize()
+        let base = index.highestModSeq
+        let maildir = self.maildir
+        let rounds = 40
+        try await withThrowingTaskGroup(of: [UInt64].self) { group in
+            for worker in 0..<2 {
+                group.addTask {
+                    var seen: [UInt64] = []
+                    for round in 0..<rounds {
+                        let message = index.messages[worker]
+                        let flag: MaildirFlags = round.isMultiple(of: 2) ? .flagged : .seen
+                        let (changes, _) = try maildir.changeFlags(of: [message]) { _ in flag }
+                        seen.append(changes[0].modSeq)
+                    }
+                    return seen
+                }
+            }
+            group.addTask {
+                for round in 0..<rounds {
+                    let file = try SafeFile.createExclusive(maildir.path(of: .new) + "/1700000100.M\(round)P9.h")
+                    try file.writeAll(Array("Subject: y\n\nbody\n".utf8))
+                    file.close()
+                    _ = try maildir.synchronize()
+                }
+                return []
+            }
+            var all: [UInt64] = []
+            for try await seen in group {
+                #expect(seen == seen.sorted() && Set(seen).count == seen.count)
+                all += seen
+            }
+            #expect(Set(all).count == all.count, "two stores shared a mod-sequence")
+        }
+        let after = try maildir.synchronize()
+        #expect(after.messages.count == 4 + rounds)
+        #expect(after.highestModSeq >= base + UInt64(2 * rounds))
+        let reread = try ModSeqLog(parsing: Array(try log().utf8))
+        #expect(reread.highest == after.highestModSeq)
+        #expect(reread.describes(after.messages))
+    }
+
+    @Test("A log this process read before is read on from where it ended, a torn line once it is whole; a rewritten one whole again")
+    func incrementalReads() throws {
+        try maildir.create()
+        for second in 1...3 { try put("170000000\(second).M1P1.h") }
+        let h = try maildir.synchronize().highestModSeq
+        let path = maildir.path + "/aviary-modseq"
+        func append(_ text: String) throws {
+            let file = try SafeFile.openForAppend(path)
+            try file.writeAll(Array(text.utf8))
+            file.close()
+        }
+        func whole() throws -> ModSeqLog { try ModSeqLog(parsing: Array(try log().utf8)) }
+        _ = try #require(maildir.readModSeqLog())
+        try append("1 \(h + 1) S\n")  // another process's change
+        let second = try #require(maildir.readModSeqLog())
+        #expect(second.messages[1] == .init(modSeq: h + 1, flags: [.seen]))
+        #expect(try second == whole())
+        try append("2 \(h + 2) F")
+        let torn = try #require(maildir.readModSeqLog())
+        #expect(try torn.messages[2]?.flags == [] && torn.highest == h + 1 && torn == whole())
+        try append("\n")
+        let mended = try #require(maildir.readModSeqLog())
+        #expect(try mended.messages[2] == .init(modSeq: h + 2, flags: [.flagged]) && mended == whole())
+        var rewritten = mended
+        _ = rewritten.set(3, [.draft], h + 3)
+        try SafeFile.writeDurably(rewritten.compacted(), to: path + ".new")
+        try SafeFile.rename(path + ".new", to: path)
+        let reread = try #require(maildir.readModSeqLog())
+        #expect(try reread.messages[3] == .init(modSeq: h + 3, flags: [.draft]) && reread == whole())
+    }
+
     @Test("An empty new mailbox reports a HIGHESTMODSEQ above 0")
     func emptyMailbox() throws {
         try maildir.create()
