@@ -203,14 +203,14 @@ extension IMAPSession {
         let marksSeen = Self.setsSeen(attributes) && !mailbox.isReadOnly
         let needsStructure = Self.needsStructure(attributes)
         // Setting \Seen is a rename and a mod-sequence: the pool's work, for the whole batch at once, before
-        // anything is read here in vain.
+        // anything is read here in vain. When it fails (the lock, the disk) the bodies are still served, unseen.
         var newlySeen: Set<Int> = []
         if marksSeen {
             let unseen = indexes.filter { !mailbox.messages[$0].isGone && !mailbox.messages[$0].file.flags.contains(.seen) }
             if !unseen.isEmpty {
                 if fromMemoryOnly { return nil }
                 let messages = unseen.map { IndexedMessage(uid: mailbox.messages[$0].uid, message: mailbox.messages[$0].file) }
-                let (changes, _) = try mailbox.maildir.changeFlags(of: messages) { $0.union(.seen) }
+                let changes = (try? mailbox.maildir.changeFlags(of: messages) { $0.union(.seen) })?.changes ?? []
                 for (index, change) in zip(unseen, changes) {
                     guard case .stored(let file) = change.outcome else { continue }
                     mailbox.messages[index].file = file
