@@ -48,13 +48,12 @@ extension Maildir {
         to newFlags: (MaildirFlags) -> MaildirFlags
     ) throws(MailboxError) -> (changes: [FlagChange], highestModSeq: UInt64) {
         try withUIDListLock(.uidList) { () throws(MailboxError) -> (changes: [FlagChange], highestModSeq: UInt64) in
-            var log: ModSeqLog
-            if let existing = readModSeqLog() {
-                log = existing
-            } else {
-                // None yet (or lost): the rescan makes one with every message.
+            // None yet (or lost): the rescan makes one with every message.
+            if readModSeqLog() == nil {
                 _ = try synchronizeHoldingLock(claimingRecent: false, stamp: MaildirStamp.take(self))
-                log = readModSeqLog() ?? ModSeqLog(uidValidity: 0, start: Self.clockModSeq())
+            }
+            guard var log = readModSeqLog() else {
+                throw MailboxError(.io, "cannot read \(Self.modSeqName) just written", path: path + "/" + Self.modSeqName)
             }
             let modSeq = log.highest + 1
             var lines: [String] = []
