@@ -32,7 +32,9 @@ extension IMAPSession {
             return try await bad(tag, "Invalid messageset.", outbound)
         }
         var attributes = attributes
-        if byUID && !attributes.contains(.uid) { attributes.insert(.uid, at: 0) }
+        // With QRESYNC every FETCH response carries the UID (errata 1807 of RFC 7162): sequence numbers alone
+        // cannot be matched to what VANISHED removes.
+        if (byUID || mailbox.reportsVanished) && !attributes.contains(.uid) { attributes.insert(.uid, at: 0) }
         if let changedSince {
             if !attributes.contains(.modSeq) { attributes.append(.modSeq) }
             indexes = indexes.filter { mailbox.messages[$0].modSeq > changedSince }

@@ -127,6 +127,7 @@ struct CondstoreTests {
                 lines["ownExpunge"] = try first.command("UID STORE 6 +FLAGS (\\Deleted)")
                 lines["ownExpunge"]! += try first.command("EXPUNGE")
                 lines["uidFetch"] = try first.command("UID FETCH 1:* (FLAGS) (CHANGEDSINCE \(h) VANISHED)")
+                lines["seqFetch"] = try first.command("FETCH 1 (FLAGS)")
                 lines["resync"] = try first.command("SELECT INBOX (QRESYNC (\(v) \(h)))")
                 lines["known"] = try first.command("EXAMINE INBOX (QRESYNC (\(v) \(h) 1:4 (1:4 1:4)))")
                 lines["old"] = try first.command("SELECT INBOX (QRESYNC (\(v) 1))")
@@ -146,6 +147,7 @@ struct CondstoreTests {
             let uidFetch = lines["uidFetch"]!.filter { $0.hasPrefix("* ") }
             #expect(uidFetch.count == 2 && uidFetch.first == "* VANISHED (EARLIER) 2,4:6")
             #expect(uidFetch.last?.hasPrefix("* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent) MODSEQ (") == true)
+            #expect(lines["seqFetch"]!.contains { $0.hasPrefix("* 1 FETCH (UID 1 FLAGS (") })
             let resync = lines["resync"]!
             #expect(resync.filter { $0.hasPrefix("* VANISHED") } == ["* VANISHED (EARLIER) 2,4:6"])
             #expect(resync.filter { $0.contains(" FETCH ") }.count == 1)
