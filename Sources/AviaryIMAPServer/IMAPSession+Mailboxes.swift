@@ -146,7 +146,8 @@ extension IMAPSession {
         }
         lines.append("* OK [UIDVALIDITY \(opened.uidValidity)] UIDs valid")
         lines.append("* OK [UIDNEXT \(opened.uidNext)] Predicted next UID")
-        // Always, not only after CONDSTORE: a client that never enables it ignores the code (RFC 7162 3.1.2.1).
+        // Always, not only once CONDSTORE is on (RFC 4551 asked for it always; RFC 7162 only after CONDSTORE):
+        // a client that never turns it on ignores a code it does not know (RFC 3501 7.1).
         lines.append("* OK [HIGHESTMODSEQ \(opened.highestModSeq)] Highest")
         opened.reportsModSeqs = enabled.contains("CONDSTORE")
         opened.reportsVanished = enabled.contains("QRESYNC")
