@@ -31,8 +31,9 @@ public enum IMAPCommand: Sendable, Equatable {
     /// RFC 5161: capability names, upper-cased.
     case enable([String])
     case namespace
-    case select(mailbox: String, condstore: Bool)
-    case examine(mailbox: String, condstore: Bool)
+    /// `SELECT name [(CONDSTORE)]` or `[(QRESYNC (...))]` (RFC 7162).
+    case select(mailbox: String, condstore: Bool, qresync: IMAPQResync? = nil)
+    case examine(mailbox: String, condstore: Bool, qresync: IMAPQResync? = nil)
     /// `CREATE name [(USE (\Sent ...))]` (RFC 6154 CREATE-SPECIAL-USE); the attributes as sent, e.g. `\Sent`.
     case create(mailbox: String, specialUse: [String])
     case delete(mailbox: String)
@@ -55,7 +56,8 @@ public enum IMAPCommand: Sendable, Equatable {
     case uidExpunge(IMAPSequenceSet)
     /// SEARCH, or UID SEARCH when `byUID`.
     case search(IMAPSearchCommand, byUID: Bool)
-    case fetch(IMAPSequenceSet, [IMAPFetchAttribute], byUID: Bool, changedSince: UInt64?)
+    /// `(CHANGEDSINCE n)` and, for UID FETCH only and with it, `VANISHED` (RFC 7162).
+    case fetch(IMAPSequenceSet, [IMAPFetchAttribute], byUID: Bool, changedSince: UInt64?, vanished: Bool = false)
     case store(IMAPSequenceSet, IMAPStoreAction, byUID: Bool, unchangedSince: UInt64?)
     case copy(IMAPSequenceSet, mailbox: String, byUID: Bool)
     case move(IMAPSequenceSet, mailbox: String, byUID: Bool)
@@ -63,6 +65,34 @@ public enum IMAPCommand: Sendable, Equatable {
     public static func == (left: IMAPCommand, right: IMAPCommand) -> Bool {
         // Tuples in `id` keep the synthesized conformance away; compare by the encoded description.
         String(describing: left) == String(describing: right)
+    }
+}
+
+/// SELECT's `QRESYNC (uidvalidity modseq [known-uids] [(known-sequence-set known-uid-set)])` (RFC 7162 3.2.5):
+/// what the client knew when it last had the mailbox open.
+public struct IMAPQResync: Sendable, Hashable {
+    public var uidValidity: UInt32
+    public var modSeq: UInt64
+    /// The UIDs the client knows; nil: every UID.
+    public var knownUIDs: IMAPSequenceSet?
+    /// Sequence numbers and the UIDs the client has for them (a hint; a server may ignore it).
+    public var sequenceMatch: SequenceMatch?
+
+    public struct SequenceMatch: Sendable, Hashable {
+        public var sequenceNumbers: IMAPSequenceSet
+        public var uids: IMAPSequenceSet
+
+        public init(sequenceNumbers: IMAPSequenceSet, uids: IMAPSequenceSet) {
+            self.sequenceNumbers = sequenceNumbers
+            self.uids = uids
+        }
+    }
+
+    public init(uidValidity: UInt32, modSeq: UInt64, knownUIDs: IMAPSequenceSet? = nil, sequenceMatch: SequenceMatch? = nil) {
+        self.uidValidity = uidValidity
+        self.modSeq = modSeq
+        self.knownUIDs = knownUIDs
+        self.sequenceMatch = sequenceMatch
     }
 }
 

@@ -1,8 +1,9 @@
-// FETCH (RFC 9051 6.4.5, RFC 3501 6.4.5, RFC 3516 BINARY, RFC 7162 CHANGEDSINCE and MODSEQ).
+// FETCH (RFC 9051 6.4.5, RFC 3501 6.4.5, RFC 3516 BINARY, RFC 7162 CHANGEDSINCE, VANISHED and MODSEQ).
 
 extension IMAPCommandReader {
     /// fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" / fetch-att / "(" fetch-att *(SP fetch-att) ")")
-    ///         [SP "(" fetch-modifier *(SP fetch-modifier) ")"]
+    ///         [SP "(" fetch-modifier *(SP fetch-modifier) ")"];
+    /// fetch-modifier = "CHANGEDSINCE" SP mod-sequence-valzer / "VANISHED" (UID FETCH only, with CHANGEDSINCE)
     mutating func fetch(byUID: Bool) throws(IMAPParseError) -> IMAPCommand {
         try space()
         let set = try sequenceSet()
@@ -20,18 +21,24 @@ extension IMAPCommandReader {
             attributes = [try fetchAttribute()]
         }
         var changedSince: UInt64?
+        var vanished = false
         if skip(UInt8(ascii: " ")) {
-            let modifiers = try parenthesisedList { reader throws(IMAPParseError) -> UInt64 in
+            _ = try parenthesisedList { reader throws(IMAPParseError) in
                 let name = try reader.atom().uppercased()
-                guard name == "CHANGEDSINCE" else {
+                switch name {
+                case "CHANGEDSINCE":
+                    try reader.space()
+                    changedSince = try reader.modSequence()
+                case "VANISHED" where byUID:
+                    vanished = true
+                default:
                     throw reader.error("Unsupported FETCH modifier " + Self.printable(name))
                 }
-                try reader.space()
-                return try reader.modSequence()
             }
-            changedSince = modifiers.last
+            // RFC 7162 3.2.6: VANISHED means nothing without CHANGEDSINCE.
+            if vanished && changedSince == nil { throw error("VANISHED needs CHANGEDSINCE") }
         }
-        return .fetch(set, attributes, byUID: byUID, changedSince: changedSince)
+        return .fetch(set, attributes, byUID: byUID, changedSince: changedSince, vanished: vanished)
     }
 
     /// fetch-att = "ENVELOPE" / "FLAGS" / "INTERNALDATE" / "RFC822" [".HEADER" / ".SIZE" / ".TEXT"] /

@@ -36,6 +36,8 @@ struct IMAPCommandReader {
     let utf8MailboxNames: Bool
     /// Open parentheses (and NOT/OR operands in SEARCH) around the current position.
     private(set) var depth = 0
+    /// A SEARCH's RETURN options named SAVE (so a failure after them must empty `$`).
+    var savesSearch = false
 
     init(bytes: [UInt8], nestingLimit: Int, utf8MailboxNames: Bool) {
         self.bytes = bytes

@@ -16,6 +16,7 @@ extension IMAPCommandReader {
                 }
                 return option
             }
+            savesSearch = returnOptions?.contains(.save) == true
             try space()
         }
         var charset: String?

@@ -16,6 +16,8 @@ public struct IMAPParseError: Error, Sendable, Equatable {
     public var message: String
     /// A SEARCH named a charset other than US-ASCII and UTF-8.
     public var isBadCharset: Bool
+    /// The failed command was a SEARCH with `RETURN (SAVE)`: RFC 5182 2.1 has `$` emptied when it fails.
+    public var savesSearch = false
 
     public init(tag: String?, message: String, isBadCharset: Bool = false) {
         self.tag = tag
@@ -53,6 +55,7 @@ public enum IMAPCommandParser {
         } catch {
             var error = error
             error.tag = tag
+            error.savesSearch = reader.savesSearch
             return .failure(error)
         }
     }
@@ -182,24 +185,57 @@ extension IMAPCommandReader {
         return .enable(capabilities)
     }
 
-    /// select = "SELECT" SP mailbox [select-params]; select-params = SP "(" select-param *(SP select-param) ")"
+    /// select = "SELECT" SP mailbox [select-params]; select-params = SP "(" select-param *(SP select-param) ")";
+    /// select-param = "CONDSTORE" / "QRESYNC" SP "(" uidvalidity SP mod-sequence-value [SP known-uids]
+    ///                [SP seq-match-data] ")"
     mutating func select(isReadOnly: Bool) throws(IMAPParseError) -> IMAPCommand {
         try space()
         let mailbox = try mailbox()
         var condstore = false
+        var qresync: IMAPQResync?
         if skip(UInt8(ascii: " ")) {
-            let parameters = try parenthesisedList(allowsEmpty: true) { reader throws(IMAPParseError) in
-                try reader.atom().uppercased()
-            }
-            for parameter in parameters {
-                guard parameter == "CONDSTORE" else {
-                    throw error("Unsupported parameter " + Self.printable(parameter))
+            _ = try parenthesisedList(allowsEmpty: true) { reader throws(IMAPParseError) in
+                let parameter = try reader.atom().uppercased()
+                switch parameter {
+                case "CONDSTORE":
+                    condstore = true
+                case "QRESYNC":
+                    try reader.space()
+                    qresync = try reader.qresyncParameters()
+                default:
+                    throw reader.error("Unsupported parameter " + Self.printable(parameter))
                 }
-                condstore = true
             }
         }
         return isReadOnly
-            ? .examine(mailbox: mailbox, condstore: condstore) : .select(mailbox: mailbox, condstore: condstore)
+            ? .examine(mailbox: mailbox, condstore: condstore, qresync: qresync)
+            : .select(mailbox: mailbox, condstore: condstore, qresync: qresync)
+    }
+
+    /// "(" uidvalidity SP mod-sequence-value [SP known-uids] [SP seq-match-data] ")";
+    /// seq-match-data = "(" known-sequence-set SP known-uid-set ")"
+    mutating func qresyncParameters() throws(IMAPParseError) -> IMAPQResync {
+        try openParenthesis()
+        let uidValidity = UInt32(try nonZeroNumber())
+        try space()
+        var parameters = IMAPQResync(uidValidity: uidValidity, modSeq: try modSequence())
+        if skip(UInt8(ascii: " ")) {
+            if peek() != UInt8(ascii: "(") {
+                parameters.knownUIDs = try sequenceSet()
+                guard parameters.knownUIDs != .saved else { throw error("Invalid known UIDs") }
+            }
+            if peek() == UInt8(ascii: "(") || skip(UInt8(ascii: " ")) {
+                try openParenthesis()
+                let numbers = try sequenceSet()
+                try space()
+                let uids = try sequenceSet()
+                guard numbers != .saved, uids != .saved else { throw error("Invalid sequence match data") }
+                parameters.sequenceMatch = .init(sequenceNumbers: numbers, uids: uids)
+                try closeParenthesis()
+            }
+        }
+        try closeParenthesis()
+        return parameters
     }
 
     /// create = "CREATE" SP mailbox [SP "(" "USE" SP "(" [use-attr *(SP use-attr)] ")" ")"] (RFC 6154)

@@ -6,22 +6,45 @@ extension IMAPSession {
     /// FETCH and UID FETCH (RFC 9051 6.4.5): built on the thread pool in batches, written batch by batch so a
     /// large FETCH never sits in memory whole. A body section fetched without .PEEK sets `\Seen` (not in a
     /// read-only mailbox) and the new flags are part of the response.
+    ///
+    /// `(CHANGEDSINCE n)` (RFC 7162 3.1.4.1) keeps to the messages whose mod-sequence is above n and adds MODSEQ;
+    /// `VANISHED` with it (UID FETCH, QRESYNC enabled, RFC 7162 3.2.6) first tells which UIDs of the set were
+    /// expunged since n, as `* VANISHED (EARLIER)`.
     mutating func fetch(_ tag: String, _ set: IMAPSequenceSet, _ attributes: [IMAPFetchAttribute], byUID: Bool,
-        _ outbound: Output) async throws
+        changedSince: UInt64? = nil, vanished: Bool = false, _ outbound: Output) async throws
     {
-        guard let mailbox = selected else { return }
+        guard selected != nil else { return }
         for attribute in attributes {
             switch attribute {
-            case .binary, .binarySize, .modSeq:
-                return try await bad(tag, "BINARY and MODSEQ are not supported.", outbound)
+            case .binary, .binarySize:
+                return try await bad(tag, "BINARY is not supported.", outbound)
             default: break
             }
         }
-        guard let indexes = mailbox.indexes(of: set, byUID: byUID, saved: savedSearch) else {
+        if vanished && !enabled.contains("QRESYNC") {
+            return try await bad(tag, "VANISHED needs QRESYNC enabled.", outbound)
+        }
+        if changedSince != nil || attributes.contains(.modSeq) { try await enableCondstore(outbound) }
+        // A client asking what changed gets what changed up to now, not up to the session's last look (other
+        // sessions' changes are told first as unsolicited FETCHes; expunges wait, as in any FETCH).
+        if changedSince != nil { try await reportChanges(allowExpunges: false, force: true, outbound) }
+        guard let mailbox = selected, var indexes = mailbox.indexes(of: set, byUID: byUID, saved: savedSearch) else {
             return try await bad(tag, "Invalid messageset.", outbound)
         }
         var attributes = attributes
-        if byUID && !attributes.contains(.uid) { attributes.insert(.uid, at: 0) }
+        // With QRESYNC every FETCH response carries the UID (errata 1807 of RFC 7162): sequence numbers alone
+        // cannot be matched to what VANISHED removes.
+        if (byUID || mailbox.reportsVanished) && !attributes.contains(.uid) { attributes.insert(.uid, at: 0) }
+        if let changedSince {
+            if !attributes.contains(.modSeq) { attributes.append(.modSeq) }
+            indexes = indexes.filter { mailbox.messages[$0].modSeq > changedSince }
+            if vanished {
+                let maildir = mailbox.maildir
+                let expunged = try? await server.pool.runIfActive { maildir.expungedUIDs(since: changedSince) }
+                let gone = Self.vanished(in: set, of: mailbox, expunged: expunged ?? nil, saved: savedSearch)
+                if !gone.isEmpty { try await untagged(["* VANISHED (EARLIER) " + Self.uidSet(gone)], outbound) }
+            }
+        }
         // Whole messages go in batches of at most 4 MB (a FETCH 1:* BODY[] of large mail must not sit in memory
         // whole), summaries and flags in batches of 500.
         let wantsWhole = Self.needsWholeMessage(attributes)
@@ -55,8 +78,10 @@ extension IMAPSession {
                     try Self.fetchBatch(batch, wanted, in: current, cache: cache, summaries: summaries) ?? FetchBatch()
                 }
             }
-            for (index, file) in result.seenFiles where index < (selected?.messages.count ?? 0) {
+            for (index, file, modSeq) in result.seenFiles where index < (selected?.messages.count ?? 0) {
                 selected?.messages[index].file = file
+                selected?.messages[index].modSeq = modSeq
+                if let highest = selected?.highestModSeq, highest < modSeq { selected?.highestModSeq = modSeq }
             }
             messageCache = result.cache ?? messageCache
             statistics.fetched += result.count
@@ -72,21 +97,28 @@ extension IMAPSession {
         try await ok(tag, "Fetch completed.", outbound)
     }
 
-    /// Renames a message to the flags a STORE operation makes of its current ones; when another session renamed
-    /// it since this one listed it, the operation applies to the file as it is now. Blocking.
-    /// - Throws: `notFound` when it has been expunged.
-    static func changeFlags(
-        of file: MaildirMessage,
-        in maildir: Maildir,
-        _ operation: IMAPStoreAction.Operation,
-        _ flags: MaildirFlags
-    ) throws(MailboxError) -> MaildirMessage {
-        do {
-            return try maildir.setFlags(storeResult(operation, flags, on: file.flags), of: file)
-        } catch where error.code == .notFound {
-            let now = try maildir.current(file)
-            return try maildir.setFlags(storeResult(operation, flags, on: now.flags), of: now)
+    /// The UIDs of a UID FETCH set that were expunged: from `expunged` (the log's answer), or, when it has
+    /// forgotten them (nil), every UID of the set that is not in the mailbox. UIDs still in this session's view
+    /// (gone, not told yet) are left for the `* VANISHED` that will tell them.
+    static func vanished(in set: IMAPSequenceSet, of mailbox: SelectedMailbox, expunged: [ClosedRange<UInt32>]?,
+        saved: [UInt32]) -> [UInt32]
+    {
+        // `*` is the largest UID given, which may be an expunged one past the last message.
+        let largest = max(mailbox.uidNext &- 1, mailbox.messages.last?.uid ?? 0, 1)
+        let requested: [ClosedRange<UInt32>]
+        switch set {
+        case .ranges(let ranges): requested = SelectedMailbox.merge(ranges.map { $0.resolved(largest: largest) })
+        case .saved: requested = SelectedMailbox.merge(saved.map { $0...$0 })
         }
+        guard let expunged else { return mailbox.missing(from: requested) }
+        let present = Set(mailbox.messages.lazy.map(\.uid))
+        var result: [UInt32] = []
+        for range in expunged {
+            for uid in range where !present.contains(uid) && requested.contains(where: { $0.contains(uid) }) {
+                result.append(uid)
+            }
+        }
+        return result
     }
 
     /// The flags a message has after STORE: letters the client cannot name (P, other programs' keywords)
@@ -152,7 +184,8 @@ extension IMAPSession {
 
     struct FetchBatch: Sendable {
         var bytes: [UInt8] = []
-        var seenFiles: [(Int, MaildirMessage)] = []
+        /// Messages this batch marked `\Seen`: view index, file and mod-sequence.
+        var seenFiles: [(Int, MaildirMessage, UInt64)] = []
         var cache: LoadedMessage?
         var count = 0
     }
@@ -166,15 +199,32 @@ extension IMAPSession {
     {
         var batch = FetchBatch()
         var cache = cache
+        var mailbox = mailbox
         let wantsWhole = Self.needsWholeMessage(attributes)
         let wantsSummary = !wantsWhole && Self.needsContent(attributes)
         let marksSeen = Self.setsSeen(attributes) && !mailbox.isReadOnly
         let needsStructure = Self.needsStructure(attributes)
+        // Setting \Seen is a rename and a mod-sequence: the pool's work, for the whole batch at once, before
+        // anything is read here in vain. When it fails (the lock, the disk) the bodies are still served, unseen.
+        var newlySeen: Set<Int> = []
+        if marksSeen {
+            let unseen = indexes.filter { !mailbox.messages[$0].isGone && !mailbox.messages[$0].file.flags.contains(.seen) }
+            if !unseen.isEmpty {
+                if fromMemoryOnly { return nil }
+                let messages = unseen.map { IndexedMessage(uid: mailbox.messages[$0].uid, message: mailbox.messages[$0].file) }
+                let changes = (try? mailbox.maildir.changeFlags(of: messages) { $0.union(.seen) })?.changes ?? []
+                for (index, change) in zip(unseen, changes) {
+                    guard case .stored(let file) = change.outcome else { continue }
+                    mailbox.messages[index].file = file
+                    mailbox.messages[index].modSeq = change.modSeq
+                    batch.seenFiles.append((index, file, change.modSeq))
+                    newlySeen.insert(index)
+                }
+            }
+        }
         for index in indexes {
-            var message = mailbox.messages[index]
+            let message = mailbox.messages[index]
             if message.isGone { continue }
-            // Setting \Seen is a rename: the pool's work, before anything is read here in vain.
-            if fromMemoryOnly && marksSeen && !message.file.flags.contains(.seen) { return nil }
             var loaded: LoadedMessage?
             var summary: MessageSummary?
             if wantsWhole {
@@ -198,15 +248,7 @@ extension IMAPSession {
                 guard let kept = try summaries.summary(of: message, in: mailbox.maildir) else { continue }
                 summary = kept
             }
-            var flagsChanged = false
-            if marksSeen && !message.file.flags.contains(.seen) {
-                if fromMemoryOnly { return nil }
-                if let renamed = try? Self.changeFlags(of: message.file, in: mailbox.maildir, .add, .seen) {
-                    message.file = renamed
-                    batch.seenFiles.append((index, renamed))
-                    flagsChanged = true
-                }
-            }
+            let flagsChanged = newlySeen.contains(index)
             var writer = IMAPWriter(capacity: 256 + (loaded?.bytes.count ?? 0))
             writer.append("* \(index + 1) FETCH (")
             var isFirst = true
@@ -215,7 +257,7 @@ extension IMAPSession {
                 isFirst = false
                 writer.append(name)
             }
-            var sentFlags = false
+            var sentFlags = false, sentModSeq = false
             for attribute in attributes {
                 switch attribute {
                 case .uid:
@@ -277,11 +319,15 @@ extension IMAPSession {
                     }
                     item(name + " ")
                     writer.appendLiteral(bytes)
-                case .binary, .binarySize, .modSeq:
+                case .modSeq:
+                    item("MODSEQ (\(message.modSeq))")
+                    sentModSeq = true
+                case .binary, .binarySize:
                     break
                 }
             }
             if flagsChanged && !sentFlags { item("FLAGS " + mailbox.flagList(of: message)) }
+            if flagsChanged && mailbox.reportsModSeqs && !sentModSeq { item("MODSEQ (\(message.modSeq))") }
             writer.append(")\r\n")
             batch.bytes += writer.bytes
             batch.count += 1

@@ -12,19 +12,30 @@ extension IMAPSession {
         guard let store else { return }
         switch tagged.command {
         case .enable(let names):
-            // Nothing ENABLE can turn on is announced yet (UTF8=ACCEPT, CONDSTORE): `* ENABLED` lists none.
-            let known: Set<String> = []
-            let accepted = names.filter { known.contains($0) && !enabled.contains($0) }
-            enabled.formUnion(accepted)
+            let known: Set<String> = ["CONDSTORE", "QRESYNC"]
+            var accepted: [String] = []
+            for name in names where known.contains(name) && !enabled.contains(name) && !accepted.contains(name) {
+                accepted.append(name)
+            }
             try await untagged(["* ENABLED" + accepted.map { " " + $0 }.joined()], outbound)
+            if accepted.contains("QRESYNC") {
+                // RFC 7162 3.2.3: QRESYNC includes CONDSTORE.
+                enabled.insert("QRESYNC")
+                selected?.reportsVanished = true
+            }
+            if !accepted.isEmpty { try await enableCondstore(outbound) }
             try await ok(tag, "Enabled.", outbound)
         case .namespace:
             try await untagged(["* NAMESPACE ((\"\" \".\")) NIL NIL"], outbound)
             try await ok(tag, "Namespace completed.", outbound)
-        case .select(let name, _), .examine(let name, _):
+        case .select(let name, let condstore, let qresync), .examine(let name, let condstore, let qresync):
             let isReadOnly: Bool
             if case .examine = tagged.command { isReadOnly = true } else { isReadOnly = false }
-            try await select(tag, name, isReadOnly: isReadOnly, store, outbound)
+            if qresync != nil && !enabled.contains("QRESYNC") {
+                return try await bad(tag, "QRESYNC is not enabled.", outbound)
+            }
+            if condstore { enabled.insert("CONDSTORE") }
+            try await select(tag, name, isReadOnly: isReadOnly, qresync: qresync, store, outbound)
         case .create(let name, let specialUse):
             try await mailboxOperation(tag, "Create completed.", outbound) { try store.create(name, specialUse: specialUse) }
         case .delete(let name):
@@ -46,6 +57,8 @@ extension IMAPSession {
                 tag, IMAPListCommand(selection: [.subscribed], reference: reference, patterns: [pattern]), store,
                 outbound, isLSUB: true)
         case .status(let name, let items):
+            // RFC 7162 3.1: asking for HIGHESTMODSEQ turns CONDSTORE on.
+            if items.contains(.highestModSeq) { try await enableCondstore(outbound) }
             do {
                 let line = try await server.pool.runIfActive { try Self.statusLine(name, items, store) }
                 try await untagged([line], outbound)
@@ -84,23 +97,40 @@ extension IMAPSession {
         }
     }
 
-    /// SELECT / EXAMINE (RFC 9051 6.3.2): the untagged data a client needs, then `[READ-WRITE]` or `[READ-ONLY]`.
-    private mutating func select(_ tag: String, _ name: String, isReadOnly: Bool, _ store: MailboxStore,
-        _ outbound: Output) async throws
+    /// Turns CONDSTORE on (ENABLE, or a command that uses it, RFC 7162 3.1); a client that turns it on while a
+    /// mailbox is selected hears its HIGHESTMODSEQ now, as it would have at SELECT.
+    mutating func enableCondstore(_ outbound: Output) async throws {
+        let isNew = !enabled.contains("CONDSTORE")
+        enabled.insert("CONDSTORE")
+        selected?.reportsModSeqs = true
+        if isNew, let highest = selected?.highestModSeq {
+            try await untagged(["* OK [HIGHESTMODSEQ \(highest)] Highest"], outbound)
+        }
+    }
+
+    /// SELECT / EXAMINE (RFC 9051 6.3.2): the untagged data a client needs, then `[READ-WRITE]` or `[READ-ONLY]`;
+    /// with QRESYNC (RFC 7162 3.2.5) what changed since the client's mod-sequence: the expunged UIDs as
+    /// `* VANISHED (EARLIER)`, then the changed messages' flags.
+    private mutating func select(_ tag: String, _ name: String, isReadOnly: Bool, qresync: IMAPQResync?,
+        _ store: MailboxStore, _ outbound: Output) async throws
     {
         if selected != nil {
             selected = nil
             try await untagged(["* OK [CLOSED] Previous mailbox closed."], outbound)
         }
-        let opened: SelectedMailbox
+        var opened: SelectedMailbox
+        // RFC 7162 3.2.5.2: expunges forgotten (or never known) are reported as every UID the client may know
+        // that is gone, which is allowed to be more than was expunged.
+        var vanished: [ClosedRange<UInt32>]?
         do {
-            opened = try await server.pool.runIfActive { () throws -> SelectedMailbox in
+            (opened, vanished) = try await server.pool.runIfActive { () throws -> (SelectedMailbox, [ClosedRange<UInt32>]?) in
                 let maildir = try store.existing(name)
                 let (index, stamp) = try SelectedMailbox.readIndex(maildir, claimingRecent: !isReadOnly)
                 var mailbox = SelectedMailbox(name: name, maildir: maildir, isReadOnly: isReadOnly, index: index)
                 mailbox.stamp = stamp
                 mailbox.lastLook = ContinuousClock.now
-                return mailbox
+                guard let qresync, qresync.uidValidity == index.uidValidity else { return (mailbox, nil) }
+                return (mailbox, maildir.expungedUIDs(since: qresync.modSeq))
             }
         } catch let error as MailboxStoreError {
             return try await no(tag, error.text, code: error.code, outbound)
@@ -116,6 +146,14 @@ extension IMAPSession {
         }
         lines.append("* OK [UIDVALIDITY \(opened.uidValidity)] UIDs valid")
         lines.append("* OK [UIDNEXT \(opened.uidNext)] Predicted next UID")
+        // Always, not only once CONDSTORE is on (RFC 4551 asked for it always; RFC 7162 only after CONDSTORE):
+        // a client that never turns it on ignores a code it does not know (RFC 3501 7.1).
+        lines.append("* OK [HIGHESTMODSEQ \(opened.highestModSeq)] Highest")
+        opened.reportsModSeqs = enabled.contains("CONDSTORE")
+        opened.reportsVanished = enabled.contains("QRESYNC")
+        if let qresync, qresync.uidValidity == opened.uidValidity {
+            lines += Self.resynchronization(qresync, in: opened, expunged: vanished)
+        }
         selected = opened
         savedSearch = []
         try await untagged(lines, outbound)
@@ -138,7 +176,7 @@ extension IMAPSession {
             case .unseen: value = UInt64(index.messages.count { !$0.message.flags.contains(.seen) })
             case .deleted: value = UInt64(index.messages.count { $0.message.flags.contains(.trashed) })
             case .size: value = UInt64(index.messages.reduce(0) { $0 + ($1.message.name.virtualSize ?? $1.message.size) })
-            case .highestModSeq: continue
+            case .highestModSeq: value = index.highestModSeq
             }
             values.append("\(item.rawValue) \(value)")
         }
@@ -245,4 +283,46 @@ struct SessionClosed: Error, CustomStringConvertible {
 
 extension IMAPSession {
     static let uidValidityChanged = "UIDVALIDITY of the selected mailbox changed; please log in again."
+}
+
+extension IMAPSession {
+    /// What a QRESYNC SELECT tells of the time since `qresync.modSeq`, for the UIDs the client knows:
+    /// `* VANISHED (EARLIER)` with the expunged ones (`expunged`, or when nil every known UID not in the
+    /// mailbox), then a FETCH with flags and MODSEQ for each message changed since.
+    static func resynchronization(_ qresync: IMAPQResync, in mailbox: SelectedMailbox, expunged: [ClosedRange<UInt32>]?)
+        -> [String]
+    {
+        let everything = [1...max(1, mailbox.uidNext &- 1)]
+        let known: [ClosedRange<UInt32>]
+        switch qresync.knownUIDs {
+        case .ranges(let ranges):
+            known = SelectedMailbox.merge(ranges.map { $0.resolved(largest: max(1, mailbox.uidNext &- 1)) })
+        case .saved, nil:
+            known = everything
+        }
+        func isKnown(_ uid: UInt32) -> Bool {
+            var low = 0, high = known.count
+            while low < high {
+                let middle = (low + high) / 2
+                if known[middle].upperBound < uid { low = middle + 1 } else { high = middle }
+            }
+            return low < known.count && known[low].contains(uid)
+        }
+        var lines: [String] = []
+        let gone: [UInt32]
+        if let expunged {
+            let present = Set(mailbox.messages.lazy.map(\.uid))
+            gone = expunged.flatMap { $0 }.filter { isKnown($0) && !present.contains($0) }
+        } else {
+            gone = mailbox.missing(from: known)
+        }
+        if !gone.isEmpty { lines.append("* VANISHED (EARLIER) " + uidSet(gone)) }
+        var withModSeqs = mailbox
+        withModSeqs.reportsModSeqs = true
+        for (index, message) in mailbox.messages.enumerated()
+        where message.modSeq > qresync.modSeq && isKnown(message.uid) {
+            lines.append(withModSeqs.flagFetchLine(index))
+        }
+        return lines
+    }
 }

@@ -9,12 +9,18 @@ import Glibc
 extension IMAPSession {
     /// SEARCH and UID SEARCH (RFC 9051 6.4.4), with ESEARCH results (RFC 4731) when RETURN is given and `$`
     /// (RFC 5182) saved. String keys match case-insensitively as substrings of the header text (encoded words
-    /// decoded) or of the raw body.
+    /// decoded) or of the raw body. With a MODSEQ key (RFC 7162 3.1.5) the answer carries the largest
+    /// mod-sequence of the messages it names.
     mutating func search(_ tag: String, _ command: IMAPSearchCommand, byUID: Bool, _ outbound: Output) async throws {
-        guard let mailbox = selected else { return }
+        guard selected != nil else { return }
         if let charset = command.charset, charset != "UTF-8", charset != "US-ASCII" {
+            // RFC 5182 2.1: a SAVE search that fails leaves `$` empty.
+            if command.returnOptions?.contains(.save) == true { savedSearch = [] }
             return try await no(tag, "Unsupported charset.", code: "BADCHARSET (UTF-8 US-ASCII)", outbound)
         }
+        let usesModSeq = command.keys.contains { Self.usesModSeq($0) }
+        if usesModSeq { try await enableCondstore(outbound) }
+        guard let mailbox = selected else { return }
         let saved = savedSearch
         let cache = messageCache
         let summaries = server.summaries
@@ -50,6 +56,12 @@ extension IMAPSession {
                     (options.contains(.min) ? uids.prefix(1) : []) + (options.contains(.max) ? uids.suffix(1) : []))).sorted()
             }
             let reported = options.isEmpty ? [.all] : options.filter { $0 != .save }
+            // RFC 7162 3.1.5: with only MIN or MAX, the mod-sequence of those messages.
+            var named = matches
+            if !reported.contains(.all) && !reported.contains(.count) {
+                named = (reported.contains(.min) ? Array(matches.prefix(1)) : []) + (reported.contains(.max) ? Array(matches.suffix(1)) : [])
+            }
+            let modSeq = usesModSeq ? named.map { mailbox.messages[$0].modSeq }.max() : nil
             if !reported.isEmpty || options.isEmpty {
                 var line = "* ESEARCH (TAG \"\(tag)\")" + (byUID ? " UID" : "")
                 for option in reported {
@@ -61,13 +73,28 @@ extension IMAPSession {
                     case .save: break
                     }
                 }
+                if let modSeq { line += " MODSEQ \(modSeq)" }
                 try await untagged([line], outbound)
             }
         } else {
-            try await untagged(["* SEARCH" + numbers.map { " \($0)" }.joined()], outbound)
+            let modSeq = usesModSeq ? matches.map { mailbox.messages[$0].modSeq }.max() : nil
+            try await untagged(["* SEARCH" + numbers.map { " \($0)" }.joined() + (modSeq.map { " (MODSEQ \($0))" } ?? "")], outbound)
         }
         try await reportChanges(allowExpunges: byUID, outbound)
         try await ok(tag, "Search completed.", outbound)
+    }
+}
+
+extension IMAPSession {
+    /// Whether a search key has MODSEQ in it, at any depth.
+    static func usesModSeq(_ key: IMAPSearchKey) -> Bool {
+        switch key {
+        case .modSeq: return true
+        case .not(let inner): return usesModSeq(inner)
+        case .or(let left, let right): return usesModSeq(left) || usesModSeq(right)
+        case .and(let keys): return keys.contains { usesModSeq($0) }
+        default: return false
+        }
     }
 }
 
@@ -159,8 +186,8 @@ struct SearchEvaluator {
         case .text(let text):
             guard let loaded = try load(index) else { return false }
             return Self.contains(loaded.bytes[...], text)
-        case .modSeq:
-            return true
+        case .modSeq(let modSeq):
+            return message.modSeq >= modSeq
         }
     }
 

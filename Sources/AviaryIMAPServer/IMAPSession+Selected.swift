@@ -6,10 +6,10 @@ extension IMAPSession {
     mutating func executeSelected(_ tagged: IMAPTaggedCommand, outbound: Output) async throws {
         let tag = tagged.tag
         switch tagged.command {
-        case .fetch(let set, let attributes, let byUID, _):
-            try await fetch(tag, set, attributes, byUID: byUID, outbound)
-        case .store(let set, let action, let byUID, _):
-            try await store(tag, set, action, byUID: byUID, outbound)
+        case .fetch(let set, let attributes, let byUID, let changedSince, let vanished):
+            try await fetch(tag, set, attributes, byUID: byUID, changedSince: changedSince, vanished: vanished, outbound)
+        case .store(let set, let action, let byUID, let unchangedSince):
+            try await store(tag, set, action, byUID: byUID, unchangedSince: unchangedSince, outbound)
         case .search(let command, let byUID):
             try await search(tag, command, byUID: byUID, outbound)
         case .expunge:
@@ -37,20 +37,22 @@ extension IMAPSession {
     }
 
     /// STORE (RFC 9051 6.4.6): flags live in the Maildir file names, so a change is a rename that mutt,
-    /// Dovecot and every other session see.
+    /// Dovecot and every other session see; each change gets a mod-sequence (`Maildir.changeFlags`).
+    /// With `(UNCHANGEDSINCE n)` (RFC 7162 3.1.3) a message changed after n is left alone and named in
+    /// `[MODIFIED ...]`.
     private mutating func store(_ tag: String, _ set: IMAPSequenceSet, _ action: IMAPStoreAction, byUID: Bool,
-        _ outbound: Output) async throws
+        unchangedSince: UInt64?, _ outbound: Output) async throws
     {
         guard let mailbox = selected else { return }
         guard !mailbox.isReadOnly else { return try await no(tag, "Mailbox is read-only.", outbound) }
         guard let indexes = mailbox.indexes(of: set, byUID: byUID, saved: savedSearch) else {
             return try await bad(tag, "Invalid messageset.", outbound)
         }
-        let result: [(Int, MaildirMessage)]
-        let keywords: [Int: String]
+        if unchangedSince != nil { try await enableCondstore(outbound) }
+        let result: StoreResult
         do {
-            (result, keywords) = try await server.pool.runIfActive {
-                try Self.store(action, on: indexes, in: mailbox)
+            result = try await server.pool.runIfActive {
+                try Self.store(action, on: indexes, in: mailbox, unchangedSince: unchangedSince)
             }
         } catch {
             return try await no(tag, "Internal error: \(error)", code: "SERVERBUG", outbound)
@@ -58,44 +60,66 @@ extension IMAPSession {
         // The keyword table may have grown: the client hears of the new keywords (RFC 9051 7.3.5).
         var lines: [String] = []
         if let before = selected?.keywords.count {
-            selected?.keywords.merge(keywords) { _, new in new }
+            selected?.keywords.merge(result.keywords) { _, new in new }
             if let updated = selected, updated.keywords.count != before { lines += updated.flagsLines }
         }
-        for (index, file) in result {
-            selected?.messages[index].file = file
-            guard !action.isSilent, let current = selected else { continue }
-            let message = current.messages[index]
-            let uid = byUID ? "UID \(message.uid) " : ""
-            lines.append("* \(index + 1) FETCH (\(uid)FLAGS \(current.flagList(of: message)))")
+        var modified: [UInt32] = []
+        for (index, change) in result.changes {
+            guard index < (selected?.messages.count ?? 0) else { continue }
+            switch change.outcome {
+            case .stored(let file):
+                let before = selected?.messages[index].modSeq ?? 0
+                selected?.messages[index].file = file
+                selected?.messages[index].modSeq = change.modSeq
+                guard let current = selected else { continue }
+                // Errata 1807 of RFC 7162: with QRESYNC every FETCH response carries the UID.
+                let withUID = byUID || current.reportsVanished
+                if !action.isSilent {
+                    lines.append(current.flagFetchLine(index, withUID: withUID))
+                } else if current.reportsModSeqs && change.modSeq != before {
+                    // RFC 7162 3.1.3: .SILENT still tells a CONDSTORE client the new mod-sequence.
+                    lines.append(current.flagFetchLine(index, withUID: withUID, withFlags: false))
+                }
+            case .modified:
+                modified.append(byUID ? mailbox.messages[index].uid : UInt32(index + 1))
+            case .gone:
+                continue
+            }
+        }
+        if let highest = selected?.highestModSeq, highest < result.highestModSeq {
+            selected?.highestModSeq = result.highestModSeq
         }
         try await untagged(lines, outbound)
         try await reportChanges(allowExpunges: byUID, outbound)
-        try await ok(tag, "Store completed.", outbound)
+        if modified.isEmpty {
+            try await ok(tag, "Store completed.", outbound)
+        } else {
+            try await ok(tag, "Conditional STORE failed.", code: "MODIFIED " + Self.uidSet(modified.sorted()), outbound)
+        }
     }
 
-    /// STORE's renames. Blocking. Returns each message as it is afterwards (one expunged meanwhile is left out)
-    /// and the keyword slots the flags used.
-    static func store(_ action: IMAPStoreAction, on indexes: [Int], in mailbox: SelectedMailbox) throws
-        -> ([(Int, MaildirMessage)], [Int: String])
+    struct StoreResult: Sendable {
+        /// View index and what happened to the message.
+        var changes: [(Int, FlagChange)]
+        /// The keyword slots the flags used.
+        var keywords: [Int: String]
+        var highestModSeq: UInt64
+    }
+
+    /// STORE's renames, with their mod-sequences recorded. Blocking.
+    static func store(_ action: IMAPStoreAction, on indexes: [Int], in mailbox: SelectedMailbox,
+        unchangedSince: UInt64?) throws -> StoreResult
     {
         let known = action.operation == .remove ? mailbox.keywords : nil
         let (flags, keywords) = try maildirFlagsAndKeywords(action.flags, in: mailbox.maildir, known: known)
-        var changed: [(Int, MaildirMessage)] = []
-        for index in indexes where !mailbox.messages[index].isGone {
-            let file = mailbox.messages[index].file
-            let renamed: Result<MaildirMessage, MailboxError>
-            do throws(MailboxError) {
-                renamed = .success(try changeFlags(of: file, in: mailbox.maildir, action.operation, flags))
-            } catch {
-                renamed = .failure(error)
-            }
-            switch renamed {
-            case .success(let message): changed.append((index, message))
-            case .failure(let error) where error.code == .notFound: continue  // expunged elsewhere meanwhile
-            case .failure(let error): throw error
-            }
+        let targets = indexes.filter { !mailbox.messages[$0].isGone }
+        let messages = targets.map {
+            IndexedMessage(uid: mailbox.messages[$0].uid, message: mailbox.messages[$0].file, modSeq: mailbox.messages[$0].modSeq)
         }
-        return (changed, keywords)
+        let (changes, highest) = try mailbox.maildir.changeFlags(of: messages, unchangedSince: unchangedSince) {
+            storeResult(action.operation, flags, on: $0)
+        }
+        return StoreResult(changes: Array(zip(targets, changes)), keywords: keywords, highestModSeq: highest)
     }
 
     /// EXPUNGE and UID EXPUNGE (RFC 4315): removes the `\Deleted` messages (those in `only`) and reports them.
@@ -117,7 +141,9 @@ extension IMAPSession {
             return try await no(tag, "Internal error: \(error)", code: "SERVERBUG", outbound)
         }
         try await reportChanges(allowExpunges: true, force: true, outbound)
-        try await ok(tag, "Expunge completed.", outbound)
+        // RFC 7162 3.2.7: a QRESYNC client learns the mod-sequence its expunges got.
+        let highest = selected?.reportsVanished == true ? selected?.highestModSeq : nil
+        try await ok(tag, "Expunge completed.", code: highest.map { "HIGHESTMODSEQ \($0)" }, outbound)
     }
 
     /// Removes the files of messages flagged `\Deleted` as they are now (another session may have changed

@@ -100,6 +100,7 @@ struct IMAPSession {
                 let nesting = user == nil ? Self.preLoginNestingLimit : Self.nestingLimit
                 switch IMAPCommandParser.parse(bytes, nestingLimit: nesting, utf8MailboxNames: enabled.contains("UTF8=ACCEPT")) {
                 case .failure(let error):
+                    if error.savesSearch { savedSearch = [] }
                     let code = error.isBadCharset ? "[BADCHARSET (UTF-8 US-ASCII)] " : ""
                     try await bad(error.tag, code + error.message, outbound)
                 case .success(let command):
@@ -234,7 +235,8 @@ struct IMAPSession {
         } else {
             names += [
                 "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE",
-                "CREATE-SPECIAL-USE", "ESEARCH", "SEARCHRES", "APPENDLIMIT=\(settings.appendLimit)",
+                "CREATE-SPECIAL-USE", "ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC",
+                "APPENDLIMIT=\(settings.appendLimit)",
             ]
         }
         return names

@@ -4,7 +4,8 @@
 //
 // - new messages: `* n EXISTS` (and `* n RECENT`), allowed at any time;
 // - flag changes: `* n FETCH (FLAGS ...)`, allowed at any time;
-// - expunges: `* n EXPUNGE`, only when the command in progress allows it (not during FETCH, STORE or SEARCH).
+// - expunges: `* n EXPUNGE` (`* VANISHED uids` once QRESYNC is enabled), only when the command in progress
+//   allows it (not during FETCH, STORE or SEARCH).
 //   Until then a message whose file has gone stays in the view, so that every sequence number the client
 //   knows still means the same message; fetching it yields nothing.
 
@@ -20,6 +21,8 @@ import Glibc
 struct ViewMessage: Sendable {
     var uid: UInt32
     var file: MaildirMessage
+    /// Its mod-sequence (RFC 7162) as this session last saw it.
+    var modSeq: UInt64
     /// The file has gone (expunged elsewhere) and the client has not been told yet.
     var isGone = false
 }
@@ -28,6 +31,8 @@ struct ViewMessage: Sendable {
 struct MailboxChanges: Sendable {
     /// Sequence numbers to report expunged, each valid after the ones before it were removed.
     var expunged: [Int] = []
+    /// The same messages' UIDs, for `* VANISHED`.
+    var expungedUIDs: [UInt32] = []
     /// The new message count when messages were added.
     var exists: Int?
     var recent: Int?
@@ -49,6 +54,13 @@ struct SelectedMailbox: Sendable {
     var recent: Set<UInt32>
     /// dovecot-keywords: letter index to name.
     var keywords: [Int: String]
+    /// HIGHESTMODSEQ as of the last look.
+    var highestModSeq: UInt64
+    /// The session has CONDSTORE enabled: untagged FETCH responses carry MODSEQ (RFC 7162 3.1.4). Copied
+    /// from the session so that IDLE and commands tell changes alike.
+    var reportsModSeqs = false
+    /// The session has QRESYNC enabled: expunges are told as `* VANISHED` (RFC 7162 3.2.10).
+    var reportsVanished = false
     /// The Maildir's stamp at the last synchronization; nil forces the next one.
     var stamp: MaildirStamp?
     /// When the session last looked for changes (`IMAPSession.reportChanges`).
@@ -60,7 +72,8 @@ struct SelectedMailbox: Sendable {
         self.isReadOnly = isReadOnly
         uidValidity = index.uidValidity
         uidNext = index.uidNext
-        messages = index.messages.map { ViewMessage(uid: $0.uid, file: $0.message) }
+        messages = index.messages.map { ViewMessage(uid: $0.uid, file: $0.message, modSeq: $0.modSeq) }
+        highestModSeq = index.highestModSeq
         recent = isReadOnly ? [] : Set(index.messages.lazy.map(\.uid).filter { $0 >= index.firstRecentUID })
         keywords = index.keywords
     }
@@ -101,21 +114,27 @@ struct SelectedMailbox: Sendable {
         var changes = MailboxChanges()
         keywords = index.keywords
         uidNext = max(uidNext, index.uidNext)
-        var fresh: [UInt32: MaildirMessage] = [:]
+        highestModSeq = max(highestModSeq, index.highestModSeq)
+        var fresh: [UInt32: IndexedMessage] = [:]
         fresh.reserveCapacity(index.messages.count)
-        for message in index.messages { fresh[message.uid] = message.message }
+        for message in index.messages { fresh[message.uid] = message }
         var kept: [ViewMessage] = []
         kept.reserveCapacity(messages.count)
         var removedSoFar = 0
         for (offset, var message) in messages.enumerated() {
-            if let file = fresh[message.uid] {
-                if file.flags != message.file.flags { changes.flagChanges.append(kept.count + 1) }
-                message.file = file
+            if let now = fresh[message.uid] {
+                // A new mod-sequence with the same flags (changed and changed back) is news to a CONDSTORE client.
+                if now.message.flags != message.file.flags || (reportsModSeqs && now.modSeq > message.modSeq) {
+                    changes.flagChanges.append(kept.count + 1)
+                }
+                message.file = now.message
+                message.modSeq = max(message.modSeq, now.modSeq)
                 message.isGone = false
                 kept.append(message)
             } else if allowExpunges {
                 // Reported in view order: each number is valid once the earlier ones are gone.
                 changes.expunged.append(offset + 1 - removedSoFar)
+                changes.expungedUIDs.append(message.uid)
                 removedSoFar += 1
                 recent.remove(message.uid)
             } else {
@@ -126,7 +145,7 @@ struct SelectedMailbox: Sendable {
         let largest = messages.last?.uid ?? 0
         let added = index.messages.filter { $0.uid > largest }
         for message in added {
-            kept.append(ViewMessage(uid: message.uid, file: message.message))
+            kept.append(ViewMessage(uid: message.uid, file: message.message, modSeq: message.modSeq))
             if !isReadOnly && message.uid >= index.firstRecentUID { recent.insert(message.uid) }
         }
         messages = kept
@@ -157,6 +176,31 @@ struct SelectedMailbox: Sendable {
     /// `FLAGS (...)` of a message, for FETCH responses.
     func flagList(of message: ViewMessage) -> String {
         "(" + flags(of: message).joined(separator: " ") + ")"
+    }
+
+    /// The untagged FETCH that tells of a flag change: `* n FETCH (UID u FLAGS (...) MODSEQ (m))`, without
+    /// MODSEQ unless CONDSTORE is enabled; `withFlags` false leaves FLAGS out (STORE .SILENT).
+    func flagFetchLine(_ index: Int, withUID: Bool = true, withFlags: Bool = true) -> String {
+        let message = messages[index]
+        var items: [String] = []
+        if withUID { items.append("UID \(message.uid)") }
+        if withFlags { items.append("FLAGS " + flagList(of: message)) }
+        if reportsModSeqs { items.append("MODSEQ (\(message.modSeq))") }
+        return "* \(index + 1) FETCH (" + items.joined(separator: " ") + ")"
+    }
+
+    /// The UIDs of `ranges` that are not in this view: what a client that knew them must forget.
+    func missing(from ranges: [ClosedRange<UInt32>]) -> [UInt32] {
+        let present = Set(messages.lazy.map(\.uid))
+        var result: [UInt32] = []
+        for range in ranges {
+            // A UID past every one ever given cannot be known to the client.
+            guard range.lowerBound < uidNext else { continue }
+            for uid in range.lowerBound...min(range.upperBound, uidNext - 1) where !present.contains(uid) {
+                result.append(uid)
+            }
+        }
+        return result
     }
 
     /// `* FLAGS` and `* OK [PERMANENTFLAGS]`: `\*` (new keywords allowed) only while dovecot-keywords has a
@@ -226,12 +270,16 @@ struct SelectedMailbox: Sendable {
 extension MailboxChanges {
     /// The untagged lines that tell the client.
     func lines(in mailbox: SelectedMailbox) -> [String] {
-        var lines = expunged.map { "* \($0) EXPUNGE" }
+        var lines: [String]
+        if mailbox.reportsVanished {
+            lines = expungedUIDs.isEmpty ? [] : ["* VANISHED " + IMAPSession.uidSet(expungedUIDs.sorted())]
+        } else {
+            lines = expunged.map { "* \($0) EXPUNGE" }
+        }
         if let exists { lines.append("* \(exists) EXISTS") }
         if let recent { lines.append("* \(recent) RECENT") }
         for number in flagChanges where number <= mailbox.messages.count {
-            let message = mailbox.messages[number - 1]
-            lines.append("* \(number) FETCH (UID \(message.uid) FLAGS \(mailbox.flagList(of: message)))")
+            lines.append(mailbox.flagFetchLine(number - 1))
         }
         return lines
     }

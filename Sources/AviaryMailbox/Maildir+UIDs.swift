@@ -12,10 +12,13 @@ public struct IndexedMessage: Sendable, Hashable {
     public var uid: UInt32
     /// The message file as listed.
     public var message: MaildirMessage
+    /// Its mod-sequence (RFC 7162): the last change of its flags, or its arrival (`aviary-modseq`).
+    public var modSeq: UInt64
 
-    public init(uid: UInt32, message: MaildirMessage) {
+    public init(uid: UInt32, message: MaildirMessage, modSeq: UInt64 = 0) {
         self.uid = uid
         self.message = message
+        self.modSeq = modSeq
     }
 }
 
@@ -32,19 +35,23 @@ public struct MaildirIndex: Sendable {
     /// The first UID that is \Recent for the session that claimed it (see `synchronize(claimingRecent:)`);
     /// for a caller that did not claim, the first UID no session has claimed yet.
     public var firstRecentUID: UInt32
+    /// HIGHESTMODSEQ: at least every message's `modSeq`, never 0, never lower than it was before.
+    public var highestModSeq: UInt64
 
     public init(
         uidValidity: UInt32,
         uidNext: UInt32,
         messages: [IndexedMessage],
         keywords: [Int: String],
-        firstRecentUID: UInt32
+        firstRecentUID: UInt32,
+        highestModSeq: UInt64 = 1
     ) {
         self.uidValidity = uidValidity
         self.uidNext = uidNext
         self.messages = messages
         self.keywords = keywords
         self.firstRecentUID = firstRecentUID
+        self.highestModSeq = highestModSeq
     }
 }
 
@@ -58,7 +65,9 @@ extension Maildir {
 
     /// Lists new/ and cur/, gives every file not yet in dovecot-uidlist the next UIDs (in delivery order,
     /// `Maildir.deliveryOrder`), drops entries whose files are gone, rewrites the uidlist if anything changed,
-    /// and returns the index.
+    /// and returns the index. Arrivals, expunges and flag changes made by anyone since the last call get a
+    /// new mod-sequence in `aviary-modseq` here: this is where changes made outside imapd (local, pop3d, mutt)
+    /// are noticed.
     ///
     /// Creates the uidlist (UIDVALIDITY the current time, a random 128-bit mailbox GUID) when there is none.
     /// When nothing changed, no lock is taken and nothing is written. A file delivered while this runs gets
@@ -114,40 +123,55 @@ extension Maildir {
         if let kept { uidList = kept.uidList } else { uidList = try readUIDList() }
         if let uidList {
             let listing = try listMessages(knownNames: Set(uidList.entries.map(\.uniqueName)))
-            if let messages = Self.indexedMessages(uidList, listing) {
+            // The uidlist names every file and the mod-sequences describe every flag: nothing to write.
+            if let messages = Self.indexedMessages(uidList, listing),
+                let modSeqs = kept?.modSeqs ?? readModSeqLog(), modSeqs.uidValidity == uidList.uidValidity,
+                modSeqs.describes(messages)
+            {
                 let keywords: DovecotKeywords
                 if let kept { keywords = kept.keywords } else { keywords = try readKeywords() }
                 let index = MaildirIndex(
-                    uidValidity: uidList.uidValidity, uidNext: uidList.nextUID, messages: messages,
-                    keywords: keywords.names, firstRecentUID: readFirstRecentUID())
+                    uidValidity: uidList.uidValidity, uidNext: uidList.nextUID,
+                    messages: Self.withModSeqs(messages, modSeqs), keywords: keywords.names,
+                    firstRecentUID: readFirstRecentUID(), highestModSeq: modSeqs.highest)
                 MaildirIndexCache.shared.store(
-                    index, .init(uidList: uidList, keywords: keywords), for: path, stamp: stamp)
+                    index, .init(uidList: uidList, keywords: keywords, modSeqs: modSeqs), for: path, stamp: stamp)
                 if !claimingRecent || index.firstRecentUID >= uidList.nextUID { return (index, stamp) }
             }
         }
         return try withUIDListLock(locking) { () throws(MailboxError) -> (index: MaildirIndex, stamp: MaildirStamp) in
-            let existing = try readUIDList()
-            var uidList = existing ?? newUIDList()
-            let listing = try listMessages(knownNames: Set(uidList.entries.map(\.uniqueName)))
-            let messages = try Self.reconcile(&uidList, with: listing)
-            if uidList != existing || existing?.version != 3 || existing?.guid == nil {
-                uidList = try writeUIDList(uidList)
-            }
-            let firstRecentUID = readFirstRecentUID()
-            if claimingRecent && firstRecentUID != uidList.nextUID {
-                try writeFirstRecentUID(uidList.nextUID)
-            }
-            let keywords = try readKeywords()
-            let index = MaildirIndex(
-                uidValidity: uidList.uidValidity, uidNext: uidList.nextUID, messages: messages,
-                keywords: keywords.names, firstRecentUID: firstRecentUID)
-            // The directories as stamped before they were listed; the control files as this lock's holder
-            // has just left them.
-            var written = stamp
-            written.controlFiles = MaildirStamp.controlFileStamp(self)
-            MaildirIndexCache.shared.store(index, .init(uidList: uidList, keywords: keywords), for: path, stamp: written)
-            return (index, written)
+            try synchronizeHoldingLock(claimingRecent: claimingRecent, stamp: stamp)
         }
+    }
+
+    /// `synchronize`'s work under the lock: the uidlist, \Recent and the mod-sequences brought up to date with
+    /// the files, and written where they changed.
+    func synchronizeHoldingLock(claimingRecent: Bool, stamp: MaildirStamp) throws(MailboxError)
+        -> (index: MaildirIndex, stamp: MaildirStamp)
+    {
+        let existing = try readUIDList()
+        var uidList = existing ?? newUIDList()
+        let listing = try listMessages(knownNames: Set(uidList.entries.map(\.uniqueName)))
+        let messages = try Self.reconcile(&uidList, with: listing)
+        if uidList != existing || existing?.version != 3 || existing?.guid == nil {
+            uidList = try writeUIDList(uidList)
+        }
+        let firstRecentUID = readFirstRecentUID()
+        if claimingRecent && firstRecentUID != uidList.nextUID {
+            try writeFirstRecentUID(uidList.nextUID)
+        }
+        let modSeqs = try recordModSeqs(messages, uidValidity: uidList.uidValidity)
+        let keywords = try readKeywords()
+        let index = MaildirIndex(
+            uidValidity: uidList.uidValidity, uidNext: uidList.nextUID, messages: Self.withModSeqs(messages, modSeqs),
+            keywords: keywords.names, firstRecentUID: firstRecentUID, highestModSeq: modSeqs.highest)
+        // The directories as stamped before they were listed; the control files as this lock's holder
+        // has just left them.
+        var written = stamp
+        written.controlFiles = MaildirStamp.controlFileStamp(self)
+        MaildirIndexCache.shared.store(
+            index, .init(uidList: uidList, keywords: keywords, modSeqs: modSeqs), for: path, stamp: written)
+        return (index, written)
     }
 
     func keywordLetters(for names: [String], locking: DotLock.Settings) throws(MailboxError) -> [String: Character] {
@@ -336,11 +360,10 @@ extension Maildir {
     /// less execute bits.
     /// - Parameter laterThanBefore: give the new file an mtime at least a second later than the old one's,
     ///   for readers (Dovecot) that notice changes by mtime.
-    private func replaceFile(_ name: String, with bytes: [UInt8], laterThanBefore: Bool) throws(MailboxError) {
+    func replaceFile(_ name: String, with bytes: [UInt8], laterThanBefore: Bool) throws(MailboxError) {
         let finalPath = path + "/" + name
         let temporaryPath = finalPath + ".tmp"
-        var directoryInfo = stat()
-        let mode = stat(path, &directoryInfo) == 0 ? directoryInfo.st_mode & 0o666 : 0o600
+        let mode = controlFileMode
         var old = stat()
         let hasOld = laterThanBefore && lstat(finalPath, &old) == 0
         unlink(temporaryPath)
@@ -362,6 +385,14 @@ extension Maildir {
             unlink(temporaryPath)
             throw MailboxError.system(error, "cannot write \(name) in maildir")
         }
+    }
+}
+
+extension Maildir {
+    /// The mode of a new control file: the Maildir directory's permissions less execute bits.
+    var controlFileMode: mode_t {
+        var directoryInfo = stat()
+        return stat(path, &directoryInfo) == 0 ? directoryInfo.st_mode & 0o666 : 0o600
     }
 }
 

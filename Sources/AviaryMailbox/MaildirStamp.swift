@@ -8,7 +8,8 @@ import Musl
 
 /// Everything a Maildir's index (`synchronize`) is made from, as the file system stamps it: the modification
 /// times of `new/` and `cur/` (any delivery, flag change or expunge moves one of them) and the identity of
-/// `dovecot-uidlist` and `dovecot-keywords` (both are only ever replaced by a rename, with a later time).
+/// `dovecot-uidlist` and `dovecot-keywords` (both are only ever replaced by a rename, with a later time) and
+/// of `aviary-modseq` (appended to, which changes its size, or replaced by a rename).
 ///
 /// Two equal stamps mean an unchanged index only when the stamp is `isSettled`: a directory time is taken
 /// from a clock that ticks every few milliseconds, so a second change within the same tick would leave the
@@ -38,7 +39,7 @@ public struct MaildirStamp: Sendable, Hashable {
 
     /// The modification times of new/, then of cur/ (a directory that cannot be read is left out).
     var directories: [Time]
-    /// dovecot-uidlist, then dovecot-keywords; nil for one that is missing.
+    /// dovecot-uidlist, dovecot-keywords, then aviary-modseq; nil for one that is missing.
     var controlFiles: [FileIdentity?]
 
     /// The stamp of `maildir` now: four `stat`s.
@@ -53,7 +54,7 @@ public struct MaildirStamp: Sendable, Hashable {
 
     /// The control files' part of a stamp alone (after writing them under the uidlist lock).
     static func controlFileStamp(_ maildir: Maildir) -> [FileIdentity?] {
-        [Maildir.uidListName, Maildir.keywordsName].map { name in
+        [Maildir.uidListName, Maildir.keywordsName, Maildir.modSeqName].map { name in
             var info = stat()
             guard stat(maildir.path + "/" + name, &info) == 0 else { return nil }
             return FileIdentity(
@@ -71,10 +72,15 @@ public struct MaildirStamp: Sendable, Hashable {
     }
 
     /// The same for the control files alone (their change times): a parsed uidlist may be reused while they
-    /// are unchanged, whatever happens in new/ and cur/.
+    /// are unchanged, whatever happens in new/ and cur/. aviary-modseq is left out: it only ever grows by an
+    /// append or is replaced (a new inode), so every change of it changes its identity, within a tick too.
     var controlFilesAreSettled: Bool {
-        Self.isSettled(controlFiles.compactMap { $0?.changed })
+        Self.isSettled(controlFiles.prefix(2).compactMap { $0?.changed })
     }
+
+    /// The uidlist's and keywords' part of the stamp, without aviary-modseq, which changes with every flag
+    /// change (when the uidlist stays as it is).
+    var uidListStamp: ArraySlice<FileIdentity?> { controlFiles.prefix(2) }
 
     private static func isSettled(_ times: [Time]) -> Bool {
         guard !times.isEmpty else { return true }
@@ -104,6 +110,8 @@ final class MaildirIndexCache: Sendable {
     struct ControlFiles: Sendable {
         var uidList: DovecotUIDList
         var keywords: DovecotKeywords
+        /// nil: none was read (the next look reads the file).
+        var modSeqs: ModSeqLog? = nil
     }
 
     private struct Entry {
@@ -144,12 +152,16 @@ final class MaildirIndexCache: Sendable {
         }
     }
 
-    /// The control files kept for `path` when they were read under exactly `stamp`'s control-file part.
+    /// The control files kept for `path` when they were read under exactly `stamp`'s control-file part; the
+    /// uidlist and keywords alone (`modSeqs` nil) when only aviary-modseq changed since, as it does with every
+    /// flag change.
     func controlFiles(for path: String, stamp: MaildirStamp) -> ControlFiles? {
         state.withLock { state in
-            guard let entry = state.entries[path], entry.stamp.controlFiles == stamp.controlFiles else { return nil }
+            guard let entry = state.entries[path], entry.stamp.uidListStamp == stamp.uidListStamp else { return nil }
             state.use(path)
-            return entry.controlFiles
+            var files = entry.controlFiles
+            if entry.stamp.controlFiles != stamp.controlFiles { files.modSeqs = nil }
+            return files
         }
     }
 

@@ -186,6 +186,36 @@ let fetchFixtures: [ParseFixture] = [
         "a FETCH 1 (FLAGS) (CHANGEDSINCE 0)",
         .fetch(set(.init(n(1))), [.flags], byUID: false, changedSince: 0)
     ),
+    .init(
+        "a UID FETCH 300:500 (FLAGS) (changedsince 12345 VANISHED)",
+        .fetch(set(.init(n(300), n(500))), [.flags], byUID: true, changedSince: 12345, vanished: true)
+    ),
+    // RFC 7162 3.2.5.2's examples.
+    .init(
+        "a SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541))",
+        .select(
+            mailbox: "INBOX", condstore: false,
+            qresync: IMAPQResync(
+                uidValidity: 67_890_007, modSeq: 20_050_715_194_045_000,
+                knownUIDs: set(.init(n(41)), .init(n(43), n(211)), .init(n(214), n(541)))))
+    ),
+    .init(
+        "a EXAMINE INBOX (CONDSTORE QRESYNC (67890007 90060115194045000 1:29997 (5000,7500 15000,22500)))",
+        .examine(
+            mailbox: "INBOX", condstore: true,
+            qresync: IMAPQResync(
+                uidValidity: 67_890_007, modSeq: 90_060_115_194_045_000, knownUIDs: set(.init(n(1), n(29997))),
+                sequenceMatch: .init(
+                    sequenceNumbers: set(.init(n(5000)), .init(n(7500))), uids: set(.init(n(15000)), .init(n(22500))))))
+    ),
+    .init(
+        "a SELECT INBOX (QRESYNC (1 0 (1:2 5:6)))",
+        .select(
+            mailbox: "INBOX", condstore: false,
+            qresync: IMAPQResync(
+                uidValidity: 1, modSeq: 0,
+                sequenceMatch: .init(sequenceNumbers: set(.init(n(1), n(2))), uids: set(.init(n(5), n(6))))))
+    ),
 ]
 
 let storeFixtures: [ParseFixture] = [
@@ -332,7 +362,13 @@ let errorFixtures: [ErrorFixture] = [
     .init("a LOGIN {2x}\r\nxy y", "a", "Invalid literal"),
     .init("a SELECT &Jjo!", "a", "Mailbox name is not valid modified UTF-7"),
     .init("a SELECT Entwürfe", "a", "Mailbox name is not valid modified UTF-7"),
-    .init("a SELECT INBOX (QRESYNC)", "a", "Unsupported parameter QRESYNC"),
+    .init("a SELECT INBOX (XYZZY)", "a", "Unsupported parameter XYZZY"),
+    .init("a SELECT INBOX (QRESYNC)", "a", "Expected a space"),
+    .init("a SELECT INBOX (QRESYNC (0 5))", "a", "Invalid number 0"),
+    .init("a SELECT INBOX (QRESYNC (1 5 $))", "a", "Invalid known UIDs"),
+    .init("a SELECT INBOX (QRESYNC (1 5 1:4 (1:2)))", "a", "Expected a space"),
+    .init("a FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)", "a", "Unsupported FETCH modifier VANISHED"),
+    .init("a UID FETCH 1 (FLAGS) (VANISHED)", "a", "VANISHED needs CHANGEDSINCE"),
     .init("a FETCH 0 FLAGS", "a", "Invalid sequence set"),
     .init("a FETCH 4294967296 FLAGS", "a", "Invalid sequence set"),
     .init("a FETCH 1:0 FLAGS", "a", "Invalid sequence set"),
@@ -397,6 +433,20 @@ struct IMAPCommandParserTests {
     func badCharset() {
         let result = parse("t1 SEARCH CHARSET ISO-8859-1 FROM x")
         #expect(result == .failure(IMAPParseError(tag: "t1", message: "Unsupported charset", isBadCharset: true)))
+    }
+
+    @Test("A SEARCH RETURN (SAVE) that fails after its options says so, for RFC 5182's empty $; others do not")
+    func failedSaveSearch() {
+        for (text, saves) in [
+            ("t1 SEARCH RETURN (SAVE) CHARSET KOI8-R ALL", true), ("t2 UID SEARCH RETURN (MIN SAVE) FOO", true),
+            ("t3 SEARCH RETURN (MIN) FOO", false), ("t4 SEARCH RETURN (SAVE FOO) ALL", false), ("t5 FETCH 1 FOO", false),
+        ] {
+            guard case .failure(let error) = parse(text) else {
+                Issue.record("parsed: \(text)")
+                continue
+            }
+            #expect(error.savesSearch == saves, "\(text)")
+        }
     }
 
     @Test("Mailbox names are taken as UTF-8 when UTF8=ACCEPT is on")

@@ -170,6 +170,8 @@ struct DovecotInteropTests {
         let maildir = Maildir(path: dovecot.maildirPath)
         let index = try maildir.synchronize()
         #expect(index.uidValidity == validity)
+        // Dovecot keeps its mod-sequences in its index: Aviary starts its own, never at 0.
+        #expect(index.highestModSeq > 0 && index.messages.allSatisfy { $0.modSeq == index.highestModSeq })
         #expect(index.messages.map { String($0.uid) } == answers.map { String($0[1]) })
         #expect(index.keywords == [0: "$Forwarded", 1: "Work", 2: "Junk"])
         let first = try #require(index.messages.first)
@@ -192,8 +194,14 @@ struct DovecotInteropTests {
             typ, data = imap.uid("FETCH", "1:*", "(FLAGS INTERNALDATE)")
             for item in data:
                 print(item.decode())
+            imap.uid("STORE", "\(index.messages[0].uid)", "+FLAGS", r"(\\Flagged)")
             """)
         dovecot.stop()
+        // Dovecot's flag change (a rename in cur/) and Aviary's append get the next mod-sequence here.
+        let after = try maildir.synchronize()
+        #expect(after.highestModSeq == index.highestModSeq + 1)
+        #expect(after.messages.map(\.modSeq) == [after.highestModSeq, index.highestModSeq, index.highestModSeq, after.highestModSeq])
+        #expect(after.messages[0].message.flags.contains(.flagged))
         #expect(fetched.contains("UIDVALIDITY \(validity)"), "\(fetched)\n\(dovecot.log)")
         #expect(fetched.contains("UIDNEXT \(mine.uid + 1)"), "\(fetched)")
         let line = try #require(fetched.split(separator: "\n").first { $0.contains("UID \(mine.uid) ") || $0.contains("UID \(mine.uid))") })

@@ -236,6 +236,110 @@ extension Integration {
             }
         }
 
+        @Test("imapclient: CONDSTORE and QRESYNC across three sessions (MODSEQ, CHANGEDSINCE, UNCHANGEDSINCE, VANISHED)")
+        func condstore() async throws {
+            try await withInstance(try makeIMAPInstance()) { instance in
+                try await installCertificates(instance)
+                try await instance.start()
+                try await Self.deliver(4, to: instance)
+                let tlsPort = try #require(instance.port(of: "127.0.0.7:0"))
+                let run = try await instance.run(
+                    "/usr/bin/python3",
+                    [clientsDirectory + "/imap_clients.py", "condstore", "127.0.0.7", String(tlsPort), Self.user, TestInstance.password])
+                let out = try #require(
+                    try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any], "\(run)")
+                let capabilities = out["capabilities"] as? [String] ?? []
+                check(capabilities.contains("CONDSTORE") && capabilities.contains("QRESYNC"), "\(out)", instance)
+                check(out["enabled"] as? [String] == ["QRESYNC"], "\(out)", instance)
+                let highest = try #require(out["highest"] as? Int, "\(out)")
+                check(highest > 0, "HIGHESTMODSEQ 0: \(out)", instance)
+                check((out["modseqs"] as? [String: Int])?.values.allSatisfy { $0 <= highest && $0 > 0 } == true, "\(out)", instance)
+                // The other session's flag change, and nothing else, with a larger mod-sequence.
+                let changed = out["changed"] as? [String: [Any]] ?? [:]
+                check(changed.keys.sorted() == ["2"], "\(out)", instance)
+                check((changed["2"]?[0] as? Int ?? 0) > highest, "\(out)", instance)
+                check((changed["2"]?[1] as? [String])?.contains("\\Flagged") == true, "\(out)", instance)
+                check((out["conditional"] as? [String])?.last?.hasPrefix("[MODIFIED 2]") == true, "\(out)", instance)
+                check(out["search"] as? [Int] == [1, 2], "\(out)", instance)
+                check(out["noop_vanished"] as? [String] == ["1,3"], "\(out)", instance)
+                check(out["qresync"] as? String == "OK", "\(out)", instance)
+                check(out["vanished"] as? [String] == ["(EARLIER) 1,3"], "\(out)", instance)
+                check(out["resync_fetches"] as? Int == 1, "message 2 changed since, message 4 not: \(out)", instance)
+                let status = out["status"] as? [String: Int] ?? [:]
+                check(status["MESSAGES"] == 2 && (status["HIGHESTMODSEQ"] ?? 0) > (changed["2"]?[0] as? Int ?? .max),
+                    "\(out)", instance)
+                let maildir = instance.directory + "/vmail/example.test/alice"
+                check(FileManager.default.fileExists(atPath: maildir + "/aviary-modseq"), "no aviary-modseq in \(maildir)", instance)
+            }
+        }
+
+        @Test("kill -9 of imapd mid-STORE: every answered flag change is on disk and no mod-sequence goes back")
+        func killDuringStores() async throws {
+            try await withInstance(try makeIMAPInstance()) { instance in
+                try await installCertificates(instance)
+                try await instance.start()
+                try await Self.deliver(3, to: instance)
+                let tlsPort = try #require(instance.port(of: "127.0.0.7:0"))
+                let log = instance.directory + "/stores.log"
+                let storm = Task {
+                    try await instance.run(
+                        "/usr/bin/python3",
+                        [clientsDirectory + "/imap_clients.py", "storestorm", "127.0.0.7", String(tlsPort), Self.user,
+                         TestInstance.password, log], timeout: .seconds(120))
+                }
+                func answered() -> [(uid: Int, flag: String, modSeq: Int)] {
+                    let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                    return text.split(separator: "\n").compactMap { line in
+                        let fields = line.split(separator: " ")
+                        guard fields.count == 3, let uid = Int(fields[0]), let modSeq = Int(fields[2]) else { return nil }
+                        return (uid, String(fields[1]), modSeq)
+                    }
+                }
+                let busy = await waitUntil(timeout: .seconds(60)) { answered().count >= 30 }
+                check(busy, "the STOREs did not get going: \(answered().count)", instance)
+                let victims = instance.services(named: "imapd")
+                for victim in victims { kill(victim.pid, SIGKILL) }
+                let result = try await storm.value
+                check(result.standardOutput.contains("\"error\": \""), "the session outlived the kill: \(result)", instance)
+                let restarted = await waitUntil(timeout: .seconds(30)) {
+                    let now = instance.services(named: "imapd")
+                    return now.count == victims.count && Set(now.map(\.pid)).isDisjoint(with: victims.map(\.pid))
+                }
+                check(restarted, "master did not restart imapd: \(instance.services(named: "imapd"))", instance)
+                let stores = answered()
+                var last: [Int: (flag: String, modSeq: Int)] = [:]
+                for store in stores { last[store.uid] = (store.flag, store.modSeq) }
+                let told = stores.map(\.modSeq).max() ?? 0
+                let reread = try await instance.run(
+                    "/usr/bin/python3",
+                    ["-c", """
+                    import imaplib, json, ssl, sys
+                    tls = ssl.create_default_context(); tls.check_hostname = False; tls.verify_mode = ssl.CERT_NONE
+                    m = imaplib.IMAP4_SSL(sys.argv[1], int(sys.argv[2]), ssl_context=tls)
+                    m.login(sys.argv[3], sys.argv[4])
+                    status = m.status("INBOX", "(HIGHESTMODSEQ)")[1][0].decode()
+                    m.select("INBOX")
+                    fetched = [item.decode() for item in m.uid("FETCH", "1:*", "(FLAGS MODSEQ)")[1]]
+                    print(json.dumps({"status": status, "fetched": fetched}))
+                    """, "127.0.0.7", String(tlsPort), Self.user, TestInstance.password])
+                let out = try #require(
+                    try JSONSerialization.jsonObject(with: Data(reread.standardOutput.utf8)) as? [String: Any], "\(reread)")
+                let status = out["status"] as? String ?? ""
+                let highest = Int(status.firstMatch(of: #/HIGHESTMODSEQ (\d+)/#).map { String($0.1) } ?? "") ?? 0
+                check(highest >= told, "HIGHESTMODSEQ \(highest) after the kill, a client was told \(told)", instance)
+                let fetched = out["fetched"] as? [String] ?? []
+                // The STORE in flight at the kill (the next in the three-message cycle) may have been applied too.
+                let inFlight = stores.count >= 3 ? stores[stores.count - 3].uid : nil
+                for (uid, store) in last {
+                    let line = fetched.first { $0.contains("UID \(uid) ") || $0.contains("UID \(uid))") } ?? ""
+                    check(line.contains(store.flag) || uid == inFlight, "UID \(uid) lost its answered \(store.flag): \(line)", instance)
+                    let modSeq = Int(line.firstMatch(of: #/MODSEQ \((\d+)\)/#).map { String($0.1) } ?? "") ?? 0
+                    check(modSeq >= store.modSeq, "UID \(uid) MODSEQ \(modSeq) < answered \(store.modSeq)", instance)
+                }
+                print("imapd kill -9 after \(stores.count) answered STOREs; HIGHESTMODSEQ \(highest), told \(told)")
+            }
+        }
+
         @Test("IDLE reports a message sent through smtpd meanwhile")
         func idlePush() async throws {
             try await withInstance(try makeIMAPInstance()) { instance in

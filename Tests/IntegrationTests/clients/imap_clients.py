@@ -14,6 +14,11 @@ Usage:
   imap_clients.py held HOST PORT USER PASSWORD OUT       imaplib in plaintext from HOST itself: LOGIN, SELECT,
                                                           every body, APPEND (synchronizing literal); then creates
                                                           OUT.held and waits (60 s at most) for OUT.go to LOGOUT
+  imap_clients.py condstore HOST PORT USER PASSWORD      imapclient over imaps, three sessions: CONDSTORE (MODSEQ,
+                                                          CHANGEDSINCE, UNCHANGEDSINCE) and QRESYNC (VANISHED)
+  imap_clients.py storestorm HOST PORT USER PASSWORD OUT imapclient over imaps: STORE after STORE with CONDSTORE,
+                                                          each answer's UID, flags and MODSEQ a line in OUT, until
+                                                          the connection breaks (the test kills imapd meanwhile)
 Prints one JSON object.
 """
 import imaplib
@@ -130,6 +135,77 @@ def with_imapclient(host, port, user, password):
     return out
 
 
+def condstore(host, port, user, password):
+    import imapclient
+
+    def connect():
+        client = imapclient.IMAPClient(host, port=port, ssl=True, ssl_context=context(), timeout=30)
+        client.login(user, password)
+        return client
+
+    out = {}
+    a, b = connect(), connect()
+    out["capabilities"] = sorted(c.decode() for c in a.capabilities())
+    out["enabled"] = [c.decode() for c in a.enable("QRESYNC")]
+    selected = a.select_folder("INBOX")
+    out["highest"] = highest = selected[b"HIGHESTMODSEQ"]
+    out["uidvalidity"] = validity = selected[b"UIDVALIDITY"]
+    b.enable("CONDSTORE")
+    b.select_folder("INBOX")
+    out["modseqs"] = {str(uid): data[b"MODSEQ"][0] for uid, data in b.fetch("1:*", ["MODSEQ"]).items()}
+    # A flag change in one session: the other's CHANGEDSINCE fetch has it, with a larger mod-sequence.
+    b.add_flags([2], [b"\\Flagged"])
+    changed = a.fetch("1:*", ["FLAGS"], modifiers=["CHANGEDSINCE %d" % highest])
+    out["changed"] = {str(uid): [data[b"MODSEQ"][0], sorted(f.decode() for f in data[b"FLAGS"])]
+                      for uid, data in changed.items()}
+    # A conditional STORE: message 2 changed after `highest`, message 1 did not.
+    typ, data = b._imap._simple_command("UID", "STORE", "1:2", "(UNCHANGEDSINCE %d)" % highest, "+FLAGS", "(\\Seen)")
+    out["conditional"] = [typ, data[0].decode()]
+    out["search"] = b.search(["MODSEQ", str(highest + 1)])
+    # Expunges in one session reach another as VANISHED, and a QRESYNC SELECT as VANISHED (EARLIER).
+    b.add_flags([1, 3], [b"\\Deleted"])
+    b.expunge()
+    a._imap.untagged_responses = {}
+    a.noop()
+    out["noop_vanished"] = [v.decode() for v in a._imap.untagged_responses.get("VANISHED", [])]
+    c = connect()
+    c.enable("QRESYNC")
+    c._imap.untagged_responses = {}
+    typ, data = c._imap._simple_command("SELECT", "INBOX", "(QRESYNC (%d %d))" % (validity, highest))
+    out["qresync"] = typ
+    out["vanished"] = [v.decode() for v in c._imap.untagged_responses.get("VANISHED", [])]
+    out["resync_fetches"] = len(c._imap.untagged_responses.get("FETCH", []))
+    out["status"] = {k.decode(): v for k, v in c.folder_status("INBOX", ["HIGHESTMODSEQ", "MESSAGES"]).items()}
+    for client in (a, b, c):
+        client.logout()
+    return out
+
+
+def storestorm(host, port, user, password, path):
+    """STOREs until the server goes away; every answered one is a line `uid flags modseq` in `path`."""
+    import imapclient
+    client = imapclient.IMAPClient(host, port=port, ssl=True, ssl_context=context(), timeout=30)
+    client.login(user, password)
+    client.enable("CONDSTORE")
+    client.select_folder("INBOX")
+    uids = client.search(["ALL"])
+    answered = 0
+    error = None
+    with open(path, "w") as log:
+        try:
+            for turn in range(100000):
+                uid = uids[turn % len(uids)]
+                flags = [b"\\Flagged"] if turn % 2 == 0 else [b"\\Answered"]
+                result = client.set_flags([uid], flags)
+                modseq = client.fetch([uid], ["MODSEQ"])[uid][b"MODSEQ"][0]
+                log.write("%d %s %d\n" % (uid, flags[0].decode(), modseq))
+                log.flush()
+                answered += 1
+        except Exception as caught:
+            error = type(caught).__name__
+    return {"answered": answered, "error": error}
+
+
 def injection(host, port, user, password):
     raw = socket.create_connection((host, port), timeout=20)
     reader = raw.makefile("rb")
@@ -204,6 +280,10 @@ def main():
         result = idle(host, port, user, password, int(sys.argv[6]))
     elif mode == "held":
         result = held(host, port, user, password, sys.argv[6])
+    elif mode == "condstore":
+        result = condstore(host, port, user, password)
+    elif mode == "storestorm":
+        result = storestorm(host, port, user, password, sys.argv[6])
     else:
         raise SystemExit("unknown mode " + mode)
     print(json.dumps(result))
