@@ -56,6 +56,7 @@ let package = Package(
         .library(name: "AviaryUsers", targets: ["AviaryUsers"]),
         .library(name: "AviarySMTP", targets: ["AviarySMTP"]),
         .library(name: "AviaryDNS", targets: ["AviaryDNS"]),
+        .library(name: "AviaryAuthentication", targets: ["AviaryAuthentication"]),
         .library(name: "AviarySASL", targets: ["AviarySASL"]),
         .library(name: "AviaryPOP3", targets: ["AviaryPOP3"]),
         .library(name: "AviaryIMAP", targets: ["AviaryIMAP"]),
@@ -86,6 +87,8 @@ let package = Package(
         library("AviarySMTP", ["AviaryMessage", nioCore]),
         .systemLibrary(name: "CAviaryResolv"),
         library("AviaryDNS", ["CAviaryResolv"]),
+        // Who really sent it: SPF (RFC 7208) over an injected DNS, and the headers that record verdicts.
+        library("AviaryAuthentication", ["AviaryDNS"]),
         .systemLibrary(name: "CAviaryOpenSSL", pkgConfig: "openssl"),
         library("AviaryTLS", ["CAviaryOpenSSL", nioCore]),
         // Authentication for smtpd, pop3d and imapd: libsasl2 and libxcrypt stay inside AviarySASL.
@@ -209,6 +212,12 @@ let package = Package(
         ),
         tests("AviaryCoreTests", ["AviaryCore", "AviaryTestSupport", logging]),
         tests("AviaryConfigTests", ["AviaryConfig"]),
+        .testTarget(
+            name: "AviaryAuthenticationTests",
+            dependencies: ["AviaryAuthentication", "AviaryDNS", "AviaryCore", "AviaryTestSupport"],
+            exclude: ["rfc7208-suite.py"],
+            swiftSettings: swiftSettings
+        ),
         tests("AviaryMessageTests", ["AviaryMessage"]),
         tests("AviaryQueueTests", ["AviaryQueue", "AviaryCore", "AviaryTestSupport"]),
         tests("AviaryMailboxTests", ["AviaryMailbox", "AviaryCore", "AviaryTestSupport"]),

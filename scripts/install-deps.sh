@@ -20,6 +20,7 @@ PACKAGES=(
     mailutils fetchmail getmail6 netcat-openbsd
     dovecot-imapd dovecot-pop3d isync neomutt python3-pip pflogsumm
     procps iproute2 curl ca-certificates
+    python3-yaml python3-spf  # the RFC 7208 test suite and pyspf, the SPF cross-check
 )
 # The build's libraries and tools, and the clients the demo's instructions use.
 DEMO_PACKAGES=(
