@@ -88,7 +88,7 @@ let package = Package(
         .systemLibrary(name: "CAviaryResolv"),
         library("AviaryDNS", ["CAviaryResolv"]),
         // Who really sent it: SPF (RFC 7208) over an injected DNS, and the headers that record verdicts.
-        library("AviaryAuthentication", ["AviaryDNS"]),
+        library("AviaryAuthentication", ["AviaryDNS", "AviaryMessage"]),
         .systemLibrary(name: "CAviaryOpenSSL", pkgConfig: "openssl"),
         library("AviaryTLS", ["CAviaryOpenSSL", nioCore]),
         // Authentication for smtpd, pop3d and imapd: libsasl2 and libxcrypt stay inside AviarySASL.

@@ -54,13 +54,17 @@ public struct SPFChecker: Sendable {
         let domain = at.map { String(sender[sender.index(after: $0)...]) } ?? helo
         var local = at.map { String(sender[..<$0]) } ?? sender
         if local.isEmpty { local = "postmaster" }
-        return checkHost(client: client, domain: domain, localPart: local, senderDomain: domain, helo: helo)
+        var outcome = checkHost(client: client, domain: domain, localPart: local, senderDomain: domain, helo: helo)
+        outcome.sender = sender
+        return outcome
     }
 
     /// The HELO identity (RFC 7208 2.3): `postmaster@helo`; none when the name is no domain (an address
     /// literal, a single label).
     public func checkHELO(_ helo: String, client: String) -> SPFOutcome {
-        checkHost(client: client, domain: helo, localPart: "postmaster", senderDomain: helo, helo: helo)
+        var outcome = checkHost(client: client, domain: helo, localPart: "postmaster", senderDomain: helo, helo: helo)
+        outcome.identity = .helo
+        return outcome
     }
 
     /// check_host(<ip>, <domain>, <sender>).
@@ -70,12 +74,19 @@ public struct SPFChecker: Sendable {
         var domain = domain
         if domain.hasSuffix(".") { domain.removeLast() }
         guard let address = IPAddress(client) else {
-            return SPFOutcome(result: .permerror, domain: domain, problem: "client address \(client) is not an IP address")
+            // Nothing to check (a local submission without an address, say): no policy applies.
+            var outcome = SPFOutcome(result: .none, domain: domain, problem: "client address is not an IP address")
+            (outcome.sender, outcome.clientAddress, outcome.helo) = (localPart + "@" + senderDomain, client, helo)
+            return outcome
         }
         var evaluation = SPFEvaluation(
             checker: self, client: address, localPart: localPart, senderDomain: senderDomain, helo: helo,
             deadline: ContinuousClock.now.advanced(by: limits.timeLimit))
-        return evaluation.run(domain: domain)
+        var outcome = evaluation.run(domain: domain)
+        outcome.sender = localPart + "@" + senderDomain
+        outcome.clientAddress = address.description
+        outcome.helo = helo
+        return outcome
     }
 }
 

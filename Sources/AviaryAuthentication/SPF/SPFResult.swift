@@ -15,11 +15,25 @@ public enum SPFResult: String, Sendable, Hashable, CaseIterable {
     case permerror
 }
 
+/// Which identity a check judged (RFC 7208 2.3, 2.4): the `identity=` of `Received-SPF:`, and `smtp.mailfrom` or
+/// `smtp.helo` in `Authentication-Results:`.
+public enum SPFIdentity: String, Sendable, Hashable {
+    case mailFrom = "mailfrom"
+    case helo
+}
+
 /// The outcome of one check_host() evaluation, with what the headers and the log say about it.
 public struct SPFOutcome: Sendable, Equatable {
     public var result: SPFResult
     /// The domain whose policy was evaluated (the MAIL FROM domain, or the HELO name).
     public var domain: String
+    public var identity: SPFIdentity = .mailFrom
+    /// The <sender> checked: the MAIL FROM address, or `postmaster@` the HELO name.
+    public var sender = ""
+    /// The client's IP address, as the check read it.
+    public var clientAddress = ""
+    /// The HELO/EHLO name the client gave.
+    public var helo = ""
     /// The matching term (`-all`, `ip4:192.0.2.0/24`), if one matched.
     public var mechanism: String?
     /// For fail: the domain owner's `exp=` text, expanded; nil when there is none or it could not be had.
