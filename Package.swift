@@ -108,7 +108,8 @@ let package = Package(
             "AviarySMTPServer",
             [
                 "AviaryCore", "AviaryConfig", "AviaryMessage", "AviaryQueue", "AviaryUsers", "AviarySMTP",
-                "AviaryDNS", "AviaryTLS", "AviarySASL", "AviaryIPC", "AviaryDaemon", nioCore, nioPosix, logging,
+                "AviaryDNS", "AviaryAuthentication", "AviaryTLS", "AviarySASL", "AviaryIPC", "AviaryDaemon", nioCore,
+                nioPosix, logging,
             ]
         ),
         library(
@@ -235,7 +236,8 @@ let package = Package(
         tests(
             "AviarySMTPServerTests",
             [
-                "AviarySMTPServer", "AviaryConfig", "AviaryCore", "AviaryDNS", "AviaryQueue", "AviaryTestSupport",
+                "AviarySMTPServer", "AviaryAuthentication", "AviaryConfig", "AviaryCore", "AviaryDNS", "AviaryQueue",
+                "AviaryTestSupport", "AviaryUsers",
                 nioCore,
                 nioPosix, logging,
             ]
