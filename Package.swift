@@ -87,8 +87,9 @@ let package = Package(
         library("AviarySMTP", ["AviaryMessage", nioCore]),
         .systemLibrary(name: "CAviaryResolv"),
         library("AviaryDNS", ["CAviaryResolv"]),
-        // Who really sent it: SPF (RFC 7208) over an injected DNS, and the headers that record verdicts.
-        library("AviaryAuthentication", ["AviaryDNS", "AviaryMessage"]),
+        // Who really sent it: SPF (RFC 7208) and DKIM (RFC 6376) over an injected DNS, the headers that record
+        // verdicts. OpenSSL's hashes and signature checks come through AviaryTLS, which keeps the C.
+        library("AviaryAuthentication", ["AviaryDNS", "AviaryMessage", "AviaryTLS"]),
         .systemLibrary(name: "CAviaryOpenSSL", pkgConfig: "openssl"),
         library("AviaryTLS", ["CAviaryOpenSSL", nioCore]),
         // Authentication for smtpd, pop3d and imapd: libsasl2 and libxcrypt stay inside AviarySASL.
@@ -216,7 +217,7 @@ let package = Package(
         .testTarget(
             name: "AviaryAuthenticationTests",
             dependencies: ["AviaryAuthentication", "AviaryDNS", "AviaryCore", "AviaryTestSupport"],
-            exclude: ["rfc7208-suite.py", "dkim-canonicalize.py"],
+            exclude: ["rfc7208-suite.py", "dkim-canonicalize.py", "dkim-sign.py"],
             swiftSettings: swiftSettings
         ),
         tests("AviaryMessageTests", ["AviaryMessage"]),
