@@ -25,6 +25,26 @@ public struct AuthenticationResults: Sendable, Equatable {
         statements.append("spf=\(spf.result.rawValue) (\(spf.comment(receiver: authservID)))\r\n\t\(property)")
     }
 
+    /// Adds one `dkim=` statement per signature (`dkim=none` when there is none): `dkim=RESULT (problem)
+    /// header.d=DOMAIN header.s=SELECTOR header.a=ALGORITHM header.b=FIRST8` (RFC 8601 2.7.1, RFC 6008).
+    public mutating func add(_ dkim: [DKIMVerification]) {
+        guard !dkim.isEmpty else {
+            statements.append("dkim=none")
+            return
+        }
+        for signature in dkim {
+            var statement = "dkim=\(signature.result.rawValue)"
+            if let problem = signature.problem { statement += " (\(HeaderValue.commentText(problem)))" }
+            for (name, value) in [
+                ("header.d", signature.domain), ("header.s", signature.selector), ("header.a", signature.algorithm),
+                ("header.b", signature.signaturePrefix),
+            ] where !value.isEmpty {
+                statement += " \(name)=\(HeaderValue.atomOrQuoted(value))"
+            }
+            statements.append(statement)
+        }
+    }
+
     /// The whole field, CRLF line ends, folded with tabs.
     public var field: String {
         let id = HeaderValue.atomOrQuoted(authservID)

@@ -71,6 +71,29 @@ struct DKIMVerifierTests {
         #expect(signed.verify("rsa-relaxed-relaxed", addFrom).map(\.result) == [.fail])
     }
 
+    @Test("the body given a byte at a time, as smtpd receives it, verifies the same; Authentication-Results names each signature")
+    func streamedAndReported() async throws {
+        let signed = try await Self.signed()
+        let message = try #require(signed.messages["two-signatures"])
+        let dns = ZoneDNS(signed.keys.mapValues { [.txt([$0])] })
+        let bodyStart = try #require(message.firstRange(of: [13, 10, 13, 10])).upperBound
+        var verification = DKIMMessageVerification(verifier: DKIMVerifier(dns: dns), header: Array(message[..<bodyStart]))
+        for byte in message[bodyStart...] { verification.update(body: [byte]) }
+        let results = verification.finish()
+        #expect(results.map(\.result) == [.pass, .pass])
+        var field = AuthenticationResults(authservID: "mx.aviary.test")
+        field.add(results)
+        let text = field.field
+        #expect(text.hasPrefix("Authentication-Results: mx.aviary.test;\r\n\tdkim=pass header.d=example.com header.s=rsa header.a=rsa-sha256 header.b="))
+        #expect(text.contains(";\r\n\tdkim=pass header.d=example.com header.s=ed header.a=ed25519-sha256 header.b="))
+        var none = AuthenticationResults(authservID: "mx.aviary.test")
+        none.add([DKIMVerification]())
+        #expect(none.field == "Authentication-Results: mx.aviary.test;\r\n\tdkim=none\r\n")
+        var failed = AuthenticationResults(authservID: "mx.aviary.test")
+        failed.add([DKIMVerification(result: .fail, domain: "x.example", selector: "s", algorithm: "rsa-sha256", signaturePrefix: "abc", problem: "body hash did not verify")])
+        #expect(failed.field.contains("dkim=fail (body hash did not verify) header.d=x.example"))
+    }
+
     @Test("keys: missing, revoked, too short, wrong type, DNS failure")
     func keys() async throws {
         let signed = try await Self.signed()

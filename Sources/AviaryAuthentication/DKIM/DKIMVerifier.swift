@@ -24,6 +24,18 @@ public struct DKIMVerification: Sendable, Equatable {
     public var signaturePrefix: String
     /// Why it is not a pass.
     public var problem: String?
+
+    public init(
+        result: DKIMResult, domain: String, selector: String, algorithm: String, signaturePrefix: String,
+        problem: String? = nil
+    ) {
+        self.result = result
+        self.domain = domain
+        self.selector = selector
+        self.algorithm = algorithm
+        self.signaturePrefix = signaturePrefix
+        self.problem = problem
+    }
 }
 
 /// Bounds on the work one message may cause, whatever it carries.
@@ -55,54 +67,17 @@ public struct DKIMVerifier: Sendable {
     /// Every signature's result, in the order the fields appear (none: no signature at all).
     public func verify(message: [UInt8]) -> [DKIMVerification] {
         let header = MIMEHeaderSection(message: message)
-        let signatures = header.fields.filter { $0.name == "dkim-signature" }.prefix(limits.signatures)
-        let body = message[header.bodyStart...]
-        return signatures.map { field in verify(field, header: header, body: body, message: message) }
+        var verification = DKIMMessageVerification(verifier: self, header: Array(message[..<header.bodyStart]))
+        var start = header.bodyStart
+        while start < message.count {
+            let end = min(message.count, start + 65536)
+            verification.update(body: message[start..<end])
+            start = end
+        }
+        return verification.finish()
     }
 
-    private func verify(_ field: MIMEHeaderSection.Field, header: MIMEHeaderSection, body: ArraySlice<UInt8>, message: [UInt8])
-        -> DKIMVerification
-    {
-        var outcome = DKIMVerification(result: .permerror, domain: "", selector: "", algorithm: "", signaturePrefix: "")
-        if let tags = DKIMTagList(message, field.valueRange) {
-            outcome.domain = tags["d"].map(DKIMTagList.compact) ?? ""
-            outcome.selector = tags["s"].map(DKIMTagList.compact) ?? ""
-            outcome.algorithm = tags["a"].map(DKIMTagList.compact) ?? ""
-            outcome.signaturePrefix = String(DKIMTagList.compact(tags["b"] ?? "").prefix(8))
-        }
-        do throws(DKIMProblem) {
-            let signature = try DKIMSignature(message, valueRange: field.valueRange, limits: limits, now: now())
-            try check(signature, field: field, header: header, body: body, message: message)
-            outcome.result = .pass
-        } catch {
-            switch error {
-            case .permanent(let why): (outcome.result, outcome.problem) = (.permerror, why)
-            case .failed(let why): (outcome.result, outcome.problem) = (.fail, why)
-            case .temporary(let why): (outcome.result, outcome.problem) = (.temperror, why)
-            }
-        }
-        return outcome
-    }
-
-    private func check(
-        _ signature: DKIMSignature, field: MIMEHeaderSection.Field, header: MIMEHeaderSection, body: ArraySlice<UInt8>,
-        message: [UInt8]
-    ) throws(DKIMProblem) {
-        let key = try key(for: signature)
-        if key.isStrict, let identity = signature.identity,
-            identity.split(separator: "@").last.map({ $0.lowercased() }) != signature.domain
-        {
-            throw .permanent("key requires i= in d= itself (t=s)")
-        }
-        guard bodyHash(body, signature) == signature.bodyHash else { throw .failed("body hash did not verify") }
-        let data = signedHeaderData(signature, field: field, header: header, message: message)
-        let signed = signature.algorithm == .ed25519SHA256 ? SHA256Hasher.hash(data) : data
-        guard key.key.verify(signature: signature.signature, message: signed) else {
-            throw .failed("signature did not verify")
-        }
-    }
-
-    private func key(for signature: DKIMSignature) throws(DKIMProblem) -> DKIMKey {
+    func key(for signature: DKIMSignature) throws(DKIMProblem) -> DKIMKey {
         let name = signature.selector + "._domainkey." + signature.domain
         switch dns.txtRecords(name) {
         case .found(let records): return try DKIMKey(records: records, for: signature.algorithm, limits: limits)
@@ -111,34 +86,10 @@ public struct DKIMVerifier: Sendable {
         }
     }
 
-    /// SHA-256 of the canonical body, cut at `l=`. An `l=` beyond the body's end fails: what it claims to
-    /// sign is not there.
-    func bodyHash(_ body: ArraySlice<UInt8>, _ signature: DKIMSignature) -> [UInt8]? {
-        var canonicalizer = DKIMBodyCanonicalizer(signature.bodyCanonicalization)
-        let hasher = SHA256Hasher()
-        var remaining = signature.bodyLength ?? Int.max
-        var total = 0
-        let feed = { (bytes: [UInt8]) in
-            total += bytes.count
-            let taken = bytes.prefix(remaining)
-            remaining -= taken.count
-            hasher.update(taken)
-        }
-        var start = body.startIndex
-        while start < body.endIndex {
-            let end = min(body.endIndex, start + 65536)
-            canonicalizer.update(body[start..<end], feed)
-            start = end
-        }
-        canonicalizer.finish(feed)
-        if let length = signature.bodyLength, length > total { return nil }
-        return hasher.finish()
-    }
-
     /// The header hash input (RFC 6376 5.4.2, 3.7): each field `h=` names, the last unused instance first
     /// (a name with no instance left adds nothing), then the signature field itself with `b=` empty and no
     /// final line end.
-    func signedHeaderData(
+    static func signedHeaderData(
         _ signature: DKIMSignature, field: MIMEHeaderSection.Field, header: MIMEHeaderSection, message: [UInt8]
     ) -> [UInt8] {
         var instances: [String: [Range<Int>]] = [:]
@@ -154,5 +105,117 @@ public struct DKIMVerifier: Sendable {
         if canonical.last == 10 { canonical.removeLast() }
         if canonical.last == 13 { canonical.removeLast() }
         return data + canonical
+    }
+}
+
+/// One message's DKIM verification with the body given in pieces as it arrives: the header section first (its
+/// signatures are read then), every body byte once through each signature's canonicalizer and hash, the
+/// results at the end. Memory: the header section and a few bytes per signature.
+public struct DKIMMessageVerification {
+    private struct Pending {
+        var outcome: DKIMVerification
+        var signature: DKIMSignature?
+        var field: MIMEHeaderSection.Field
+        var canonicalizer: DKIMBodyCanonicalizer
+        var hasher = SHA256Hasher()
+        /// Canonical body bytes still to hash (`l=`), and how many there were in all.
+        var remaining: Int
+        var total = 0
+
+        mutating func hash(_ bytes: [UInt8]) {
+            total += bytes.count
+            let taken = bytes.prefix(remaining)
+            remaining -= taken.count
+            hasher.update(taken)
+        }
+    }
+
+    private let verifier: DKIMVerifier
+    private let header: [UInt8]
+    private let section: MIMEHeaderSection
+    private var pending: [Pending] = []
+
+    /// - Parameter header: the message's header section, up to and including the empty line that ends it.
+    public init(verifier: DKIMVerifier, header: [UInt8]) {
+        self.verifier = verifier
+        self.header = header
+        section = MIMEHeaderSection(message: header)
+        let now = verifier.now()
+        for field in section.fields.filter({ $0.name == "dkim-signature" }).prefix(verifier.limits.signatures) {
+            var outcome = DKIMVerification(result: .permerror, domain: "", selector: "", algorithm: "", signaturePrefix: "")
+            if let tags = DKIMTagList(header, field.valueRange) {
+                outcome.domain = tags["d"].map(DKIMTagList.compact) ?? ""
+                outcome.selector = tags["s"].map(DKIMTagList.compact) ?? ""
+                outcome.algorithm = tags["a"].map(DKIMTagList.compact) ?? ""
+                outcome.signaturePrefix = String(DKIMTagList.compact(tags["b"] ?? "").prefix(8))
+            }
+            var signature: DKIMSignature?
+            do throws(DKIMProblem) {
+                signature = try DKIMSignature(header, valueRange: field.valueRange, limits: verifier.limits, now: now)
+            } catch {
+                outcome.record(error)
+            }
+            pending.append(
+                Pending(
+                    outcome: outcome, signature: signature, field: field,
+                    canonicalizer: DKIMBodyCanonicalizer(signature?.bodyCanonicalization ?? .simple),
+                    remaining: signature?.bodyLength ?? Int.max))
+        }
+    }
+
+    /// The next piece of the body.
+    public mutating func update(body piece: some Collection<UInt8>) {
+        for index in pending.indices where pending[index].signature != nil {
+            var state = pending[index]
+            var canonicalizer = state.canonicalizer
+            canonicalizer.update(piece) { state.hash($0) }
+            state.canonicalizer = canonicalizer
+            pending[index] = state
+        }
+    }
+
+    /// Ends the body, looks up the keys and checks every signature. Blocks on the DNS.
+    public mutating func finish() -> [DKIMVerification] {
+        pending.map { original in
+            guard let signature = original.signature else { return original.outcome }
+            var state = original
+            var canonicalizer = state.canonicalizer
+            canonicalizer.finish { state.hash($0) }
+            var outcome = state.outcome
+            do throws(DKIMProblem) {
+                try check(signature, state)
+                (outcome.result, outcome.problem) = (.pass, nil)
+            } catch {
+                outcome.record(error)
+            }
+            return outcome
+        }
+    }
+
+    private func check(_ signature: DKIMSignature, _ state: Pending) throws(DKIMProblem) {
+        let key = try verifier.key(for: signature)
+        if key.isStrict, let identity = signature.identity,
+            identity.split(separator: "@").last.map({ $0.lowercased() }) != signature.domain
+        {
+            throw .permanent("key requires i= in d= itself (t=s)")
+        }
+        // An l= beyond the body's end fails: what it claims to sign is not there.
+        if let length = signature.bodyLength, length > state.total { throw .failed("l= is longer than the body") }
+        guard state.hasher.finish() == signature.bodyHash else { throw .failed("body hash did not verify") }
+        let data = DKIMVerifier.signedHeaderData(signature, field: state.field, header: section, message: header)
+        let signed = signature.algorithm == .ed25519SHA256 ? SHA256Hasher.hash(data) : data
+        guard key.key.verify(signature: signature.signature, message: signed) else {
+            throw .failed("signature did not verify")
+        }
+    }
+}
+
+extension DKIMVerification {
+    fileprivate mutating func record(_ problem: DKIMProblem) {
+        switch problem {
+        case .permanent(let why): (result, self.problem) = (.permerror, why)
+        case .failed(let why): (result, self.problem) = (.fail, why)
+        case .temporary(let why): (result, self.problem) = (.temperror, why)
+        }
     }
 }
