@@ -72,6 +72,9 @@ extension Parameter {
     public static let smtpdSPFEnable = Parameter(
         "smtpd_spf_enable", .boolean, "no",
         "Check SPF (RFC 7208) for mail from clients outside mynetworks that have not logged in: the MAIL FROM domain, or the HELO name for the null sender. Needed by reject_spf_fail and for Received-SPF:; no: no SPF look-ups at all.")
+    public static let smtpdDKIMVerify = Parameter(
+        "smtpd_dkim_verify", .boolean, "no",
+        "Verify DKIM signatures (RFC 6376; rsa-sha256, ed25519-sha256) of mail from clients outside mynetworks that have not logged in, for Authentication-Results:; no: no key look-ups.")
     public static let authservID = Parameter(
         "authserv_id", .string, "$myhostname",
         "Name in the Authentication-Results: fields this host adds (RFC 8601); incoming fields that claim it are removed as forged.")
@@ -106,7 +109,7 @@ extension Parameter {
         .smtpdAuthFailureDelay,
         .smtpdClientRestrictions, .smtpdHeloRestrictions, .smtpdSenderRestrictions, .smtpdRelayRestrictions,
         .smtpdRecipientRestrictions, .smtpdDataRestrictions, .smtpdSenderLoginMaps, .unknownAddressRejectCode,
-        .relayDomainsRejectCode, .accessMapRejectCode, .smtpdSPFEnable, .authservID,
+        .relayDomainsRejectCode, .accessMapRejectCode, .smtpdSPFEnable, .smtpdDKIMVerify, .authservID,
         .smtpdClientConnectionCountLimit, .smtpdClientConnectionRateLimit, .smtpdClientEventLimitExceptions,
         .localHeaderRewriteClients,
         .anvilRateTimeUnit, .smtpdSoftErrorLimit, .smtpdErrorSleepTime, .smtpdForbidUnauthPipelining,

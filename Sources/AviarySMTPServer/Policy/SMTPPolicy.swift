@@ -46,6 +46,8 @@ struct SMTPPolicy: Sendable {
     let domainExistence: @Sendable (String) -> DomainExistence
     /// SPF, when `smtpd_spf_enable = yes`.
     var spf: SPFPolicy? = nil
+    /// DKIM verification, when `smtpd_dkim_verify = yes`.
+    var dkim: DKIMVerifier? = nil
     /// Our authserv-id in Authentication-Results: (`authserv_id`).
     var authservID = ""
 
@@ -255,6 +257,7 @@ extension SMTPPolicy {
                 }
             },
             spf: config.bool(.smtpdSPFEnable) ? SPFPolicy(config: config, dns: resolver) : nil,
+            dkim: config.bool(.smtpdDKIMVerify) ? DKIMVerifier(dns: resolver) : nil,
             authservID: config.string(.authservID))
     }
 }

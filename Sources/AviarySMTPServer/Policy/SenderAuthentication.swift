@@ -3,8 +3,8 @@ import AviaryConfig
 import AviaryDNS
 import AviarySMTP
 
-/// smtpd's use of SPF: the verdict for a transaction, the `reject_spf_fail` restriction, and the header fields
-/// that record the verdict in the message. With `smtpd_spf_enable = no` there is no checker and no look-up.
+/// smtpd's use of SPF: the verdict for a transaction and the `reject_spf_fail` restriction. With
+/// `smtpd_spf_enable = no` there is no checker and no look-up.
 struct SPFPolicy: Sendable {
     let checker: SPFChecker
     /// This host's name in Received-SPF: (`receiver=`) and in `%{r}`.
@@ -53,14 +53,27 @@ extension SMTPPolicy {
         }
     }
 
-    /// The fields to put at the top of the message, above our Received: (RFC 7208 9.1 asks for Received-SPF:
-    /// to be prepended, like any trace field): `Received-SPF:` and `Authentication-Results:`, CRLF-terminated.
-    /// Empty when there is no verdict.
-    func spfHeaderFields(_ outcome: SPFOutcome?) -> [UInt8] {
-        guard let outcome, let spf else { return [] }
+    /// The DKIM verification of the transaction's message, to feed its header section now and its body as it
+    /// arrives (`update(body:)`), then `finish()` at the end of DATA (blocks on key look-ups: off the event
+    /// loop). nil when `smtpd_dkim_verify = no` or for clients the checks do not judge (as `spfOutcome`).
+    func dkimVerification(for request: PolicyRequest, header: [UInt8]) -> DKIMMessageVerification? {
+        guard let dkim, request.saslUsername == nil, !trustedNetworks.contains(request.client.address) else { return nil }
+        return DKIMMessageVerification(verifier: dkim, header: header)
+    }
+
+    /// The fields that record the verdicts, for the top of the message (trace fields are prepended):
+    /// `Received-SPF:` when there is an SPF verdict, then one `Authentication-Results:` with the `spf=` and
+    /// `dkim=` statements there are; CRLF-terminated. Empty when there is neither.
+    func authenticationFields(spf outcome: SPFOutcome?, dkim signatures: [DKIMVerification]?) -> [UInt8] {
+        guard outcome != nil || signatures != nil else { return [] }
         var results = AuthenticationResults(authservID: authservID)
-        results.add(outcome)
-        return Array((outcome.receivedSPFField(receiver: spf.receiver) + results.field).utf8)
+        var text = ""
+        if let outcome {
+            text += outcome.receivedSPFField(receiver: spf?.receiver ?? authservID)
+            results.add(outcome)
+        }
+        if let signatures { results.add(signatures) }
+        return Array((text + results.field).utf8)
     }
 
     /// The client's message without the `Authentication-Results:` fields that claim our authserv-id (forged

@@ -2,6 +2,7 @@ import AviaryAuthentication
 import AviaryConfig
 import AviaryTestSupport
 import AviaryUsers
+import Foundation
 import Testing
 
 #if canImport(Glibc)
@@ -12,8 +13,8 @@ import Glibc
 
 /// SPF in smtpd through the restriction lists, against a real dnsmasq serving TXT records; the client is
 /// 127.0.0.1 and mynetworks leaves it out, so it is judged like any client on the internet.
-@Suite("smtpd SPF: reject_spf_fail and the verdict fields")
-struct SPFPolicyTests {
+@Suite("smtpd sender authentication: reject_spf_fail, DKIM and the verdict fields")
+struct SenderAuthenticationTests {
     static let records = [
         "--txt-record=fail.test,v=spf1 ip4:192.0.2.0/24 -all",
         "--txt-record=explained.test,v=spf1 -all exp=why.explained.test",
@@ -112,7 +113,7 @@ struct SPFPolicyTests {
         #expect(outcome.result == .fail)
         #expect(policy.spfOutcome(for: Self.request(address: "10.1.2.3", sender: "x@fail.test")) == nil)
         #expect(policy.spfOutcome(for: Self.request(sender: "x@fail.test", login: "alice")) == nil)
-        let fields = String(decoding: policy.spfHeaderFields(outcome), as: UTF8.self)
+        let fields = String(decoding: policy.authenticationFields(spf: outcome, dkim: nil), as: UTF8.self)
         #expect(fields.hasPrefix("Received-SPF: fail (mx.aviary.test: domain of x@fail.test does not designate 127.0.0.1 as permitted sender)\r\n"))
         #expect(fields.contains("\r\nAuthentication-Results: mx.aviary.test;\r\n\tspf=fail "))
         #expect(fields.hasSuffix("\tsmtp.mailfrom=x@fail.test\r\n"))
@@ -126,7 +127,39 @@ struct SPFPolicyTests {
         let off = try Self.policy("authserv_id = mx.aviary.test", dnsPort: 9)
         #expect(off.spf == nil)
         #expect(off.spfOutcome(for: Self.request(sender: "x@fail.test")) == nil)
-        #expect(off.spfHeaderFields(outcome).isEmpty)
+        #expect(off.authenticationFields(spf: off.spfOutcome(for: Self.request(sender: "x@fail.test")), dkim: nil).isEmpty)
+        #expect(off.dkimVerification(for: Self.request(sender: "x@fail.test"), header: []).map { _ in true } == nil)
         #expect(off.removingForgedVerdicts(forged) == Array("Subject: hi\r\n\r\nbody\r\n".utf8))
+    }
+
+    @Test("DKIM through the policy: a key served by dnsmasq, a dkimpy Ed25519 signature, one Authentication-Results with spf= and dkim=")
+    func dkimThroughPolicy() async throws {
+        let directory = TemporaryDirectory("dkim-policy")
+        let signed = try await runPythonClient(
+            """
+            import base64, sys, dkim, nacl.signing
+            key = nacl.signing.SigningKey.generate()
+            message = b"From: news@pass.test\\r\\nSubject: hi\\r\\n\\r\\nhello\\r\\n"
+            signature = dkim.sign(message, b"sel", b"pass.test", base64.b64encode(bytes(key)),
+                                  signature_algorithm=b"ed25519-sha256", canonicalize=(b"relaxed", b"relaxed"))
+            print(base64.b64encode(bytes(key.verify_key)).decode())
+            print(base64.b64encode(signature + message).decode())
+            """, in: directory.path, port: 0)
+        let lines = signed.split(separator: "\n").map(String.init)
+        let dns = try await Dnsmasq(Self.records + ["--txt-record=sel._domainkey.pass.test,v=DKIM1; k=ed25519; p=\(lines[0])"])
+        let policy = try Self.policy("smtpd_spf_enable = yes\nsmtpd_dkim_verify = yes", dnsPort: dns.port)
+        let message = Array(Data(base64Encoded: lines[1]) ?? Data())
+        let split = try #require(message.firstRange(of: [13, 10, 13, 10])).upperBound
+        let request = Self.request(sender: "news@pass.test")
+        var verification = try #require(policy.dkimVerification(for: request, header: Array(message[..<split])))
+        verification.update(body: message[split...])
+        let signatures = verification.finish()
+        #expect(signatures.map(\.result) == [.pass], "\(signatures)")
+        let fields = String(decoding: policy.authenticationFields(spf: policy.spfOutcome(for: request), dkim: signatures), as: UTF8.self)
+        #expect(fields.hasPrefix("Received-SPF: pass "), "\(fields)")
+        #expect(fields.contains("\r\nAuthentication-Results: mx.aviary.test;\r\n\tspf=pass "), "\(fields)")
+        #expect(fields.contains("smtp.mailfrom=news@pass.test;\r\n\tdkim=pass header.d=pass.test header.s=sel header.a=ed25519-sha256 header.b="), "\(fields)")
+        #expect(policy.dkimVerification(for: Self.request(address: "10.0.0.1", sender: "news@pass.test"), header: []).map { _ in true } == nil)
+        await dns.stop()
     }
 }
