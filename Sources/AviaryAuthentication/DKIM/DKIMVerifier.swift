@@ -175,15 +175,54 @@ public struct DKIMMessageVerification {
     }
 
     /// Ends the body, looks up the keys and checks every signature. Blocks on the DNS.
-    public mutating func finish() -> [DKIMVerification] {
-        pending.map { original in
-            guard let signature = original.signature else { return original.outcome }
+    public mutating func finish() -> [DKIMVerification] { finishBody().run() }
+
+    /// Ends the body: the hashes are complete, what is left is the key look-ups and signature checks, in a
+    /// value that may go to another thread (`run()` blocks on the DNS).
+    public mutating func finishBody() -> DKIMSignatureChecks {
+        let items = pending.map { original -> DKIMSignatureChecks.Item in
+            guard let signature = original.signature else { return DKIMSignatureChecks.Item(outcome: original.outcome) }
             var state = original
             var canonicalizer = state.canonicalizer
             canonicalizer.finish { state.hash($0) }
-            var outcome = state.outcome
+            var item = DKIMSignatureChecks.Item(outcome: state.outcome, signature: signature)
+            // An l= beyond the body's end fails: what it claims to sign is not there.
+            if let length = signature.bodyLength, length > state.total {
+                item.outcome.record(.failed("l= is longer than the body"))
+                item.signature = nil
+            } else if state.hasher.finish() != signature.bodyHash {
+                item.outcome.record(.failed("body hash did not verify"))
+                item.signature = nil
+            } else {
+                item.headerData = DKIMVerifier.signedHeaderData(signature, field: state.field, header: section, message: header)
+            }
+            return item
+        }
+        pending = []
+        return DKIMSignatureChecks(verifier: verifier, items: items)
+    }
+}
+
+/// The part of a message's DKIM verification that needs the DNS: each signature whose body hash matched,
+/// with the header data it signs, waiting for its key.
+public struct DKIMSignatureChecks: Sendable {
+    struct Item: Sendable {
+        var outcome: DKIMVerification
+        /// nil when the outcome is already decided.
+        var signature: DKIMSignature?
+        var headerData: [UInt8] = []
+    }
+
+    let verifier: DKIMVerifier
+    let items: [Item]
+
+    /// Looks up the keys and checks the signatures; one result per signature, in order.
+    public func run() -> [DKIMVerification] {
+        items.map { item in
+            guard let signature = item.signature else { return item.outcome }
+            var outcome = item.outcome
             do throws(DKIMProblem) {
-                try check(signature, state)
+                try check(signature, headerData: item.headerData)
                 (outcome.result, outcome.problem) = (.pass, nil)
             } catch {
                 outcome.record(error)
@@ -192,18 +231,14 @@ public struct DKIMMessageVerification {
         }
     }
 
-    private func check(_ signature: DKIMSignature, _ state: Pending) throws(DKIMProblem) {
+    private func check(_ signature: DKIMSignature, headerData: [UInt8]) throws(DKIMProblem) {
         let key = try verifier.key(for: signature)
         if key.isStrict, let identity = signature.identity,
             identity.split(separator: "@").last.map({ $0.lowercased() }) != signature.domain
         {
             throw .permanent("key requires i= in d= itself (t=s)")
         }
-        // An l= beyond the body's end fails: what it claims to sign is not there.
-        if let length = signature.bodyLength, length > state.total { throw .failed("l= is longer than the body") }
-        guard state.hasher.finish() == signature.bodyHash else { throw .failed("body hash did not verify") }
-        let data = DKIMVerifier.signedHeaderData(signature, field: state.field, header: section, message: header)
-        let signed = signature.algorithm == .ed25519SHA256 ? SHA256Hasher.hash(data) : data
+        let signed = signature.algorithm == .ed25519SHA256 ? SHA256Hasher.hash(headerData) : headerData
         guard key.key.verify(signature: signature.signature, message: signed) else {
             throw .failed("signature did not verify")
         }
@@ -211,7 +246,7 @@ public struct DKIMMessageVerification {
 }
 
 extension DKIMVerification {
-    fileprivate mutating func record(_ problem: DKIMProblem) {
+    mutating func record(_ problem: DKIMProblem) {
         switch problem {
         case .permanent(let why): (result, self.problem) = (.permerror, why)
         case .failed(let why): (result, self.problem) = (.fail, why)
