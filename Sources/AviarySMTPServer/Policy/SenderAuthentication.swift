@@ -3,6 +3,18 @@ import AviaryConfig
 import AviaryDNS
 import AviarySMTP
 
+// Sender authentication in smtpd: what the session calls, and when (the policy layer holds the logic).
+//
+//   MAIL FROM accepted   spf = spfOutcome(for: request)                      on the pool: it blocks on DNS
+//   every PolicyRequest  request.spf = spf                                   reject_spf_fail then asks no DNS
+//   header section read  message = removingForgedVerdicts(message)          always, SPF and DKIM on or off
+//                        dkim = dkimVerification(for: request, header: h)  h: up to the empty line
+//   each body piece      dkim.update(body: piece)
+//   end of data          checks = dkim.finishBody(); results = checks.run()  run() on the pool: DNS
+//   commit               prepend authenticationFields(spf: spf, dkim: results) above our Received:
+//
+// Until the session does this, reject_spf_fail still works: it checks SPF itself at each RCPT.
+
 /// smtpd's use of SPF: the verdict for a transaction and the `reject_spf_fail` restriction. With
 /// `smtpd_spf_enable = no` there is no checker and no look-up.
 struct SPFPolicy: Sendable {
