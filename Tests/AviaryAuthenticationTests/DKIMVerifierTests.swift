@@ -112,6 +112,7 @@ struct DKIMVerifierTests {
 
     @Test("hostile signatures: absurd l=, thousands of h= names and header fields, fifty signatures, garbage tags")
     func hostile() async throws {
+        let bodyHash = String(repeating: "A", count: 43) + "="
         let signed = try await Self.signed()
         let absurd = signed.verify("rsa-relaxed-simple-length", { $0 = $0.replacingOccurrences(" l=", " l=99999999999999999999999999999; x-old-l=") })
         #expect(absurd.first?.result == .permerror, "\(absurd)")
@@ -131,10 +132,17 @@ struct DKIMVerifierTests {
         })
         #expect(fifty.count == 5)
         for garbage in ["v=1; a=rsa-sha1; b=AA==; bh=AA==; d=x; h=from; s=y", "v=2; a=rsa-sha256", "v=1;;=;", "not a tag list",
-                        "v=1; a=rsa-sha256; b=!!; bh=AA==; d=x; h=from; s=y", "v=1; v=1"] {
+                        "v=1; a=rsa-sha256; b=!!; bh=AA==; d=x; h=from; s=y", "v=1; v=1",
+                        "v=1; a=rsa-sha256; b=AA==; bh=\(bodyHash); d=x.example; h=to:subject; s=y",
+                        "v=1; a=rsa-sha256; b=AA==; bh=\(bodyHash); d=x.example; h=from; s=y; i=a@other.example",
+                        "v=1; a=rsa-sha256; b=AA==; bh=\(bodyHash); d=x.example; h=from; s=y; q=https",
+                        "v=1; a=rsa-sha256; b=AA==; bh=\(bodyHash); d=x.example; h=from; s=y; c=loose/simple"] {
             let results = DKIMVerifier(dns: ZoneDNS([:])).verify(message: Array("DKIM-Signature: \(garbage)\r\nFrom: a@b.example\r\n\r\nhi\r\n".utf8))
             #expect(results.map(\.result) == [.permerror], "\(garbage)")
         }
+        let expired = DKIMVerifier(dns: ZoneDNS([:]), now: { 2_000_000_000 }).verify(
+            message: Array("DKIM-Signature: v=1; a=rsa-sha256; b=AA==; bh=\(bodyHash); d=x.example; h=from; s=y; t=1; x=2\r\nFrom: a@x.example\r\n\r\nhi\r\n".utf8))
+        #expect(expired.first?.result == .fail && expired.first?.problem == "signature expired", "\(expired)")
     }
 }
 
