@@ -216,7 +216,7 @@ let package = Package(
         tests("AviaryConfigTests", ["AviaryConfig"]),
         .testTarget(
             name: "AviaryAuthenticationTests",
-            dependencies: ["AviaryAuthentication", "AviaryDNS", "AviaryCore", "AviaryTestSupport"],
+            dependencies: ["AviaryAuthentication", "AviaryDNS", "AviaryCore", "AviaryTLS", "AviaryTestSupport"],
             exclude: ["rfc7208-suite.py", "dkim-canonicalize.py", "dkim-sign.py"],
             swiftSettings: swiftSettings
         ),

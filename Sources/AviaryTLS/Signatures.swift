@@ -100,3 +100,61 @@ public final class SignatureKey: @unchecked Sendable {
         return EVP_DigestVerify(context, signature, signature.count, message, message.count) == 1
     }
 }
+
+/// A private key that makes signatures (DKIM signing): RSA (PKCS#1 v1.5 over SHA-256) or Ed25519.
+public final class SigningKey: @unchecked Sendable {
+    // @unchecked Sendable: the EVP_PKEY is never modified after init; each signature uses its own context.
+    private let key: OpaquePointer
+    public let kind: SignatureKey.Kind
+
+    /// The first private key of PEM text (`openssl genpkey` output); an encrypted key does not load.
+    public init?(pem: [UInt8]) {
+        guard let bio = pem.withUnsafeBytes({ BIO_new_mem_buf($0.baseAddress, Int32($0.count)) }) else { return nil }
+        defer { BIO_free(bio) }
+        guard let parsed = PEM_read_bio_PrivateKey(bio, nil, aviary_refuse_passphrase, nil) else {
+            ERR_clear_error()
+            return nil
+        }
+        switch EVP_PKEY_get_base_id(parsed) {
+        case EVP_PKEY_RSA: kind = .rsa(bits: Int(EVP_PKEY_get_bits(parsed)))
+        case EVP_PKEY_ED25519: kind = .ed25519
+        default:
+            EVP_PKEY_free(parsed)
+            return nil
+        }
+        key = parsed
+    }
+
+    deinit { EVP_PKEY_free(key) }
+
+    /// The signature of `message`: RSA over its SHA-256, Ed25519 over the message itself. nil if OpenSSL fails.
+    public func sign(_ message: [UInt8]) -> [UInt8]? {
+        guard let context = EVP_MD_CTX_new() else { return nil }
+        defer {
+            EVP_MD_CTX_free(context)
+            ERR_clear_error()
+        }
+        guard EVP_DigestSignInit(context, nil, kind == .ed25519 ? nil : EVP_sha256(), nil, key) == 1 else { return nil }
+        var length = 0
+        guard EVP_DigestSign(context, nil, &length, message, message.count) == 1 else { return nil }
+        var signature = [UInt8](repeating: 0, count: length)
+        guard EVP_DigestSign(context, &signature, &length, message, message.count) == 1 else { return nil }
+        return Array(signature.prefix(length))
+    }
+
+    /// What a DKIM key record publishes in `p=`: the DER SubjectPublicKeyInfo for RSA, the raw 32 bytes for
+    /// Ed25519 (RFC 8463).
+    public var publicKeyForDNS: [UInt8] {
+        if kind == .ed25519 {
+            var length = 32
+            var raw = [UInt8](repeating: 0, count: 32)
+            guard EVP_PKEY_get_raw_public_key(key, &raw, &length) == 1 else { return [] }
+            return Array(raw.prefix(length))
+        }
+        var buffer: UnsafeMutablePointer<UInt8>?
+        let length = i2d_PUBKEY(key, &buffer)
+        guard length > 0, let buffer else { return [] }
+        defer { aviary_OPENSSL_free(buffer) }
+        return Array(UnsafeBufferPointer(start: buffer, count: Int(length)))
+    }
+}

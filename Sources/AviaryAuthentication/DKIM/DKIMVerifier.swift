@@ -92,16 +92,28 @@ public struct DKIMVerifier: Sendable {
     static func signedHeaderData(
         _ signature: DKIMSignature, field: MIMEHeaderSection.Field, header: MIMEHeaderSection, message: [UInt8]
     ) -> [UInt8] {
+        var own = Array(message[field.range.lowerBound..<signature.signatureValueRange.lowerBound])
+        own += message[signature.signatureValueRange.upperBound..<field.range.upperBound]
+        return headerHashInput(
+            names: signature.signedFields, signatureField: own, canonicalization: signature.headerCanonicalization,
+            header: header, message: message)
+    }
+
+    /// What a signature over the header covers, for signing and verifying alike: the fields `names` lists, for
+    /// each name the last instance not yet used (a name with none left adds nothing), then `signatureField`
+    /// (the DKIM-Signature field with an empty `b=`) without its final line end, all canonicalized.
+    static func headerHashInput(
+        names: [String], signatureField: [UInt8], canonicalization: DKIMCanonicalization, header: MIMEHeaderSection,
+        message: [UInt8]
+    ) -> [UInt8] {
         var instances: [String: [Range<Int>]] = [:]
         for candidate in header.fields { instances[candidate.name, default: []].append(candidate.range) }
         var data: [UInt8] = []
-        for name in signature.signedFields {
+        for name in names {
             guard let range = instances[name]?.popLast() else { continue }
-            data += signature.headerCanonicalization.canonicalize(field: message[range])
+            data += canonicalization.canonicalize(field: message[range])
         }
-        var own = Array(message[field.range.lowerBound..<signature.signatureValueRange.lowerBound])
-        own += message[signature.signatureValueRange.upperBound..<field.range.upperBound]
-        var canonical = signature.headerCanonicalization.canonicalize(field: own)
+        var canonical = canonicalization.canonicalize(field: signatureField)
         if canonical.last == 10 { canonical.removeLast() }
         if canonical.last == 13 { canonical.removeLast() }
         return data + canonical
