@@ -22,11 +22,17 @@ enum AuthenticationTargets {
                 var results = AuthenticationResults(authservID: "mx.aviary.test")
                 results.add(outcome)
                 for field in [fields, results.field] {
-                    let unfolded = Array(field.utf8.dropLast(2))
-                    for index in unfolded.indices where unfolded[index] == 13 || unfolded[index] == 10 {
-                        require(
-                            unfolded[index] == 13 && index + 2 < unfolded.count && unfolded[index + 1] == 10
-                                && unfolded[index + 2] == 9, "a line end that is not folding in \(field.debugDescription)")
+                    let bytes = Array(field.utf8)
+                    require(bytes.suffix(2) == [13, 10], "no CRLF at the end of \(field.debugDescription)")
+                    let inner = bytes.dropLast(2)
+                    for index in inner.indices {
+                        if inner[index] == 13 {
+                            require(
+                                index + 2 < inner.endIndex && inner[index + 1] == 10 && inner[index + 2] == 9,
+                                "a CR that is not folding in \(field.debugDescription)")
+                        } else if inner[index] == 10 {
+                            require(index > inner.startIndex && inner[index - 1] == 13, "a bare LF in \(field.debugDescription)")
+                        }
                     }
                 }
                 require(AuthenticationResults.isClaimed(Array(results.field.utf8.dropFirst(23)), by: "mx.aviary.test"),
