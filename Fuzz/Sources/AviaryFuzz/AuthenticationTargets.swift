@@ -1,5 +1,6 @@
 import AviaryAuthentication
 import AviaryDNS
+import AviaryMessage
 
 /// SPF records as a domain publishes them, evaluated against a small table DNS, and the header fields and
 /// forged-verdict check that follow: any record must give a defined result after a bounded number of
@@ -21,20 +22,7 @@ enum AuthenticationTargets {
                 let fields = outcome.receivedSPFField(receiver: "mx.aviary.test")
                 var results = AuthenticationResults(authservID: "mx.aviary.test")
                 results.add(outcome)
-                for field in [fields, results.field] {
-                    let bytes = Array(field.utf8)
-                    require(bytes.suffix(2) == [13, 10], "no CRLF at the end of \(field.debugDescription)")
-                    let inner = bytes.dropLast(2)
-                    for index in inner.indices {
-                        if inner[index] == 13 {
-                            require(
-                                index + 2 < inner.endIndex && inner[index + 1] == 10 && inner[index + 2] == 9,
-                                "a CR that is not folding in \(field.debugDescription)")
-                        } else if inner[index] == 10 {
-                            require(index > inner.startIndex && inner[index - 1] == 13, "a bare LF in \(field.debugDescription)")
-                        }
-                    }
-                }
+                for field in [fields, results.field] { requireOnlyFolding(field) }
                 require(AuthenticationResults.isClaimed(Array(results.field.utf8.dropFirst(23)), by: "mx.aviary.test"),
                     "our own field does not claim our id")
             }
@@ -76,5 +64,56 @@ final class TableDNS: SPFDNS, Sendable {
     func pointerNames(of address: String) -> DNSLookup<[String]> {
         queries.value += 1
         return .found(["a.test", "mail.b.test"])
+    }
+}
+
+extension AuthenticationTargets {
+    /// A message as smtpd would hand it to DKIM verification: every signature gets a defined result, the
+    /// result does not depend on how the body was cut into pieces, and canonicalizing in pieces gives the
+    /// same bytes as canonicalizing at once. The key of `ed._domainkey.example.com` is the one the seed was
+    /// signed with, so the seed verifies and mutations of it reach the signature checks.
+    static func dkim(_ bytes: [UInt8]) {
+        let dns = TableDNS(txt: [
+            "ed._domainkey.example.com": [Array("v=DKIM1; k=ed25519; p=iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w=".utf8)],
+        ])
+        let verifier = DKIMVerifier(dns: dns, now: { 1_796_680_005 })
+        let whole = verifier.verify(message: bytes)
+        let header = MIMEHeaderSection(message: bytes)
+        var streaming = DKIMMessageVerification(verifier: verifier, header: Array(bytes[..<header.bodyStart]))
+        for piece in pieces(of: bytes[header.bodyStart...], seed: bytes.first ?? 0) { streaming.update(body: piece) }
+        let streamed = streaming.finish()
+        require(whole == streamed, "streamed \(streamed) differs from whole \(whole)")
+        require(whole.count <= DKIMLimits().signatures, "\(whole.count) signatures checked")
+        var results = AuthenticationResults(authservID: "mx.aviary.test")
+        results.add(whole)
+        requireOnlyFolding(results.field)
+        let body = bytes[header.bodyStart...]
+        for algorithm in DKIMCanonicalization.allCases {
+            let once = algorithm.canonicalize(body: body)
+            var canonicalizer = DKIMBodyCanonicalizer(algorithm)
+            var inPieces: [UInt8] = []
+            for piece in pieces(of: body, seed: bytes.last ?? 0) { canonicalizer.update(piece) { inPieces += $0 } }
+            canonicalizer.finish { inPieces += $0 }
+            require(once == inPieces, "\(algorithm) canonicalization depends on the pieces")
+        }
+        for field in header.fields.prefix(64) {
+            _ = DKIMCanonicalization.relaxed.canonicalize(field: bytes[field.range])
+        }
+    }
+}
+
+/// A header field ends in CRLF and has no other line end than folding (CRLF, then a tab).
+private func requireOnlyFolding(_ field: String) {
+    let bytes = Array(field.utf8)
+    require(bytes.suffix(2) == [13, 10], "no CRLF at the end of \(field.debugDescription)")
+    let inner = bytes.dropLast(2)
+    for index in inner.indices {
+        if inner[index] == 13 {
+            require(
+                index + 2 < inner.endIndex && inner[index + 1] == 10 && inner[index + 2] == 9,
+                "a CR that is not folding in \(field.debugDescription)")
+        } else if inner[index] == 10 {
+            require(index > inner.startIndex && inner[index - 1] == 13, "a bare LF in \(field.debugDescription)")
+        }
     }
 }

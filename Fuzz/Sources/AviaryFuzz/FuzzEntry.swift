@@ -34,6 +34,7 @@ extension FuzzTarget {
         FuzzTarget(name: "mime", summary: "a message: MIME tree, 7-bit downgrade, BODYSTRUCTURE", run: MessageTargets.mime),
         FuzzTarget(name: "dns", summary: "DNS answers: MX, A/AAAA, PTR, TXT", run: DNSTargets.answers),
         FuzzTarget(name: "spf", summary: "SPF records, macros, Received-SPF and Authentication-Results", run: AuthenticationTargets.spf),
+        FuzzTarget(name: "dkim", summary: "DKIM signatures, canonicalization whole and in pieces", run: AuthenticationTargets.dkim),
     ]
 }
 
