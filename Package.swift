@@ -155,6 +155,7 @@ let package = Package(
             "AviaryAdmin",
             [
                 "AviaryCore", "AviaryConfig", "AviaryQueue", "AviaryUsers", "AviaryInstance", "AviaryTLS",
+                "AviaryAuthentication",
                 argumentParser,
                 logging,
             ]
@@ -272,6 +273,7 @@ let package = Package(
             "AviaryAdminTests",
             [
                 "AviaryAdmin", "AviaryQueue", "AviaryConfig", "AviaryCore", "AviaryInstance", "AviaryTestSupport",
+                "AviaryAuthentication", "AviaryDNS", "AviaryTLS",
                 argumentParser,
                 logging,
             ]

@@ -125,6 +125,38 @@ public final class SigningKey: @unchecked Sendable {
         key = parsed
     }
 
+    private init(key: OpaquePointer, kind: SignatureKey.Kind) {
+        self.key = key
+        self.kind = kind
+    }
+
+    /// A new key: RSA of `bits` bits (`.rsa(bits:)`) or Ed25519. nil if OpenSSL cannot make one.
+    public static func generate(_ kind: SignatureKey.Kind) -> SigningKey? {
+        let id = kind == .ed25519 ? EVP_PKEY_ED25519 : EVP_PKEY_RSA
+        guard let context = EVP_PKEY_CTX_new_id(id, nil) else { return nil }
+        defer {
+            EVP_PKEY_CTX_free(context)
+            ERR_clear_error()
+        }
+        guard EVP_PKEY_keygen_init(context) == 1 else { return nil }
+        if case .rsa(let bits) = kind, EVP_PKEY_CTX_set_rsa_keygen_bits(context, Int32(bits)) != 1 { return nil }
+        var generated: OpaquePointer?
+        guard EVP_PKEY_keygen(context, &generated) == 1, let generated else { return nil }
+        let actual: SignatureKey.Kind = kind == .ed25519 ? .ed25519 : .rsa(bits: Int(EVP_PKEY_get_bits(generated)))
+        return SigningKey(key: generated, kind: actual)
+    }
+
+    /// The private key as unencrypted PKCS#8 PEM (what `openssl genpkey` writes); keep it 0600.
+    public var pem: [UInt8] {
+        guard let bio = BIO_new(BIO_s_mem()) else { return [] }
+        defer { BIO_free(bio) }
+        guard PEM_write_bio_PrivateKey(bio, key, nil, nil, 0, nil, nil) == 1 else { return [] }
+        var data: UnsafeMutablePointer<CChar>?
+        let length = BIO_ctrl(bio, BIO_CTRL_INFO, 0, &data)
+        guard length > 0, let data else { return [] }
+        return data.withMemoryRebound(to: UInt8.self, capacity: Int(length)) { Array(UnsafeBufferPointer(start: $0, count: Int(length))) }
+    }
+
     deinit { EVP_PKEY_free(key) }
 
     /// The signature of `message`: RSA over its SHA-256, Ed25519 over the message itself. nil if OpenSSL fails.
