@@ -3,15 +3,19 @@ import AviaryConfig
 import AviaryDNS
 import AviarySMTP
 
-// Sender authentication in smtpd: what the session calls, and when (the policy layer holds the logic).
+// Sender authentication in smtpd: what the session calls, and when (the policy layer holds the logic). In
+// terms of SMTPServerEngine's questions and actions:
 //
-//   MAIL FROM accepted   spf = spfOutcome(for: request)                      on the pool: it blocks on DNS
-//   every PolicyRequest  request.spf = spf                                   reject_spf_fail then asks no DNS
-//   header section read  message = removingForgedVerdicts(message)          always, SPF and DKIM on or off
-//                        dkim = dkimVerification(for: request, header: h)  h: up to the empty line
-//   each body piece      dkim.update(body: piece)
-//   end of data          checks = dkim.finishBody(); results = checks.run()  run() on the pool: DNS
-//   commit               prepend authenticationFields(spf: spf, dkim: results) above our Received:
+//   .ask(.sender)      spf = spfOutcome(for: request)                       on the pool: it blocks on DNS;
+//                                                                          request.sender = the question's
+//   every request      request.spf = spf (in policyRequest(recipient:))     reject_spf_fail then asks no DNS
+//   .beginMessage      prepend authenticationFields(spf: spf, dkim: nil) above our Received:
+//   header section     message = removingForgedVerdicts(message)           always, SPF and DKIM on or off
+//   complete           dkim = dkimVerification(for: request, header: h)    h: up to the empty line
+//   .messageData       dkim.update(body: piece)
+//   .ask(.commit)      checks = dkim.finishBody(); checks.run() on the pool (DNS), then the dkim= results
+//                      need a field above the message: authenticationFields(spf: nil, dkim: results); a
+//                      message still in memory can take it, a longer one needs the queue file's help
 //
 // Until the session does this, reject_spf_fail still works: it checks SPF itself at each RCPT.
 
