@@ -28,6 +28,7 @@ let package = Package(
                 .product(name: "AviaryUsers", package: "Aviary"),
                 .product(name: "AviarySMTP", package: "Aviary"),
                 .product(name: "AviaryDNS", package: "Aviary"),
+                .product(name: "AviaryAuthentication", package: "Aviary"),
                 .product(name: "AviarySASL", package: "Aviary"),
                 .product(name: "AviaryPOP3", package: "Aviary"),
                 .product(name: "AviaryIMAP", package: "Aviary"),

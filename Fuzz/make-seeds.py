@@ -278,6 +278,25 @@ add("dns", dns("mx1.example.test", 28, [(pointer, 28, bytes.fromhex("20010db8000
 add("dns", dns("1.2.0.192.in-addr.arpa", 12, [(pointer, 12, name("mail.example.test"))]))
 add("dns", dns("example.test", 15, [(pointer, 15, struct.pack(">H", 0) + b"\x00")]))
 
+add("dns", dns("example.test", 16, [(pointer, 16, b"\x0ev=spf1 ip4:192" + b"\x0f.0.2.0/24 -all")]))
+
+# SPF: a.test's record first, then b.test's, c.test's, ... (AuthenticationTargets.spf).
+add("spf", "v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 -all")
+add("spf", "v=spf1 include:b.test redirect=c.test exp=d.test\nv=spf1 a mx/24//64 ptr:a.test ~all\n"
+    "v=spf1 exists:%{ir}.%{v}.%{l1r-}.%{d2}.b.test ?all\n%{c} is not %{r} at %{t}: %{S}")
+add("spf", "v=spf1 include:a.test a:void1.test a:void2.test a:void3.test -all\nv=spf1 redirect=a.test")
+add("spf", "v=spf1 exists:%{p}.%{H}.%{o5r+-=}.a.test -all exp=%{d}\n~jack&jill=up@a.test")
+add("spf", "Authentication-Results: (c) MX.Aviary.test 1; spf=pass\r\nSubject: x\r\n\r\nbody\r\n")
+
+# DKIM: a message dkimpy signed with the Ed25519 key AuthenticationTargets.dkim publishes (seed bytes 0x01 * 32).
+add("dkim", b"DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.com;\r\n i=@example.com; "
+    b"q=dns/txt; s=ed; t=1796680005; h=from : to : subject :\r\n from; "
+    b"bh=lGP7WgYuC2BfNW+3tXtZjgpRyTmfyliAJh62YXMvN6E=;\r\n "
+    b"b=5wwQeywgVx8s7oMB2Mr47zuFbgtGod/jc9k+KZSe/icLBko0gl4+/ot207WqgNKzG8xBu\r\n tHs9XNzTFq1akIwCQ==\r\n"
+    b"From: Alice <alice@example.com>\r\nTo: bob@example.org\r\nSubject: fuzz seed\r\n\r\nHello  Bob, \r\n\r\n")
+add("dkim", "DKIM-Signature: v=1; a=rsa-sha256; c=simple/simple; d=example.com; s=rsa; l=5; h=From:To;\r\n"
+    " bh=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=; b=AAAA\r\nFrom: a@example.com\r\n\r\n \t x \r\n\r\n")
+
 for target, inputs in seeds.items():
     directory = os.path.join(CORPUS, target)
     os.makedirs(directory, exist_ok=True)

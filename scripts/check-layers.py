@@ -32,7 +32,7 @@ LAYERS = [
     ("toolbox", ["AviaryCore"]),
     # Codecs and storage: plain synchronous Swift (NIOCore for ByteBuffer at most), in three tiers.
     ("codecs and storage 1", ["AviaryConfig", "AviaryMessage", "AviaryMailbox", "AviaryDNS", "AviaryTLS", "AviaryPOP3"]),
-    ("codecs and storage 2", ["AviaryQueue", "AviaryUsers", "AviarySMTP", "AviaryIMAP"]),
+    ("codecs and storage 2", ["AviaryQueue", "AviaryUsers", "AviarySMTP", "AviaryIMAP", "AviaryAuthentication"]),
     ("codecs and storage 3", ["AviaryIPC", "AviarySASL", "AviaryInstance"]),
     ("skeleton and test support", ["AviaryDaemon", "AviaryTestSupport"]),
     ("service libraries", [
@@ -50,7 +50,7 @@ LAYERS = [
         "AviaryInstanceTests", "AviarySMTPServerTests", "AviaryQueueManagerTests", "AviaryLocalTests",
         "AviarySMTPClientTests", "AviaryMasterTests", "AviaryAdminTests", "AviarySubmissionTests",
         "AviaryPOP3Tests", "AviaryPOP3ServerTests", "AviaryIMAPTests", "AviaryIMAPServerTests",
-        "AviaryPickupTests", "AviaryMetricsTests", "IntegrationTests",
+        "AviaryPickupTests", "AviaryMetricsTests", "AviaryAuthenticationTests", "IntegrationTests",
     ]),
 ]
 

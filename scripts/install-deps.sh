@@ -20,6 +20,7 @@ PACKAGES=(
     mailutils fetchmail getmail6 netcat-openbsd
     dovecot-imapd dovecot-pop3d isync neomutt python3-pip pflogsumm
     procps iproute2 curl ca-certificates
+    python3-yaml python3-spf python3-authres python3-dkim  # SPF and DKIM cross-checks: RFC 7208 suite, pyspf, authres, dkimpy
 )
 # The build's libraries and tools, and the clients the demo's instructions use.
 DEMO_PACKAGES=(

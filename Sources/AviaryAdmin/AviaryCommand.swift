@@ -7,7 +7,7 @@ public struct AviaryCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "aviary",
         abstract: "Control the Aviary mail system.",
-        subcommands: [Start.self, Stop.self, Reload.self, Status.self, Check.self, Conf.self, Queue.self, Autoconfig.self]
+        subcommands: [Start.self, Stop.self, Reload.self, Status.self, Check.self, Conf.self, Queue.self, Autoconfig.self, DKIM.self]
     )
 
     public init() {}

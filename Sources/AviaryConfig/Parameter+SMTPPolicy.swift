@@ -68,6 +68,17 @@ extension Parameter {
     public static let accessMapRejectCode = Parameter(
         "access_map_reject_code", .integer, "554", "Reply code of REJECT in an access table.")
 
+    // Sender authentication (issue 15).
+    public static let smtpdSPFEnable = Parameter(
+        "smtpd_spf_enable", .boolean, "no",
+        "Check SPF (RFC 7208) for mail from clients outside mynetworks that have not logged in: the MAIL FROM domain, or the HELO name for the null sender. Needed by reject_spf_fail and for Received-SPF:; no: no SPF look-ups at all.")
+    public static let smtpdDKIMVerify = Parameter(
+        "smtpd_dkim_verify", .boolean, "no",
+        "Verify DKIM signatures (RFC 6376; rsa-sha256, ed25519-sha256) of mail from clients outside mynetworks that have not logged in, for Authentication-Results:; no: no key look-ups.")
+    public static let authservID = Parameter(
+        "authserv_id", .string, "$myhostname",
+        "Name in the Authentication-Results: fields this host adds (RFC 8601); incoming fields that claim it are removed as forged.")
+
     // Abuse limits (counted across all smtpd processes by the anvil service).
     public static let smtpdClientConnectionCountLimit = Parameter(
         "smtpd_client_connection_count_limit", .integer, "50", "Simultaneous connections per client address; 0: none.")
@@ -98,7 +109,7 @@ extension Parameter {
         .smtpdAuthFailureDelay,
         .smtpdClientRestrictions, .smtpdHeloRestrictions, .smtpdSenderRestrictions, .smtpdRelayRestrictions,
         .smtpdRecipientRestrictions, .smtpdDataRestrictions, .smtpdSenderLoginMaps, .unknownAddressRejectCode,
-        .relayDomainsRejectCode, .accessMapRejectCode,
+        .relayDomainsRejectCode, .accessMapRejectCode, .smtpdSPFEnable, .smtpdDKIMVerify, .authservID,
         .smtpdClientConnectionCountLimit, .smtpdClientConnectionRateLimit, .smtpdClientEventLimitExceptions,
         .localHeaderRewriteClients,
         .anvilRateTimeUnit, .smtpdSoftErrorLimit, .smtpdErrorSleepTime, .smtpdForbidUnauthPipelining,

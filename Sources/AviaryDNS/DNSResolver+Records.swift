@@ -81,6 +81,46 @@ extension DNSResolver {
         return nil
     }
 
+    /// The TXT records of `name`, each record's character-strings joined without separators (as SPF and DKIM
+    /// read a record that was split into 255-byte strings). Bytes, not text: what a record holds is the
+    /// publisher's choice, and the reader decides what to make of non-ASCII.
+    public func txtRecords(_ name: String) -> DNSLookup<[[UInt8]]> {
+        switch query(name, .txt) {
+        case .records(let message):
+            guard let records = Self.txtRecords(in: message) else { return .temporaryFailure }
+            return records.isEmpty ? .noData : .found(records)
+        case .noData: return .noData
+        case .notFound: return .notFound
+        case .temporaryFailure: return .temporaryFailure
+        }
+    }
+
+    /// The names the PTR records of `address` give (`4.3.2.1.in-addr.arpa` or the `ip6.arpa` nibbles), not
+    /// confirmed: callers check them against the names' own addresses.
+    public func pointerNames(of address: String) -> DNSLookup<[String]> {
+        guard let bytes = Self.addressBytes(address), let reverse = Self.reverseName(of: bytes) else { return .notFound }
+        switch query(reverse, .ptr) {
+        case .records(let message):
+            guard let names = Self.hostNames(in: message) else { return .temporaryFailure }
+            return names.isEmpty ? .noData : .found(names)
+        case .noData: return .noData
+        case .notFound: return .notFound
+        case .temporaryFailure: return .temporaryFailure
+        }
+    }
+
+    /// The addresses of one family only (A when `ipv6` is false, else AAAA), as text.
+    public func addresses(_ host: String, ipv6: Bool) -> DNSLookup<[String]> {
+        switch query(host, ipv6 ? .aaaa : .a) {
+        case .records(let message):
+            guard let addresses = Self.addresses(in: message) else { return .temporaryFailure }
+            return addresses.isEmpty ? .noData : .found(addresses)
+        case .noData: return .noData
+        case .notFound: return .notFound
+        case .temporaryFailure: return .temporaryFailure
+        }
+    }
+
     /// The address as 4 or 16 bytes (an IPv4-mapped IPv6 address as its 4 IPv4 bytes); nil if it is not one.
     static func addressBytes(_ text: String) -> [UInt8]? {
         var v4 = in_addr()
@@ -114,6 +154,27 @@ extension DNSResolver {
             names.append(name)
         }
         return names
+    }
+
+    /// The TXT records in the answer section of a DNS message, each one's strings joined; nil when it is
+    /// malformed.
+    public static func txtRecords(in message: [UInt8]) -> [[UInt8]]? {
+        var records: [[UInt8]] = []
+        for index in 0..<max(0, Int(aviary_ns_answer_count(message, Int32(message.count)))) {
+            guard let (type, offset, length) = answerRecord(message, index) else { return nil }
+            guard type == RecordType.txt.rawValue else { continue }
+            var record: [UInt8] = []
+            var position = offset
+            let end = offset + length
+            while position < end {
+                let count = Int(message[position])
+                guard position + 1 + count <= end else { return nil }
+                record += message[(position + 1)..<(position + 1 + count)]
+                position += 1 + count
+            }
+            records.append(record)
+        }
+        return records
     }
 
     /// The MX records in the answer section of a DNS message (other types, such as a CNAME on the way, are

@@ -36,6 +36,7 @@ public struct DNSResolver: Sendable {
         case a = 1
         case ptr = 12
         case mx = 15
+        case txt = 16
         case aaaa = 28
     }
 

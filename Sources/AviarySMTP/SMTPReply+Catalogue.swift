@@ -388,6 +388,22 @@ extension SMTPReply {
         return policyRejected(.sender(address), code: 553, text, enhanced: EnhancedStatusCode(5, 7, 1))
     }
 
+    /// `550 5.7.23 <alice@example.com>: Sender address rejected: SPF fail: ...` (reject_spf_fail; RFC 7372's code
+    /// for "SPF validation failed"). The text is the domain owner's explanation (its `exp=`) when it gave one,
+    /// cut to keep the line within SMTP's 512 octets.
+    public static func spfFail(_ target: PolicyTarget, domain: String, client: String, explanation: String?) -> SMTPReply {
+        let text = explanation.map { String($0.prefix(300)) } ?? "\(domain) does not designate \(client) as permitted sender"
+        return policyRejected(target, code: 550, "SPF fail: \(text)", enhanced: EnhancedStatusCode(5, 7, 23))
+    }
+
+    /// `451 4.7.24 <alice@example.com>: Sender address rejected: SPF temporary error ...` (reject_spf_fail when
+    /// the DNS failed; RFC 7372's "SPF validation error", in the temporary class).
+    public static func spfTemporaryError(_ target: PolicyTarget, domain: String) -> SMTPReply {
+        policyRejected(
+            target, code: 451, "SPF temporary error looking up \(domain); try again later",
+            enhanced: EnhancedStatusCode(4, 7, 24))
+    }
+
     /// `451 4.3.5 Server configuration error`: a restriction list or table smtpd cannot use.
     public static let serverConfigurationError = SMTPReply(451, EnhancedStatusCode(4, 3, 5), "Server configuration error")
 

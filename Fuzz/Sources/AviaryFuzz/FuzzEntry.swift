@@ -32,7 +32,9 @@ extension FuzzTarget {
         FuzzTarget(name: "users", summary: "users (passwd-style) file and lookup tables", run: ConfigTargets.users),
         FuzzTarget(name: "address", summary: "address lists, mailbox addresses, xtext", run: MessageTargets.addresses),
         FuzzTarget(name: "mime", summary: "a message: MIME tree, 7-bit downgrade, BODYSTRUCTURE", run: MessageTargets.mime),
-        FuzzTarget(name: "dns", summary: "DNS answers: MX, A/AAAA, PTR", run: DNSTargets.answers),
+        FuzzTarget(name: "dns", summary: "DNS answers: MX, A/AAAA, PTR, TXT", run: DNSTargets.answers),
+        FuzzTarget(name: "spf", summary: "SPF records, macros, Received-SPF and Authentication-Results", run: AuthenticationTargets.spf),
+        FuzzTarget(name: "dkim", summary: "DKIM signatures, canonicalization whole and in pieces", run: AuthenticationTargets.dkim),
     ]
 }
 

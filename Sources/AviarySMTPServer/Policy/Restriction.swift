@@ -20,6 +20,9 @@ enum Restriction: Sendable, Equatable {
     case rejectUnauthPipelining
     case rejectSenderLoginMismatch
     case rejectUnlistedRecipient
+    /// An SPF `fail` for the sender (or the HELO name, for the null sender) is refused with 550 5.7.23, a DNS
+    /// failure with 451 4.7.24; needs `smtpd_spf_enable = yes`.
+    case rejectSPFFail
     /// `check_*_access type:table`: look the request's item up in an access(5) table.
     case checkAccess(AccessItem, maps: [String])
 
@@ -64,6 +67,9 @@ enum Restriction: Sendable, Equatable {
         "reject_unauth_pipelining": .rejectUnauthPipelining,
         "reject_sender_login_mismatch": .rejectSenderLoginMismatch,
         "reject_unlisted_recipient": .rejectUnlistedRecipient,
+        // Postfix has no SPF of its own; the name follows its reject_* words (postfix-policyd-spf, the usual
+        // add-on, has no restriction name to copy).
+        "reject_spf_fail": .rejectSPFFail,
     ]
 
     /// Whether the restriction can stop mail to other domains: Postfix refuses to run without one of these
@@ -110,6 +116,14 @@ struct RestrictionLists: Sendable {
         relay = read(.smtpdRelayRestrictions)
         recipient = read(.smtpdRecipientRestrictions)
         data = read(.smtpdDataRestrictions)
+        let named: [(Parameter, [Restriction])] = [
+            (.smtpdClientRestrictions, client), (.smtpdHeloRestrictions, helo), (.smtpdSenderRestrictions, sender),
+            (.smtpdRelayRestrictions, relay), (.smtpdRecipientRestrictions, recipient), (.smtpdDataRestrictions, data),
+        ]
+        if problem == nil, !config.bool(.smtpdSPFEnable), let (parameter, _) = named.first(where: { $0.1.contains(.rejectSPFFail) }) {
+            problem = RestrictionError(
+                parameter: parameter.name, message: "reject_spf_fail needs smtpd_spf_enable = yes (without it SPF is not checked)")
+        }
         if problem == nil, !(relay + recipient).contains(where: \.stopsRelaying) {
             problem = RestrictionError(
                 parameter: "smtpd_relay_restrictions",

@@ -1,3 +1,4 @@
+import AviaryAuthentication
 import AviaryConfig
 import AviaryCore
 import AviaryDNS
@@ -16,6 +17,9 @@ struct PolicyRequest: Sendable {
     var saslUsername: String?
     /// The client sent commands ahead where it may not (reject_unauth_pipelining).
     var hasIllegalPipelining: Bool
+    /// The transaction's SPF verdict, when the session has it (`SMTPPolicy.spfOutcome(for:)` at MAIL FROM);
+    /// nil: reject_spf_fail checks for itself.
+    var spf: SPFOutcome? = nil
 }
 
 /// Whether a domain exists for mail in the DNS (MX, A or AAAA): reject_unknown_*_domain.
@@ -40,6 +44,12 @@ struct SMTPPolicy: Sendable {
     let accessRejectCode: Int
     let unknownAddressRejectCode: Int
     let domainExistence: @Sendable (String) -> DomainExistence
+    /// SPF, when `smtpd_spf_enable = yes`.
+    var spf: SPFPolicy? = nil
+    /// DKIM verification, when `smtpd_dkim_verify = yes`.
+    var dkim: DKIMVerifier? = nil
+    /// Our authserv-id in Authentication-Results: (`authserv_id`).
+    var authservID = ""
 
     /// The verdict of one restriction or list.
     enum Verdict: Sendable, Equatable {
@@ -107,6 +117,8 @@ struct SMTPPolicy: Sendable {
         case .rejectUnlistedRecipient:
             guard let address = request.recipient else { return .dunno }
             return unlistedRecipient(address)
+        case .rejectSPFFail:
+            return rejectSPFFail(request)
         case .checkAccess(let item, let maps):
             return checkAccess(item, maps: maps, request)
         }
@@ -243,6 +255,9 @@ extension SMTPPolicy {
                 case false?: .notFound
                 case nil: .temporaryFailure
                 }
-            })
+            },
+            spf: config.bool(.smtpdSPFEnable) ? SPFPolicy(config: config, dns: resolver) : nil,
+            dkim: config.bool(.smtpdDKIMVerify) ? DKIMVerifier(dns: resolver) : nil,
+            authservID: config.string(.authservID))
     }
 }

@@ -1,0 +1,65 @@
+/// Base64 (RFC 4648) as mail carries it: folded across lines, so white space between characters is skipped.
+/// Strict otherwise: only the alphabet, padding only at the end, whole quanta. (SASL's `SASLBase64` and the
+/// encoded-word decoder keep their own rules: AUTH lines allow no white space, RFC 2047 words are lenient.)
+public enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    /// The bytes, or nil when the text is not base64.
+    public static func decode(_ text: some StringProtocol) -> [UInt8]? {
+        var output: [UInt8] = []
+        var quantum: UInt32 = 0
+        var count = 0
+        var padding = 0
+        for byte in text.utf8 {
+            if byte == 32 || byte == 9 || byte == 13 || byte == 10 { continue }
+            if byte == UInt8(ascii: "=") {
+                padding += 1
+                guard padding <= 2 else { return nil }
+                quantum <<= 6
+                count += 1
+            } else {
+                guard padding == 0, let value = value(of: byte) else { return nil }
+                quantum = quantum << 6 | UInt32(value)
+                count += 1
+            }
+            if count == 4 {
+                let bytes = [UInt8(quantum >> 16 & 0xFF), UInt8(quantum >> 8 & 0xFF), UInt8(quantum & 0xFF)]
+                output += bytes.prefix(3 - padding)
+                quantum = 0
+                count = 0
+            }
+        }
+        return count == 0 ? output : nil
+    }
+
+    /// The text, padded, on one line.
+    public static func encode(_ bytes: some Collection<UInt8>) -> String {
+        let bytes = Array(bytes)
+        var output: [UInt8] = []
+        output.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let remaining = bytes.count - index
+            let b0 = bytes[index]
+            let b1 = remaining > 1 ? bytes[index + 1] : 0
+            let b2 = remaining > 2 ? bytes[index + 2] : 0
+            output.append(alphabet[Int(b0 >> 2)])
+            output.append(alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)])
+            output.append(remaining > 1 ? alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "="))
+            output.append(remaining > 2 ? alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "="))
+            index += 3
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    private static func value(of byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): byte - UInt8(ascii: "A")
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): byte - UInt8(ascii: "a") + 26
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0") + 52
+        case UInt8(ascii: "+"): 62
+        case UInt8(ascii: "/"): 63
+        default: nil
+        }
+    }
+}
