@@ -7,9 +7,17 @@ import NIOPosix
 
 /// The message being received: buffered in memory while small, written to a queue file in pieces when large,
 /// committed durably at the end. Counts the Received: fields (ours included), finds the Message-ID for the log,
-/// and completes a local client's header section (`addingMissing`). Bare line endings and the size limit are
-/// the engine's (`SMTPServerEngine`); this only holds bytes and knows what goes to disk when.
+/// removes header fields that forge our verdicts (`forgedFields`: Authentication-Results: claiming our
+/// authserv-id) and completes a local client's header section (`addingMissing`). Both are done once, before the
+/// first bytes are written, when the header section's end is among them: a header section of 64 KiB or more is
+/// left as it is. Bare line endings and the size limit are the engine's (`SMTPServerEngine`); this only holds
+/// bytes and knows what goes to disk when.
 struct MessageAssembly {
+    /// The ranges of the fields to remove from the client's header section in `bytes` starting at the range's
+    /// lower bound.
+    let forgedFields: ([UInt8], Range<Int>) -> [Range<Int>]
+    /// The header section has been looked at (it is done once).
+    private var isHeaderSectionDone = false
     private var pending: [UInt8] = []
     /// Where the client's message starts in `pending` (after our Received:) until the first write.
     private var messageStart = 0
@@ -37,12 +45,24 @@ struct MessageAssembly {
         missingFields = (messageID, date)
     }
 
-    /// Puts the missing fields into `pending` (the start of the message) if its header section ends there.
+    init(forgedFields: @escaping ([UInt8], Range<Int>) -> [Range<Int>] = { _, _ in [] }) {
+        self.forgedFields = forgedFields
+    }
+
+    /// Removes forged fields from the client's header section in `pending` (the start of the message) and puts
+    /// the missing fields in, if the header section ends there.
     private mutating func completeHeaderSection(isWholeMessage: Bool) {
+        guard !isHeaderSectionDone else { return }
+        isHeaderSectionDone = true
+        var section = MIMEHeaderSection(pending, messageStart..<pending.count)
+        guard section.hasSeparator || isWholeMessage else { return }
+        let forged = forgedFields(pending, messageStart..<section.end)
+        if !forged.isEmpty {
+            for range in forged.reversed() { pending.removeSubrange(range) }
+            section = MIMEHeaderSection(pending, messageStart..<pending.count)
+        }
         guard let fields = missingFields else { return }
         missingFields = nil
-        let section = MIMEHeaderSection(pending, messageStart..<pending.count)
-        guard section.hasSeparator || isWholeMessage else { return }
         let lineEnd = section.lineEnd ?? [13, 10]
         var added: [UInt8] = []
         if section.field("message-id") == nil {

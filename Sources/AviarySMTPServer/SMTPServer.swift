@@ -59,6 +59,9 @@ public final class SMTPServer: ListeningServer {
         for word in settings.headerRewriteClients.unknown {
             logger.warning("local_header_rewrite_clients: ignoring \"\(word)\" (permit_inet_interfaces, permit_mynetworks, permit_sasl_authenticated and static:all are understood)")
         }
+        if config.bool(.smtpdDKIMVerify) {
+            logger.warning("smtpd_dkim_verify = yes has no effect yet: smtpd does not record DKIM results in messages (Authentication-Results: carries spf= only)")
+        }
         if let problem = policy.lists.problem {
             logger.error("\(problem); every recipient gets 451 4.3.5 until it is fixed")
         }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AviaryAuthentication
 import AviaryCore
 import AviaryMessage
 import AviaryQueue
@@ -47,6 +48,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The TLS session, once STARTTLS (or wrapper mode) completed its handshake.
     private var tls: TLSHandshakeCompleted?
     private var queueID: QueueID?
+    /// The transaction's SPF verdict (`smtpd_spf_enable`), taken at MAIL FROM; nil when SPF is off or the
+    /// client is not judged by it.
+    private var spf: SPFOutcome?
     private var assembly: MessageAssembly?
     private var sink: QueueSink?
     private var exchange: SASLExchange?
@@ -328,7 +332,18 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return decideNow(.answer(refusal))
             }
             queueID = QueueID.make()
-            decideNow(.proceed)
+            spf = nil
+            guard server.policy.spf != nil else { return decideNow(.proceed) }
+            // SPF is judged once per transaction, here (DNS: on the pool); the restrictions and the header
+            // fields use this verdict.
+            var request = policyRequest(recipient: nil)
+            request.sender = sender
+            let policy = server.policy
+            let check = server.pool.runIfActive(eventLoop: context!.eventLoop) { policy.spfOutcome(for: request) }
+            decide(when: check.recover { _ in nil }.assumeIsolated().map { outcome -> SMTPServerEngine.Decision in
+                self.spf = outcome
+                return .proceed
+            }.nonisolated())
         case .recipient(let address, _):
             let policy = server.policy
             let request = policyRequest(recipient: address)
@@ -385,9 +400,11 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func policyRequest(recipient: String?) -> PolicyRequest {
-        PolicyRequest(
+        var request = PolicyRequest(
             client: client, heloName: engine.heloName, sender: engine.transaction?.sender ?? "", recipient: recipient,
             saslUsername: engine.saslUsername, hasIllegalPipelining: engine.hasIllegalPipelining)
+        request.spf = spf
+        return request
     }
 
     /// Postfix's check of the queue's file system at MAIL: free space below `queue_minfree`, below 1.5 times
@@ -570,8 +587,13 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let transaction = engine.transaction, let queueID else { return }
         writeFailure = nil
         sink = QueueSink(queue: settings.queue, pool: server.pool, id: queueID)
-        var assembly = MessageAssembly()
-        assembly.append(receivedHeader(for: transaction, id: queueID))
+        let policy = server.policy
+        var assembly = MessageAssembly { bytes, range in
+            AuthenticationResults.claimedFields(in: bytes, range, authservID: policy.authservID)
+        }
+        // Trace fields go on top, newest first: the verdicts, then our Received: (as Postfix with
+        // policyd-spf and OpenDKIM has them).
+        assembly.append(policy.authenticationFields(spf: spf, dkim: nil) + receivedHeader(for: transaction, id: queueID))
         if settings.headerRewriteClients.includes(
             address: client.address, localAddress: client.localAddress, saslUsername: engine.saslUsername,
             mynetworks: settings.trustedNetworks)

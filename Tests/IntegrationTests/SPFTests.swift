@@ -7,7 +7,7 @@ extension Integration {
     /// 127.0.0.1 out, so the test client is judged like a client on the internet.
     @Suite("SPF")
     struct SPF {
-        @Test("reject_spf_fail: a forged sender gets 550 5.7.23 and a Postfix-style reject line; an authorized one is delivered; without the restriction a fail is delivered")
+        @Test("reject_spf_fail: a forged sender gets 550 5.7.23 and a Postfix-style reject line; an authorized one is delivered with Received-SPF: pass on top and a forged verdict removed; without the restriction a fail is delivered, marked fail")
         func rejectSPFFail() async throws {
             let dns = try await Dnsmasq([
                 "--txt-record=forged.test,v=spf1 ip4:192.0.2.0/24 -all", "--txt-record=good.test,v=spf1 ip4:127.0.0.1 -all",
@@ -21,10 +21,16 @@ extension Integration {
             await dns.stop()
         }
 
+        /// The message carries two verdicts of its own: one claiming our authserv-id (forged: removed) and one of
+        /// another host (kept, as any other field).
         static func send(_ instance: TestInstance, from sender: String, service: String, token: String) async throws -> Transcript {
             try await instance.transcript(
                 say("EHLO client.test") + say("MAIL FROM:<\(sender)>") + say("RCPT TO:<alice@example.test>")
-                    + say("DATA") + say("Subject: \(token)\r\nMessage-ID: <\(token)@client.test>\r\n\r\nhello\r\n.")
+                    + say("DATA")
+                    + say(
+                        "Subject: \(token)\r\nAuthentication-Results: mail.example.test;\r\n spf=pass smtp.mailfrom=forged\r\n"
+                            + "Authentication-Results: mx.elsewhere.test; spf=none\r\n"
+                            + "Message-ID: <\(token)@client.test>\r\n\r\nhello\r\n.")
                     + say("QUIT"), service: service)
         }
 
@@ -61,8 +67,22 @@ extension Integration {
                 let delivered = await waitUntil(timeout: .seconds(30)) { instance.maildirMessages("alice").count == 2 }
                 let subjects = instance.maildirMessages("alice").map { String(decoding: $0, as: UTF8.self) }
                 check(delivered, "\(instance.maildirFiles("alice"))", instance)
-                check(subjects.contains { $0.contains("Subject: authorized") }, "\(subjects)", instance)
-                check(subjects.contains { $0.contains("Subject: unrestricted") }, "\(subjects)", instance)
+                let authorizedMessage = try #require(subjects.first { $0.contains("Subject: authorized") }, "\(subjects)")
+                let unrestrictedMessage = try #require(subjects.first { $0.contains("Subject: unrestricted") }, "\(subjects)")
+                for (message, result) in [(authorizedMessage, "pass"), (unrestrictedMessage, "fail")] {
+                    // Ours on top (under local's Return-Path: and Delivered-To:), above our Received:; the client's
+                    // forged one gone, the other host's kept.
+                    let head = message.replacingOccurrences(of: "\r\n", with: "\n").components(separatedBy: "\n\n")[0]
+                    check(head.contains("\nReceived-SPF: \(result) (mail.example.test: "), "\(head)", instance)
+                    check(head.contains("Authentication-Results: mail.example.test;"), "\(head)", instance)
+                    check(head.contains("spf=\(result)"), "\(head)", instance)
+                    check(!head.contains("smtp.mailfrom=forged"), "forged verdict kept:\n\(head)", instance)
+                    check(head.contains("Authentication-Results: mx.elsewhere.test; spf=none"), "\(head)", instance)
+                    let order = ["Received-SPF:", "Authentication-Results: mail.example.test", "Received: from"].map {
+                        head.range(of: $0)?.lowerBound
+                    }
+                    check(order.allSatisfy { $0 != nil } && order[0]! < order[1]! && order[1]! < order[2]!, "\(head)", instance)
+                }
             }
         }
     }
