@@ -28,6 +28,11 @@ public final class UserDirectory: Sendable {
     private let virtualPaths: [String]
     private let recipientDelimiter: String
     private let cache = Mutex<[String: CachedTable]>([:])
+    /// When each cached table's file was last looked at: within `recheckInterval` of that, the table is used
+    /// without a stat (a delivery looked at the aliases file twice, a path walk each time).
+    private let checkedAt = Mutex<[String: Double]>([:])
+    /// How soon a changed table (users, aliases, maps) is noticed, at most.
+    public static let recheckInterval = 0.1
     private let problems = Mutex<[String: String]>([:])
 
     enum CachedTable: Sendable {
@@ -139,8 +144,18 @@ public final class UserDirectory: Sendable {
     private enum Kind { case aliases, users, map }
 
     private func table(at path: String, kind: Kind) -> CachedTable? {
+        let now = MonotonicClock.seconds()
+        if let checked = checkedAt.withLock({ $0[path] }), now - checked < Self.recheckInterval,
+            let cached = cache.withLock({ $0[path] })
+        {
+            return cached
+        }
         var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
+        guard stat(path, &info) == 0 else {
+            checkedAt.withLock { $0[path] = nil }
+            return nil
+        }
+        checkedAt.withLock { $0[path] = now }
         let modified = info.st_mtim.tv_sec * 1_000_000_000 + info.st_mtim.tv_nsec
         if let cached = cache.withLock({ $0[path] }) {
             switch cached {

@@ -1,4 +1,5 @@
 import AviaryCore
+import Foundation
 import AviaryIPC
 import AviaryQueue
 import Testing
@@ -27,6 +28,20 @@ struct LocalDeliveryAgentTests {
         // Only the delivery's receipt (Maildir.wasDelivered) stays in tmp/.
         #expect(try SafeFile.listDirectory(maildir + "/tmp").map { $0.hasPrefix("aviary-receipt.\(id.rawValue).0.") } == [true])
         #expect(try instance.statuses(id) == [.delivered])
+    }
+
+    @Test("a Maildir removed after a delivery is made again at the next one (the agent no longer checks it every time)")
+    func removedMaildir() throws {
+        let instance = try LocalTestInstance()
+        let maildir = instance.vmail + "/virtual.test/alice"
+        #expect(try instance.deliver(to: "alice@virtual.test").0.status == .sent)
+        #expect(FileManager.default.fileExists(atPath: maildir + "/new"))
+        try FileManager.default.removeItem(atPath: maildir)
+        #expect(try instance.deliver(to: "alice@virtual.test").0.status == .sent)
+        #expect(instance.maildirMessages(maildir).count == 1)
+        try FileManager.default.removeItem(atPath: maildir + "/tmp")
+        #expect(try instance.deliver(to: "alice@virtual.test").0.status == .sent)
+        #expect(instance.maildirMessages(maildir).count == 2)
     }
 
     @Test("the virtual Maildir is named by the user's lower-cased local part and domain")

@@ -135,7 +135,12 @@ struct UserDirectoryTests {
         #expect(directory.tableProblems.isEmpty)
     }
 
-    @Test("a changed table is read again on the next lookup")
+    /// A changed table is noticed at the first lookup after `UserDirectory.recheckInterval`: wait that long.
+    private func pastRecheckInterval() {
+        usleep(useconds_t(UserDirectory.recheckInterval * 1_500_000))
+    }
+
+    @Test("a changed table is read again on the first lookup after the recheck interval")
     func reReadAfterChange() throws {
         let tables = TableDirectory()
         try tables.write(Self.usersText, to: tables.users, modified: 1_000_000_000)
@@ -146,6 +151,7 @@ struct UserDirectoryTests {
 
         try tables.write("carol@virtual.test:{PLAIN}c\n", to: tables.users, modified: 1_000_000_100)
         try tables.write("help: root\n", to: tables.aliases, modified: 1_000_000_100)
+        pastRecheckInterval()
         #expect(directory.virtualUser("alice@virtual.test") == nil)
         #expect(directory.virtualUser("carol@virtual.test")?.user == "carol@virtual.test")
         #expect(directory.lookup("info@localhost.test") == .unknown(table: "local recipient"))
@@ -160,6 +166,7 @@ struct UserDirectoryTests {
         #expect(directory.virtualUser("alice@virtual.test") != nil)
 
         try tables.write(Self.usersText + "\ncarol@virtual.test\n", to: tables.users, modified: 1_000_000_100)
+        pastRecheckInterval()
         #expect(directory.virtualUser("alice@virtual.test") != nil)
         #expect(directory.virtualUser("carol@virtual.test") == nil)
         let problem = try #require(directory.tableProblems[tables.users])
@@ -167,6 +174,7 @@ struct UserDirectoryTests {
         #expect(problem.contains("line 3"))
 
         try tables.write("carol@virtual.test:{PLAIN}c\n", to: tables.users, modified: 1_000_000_200)
+        pastRecheckInterval()
         #expect(directory.virtualUser("carol@virtual.test") != nil)
         #expect(directory.virtualUser("alice@virtual.test") == nil)
         #expect(directory.tableProblems[tables.users] == nil)
