@@ -71,7 +71,7 @@ public protocol MailPasswordChecker: Sendable {
 }
 
 /// The password check against the users file with every crypt(3) scheme libxcrypt knows (and {PLAIN}), hashed
-/// on the thread pool: yescrypt takes about 25 ms.
+/// on the thread pool: yescrypt takes about 25 ms, one check at a time per process (`HashingGate`).
 public struct CryptPasswordAuthenticator: MailPasswordChecker {
     let directory: UserDirectory
     let pool: NIOThreadPool
@@ -83,6 +83,13 @@ public struct CryptPasswordAuthenticator: MailPasswordChecker {
 
     public func verify(user: String, password: String, clientAddress: String) async -> MailLogin {
         let directory = directory
+        let pool = pool
+        return await HashingGate.shared.run { await Self.check(user: user, password: password, directory: directory, pool: pool) }
+    }
+
+    private static func check(user: String, password: String, directory: UserDirectory, pool: NIOThreadPool) async
+        -> MailLogin
+    {
         do {
             return try await pool.runIfActive { () -> MailLogin in
                 guard let entry = directory.virtualUser(user) else {
