@@ -268,6 +268,21 @@ struct SMTPServerTests {
         }
     }
 
+    @Test("with SPF off, an Authentication-Results: field claiming our authserv-id is removed; another host's is kept")
+    func forgedVerdictRemoved() async throws {
+        try await SMTPServerHarness.run { harness in
+            let content = "Subject: x\r\nAuthentication-Results: mail.example.test;\r\n\tdkim=pass header.d=bank.test\r\n"
+                + "Authentication-Results: mx.other.test; spf=pass\r\nMessage-ID: <m@client.test>\r\n"
+                + "Date: Mon, 7 Dec 2026 10:00:00 +0000\r\n\r\nAuthentication-Results: mail.example.test; in the body\r\n"
+            let (code, message) = try await harness.sendInOneBDAT(content)
+            #expect(code == 250)
+            #expect(!message.contains("header.d=bank.test"))
+            #expect(message.contains("\r\nAuthentication-Results: mx.other.test; spf=pass\r\n"))
+            #expect(message.hasSuffix("\r\n\r\nAuthentication-Results: mail.example.test; in the body\r\n"))
+            #expect(!message.contains("Received-SPF"))
+        }
+    }
+
     @Test("a message that has its own Message-ID and Date keeps them and gets no second ones")
     func ownHeadersKept() async throws {
         try await SMTPServerHarness.run { harness in
