@@ -100,6 +100,9 @@ let package = Package(
             ["CAviarySASL", "CAviaryCrypt", "AviaryCore", "AviaryConfig", "AviaryUsers", nioPosix, logging]
         ),
         library("AviaryPOP3", ["AviaryCore", nioCore]),
+        // The system zlib for IMAP COMPRESS=DEFLATE, through a module map rather than compress-nio: one small C
+        // header of our own instead of another package, and the same zlib either way.
+        .systemLibrary(name: "CAviaryZlib"),
         // IMAP codec: commands, literals, responses, BODYSTRUCTURE and ENVELOPE (no sockets).
         library("AviaryIMAP", ["AviaryMessage", nioCore]),
 
@@ -146,7 +149,7 @@ let package = Package(
             "AviaryIMAPServer",
             [
                 "AviaryCore", "AviaryConfig", "AviaryUsers", "AviaryMailbox", "AviaryMessage", "AviaryIMAP",
-                "AviaryTLS",
+                "AviaryTLS", "CAviaryZlib",
                 "AviarySASL", "AviaryIPC", "AviaryDaemon", nioCore, nioPosix, logging,
             ]
         ),
@@ -295,8 +298,7 @@ let package = Package(
             "AviaryIMAPServerTests",
             [
                 "AviaryIMAPServer", "AviaryMailbox", "AviaryTestSupport", "AviaryConfig", "AviaryCore", "AviarySASL",
-                nioCore,
-                nioPosix, logging,
+                nioCore, nioPosix, .product(name: "NIOEmbedded", package: "swift-nio"), logging,
             ]
         ),
         tests(
