@@ -34,13 +34,18 @@ final class DeflateHandler: ChannelDuplexHandler {
         inflater = try DeflateStream(.decompress)
     }
 
-    private var hasPendingInput: Bool { input.readableBytes > 0 || isInflaterFull }
+    /// The last step made no progress (a block cut short by the socket read): wait for more bytes from the
+    /// socket instead of stepping again and again on the same input.
+    private var isWaitingForInput = false
+
+    private var hasPendingInput: Bool { !isWaitingForInput && (input.readableBytes > 0 || isInflaterFull) }
 
     // MARK: in
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         input.writeBuffer(&bytes)
+        isWaitingForInput = false
         inflateStep(context: context)
     }
 
@@ -62,6 +67,7 @@ final class DeflateHandler: ChannelDuplexHandler {
 
     private func inflateStep(context: ChannelHandlerContext) {
         var plaintext = context.channel.allocator.buffer(capacity: Self.stepLimit)
+        let compressedBefore = input.readableBytes
         do {
             isInflaterFull = try inflater.decompress(&input, limit: Self.stepLimit, into: &plaintext)
         } catch {
@@ -71,7 +77,13 @@ final class DeflateHandler: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
-        input.discardReadBytes()
+        isWaitingForInput = plaintext.readableBytes == 0 && input.readableBytes == compressedBefore
+        // Keep the buffer from growing at its front without copying the rest on every step.
+        if input.readableBytes == 0 {
+            input.clear()
+        } else if input.readerIndex >= 1 << 16 {
+            input.discardReadBytes()
+        }
         if plaintext.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(plaintext)) }
     }
 

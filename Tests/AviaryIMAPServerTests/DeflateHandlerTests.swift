@@ -93,6 +93,23 @@ struct DeflateHandlerTests {
         _ = try channel.finish()
     }
 
+    @Test("Compressed bytes fed one at a time give the commands they hold, and a read() on a cut block waits for more")
+    func oneByteAtATime() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(try DeflateHandler())
+        let peer = Peer()
+        let text = "a1 LOGIN alice secret\r\na2 FETCH 1:* (FLAGS BODY.PEEK[])\r\n" + String(repeating: "x", count: 40_000)
+        var compressed = try peer.compress(text)
+        var received = ""
+        while let byte = compressed.readInteger(as: UInt8.self) {
+            try channel.writeInbound(ByteBuffer(bytes: [byte]))
+            channel.read()
+            while let chunk = try channel.readInbound(as: ByteBuffer.self) { received += String(buffer: chunk) }
+        }
+        #expect(received == text)
+        #expect(try channel.finish().isClean)
+    }
+
     @Test("Data that is not DEFLATE closes the connection")
     func corrupt() throws {
         let channel = EmbeddedChannel()
