@@ -58,7 +58,11 @@ final class DeflateStream {
 
     /// Decompresses from `input` onto `output`, at most `limit` bytes; consumes as much input as that takes.
     /// - Returns: true when `limit` was reached, so more output may be waiting even with no input left.
-    func decompress(_ input: inout ByteBuffer, limit: Int, into output: inout ByteBuffer) throws(IMAPCompressionError)
+    func decompress(
+        _ input: inout ByteBuffer,
+        limit: Int,
+        into output: inout ByteBuffer
+    ) throws(IMAPCompressionError)
         -> Bool
     {
         precondition(direction == .decompress)
@@ -98,7 +102,8 @@ final class DeflateStream {
         var isOutputFull = false
         let consumed = input.withUnsafeReadableBytes { inBytes -> Int in
             stream.pointee.next_in = UnsafeMutablePointer(
-                mutating: inBytes.baseAddress?.assumingMemoryBound(to: Bytef.self))
+                mutating: inBytes.baseAddress?.assumingMemoryBound(to: Bytef.self)
+            )
             stream.pointee.avail_in = UInt32(inBytes.count)
             output.writeWithUnsafeMutableBytes(minimumWritableBytes: min(limit, Self.chunk)) { outBytes in
                 let space = min(outBytes.count, limit)

@@ -33,7 +33,9 @@ extension IMAPSession {
 
     static func compressionAnswer(_ tag: String, mechanism: String, isActive: Bool) -> CompressionAnswer {
         guard mechanism == "DEFLATE" else { return .refuse("\(tag) BAD Unknown compression mechanism.", isBad: true) }
-        guard !isActive else { return .refuse("\(tag) NO [COMPRESSIONACTIVE] DEFLATE is already active.", isBad: false) }
+        guard !isActive else {
+            return .refuse("\(tag) NO [COMPRESSIONACTIVE] DEFLATE is already active.", isBad: false)
+        }
         return .start("\(tag) OK DEFLATE active")
     }
 
@@ -43,6 +45,14 @@ extension IMAPSession {
             let encoder = try sync.handler(type: MessageToByteHandler<IMAPOutputEncoder>.self)
             try sync.addHandler(try DeflateHandler(), position: .before(encoder))
         }
+    }
+
+    /// The tag and mechanism of a command line the relay is about to forward, when it is COMPRESS.
+    static func compressCommand(in bytes: [UInt8]) -> (tag: String, mechanism: String)? {
+        guard isCompressCommand(bytes), case .success(let tagged) = IMAPCommandParser.parse(bytes),
+            case .compress(let mechanism) = tagged.command
+        else { return nil }
+        return (tagged.tag, mechanism)
     }
 
     /// Whether a command line the relay is about to forward is COMPRESS (the tag, a space, the name): the relay

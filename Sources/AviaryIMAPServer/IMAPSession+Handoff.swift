@@ -97,10 +97,8 @@ extension IMAPSession {
                         switch frame {
                         case .command(let bytes, _):
                             // Compression goes in front of this decoder (IMAPSession+Compress.swift).
-                            if Self.isCompressCommand(bytes), case .success(let tagged) = IMAPCommandParser.parse(bytes),
-                                case .compress(let mechanism) = tagged.command
-                            {
-                                switch Self.compressionAnswer(tagged.tag, mechanism: mechanism, isActive: isCompressed) {
+                            if let (tag, mechanism) = Self.compressCommand(in: bytes) {
+                                switch Self.compressionAnswer(tag, mechanism: mechanism, isActive: isCompressed) {
                                 case .refuse(let line, _): try await outbound.write(.line(line))
                                 case .start(let line):
                                     try await Self.startCompression(answering: line, on: client)

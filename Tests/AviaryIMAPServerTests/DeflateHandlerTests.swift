@@ -36,7 +36,10 @@ struct DeflateHandlerTests {
         try channel.writeInbound(try peer.compress("a1 SELECT INBOX\r\n"))
         #expect(String(buffer: try #require(try channel.readInbound(as: ByteBuffer.self))) == "a1 SELECT INBOX\r\n")
         try channel.writeOutbound(ByteBuffer(string: "* 3 EXISTS\r\na1 OK done\r\n"))
-        #expect(try peer.decompress(try #require(try channel.readOutbound(as: ByteBuffer.self))) == "* 3 EXISTS\r\na1 OK done\r\n")
+        #expect(
+            try peer.decompress(try #require(try channel.readOutbound(as: ByteBuffer.self)))
+                == "* 3 EXISTS\r\na1 OK done\r\n"
+        )
         #expect(try channel.finish().isClean)
     }
 
@@ -58,7 +61,9 @@ struct DeflateHandlerTests {
             #expect(batchBytes.getBytes(at: batchBytes.writerIndex - 4, length: 4) == [0, 0, 0xFF, 0xFF])
             written.append(batchBytes)
             // Everything of the batch decodes from what was sent, with nothing more to come.
-            #expect(try peer.decompress(batchBytes) == "* \(batch) FETCH (FLAGS ())\r\na\(batch) OK Fetch completed.\r\n")
+            #expect(
+                try peer.decompress(batchBytes) == "* \(batch) FETCH (FLAGS ())\r\na\(batch) OK Fetch completed.\r\n"
+            )
         }
         #expect(written.count == 3)
         #expect(try channel.finish().isClean)
@@ -98,7 +103,8 @@ struct DeflateHandlerTests {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(try DeflateHandler())
         let peer = Peer()
-        let text = "a1 LOGIN alice secret\r\na2 FETCH 1:* (FLAGS BODY.PEEK[])\r\n" + String(repeating: "x", count: 40_000)
+        let text =
+            "a1 LOGIN alice secret\r\na2 FETCH 1:* (FLAGS BODY.PEEK[])\r\n" + String(repeating: "x", count: 40_000)
         var compressed = try peer.compress(text)
         var received = ""
         while let byte = compressed.readInteger(as: UInt8.self) {
@@ -114,7 +120,9 @@ struct DeflateHandlerTests {
     func corrupt() throws {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(try DeflateHandler())
-        #expect(throws: IMAPCompressionError.self) { try channel.writeInbound(ByteBuffer(bytes: [0xFF, 0xFF, 0xFF, 0xFF])) }
+        #expect(throws: IMAPCompressionError.self) {
+            try channel.writeInbound(ByteBuffer(bytes: [0xFF, 0xFF, 0xFF, 0xFF]))
+        }
         #expect(!channel.isActive)
     }
 
@@ -124,7 +132,8 @@ struct DeflateHandlerTests {
             ("DEFLATE", false, "a OK DEFLATE active"),
             ("DEFLATE", true, "a NO [COMPRESSIONACTIVE] DEFLATE is already active."),
             ("LZW", false, "a BAD Unknown compression mechanism."),
-        ])
+        ]
+    )
     func answers(mechanism: String, isActive: Bool, expected: String) {
         switch IMAPSession.compressionAnswer("a", mechanism: mechanism, isActive: isActive) {
         case .start(let line), .refuse(let line, _): #expect(line == expected)
@@ -136,7 +145,8 @@ struct DeflateHandlerTests {
         arguments: [
             ("a COMPRESS DEFLATE", true), ("x1 compress deflate", true), ("a COMPRESS", true),
             ("a COMPRESSX DEFLATE", false), ("a NOOP", false), ("COMPRESS", false), ("a UID FETCH 1 COMPRESS", false),
-        ])
+        ]
+    )
     func relayRecognises(line: String, expected: Bool) {
         #expect(IMAPSession.isCompressCommand(Array(line.utf8)) == expected)
     }
@@ -154,7 +164,8 @@ struct DeflateHandlerTests {
                 import imap_clients
                 out = imap_clients.compress("127.0.0.1", int(sys.argv[1]), "alice@virtual.test", "secret", "plain")
                 print(json.dumps(out))
-                """)
+                """
+            )
             #expect(output.contains("\"COMPRESS=DEFLATE\""), "\(output)")
             #expect(output.contains("\"unknown\": \"COMPRESS command error: BAD"), "\(output)")
             #expect(output.contains("\"compress\": \"OK DEFLATE active\""), "\(output)")
