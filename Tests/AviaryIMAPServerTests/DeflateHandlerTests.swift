@@ -151,6 +151,33 @@ struct DeflateHandlerTests {
         #expect(IMAPSession.isCompressCommand(Array(line.utf8)) == expected)
     }
 
+    @Test("A compressed line of 20 MB is skipped by the frame decoder as line too long; the session goes on")
+    func bombThroughTheSession() async throws {
+        try await IMAPServerHarness.run { harness in
+            let clients = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("IntegrationTests/clients").path
+            let output = try await harness.python(
+                """
+                import sys, json, zlib
+                sys.path.insert(0, \"\(clients)\")
+                import imap_clients
+                m = imap_clients.CompressingIMAP4FromHost("127.0.0.1", int(sys.argv[1]), timeout=60)
+                m.login("alice@virtual.test", "secret")
+                m.compress()
+                bomb = m.deflater.compress(b"b1 NOOP " + b"a" * (20 << 20) + b"\\r\\n")
+                bomb += m.deflater.flush(zlib.Z_SYNC_FLUSH)
+                m.sock.sendall(bomb)
+                out = {"sent": len(bomb), "answer": m.readline().decode().strip()}
+                out["noop"] = m.noop()[0]
+                out["logout"] = m.logout()[0]
+                print(json.dumps(out))
+                """)
+            #expect(output.contains("\"answer\": \"b1 BAD Command line too long.\""), "\(output)")
+            #expect(output.contains("\"noop\": \"OK\""), "\(output)")
+            #expect(output.contains("\"logout\": \"BYE\""), "\(output)")
+        }
+    }
+
     @Test("imaplib with zlib (wbits -15): LOGIN, COMPRESS DEFLATE, SELECT, FETCH of bodies, APPEND, LOGOUT")
     func imaplib() async throws {
         try await IMAPServerHarness.run { harness in
