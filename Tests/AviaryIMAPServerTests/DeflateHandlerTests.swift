@@ -178,7 +178,7 @@ struct DeflateHandlerTests {
         }
     }
 
-    @Test("imaplib with zlib (wbits -15): LOGIN, COMPRESS DEFLATE, SELECT, FETCH of bodies, APPEND, LOGOUT")
+    @Test("imaplib with zlib (wbits -15): LOGIN, COMPRESS DEFLATE, SELECT, FETCH of bodies, IDLE, APPEND, LOGOUT")
     func imaplib() async throws {
         try await IMAPServerHarness.run { harness in
             for number in 1...3 { try harness.deliverToAlice(testMessage(number)) }
@@ -198,6 +198,7 @@ struct DeflateHandlerTests {
             #expect(output.contains("\"compress\": \"OK DEFLATE active\""), "\(output)")
             #expect(output.contains("\"select\": 3"), "\(output)")
             #expect(output.contains("Body of message 3."), "\(output)")
+            #expect(output.contains("\"idle\": \"+ ") && output.contains("\"done\": \"i1 OK"), "\(output)")
             #expect(output.contains("\"append\": \"OK [APPENDUID "), "\(output)")
             #expect(output.contains("RFC822.SIZE 1000"), "\(output)")
             #expect(output.contains("[COMPRESSIONACTIVE]"), "\(output)")

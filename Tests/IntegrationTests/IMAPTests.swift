@@ -234,7 +234,8 @@ extension Integration {
                 ).standardOutput
                 check(
                     compressed.contains("\"compress\": \"OK DEFLATE active\"") && compressed.contains("first line")
-                        && compressed.contains("[COMPRESSIONACTIVE]") && compressed.contains("\"logout\": \"BYE\""),
+                        && compressed.contains("\"done\": \"i1 OK") && compressed.contains("[COMPRESSIONACTIVE]")
+                        && compressed.contains("\"logout\": \"BYE\""),
                     "COMPRESS: \(compressed)", instance)
 
                 // imapmail wrote the UID list and the new folders as the user; imapd could not have (its uid is

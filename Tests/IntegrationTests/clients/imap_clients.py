@@ -17,7 +17,7 @@ Usage:
   imap_clients.py compress HOST PORT USER PASSWORD TLS   COMPRESS=DEFLATE (RFC 4978) by hand over imaplib, with
                                                           STARTTLS first when TLS is "tls", else in plaintext from
                                                           HOST itself: an unknown mechanism, DEFLATE, SELECT, every
-                                                          body, APPEND, a second COMPRESS, LOGOUT
+                                                          body, IDLE, APPEND, a second COMPRESS, LOGOUT
   imap_clients.py condstore HOST PORT USER PASSWORD      imapclient over imaps, three sessions: CONDSTORE (MODSEQ,
                                                           CHANGEDSINCE, UNCHANGEDSINCE) and QRESYNC (VANISHED)
   imap_clients.py storestorm HOST PORT USER PASSWORD OUT imapclient over imaps: STORE after STORE with CONDSTORE,
@@ -181,6 +181,11 @@ def compress(host, port, user, password, tls):
     out["uids"] = [int(u) for u in data[0].split()]
     typ, data = m.fetch("1:*", "(BODY.PEEK[])")
     out["bodies"] = [d[1].decode("utf-8", "replace") for d in data if isinstance(d, tuple)]
+    # IDLE (imaplib 3.11 has none): the continuation and the tagged answer each come in a batch of their own.
+    m.send(b"i1 IDLE\r\n")
+    out["idle"] = m.readline().decode().strip()
+    m.send(b"DONE\r\n")
+    out["done"] = m.readline().decode().strip()
     typ, data = m.append("INBOX", "(\\Seen)", None, b"Subject: appended compressed\r\n\r\n" + b"x" * 100000 + b"\r\n")
     out["append"] = "%s %s" % (typ, data[0].decode())
     typ, data = m.fetch("1:*", "(RFC822.SIZE)")
