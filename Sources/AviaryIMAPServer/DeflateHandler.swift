@@ -95,8 +95,10 @@ final class DeflateHandler: ChannelDuplexHandler {
         do {
             try deflater.compress(&plaintext, sync: false, into: &compressed)
         } catch {
+            // zlib fails here only when its state is broken: the stream cannot go on.
             promise?.fail(error)
             context.fireErrorCaught(error)
+            context.close(promise: nil)
             return
         }
         if compressed.readableBytes > 0 {
@@ -116,6 +118,7 @@ final class DeflateHandler: ChannelDuplexHandler {
         } catch {
             for promise in promises { promise.fail(error) }
             context.fireErrorCaught(error)
+            context.close(promise: nil)
             return
         }
         if compressed.readableBytes > 0 {
