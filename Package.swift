@@ -100,6 +100,11 @@ let package = Package(
             ["CAviarySASL", "CAviaryCrypt", "AviaryCore", "AviaryConfig", "AviaryUsers", nioPosix, logging]
         ),
         library("AviaryPOP3", ["AviaryCore", nioCore]),
+        // The system zlib for IMAP COMPRESS=DEFLATE, through a module map rather than compress-nio 1.5.0: both call
+        // the same system zlib, so the bytes per second are zlib's either way (not measured side by side); this is
+        // one small header of our own instead of another package to pin, and the inflate loop that bounds a
+        // decompression bomb (imapd's DeflateHandler) needs zlib's avail_out per call, which is plainest direct.
+        .systemLibrary(name: "CAviaryZlib"),
         // IMAP codec: commands, literals, responses, BODYSTRUCTURE and ENVELOPE (no sockets).
         library("AviaryIMAP", ["AviaryMessage", nioCore]),
 
@@ -146,7 +151,7 @@ let package = Package(
             "AviaryIMAPServer",
             [
                 "AviaryCore", "AviaryConfig", "AviaryUsers", "AviaryMailbox", "AviaryMessage", "AviaryIMAP",
-                "AviaryTLS",
+                "AviaryTLS", "CAviaryZlib",
                 "AviarySASL", "AviaryIPC", "AviaryDaemon", nioCore, nioPosix, logging,
             ]
         ),
@@ -295,8 +300,7 @@ let package = Package(
             "AviaryIMAPServerTests",
             [
                 "AviaryIMAPServer", "AviaryMailbox", "AviaryTestSupport", "AviaryConfig", "AviaryCore", "AviarySASL",
-                nioCore,
-                nioPosix, logging,
+                nioCore, nioPosix, .product(name: "NIOEmbedded", package: "swift-nio"), logging,
             ]
         ),
         tests(

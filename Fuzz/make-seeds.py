@@ -150,6 +150,7 @@ a28 ENABLE QRESYNC
 a29 SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541 (1:3,5 41,43,45,50)))
 a30 UID FETCH 300:* (FLAGS MODSEQ) (CHANGEDSINCE 12345 VANISHED)
 a31 SEARCH MODSEQ "/flags/\\draft" all 620162338
+a32 COMPRESS DEFLATE
 """)
 add("imap-command", b"\x80" + imap.encode())
 add("imap-command", b"\x10" + imap.encode())

@@ -27,7 +27,7 @@ import sys
 LAYERS = [
     ("other packages and C", [
         "Logging", "NIOCore", "NIOPosix", "NIOEmbedded", "NIOHTTP1", "ArgumentParser", "CoreMetrics", "Prometheus",
-        "CAviarySystem", "CAviaryResolv", "CAviaryOpenSSL", "CAviarySASL", "CAviaryCrypt",
+        "CAviarySystem", "CAviaryResolv", "CAviaryOpenSSL", "CAviarySASL", "CAviaryCrypt", "CAviaryZlib",
     ]),
     ("toolbox", ["AviaryCore"]),
     # Codecs and storage: plain synchronous Swift (NIOCore for ByteBuffer at most), in three tiers.

@@ -24,7 +24,7 @@ PACKAGES=(
 )
 # The build's libraries and tools, and the clients the demo's instructions use.
 DEMO_PACKAGES=(
-    openssl libssl-dev libsasl2-dev libsasl2-modules sasl2-bin libcrypt-dev ca-certificates
+    openssl libssl-dev libsasl2-dev libsasl2-modules sasl2-bin libcrypt-dev zlib1g-dev ca-certificates
     swaks curl netcat-openbsd procps iproute2
 )
 MAIL_OWNER=aviary

@@ -31,6 +31,8 @@ public enum IMAPCommand: Sendable, Equatable {
     /// RFC 5161: capability names, upper-cased.
     case enable([String])
     case namespace
+    /// RFC 4978 `COMPRESS mechanism`, upper-cased (only DEFLATE is defined).
+    case compress(mechanism: String)
     /// `SELECT name [(CONDSTORE)]` or `[(QRESYNC (...))]` (RFC 7162).
     case select(mailbox: String, condstore: Bool, qresync: IMAPQResync? = nil)
     case examine(mailbox: String, condstore: Bool, qresync: IMAPQResync? = nil)

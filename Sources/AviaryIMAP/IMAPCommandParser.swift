@@ -86,6 +86,10 @@ extension IMAPCommandReader {
             try space()
             return .login(user: user, password: try astring())
         case "ENABLE": return try enable()
+        case "COMPRESS":
+            // compress = "COMPRESS" SP algorithm; algorithm = atom (RFC 4978)
+            try space()
+            return .compress(mechanism: try atom().uppercased())
         case "SELECT", "EXAMINE": return try select(isReadOnly: name == "EXAMINE")
         case "CREATE": return try create()
         case "DELETE":

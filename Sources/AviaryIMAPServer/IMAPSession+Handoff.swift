@@ -92,9 +92,20 @@ extension IMAPSession {
                     try? await client.close()
                 }
                 do {
+                    var isCompressed = false
                     while let frame = try await frames.next() {
                         switch frame {
                         case .command(let bytes, _):
+                            // Compression goes in front of this decoder (IMAPSession+Compress.swift).
+                            if let (tag, mechanism) = Self.compressCommand(in: bytes) {
+                                switch Self.compressionAnswer(tag, mechanism: mechanism, isActive: isCompressed) {
+                                case .refuse(let line, _): try await outbound.write(.line(line))
+                                case .start(let line):
+                                    try await Self.startCompression(answering: line, on: client)
+                                    isCompressed = true
+                                }
+                                continue
+                            }
                             var buffer = ByteBuffer(bytes: bytes)
                             buffer.writeStaticString("\r\n")
                             try await toMailbox.write(buffer)

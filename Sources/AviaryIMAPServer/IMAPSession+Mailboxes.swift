@@ -25,6 +25,8 @@ extension IMAPSession {
             }
             if !accepted.isEmpty { try await enableCondstore(outbound) }
             try await ok(tag, "Enabled.", outbound)
+        case .compress(let mechanism):
+            try await compress(tag, mechanism: mechanism, outbound)
         case .namespace:
             try await untagged(["* NAMESPACE ((\"\" \".\")) NIL NIL"], outbound)
             try await ok(tag, "Namespace completed.", outbound)

@@ -56,6 +56,8 @@ struct IMAPSession {
         var appended = 0
     }
 
+    /// COMPRESS DEFLATE is on (RFC 4978): a second one is refused.
+    var isCompressed = false
     /// True once a login was handed to imapmail: this process only relays, and imapmail logs the session.
     var isHandedOff = false
     /// The `streamEnd` of the last command the session read (see `ConnectionTransfer`).
@@ -235,7 +237,7 @@ struct IMAPSession {
         } else {
             names += [
                 "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE",
-                "CREATE-SPECIAL-USE", "ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC",
+                "CREATE-SPECIAL-USE", "ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC", "COMPRESS=DEFLATE",
                 "APPENDLIMIT=\(settings.appendLimit)",
             ]
         }

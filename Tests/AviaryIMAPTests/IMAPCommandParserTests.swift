@@ -61,6 +61,8 @@ let generalFixtures: [ParseFixture] = [
     .init("a LOGIN \"\" p]w", .login(user: "", password: "p]w")),
     .init("a LOGIN jürgen \"pässword\"", .login(user: "jürgen", password: "pässword")),
     .init("a ENABLE CONDSTORE utf8=accept", .enable(["CONDSTORE", "UTF8=ACCEPT"])),
+    .init("a COMPRESS deflate", .compress(mechanism: "DEFLATE")),
+    .init("a COMPRESS X-LZ4", .compress(mechanism: "X-LZ4")),
     .init("a SELECT inbox", .select(mailbox: "INBOX", condstore: false)),
     .init("a SELECT \"InBox\" (CONDSTORE)", .select(mailbox: "INBOX", condstore: true)),
     .init("a EXAMINE \"Entw&APw-rfe\"", .examine(mailbox: "Entwürfe", condstore: false)),

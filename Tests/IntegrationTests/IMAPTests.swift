@@ -164,7 +164,7 @@ extension Integration {
         }
 
         @Test(
-            "As root: a system user's IMAP login is handed to imapmail, which reads ~/Maildir/ as the user; imapd stays mail_owner. Over STARTTLS imapd relays; in plaintext from the host itself the connection passes to imapmail, which alone holds it",
+            "As root: a system user's IMAP login is handed to imapmail, which reads ~/Maildir/ as the user; imapd stays mail_owner. Over STARTTLS imapd relays; in plaintext from the host itself the connection passes to imapmail, which alone holds it; COMPRESS=DEFLATE works on both paths",
             .enabled(if: getuid() == 0, "needs root: master runs as root and the system user avpoptest is created"),
             arguments: [false, true])
         func systemUser(plain: Bool) async throws {
@@ -222,6 +222,21 @@ extension Integration {
                 check(output.contains("\"uids\": [1]"), output, instance)
                 check(output.contains("\"append\": \"OK [APPENDUID "), "APPEND: \(output)", instance)
                 try await instance.awaitLogLine(containing: "aviary/imapmail[", "login: user=<\(user)>")
+
+                // COMPRESS=DEFLATE where the session runs after login: imapmail on the passed connection in
+                // plaintext, imapd in front of its relay over STARTTLS (its decoder frames what it relays).
+                let compressed = try await instance.run(
+                    "python3",
+                    [
+                        clientsDirectory + "/imap_clients.py", "compress", "127.0.0.6", String(port), user,
+                        TestInstance.password, plain ? "plain" : "tls",
+                    ]
+                ).standardOutput
+                check(
+                    compressed.contains("\"compress\": \"OK DEFLATE active\"") && compressed.contains("first line")
+                        && compressed.contains("\"done\": \"i1 OK") && compressed.contains("[COMPRESSIONACTIVE]")
+                        && compressed.contains("\"logout\": \"BYE\""),
+                    "COMPRESS: \(compressed)", instance)
 
                 // imapmail wrote the UID list and the new folders as the user; imapd could not have (its uid is
                 // mail_owner's and the Maildir is the user's alone).

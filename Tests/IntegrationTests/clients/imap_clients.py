@@ -14,6 +14,10 @@ Usage:
   imap_clients.py held HOST PORT USER PASSWORD OUT       imaplib in plaintext from HOST itself: LOGIN, SELECT,
                                                           every body, APPEND (synchronizing literal); then creates
                                                           OUT.held and waits (60 s at most) for OUT.go to LOGOUT
+  imap_clients.py compress HOST PORT USER PASSWORD TLS   COMPRESS=DEFLATE (RFC 4978) by hand over imaplib, with
+                                                          STARTTLS first when TLS is "tls", else in plaintext from
+                                                          HOST itself: an unknown mechanism, DEFLATE, SELECT, every
+                                                          body, IDLE, APPEND, a second COMPRESS, LOGOUT
   imap_clients.py condstore HOST PORT USER PASSWORD      imapclient over imaps, three sessions: CONDSTORE (MODSEQ,
                                                           CHANGEDSINCE, UNCHANGEDSINCE) and QRESYNC (VANISHED)
   imap_clients.py storestorm HOST PORT USER PASSWORD OUT imapclient over imaps: STORE after STORE with CONDSTORE,
@@ -29,6 +33,7 @@ import socket
 import ssl
 import sys
 import time
+import zlib
 
 
 def context():
@@ -93,6 +98,103 @@ def held(host, port, user, password, out_path):
         if os.path.exists(out_path + ".go"):
             break
         time.sleep(0.1)
+    out["logout"] = m.logout()[0]
+    return out
+
+
+class Compressing:
+    """COMPRESS=DEFLATE for imaplib, which has none: after the tagged OK every byte each way is raw DEFLATE
+    (wbits -15), and every command goes out with a sync flush as RFC 4978 asks of both sides."""
+
+    compressed = False
+
+    def compress(self):
+        typ, data = self._simple_command("COMPRESS", "DEFLATE")
+        if typ != "OK":
+            # imaplib raises for BAD only; a NO leaves the streams as they were.
+            raise imaplib.IMAP4.error("COMPRESS: %s %s" % (typ, data[0].decode()))
+        # The server sent nothing after its OK, so imaplib's buffered reader holds nothing compressed.
+        self.deflater = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self.inflater = zlib.decompressobj(-15)
+        self.plaintext = b""
+        self.compressed = True
+        return typ, data
+
+    def send(self, data):
+        if not self.compressed:
+            return super().send(data)
+        self.sock.sendall(self.deflater.compress(data) + self.deflater.flush(zlib.Z_SYNC_FLUSH))
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise imaplib.IMAP4.abort("connection closed")
+        self.plaintext += self.inflater.decompress(chunk)
+
+    def read(self, size):
+        if not self.compressed:
+            return super().read(size)
+        while len(self.plaintext) < size:
+            self._fill()
+        data, self.plaintext = self.plaintext[:size], self.plaintext[size:]
+        return data
+
+    def readline(self):
+        if not self.compressed:
+            return super().readline()
+        while b"\n" not in self.plaintext:
+            self._fill()
+        end = self.plaintext.index(b"\n") + 1
+        line, self.plaintext = self.plaintext[:end], self.plaintext[end:]
+        return line
+
+
+imaplib.Commands.setdefault("COMPRESS", ("AUTH", "SELECTED"))
+
+
+class CompressingIMAP4(Compressing, imaplib.IMAP4):
+    pass
+
+
+class CompressingIMAP4FromHost(Compressing, IMAP4FromHost):
+    pass
+
+
+def compress(host, port, user, password, tls):
+    out = {}
+    if tls == "tls":
+        m = CompressingIMAP4(host, port, timeout=30)
+        m.starttls(ssl_context=context())
+    else:
+        m = CompressingIMAP4FromHost(host, port, timeout=30)
+    out["login"] = m.login(user, password)[0]
+    out["capability"] = m.capability()[1][0].decode().split()
+    try:
+        m._simple_command("COMPRESS", "LZW")
+        out["unknown"] = "accepted"
+    except imaplib.IMAP4.error as error:
+        out["unknown"] = str(error)
+    typ, data = m.compress()
+    out["compress"] = "%s %s" % (typ, data[0].decode())
+    out["select"] = int(m.select("INBOX")[1][0])
+    typ, data = m.uid("SEARCH", None, "ALL")
+    out["uids"] = [int(u) for u in data[0].split()]
+    typ, data = m.fetch("1:*", "(BODY.PEEK[])")
+    out["bodies"] = [d[1].decode("utf-8", "replace") for d in data if isinstance(d, tuple)]
+    # IDLE (imaplib 3.11 has none): the continuation and the tagged answer each come in a batch of their own.
+    m.send(b"i1 IDLE\r\n")
+    out["idle"] = m.readline().decode().strip()
+    m.send(b"DONE\r\n")
+    out["done"] = m.readline().decode().strip()
+    typ, data = m.append("INBOX", "(\\Seen)", None, b"Subject: appended compressed\r\n\r\n" + b"x" * 100000 + b"\r\n")
+    out["append"] = "%s %s" % (typ, data[0].decode())
+    typ, data = m.fetch("1:*", "(RFC822.SIZE)")
+    out["sizes"] = [d.decode() for d in data if isinstance(d, bytes)]
+    try:
+        m.compress()
+        out["again"] = "accepted"
+    except imaplib.IMAP4.error as error:
+        out["again"] = str(error)
     out["logout"] = m.logout()[0]
     return out
 
@@ -280,6 +382,8 @@ def main():
         result = idle(host, port, user, password, int(sys.argv[6]))
     elif mode == "held":
         result = held(host, port, user, password, sys.argv[6])
+    elif mode == "compress":
+        result = compress(host, port, user, password, sys.argv[6])
     elif mode == "condstore":
         result = condstore(host, port, user, password)
     elif mode == "storestorm":
