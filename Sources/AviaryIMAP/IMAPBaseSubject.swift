@@ -22,8 +22,12 @@ public struct IMAPBaseSubject: Sendable, Hashable {
 
     /// The base subject of a `Subject:` field's unfolded value (encoded words not yet decoded).
     public init(_ subject: String) {
+        let raw = Array(subject.utf8)
+        // Most subjects have no encoded word; they are not copied through the decoder.
+        let hasEncodedWord = zip(raw, raw.dropFirst()).contains { $0 == UInt8(ascii: "=") && $1 == UInt8(ascii: "?") }
         var bytes: [UInt8] = []
-        for byte in MIMEEncodedWords.decode(subject).utf8 {
+        bytes.reserveCapacity(raw.count)
+        for byte in hasEncodedWord ? Array(MIMEEncodedWords.decode(raw).utf8) : raw {
             let byte = byte == 9 || byte == 10 || byte == 13 ? 32 : byte
             if byte == 32 && bytes.last == 32 { continue }
             bytes.append(byte)

@@ -30,13 +30,19 @@ public struct IMAPThreadMessage: Sendable, Hashable {
     public static func messageIDs(in value: String?) -> [String] {
         guard let value else { return [] }
         var ids: [String] = []
-        var rest = value[...]
-        while let open = rest.firstIndex(of: "<") {
-            let after = rest.index(after: open)
-            guard let close = rest[after...].firstIndex(of: ">") else { break }
-            let id = rest[after..<close].filter { !$0.isWhitespace }
-            if !id.isEmpty { ids.append(String(id)) }
-            rest = rest[rest.index(after: close)...]
+        var id: [UInt8] = []
+        var isInside = false
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "<"):
+                isInside = true
+                id.removeAll(keepingCapacity: true)
+            case UInt8(ascii: ">") where isInside:
+                if !id.isEmpty { ids.append(String(decoding: id, as: UTF8.self)) }
+                isInside = false
+            case 9, 10, 13, 32: break
+            default: if isInside { id.append(byte) }
+            }
         }
         return ids
     }

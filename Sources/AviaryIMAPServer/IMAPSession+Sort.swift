@@ -97,10 +97,11 @@ extension IMAPSession {
         guard let summary else { return IMAPSortValues(position: position, arrival: 0, sent: 0, size: 0) }
         let header = summary.headerEntity
         let bytes = summary.header
+        // Date: is parsed only for DATE; no other key needs the sent date.
         var values = IMAPSortValues(
             position: position,
             arrival: summary.internalDate,
-            sent: sentDate(summary),
+            sent: keys.contains(.date) ? sentDate(summary) : summary.internalDate,
             size: summary.size
         )
         for key in keys {
