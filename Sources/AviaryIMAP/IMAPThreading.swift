@@ -146,6 +146,10 @@ struct ReferenceThreader {
 
     mutating func run() -> IMAPThreadTree {
         for position in messages.indices { link(position) }
+        children = Array(repeating: [], count: parent.count)
+        for container in parent.indices {
+            if let above = parent[container] { children[above].append(container) }
+        }
         // Step 2: the root set.
         var roots = parent.indices.filter { parent[$0] == nil }
         roots = prune(roots)
@@ -197,15 +201,15 @@ struct ReferenceThreader {
             previous = next
         }
         // 1B: the last reference is the parent, replacing what an earlier message's References said.
-        if let old = parent[own] {
-            children[old].removeAll { $0 == own }
-            parent[own] = nil
-        }
+        // The old parent's child list is left as it is (a scan of it per message could be quadratic);
+        // `parent` is what counts, and the lists are rebuilt from it once every message is linked.
+        parent[own] = nil
         if let last = previous, last != own, !wouldLoop(own, under: last) { setParent(own, last) }
     }
 
     /// Whether putting `child` under `newParent` would make a cycle. A container without children cannot be
-    /// above anything, so the usual case (a new message at the end of a long thread) costs no walk.
+    /// above anything, so the usual case (a new message at the end of a long thread) costs no walk; a child list
+    /// that is out of date (see `link`) only costs a walk that was not needed.
     func wouldLoop(_ child: Int, under newParent: Int) -> Bool {
         !children[child].isEmpty && isAncestor(child, of: newParent)
     }

@@ -103,7 +103,21 @@ struct SortThreadParserTests {
         #expect(error.isBadCharset && error.tag == "a")
     }
 
-    @Test("Every prefix of every SORT and THREAD fixture parses or fails without trapping; none but the whole parses")
+    @Test("Every one-byte corruption of every SORT and THREAD fixture parses or fails without trapping")
+    func corruptions() {
+        for fixture in sortFixtures {
+            let bytes = Array(fixture.input.utf8)
+            for index in bytes.indices {
+                for replacement: UInt8 in [0, 32, 40, 41, 34, 123, 255] {
+                    var corrupted = bytes
+                    corrupted[index] = replacement
+                    _ = IMAPCommandParser.parse(corrupted)
+                }
+            }
+        }
+    }
+
+    @Test("Every prefix of every SORT and THREAD fixture parses or fails without trapping")
     func prefixes() {
         for fixture in sortFixtures {
             let bytes = Array(fixture.input.utf8)

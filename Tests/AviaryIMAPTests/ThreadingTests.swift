@@ -82,6 +82,16 @@ struct ThreadingTests {
         #expect(IMAPThreading.references(messages).description == "((2 1)(3))(4)")
     }
 
+    @Test("REFERENCES: a message's own References replace the parent an earlier message's References gave it")
+    func truncatedReferences() {
+        let messages = [
+            message(1, day: 1, "Re: Re: x", id: "m1", references: ["p", "q"]),  // q under p, 1 under q
+            message(2, day: 2, "Re: x", id: "q", references: ["r"]),  // q leaves p for r
+        ]
+        // p keeps no child and goes; r has one child at the top level, so 2 is promoted.
+        #expect(IMAPThreading.references(messages).description == "(2 1)")
+    }
+
     @Test("ORDEREDSUBJECT and REFERENCES on nothing give nothing; one message is one thread")
     func small() {
         #expect(IMAPThreading.orderedSubject([]).description == "")
