@@ -3,7 +3,10 @@ import AviaryMessage
 
 extension IMAPSession {
     /// SORT and UID SORT (RFC 5256), answered with `* SORT` or, given RETURN options, with ESEARCH (RFC 5267).
+    /// With a MODSEQ key (RFC 7162 3.1.5) the answer carries the largest mod-sequence of the messages found.
     mutating func sort(_ tag: String, _ command: IMAPSortCommand, byUID: Bool, _ outbound: Output) async throws {
+        let usesModSeq = command.keys.contains { Self.usesModSeq($0) }
+        if usesModSeq { try await enableCondstore(outbound) }
         guard let mailbox = selected else { return }
         let keys = Set(command.criteria.map(\.key))
         let found: SortInput<IMAPSortValues>
@@ -18,6 +21,7 @@ extension IMAPSession {
             let index = found.indexes[values.position]
             return byUID ? mailbox.messages[index].uid : UInt32(index + 1)
         }
+        let modSeq = usesModSeq ? found.indexes.map { mailbox.messages[$0].modSeq }.max() : nil
         if let options = command.returnOptions {
             // RFC 5267 3.2: MIN and MAX are the first and last in the sort order, ALL is in that order.
             let reported = options.isEmpty ? [.all] : options
@@ -31,9 +35,11 @@ extension IMAPSession {
                 case .save: break
                 }
             }
+            if let modSeq { line += " MODSEQ \(modSeq)" }
             try await untagged([line], outbound)
         } else {
-            try await untagged(["* SORT" + numbers.map { " \($0)" }.joined()], outbound)
+            let suffix = modSeq.map { " (MODSEQ \($0))" } ?? ""
+            try await untagged(["* SORT" + numbers.map { " \($0)" }.joined() + suffix], outbound)
         }
         try await reportChanges(allowExpunges: byUID, outbound)
         try await ok(tag, "Sort completed.", outbound)

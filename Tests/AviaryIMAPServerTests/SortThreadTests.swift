@@ -98,6 +98,8 @@ struct SortThreadTests {
                 lines["esort"] = try client.command("SORT RETURN (MIN MAX COUNT ALL) (DATE) UTF-8 ALL")
                 lines["esortEmpty"] = try client.command("UID SORT RETURN (COUNT) (DATE) UTF-8 SUBJECT nothing")
                 lines["charset"] = try client.command("SORT (DATE) KOI8-R ALL")
+                lines["modseq"] = try client.command("SORT (DATE) UTF-8 MODSEQ 1")
+                lines["esortModseq"] = try client.command("SORT RETURN (COUNT) (DATE) UTF-8 MODSEQ 1")
                 _ = try client.command("STORE 2 +FLAGS.SILENT (\\Deleted)")
                 _ = try client.command("EXPUNGE")
                 lines["uid"] = try client.command("UID SORT (DATE) UTF-8 ALL")
@@ -124,6 +126,8 @@ struct SortThreadTests {
             )
             #expect(lines["esortEmpty"]!.contains { $0.hasSuffix("\") UID COUNT 0") })
             #expect(lines["charset"]!.last?.contains("[BADCHARSET (UTF-8 US-ASCII)]") == true)
+            #expect(lines["modseq"]!.contains { $0.hasPrefix("* SORT 4 2 1 5 3 (MODSEQ ") && $0.hasSuffix(")") })
+            #expect(lines["esortModseq"]!.contains { $0.contains("\") COUNT 5 MODSEQ ") })
             #expect(lines["uid"]!.contains("* SORT 4 1 5 3"))
             #expect(lines["afterExpunge"]!.contains("* SORT 3 1 4 2"))
         }
