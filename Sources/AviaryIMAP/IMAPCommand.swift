@@ -58,6 +58,10 @@ public enum IMAPCommand: Sendable, Equatable {
     case uidExpunge(IMAPSequenceSet)
     /// SEARCH, or UID SEARCH when `byUID`.
     case search(IMAPSearchCommand, byUID: Bool)
+    /// SORT, or UID SORT when `byUID` (RFC 5256, RFC 5267).
+    case sort(IMAPSortCommand, byUID: Bool)
+    /// THREAD, or UID THREAD when `byUID` (RFC 5256).
+    case thread(IMAPThreadCommand, byUID: Bool)
     /// `(CHANGEDSINCE n)` and, for UID FETCH only and with it, `VANISHED` (RFC 7162).
     case fetch(IMAPSequenceSet, [IMAPFetchAttribute], byUID: Bool, changedSince: UInt64?, vanished: Bool = false)
     case store(IMAPSequenceSet, IMAPStoreAction, byUID: Bool, unchangedSince: UInt64?)

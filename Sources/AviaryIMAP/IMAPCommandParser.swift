@@ -1,7 +1,7 @@
 // The IMAP command parser: one complete command (as `IMAPFrameDecoder` delivers it, literals inline) in, an
 // `IMAPTaggedCommand` or an `IMAPParseError` out. RFC 9051 and RFC 3501 grammar, with the extensions imapd
 // announces (LITERAL+, CONDSTORE, ESEARCH, SEARCHRES, LIST-EXTENDED, LIST-STATUS, SPECIAL-USE,
-// CREATE-SPECIAL-USE, UIDPLUS, MOVE, ENABLE, ID, SASL-IR, UNSELECT, WITHIN).
+// CREATE-SPECIAL-USE, UIDPLUS, MOVE, ENABLE, ID, SASL-IR, UNSELECT, WITHIN, SORT, ESORT, THREAD).
 //
 // Security rules: every byte access is bounds-checked; parenthesis nesting (and SEARCH's NOT/OR chains) is
 // bounded by `nestingLimit`, so recursion depth is too; NUL bytes are refused outside literal8; literal sizes come
@@ -115,6 +115,8 @@ extension IMAPCommandReader {
         case "STATUS": return try status()
         case "APPEND": return try append()
         case "SEARCH": return .search(try search(), byUID: false)
+        case "SORT": return .sort(try sort(), byUID: false)
+        case "THREAD": return .thread(try thread(), byUID: false)
         case "FETCH": return try fetch(byUID: false)
         case "STORE": return try store(byUID: false)
         case "COPY", "MOVE": return try copyOrMove(isMove: name == "MOVE", byUID: false)
@@ -123,7 +125,7 @@ extension IMAPCommandReader {
         }
     }
 
-    /// uid = "UID" SP (copy / move / fetch / search / store / uid-expunge)
+    /// uid = "UID" SP (copy / move / fetch / search / sort / thread / store / uid-expunge)
     mutating func uidCommand() throws(IMAPParseError) -> IMAPCommand {
         try space()
         let nameBytes = take(while: IMAPGrammar.isAtomCharacter)
@@ -131,6 +133,8 @@ extension IMAPCommandReader {
         let name = String(decoding: nameBytes, as: UTF8.self).uppercased()
         switch name {
         case "SEARCH": return .search(try search(), byUID: true)
+        case "SORT": return .sort(try sort(), byUID: true)
+        case "THREAD": return .thread(try thread(), byUID: true)
         case "FETCH": return try fetch(byUID: true)
         case "STORE": return try store(byUID: true)
         case "COPY", "MOVE": return try copyOrMove(isMove: name == "MOVE", byUID: true)

@@ -12,6 +12,10 @@ extension IMAPSession {
             try await store(tag, set, action, byUID: byUID, unchangedSince: unchangedSince, outbound)
         case .search(let command, let byUID):
             try await search(tag, command, byUID: byUID, outbound)
+        case .sort(let command, let byUID):
+            try await sort(tag, command, byUID: byUID, outbound)
+        case .thread(let command, let byUID):
+            try await thread(tag, command, byUID: byUID, outbound)
         case .expunge:
             try await expunge(tag, only: nil, outbound)
         case .uidExpunge(let set):
