@@ -103,8 +103,12 @@ struct IMAPSession {
                 switch IMAPCommandParser.parse(bytes, nestingLimit: nesting, utf8MailboxNames: enabled.contains("UTF8=ACCEPT")) {
                 case .failure(let error):
                     if error.savesSearch { savedSearch = [] }
-                    let code = error.isBadCharset ? "[BADCHARSET (UTF-8 US-ASCII)] " : ""
-                    try await bad(error.tag, code + error.message, outbound)
+                    if error.isBadCharset, let tag = error.tag {
+                        // Well-formed, but a charset we do not search in: NO, not BAD (RFC 3501 6.4.4, RFC 5256 3).
+                        try await no(tag, error.message, code: "BADCHARSET (UTF-8 US-ASCII)", outbound)
+                    } else {
+                        try await bad(error.tag, error.message, outbound)
+                    }
                 case .success(let command):
                     logger.trace("client: \(Self.transcript(of: command))")
                     if try await execute(command, frames: &frames, outbound: outbound) { return }

@@ -38,7 +38,7 @@ struct SearchResultTests {
             #expect(lines["uidKey"]!.contains("* SEARCH 1 3 5"))
             #expect(lines["min"]!.contains { $0.hasSuffix("\") UID MIN 1") })
             #expect(lines["fetchMin"]!.filter { $0.hasPrefix("* ") }.count == 1)
-            #expect(lines["failed"]!.last?.contains("[BADCHARSET") == true)
+            #expect(lines["failed"]!.last?.contains(" NO [BADCHARSET") == true)
             #expect(lines["afterFailure"]!.filter { $0.hasPrefix("* ") }.isEmpty)
         }
     }

@@ -125,7 +125,7 @@ struct SortThreadTests {
                 }
             )
             #expect(lines["esortEmpty"]!.contains { $0.hasSuffix("\") UID COUNT 0") })
-            #expect(lines["charset"]!.last?.contains("[BADCHARSET (UTF-8 US-ASCII)]") == true)
+            #expect(lines["charset"]!.last?.contains(" NO [BADCHARSET (UTF-8 US-ASCII)]") == true)
             #expect(lines["modseq"]!.contains { $0.hasPrefix("* SORT 4 2 1 5 3 (MODSEQ ") && $0.hasSuffix(")") })
             #expect(lines["esortModseq"]!.contains { $0.contains("\") COUNT 5 MODSEQ ") })
             #expect(lines["uid"]!.contains("* SORT 4 1 5 3"))
