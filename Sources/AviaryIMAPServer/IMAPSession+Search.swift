@@ -63,18 +63,9 @@ extension IMAPSession {
             }
             let modSeq = usesModSeq ? named.map { mailbox.messages[$0].modSeq }.max() : nil
             if !reported.isEmpty || options.isEmpty {
-                var line = "* ESEARCH (TAG \"\(tag)\")" + (byUID ? " UID" : "")
-                for option in reported {
-                    switch option {
-                    case .min: if let first = numbers.first { line += " MIN \(first)" }
-                    case .max: if let last = numbers.last { line += " MAX \(last)" }
-                    case .count: line += " COUNT \(numbers.count)"
-                    case .all: if !numbers.isEmpty { line += " ALL " + Self.uidSet(numbers) }
-                    case .save: break
-                    }
-                }
-                if let modSeq { line += " MODSEQ \(modSeq)" }
-                try await untagged([line], outbound)
+                try await untagged(
+                    [Self.esearchLine(tag: tag, byUID: byUID, reported: reported, numbers: numbers, modSeq: modSeq)],
+                    outbound)
             }
         } else {
             let modSeq = usesModSeq ? matches.map { mailbox.messages[$0].modSeq }.max() : nil
@@ -324,5 +315,26 @@ enum SentDate {
         let dayOfYear = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         return era * 146097 + dayOfEra - 719468
+    }
+}
+
+extension IMAPSession {
+    /// The ESEARCH answer (RFC 4731) of SEARCH and SORT: `numbers` in the order the command gives them (MIN and
+    /// MAX are its first and last), the `reported` items in the client's order.
+    static func esearchLine(
+        tag: String, byUID: Bool, reported: [IMAPSearchCommand.ReturnOption], numbers: [UInt32], modSeq: UInt64?
+    ) -> String {
+        var line = "* ESEARCH (TAG \"\(tag)\")" + (byUID ? " UID" : "")
+        for option in reported {
+            switch option {
+            case .min: if let first = numbers.first { line += " MIN \(first)" }
+            case .max: if let last = numbers.last { line += " MAX \(last)" }
+            case .count: line += " COUNT \(numbers.count)"
+            case .all: if !numbers.isEmpty { line += " ALL " + uidSet(numbers) }
+            case .save: break
+            }
+        }
+        if let modSeq { line += " MODSEQ \(modSeq)" }
+        return line
     }
 }

@@ -25,18 +25,9 @@ extension IMAPSession {
         if let options = command.returnOptions {
             // RFC 5267 3.2: MIN and MAX are the first and last in the sort order, ALL is in that order.
             let reported = options.isEmpty ? [.all] : options
-            var line = "* ESEARCH (TAG \"\(tag)\")" + (byUID ? " UID" : "")
-            for option in reported {
-                switch option {
-                case .min: if let first = numbers.first { line += " MIN \(first)" }
-                case .max: if let last = numbers.last { line += " MAX \(last)" }
-                case .count: line += " COUNT \(numbers.count)"
-                case .all: if !numbers.isEmpty { line += " ALL " + Self.uidSet(numbers) }
-                case .save: break
-                }
-            }
-            if let modSeq { line += " MODSEQ \(modSeq)" }
-            try await untagged([line], outbound)
+            try await untagged(
+                [Self.esearchLine(tag: tag, byUID: byUID, reported: reported, numbers: numbers, modSeq: modSeq)],
+                outbound)
         } else {
             let suffix = modSeq.map { " (MODSEQ \($0))" } ?? ""
             try await untagged(["* SORT" + numbers.map { " \($0)" }.joined() + suffix], outbound)
