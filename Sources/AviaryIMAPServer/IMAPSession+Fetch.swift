@@ -107,8 +107,8 @@ extension IMAPSession {
         let largest = max(mailbox.uidNext &- 1, mailbox.messages.last?.uid ?? 0, 1)
         let requested: [ClosedRange<UInt32>]
         switch set {
-        case .ranges(let ranges): requested = SelectedMailbox.merge(ranges.map { $0.resolved(largest: largest) })
-        case .saved: requested = SelectedMailbox.merge(saved.map { $0...$0 })
+        case .ranges(let ranges): requested = UIDRanges.merged(ranges.map { $0.resolved(largest: largest) })
+        case .saved: requested = UIDRanges.merged(saved.map { $0...$0 })
         }
         guard let expunged else { return mailbox.missing(from: requested) }
         let present = Set(mailbox.messages.lazy.map(\.uid))

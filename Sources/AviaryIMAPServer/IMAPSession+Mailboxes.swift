@@ -298,7 +298,7 @@ extension IMAPSession {
         let known: [ClosedRange<UInt32>]
         switch qresync.knownUIDs {
         case .ranges(let ranges):
-            known = SelectedMailbox.merge(ranges.map { $0.resolved(largest: max(1, mailbox.uidNext &- 1)) })
+            known = UIDRanges.merged(ranges.map { $0.resolved(largest: max(1, mailbox.uidNext &- 1)) })
         case .saved, nil:
             known = everything
         }

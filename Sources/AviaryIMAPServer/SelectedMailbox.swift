@@ -228,7 +228,7 @@ struct SelectedMailbox: Sendable {
         case .ranges(let ranges):
             // Merged first, so that `1:*,1:*,...` costs one pass, not one per range.
             let largest = byUID ? (messages.last?.uid ?? 0) : UInt32(messages.count)
-            let merged = Self.merge(ranges.map { $0.resolved(largest: largest) })
+            let merged = UIDRanges.merged(ranges.map { $0.resolved(largest: largest) })
             var result: [Int] = []
             if byUID {
                 for bounds in merged {
@@ -251,19 +251,6 @@ struct SelectedMailbox: Sendable {
             }
             return result
         }
-    }
-
-    /// Ranges sorted and joined where they overlap or touch.
-    static func merge(_ ranges: [ClosedRange<UInt32>]) -> [ClosedRange<UInt32>] {
-        var merged: [ClosedRange<UInt32>] = []
-        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
-            if let last = merged.last, range.lowerBound <= last.upperBound || range.lowerBound == last.upperBound &+ 1 {
-                merged[merged.count - 1] = last.lowerBound...max(last.upperBound, range.upperBound)
-            } else {
-                merged.append(range)
-            }
-        }
-        return merged
     }
 }
 

@@ -218,7 +218,7 @@ struct ModSeqLog: Hashable, Sendable {
             guard expunge.modSeq > modSeq else { break }
             ranges += expunge.uids
         }
-        return Self.merged(ranges)
+        return UIDRanges.merged(ranges)
     }
 
     // MARK: - The file
@@ -263,19 +263,6 @@ struct ModSeqLog: Hashable, Sendable {
             }
         }
         return ranges
-    }
-
-    /// Ranges sorted and joined where they overlap or touch.
-    static func merged(_ ranges: [ClosedRange<UInt32>]) -> [ClosedRange<UInt32>] {
-        var merged: [ClosedRange<UInt32>] = []
-        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
-            if let last = merged.last, range.lowerBound <= last.upperBound || range.lowerBound == last.upperBound &+ 1 {
-                merged[merged.count - 1] = last.lowerBound...max(last.upperBound, range.upperBound)
-            } else {
-                merged.append(range)
-            }
-        }
-        return merged
     }
 
     static func uidSetText(_ ranges: [ClosedRange<UInt32>]) -> String {
