@@ -1,9 +1,9 @@
+import AviaryCore
+
 /// Base64 (RFC 4648) as mail carries it: folded across lines, so white space between characters is skipped.
 /// Strict otherwise: only the alphabet, padding only at the end, whole quanta. (SASL's `SASLBase64` and the
 /// encoded-word decoder keep their own rules: AUTH lines allow no white space, RFC 2047 words are lenient.)
 public enum Base64 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
     /// The bytes, or nil when the text is not base64.
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
         var output: [UInt8] = []
@@ -34,22 +34,7 @@ public enum Base64 {
 
     /// The text, padded, on one line.
     public static func encode(_ bytes: some Collection<UInt8>) -> String {
-        let bytes = Array(bytes)
-        var output: [UInt8] = []
-        output.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index < bytes.count {
-            let remaining = bytes.count - index
-            let b0 = bytes[index]
-            let b1 = remaining > 1 ? bytes[index + 1] : 0
-            let b2 = remaining > 2 ? bytes[index + 2] : 0
-            output.append(alphabet[Int(b0 >> 2)])
-            output.append(alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)])
-            output.append(remaining > 1 ? alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "="))
-            output.append(remaining > 2 ? alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "="))
-            index += 3
-        }
-        return String(decoding: output, as: UTF8.self)
+        Base64Encoding.encode(bytes)
     }
 
     private static func value(of byte: UInt8) -> UInt8? {

@@ -1,3 +1,5 @@
+import AviaryCore
+
 /// Base64 as SASL profiles use it (RFC 4648 4, with padding): SMTP `334`/AUTH, POP3 and IMAP `+` lines.
 /// Decoding is strict: no whitespace, no line breaks, correct padding, zero trailing bits. A client's `*` (cancel)
 /// and SMTP's `=` (empty initial response) are the caller's to recognise before decoding.
@@ -11,21 +13,7 @@ public enum SASLBase64 {
 
     /// Encodes `bytes`; an empty input gives an empty string (an empty challenge is `334 ` / `+ `).
     public static func encode(_ bytes: [UInt8]) -> String {
-        var output: [UInt8] = []
-        output.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index < bytes.count {
-            let remaining = bytes.count - index
-            let b0 = bytes[index]
-            let b1 = remaining > 1 ? bytes[index + 1] : 0
-            let b2 = remaining > 2 ? bytes[index + 2] : 0
-            output.append(alphabet[Int(b0 >> 2)])
-            output.append(alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)])
-            output.append(remaining > 1 ? alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "="))
-            output.append(remaining > 2 ? alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "="))
-            index += 3
-        }
-        return String(decoding: output, as: UTF8.self)
+        Base64Encoding.encode(bytes)
     }
 
     /// Decodes strict base64, or returns nil for anything malformed (SMTP `501 5.5.2`).
