@@ -184,12 +184,16 @@ public struct SMTPServerEngine: Sendable {
         case awaitingTLS(discarded: Int)
     }
 
-    /// A BDAT chunk on its way in; `refusal` is the answer once its octets have been read (RFC 3030: read them all).
+    /// A BDAT chunk on its way in (the decoder hands over exactly `size` octets); `refusal` is the answer once
+    /// they have been read (RFC 3030: read them all).
     private struct BDATChunk: Sendable {
         var size: Int
         var isLast: Bool
-        var received = 0
         var refusal: SMTPReply?
+    }
+
+    /// Octets and line-ending state of a BDAT message, carried across its chunks.
+    private struct ChunkedMessage: Sendable {
         var octets = 0
         var previousWasCR = false
         var sawBareLineFeed = false
@@ -197,8 +201,7 @@ public struct SMTPServerEngine: Sendable {
         var isOversized = false
     }
 
-    /// Message octets and line-ending state carried across BDAT chunks of one message.
-    private var chunked = BDATChunk(size: 0, isLast: false)
+    private var chunked = ChunkedMessage()
 
     public init(options: Options) {
         self.options = options
@@ -562,7 +565,7 @@ public struct SMTPServerEngine: Sendable {
         var actions: [Action] = []
         if chunk.refusal == nil, transaction?.isChunking == false {
             transaction?.isChunking = true
-            chunked = BDATChunk(size: 0, isLast: false)
+            chunked = ChunkedMessage()
             actions.append(.beginMessage)
         }
         phase = .chunk(chunk)
@@ -570,8 +573,6 @@ public struct SMTPServerEngine: Sendable {
     }
 
     private mutating func chunkPiece(_ piece: ByteBuffer, isEnd: Bool, _ chunk: BDATChunk) -> [Action] {
-        var chunk = chunk
-        chunk.received += piece.readableBytes
         var actions: [Action] = []
         if chunk.refusal == nil {
             scan(piece)

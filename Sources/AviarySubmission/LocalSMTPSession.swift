@@ -83,7 +83,7 @@ public struct LocalSMTPSession {
                 decoder.write(data: response)
                 try reply(response)
             case .ask(let question):
-                let decision = decide(question, user: user)
+                let decision = decide(question)
                 try perform(engine.decide(decision), user: user)
             case .beginMessage:
                 beginMessage(user: user)
@@ -107,7 +107,7 @@ public struct LocalSMTPSession {
 
     /// Everything a local user may do is allowed; DATA needs a maildrop file first (without one, the client
     /// hears 451 before sending the message), and the commit is the file's.
-    private mutating func decide(_ question: SMTPServerEngine.Question, user: SubmittingUser) -> SMTPServerEngine.Decision {
+    private mutating func decide(_ question: SMTPServerEngine.Question) -> SMTPServerEngine.Decision {
         switch question {
         case .sender, .recipient:
             return .proceed
