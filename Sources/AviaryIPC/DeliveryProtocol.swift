@@ -2,8 +2,11 @@ import AviaryCore
 
 // The delivery protocol between qmgr and the delivery agents (local, smtp), version 2.
 //
-// qmgr connects to the agent's Unix socket (private/<transport>) and sends ONE request; the agent answers
-// with ONE result and closes. Each message is one line: TAB-separated `name=value` fields ending in LF,
+// qmgr connects to the agent's Unix socket (private/<transport>) and sends a request; the agent answers
+// with one result. qmgr then keeps the connection for its next request to that transport, one request at a
+// time (no pipelining); either end may close an idle connection, and a request on a connection the agent
+// closed before answering anything is sent again on a fresh one (the queue file's statuses make that
+// safe, below). Each message is one line: TAB-separated `name=value` fields ending in LF,
 // at most `DeliveryProtocol.maximumFrameLength` bytes, in the spirit of Postfix's attribute lists. A value
 // escapes `%`, TAB, CR, LF and NUL as `%XX`, so no field can end the line or start another. The first field
 // names the frame and carries the version; fields a reader does not know are skipped, so either end may

@@ -112,33 +112,27 @@ public struct DeliveryTransaction {
     }
 }
 
-/// The agent's end of one qmgr connection: read the request frame, hand it over, write the result.
+/// The agent's end of qmgr's connection: a request frame in, the result frame out. qmgr keeps the connection
+/// and sends its next request on it (`SingleServer.runLines` reads the frames).
 public enum DeliveryAgentConnection {
-    /// Serves one connection. An empty or unreadable request is logged (when malformed) and left unanswered.
-    public static func serve(
-        _ connection: FileDescriptor, logger: Logger, handle: (DeliveryRequest) -> DeliveryResult
-    ) {
-        // qmgr may connect and die before writing (killed, restarted): an empty request is no news.
-        guard let frame = try? readFrame(connection), !frame.isEmpty else { return }
+    /// Answers one request frame on `connection`; false when the connection should end: the request was
+    /// malformed (logged, left unanswered: qmgr defers, never loses, the message) or the answer could not
+    /// be written.
+    public static func answer(
+        _ frame: [UInt8], on connection: FileDescriptor, logger: Logger, handle: (DeliveryRequest) -> DeliveryResult
+    ) -> Bool {
         let result: DeliveryResult
         do {
             result = handle(try DeliveryProtocol.decode(DeliveryRequest.self, from: frame))
         } catch {
             logger.warning("malformed delivery request: \(error)")
-            return
+            return false
         }
-        try? connection.writeAll(DeliveryProtocol.frame(result))
-    }
-
-    /// Reads one newline-terminated frame (bounded).
-    public static func readFrame(_ connection: FileDescriptor) throws -> [UInt8] {
-        var received: [UInt8] = []
-        while received.count <= DeliveryProtocol.maximumFrameLength {
-            let chunk = try connection.read(upTo: 65536)
-            if chunk.isEmpty { break }
-            received += chunk
-            if chunk.contains(10) { break }
+        do {
+            try connection.writeAll(DeliveryProtocol.frame(result))
+            return true
+        } catch {
+            return false
         }
-        return received
     }
 }
