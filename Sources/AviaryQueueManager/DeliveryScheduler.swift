@@ -86,6 +86,12 @@ struct DeliveryScheduler {
     private var isDeferredFlush = false
     /// Whose turn it is in the current fill: incoming and deferred take turns so neither starves the other.
     private var isIncomingTurn = true
+    /// Messages smtpd named as just committed to incoming (`QueueManagerLink`), in order, from `announcedNext`
+    /// on: claimed without a listing of incoming. At most `announcedLimit` wait; beyond that a listing
+    /// finds them.
+    private var announced: [QueueID] = []
+    private var announcedNext = 0
+    static let announcedLimit = 10_000
 
     /// What the driver does next to fill the active queue.
     enum Step: Equatable {
@@ -100,9 +106,22 @@ struct DeliveryScheduler {
     /// Remembers a flush request until the next wake-up (wake-ups are coalesced, flushes must not be lost).
     mutating func requestFlush() { isFlushRequested = true }
 
+    /// Messages named by their writer as just committed to incoming: claimed in order as the active queue
+    /// has room, before anything a listing found.
+    mutating func announce(_ ids: [QueueID]) {
+        guard !ids.isEmpty else { return }
+        if announced.count - announcedNext + ids.count > Self.announcedLimit {
+            isIncomingChanged = true  // too many to remember: the next listing finds them
+            return
+        }
+        announced += ids
+    }
+
     /// A wake-up (any request may stand for any other: they are coalesced): notes that incoming may have
     /// changed and starts a deferred pass when one is due. The driver then fills with `nextStep(now:)`.
-    mutating func wake(_ request: QueueManager.Request, now: Int) {
+    /// - Parameter listsIncoming: whether incoming is to be listed again once the current pass is used up:
+    ///   false for a wake-up that only brought announced messages (`announce`).
+    mutating func wake(_ request: QueueManager.Request, now: Int, listsIncoming: Bool = true) {
         if request == .flush || isFlushRequested {
             isFlushRequested = false
             // A flush is the administrator saying "try now": dead destinations get another chance, and
@@ -112,9 +131,10 @@ struct DeliveryScheduler {
             isDeferredDue = true
             isDeferredFlush = true
         }
-        // Any request may stand for an incoming wake-up it replaced in the stream's one-place buffer. Noting
-        // a change costs nothing while the current pass lasts: incoming is listed again only after it.
-        isIncomingChanged = true
+        // Any request may stand for an incoming wake-up it replaced in the stream's one-place buffer (the
+        // driver says so in `listsIncoming`). Noting a change costs nothing while the current pass lasts:
+        // incoming is listed again only after it.
+        if listsIncoming { isIncomingChanged = true }
         if now - lastDeferredScan >= policy.queueRunDelay { isDeferredDue = true }
         isIncomingTurn = true
     }
@@ -134,11 +154,11 @@ struct DeliveryScheduler {
                 return .list(.deferred)
             }
             let claimed: (QueueID, QueueName)
-            if isIncomingTurn || deferredPass.isDone, let id = incomingPass.take() {
+            if isIncomingTurn || deferredPass.isDone, let id = takeIncoming() {
                 claimed = (id, .incoming)
             } else if let id = deferredPass.take() {
                 claimed = (id, .deferred)
-            } else if let id = incomingPass.take() {
+            } else if let id = takeIncoming() {
                 claimed = (id, .incoming)
             } else {
                 return .idle
@@ -149,6 +169,23 @@ struct DeliveryScheduler {
             if inProgress.insert(claimed.0).inserted { return .claim(claimed.0, from: claimed.1) }
         }
         return .idle
+    }
+
+    /// The next message of incoming: an announced one, else the next of the listing.
+    private mutating func takeIncoming() -> QueueID? {
+        if announcedNext < announced.count {
+            let id = announced[announcedNext]
+            announcedNext += 1
+            if announcedNext == announced.count {
+                announced.removeAll(keepingCapacity: true)
+                announcedNext = 0
+            } else if announcedNext >= 1024 {
+                announced.removeFirst(announcedNext)
+                announcedNext = 0
+            }
+            return id
+        }
+        return incomingPass.take()
     }
 
     /// A listing asked for by `.list`, in the order to claim it. Of the deferred queue, a pass takes the
@@ -170,6 +207,7 @@ struct DeliveryScheduler {
         let wasFull = inProgress.count >= policy.activeLimit
         inProgress.remove(id)
         let isWaiting = !incomingPass.isDone || !deferredPass.isDone || isIncomingChanged || isDeferredDue
+            || announcedNext < announced.count
         return wasFull && isWaiting
     }
 

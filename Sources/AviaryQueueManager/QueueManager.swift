@@ -10,6 +10,7 @@ import AviaryUsers
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// What qmgr needs to know, read once from main.cf and master.cf.
 public struct QueueManagerSettings: Sendable {
@@ -64,7 +65,14 @@ public actor QueueManager {
         case flush = 0x46  // F
         /// A scan: master's wake-up timer, or qmgr's own (its timer, a delivery that made room).
         case scan = 0x57  // W
+        /// A writer named messages it committed to incoming (`QueueManagerLink`, `WakeUpNotes`): nothing
+        /// else changed, incoming need not be listed for them.
+        case announced = 0x4E  // N
     }
+
+    /// What wake-ups stand for: coalesced in a one-place stream, a request may replace another; the notes
+    /// keep what must not be lost with it (announced messages; that some request asked for a listing).
+    let notes = WakeUpNotes()
 
     let settings: QueueManagerSettings
     let logger: Logger
@@ -109,7 +117,7 @@ public actor QueueManager {
                 // lost, the deferred queue every queue_run_delay (checked in `handle`).
                 while !Task.isCancelled {
                     try? await Task.sleep(nanoseconds: 5_000_000_000)
-                    timer.yield(.scan)
+                    self.notes.yield(.scan, to: timer)
                 }
             }
             group.addTask {
@@ -119,6 +127,7 @@ public actor QueueManager {
                     try? await Task.sleep(for: .seconds(3600))
                 }
             }
+            notes.askForListing()
             handle(.scan, in: &group)
             for await request in requests {
                 if Task.isCancelled { break }
@@ -135,7 +144,9 @@ public actor QueueManager {
     /// queue is filled as it says.
     private func handle(_ request: Request, in group: inout DiscardingTaskGroup) {
         let now = self.now()
-        scheduler.wake(request, now: now)
+        let noted = notes.take()
+        scheduler.announce(noted.announced)
+        scheduler.wake(request, now: now, listsIncoming: noted.listsIncoming)
         fill(now: now, in: &group)
     }
 
@@ -155,7 +166,7 @@ public actor QueueManager {
     }
 
     private func finished(_ id: QueueID) {
-        if scheduler.finished(id) { wakeUp?.yield(.scan) }
+        if scheduler.finished(id), let wakeUp { notes.yield(.scan, to: wakeUp) }
     }
 
     /// Puts back whatever a previous qmgr left in active/ (it may have died mid-delivery). Recipients the
@@ -212,5 +223,42 @@ public actor QueueManager {
     private func process(_ id: QueueID, from queue: QueueName) async {
         await MessageDelivery(manager: self, id: id).run(from: queue)
         finished(id)
+    }
+}
+
+/// Shared by the wake-up producers (trigger connections, timers) and the manager: the messages announced
+/// since the last wake-up was handled, and whether any wake-up since then asked for a listing of incoming.
+final class WakeUpNotes: Sendable {
+    private struct Notes {
+        var announced: [QueueID] = []
+        var listsIncoming = false
+    }
+    private let notes = Mutex(Notes())
+
+    /// A writer named a message it committed to incoming.
+    func announce(_ id: QueueID) {
+        notes.withLock { notes in
+            if notes.announced.count < DeliveryScheduler.announcedLimit {
+                notes.announced.append(id)
+            } else {
+                notes.listsIncoming = true
+            }
+        }
+    }
+
+    func askForListing() { notes.withLock { $0.listsIncoming = true } }
+
+    /// Wakes the manager with `request`; any request but `.announced` asks for a listing of incoming.
+    func yield(_ request: QueueManager.Request, to requests: AsyncStream<QueueManager.Request>.Continuation) {
+        if request != .announced { askForListing() }
+        requests.yield(request)
+    }
+
+    /// What was noted since the last call, forgotten here.
+    func take() -> (announced: [QueueID], listsIncoming: Bool) {
+        notes.withLock { notes in
+            defer { notes = Notes() }
+            return (notes.announced, notes.listsIncoming)
+        }
     }
 }

@@ -1,5 +1,6 @@
 import AviaryConfig
 import AviaryDaemon
+import AviaryQueue
 import Logging
 import NIOCore
 import NIOPosix
@@ -17,9 +18,9 @@ public enum QueueManagerService {
         let (requests, continuation) = AsyncStream.makeStream(
             of: QueueManager.Request.self, bufferingPolicy: .bufferingNewest(1))
         let manager = QueueManager(settings: settings, group: group, pool: pool, logger: context.logger)
-        // A trigger is a connection per accepted message: a small handler on the event loop reads its few
-        // letters, with no async channel and task per connection (those cost qmgr as much CPU as the
-        // delivery the message then needs).
+        // A trigger is a connection per wake-up, or one kept by a writer that names its messages on it: a
+        // small handler on the event loop reads the letters, with no async channel and task per connection
+        // (those cost qmgr as much CPU as the delivery the message then needs).
         let listener = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -43,13 +44,16 @@ public enum QueueManagerService {
     }
 }
 
-/// Reads one trigger connection's letters (Postfix's trigger letters, a few bytes then EOF) into requests.
+/// Reads a trigger connection's letters (Postfix's trigger letters: a few bytes then EOF) into requests, and
+/// the lines `N<queue id>` a writer sends on the connection it keeps (`QueueManagerLink`) into announced
+/// messages. Anything else is read and dropped: memory stays one short line per connection.
 private final class TriggerReader: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     let manager: QueueManager
     let requests: AsyncStream<QueueManager.Request>.Continuation
-    private var total = 0
+    /// The queue ID of an `N` line being read; nil between lines.
+    private var line: [UInt8]?
 
     init(manager: QueueManager, requests: AsyncStream<QueueManager.Request>.Continuation) {
         self.manager = manager
@@ -58,19 +62,36 @@ private final class TriggerReader: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
+        var announced = false
         for byte in buffer.readableBytesView {
+            if var id = line {
+                if byte == UInt8(ascii: "\n") {
+                    line = nil
+                    if let queueID = QueueID(String(decoding: id, as: UTF8.self)) {
+                        manager.notes.announce(queueID)
+                        announced = true
+                    }
+                } else if id.count <= QueueID.length {
+                    id.append(byte)
+                    line = id
+                }
+                continue
+            }
+            if byte == QueueManager.Request.announced.rawValue {
+                line = []
+                continue
+            }
             let request = QueueManager.Request(rawValue: byte) ?? .scan
             if request == .flush {
                 // Remembered by the manager before the wake-up, which may be coalesced with others.
                 let manager = self.manager
                 let requests = self.requests
-                Task { await manager.requestFlush(); requests.yield(.flush) }
+                Task { await manager.requestFlush(); manager.notes.yield(.flush, to: requests) }
             } else {
-                requests.yield(request)
+                manager.notes.yield(request, to: requests)
             }
         }
-        total += buffer.readableBytes
-        if total > 64 { context.close(promise: nil) }  // a trigger is a few letters: never read on
+        if announced { manager.notes.yield(.announced, to: requests) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

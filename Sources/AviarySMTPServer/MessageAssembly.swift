@@ -137,7 +137,7 @@ final class QueueSink: @unchecked Sendable {
         }
     }
 
-    /// Writes the rest, fsyncs the file, renames it into incoming/, fsyncs the directory, wakes qmgr.
+    /// Writes the rest, fsyncs the file, renames it into incoming/, fsyncs the directory, names the message to qmgr.
     /// - Returns: the message size in bytes.
     func commit(_ bytes: [UInt8], envelope: QueueEnvelope, on eventLoop: any EventLoop) -> EventLoopFuture<Int64> {
         pool.runIfActive(eventLoop: eventLoop) {
@@ -145,7 +145,7 @@ final class QueueSink: @unchecked Sendable {
             self.writer = nil
             try writer.append(bytes)
             try writer.commit()
-            self.queue.wakeQueueManager()
+            self.queue.announce(self.id)
             return writer.messageLength
         }
     }

@@ -107,6 +107,57 @@ struct DeliverySchedulerTests {
         )
     }
 
+    @Test("announced messages are claimed in order without a listing of incoming; other wake-ups still list it")
+    func announcedMessages() {
+        var scheduler = DeliveryScheduler(policy: Self.policy(activeLimit: 3))
+        let listedEarlier = Self.ids(1)
+        scheduler.wake(.scan, now: Self.start)
+        #expect(Self.fill(&scheduler, now: Self.start, incoming: listedEarlier).map(\.0) == listedEarlier)
+
+        let named = Self.ids(4)
+        scheduler.announce(named)
+        scheduler.wake(.announced, now: Self.start, listsIncoming: false)
+        // A listing now would hold something else: it must not be asked for.
+        var claims = Self.fill(&scheduler, now: Self.start, incoming: Self.ids(5))
+        #expect(claims.map(\.0) == Array(named.prefix(2)))  // the active limit is 3
+        #expect(claims.allSatisfy { $0.1 == .incoming })
+
+        // Room again: the rest of the announced ones, then nothing (no listing was asked for).
+        #expect(scheduler.finished(listedEarlier[0]) == true)
+        #expect(scheduler.finished(named[0]) == false)  // the active queue was no longer full
+        scheduler.wake(.scan, now: Self.start, listsIncoming: false)
+        claims = Self.fill(&scheduler, now: Self.start, incoming: [named[1]])
+        #expect(claims.map(\.0) == Array(named.suffix(2)))
+
+        // A wake-up that asks for a listing gets one; a message both announced and listed is claimed once.
+        #expect(scheduler.finished(named[1]) == false)
+        let dropped = Self.ids(1)
+        scheduler.wake(.incoming, now: Self.start)
+        claims = Self.fill(&scheduler, now: Self.start, incoming: [named[2], dropped[0]])
+        #expect(claims.map(\.0) == dropped)
+    }
+
+    @Test("more announced messages than the scheduler remembers are found by a listing instead")
+    func announcedBeyondTheLimit() {
+        var scheduler = DeliveryScheduler(policy: Self.policy(activeLimit: 1))
+        let first = Self.ids(DeliveryScheduler.announcedLimit)
+        scheduler.announce(first)
+        let beyond = Self.ids(1)
+        scheduler.announce(beyond)
+        scheduler.wake(.announced, now: Self.start, listsIncoming: false)
+        // The overflow asked for a listing (which holds `beyond`); announced messages still go first.
+        var claimed = Self.fill(&scheduler, now: Self.start, incoming: beyond).map(\.0)
+        #expect(claimed == [first[0]])
+        while let last = claimed.last, claimed.count <= DeliveryScheduler.announcedLimit {
+            _ = scheduler.finished(last)
+            let more = Self.fill(&scheduler, now: Self.start, incoming: beyond).map(\.0)
+            if more.isEmpty { break }
+            claimed += more
+        }
+        #expect(claimed.count == DeliveryScheduler.announcedLimit + 1)
+        #expect(claimed.last == beyond[0])
+    }
+
     @Test("a deferred message is claimed only when its next attempt is due; a flush takes it at once")
     func deferredIsClaimedWhenDue() {
         var scheduler = DeliveryScheduler(policy: Self.policy())
