@@ -17,7 +17,8 @@
 # Environment: SHARED_BENCH (default: ../shared/bench beside the repository), POSTFIX_PORT (2526),
 # AVIARY_PORT (2525), AVIARY_LOG (/dev/null; a file path keeps Aviary's log), SKIP_BUILD=1 (use the
 # existing .build/release), AVIARY_BIN_DIR (run the programs of another build; implies no build),
-# KEEP=1 (keep the temporary instances' directory).
+# KEEP=1 (keep the temporary instances' directory), AVIARY_MAIN_CF_EXTRA (lines added to Aviary's main.cf,
+# for experiments: AVIARY_MAIN_CF_EXTRA='max_use = 1000').
 #
 # Needs root: it creates the user bench if missing, empties /home/bench/Maildir, runs a private
 # Postfix instance (its own config and queue under a temporary directory, 127.0.0.1:$POSTFIX_PORT; the
@@ -159,6 +160,7 @@ mynetworks = 127.0.0.0/8
 home_mailbox = Maildir/
 alias_maps = hash:$etc/aliases
 maillog_file = $AVIARY_LOG
+${AVIARY_MAIN_CF_EXTRA:-}
 EOF
     cat >"$etc/master.cf" <<EOF
 127.0.0.1:$AVIARY_PORT inet n - n - - smtpd

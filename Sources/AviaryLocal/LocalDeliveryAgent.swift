@@ -246,7 +246,7 @@ public struct LocalDeliveryAgent: Sendable {
                     // As the owner, after the delivery: the clean-up never stands in its way.
                     let now = self.now()
                     guard maildirCleanup.isDue(maildir.path, now: now) else { return }
-                    for name in maildir.removeStaleTemporaryFiles(now: now) {
+                    for name in maildir.removeStaleTemporaryFilesIfDue(now: now, interval: MaildirCleanupSchedule.interval) {
                         logger.info("removed \(maildir.path)/tmp/\(name): left by a delivery that died (untouched for 36 hours)")
                     }
                 }

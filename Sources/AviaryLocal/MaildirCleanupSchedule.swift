@@ -2,7 +2,9 @@ import Synchronization
 
 /// When this process last looked into each Maildir's `tmp/` for files a dead delivery left: at most once
 /// an hour per Maildir, so a busy mailbox costs one listing of `tmp/` an hour, not one per message. A new
-/// local process looks again at its first delivery; that is cheap, and how leftovers are found at all.
+/// local process asks the Maildir's stamp file at its first delivery there
+/// (`Maildir.removeStaleTemporaryFilesIfDue`): one stat, and a listing only when no process looked within
+/// the hour.
 final class MaildirCleanupSchedule: Sendable {
     static let interval = 3600
     /// Maildirs remembered at most; beyond that the memory starts again (a look too many costs nothing).

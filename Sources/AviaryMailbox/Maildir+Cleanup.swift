@@ -31,4 +31,24 @@ extension Maildir {
         }
         return removed
     }
+
+    /// The file in the Maildir whose modification time says when some process last looked into `tmp/`.
+    static let cleanupStampName = "aviary-tmp-cleanup"
+
+    /// `removeStaleTemporaryFiles`, unless any process looked less than `interval` seconds before `now` (the
+    /// stamp file says when; the look is recorded in it first). `tmp/` holds every delivery receipt of the
+    /// last 36 hours: looked at by each new delivery process, it cost a listing and an lstat per receipt at
+    /// every start, more than the deliveries the process then made.
+    public func removeStaleTemporaryFilesIfDue(now: Int, interval: Int) -> [String] {
+        let stamp = path + "/" + Self.cleanupStampName
+        var info = stat()
+        if lstat(stamp, &info) == 0, info.st_mtim.tv_sec <= now, now - info.st_mtim.tv_sec < interval { return [] }
+        let descriptor = Glibc.open(stamp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if descriptor >= 0 {
+            var times = [timespec(tv_sec: now, tv_nsec: 0), timespec(tv_sec: now, tv_nsec: 0)]
+            _ = futimens(descriptor, &times)
+            Glibc.close(descriptor)
+        }
+        return removeStaleTemporaryFiles(now: now)
+    }
 }

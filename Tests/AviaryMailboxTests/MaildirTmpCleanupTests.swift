@@ -37,4 +37,26 @@ struct MaildirTmpCleanupTests {
         #expect(try SafeFile.listDirectory(tmp).sorted() == ["1600000000.M2P2Q2.host", "subdirectory"])
         #expect(SafeFile.exists(maildir.path(of: .new) + "/1600000000.M3P3Q3.host"))
     }
+
+    @Test("a look at tmp/ is recorded in the Maildir, and another process within the interval does not look again")
+    func lookIsRecorded() throws {
+        let directory = TemporaryDirectory("maildir-tmp-stamp")
+        let maildir = Maildir(path: directory.path + "/Maildir/")
+        try maildir.create()
+        let now = Int(time(nil))
+        let tmp = maildir.path(of: .tmp)
+        func leave(_ name: String) throws {
+            try SafeFile.writeDurably(Array("left".utf8), to: tmp + "/" + name)
+            Self.age(tmp + "/" + name, seconds: 36 * 3600 + 60, now: now)
+        }
+        try leave("1600000000.M1P1Q1.host")
+        #expect(maildir.removeStaleTemporaryFilesIfDue(now: now, interval: 3600) == ["1600000000.M1P1Q1.host"])
+        try leave("1600000000.M2P2Q2.host")
+        #expect(maildir.removeStaleTemporaryFilesIfDue(now: now + 3599, interval: 3600).isEmpty)
+        #expect(SafeFile.exists(tmp + "/1600000000.M2P2Q2.host"))
+        #expect(maildir.removeStaleTemporaryFilesIfDue(now: now + 3600, interval: 3600) == ["1600000000.M2P2Q2.host"])
+        // A stamp from the future (a clock set back) does not stop the looks.
+        try leave("1600000000.M3P3Q3.host")
+        #expect(maildir.removeStaleTemporaryFilesIfDue(now: now, interval: 3600) == ["1600000000.M3P3Q3.host"])
+    }
 }
