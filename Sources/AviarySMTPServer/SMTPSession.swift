@@ -42,6 +42,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var hasUnflushedReplies = false
     /// The channel asked for a read that was held back.
     private var isReadPending = false
+    /// From STARTTLS until the TLS handler is in place: nothing is read (what follows is TLS).
+    private var isStartingTLS = false
     private var isInputClosed = false
     private var isGone = false
     private var disconnectReason: String?
@@ -100,7 +102,11 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if isBusy || !isStarted || input.readableBytes >= Self.inputLimit {
+        // A client that waits for each reply (most do) sends nothing while the session is busy: reading on
+        // costs nothing then, and saves turning the socket's read interest off and on again (two epoll_ctl)
+        // around every question. Reads stop while busy once something waits unframed (a pipelining client:
+        // memory stays one read beyond what is there, as before), beyond inputLimit, and around STARTTLS.
+        if !isStarted || isStartingTLS || input.readableBytes >= Self.inputLimit || (isBusy && input.readableBytes > 0) {
             isReadPending = true
         } else {
             context.read()
@@ -470,9 +476,11 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context, let tlsContext = server.tlsContext else { return }
         flushIfNeeded()
         isBusy = true
+        isStartingTLS = true
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.readyToStartTLS)).assumeIsolated().whenComplete { written in
             self.isBusy = false
+            self.isStartingTLS = false
             guard case .success = written, let handshake = try? SMTPServer.insertTLS(on: channel, context: tlsContext)
             else {
                 channel.close(promise: nil)
