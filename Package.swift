@@ -78,7 +78,7 @@ let package = Package(
         library("AviaryMessage", ["AviaryCore"]),
         library("AviaryQueue", ["AviaryCore", "AviaryMessage"]),
         library("AviaryMailbox", ["AviaryCore"]),
-        library("AviaryUsers", ["AviaryCore", "AviaryConfig"]),
+        library("AviaryUsers", ["AviaryCore", "AviaryConfig", "AviaryMailbox"]),
         library("AviaryIPC", ["AviaryCore", "AviaryConfig", "AviaryQueue", logging]),
         // What every program knows of an instance: master's configuration and paths, its pid file, the queue
         // tree master prepares, the address syntax of master.cf inet services; the main.cf values and public/

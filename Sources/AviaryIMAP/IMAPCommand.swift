@@ -49,6 +49,12 @@ public enum IMAPCommand: Sendable, Equatable {
     /// APPEND: one message (MULTIAPPEND is not announced).
     case append(mailbox: String, flags: [IMAPFlag], date: IMAPDateTime?, message: [UInt8])
     case idle
+    /// RFC 9208 `GETQUOTA root`.
+    case getQuota(root: String)
+    /// RFC 9208 `GETQUOTAROOT mailbox`.
+    case getQuotaRoot(mailbox: String)
+    /// RFC 9208 `SETQUOTA root (resource limit ...)`, resource names upper-cased.
+    case setQuota(root: String, limits: [IMAPQuotaLimit])
     // Selected.
     case check
     case close
@@ -71,6 +77,18 @@ public enum IMAPCommand: Sendable, Equatable {
     public static func == (left: IMAPCommand, right: IMAPCommand) -> Bool {
         // Tuples in `id` keep the synthesized conformance away; compare by the encoded description.
         String(describing: left) == String(describing: right)
+    }
+}
+
+/// One `resource limit` pair of SETQUOTA (RFC 9208 4.3): a resource name (`STORAGE`, `MESSAGE`, ...) and its
+/// limit (STORAGE in units of 1024 octets).
+public struct IMAPQuotaLimit: Sendable, Hashable {
+    public var resource: String
+    public var limit: UInt64
+
+    public init(resource: String, limit: UInt64) {
+        self.resource = resource
+        self.limit = limit
     }
 }
 

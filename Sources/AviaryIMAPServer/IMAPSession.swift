@@ -245,6 +245,7 @@ struct IMAPSession {
                 "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
                 "APPENDLIMIT=\(settings.appendLimit)",
             ]
+            names += Self.quotaCapabilities
         }
         return names
     }
