@@ -229,7 +229,7 @@ let package = Package(
         tests("AviaryMessageTests", ["AviaryMessage"]),
         tests("AviaryQueueTests", ["AviaryQueue", "AviaryCore", "AviaryTestSupport"]),
         tests("AviaryMailboxTests", ["AviaryMailbox", "AviaryCore", "AviaryTestSupport"]),
-        tests("AviaryUsersTests", ["AviaryUsers", "AviaryConfig", "AviaryCore", "AviaryTestSupport"]),
+        tests("AviaryUsersTests", ["AviaryUsers", "AviaryConfig", "AviaryCore", "AviaryMailbox", "AviaryTestSupport"]),
         tests("AviaryIPCTests", ["AviaryIPC"]),
         tests(
             "AviaryTLSTests",

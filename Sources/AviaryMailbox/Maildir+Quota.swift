@@ -94,7 +94,7 @@ extension Maildir {
         guard limits.isExceeded(by: after) else { return }
         throw MailboxError(
             .overQuota,
-            "mailbox full: quota exceeded (\(after.storage) bytes in \(after.messages) messages would be over the limit of \(limits.text))",
+            "quota exceeded (\(after.storage) bytes in \(after.messages) messages would be over the limit of \(limits.text))",
             path: quotaRoot.path)
     }
 
