@@ -53,7 +53,9 @@ extension IMAPSession {
     /// `* QUOTA "User quota" (STORAGE used limit MESSAGE used limit)`, with the limited resources only.
     static func quotaLine(_ limits: QuotaLimits, _ usage: QuotaUsage) -> String {
         var resources: [String] = []
-        if limits.storage > 0 { resources.append("STORAGE \(max(0, usage.storage) / 1024) \(limits.storage / 1024)") }
+        // KiB rounded up, as Dovecot reports them: a few bytes used are not "0".
+        let kibibytes = { (bytes: Int64) in (max(0, bytes) + 1023) / 1024 }
+        if limits.storage > 0 { resources.append("STORAGE \(kibibytes(usage.storage)) \(kibibytes(limits.storage))") }
         if limits.messages > 0 { resources.append("MESSAGE \(max(0, usage.messages)) \(limits.messages)") }
         return "* QUOTA \"\(quotaRootName)\" (\(resources.joined(separator: " ")))"
     }

@@ -38,7 +38,7 @@ struct IMAPQuotaTests {
             }
             #expect(lines[0].hasPrefix("t2 OK [APPENDUID ") && lines[1].hasPrefix("t3 OK [APPENDUID "), "\(lines)")
             #expect(Array(lines[2...4]) == [
-                "* QUOTAROOT Sent \"User quota\"", "* QUOTA \"User quota\" (STORAGE 2 4)", "t4 OK Getquotaroot completed.",
+                "* QUOTAROOT Sent \"User quota\"", "* QUOTA \"User quota\" (STORAGE 3 4)", "t4 OK Getquotaroot completed.",
             ])
             #expect(lines[5] == "t5 NO [OVERQUOTA] Quota exceeded (mailbox for user is full).")
             #expect(lines[6].hasPrefix("t6 NO [NONEXISTENT] "), "\(lines)")

@@ -40,7 +40,7 @@ extension Integration {
                 let object = try #require(
                     try JSONSerialization.jsonObject(with: Data(session.standardOutput.utf8)) as? [String: Any], "\(session)")
                 check(((object["capability"] as? [String]) ?? []).contains("QUOTA"), "\(object)", instance)
-                let quotaLine = "\"User quota\" (STORAGE \(used / 1024) \(limit / 1024) MESSAGE 2 10)"
+                let quotaLine = "\"User quota\" (STORAGE \((used + 1023) / 1024) \((limit + 1023) / 1024) MESSAGE 2 10)"
                 check(
                     (object["getquotaroot"] as? [[String]]) == [["INBOX \"User quota\""], [quotaLine]],
                     "\(object)", instance)
