@@ -117,24 +117,49 @@ public struct MaildirSize: Hashable, Sendable {
 
     /// Parses the file's bytes; nil when it is corrupt (no limits line, a line that is not two whole numbers,
     /// a total below zero). A last line without LF is a write under way and is not counted.
-    public init?(parsing bytes: some Collection<UInt8>) {
-        var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        // After the last LF: nothing, or a line still being written.
-        lines.removeLast()
-        guard let header = lines.first,
-            let limits = QuotaLimits(maildirSizeHeader: Substring(decoding: header, as: UTF8.self))
+    public init?(parsing bytes: [UInt8]) {
+        // One pass over the bytes, no line or string made: every delivery and check reads the file.
+        guard let headerEnd = bytes.firstIndex(of: UInt8(ascii: "\n")),
+            let limits = QuotaLimits(maildirSizeHeader: Substring(decoding: bytes[..<headerEnd], as: UTF8.self))
         else { return nil }
         var usage = QuotaUsage()
-        for line in lines.dropFirst() {
-            let fields = line.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
-            guard fields.count == 2,
-                let bytes = Int64(Substring(decoding: fields[0], as: UTF8.self)),
-                let count = Int64(Substring(decoding: fields[1], as: UTF8.self))
-            else { return nil }
-            usage = usage.adding(bytes: bytes, messages: count)
+        var position = headerEnd + 1
+        // After the last LF: nothing, or a line still being written.
+        while let lineEnd = bytes[position...].firstIndex(of: UInt8(ascii: "\n")) {
+            var fields: (bytes: Int64?, count: Int64?) = (nil, nil)
+            var index = position
+            while index < lineEnd {
+                if bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") {
+                    index += 1
+                    continue
+                }
+                guard fields.count == nil, let (value, end) = Self.integer(in: bytes, from: index, to: lineEnd) else { return nil }
+                if fields.bytes == nil { fields.bytes = value } else { fields.count = value }
+                index = end
+            }
+            guard let lineBytes = fields.bytes, let lineCount = fields.count else { return nil }
+            usage = usage.adding(bytes: lineBytes, messages: lineCount)
+            position = lineEnd + 1
         }
         guard usage.storage >= 0, usage.messages >= 0 else { return nil }
         self.init(limits: limits, usage: usage)
+    }
+
+    /// `-?[0-9]{1,18}` at `start`, ending at a blank or `end`: its value and where it ends; nil otherwise.
+    private static func integer(in bytes: [UInt8], from start: Int, to end: Int) -> (Int64, Int)? {
+        var index = start
+        let isNegative = bytes[index] == UInt8(ascii: "-")
+        if isNegative { index += 1 }
+        var value: Int64 = 0
+        let digitsStart = index
+        while index < end, bytes[index] != UInt8(ascii: " "), bytes[index] != UInt8(ascii: "\t") {
+            let digit = bytes[index] &- UInt8(ascii: "0")
+            guard digit <= 9, index - digitsStart < 18 else { return nil }
+            value = value * 10 + Int64(digit)
+            index += 1
+        }
+        guard index > digitsStart else { return nil }
+        return (isNegative ? -value : value, index)
     }
 
     /// The file as a recalculation writes it: the limits, then the usage on one line.

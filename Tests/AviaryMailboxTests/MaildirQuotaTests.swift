@@ -22,6 +22,7 @@ struct MaildirSizeCodecTests {
             ("1000S\n100 1\n50", QuotaLimits(storage: 1000), QuotaUsage(storage: 100, messages: 1)),
             // Courier writes tabs and aligns with spaces; unknown limit letters are skipped.
             ("1000S,5X\n100\t1\n", QuotaLimits(storage: 1000), QuotaUsage(storage: 100, messages: 1)),
+            ("1000S\n \t100  1 \n", QuotaLimits(storage: 1000), QuotaUsage(storage: 100, messages: 1)),
         ])
     func parses(_ text: String, _ limits: QuotaLimits, _ usage: QuotaUsage) throws {
         let size = try #require(MaildirSize(parsing: Array(text.utf8)))
@@ -31,7 +32,10 @@ struct MaildirSizeCodecTests {
 
     @Test(
         "A corrupt maildirsize file does not parse (and is then recalculated)",
-        arguments: ["", "\n", "abc\n1 1\n", "1000S\n1 2 3\n", "1000S\nx y\n", "1000S\n5\n", "1000S\n-5 -1\n", "S\n1 1\n"])
+        arguments: [
+            "", "\n", "1000S", "abc\n1 1\n", "1000S\n1 2 3\n", "1000S\nx y\n", "1000S\n5\n", "1000S\n-5 -1\n", "S\n1 1\n",
+            "1000S\n--5 1\n", "1000S\n- 1\n", "1000S\n1234567890123456789 1\n", "1000S\n5 1x\n", "1000S\n5 1\n\n",
+        ])
     func corrupt(_ text: String) {
         #expect(MaildirSize(parsing: Array(text.utf8)) == nil)
     }
