@@ -61,9 +61,10 @@ public final class IMAPServer: ListeningServer {
         metrics: MetricsReporter? = nil
     ) {
         settings = IMAPServerSettings(config: config)
-        users = UserDirectory(config: config)
+        let users = UserDirectory(config: config)
+        self.users = users
         self.handsOffOwnAccount = handsOffOwnAccount
-        self.passwords = passwords ?? CryptPasswordAuthenticator(directory: UserDirectory(config: config), pool: pool)
+        self.passwords = passwords ?? CryptPasswordAuthenticator(directory: users, pool: pool)
         self.tls = tls
         self.sasl = sasl
         self.logger = logger

@@ -18,8 +18,8 @@ extension Maildir {
     ///   - contents: the message, with CRLF or LF line ends.
     ///   - flags: the message's flags; keywords are the lower-case letters from `keywordLetters(for:)`.
     ///   - internalDate: the INTERNALDATE in seconds since 1970 (the file's mtime); nil: now.
-    /// - Throws: `lockTimeout`, `corrupt` (an unreadable uidlist), `uidsExhausted` or `io`.
     ///   - quota: the account's quota; the message is refused with `overQuota` when it has no room.
+    /// - Throws: `overQuota`, `lockTimeout`, `corrupt` (an unreadable uidlist), `uidsExhausted` or `io`.
     public func append(
         _ contents: [UInt8], flags: MaildirFlags, internalDate: Int64?, quota: QuotaLimits = .unlimited
     ) throws(MailboxError) -> IndexedMessage {
