@@ -80,18 +80,6 @@ public enum IMAPCommand: Sendable, Equatable {
     }
 }
 
-/// One `resource limit` pair of SETQUOTA (RFC 9208 4.3): a resource name (`STORAGE`, `MESSAGE`, ...) and its
-/// limit (STORAGE in units of 1024 octets).
-public struct IMAPQuotaLimit: Sendable, Hashable {
-    public var resource: String
-    public var limit: UInt64
-
-    public init(resource: String, limit: UInt64) {
-        self.resource = resource
-        self.limit = limit
-    }
-}
-
 /// SELECT's `QRESYNC (uidvalidity modseq [known-uids] [(known-sequence-set known-uid-set)])` (RFC 7162 3.2.5):
 /// what the client knew when it last had the mailbox open.
 public struct IMAPQResync: Sendable, Hashable {

@@ -6,7 +6,6 @@ import AviaryMailbox
 /// from the users file or `mailbox_quota_limit`; SETQUOTA is the administrator's, so it is refused.
 extension IMAPSession {
     static let quotaRootName = "User quota"
-    static let quotaCapabilities = ["QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"]
 
     /// GETQUOTAROOT, GETQUOTA and SETQUOTA.
     mutating func quota(_ tagged: IMAPTaggedCommand, _ store: MailboxStore, _ outbound: Output) async throws {

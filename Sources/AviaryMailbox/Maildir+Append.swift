@@ -18,12 +18,9 @@ extension Maildir {
     ///   - contents: the message, with CRLF or LF line ends.
     ///   - flags: the message's flags; keywords are the lower-case letters from `keywordLetters(for:)`.
     ///   - internalDate: the INTERNALDATE in seconds since 1970 (the file's mtime); nil: now.
-    ///   - quota: the account's quota; the message is refused with `overQuota` when it has no room.
-    /// - Throws: `overQuota`, `lockTimeout`, `corrupt` (an unreadable uidlist), `uidsExhausted` or `io`.
-    public func append(
-        _ contents: [UInt8], flags: MaildirFlags, internalDate: Int64?, quota: QuotaLimits = .unlimited
-    ) throws(MailboxError) -> IndexedMessage {
-        try append(contents, flags: flags, internalDate: internalDate, quota: quota, locking: .uidList)
+    /// - Throws: `lockTimeout`, `corrupt` (an unreadable uidlist), `uidsExhausted` or `io`.
+    public func append(_ contents: [UInt8], flags: MaildirFlags, internalDate: Int64?) throws(MailboxError) -> IndexedMessage {
+        try append(contents, flags: flags, internalDate: internalDate, locking: .uidList)
     }
 
     /// IMAP COPY and MOVE, the target side: copies messages of `source` into this Maildir in the order given
@@ -38,22 +35,19 @@ extension Maildir {
     ///     unique name.
     ///   - source: the Maildir they are in.
     ///   - flags: the flags for each message, as many as `messages`.
-    ///   - quota: the account's quota; the copy is refused with `overQuota` when the messages do not all fit.
-    /// - Throws: `notFound` when a message has gone from `source`, `overQuota`, `lockTimeout`, `corrupt`, `io`.
+    /// - Throws: `notFound` when a message has gone from `source`, `lockTimeout`, `corrupt`, `io`.
     public func copy(
         _ messages: [MaildirMessage],
         from source: Maildir,
-        flags: [MaildirFlags],
-        quota: QuotaLimits = .unlimited
+        flags: [MaildirFlags]
     ) throws(MailboxError) -> [IndexedMessage] {
-        try copy(messages, from: source, flags: flags, quota: quota, locking: .uidList)
+        try copy(messages, from: source, flags: flags, locking: .uidList)
     }
 
     func append(
         _ contents: [UInt8],
         flags: MaildirFlags,
         internalDate: Int64?,
-        quota: QuotaLimits = .unlimited,
         locking: DotLock.Settings
     ) throws(MailboxError) -> IndexedMessage {
         let hostname = Self.systemHostname()
@@ -70,14 +64,11 @@ extension Maildir {
             throw MailboxError.system(error, "cannot write message file")
         }
         file.close()
-        try checkQuota(quota, adding: Int64(writer.byteCount), messages: 1)
         let placed = try place(
             temporaryPath, uniqueName: uniqueName + ",S=\(writer.byteCount),W=\(writer.crlfSize)", flags: flags)
-        recordQuotaChange(bytes: Int64(writer.byteCount), messages: 1)
         do throws(MailboxError) {
             return try recordingUIDs(for: [placed], locking: locking)[0]
         } catch {
-            recordQuotaChange(bytes: -Int64(writer.byteCount), messages: -1)
             // No UID to report: the client will append again, so this copy must not stay.
             unlink(path(of: placed))
             throw error
@@ -88,28 +79,22 @@ extension Maildir {
         _ messages: [MaildirMessage],
         from source: Maildir,
         flags: [MaildirFlags],
-        quota: QuotaLimits = .unlimited,
         locking: DotLock.Settings
     ) throws(MailboxError) -> [IndexedMessage] {
         guard messages.count == flags.count else {
             throw MailboxError(.invalidName, "copy needs one set of flags per message (\(messages.count) messages, \(flags.count) flags)")
         }
         let hostname = Self.systemHostname()
-        try checkQuota(quota, adding: messages.reduce(0) { $0 + Int64($1.size) }, messages: Int64(messages.count))
         var placed: [MaildirMessage] = []
         do throws(MailboxError) {
             for (message, messageFlags) in zip(messages, flags) {
                 let (temporaryPath, uniqueName) = try copyToTemporary(message, from: source, hostname: hostname)
                 defer { unlink(temporaryPath) }
                 placed.append(try place(temporaryPath, uniqueName: uniqueName, flags: messageFlags))
-                recordQuotaChange(bytes: Int64(placed[placed.count - 1].size), messages: 1)
             }
             return try recordingUIDs(for: placed, locking: locking)
         } catch {
-            for message in placed {
-                unlink(path(of: message))
-                recordQuotaChange(bytes: -Int64(message.size), messages: -1)
-            }
+            for message in placed { unlink(path(of: message)) }
             throw error
         }
     }
@@ -133,6 +118,8 @@ extension Maildir {
                 indexed.append(IndexedMessage(uid: uid, message: message))
             }
             if uidList != existing { try writeUIDList(uidList) }
+            // Stored for good now (a failure before this removes them again): the account's quota counts them.
+            recordQuotaChange(bytes: placed.reduce(0) { $0 + Int64($1.size) }, messages: Int64(placed.count))
             return indexed
         }
     }

@@ -85,6 +85,35 @@ extension Maildir {
         } while written < 0 && errno == EINTR
     }
 
+    /// IMAP APPEND within the account's quota: refused with `overQuota` when the message, as it would be
+    /// stored (CR LF as LF), does not fit; else `append(_:flags:internalDate:)`, which counts it.
+    public func append(
+        _ contents: [UInt8], flags: MaildirFlags, internalDate: Int64?, quota: QuotaLimits
+    ) throws(MailboxError) -> IndexedMessage {
+        try checkQuota(quota, adding: Self.storedSize(of: contents), messages: 1)
+        return try append(contents, flags: flags, internalDate: internalDate)
+    }
+
+    /// IMAP COPY within the account's quota: refused with `overQuota` when the messages do not all fit; else
+    /// `copy(_:from:flags:)`, which counts them.
+    public func copy(
+        _ messages: [MaildirMessage], from source: Maildir, flags: [MaildirFlags], quota: QuotaLimits
+    ) throws(MailboxError) -> [IndexedMessage] {
+        try checkQuota(quota, adding: messages.reduce(0) { $0 + Int64($1.size) }, messages: Int64(messages.count))
+        return try copy(messages, from: source, flags: flags)
+    }
+
+    /// The size of `contents` once stored in a Maildir: every CR LF becomes LF (`MailboxTextEncoder`).
+    static func storedSize(of contents: [UInt8]) -> Int64 {
+        var size = Int64(contents.count)
+        var previous: UInt8 = 0
+        for byte in contents {
+            if byte == UInt8(ascii: "\n") && previous == UInt8(ascii: "\r") { size -= 1 }
+            previous = byte
+        }
+        return size
+    }
+
     /// Refuses `bytes` and `messages` more when they would take the account beyond `limits`.
     /// - Throws: `overQuota` (nothing was added), or what `quotaUsage` throws.
     func checkQuota(_ limits: QuotaLimits, adding bytes: Int64, messages: Int64) throws(MailboxError) {

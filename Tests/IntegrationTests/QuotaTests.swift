@@ -36,7 +36,7 @@ extension Integration {
                 let port = try #require(instance.port(of: "127.0.0.6:0"))
                 let session = try await instance.run(
                     "python3",
-                    [clientsDirectory + "/imap_clients.py", "quota", "127.0.0.6", String(port), Self.user, TestInstance.password, "1000"])
+                    [clientsDirectory + "/imap_quota.py", "127.0.0.6", String(port), Self.user, TestInstance.password, "1000"])
                 let object = try #require(
                     try JSONSerialization.jsonObject(with: Data(session.standardOutput.utf8)) as? [String: Any], "\(session)")
                 check(((object["capability"] as? [String]) ?? []).contains("QUOTA"), "\(object)", instance)

@@ -23,9 +23,6 @@ Usage:
   imap_clients.py storestorm HOST PORT USER PASSWORD OUT imapclient over imaps: STORE after STORE with CONDSTORE,
                                                           each answer's UID, flags and MODSEQ a line in OUT, until
                                                           the connection breaks (the test kills imapd meanwhile)
-  imap_clients.py quota HOST PORT USER PASSWORD SIZE    imaplib in plaintext from HOST itself, QUOTA (RFC 9208):
-                                                          GETQUOTAROOT, GETQUOTA, SETQUOTA, an APPEND of SIZE
-                                                          bytes, COPY and MOVE to Trash, EXPUNGE there, GETQUOTA
 Prints one JSON object.
 """
 import imaplib
@@ -371,33 +368,6 @@ def idle(host, port, user, password, smtp_port):
     return out
 
 
-def quota(host, port, user, password, size):
-    def answer(result):
-        typ, data = result
-        return typ + " " + " ".join(d.decode() if isinstance(d, bytes) else str(d) for d in data if d is not None)
-
-    out = {}
-    m = IMAP4FromHost(host, port, timeout=30)
-    m.login(user, password)
-    out["capability"] = m.capability()[1][0].decode().split()
-    typ, data = m.getquotaroot("INBOX")
-    out["getquotaroot"] = [[d.decode() for d in part] for part in data]
-    out["getquota"] = answer(m.getquota('"User quota"'))
-    out["setquota"] = answer(m.setquota('"User quota"', "(STORAGE 100000)"))
-    big = b"Subject: big\r\n\r\n" + b"x" * size + b"\r\n"
-    out["append"] = answer(m.append("INBOX", None, None, big))
-    m.select("INBOX")
-    out["copy"] = answer(m.copy("1:2", "Trash"))
-    imaplib.Commands.setdefault("MOVE", ("SELECTED",))
-    out["move"] = answer(m._simple_command("MOVE", "1", "Trash"))
-    m.select("Trash")
-    m.store("1:*", "+FLAGS", "\\Deleted")
-    out["expunge"] = answer(m.expunge())
-    out["after"] = answer(m.getquota('"User quota"'))
-    m.logout()
-    return out
-
-
 def main():
     mode, host, port, user, password = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
     if mode == "starttls":
@@ -416,8 +386,6 @@ def main():
         result = compress(host, port, user, password, sys.argv[6])
     elif mode == "condstore":
         result = condstore(host, port, user, password)
-    elif mode == "quota":
-        result = quota(host, port, user, password, int(sys.argv[6]))
     elif mode == "storestorm":
         result = storestorm(host, port, user, password, sys.argv[6])
     else:
