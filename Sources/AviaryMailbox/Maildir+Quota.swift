@@ -71,12 +71,20 @@ extension Maildir {
     }
 
     /// Appends a change to `maildirsize` in one write, when the file exists (without it there is nothing to
-    /// keep up to date: the next check counts the files). Best effort: a failure only makes the count
-    /// approximate until the next recalculation, and must not undo a delivery or an expunge.
+    /// keep up to date: the next check counts the files). A file already past the recalculation size is
+    /// removed instead, to be counted again at the next check: one that nobody checks (an account whose quota
+    /// was lifted) never grows without end. Best effort: a failure only makes the count approximate until the
+    /// next recalculation, and must not undo a delivery or an expunge.
     public func recordQuotaChange(bytes: Int64, messages: Int64) {
-        let fd = Glibc.open(maildirSizePath, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)
+        let filePath = maildirSizePath
+        let fd = Glibc.open(filePath, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return }
         defer { close(fd) }
+        var info = stat()
+        if fstat(fd, &info) == 0, info.st_size > MaildirSize.recalculationSize {
+            unlink(filePath)
+            return
+        }
         let line = Array(MaildirSize.line(bytes: bytes, messages: messages).utf8)
         // One write(): with O_APPEND the kernel places it whole at the end, whoever else appends.
         var written: Int

@@ -14,7 +14,8 @@
 //   other than the configured ones, or over quota and not written for 15 minutes, it is recalculated from the
 //   files of every folder (new/ and cur/, not tmp/) and replaced by rename, never edited in place. An append
 //   racing a recalculation may be lost or counted twice; the next recalculation puts it right (Courier and
-//   Dovecot accept the same slack rather than lock every delivery).
+//   Dovecot accept the same slack rather than lock every delivery). A writer that finds the file past 5120
+//   bytes removes it rather than append, so that it cannot grow without end where nobody checks the quota.
 // - Sizes are the message files' bytes, from `,S=` when the name has it, as every Maildir++ writer counts.
 
 /// A quota: the most bytes and messages an account may hold; 0 means no limit for that resource.
