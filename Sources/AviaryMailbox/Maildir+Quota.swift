@@ -57,7 +57,8 @@ extension Maildir {
         }
         let contents = MaildirSize(limits: limits, usage: usage).encoded
         // A cache: written to a unique name in tmp/ and renamed over the old one, not synced.
-        let temporaryPath = root.path(of: .tmp) + "/" + Self.makeUniqueName(hostname: Self.systemHostname()) + ".maildirsize"
+        let temporaryPath =
+            root.path(of: .tmp) + "/" + Self.makeUniqueName(hostname: Self.systemHostname()) + ".maildirsize"
         do throws(SystemError) {
             let file = try SafeFile.createExclusive(temporaryPath, mode: 0o600)
             defer { file.close() }
@@ -96,7 +97,10 @@ extension Maildir {
     /// IMAP APPEND within the account's quota: refused with `overQuota` when the message, as it would be
     /// stored (CR LF as LF), does not fit; else `append(_:flags:internalDate:)`, which counts it.
     public func append(
-        _ contents: [UInt8], flags: MaildirFlags, internalDate: Int64?, quota: QuotaLimits
+        _ contents: [UInt8],
+        flags: MaildirFlags,
+        internalDate: Int64?,
+        quota: QuotaLimits
     ) throws(MailboxError) -> IndexedMessage {
         try checkQuota(quota, adding: Self.storedSize(of: contents), messages: 1)
         return try append(contents, flags: flags, internalDate: internalDate)
@@ -105,7 +109,10 @@ extension Maildir {
     /// IMAP COPY within the account's quota: refused with `overQuota` when the messages do not all fit; else
     /// `copy(_:from:flags:)`, which counts them.
     public func copy(
-        _ messages: [MaildirMessage], from source: Maildir, flags: [MaildirFlags], quota: QuotaLimits
+        _ messages: [MaildirMessage],
+        from source: Maildir,
+        flags: [MaildirFlags],
+        quota: QuotaLimits
     ) throws(MailboxError) -> [IndexedMessage] {
         try checkQuota(quota, adding: messages.reduce(0) { $0 + Int64($1.size) }, messages: Int64(messages.count))
         return try copy(messages, from: source, flags: flags)
@@ -132,7 +139,8 @@ extension Maildir {
         throw MailboxError(
             .overQuota,
             "quota exceeded (\(after.storage) bytes in \(after.messages) messages would be over the limit of \(limits.text))",
-            path: quotaRoot.path)
+            path: quotaRoot.path
+        )
     }
 
     /// Whether the quota warning is due now: usage is at `percent` of a limit or more and no warning was sent

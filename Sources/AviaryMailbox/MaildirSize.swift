@@ -44,8 +44,12 @@ public struct QuotaLimits: Hashable, Sendable, CustomStringConvertible {
     /// The larger of the used fractions of the limited resources, in percent (0 when nothing is limited).
     public func percentUsed(by usage: QuotaUsage) -> Int64 {
         var percent: Int64 = 0
-        if storage > 0 { percent = max(percent, usage.storage.multipliedReportingOverflow(by: 100).partialValue / storage) }
-        if messages > 0 { percent = max(percent, usage.messages.multipliedReportingOverflow(by: 100).partialValue / messages) }
+        if storage > 0 {
+            percent = max(percent, usage.storage.multipliedReportingOverflow(by: 100).partialValue / storage)
+        }
+        if messages > 0 {
+            percent = max(percent, usage.messages.multipliedReportingOverflow(by: 100).partialValue / messages)
+        }
         return percent
     }
 
@@ -134,7 +138,9 @@ public struct MaildirSize: Hashable, Sendable {
                     index += 1
                     continue
                 }
-                guard fields.count == nil, let (value, end) = Self.integer(in: bytes, from: index, to: lineEnd) else { return nil }
+                guard fields.count == nil, let (value, end) = Self.integer(in: bytes, from: index, to: lineEnd) else {
+                    return nil
+                }
                 if fields.bytes == nil { fields.bytes = value } else { fields.count = value }
                 index = end
             }

@@ -33,9 +33,15 @@ public struct QuotaRule: Sendable, Hashable {
             let key = part[..<equals].lowercased()
             let value = part[part.index(after: equals)...]
             switch key {
-            case "storage": guard let size = Self.size(value, defaultUnit: 1024) else { return nil }; storage = size
-            case "bytes": guard let size = Self.size(value, defaultUnit: 1) else { return nil }; storage = size
-            case "messages": guard let count = Self.size(value, defaultUnit: 1) else { return nil }; messages = count
+            case "storage":
+                guard let size = Self.size(value, defaultUnit: 1024) else { return nil }
+                storage = size
+            case "bytes":
+                guard let size = Self.size(value, defaultUnit: 1) else { return nil }
+                storage = size
+            case "messages":
+                guard let count = Self.size(value, defaultUnit: 1) else { return nil }
+                messages = count
             default: return nil
             }
         }

@@ -11,7 +11,8 @@ struct IMAPQuotaTests {
                 _ = try client.login()
                 return (
                     try client.command("CAPABILITY"), try client.command("GETQUOTAROOT INBOX"),
-                    try client.command("GETQUOTA \"User quota\""), try client.status("SETQUOTA \"User quota\" (STORAGE 1)")
+                    try client.command("GETQUOTA \"User quota\""),
+                    try client.status("SETQUOTA \"User quota\" (STORAGE 1)")
                 )
             }
             #expect(capability.first?.contains(" QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE") == true, "\(capability)")
@@ -22,7 +23,9 @@ struct IMAPQuotaTests {
         }
     }
 
-    @Test("With mailbox_quota_limit: the root and usage in KiB and messages over INBOX and folders; APPEND over it is NO [OVERQUOTA]")
+    @Test(
+        "With mailbox_quota_limit: the root and usage in KiB and messages over INBOX and folders; APPEND over it is NO [OVERQUOTA]"
+    )
     func limited() async throws {
         try await IMAPServerHarness.run(extra: "mailbox_quota_limit = 4096") { harness in
             let message = String(repeating: "x", count: 1500)
@@ -37,9 +40,12 @@ struct IMAPQuotaTests {
                 return lines
             }
             #expect(lines[0].hasPrefix("t2 OK [APPENDUID ") && lines[1].hasPrefix("t3 OK [APPENDUID "), "\(lines)")
-            #expect(Array(lines[2...4]) == [
-                "* QUOTAROOT Sent \"User quota\"", "* QUOTA \"User quota\" (STORAGE 3 4)", "t4 OK Getquotaroot completed.",
-            ])
+            #expect(
+                Array(lines[2...4]) == [
+                    "* QUOTAROOT Sent \"User quota\"", "* QUOTA \"User quota\" (STORAGE 3 4)",
+                    "t4 OK Getquotaroot completed.",
+                ]
+            )
             #expect(lines[5] == "t5 NO [OVERQUOTA] Quota exceeded (mailbox for user is full).")
             #expect(lines[6].hasPrefix("t6 NO [NONEXISTENT] "), "\(lines)")
             #expect(try SafeFile.readText(harness.aliceMaildir.path + "/maildirsize") == "4096S\n0 0\n1500 1\n1500 1\n")

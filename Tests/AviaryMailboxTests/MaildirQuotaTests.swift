@@ -14,7 +14,10 @@ struct MaildirSizeCodecTests {
     @Test(
         "A maildirsize file parses to its limits and the sum of its lines",
         arguments: [
-            ("1000S,10C\n100 2\n50 1\n-20 -1\n", QuotaLimits(storage: 1000, messages: 10), QuotaUsage(storage: 130, messages: 2)),
+            (
+                "1000S,10C\n100 2\n50 1\n-20 -1\n", QuotaLimits(storage: 1000, messages: 10),
+                QuotaUsage(storage: 130, messages: 2)
+            ),
             ("10C\n  7    1\n", QuotaLimits(messages: 10), QuotaUsage(storage: 7, messages: 1)),
             ("2048S\n", QuotaLimits(storage: 2048), QuotaUsage()),
             ("0S\n0 0\n", QuotaLimits.unlimited, QuotaUsage()),
@@ -23,7 +26,8 @@ struct MaildirSizeCodecTests {
             // Courier writes tabs and aligns with spaces; unknown limit letters are skipped.
             ("1000S,5X\n100\t1\n", QuotaLimits(storage: 1000), QuotaUsage(storage: 100, messages: 1)),
             ("1000S\n \t100  1 \n", QuotaLimits(storage: 1000), QuotaUsage(storage: 100, messages: 1)),
-        ])
+        ]
+    )
     func parses(_ text: String, _ limits: QuotaLimits, _ usage: QuotaUsage) throws {
         let size = try #require(MaildirSize(parsing: Array(text.utf8)))
         #expect(size.limits == limits)
@@ -33,19 +37,26 @@ struct MaildirSizeCodecTests {
     @Test(
         "A corrupt maildirsize file does not parse (and is then recalculated)",
         arguments: [
-            "", "\n", "1000S", "abc\n1 1\n", "1000S\n1 2 3\n", "1000S\nx y\n", "1000S\n5\n", "1000S\n-5 -1\n", "S\n1 1\n",
+            "", "\n", "1000S", "abc\n1 1\n", "1000S\n1 2 3\n", "1000S\nx y\n", "1000S\n5\n", "1000S\n-5 -1\n",
+            "S\n1 1\n",
             "1000S\n--5 1\n", "1000S\n- 1\n", "1000S\n1234567890123456789 1\n", "1000S\n5 1x\n", "1000S\n5 1\n\n",
-        ])
+        ]
+    )
     func corrupt(_ text: String) {
         #expect(MaildirSize(parsing: Array(text.utf8)) == nil)
     }
 
     @Test("The file is written as its limits line and one usage line, and reads back the same")
     func encodes() throws {
-        let size = MaildirSize(limits: QuotaLimits(storage: 1_073_741_824, messages: 500), usage: QuotaUsage(storage: 52347, messages: 12))
+        let size = MaildirSize(
+            limits: QuotaLimits(storage: 1_073_741_824, messages: 500),
+            usage: QuotaUsage(storage: 52347, messages: 12)
+        )
         #expect(String(decoding: size.encoded, as: UTF8.self) == "1073741824S,500C\n52347 12\n")
         #expect(MaildirSize(parsing: size.encoded) == size)
-        #expect(String(decoding: MaildirSize(limits: .unlimited, usage: QuotaUsage()).encoded, as: UTF8.self) == "0S\n0 0\n")
+        #expect(
+            String(decoding: MaildirSize(limits: .unlimited, usage: QuotaUsage()).encoded, as: UTF8.self) == "0S\n0 0\n"
+        )
         #expect(MaildirSize.line(bytes: -2048, messages: -1) == "-2048 -1\n")
     }
 
@@ -106,7 +117,10 @@ struct MaildirQuotaTests {
         #expect(try text(sizePath) == "5000S\n100 1\n")
 
         // Another program's file past 5120 bytes is counted again.
-        try SafeFile.writeDurably(Array(("5000S\n100 1\n" + String(repeating: "1 0\n-1 0\n", count: 700)).utf8), to: sizePath)
+        try SafeFile.writeDurably(
+            Array(("5000S\n100 1\n" + String(repeating: "1 0\n-1 0\n", count: 700)).utf8),
+            to: sizePath
+        )
         #expect(try maildir.quotaUsage(limits: other) == QuotaUsage(storage: 100, messages: 1))
         #expect(try text(sizePath) == "5000S\n100 1\n")
         // Past 5120 bytes the next writer removes the file rather than append: it never grows without end.
@@ -123,7 +137,10 @@ struct MaildirQuotaTests {
         let limits = QuotaLimits(storage: 1000)
         let now = Int(time(nil))
         #expect(try maildir.quotaUsage(limits: limits, now: now) == QuotaUsage(storage: 999_999, messages: 1))
-        #expect(try maildir.quotaUsage(limits: limits, now: now + MaildirSize.staleSeconds + 1) == QuotaUsage(storage: 100, messages: 1))
+        #expect(
+            try maildir.quotaUsage(limits: limits, now: now + MaildirSize.staleSeconds + 1)
+                == QuotaUsage(storage: 100, messages: 1)
+        )
     }
 
     @Test("Delivery, APPEND and COPY over quota are refused with overQuota and leave nothing behind")
@@ -132,14 +149,25 @@ struct MaildirQuotaTests {
         let limits = QuotaLimits(storage: 250, messages: 3)
         try maildir.deliver(message(100), hostname: "h", quota: limits)
         try maildir.deliver(message(100), hostname: "h", quota: limits)
-        let refused = try #require(throws: MailboxError.self) { try maildir.deliver(message(100), hostname: "h", quota: limits) }
+        let refused = try #require(throws: MailboxError.self) {
+            try maildir.deliver(message(100), hostname: "h", quota: limits)
+        }
         #expect(refused.code == .overQuota)
-        #expect("\(refused)".hasPrefix("quota exceeded (300 bytes in 3 messages would be over the limit of 250 bytes, 3 messages)"))
+        #expect(
+            "\(refused)".hasPrefix(
+                "quota exceeded (300 bytes in 3 messages would be over the limit of 250 bytes, 3 messages)"
+            )
+        )
         #expect(try SafeFile.listDirectory(maildir.path(of: .tmp)).isEmpty)
         #expect(try maildir.messages().count == 2)
 
         let appended = try #require(throws: MailboxError.self) {
-            try maildir.append(Array(String(repeating: "y", count: 60).utf8), flags: [], internalDate: nil, quota: limits)
+            try maildir.append(
+                Array(String(repeating: "y", count: 60).utf8),
+                flags: [],
+                internalDate: nil,
+                quota: limits
+            )
         }
         #expect(appended.code == .overQuota)
         let trash = try maildir.folder(named: "Trash")
@@ -175,7 +203,8 @@ struct MaildirQuotaTests {
 
     @Test(
         "Appends from two other processes and from threads here all count: one write each, no line torn",
-        .enabled(if: python3Path != nil))
+        .enabled(if: python3Path != nil)
+    )
     func concurrentAppends() throws {
         try maildir.create()
         #expect(try maildir.quotaUsage(limits: limits) == QuotaUsage())

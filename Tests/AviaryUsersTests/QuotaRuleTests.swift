@@ -14,15 +14,19 @@ struct QuotaRuleTests {
             ("*:storage=5MB", QuotaLimits(storage: 5 << 20)),
             ("*:messages=10", QuotaLimits(storage: 777, messages: 10)),  // storage from the default
             ("*:storage=0", QuotaLimits.unlimited),
-        ])
+        ]
+    )
     func limits(_ rule: String, _ expected: QuotaLimits) throws {
         #expect(QuotaLimits(rule: try #require(QuotaRule(rule)), defaultStorage: 777) == expected)
     }
 
     @Test(
         "Anything else is no rule",
-        arguments: ["", "*", "storage=1G", "Trash:storage=1G", "*:storage=", "*:storage=1X", "*:storage=-1", "*:ignore",
-            "*:storage=99999999999T"])
+        arguments: [
+            "", "*", "storage=1G", "Trash:storage=1G", "*:storage=", "*:storage=1X", "*:storage=-1", "*:ignore",
+            "*:storage=99999999999T",
+        ]
+    )
     func refused(_ rule: String) {
         #expect(QuotaRule(rule) == nil)
     }
@@ -34,7 +38,9 @@ struct QuotaRuleTests {
             alice@example.org:{PLAIN}x::::::userdb_quota_rule=*:storage=1M
             bob@example.org:{PLAIN}x::::::quota_rule=*:bytes=10 nopassword
             carol@example.org:{PLAIN}x
-            """, file: "users")
+            """,
+            file: "users"
+        )
         let quota = { (user: String) in QuotaLimits(rule: file.lookup(user)?.quotaRule, defaultStorage: 5000) }
         #expect(quota("alice@example.org") == QuotaLimits(storage: 1 << 20))
         #expect(quota("bob@example.org") == QuotaLimits(storage: 10))
