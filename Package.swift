@@ -78,7 +78,7 @@ let package = Package(
         library("AviaryMessage", ["AviaryCore"]),
         library("AviaryQueue", ["AviaryCore", "AviaryMessage"]),
         library("AviaryMailbox", ["AviaryCore"]),
-        library("AviaryUsers", ["AviaryCore", "AviaryConfig"]),
+        library("AviaryUsers", ["AviaryCore", "AviaryConfig", "AviaryMailbox"]),
         library("AviaryIPC", ["AviaryCore", "AviaryConfig", "AviaryQueue", logging]),
         // What every program knows of an instance: master's configuration and paths, its pid file, the queue
         // tree master prepares, the address syntax of master.cf inet services; the main.cf values and public/
@@ -229,7 +229,7 @@ let package = Package(
         tests("AviaryMessageTests", ["AviaryMessage"]),
         tests("AviaryQueueTests", ["AviaryQueue", "AviaryCore", "AviaryTestSupport"]),
         tests("AviaryMailboxTests", ["AviaryMailbox", "AviaryCore", "AviaryTestSupport"]),
-        tests("AviaryUsersTests", ["AviaryUsers", "AviaryConfig", "AviaryCore", "AviaryTestSupport"]),
+        tests("AviaryUsersTests", ["AviaryUsers", "AviaryConfig", "AviaryCore", "AviaryMailbox", "AviaryTestSupport"]),
         tests("AviaryIPCTests", ["AviaryIPC"]),
         tests(
             "AviaryTLSTests",

@@ -192,6 +192,15 @@ extension Parameter {
     public static let mailboxSizeLimit = Parameter(
         "mailbox_size_limit", .integer, "51200000",
         "Largest mbox file (and /file delivery target) local appends to, and largest Maildir message file, in bytes; 0: no limit. Also the largest mbox pop3d loads.")
+    public static let mailboxQuotaLimit = Parameter(
+        "mailbox_quota_limit", .integer, "0",
+        "Default quota of a Maildir account (INBOX and folders together), in bytes; a users-file entry's userdb_quota_rule overrides it; 0: no limit. Counted in the Maildir++ maildirsize file.")
+    public static let quotaWarningPercent = Parameter(
+        "quota_warning_percent", .integer, "90",
+        "When a delivery takes a Maildir account to this percentage of its quota, the user gets one warning message in INBOX (again only after dropping below it); 0: no warning.")
+    public static let quotaFullTempfail = Parameter(
+        "quota_full_tempfail", .boolean, "no",
+        "Defer (4.2.2) a delivery to an account over its quota instead of bouncing it (5.2.2), as Dovecot's quota_full_tempfail.")
     public static let recipientDelimiter = Parameter(
         "recipient_delimiter", .string, "", "Separator of address extensions, e.g. + for user+tag.")
     public static let forwardPath = Parameter(
@@ -259,7 +268,8 @@ extension Parameter {
         .imapdSASLMechanisms, .imapdConnectionLimit, .imapdAppendLimit, .imapdSpecialUseFolders, .imapdMailboxService,
         .loginTrustedNetworks,
         .aliasMaps, .aliasDatabase, .virtualMailboxDomains, .virtualMailboxMaps, .virtualMailboxBase, .homeMailbox,
-        .mailSpoolDirectory, .mailboxSizeLimit, .strictMailboxOwnership, .recipientDelimiter, .forwardPath, .allowMailToCommands,
+        .mailSpoolDirectory, .mailboxSizeLimit, .mailboxQuotaLimit, .quotaWarningPercent, .quotaFullTempfail,
+        .strictMailboxOwnership, .recipientDelimiter, .forwardPath, .allowMailToCommands,
         .allowMailToFiles,
         .defaultPrivs, .commandTimeout,
         .queueRunDelay, .minimalBackoffTime, .maximalBackoffTime, .maximalQueueLifetime, .bounceQueueLifetime,

@@ -49,6 +49,12 @@ public enum IMAPCommand: Sendable, Equatable {
     /// APPEND: one message (MULTIAPPEND is not announced).
     case append(mailbox: String, flags: [IMAPFlag], date: IMAPDateTime?, message: [UInt8])
     case idle
+    /// RFC 9208 `GETQUOTA root`.
+    case getQuota(root: String)
+    /// RFC 9208 `GETQUOTAROOT mailbox`.
+    case getQuotaRoot(mailbox: String)
+    /// RFC 9208 `SETQUOTA root (resource limit ...)`, resource names upper-cased.
+    case setQuota(root: String, limits: [IMAPQuotaLimit])
     // Selected.
     case check
     case close

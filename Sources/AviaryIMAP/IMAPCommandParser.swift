@@ -121,6 +121,7 @@ extension IMAPCommandReader {
         case "STORE": return try store(byUID: false)
         case "COPY", "MOVE": return try copyOrMove(isMove: name == "MOVE", byUID: false)
         case "UID": return try uidCommand()
+        case "GETQUOTA", "GETQUOTAROOT", "SETQUOTA": return try quota(name)
         default: throw error("Unknown command " + Self.printable(name))
         }
     }

@@ -41,6 +41,8 @@ public final class IMAPServer: ListeningServer {
     let metrics: MetricsReporter
     /// Hand off system accounts even when imapd runs as that account (tests of the relay; never in a daemon).
     let handsOffOwnAccount: Bool
+    /// The users files, for a system user's quota rule (a virtual user's comes with its login).
+    let users: UserDirectory
     /// Parsed message summaries for every session of this process (32 MB at most).
     let summaries = MessageSummaryCache(byteLimit: 32 << 20)
 
@@ -59,8 +61,10 @@ public final class IMAPServer: ListeningServer {
         metrics: MetricsReporter? = nil
     ) {
         settings = IMAPServerSettings(config: config)
+        let users = UserDirectory(config: config)
+        self.users = users
         self.handsOffOwnAccount = handsOffOwnAccount
-        self.passwords = passwords ?? CryptPasswordAuthenticator(directory: UserDirectory(config: config), pool: pool)
+        self.passwords = passwords ?? CryptPasswordAuthenticator(directory: users, pool: pool)
         self.tls = tls
         self.sasl = sasl
         self.logger = logger

@@ -32,6 +32,8 @@ public struct IMAPServerSettings: Sendable {
     public var homeMailbox: String
     public var mailSpoolDirectory: String
     public var virtualMailboxBase: String
+    /// `mailbox_quota_limit`: an account's quota in bytes when its users-file entry sets none; 0: none.
+    public var mailboxQuotaLimit: Int64
 
     /// Literals before login are for user names and passwords: small.
     public static let preLoginLiteralLimit = 8192
@@ -55,6 +57,7 @@ public struct IMAPServerSettings: Sendable {
         homeMailbox = config.string(.homeMailbox)
         mailSpoolDirectory = config.string(.mailSpoolDirectory)
         virtualMailboxBase = config.string(.virtualMailboxBase)
+        mailboxQuotaLimit = Int64(max(0, config.integer(.mailboxQuotaLimit)))
         mailboxServiceSocket = MailboxService.socketPath(config, .imapdMailboxService)
     }
 }

@@ -134,9 +134,19 @@ extension IMAPSession {
 
     /// Opens the user's mailboxes (a new account gets its folders); false, logged, when that fails.
     mutating func open(_ identity: MailUser, _ root: Maildir) async -> Bool {
-        let store = MailboxStore(root: root, specialUseFolders: settings.specialUseFolders)
+        var store = MailboxStore(root: root, specialUseFolders: settings.specialUseFolders)
+        let defaultQuota = settings.mailboxQuotaLimit
+        let users = server.users
+        let unprepared = store
         do {
-            try await server.pool.runIfActive { try store.prepareNewAccount() }
+            store.quota = try await server.pool.runIfActive { () throws -> QuotaLimits in
+                try unprepared.prepareNewAccount()
+                switch identity {
+                case .virtual(let entry): return QuotaLimits(rule: entry.quotaRule, defaultStorage: defaultQuota)
+                case .system(let account):
+                    return QuotaLimits(rule: users.virtualUser(account.name)?.quotaRule, defaultStorage: defaultQuota)
+                }
+            }
         } catch {
             logger.warning("user=<\(identity.userName)>, session=<\(id)>: cannot open \(root.path): \(error)")
             return false

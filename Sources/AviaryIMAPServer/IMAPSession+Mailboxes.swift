@@ -72,6 +72,8 @@ extension IMAPSession {
             try await append(tag, name, flags: flags, date: date, message: message, store, outbound)
         case .idle:
             try await idle(tag, frames: &frames, outbound: outbound)
+        case .getQuotaRoot, .getQuota, .setQuota:
+            try await quota(tagged, store, outbound)
         default:
             guard selected != nil else {
                 _ = try await notSelected(tag, outbound)
@@ -204,7 +206,9 @@ extension IMAPSession {
                 }
                 let maildir = try store.existing(name)
                 let maildirFlags = try Self.maildirFlagsAndKeywords(flags, in: maildir).flags
-                let appended = try maildir.append(message, flags: maildirFlags, internalDate: date?.secondsSince1970)
+                let appended = try Self.withinQuota {
+                    try maildir.append(message, flags: maildirFlags, internalDate: date?.secondsSince1970, quota: store.quota)
+                }
                 return (try maildir.uidValidity() ?? maildir.synchronize().uidValidity, appended.uid)
             }
             statistics.appended += 1

@@ -183,7 +183,11 @@ extension IMAPSession {
                 guard !messages.isEmpty else { return nil }
                 let files = messages.map(\.file)
                 let flags = try MailboxStore.translatedFlags(files, keywords: mailbox.keywords, into: destination)
-                let copied = try destination.copy(files, from: mailbox.maildir, flags: flags)
+                // A MOVE stays within the account, so it needs no room (Dovecot's rule): moving to Trash is how
+                // a user over quota gets under it.
+                let copied = try Self.withinQuota {
+                    try destination.copy(files, from: mailbox.maildir, flags: flags, quota: isMove ? .unlimited : store.quota)
+                }
                 let validity = try destination.uidValidity() ?? destination.synchronize().uidValidity
                 if isMove {
                     for message in messages {

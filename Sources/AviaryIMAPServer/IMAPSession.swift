@@ -243,6 +243,7 @@ struct IMAPSession {
                 "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE",
                 "CREATE-SPECIAL-USE", "ESEARCH", "SEARCHRES", "CONDSTORE", "QRESYNC", "COMPRESS=DEFLATE",
                 "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
+                "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
                 "APPENDLIMIT=\(settings.appendLimit)",
             ]
         }

@@ -45,6 +45,8 @@ struct MailboxStore: Sendable {
     let root: Maildir
     /// `imapd_special_use_folders`.
     let specialUseFolders: [String]
+    /// The account's quota (RFC 9208): one root, "User quota", over every mailbox.
+    var quota = QuotaLimits.unlimited
 
     /// The Maildir of mailbox `name`; INBOX is the root.
     func maildir(for name: String) throws(MailboxStoreError) -> Maildir {

@@ -1,9 +1,11 @@
 import AviaryCore
+import AviaryMailbox
 
 /// Where one recipient's copy ends up, after aliases, `:include:` and `.forward` were expanded.
 enum DeliveryTarget: Hashable, Sendable {
-    /// A Maildir directory (ending in `/`), written as `owner` (nil: as this process).
-    case maildir(path: String, owner: SystemAccount?)
+    /// A Maildir directory (ending in `/`), written as `owner` (nil: as this process), the top of an account
+    /// with `quota`.
+    case maildir(path: String, owner: SystemAccount?, quota: QuotaLimits)
     /// An mbox file (the spool file or `home_mailbox` without a trailing `/`), written as `owner`.
     case mbox(path: String, owner: SystemAccount?)
     /// A `/file` from an alias or .forward: appended mbox-style as `owner`.
@@ -17,7 +19,7 @@ enum DeliveryTarget: Hashable, Sendable {
     /// recipient to the next, different for targets that write different things.
     var key: String {
         switch self {
-        case .maildir(let path, _): return "maildir:" + path
+        case .maildir(let path, _, _): return "maildir:" + path
         case .mbox(let path, _): return "mbox:" + path
         case .file(let path, _): return "file:" + path
         case .command(let command, let owner, _): return "command:\(owner?.name ?? "-"):" + command
@@ -28,7 +30,7 @@ enum DeliveryTarget: Hashable, Sendable {
     /// The target in a failure's text, when a recipient has several.
     var label: String {
         switch self {
-        case .maildir(let path, _): return "maildir \(path)"
+        case .maildir(let path, _, _): return "maildir \(path)"
         case .mbox(let path, _): return "mailbox \(path)"
         case .file(let path, _): return "file \(path)"
         case .command(let command, _, _): return "command \(command)"

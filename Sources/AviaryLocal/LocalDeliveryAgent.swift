@@ -215,7 +215,7 @@ public struct LocalDeliveryAgent: Sendable {
         let message = MessageSource.file(file.file, offset: file.messageOffset, length: file.messageLength)
         do {
             switch target {
-            case .maildir(let path, let owner):
+            case .maildir(let path, let owner, let quota):
                 try runAs(owner) {
                     let maildir = Maildir(path: path)
                     let deliver = {
@@ -225,7 +225,8 @@ public struct LocalDeliveryAgent: Sendable {
                         } else {
                             try maildir.deliver(
                                 message, prefix: prefix, hostname: settings.hostname,
-                                sizeLimit: settings.mailboxSizeLimit, receipt: receipt)
+                                sizeLimit: settings.mailboxSizeLimit, receipt: receipt, quota: quota)
+                            warnIfNearQuota(maildir, quota: quota, recipient: recipient)
                         }
                     }
                     var isDelivered = false
@@ -289,10 +290,56 @@ public struct LocalDeliveryAgent: Sendable {
             if error.code == .unsafeMailbox { throw .permanent("5.2.0", "cannot deliver: \(error)") }
             // Postfix bounces a full mailbox too (EFBIG from its file size limit: 5.2.2).
             if error.code == .full { throw .permanent("5.2.2", "cannot deliver: \(error)") }
+            // Dovecot's LDA bounces an account over quota (552 5.2.2 Mailbox full) unless quota_full_tempfail.
+            if error.code == .overQuota {
+                if settings.isQuotaFullTemporary { throw .temporary("4.2.2", "Mailbox full: \(error)") }
+                throw .permanent("5.2.2", "Mailbox full: \(error)")
+            }
             throw .temporary("4.2.0", "cannot deliver: \(error)")
         } catch {
             throw .temporary("4.2.0", "cannot deliver: \(error)")
         }
+    }
+
+    /// After a delivery into an account with a quota: when usage has just reached `quota_warning_percent`, a
+    /// short notice goes into the INBOX, once until usage drops below it again (`Maildir.claimQuotaWarning`). It is
+    /// delivered whatever the quota (Dovecot's quota-warning script delivers without enforcing too). A failure
+    /// is only logged: the delivery itself is done.
+    private func warnIfNearQuota(_ maildir: Maildir, quota: QuotaLimits, recipient: String) {
+        do throws(MailboxError) {
+            guard let usage = try maildir.claimQuotaWarning(limits: quota, percent: settings.quotaWarningPercent)
+            else { return }
+            let percent = quota.percentUsed(by: usage)
+            try maildir.deliver(
+                .bytes(Array(Self.quotaWarning(to: recipient, usage: usage, quota: quota, hostname: settings.hostname).utf8)),
+                hostname: settings.hostname)
+            logger.info("to=<\(recipient)>, relay=local, status=sent (quota warning: \(percent)% of \(quota.text) used)")
+        } catch {
+            logger.warning("\(maildir.path): cannot send the quota warning: \(error)")
+        }
+    }
+
+    /// The quota warning message.
+    static func quotaWarning(to recipient: String, usage: QuotaUsage, quota: QuotaLimits, hostname: String) -> String {
+        let percent = quota.percentUsed(by: usage)
+        var used: [String] = []
+        if quota.storage > 0 { used.append("\((usage.storage + 1023) / 1024) KiB of \((quota.storage + 1023) / 1024) KiB") }
+        if quota.messages > 0 { used.append("\(usage.messages) of \(quota.messages) messages") }
+        return [
+            "From: MAILER-DAEMON@\(hostname) (Mail Delivery System)",
+            "To: <\(recipient)>",
+            "Subject: Your mailbox is \(percent)% full",
+            "Date: \(MessageDate.rfc5322())",
+            "Message-ID: \(MessageIdentifier.make(queueID: "quota", hostname: hostname))",
+            "Auto-Submitted: auto-generated",
+            "MIME-Version: 1.0",
+            "Content-Type: text/plain; charset=us-ascii",
+            "",
+            "Your mailbox is using \(used.joined(separator: " and ")).",
+            "When it is full, new mail to you is returned to its senders.",
+            "Please delete messages you no longer need (and empty the Trash).",
+            "",
+        ].joined(separator: "\r\n")
     }
 
     /// A user cannot create files in a protected spool directory (/var/mail is root:mail 2775), so as root

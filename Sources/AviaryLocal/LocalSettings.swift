@@ -16,6 +16,12 @@ public struct LocalSettings: Sendable {
     public var commandTimeLimit: Int
     /// mailbox_size_limit: the largest an mbox or /file target may grow to, and the largest Maildir message file; 0: no limit.
     public var mailboxSizeLimit: Int64
+    /// `mailbox_quota_limit`: a Maildir account's quota in bytes when its users-file entry sets none; 0: none.
+    public var mailboxQuotaLimit: Int64
+    /// `quota_warning_percent`: the usage, in percent of the quota, at which the user is warned once; 0: never.
+    public var quotaWarningPercent: Int
+    /// `quota_full_tempfail`: an account over quota defers (4.2.2) instead of bouncing (5.2.2).
+    public var isQuotaFullTemporary: Bool
     /// `strict_mailbox_ownership`: a system mailbox owned by someone else defers instead of being written.
     public var isMailboxOwnershipStrict: Bool
     /// As root: who owns the queue and virtual mailboxes (`mail_owner`), and who runs alias commands and files
@@ -40,6 +46,9 @@ public struct LocalSettings: Sendable {
         commandTimeLimit = max(1, config.seconds(.commandTimeout))
         mailboxSizeLimit = Int64(max(0, config.integer(.mailboxSizeLimit)))
         isMailboxOwnershipStrict = config.bool(.strictMailboxOwnership)
+        mailboxQuotaLimit = Int64(max(0, config.integer(.mailboxQuotaLimit)))
+        quotaWarningPercent = max(0, config.integer(.quotaWarningPercent))
+        isQuotaFullTemporary = config.bool(.quotaFullTempfail)
         if Privileges.isRoot {
             (mailOwner, mailOwnerProblem) = Self.unprivilegedAccount(.mailOwner, config)
             (defaultPrivileges, defaultPrivilegesProblem) = Self.unprivilegedAccount(.defaultPrivs, config)

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import AviaryConfig
 import AviaryCore
+import AviaryMailbox
 import AviaryUsers
 
 /// Turns one recipient into delivery targets: aliases (`alias_maps`, with `:include:`), `.forward`
@@ -160,14 +161,18 @@ struct RecipientExpansion {
         let mailbox = UserMailbox.system(
             account, homeMailbox: settings.homeMailbox, spoolDirectory: settings.mailSpoolDirectory)
         switch mailbox {
-        case .maildir(let path): return .maildir(path: path, owner: owner)
+        case .maildir(let path):
+            // A bare-name users-file entry for the account (its mail login) may carry its quota rule.
+            let quota = QuotaLimits(rule: directory.virtualUser(name)?.quotaRule, defaultStorage: settings.mailboxQuotaLimit)
+            return .maildir(path: path, owner: owner, quota: quota)
         case .mbox(let path): return .mbox(path: path, owner: owner)
         }
     }
 
     private func virtualMaildir(_ entry: PasswdEntry) throws(DeliveryFailure) -> DeliveryTarget {
         let mailbox = UserMailbox.virtual(user: entry.user, base: settings.virtualMailboxBase)
-        return .maildir(path: mailbox.path, owner: try settings.mailOwnerAccount())
+        let quota = QuotaLimits(rule: entry.quotaRule, defaultStorage: settings.mailboxQuotaLimit)
+        return .maildir(path: mailbox.path, owner: try settings.mailOwnerAccount(), quota: quota)
     }
 
     /// Who runs a `|command`, writes a `/file` or reads an `:include:` listed by `owner` (the user of a

@@ -33,6 +33,8 @@ public struct MailboxError: Error, Sendable, CustomStringConvertible {
         public static let modified = Code("modified")
         /// The mailbox would grow beyond its size limit (`mailbox_size_limit`); nothing was added.
         public static let full = Code("mailbox full")
+        /// The account's quota (`maildirsize`) has no room for what was to be added; nothing was added.
+        public static let overQuota = Code("over quota")
         /// A control file (`dovecot-uidlist`) exists but cannot be parsed; it was left as it is, since
         /// starting over would give every message a new UID and every client a full download.
         public static let corrupt = Code("corrupt")

@@ -118,6 +118,8 @@ extension Maildir {
                 indexed.append(IndexedMessage(uid: uid, message: message))
             }
             if uidList != existing { try writeUIDList(uidList) }
+            // Stored for good now (a failure before this removes them again): the account's quota counts them.
+            recordQuotaChange(bytes: placed.reduce(0) { $0 + Int64($1.size) }, messages: Int64(placed.count))
             return indexed
         }
     }

@@ -24,9 +24,11 @@ extension Maildir {
     ///     each message file, as in Postfix's local); 0: no limit.
     ///   - receipt: a name unique to this delivery of this message (the queue ID, recipient and target), the
     ///     same at every attempt: see `wasDelivered(receipt:)`.
+    ///   - quota: the account's quota, checked with the message's exact size once it is written (see
+    ///     `Maildir+Quota.swift`); the message is counted in `maildirsize` whatever the quota.
     /// - Returns: the file name in `new/`, e.g. `1700000000.M123456P4242Q1.host,S=2048,W=2101`.
-    /// - Throws: `MailboxError` (`messageUnreadable` when `message` failed, `full` beyond `sizeLimit`, `io`
-    ///   otherwise).
+    /// - Throws: `MailboxError` (`messageUnreadable` when `message` failed, `full` beyond `sizeLimit`,
+    ///   `overQuota` beyond `quota`, `io` otherwise).
     @discardableResult
     public func deliver(
         _ message: MessageSource,
@@ -34,7 +36,8 @@ extension Maildir {
         hostname: String? = nil,
         mode: mode_t = 0o600,
         sizeLimit: Int64 = 0,
-        receipt: String? = nil
+        receipt: String? = nil,
+        quota: QuotaLimits = .unlimited
     ) throws(MailboxError) -> String {
         let hostname = hostname ?? Self.systemHostname()
         let file: FileDescriptor
@@ -69,9 +72,12 @@ extension Maildir {
                 throw MailboxError.system(error, "cannot sync message file")
             }
             file.close()
-            return try moveToNew(
+            try checkQuota(quota, adding: Int64(writer.byteCount), messages: 1)
+            let name = try moveToNew(
                 temporaryPath, uniqueName: uniqueName, size: writer.byteCount, virtualSize: writer.crlfSize,
                 hostname: hostname, keepsTemporary: receipt != nil)
+            recordQuotaChange(bytes: Int64(writer.byteCount), messages: 1)
+            return name
         } catch {
             unlink(temporaryPath)
             throw error

@@ -56,6 +56,8 @@ extension Maildir {
         } catch {
             throw MailboxError.system(error, "cannot delete folder")
         }
+        // Its messages no longer count: the next look at the quota counts the files again.
+        unlink(maildirSizePath)
         do throws(SystemError) {
             try Self.removeTree(trashPath)
         } catch {

@@ -90,11 +90,14 @@ extension Maildir {
         return moved
     }
 
-    /// Removes a message (POP3 DELE at QUIT, IMAP EXPUNGE); one that is already gone counts as removed.
+    /// Removes a message (POP3 DELE at QUIT, IMAP EXPUNGE); one that is already gone counts as removed. What
+    /// this removal freed is taken off the account's `maildirsize` (only by whoever removed the file).
     public func remove(_ message: MaildirMessage) throws(MailboxError) {
-        if unlink(path(of: message)) != 0 && errno != ENOENT {
+        guard unlink(path(of: message)) == 0 else {
+            if errno == ENOENT { return }
             throw MailboxError.system(.current("unlink", path: path(of: message)), "cannot remove message")
         }
+        recordQuotaChange(bytes: -Int64(message.size), messages: -1)
     }
 
     /// Orders unique names by their delivery time, then by name, so that messages are listed in arrival

@@ -176,7 +176,7 @@ extension Maildrop {
             } else {
                 do throws(MailboxError) {
                     size = try crlfSize(of: maildir.open(message))
-                } catch  where error.code == .notFound {
+                } catch where error.code == .notFound {
                     continue  // expunged by another reader since the listing
                 }
             }

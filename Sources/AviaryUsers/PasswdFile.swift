@@ -15,6 +15,8 @@ import AviaryCore
 ///   hash's own `$id$`). An empty password field means the user has no password and cannot log in with one.
 /// - uid and gid are numbers; gecos and shell are read and ignored, as Dovecot does; extra fields are
 ///   everything after the seventh `:`, space-separated `key=value` or bare `key` (values may hold `:`).
+/// - A quota (see `QuotaRule`) is the extra field `userdb_quota_rule=*:storage=1G` (Dovecot's; also
+///   `quota_rule=`), optionally with `messages=N`; a rule Aviary cannot read is an error on its line.
 /// - User names match exactly in the local part and case-insensitively in the domain. A user listed twice
 ///   is a warning and the first entry counts (Dovecot's rule).
 public struct PasswdFile: Sendable, Equatable {
@@ -94,13 +96,18 @@ public struct PasswdFile: Sendable, Equatable {
                 continue
             }
             let password = fields[1].trimmingWhitespace()
+            let extraFields = field(7).map(Self.parseExtraFields) ?? [:]
+            if let rule = QuotaRule.field(in: extraFields), QuotaRule(rule) == nil {
+                fail("quota rule \"\(rule)\" of user \"\(user)\" is not *:storage=SIZE[ messages=N] (SIZE in bytes or with k, M, G, T)")
+                continue
+            }
             let entry = PasswdEntry(
                 user: user,
                 password: password.isEmpty ? nil : PasswordHash(password),
                 uid: ids[0],
                 gid: ids[1],
                 home: home,
-                extraFields: field(7).map(Self.parseExtraFields) ?? [:]
+                extraFields: extraFields
             )
             let key = Self.key(user)
             if let earlier = firstLine[key] {

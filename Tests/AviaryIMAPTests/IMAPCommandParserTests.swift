@@ -48,6 +48,13 @@ let generalFixtures: [ParseFixture] = [
     .init("a CHECK", .check),
     .init("a CLOSE", .close),
     .init("a UNSELECT", .unselect),
+    .init("a GETQUOTAROOT inbox", .getQuotaRoot(mailbox: "INBOX")),
+    .init("a getquota \"User quota\"", .getQuota(root: "User quota")),
+    .init("a GETQUOTA \"\"", .getQuota(root: "")),
+    .init("a SETQUOTA \"\" (storage 512 MESSAGE 100)", .setQuota(root: "", limits: [
+        IMAPQuotaLimit(resource: "STORAGE", limit: 512), IMAPQuotaLimit(resource: "MESSAGE", limit: 100),
+    ])),
+    .init("a SETQUOTA x ()", .setQuota(root: "x", limits: [])),
     .init("a EXPUNGE", .expunge),
     .init("a ID NIL", .id(nil)),
     .init("a ID ()", .id([])),
@@ -331,6 +338,9 @@ let searchFixtures: [ParseFixture] = [
 ]
 
 let errorFixtures: [ErrorFixture] = [
+    .init("a GETQUOTAROOT", "a", "Missing argument"),
+    .init("a SETQUOTA x (STORAGE)", "a", "Expected a space"),
+    .init("a SETQUOTA x (STORAGE -1)", "a", "Expected a number"),
     .init("", nil, "Empty command line"),
     .init("a", "a", "Missing command"),
     .init("a ", "a", "Missing argument"),

@@ -155,6 +155,55 @@ struct LocalDeliveryAgentTests {
         #expect(try instance.statuses(id) != [.delivered])
     }
 
+    @Test("an account over its users-file quota bounces with 5.2.2 Mailbox full and keeps what it had")
+    func overQuota() throws {
+        let size = Self.delivered.utf8.count
+        let instance = try LocalTestInstance(
+            users: "alice@virtual.test:{PLAIN}x::::::userdb_quota_rule=*:bytes=\(size + size / 2)\n")
+        let maildir = instance.vmail + "/virtual.test/alice"
+        let (first, _) = try instance.deliver(to: "alice@virtual.test")
+        #expect(first.status == .sent, "\(first)")
+        let (second, id) = try instance.deliver(to: "alice@virtual.test")
+        #expect(second.status == .bounced && second.dsn == "5.2.2", "\(second)")
+        #expect(
+            second.text == "Mailbox full: quota exceeded (\(2 * size) bytes in 2 messages would be over the limit of \(size + size / 2) bytes) \(maildir)",
+            "\(second.text)")
+        #expect(instance.maildirMessages(maildir) == [Self.delivered])
+        #expect(try SafeFile.listDirectory(maildir + "/tmp").count == 1)  // the first delivery's receipt only
+        #expect(try instance.statuses(id) != [.delivered])
+        #expect(instance.text(maildir + "/maildirsize") == "\(size + size / 2)S\n0 0\n\(size) 1\n")
+    }
+
+    @Test("with quota_full_tempfail = yes an account over mailbox_quota_limit defers with 4.2.2")
+    func overQuotaTempfail() throws {
+        let size = Self.delivered.utf8.count
+        let instance = try LocalTestInstance(extra: "mailbox_quota_limit = \(size)\nquota_full_tempfail = yes\n")
+        #expect(try instance.deliver(to: "alice@virtual.test").0.status == .sent)
+        let (second, id) = try instance.deliver(to: "alice@virtual.test")
+        #expect(second.status == .deferred && second.dsn == "4.2.2", "\(second)")
+        #expect(second.text.hasPrefix("Mailbox full: quota exceeded"), "\(second.text)")
+        #expect(try instance.statuses(id) == [.pending])
+    }
+
+    @Test("crossing quota_warning_percent puts one warning into the INBOX, not one per delivery")
+    func quotaWarning() throws {
+        let size = Self.delivered.utf8.count
+        let instance = try LocalTestInstance(extra: "mailbox_quota_limit = \(size * 10)\nquota_warning_percent = 15\n")
+        let maildir = instance.vmail + "/virtual.test/alice"
+        #expect(try instance.deliver(to: "alice@virtual.test").0.status == .sent)
+        #expect(instance.maildirMessages(maildir).count == 1)  // 10%: no warning yet
+        #expect(try instance.deliver(to: "alice@virtual.test").0.status == .sent)
+        let messages = instance.maildirMessages(maildir)
+        #expect(messages.count == 3)
+        let warning = try #require(messages.last)
+        #expect(warning.contains("\nSubject: Your mailbox is 20% full\n"), "\(warning)")
+        #expect(warning.contains("\nTo: <alice@virtual.test>\n"))
+        #expect(warning.contains("\nAuto-Submitted: auto-generated\n"))
+        #expect(instance.log.contains("to=<alice@virtual.test>, relay=local, status=sent (quota warning: 20% of \(size * 10) bytes used)"))
+        #expect(try instance.deliver(to: "alice@virtual.test").0.status == .sent)
+        #expect(instance.maildirMessages(maildir).count == 4)  // still over 15%: no second warning
+    }
+
     @Test("an alias to |command pipes the message, with LF line ends, to the command's standard input")
     func aliasToCommand() throws {
         let instance = try LocalTestInstance(aliases: "piper: |/usr/bin/tee -a $OUT/piped\n")

@@ -21,7 +21,8 @@ private final class PrivateDovecot {
     static let executable = "/usr/sbin/dovecot"
     static var isAvailable: Bool { access(executable, X_OK) == 0 && python3Path != nil && getuid() == 0 }
 
-    init() throws {
+    /// - Parameter extraConfig: lines added to dovecot.conf (a quota plugin, say).
+    init(extraConfig: String = "") throws {
         directory = TemporaryDirectory("dovecot")
         port = Int(try runPython("import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])", []).filter(\.isNumber))!
         pop3Port = Int(try runPython("import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])", []).filter(\.isNumber))!
@@ -66,6 +67,7 @@ private final class PrivateDovecot {
             service anvil {
               chroot =
             }
+            \(extraConfig)
 
             """
         try SafeFile.writeDurably(Array(config.utf8), to: configPath, mode: 0o644)
@@ -210,6 +212,57 @@ struct DovecotInteropTests {
         for message in index.messages {
             #expect(fetched.contains("UID \(message.uid)"), "\(fetched)")
         }
+        #expect(!dovecot.log.contains("Error"), "\(dovecot.log)")
+    }
+
+    @Test("Dovecot's Maildir++ quota reads the maildirsize Aviary keeps, and Aviary reads the lines Dovecot appends")
+    func sameQuota() throws {
+        guard PrivateDovecot.isAvailable, access("/usr/lib/dovecot/modules/lib11_imap_quota_plugin.so", R_OK) == 0 else {
+            print("skipped: needs \(PrivateDovecot.executable) with its quota plugins, python3 and root")
+            return
+        }
+        let dovecot = try PrivateDovecot(
+            extraConfig: """
+                mail_plugins = quota
+                protocol imap {
+                  mail_plugins = quota imap_quota
+                }
+                plugin {
+                  quota = maildir:User quota
+                  quota_rule = *:storage=1M
+                }
+                """)
+        let maildir = Maildir(path: dovecot.maildirPath)
+        try maildir.create()
+        for subject in ["one", "two"] {
+            _ = try maildir.deliver(.bytes(Array("Subject: \(subject)\r\n\r\nbody\r\n".utf8)), hostname: "aviary.test")
+        }
+        let sent = try maildir.folder(named: "Sent")
+        try sent.create()
+        _ = try sent.append(Array("Subject: three\r\n\r\nbody\r\n".utf8), flags: [.seen], internalDate: nil)
+        let limits = QuotaLimits(storage: 1 << 20)
+        let counted = try maildir.quotaUsage(limits: limits)
+        #expect(counted.messages == 3)
+        // A change only the file knows of: Dovecot shows it only if it reads the file rather than counting.
+        maildir.recordQuotaChange(bytes: 10 * 1024, messages: 0)
+        let before = Set(try maildir.messages().map(\.uniqueName))
+        try dovecot.start()
+        let output = try dovecot.imap(
+            """
+            typ, data = imap.getquotaroot("INBOX")
+            print(data[1][0].decode())
+            typ, data = imap.append("INBOX", None, None, b"Subject: four\\r\\n\\r\\nfrom dovecot\\r\\n")
+            print(typ)
+            """)
+        dovecot.stop()
+        let storage = (counted.storage + 10 * 1024 + 1023) / 1024  // Dovecot rounds KiB up
+        #expect(output.hasPrefix("\"User quota\" (STORAGE \(storage) 1024)\nOK\n"), "\(output)\n\(dovecot.log)")
+        // Dovecot's line for its APPEND is read here; the file was not recounted (the 10 KiB stay).
+        let added = try maildir.messages().filter { !before.contains($0.uniqueName) }
+        #expect(added.count == 1)
+        let usage = try maildir.quotaUsage(limits: limits)
+        let file = (try? contents(of: dovecot.maildirPath + "/maildirsize")) ?? ""
+        #expect(usage == QuotaUsage(storage: counted.storage + 10 * 1024 + Int64(added.first?.size ?? 0), messages: 4), "\(file)")
         #expect(!dovecot.log.contains("Error"), "\(dovecot.log)")
     }
 

@@ -138,6 +138,27 @@ struct POP3ServerTests {
         }
     }
 
+    @Test("DELE then QUIT takes the removed message off the account's maildirsize")
+    func deleteUpdatesQuota() async throws {
+        try await POP3ServerHarness.run { harness in
+            for number in 1...2 { try harness.deliverToAlice(crlf("Subject: \(number)\n\nbody \(number)\n")) }
+            let limits = QuotaLimits(storage: 10_000)
+            let before = try harness.aliceMaildir.quotaUsage(limits: limits)
+            let doomed = try harness.aliceMaildir.messages()[0]
+            let quit = try await harness.transcript { client in
+                _ = try client.login("alice@virtual.test", "secret")
+                _ = try client.command("DELE 1")
+                return try client.command("QUIT")
+            }
+            #expect(quit == "+OK Logging out.")
+            #expect(before == QuotaUsage(storage: 2 * Int64(doomed.size), messages: 2))
+            #expect(
+                try SafeFile.readText(harness.aliceMaildir.path + "/maildirsize")
+                    == "10000S\n\(before.storage) 2\n-\(doomed.size) -1\n")
+            #expect(try harness.aliceMaildir.quotaUsage(limits: limits) == QuotaUsage(storage: Int64(doomed.size), messages: 1))
+        }
+    }
+
     @Test("DELE then RSET keeps every message; DELE then QUIT removes that file only")
     func deleteAndReset() async throws {
         try await POP3ServerHarness.run { harness in

@@ -96,6 +96,8 @@ struct PasswdFileTests {
         ErrorFixture(text: "a:x:vmail:5000\n", line: 1, fragment: "uid \"vmail\" of user \"a\" is not a number"),
         ErrorFixture(text: "a:x:5000:-1\n", line: 1, fragment: "gid \"-1\""),
         ErrorFixture(text: "a:x:::gecos:relative/home\n", line: 1, fragment: "not an absolute path"),
+        ErrorFixture(text: "a:x::::::userdb_quota_rule=*:storage=lots\n", line: 1, fragment: "quota rule \"*:storage=lots\" of user \"a\""),
+        ErrorFixture(text: "a:x::::::userdb_quota_rule=Trash:storage=1G\n", line: 1, fragment: "quota rule"),
     ]
 
     @Test("Errors name the file and line", arguments: errorFixtures)
