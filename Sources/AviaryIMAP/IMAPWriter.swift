@@ -65,6 +65,13 @@ public struct IMAPWriter: Sendable {
         bytes.append(contentsOf: value)
     }
 
+    /// Decoded binary data (FETCH BINARY, RFC 3516 4.3): a literal8 `~{n}` when it holds a NUL, which no
+    /// other string form may carry, else a plain literal.
+    public mutating func appendBinary(_ value: some Collection<UInt8>) {
+        if value.contains(0) { bytes.append(UInt8(ascii: "~")) }
+        appendLiteral(value)
+    }
+
     /// An atom when `value` is a non-empty atom (and not NIL), a string otherwise.
     public mutating func appendAtomOrString(_ value: String) {
         if Self.isAtom(value), value.uppercased() != "NIL" {

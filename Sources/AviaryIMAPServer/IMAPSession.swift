@@ -100,10 +100,11 @@ struct IMAPSession {
             case .command(let bytes, let end):
                 consumed = end
                 let nesting = user == nil ? Self.preLoginNestingLimit : Self.nestingLimit
-                switch IMAPCommandParser.parse(bytes, nestingLimit: nesting, utf8MailboxNames: enabled.contains("UTF8=ACCEPT")) {
+                switch IMAPCommandParser.parse(bytes, nestingLimit: nesting, utf8MailboxNames: usesUTF8MailboxNames) {
                 case .failure(let error):
                     if error.savesSearch { savedSearch = [] }
-                    if error.isBadCharset, let tag = error.tag {
+                    // RFC 6855 3 (errata 4029): once UTF8=ACCEPT is on, a charset label conflicts, so it is BAD.
+                    if error.isBadCharset, let tag = error.tag, !enabled.contains("UTF8=ACCEPT") {
                         // Well-formed, but a charset we do not search in: NO, not BAD (RFC 3501 6.4.4, RFC 5256 3).
                         try await no(tag, error.message, code: "BADCHARSET (UTF-8 US-ASCII)", outbound)
                     } else {
@@ -128,7 +129,8 @@ struct IMAPSession {
         switch command.command {
         case .login(let user, _): return "\(command.tag) LOGIN \(user) ***"
         case .authenticate(let mechanism, _): return "\(command.tag) AUTHENTICATE \(mechanism) ***"
-        case .append(let mailbox, _, _, let message): return "\(command.tag) APPEND \(mailbox) {\(message.count)}"
+        case .append(let mailbox, let messages):
+            return "\(command.tag) APPEND \(mailbox)" + messages.map { " {\($0.data.count)}" }.joined()
         default: return "\(command.tag) \(command.command)"
         }
     }
@@ -231,6 +233,7 @@ struct IMAPSession {
     /// What this connection may use now (RFC 9051 7.2.2).
     func capabilities() async -> [String] {
         var names = ["IMAP4rev1", "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE"]
+        names.append("IMAP4rev2")
         if user == nil {
             if server.tls != nil && !isSecure { names.append("STARTTLS") }
             if isPlaintextAllowed {
@@ -245,9 +248,20 @@ struct IMAPSession {
                 "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
                 "APPENDLIMIT=\(settings.appendLimit)",
             ]
+            names.append("MULTIAPPEND")
+            names.append("BINARY")
+            names.append("STATUS=SIZE")
+            names.append("UTF8=ACCEPT")
         }
         return names
     }
+
+    /// Mailbox names are UTF-8 on the wire, not modified UTF-7: after ENABLE UTF8=ACCEPT (RFC 6855 3) or
+    /// ENABLE IMAP4rev2 (RFC 9051 5.1).
+    var usesUTF8MailboxNames: Bool { enabled.contains("UTF8=ACCEPT") || enabled.contains("IMAP4REV2") }
+
+    /// IMAP4rev2 is enabled (RFC 9051): no \Recent, ESEARCH answers to SEARCH, a LIST line at SELECT.
+    var isRev2: Bool { enabled.contains("IMAP4REV2") }
 
     /// The AUTH= capabilities.
     var saslMechanismNames: [String] {
