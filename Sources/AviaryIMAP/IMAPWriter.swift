@@ -30,8 +30,10 @@ public struct IMAPWriter: Sendable {
     public mutating func appendCRLF() { bytes.append(contentsOf: [13, 10]) }
 
     /// A string: quoted when that is safe, a literal otherwise.
-    public mutating func appendString(_ value: some Collection<UInt8>) {
-        if Self.canQuote(value) {
+    /// - Parameter allowingUTF8: `value` is valid UTF-8 that may go in a quoted string (RFC 6855 3, RFC 9051
+    ///   4.3: after ENABLE UTF8=ACCEPT or IMAP4rev2).
+    public mutating func appendString(_ value: some Collection<UInt8>, allowingUTF8: Bool = false) {
+        if Self.canQuote(value, allowingUTF8: allowingUTF8) {
             bytes.append(UInt8(ascii: "\""))
             for byte in value {
                 if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
@@ -86,13 +88,14 @@ public struct IMAPWriter: Sendable {
     public mutating func appendMailbox(_ name: String, utf8: Bool = false) {
         let encoded = utf8 ? name : ModifiedUTF7.encode(name)
         if encoded.uppercased() == "INBOX" { return append("INBOX") }
+        if utf8 && !Self.isAtom(encoded) { return appendString(Array(encoded.utf8), allowingUTF8: true) }
         appendAtomOrString(encoded)
     }
 
     /// Quoted strings are kept short and free of bytes that cannot appear in them or that confuse parsers.
-    static func canQuote(_ value: some Collection<UInt8>) -> Bool {
+    static func canQuote(_ value: some Collection<UInt8>, allowingUTF8: Bool = false) -> Bool {
         guard value.count <= 1024 else { return false }
-        for byte in value where byte == 0 || byte == 10 || byte == 13 || byte >= 0x80 { return false }
+        for byte in value where byte == 0 || byte == 10 || byte == 13 || (byte >= 0x80 && !allowingUTF8) { return false }
         return true
     }
 

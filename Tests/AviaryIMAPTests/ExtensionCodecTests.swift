@@ -165,6 +165,19 @@ struct ExtensionCodecTests {
         #expect(IMAPMessageSection.binary([], of: entity, in: message) == .bytes(message))
     }
 
+    @Test("Mailbox names: modified UTF-7 atoms, or quoted UTF-8 once UTF-8 names are on; INBOX as an atom")
+    func mailboxNames() {
+        var writer = IMAPWriter()
+        writer.appendMailbox("Entwürfe")
+        writer.appendSpace()
+        writer.appendMailbox("Entwürfe", utf8: true)
+        writer.appendSpace()
+        writer.appendMailbox("Ab \"c\"", utf8: true)
+        writer.appendSpace()
+        writer.appendMailbox("inbox", utf8: true)
+        #expect(String(decoding: writer.bytes, as: UTF8.self) == "Entw&APw-rfe \"Entwürfe\" \"Ab \\\"c\\\"\" INBOX")
+    }
+
     @Test("Binary data goes out as literal8 when it holds a NUL, as a literal otherwise")
     func binaryLiterals() {
         var writer = IMAPWriter()
