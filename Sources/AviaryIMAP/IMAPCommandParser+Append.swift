@@ -19,6 +19,9 @@ extension IMAPCommandReader {
                 throw error("More than \(IMAPCommandParser.appendMessageLimit) messages in one APPEND")
             }
             try space()
+            // imapclient 3.1's multiappend() puts two spaces between a literal and the next literal; Dovecot's
+            // parser skips extra spaces too.
+            if !messages.isEmpty { while skip(UInt8(ascii: " ")) {} }
             messages.append(try appendMessage())
         } while !isAtEnd
         return .append(mailbox: mailbox, messages: messages)

@@ -16,6 +16,8 @@ let extensionFixtures: [ParseFixture] = [
             ])
     ),
     .init("a APPEND INBOX () {1}\r\nx () {1}\r\ny", .append(mailbox: "INBOX", messages: [.init(data: [120]), .init(data: [121])])),
+    // imapclient 3.1's multiappend() sends two spaces between messages.
+    .init("a APPEND INBOX {1}\r\nx  {1+}\r\ny", .append(mailbox: "INBOX", messages: [.init(data: [120]), .init(data: [121])])),
     .init("a STATUS Sent (SIZE DELETED messages)", .status(mailbox: "Sent", items: [.size, .deleted, .messages])),
     .init("a ENABLE IMAP4rev2 utf8=accept", .enable(["IMAP4REV2", "UTF8=ACCEPT"])),
     .init(
