@@ -60,18 +60,26 @@ public struct IMAPWriter: Sendable {
         appendString(value)
     }
 
-    /// A literal: `{n}` CRLF and the bytes as they are.
+    /// A literal: `{n}` CRLF and the bytes as they are, except NUL, which no literal may carry (RFC 9051 4.3,
+    /// CHAR8): a message stored with NULs (APPEND of a literal8, or mail that arrived so) shows 0x80 in its
+    /// place, as Dovecot does; FETCH BINARY gives the real bytes (`appendBinary`).
     public mutating func appendLiteral(_ value: some Collection<UInt8>) {
         append("{\(value.count)}")
         appendCRLF()
-        bytes.append(contentsOf: value)
+        if value.contains(0) {
+            bytes.append(contentsOf: value.lazy.map { $0 == 0 ? 0x80 : $0 })
+        } else {
+            bytes.append(contentsOf: value)
+        }
     }
 
     /// Decoded binary data (FETCH BINARY, RFC 3516 4.3): a literal8 `~{n}` when it holds a NUL, which no
     /// other string form may carry, else a plain literal.
     public mutating func appendBinary(_ value: some Collection<UInt8>) {
-        if value.contains(0) { bytes.append(UInt8(ascii: "~")) }
-        appendLiteral(value)
+        guard value.contains(0) else { return appendLiteral(value) }
+        append("~{\(value.count)}")
+        appendCRLF()
+        bytes.append(contentsOf: value)
     }
 
     /// An atom when `value` is a non-empty atom (and not NIL), a string otherwise.

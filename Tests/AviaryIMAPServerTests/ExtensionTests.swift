@@ -143,7 +143,7 @@ struct ExtensionTests {
         }
     }
 
-    @Test("APPEND with a literal8 holding NULs stores the bytes; FETCH BINARY gives them back as literal8")
+    @Test("APPEND with a literal8 holding NULs stores the bytes; FETCH BINARY gives them back as literal8, BODY with 0x80")
     func appendLiteral8() async throws {
         try await IMAPServerHarness.run { harness in
             let message: [UInt8] =
@@ -155,11 +155,15 @@ struct ExtensionTests {
                 var lines = try client.readUntilTagged("a1")
                 _ = try client.command("SELECT INBOX")
                 lines += try client.command("FETCH 1 BINARY.PEEK[1]")
+                lines += try client.command("FETCH 1 BODY.PEEK[TEXT]")
                 return lines
             }
             #expect(lines.first?.hasPrefix("a1 OK [APPENDUID ") == true, "\(lines)")
             #expect(lines.contains("* 1 FETCH (BINARY[1] ~{6}"), "\(lines)")
             #expect(lines.contains("x\u{0}\u{0}y"), "\(lines)")
+            // BODY[] has no literal8: the NULs show as 0x80 there.
+            #expect(lines.contains("* 1 FETCH (BODY[TEXT] {6}"), "\(lines)")
+            #expect(lines.contains("x\u{FFFD}\u{FFFD}y"), "\(lines)")
         }
     }
 

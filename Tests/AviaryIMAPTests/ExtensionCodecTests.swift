@@ -180,13 +180,15 @@ struct ExtensionCodecTests {
         #expect(String(decoding: writer.bytes, as: UTF8.self) == "Entw&APw-rfe \"Entwürfe\" \"Ab \\\"c\\\"\" INBOX")
     }
 
-    @Test("Binary data goes out as literal8 when it holds a NUL, as a literal otherwise")
+    @Test("Binary data goes out as literal8 when it holds a NUL, as a literal otherwise; a literal never has a NUL")
     func binaryLiterals() {
         var writer = IMAPWriter()
         writer.appendBinary([97, 0, 98])
         writer.appendSpace()
         writer.appendBinary(Array("ab".utf8))
-        #expect(writer.bytes == Array("~{3}\r\na".utf8) + [0] + Array("b {2}\r\nab".utf8))
+        writer.appendSpace()
+        writer.appendLiteral([97, 0, 98])
+        #expect(writer.bytes == Array("~{3}\r\na".utf8) + [0] + Array("b {2}\r\nab {3}\r\na".utf8) + [0x80, 98])
     }
 }
 
