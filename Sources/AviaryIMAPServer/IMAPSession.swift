@@ -136,7 +136,10 @@ struct IMAPSession {
     }
 
     private mutating func refuseFrame(tag: String?, _ error: IMAPFrameError, _ outbound: Output) async throws {
-        if case .literalTooLarge = error, user != nil {} else { badCommands += 1 }
+        switch error {
+        case .literalTooLarge where user != nil, .commandTooLarge where user != nil: break
+        default: badCommands += 1
+        }
         try await send(Self.refusal(tag: tag, error, isLoggedIn: user != nil, appendLimit: settings.appendLimit), outbound)
     }
 
@@ -145,6 +148,11 @@ struct IMAPSession {
         let tag = tag ?? "*"
         switch error {
         case .lineTooLong: return "\(tag) BAD Command line too long."
+        // Only literals make a command this large (lines end at the first one without a literal); once logged
+        // in, that is mostly a MULTIAPPEND, whose messages together are held to the APPEND limit, and it is
+        // answered as a literal over the limit is.
+        case .commandTooLarge where isLoggedIn:
+            return "\(tag) NO [TOOBIG] Command over the limit of \(appendLimit) bytes for all its literals together."
         case .commandTooLarge: return "\(tag) BAD Command too large."
         case .literalTooLarge(let size) where !isLoggedIn: return "\(tag) BAD Literal of \(size) bytes too large before login."
         case .literalTooLarge(let size): return "\(tag) NO [TOOBIG] Literal of \(size) bytes is over the limit of \(appendLimit)."

@@ -114,7 +114,7 @@ struct ExtensionTests {
             #expect(lines.contains { $0.hasPrefix("a1 NO [TOOBIG]") }, "\(lines)")
             #expect(lines.contains("a2 NO Empty message."), "\(lines)")
             #expect(lines.contains("a3 BAD More than 1000 messages in one APPEND"), "\(lines)")
-            #expect(lines.contains("a4 BAD Command too large."), "\(lines)")
+            #expect(lines.contains("a4 NO [TOOBIG] Command over the limit of 1000 bytes for all its literals together."), "\(lines)")
             #expect(lines.contains("* STATUS INBOX (MESSAGES 0)"), "\(lines)")
         }
     }
