@@ -167,7 +167,7 @@ struct ExtensionTests {
         }
     }
 
-    @Test("ENABLE UTF8=ACCEPT: mailbox names in UTF-8 both ways, APPEND UTF8 accepted (BAD before), SEARCH CHARSET BAD")
+    @Test("ENABLE UTF8=ACCEPT: mailbox names in UTF-8 both ways, APPEND UTF8 accepted (BAD before), SEARCH CHARSET BAD, SORT only in UTF-8")
     func utf8Accept() async throws {
         try await IMAPServerHarness.run { harness in
             let (before, after) = try await harness.transcript { client in
@@ -184,6 +184,8 @@ struct ExtensionTests {
                 after += try client.command("SELECT \"Entwürfe\"")
                 after += try client.command("SEARCH CHARSET UTF-8 ALL")
                 after += try client.command("SEARCH ALL")
+                after += try client.command("SORT (SUBJECT) US-ASCII ALL")
+                after += try client.command("SORT (SUBJECT) UTF-8 ALL")
                 return (before, after)
             }
             #expect(before[0].contains("OK"))
@@ -194,6 +196,8 @@ struct ExtensionTests {
             #expect(after.contains { $0.contains("OK [APPENDUID ") }, "\(after)")
             #expect(after.contains { $0.hasSuffix("BAD CHARSET is not allowed after ENABLE UTF8=ACCEPT.") }, "\(after)")
             #expect(after.contains("* SEARCH 1"), "\(after)")
+            #expect(after.contains { $0.hasSuffix("BAD Only UTF-8 is allowed after ENABLE UTF8=ACCEPT.") }, "\(after)")
+            #expect(after.contains("* SORT 1"), "\(after)")
         }
     }
 
