@@ -361,6 +361,8 @@ extension IMAPSession {
     ///   quoted-printable.
     static func binary(_ part: [Int], of loaded: LoadedMessage?) throws(UnknownTransferEncoding) -> [UInt8] {
         guard let loaded else { return [] }
+        // The whole message needs no parse.
+        if part.isEmpty { return loaded.bytes }
         switch IMAPMessageSection.binary(part, of: loaded.entity, in: loaded.bytes) {
         case .bytes(let bytes): return bytes
         case .noSuchPart: return []
