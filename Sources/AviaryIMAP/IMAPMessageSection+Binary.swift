@@ -1,7 +1,8 @@
 // The bytes of FETCH BINARY[part] and BINARY.SIZE[part] (RFC 3516, RFC 9051 6.4.5): the part's body with its
 // content transfer encoding undone. Only a leaf part has an encoding to undo: a multipart and a message/rfc822
-// part are 7bit, 8bit or binary by MIME's rules and come as BODY[part] would; `BINARY[]` is the whole message. base64 and quoted-printable are decoded, 7bit, 8bit and binary are identity; any other encoding
-// is refused (the server answers NO [UNKNOWN-CTE]).
+// part are 7bit, 8bit or binary by MIME's rules and come as BODY[part] would; `BINARY[]` is the whole message.
+// base64 and quoted-printable are decoded, 7bit, 8bit and binary are identity; any other encoding is refused
+// (the server answers NO [UNKNOWN-CTE]).
 
 import AviaryMessage
 

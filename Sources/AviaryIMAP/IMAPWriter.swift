@@ -103,7 +103,9 @@ public struct IMAPWriter: Sendable {
     /// Quoted strings are kept short and free of bytes that cannot appear in them or that confuse parsers.
     static func canQuote(_ value: some Collection<UInt8>, allowingUTF8: Bool = false) -> Bool {
         guard value.count <= 1024 else { return false }
-        for byte in value where byte == 0 || byte == 10 || byte == 13 || (byte >= 0x80 && !allowingUTF8) { return false }
+        for byte in value where byte == 0 || byte == 10 || byte == 13 || (byte >= 0x80 && !allowingUTF8) {
+            return false
+        }
         return true
     }
 

@@ -44,7 +44,8 @@ extension IMAPSession {
         do {
             try await fetchBatches(indexes, attributes, wantsWhole: wantsWhole, in: mailbox, outbound)
         } catch let error as UnknownTransferEncoding {
-            return try await no(tag, "Unknown Content-Transfer-Encoding \(error.encoding).", code: "UNKNOWN-CTE", outbound)
+            let text = "Unknown Content-Transfer-Encoding \(error.encoding)."
+            return try await no(tag, text, code: "UNKNOWN-CTE", outbound)
         }
         try await reportChanges(allowExpunges: byUID, outbound)
         try await ok(tag, "Fetch completed.", outbound)
@@ -336,7 +337,8 @@ extension IMAPSession {
                     item(name + " ")
                     writer.appendBinary(bytes)
                 case .binarySize(let part):
-                    item("BINARY.SIZE[" + part.map(String.init).joined(separator: ".") + "] \(try binary(part, of: loaded).count)")
+                    let size = try binary(part, of: loaded).count
+                    item("BINARY.SIZE[" + part.map(String.init).joined(separator: ".") + "] \(size)")
                 }
             }
             if flagsChanged && !sentFlags { item("FLAGS " + mailbox.flagList(of: message)) }

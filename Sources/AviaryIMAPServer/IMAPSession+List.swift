@@ -55,7 +55,9 @@ extension IMAPSession {
                     writer.append("* \(verb) (" + attributes.joined(separator: " ") + ") \"\(separator)\" ")
                     writer.appendMailbox(name, utf8: utf8)
                     lines.append(String(decoding: writer.bytes, as: UTF8.self))
-                    if let statusItems, exists, let status = try? Self.statusLine(name, statusItems, store, utf8: utf8) {
+                    if let statusItems, exists,
+                        let status = try? Self.statusLine(name, statusItems, store, utf8: utf8)
+                    {
                         lines.append(status)
                     }
                 }

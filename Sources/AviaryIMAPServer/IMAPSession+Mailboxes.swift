@@ -13,7 +13,9 @@ extension IMAPSession {
         switch tagged.command {
         case .enable(let names):
             // The names as the ENABLED line spells them; the parser upper-cases what the client sent.
-            let known = ["CONDSTORE": "CONDSTORE", "QRESYNC": "QRESYNC", "UTF8=ACCEPT": "UTF8=ACCEPT", "IMAP4REV2": "IMAP4rev2"]
+            let known = [
+                "CONDSTORE": "CONDSTORE", "QRESYNC": "QRESYNC", "UTF8=ACCEPT": "UTF8=ACCEPT", "IMAP4REV2": "IMAP4rev2",
+            ]
             var accepted: [String] = []
             for name in names where known[name] != nil && !enabled.contains(name) && !accepted.contains(name) {
                 accepted.append(name)
@@ -182,7 +184,9 @@ extension IMAPSession {
     ///
     /// SIZE (RFC 8438) adds up the messages' RFC822.SIZE as FETCH gives it (`,W=` of the file name, else the
     /// file's size): the RFC asks for at least that sum, which the LF-only `,S=` would fall short of.
-    static func statusLine(_ name: String, _ items: [IMAPStatusItem], _ store: MailboxStore, utf8: Bool) throws -> String {
+    static func statusLine(_ name: String, _ items: [IMAPStatusItem], _ store: MailboxStore, utf8: Bool) throws
+        -> String
+    {
         let maildir = try store.existing(name)
         let index = try maildir.synchronize()
         var values: [String] = []
@@ -226,8 +230,8 @@ extension IMAPSession {
                 }
                 let maildir = try store.existing(name)
                 let stored = try messages.map { message in
-                    MaildirAppend(message.data, flags: try Self.maildirFlagsAndKeywords(message.flags, in: maildir).flags,
-                        internalDate: message.date?.secondsSince1970)
+                    let flags = try Self.maildirFlagsAndKeywords(message.flags, in: maildir).flags
+                    return MaildirAppend(message.data, flags: flags, internalDate: message.date?.secondsSince1970)
                 }
                 let appended = try maildir.append(stored)
                 return (try maildir.uidValidity() ?? maildir.synchronize().uidValidity, appended.map(\.uid))

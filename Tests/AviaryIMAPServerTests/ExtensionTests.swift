@@ -54,7 +54,8 @@ struct ExtensionTests {
                 _ = try client.login()
                 _ = try client.command("EXAMINE INBOX")
                 return (
-                    try client.command("FETCH 1:* RFC822.SIZE"), try client.command("STATUS INBOX (SIZE MESSAGES DELETED)"),
+                    try client.command("FETCH 1:* RFC822.SIZE"),
+                    try client.command("STATUS INBOX (SIZE MESSAGES DELETED)"),
                     try client.command("LIST \"\" \"INBOX\" RETURN (STATUS (SIZE))")
                 )
             }
@@ -73,19 +74,30 @@ struct ExtensionTests {
         try await IMAPServerHarness.run { harness in
             let (appended, fetched) = try await harness.transcript { client in
                 _ = try client.login()
-                let one = "Subject: one\r\n\r\nfirst\r\n", two = "Subject: two\r\n\r\nsecond\r\n"
+                let one = "Subject: one\r\n\r\nfirst\r\n"
+                let two = "Subject: two\r\n\r\nsecond\r\n"
                 try client.send(
-                    "a1 APPEND INBOX (\\Seen) {\(one.utf8.count)+}\r\n\(one) (\\Flagged) \"17-Jul-1996 02:44:25 -0700\" {\(two.utf8.count)}")
+                    "a1 APPEND INBOX (\\Seen) {\(one.utf8.count)+}\r\n\(one) (\\Flagged) \"17-Jul-1996 02:44:25 -0700\" {\(two.utf8.count)}"
+                )
                 guard try client.readLine().hasPrefix("+ ") else { throw TestSupportError("no continuation") }
                 try client.send(two)
                 let appended = try client.readUntilTagged("a1")
                 _ = try client.command("SELECT INBOX")
-                return (appended, try client.command("FETCH 1:* (UID FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])"))
+                return (
+                    appended,
+                    try client.command("FETCH 1:* (UID FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+                )
             }
-            #expect(appended.last?.hasPrefix("a1 OK [APPENDUID ") == true && appended.last?.contains(" 1:2] ") == true,
-                "\(appended)")
+            #expect(
+                appended.last?.hasPrefix("a1 OK [APPENDUID ") == true && appended.last?.contains(" 1:2] ") == true,
+                "\(appended)"
+            )
             #expect(fetched.contains { $0.hasPrefix("* 1 FETCH (UID 1 FLAGS (\\Seen") })
-            #expect(fetched.contains { $0.hasPrefix("* 2 FETCH (UID 2 FLAGS (\\Flagged") && $0.contains("17-Jul-1996 09:44:25 +0000") })
+            #expect(
+                fetched.contains {
+                    $0.hasPrefix("* 2 FETCH (UID 2 FLAGS (\\Flagged") && $0.contains("17-Jul-1996 09:44:25 +0000")
+                }
+            )
             #expect(fetched.contains("Subject: two"))
         }
     }
@@ -114,12 +126,17 @@ struct ExtensionTests {
             #expect(lines.contains { $0.hasPrefix("a1 NO [TOOBIG]") }, "\(lines)")
             #expect(lines.contains("a2 NO Empty message."), "\(lines)")
             #expect(lines.contains("a3 BAD More than 1000 messages in one APPEND"), "\(lines)")
-            #expect(lines.contains("a4 NO [TOOBIG] Command over the limit of 1000 bytes for all its literals together."), "\(lines)")
+            #expect(
+                lines.contains("a4 NO [TOOBIG] Command over the limit of 1000 bytes for all its literals together."),
+                "\(lines)"
+            )
             #expect(lines.contains("* STATUS INBOX (MESSAGES 0)"), "\(lines)")
         }
     }
 
-    @Test("FETCH BINARY decodes base64 (literal8 for NULs) and quoted-printable; BINARY.SIZE; an unknown encoding is NO [UNKNOWN-CTE]")
+    @Test(
+        "FETCH BINARY decodes base64 (literal8 for NULs) and quoted-printable; BINARY.SIZE; an unknown encoding is NO [UNKNOWN-CTE]"
+    )
     func fetchBinary() async throws {
         try await IMAPServerHarness.run { harness in
             try harness.deliverToAlice(binaryTestMessage)
@@ -143,11 +160,16 @@ struct ExtensionTests {
         }
     }
 
-    @Test("APPEND with a literal8 holding NULs stores the bytes; FETCH BINARY gives them back as literal8, BODY with 0x80")
+    @Test(
+        "APPEND with a literal8 holding NULs stores the bytes; FETCH BINARY gives them back as literal8, BODY with 0x80"
+    )
     func appendLiteral8() async throws {
         try await IMAPServerHarness.run { harness in
             let message: [UInt8] =
-                Array("Subject: nul\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\nx".utf8)
+                Array(
+                    "Subject: nul\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\nx"
+                        .utf8
+                )
                 + [0, 0] + Array("y\r\n".utf8)
             let lines = try await harness.transcript { client in
                 _ = try client.login()
@@ -167,7 +189,9 @@ struct ExtensionTests {
         }
     }
 
-    @Test("ENABLE UTF8=ACCEPT: mailbox names in UTF-8 both ways, APPEND UTF8 accepted (BAD before), SEARCH CHARSET BAD, SORT only in UTF-8")
+    @Test(
+        "ENABLE UTF8=ACCEPT: mailbox names in UTF-8 both ways, APPEND UTF8 accepted (BAD before), SEARCH CHARSET BAD, SORT only in UTF-8"
+    )
     func utf8Accept() async throws {
         try await IMAPServerHarness.run { harness in
             let (before, after) = try await harness.transcript { client in
@@ -221,7 +245,10 @@ struct ExtensionTests {
             }
             #expect(rev1.contains("* 0 RECENT") && rev1.contains { $0.hasPrefix("* OK [UNSEEN 1]") }, "\(rev1)")
             #expect(rev2.contains("* ENABLED IMAP4rev2"), "\(rev2)")
-            #expect(!rev2.contains { $0.contains("RECENT") || $0.contains("\\Recent") || $0.contains("[UNSEEN") }, "\(rev2)")
+            #expect(
+                !rev2.contains { $0.contains("RECENT") || $0.contains("\\Recent") || $0.contains("[UNSEEN") },
+                "\(rev2)"
+            )
             #expect(rev2.contains("* LIST (\\HasNoChildren) \".\" INBOX"), "\(rev2)")
             #expect(rev2.contains { $0.hasPrefix("* ESEARCH (TAG \"") && $0.hasSuffix("\") ALL 1:2") }, "\(rev2)")
             #expect(rev2.contains { $0.hasPrefix("* ESEARCH (TAG \"") && $0.hasSuffix("\") UID ALL 1:2") }, "\(rev2)")

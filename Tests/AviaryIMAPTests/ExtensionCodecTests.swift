@@ -13,11 +13,18 @@ let extensionFixtures: [ParseFixture] = [
                 .init(date: IMAPDateTime(secondsSince1970: 837_596_665, zoneMinutes: -420), data: [109, 0, 50]),
                 .init(data: Array("m3".utf8), isUTF8: true),
                 .init(data: Array("m4".utf8)),
-            ])
+            ]
+        )
     ),
-    .init("a APPEND INBOX () {1}\r\nx () {1}\r\ny", .append(mailbox: "INBOX", messages: [.init(data: [120]), .init(data: [121])])),
+    .init(
+        "a APPEND INBOX () {1}\r\nx () {1}\r\ny",
+        .append(mailbox: "INBOX", messages: [.init(data: [120]), .init(data: [121])])
+    ),
     // imapclient 3.1's multiappend() sends two spaces between messages.
-    .init("a APPEND INBOX {1}\r\nx  {1+}\r\ny", .append(mailbox: "INBOX", messages: [.init(data: [120]), .init(data: [121])])),
+    .init(
+        "a APPEND INBOX {1}\r\nx  {1+}\r\ny",
+        .append(mailbox: "INBOX", messages: [.init(data: [120]), .init(data: [121])])
+    ),
     .init("a STATUS Sent (SIZE DELETED messages)", .status(mailbox: "Sent", items: [.size, .deleted, .messages])),
     .init("a ENABLE IMAP4rev2 utf8=accept", .enable(["IMAP4REV2", "UTF8=ACCEPT"])),
     .init(
@@ -27,7 +34,10 @@ let extensionFixtures: [ParseFixture] = [
             [
                 .binary(part: [1, 2], partial: IMAPPartial(offset: 0, length: 10), peek: true), .binarySize(part: []),
                 .binary(part: [3], partial: nil, peek: false),
-            ], byUID: false, changedSince: nil)
+            ],
+            byUID: false,
+            changedSince: nil
+        )
     ),
 ]
 
@@ -47,7 +57,10 @@ let extensionErrorFixtures: [ErrorFixture] = [
 
 @Suite("IMAP extensions: codec")
 struct ExtensionCodecTests {
-    @Test("MULTIAPPEND, literal8, UTF8, STATUS SIZE, ENABLE and BINARY parse to their values", arguments: extensionFixtures)
+    @Test(
+        "MULTIAPPEND, literal8, UTF8, STATUS SIZE, ENABLE and BINARY parse to their values",
+        arguments: extensionFixtures
+    )
     func fixtures(fixture: ParseFixture) throws {
         let parsed = try parse(fixture.input).get()
         #expect(parsed.tag == "a")
@@ -105,7 +118,10 @@ struct ExtensionCodecTests {
         try harness.feed("a APPEND INBOX {2}\r\n", oneByteAtATime: oneByteAtATime)
         #expect(try harness.frames() == [])
         #expect(try harness.written() == continuation)
-        try harness.feed(Array("m1 ~{3+}\r\nm".utf8) + [0] + Array("2 (\\Seen) ~{2}\r\n".utf8), oneByteAtATime: oneByteAtATime)
+        try harness.feed(
+            Array("m1 ~{3+}\r\nm".utf8) + [0] + Array("2 (\\Seen) ~{2}\r\n".utf8),
+            oneByteAtATime: oneByteAtATime
+        )
         #expect(try harness.frames() == [])
         #expect(try harness.written() == continuation)
         try harness.feed("m3\r\nb NOOP\r\n", oneByteAtATime: oneByteAtATime)
@@ -114,10 +130,16 @@ struct ExtensionCodecTests {
         #expect(try harness.channel.finish().isClean)
     }
 
-    @Test("A MULTIAPPEND whose second LITERAL+ literal is over the limit is consumed whole and refused", arguments: [false, true])
+    @Test(
+        "A MULTIAPPEND whose second LITERAL+ literal is over the limit is consumed whole and refused",
+        arguments: [false, true]
+    )
     func multiappendTooLarge(oneByteAtATime: Bool) throws {
         let harness = try FrameHarness(IMAPFrameDecoder(literalLimit: 10))
-        try harness.feed("a APPEND INBOX {2+}\r\nm1 {11+}\r\nb NOOP\r\nxy {2+}\r\nm3\r\nc NOOP\r\n", oneByteAtATime: oneByteAtATime)
+        try harness.feed(
+            "a APPEND INBOX {2+}\r\nm1 {11+}\r\nb NOOP\r\nxy {2+}\r\nm3\r\nc NOOP\r\n",
+            oneByteAtATime: oneByteAtATime
+        )
         #expect(try harness.frames() == [.refused(tag: "a", .literalTooLarge(11)), command("c NOOP")])
         #expect(try harness.channel.finish().isClean)
     }
@@ -157,7 +179,8 @@ struct ExtensionCodecTests {
             begin 644 x\r
             --b--\r
 
-            """.utf8)
+            """.utf8
+        )
         let entity = MIMEParser.parse(message)
         #expect(IMAPMessageSection.binary([1], of: entity, in: message) == .bytes([0, 1, 2, 255]))
         #expect(IMAPMessageSection.binary([2], of: entity, in: message) == .bytes(Array("café soft=".utf8)))

@@ -113,7 +113,10 @@ let generalFixtures: [ParseFixture] = [
     ),
     .init("a APPEND INBOX () {0}\r\n", .append(mailbox: "INBOX", messages: [.init(data: [])])),
     .init("a APPEND INBOX ~{3}\r\na\u{0}b", .append(mailbox: "INBOX", messages: [.init(data: [97, 0, 98])])),
-    .init("a APPEND INBOX UTF8 (~{2}\r\nhi)", .append(mailbox: "INBOX", messages: [.init(data: [104, 105], isUTF8: true)])),
+    .init(
+        "a APPEND INBOX UTF8 (~{2}\r\nhi)",
+        .append(mailbox: "INBOX", messages: [.init(data: [104, 105], isUTF8: true)])
+    ),
     .init("a COPY 1:3 Trash", .copy(set(.init(n(1), n(3))), mailbox: "Trash", byUID: false)),
     .init("a UID COPY 1:3 Trash", .copy(set(.init(n(1), n(3))), mailbox: "Trash", byUID: true)),
     .init("a MOVE 2 \"Archive\"", .move(set(.init(n(2))), mailbox: "Archive", byUID: false)),

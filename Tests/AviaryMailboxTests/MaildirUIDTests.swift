@@ -240,7 +240,7 @@ struct MaildirUIDTests {
         #expect(try maildir.synchronize(claimingRecent: false, locking: Self.quickLock).index.messages.count == 2)
     }
 
-    @Test("Several messages appended at once get consecutive UIDs in order; when the UIDs cannot be recorded none stays")
+    @Test("Messages appended at once get consecutive UIDs in order; when the UIDs cannot be recorded none stays")
     func appendSeveral() throws {
         try maildir.create()
         let appended = try maildir.append([
@@ -255,13 +255,17 @@ struct MaildirUIDTests {
         let lockPath = maildir.path + "/dovecot-uidlist.lock"
         try SafeFile.writeDurably(Array("\(getppid()):\(LocalSystem.hostname())".utf8), to: lockPath)
         let error = #expect(throws: MailboxError.self) {
-            try maildir.append([MaildirAppend(Array("Subject: 3\n\nx\n".utf8)), MaildirAppend([120])], locking: Self.quickLock)
+            let messages = [MaildirAppend(Array("Subject: 3\n\nx\n".utf8)), MaildirAppend([120])]
+            try maildir.append(messages, locking: Self.quickLock)
         }
         #expect(error?.code == .lockTimeout)
         unlink(lockPath)
-        let files = ["new", "cur", "tmp"].flatMap { (try? FileManager.default.contentsOfDirectory(atPath: maildir.path + "/" + $0)) ?? [] }
+        let files = ["new", "cur", "tmp"].flatMap {
+            (try? FileManager.default.contentsOfDirectory(atPath: maildir.path + "/" + $0)) ?? []
+        }
         #expect(files.count == 2, "\(files)")
-        #expect(try maildir.synchronize(claimingRecent: false, locking: Self.quickLock).index.messages.map(\.uid) == [1, 2])
+        let index = try maildir.synchronize(claimingRecent: false, locking: Self.quickLock).index
+        #expect(index.messages.map(\.uid) == [1, 2])
     }
 
     @Test("A lock held by a live process is waited for, within a bound, and nothing changes")

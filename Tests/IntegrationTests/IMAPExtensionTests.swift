@@ -40,19 +40,30 @@ extension Integration {
                 try instance.writeFile(file, bytes: Array(Self.message.utf8))
                 let sent = try await instance.run(
                     "python3",
-                    [clientsDirectory + "/smtplib_send.py", String(instance.smtpPort), "sender@example.test", Self.user, file])
+                    [
+                        clientsDirectory + "/smtplib_send.py", String(instance.smtpPort), "sender@example.test",
+                        Self.user, file,
+                    ]
+                )
                 check(sent.standardOutput.contains("\"error\": null"), "\(sent)", instance)
-                let delivered = try await waitUntil(timeout: .seconds(30)) { instance.maildirFiles(Self.user).count >= 1 }
+                let delivered = try await waitUntil(timeout: .seconds(30)) {
+                    instance.maildirFiles(Self.user).count >= 1
+                }
                 check(delivered, "not delivered", instance)
 
                 let tlsPort = try #require(instance.port(of: "127.0.0.7:0"))
                 // imapclient is installed for Debian's Python (install-deps.sh), which may not be first on PATH.
                 let result = try await instance.run(
                     "/usr/bin/python3",
-                    [clientsDirectory + "/imap_clients.py", "extensions", "127.0.0.7", String(tlsPort), Self.user,
-                     TestInstance.password])
+                    [
+                        clientsDirectory + "/imap_clients.py", "extensions", "127.0.0.7", String(tlsPort), Self.user,
+                        TestInstance.password,
+                    ]
+                )
                 let object = try #require(
-                    (try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8))) as? [String: Any], "\(result)")
+                    (try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8))) as? [String: Any],
+                    "\(result)"
+                )
                 // imapclient upper-cases capability names.
                 let capabilities = (object["capabilities"] as? [String]) ?? []
                 for name in ["MULTIAPPEND", "BINARY", "STATUS=SIZE", "UTF8=ACCEPT", "IMAP4REV2"] {
@@ -61,19 +72,28 @@ extension Integration {
                 check(
                     (object["multiappend"] as? String)?.contains("[APPENDUID ") == true
                         && (object["multiappend"] as? String)?.contains(":") == true,
-                    "\(object)", instance)
+                    "\(object)",
+                    instance
+                )
                 let maildir = instance.maildir(Self.user)
                 check(IMAP.files(in: maildir).count == 3, "\(IMAP.files(in: maildir))", instance)
                 let status = object["status"] as? [String: Int]
                 check(status?["MESSAGES"] == 3, "\(object)", instance)
                 check(status?["SIZE"] != nil && status?["SIZE"] == object["size_sum"] as? Int, "\(object)", instance)
                 check(
-                    (object["binary_line"] as? String)?.hasSuffix(" (BINARY.SIZE[2] 5 BINARY[2] ~{5}") == true, "\(object)", instance)
+                    (object["binary_line"] as? String)?.hasSuffix(" (BINARY.SIZE[2] 5 BINARY[2] ~{5}") == true,
+                    "\(object)",
+                    instance
+                )
                 check((object["binary"] as? [Int]) == [0, 1, 2, 255, 65], "\(object)", instance)
                 check((object["enable"] as? [String])?.first == "OK", "\(object)", instance)
                 check((object["create"] as? String) == "OK", "\(object)", instance)
                 check((object["list"] as? [String]) == ["(\\HasNoChildren) \".\" \"Entwürfe\""], "\(object)", instance)
-                check((object["status_utf8"] as? [String]) == ["\"Entwürfe\" (MESSAGES 0 SIZE 0)"], "\(object)", instance)
+                check(
+                    (object["status_utf8"] as? [String]) == ["\"Entwürfe\" (MESSAGES 0 SIZE 0)"],
+                    "\(object)",
+                    instance
+                )
                 // On disk the folder has its modified UTF-7 name, as Dovecot stores it.
                 check(SafeFile.isDirectory(maildir + ".Entw&APw-rfe/cur"), "\(maildir)", instance)
             }
