@@ -112,6 +112,29 @@ struct ExtensionCodecTests {
         }
     }
 
+    @Test("Each extension fixture fed one byte at a time is incomplete until its last CRLF, then one frame that parses")
+    func incompleteUntilTheEnd() throws {
+        for fixture in extensionFixtures {
+            let harness = try FrameHarness(IMAPFrameDecoder(literalLimit: 100))
+            for byte in Array(fixture.input.utf8) + [13] {
+                try harness.feed([byte])
+                #expect(try harness.frames() == [], "\(fixture.input.debugDescription)")
+            }
+            try harness.feed([10])
+            let frames = try harness.frames()
+            #expect(frames == [.command(Array(fixture.input.utf8))], "\(fixture.input.debugDescription)")
+            if case .command(let bytes, _) = frames.first {
+                #expect(try IMAPCommandParser.parse(bytes).get().command == fixture.expected)
+            }
+            // One continuation request per synchronizing literal.
+            let synchronizing = fixture.input.split(separator: "\r\n").dropLast().count {
+                $0.hasSuffix("}") && !$0.hasSuffix("+}")
+            }
+            #expect(try harness.written() == String(repeating: continuation, count: synchronizing))
+            #expect(try harness.channel.finish().isClean)
+        }
+    }
+
     @Test("A MULTIAPPEND with synchronizing, LITERAL+ and literal8 literals is one frame", arguments: [false, true])
     func multiappendFrame(oneByteAtATime: Bool) throws {
         let harness = try FrameHarness(IMAPFrameDecoder(literalLimit: 100))
