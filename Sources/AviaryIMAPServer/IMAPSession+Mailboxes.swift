@@ -154,7 +154,7 @@ extension IMAPSession {
             return try await no(tag, "Internal error: \(error)", code: "SERVERBUG", outbound)
         }
         var lines = opened.flagsLines + ["* \(opened.messages.count) EXISTS"]
-        // IMAP4rev2 has neither \Recent nor the UNSEEN code (RFC 9051 E.6, E.16).
+        // IMAP4rev2 has neither \Recent nor the UNSEEN code at SELECT (RFC 9051 Appendix E).
         if !isRev2 {
             lines.append("* \(opened.recent.count) RECENT")
             if let firstUnseen = opened.messages.firstIndex(where: { !$0.file.flags.contains(.seen) }) {

@@ -51,7 +51,7 @@ extension IMAPSession {
             return try await no(tag, "Internal error: \(error)", code: "SERVERBUG", outbound)
         }
         let numbers = matches.map { byUID ? mailbox.messages[$0].uid : UInt32($0 + 1) }
-        // IMAP4rev2 has no `* SEARCH` response: a SEARCH without RETURN is answered as `RETURN (ALL)` (RFC 9051 E.2).
+        // IMAP4rev2 has no `* SEARCH` response: a SEARCH without RETURN is answered as `RETURN (ALL)` would be.
         if let options = command.returnOptions ?? (isRev2 ? [] : nil) {
             if options.contains(.save) {
                 // RFC 5182 2.4: with MIN or MAX (and not ALL or COUNT) only those are saved.

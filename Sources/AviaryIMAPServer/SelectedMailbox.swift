@@ -61,7 +61,7 @@ struct SelectedMailbox: Sendable {
     var reportsModSeqs = false
     /// The session has QRESYNC enabled: expunges are told as `* VANISHED` (RFC 7162 3.2.10).
     var reportsVanished = false
-    /// \Recent and `* n RECENT` are told; not under IMAP4rev2, which has no \Recent (RFC 9051 E.6).
+    /// \Recent and `* n RECENT` are told; not under IMAP4rev2, which has no \Recent (RFC 9051 Appendix E).
     var reportsRecent = true
     /// The Maildir's stamp at the last synchronization; nil forces the next one.
     var stamp: MaildirStamp?
