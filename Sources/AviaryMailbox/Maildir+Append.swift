@@ -70,10 +70,17 @@ extension Maildir {
 
     func append(_ messages: [MaildirAppend], locking: DotLock.Settings) throws(MailboxError) -> [IndexedMessage] {
         let hostname = Self.systemHostname()
+        // First every message is written to tmp/, so that its size is known before any is placed (and a
+        // failure there leaves the mailbox untouched); then all are placed and numbered.
+        var written: [(temporaryPath: String, uniqueName: String, flags: MaildirFlags)] = []
+        defer { for file in written { unlink(file.temporaryPath) } }
+        for message in messages {
+            written.append(try writeTemporary(message, hostname: hostname))
+        }
         var placed: [MaildirMessage] = []
         do throws(MailboxError) {
-            for message in messages {
-                placed.append(try place(message, hostname: hostname))
+            for file in written {
+                placed.append(try place(file.temporaryPath, uniqueName: file.uniqueName, flags: file.flags))
             }
             return try recordingUIDs(for: placed, locking: locking)
         } catch {
@@ -83,31 +90,31 @@ extension Maildir {
         }
     }
 
-    /// Writes one message to tmp/, fsynced with its INTERNALDATE, and places it in new/ or cur/.
-    private func place(_ message: MaildirAppend, hostname: String) throws(MailboxError) -> MaildirMessage {
+    /// Writes one message to tmp/, fsynced with its INTERNALDATE; returns its path there and the unique name
+    /// it is to have (with `,S=` and `,W=`). The caller removes the tmp/ name.
+    private func writeTemporary(_ message: MaildirAppend, hostname: String) throws(MailboxError)
+        -> (temporaryPath: String, uniqueName: String, flags: MaildirFlags)
+    {
         let (file, uniqueName) = try createTemporaryFile(hostname: hostname, mode: 0o600)
         let temporaryPath = path(of: .tmp) + "/" + uniqueName
-        defer { unlink(temporaryPath) }
+        defer { file.close() }
         var writer = MailboxFileWriter(file: file, quotesFromLines: false)
         do throws(MailboxError) {
             try writer.copy(.bytes(message.contents))
             try writer.finish(terminatingLastLine: false)
+            do throws(SystemError) {
+                if let internalDate = message.internalDate {
+                    try Self.setModificationTime(of: file, to: timespec(tv_sec: Int(internalDate), tv_nsec: 0))
+                }
+                try file.sync()
+            } catch {
+                throw MailboxError.system(error, "cannot write message file")
+            }
         } catch {
-            file.close()
+            unlink(temporaryPath)
             throw error
         }
-        do throws(SystemError) {
-            if let internalDate = message.internalDate {
-                try Self.setModificationTime(of: file, to: timespec(tv_sec: Int(internalDate), tv_nsec: 0))
-            }
-            try file.sync()
-        } catch {
-            file.close()
-            throw MailboxError.system(error, "cannot write message file")
-        }
-        file.close()
-        return try place(
-            temporaryPath, uniqueName: uniqueName + ",S=\(writer.byteCount),W=\(writer.crlfSize)", flags: message.flags)
+        return (temporaryPath, uniqueName + ",S=\(writer.byteCount),W=\(writer.crlfSize)", message.flags)
     }
 
     func copy(
