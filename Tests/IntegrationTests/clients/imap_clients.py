@@ -25,7 +25,8 @@ Usage:
                                                           the connection breaks (the test kills imapd meanwhile)
   imap_clients.py extensions HOST PORT USER PASSWORD     over imaps: imapclient's multiappend() (MULTIAPPEND) and
                                                           folder_status() with SIZE (STATUS=SIZE); imaplib's
-                                                          FETCH BINARY.PEEK[2] and BINARY.SIZE[2] of message 1, and
+                                                          FETCH BINARY.PEEK[2] and BINARY.SIZE[2] of the message with
+                                                          the subject "with an attachment", and
                                                           ENABLE UTF8=ACCEPT with CREATE, LIST, STATUS in UTF-8
 Prints one JSON object.
 """
