@@ -46,8 +46,8 @@ public enum IMAPCommand: Sendable, Equatable {
     /// LSUB reference pattern (RFC 3501 6.3.9).
     case lsub(reference: String, pattern: String)
     case status(mailbox: String, items: [IMAPStatusItem])
-    /// APPEND: one message (MULTIAPPEND is not announced).
-    case append(mailbox: String, flags: [IMAPFlag], date: IMAPDateTime?, message: [UInt8])
+    /// APPEND of one message or, with MULTIAPPEND (RFC 3502), several, stored all or none.
+    case append(mailbox: String, messages: [IMAPAppendMessage])
     case idle
     /// RFC 9208 `GETQUOTA root`.
     case getQuota(root: String)
@@ -77,6 +77,23 @@ public enum IMAPCommand: Sendable, Equatable {
     public static func == (left: IMAPCommand, right: IMAPCommand) -> Bool {
         // Tuples in `id` keep the synthesized conformance away; compare by the encoded description.
         String(describing: left) == String(describing: right)
+    }
+}
+
+/// One message of an APPEND: `[flag-list] [date-time] (literal / literal8 / UTF8 (literal8))`.
+public struct IMAPAppendMessage: Sendable, Hashable {
+    public var flags: [IMAPFlag]
+    public var date: IMAPDateTime?
+    /// The message as sent (any bytes when it came as literal8).
+    public var data: [UInt8]
+    /// Sent with RFC 6855's `UTF8 (...)` data item, which needs UTF8=ACCEPT enabled.
+    public var isUTF8: Bool
+
+    public init(flags: [IMAPFlag] = [], date: IMAPDateTime? = nil, data: [UInt8], isUTF8: Bool = false) {
+        self.flags = flags
+        self.date = date
+        self.data = data
+        self.isUTF8 = isUTF8
     }
 }
 

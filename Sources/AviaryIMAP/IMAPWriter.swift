@@ -30,8 +30,10 @@ public struct IMAPWriter: Sendable {
     public mutating func appendCRLF() { bytes.append(contentsOf: [13, 10]) }
 
     /// A string: quoted when that is safe, a literal otherwise.
-    public mutating func appendString(_ value: some Collection<UInt8>) {
-        if Self.canQuote(value) {
+    /// - Parameter allowingUTF8: `value` is valid UTF-8 that may go in a quoted string (RFC 6855 3, RFC 9051
+    ///   4.3: after ENABLE UTF8=ACCEPT or IMAP4rev2).
+    public mutating func appendString(_ value: some Collection<UInt8>, allowingUTF8: Bool = false) {
+        if Self.canQuote(value, allowingUTF8: allowingUTF8) {
             bytes.append(UInt8(ascii: "\""))
             for byte in value {
                 if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
@@ -58,9 +60,24 @@ public struct IMAPWriter: Sendable {
         appendString(value)
     }
 
-    /// A literal: `{n}` CRLF and the bytes as they are.
+    /// A literal: `{n}` CRLF and the bytes as they are, except NUL, which no literal may carry (RFC 9051 4.3,
+    /// CHAR8): a message stored with NULs (APPEND of a literal8, or mail that arrived so) shows 0x80 in its
+    /// place, as Dovecot does; FETCH BINARY gives the real bytes (`appendBinary`).
     public mutating func appendLiteral(_ value: some Collection<UInt8>) {
         append("{\(value.count)}")
+        appendCRLF()
+        if value.contains(0) {
+            bytes.append(contentsOf: value.lazy.map { $0 == 0 ? 0x80 : $0 })
+        } else {
+            bytes.append(contentsOf: value)
+        }
+    }
+
+    /// Decoded binary data (FETCH BINARY, RFC 3516 4.3): a literal8 `~{n}` when it holds a NUL, which no
+    /// other string form may carry, else a plain literal.
+    public mutating func appendBinary(_ value: some Collection<UInt8>) {
+        guard value.contains(0) else { return appendLiteral(value) }
+        append("~{\(value.count)}")
         appendCRLF()
         bytes.append(contentsOf: value)
     }
@@ -79,13 +96,16 @@ public struct IMAPWriter: Sendable {
     public mutating func appendMailbox(_ name: String, utf8: Bool = false) {
         let encoded = utf8 ? name : ModifiedUTF7.encode(name)
         if encoded.uppercased() == "INBOX" { return append("INBOX") }
+        if utf8 && !Self.isAtom(encoded) { return appendString(Array(encoded.utf8), allowingUTF8: true) }
         appendAtomOrString(encoded)
     }
 
     /// Quoted strings are kept short and free of bytes that cannot appear in them or that confuse parsers.
-    static func canQuote(_ value: some Collection<UInt8>) -> Bool {
+    static func canQuote(_ value: some Collection<UInt8>, allowingUTF8: Bool = false) -> Bool {
         guard value.count <= 1024 else { return false }
-        for byte in value where byte == 0 || byte == 10 || byte == 13 || byte >= 0x80 { return false }
+        for byte in value where byte == 0 || byte == 10 || byte == 13 || (byte >= 0x80 && !allowingUTF8) {
+            return false
+        }
         return true
     }
 

@@ -14,13 +14,6 @@ extension IMAPSession {
         changedSince: UInt64? = nil, vanished: Bool = false, _ outbound: Output) async throws
     {
         guard selected != nil else { return }
-        for attribute in attributes {
-            switch attribute {
-            case .binary, .binarySize:
-                return try await bad(tag, "BINARY is not supported.", outbound)
-            default: break
-            }
-        }
         if vanished && !enabled.contains("QRESYNC") {
             return try await bad(tag, "VANISHED needs QRESYNC enabled.", outbound)
         }
@@ -48,6 +41,20 @@ extension IMAPSession {
         // Whole messages go in batches of at most 4 MB (a FETCH 1:* BODY[] of large mail must not sit in memory
         // whole), summaries and flags in batches of 500.
         let wantsWhole = Self.needsWholeMessage(attributes)
+        do {
+            try await fetchBatches(indexes, attributes, wantsWhole: wantsWhole, in: mailbox, outbound)
+        } catch let error as UnknownTransferEncoding {
+            let text = "Unknown Content-Transfer-Encoding \(error.encoding)."
+            return try await no(tag, text, code: "UNKNOWN-CTE", outbound)
+        }
+        try await reportChanges(allowExpunges: byUID, outbound)
+        try await ok(tag, "Fetch completed.", outbound)
+    }
+
+    /// The FETCH responses of the messages at `indexes`, batch by batch.
+    private mutating func fetchBatches(_ indexes: [Int], _ attributes: [IMAPFetchAttribute], wantsWhole: Bool,
+        in mailbox: SelectedMailbox, _ outbound: Output) async throws
+    {
         var start = 0
         while start < indexes.count {
             var end = min(start + (wantsWhole ? 16 : 500), indexes.count)
@@ -93,8 +100,6 @@ extension IMAPSession {
                 try await send(bytes: result.bytes, outbound)
             }
         }
-        try await reportChanges(allowExpunges: byUID, outbound)
-        try await ok(tag, "Fetch completed.", outbound)
     }
 
     /// The UIDs of a UID FETCH set that were expunged: from `expunged` (the log's answer), or, when it has
@@ -144,7 +149,8 @@ extension IMAPSession {
     static func needsContent(_ attributes: [IMAPFetchAttribute]) -> Bool {
         attributes.contains {
             switch $0 {
-            case .envelope, .body, .bodyStructure, .rfc822, .rfc822Header, .rfc822Text, .section: return true
+            case .envelope, .body, .bodyStructure, .rfc822, .rfc822Header, .rfc822Text, .section, .binary, .binarySize:
+                return true
             default: return false
             }
         }
@@ -154,7 +160,7 @@ extension IMAPSession {
     static func needsWholeMessage(_ attributes: [IMAPFetchAttribute]) -> Bool {
         attributes.contains {
             switch $0 {
-            case .rfc822, .rfc822Text: return true
+            case .rfc822, .rfc822Text, .binary, .binarySize: return true
             case .section(let section, _, _): return !MessageSummary.isHeaderSection(section)
             default: return false
             }
@@ -167,6 +173,7 @@ extension IMAPSession {
             switch $0 {
             case .envelope, .body, .bodyStructure, .rfc822Header, .rfc822Text: return true
             case .section(let section, _, _): return !section.part.isEmpty || section.text != nil
+            case .binary(let part, _, _), .binarySize(let part): return !part.isEmpty
             default: return false
             }
         }
@@ -176,7 +183,7 @@ extension IMAPSession {
         attributes.contains {
             switch $0 {
             case .rfc822, .rfc822Text: return true
-            case .section(_, _, let peek): return !peek
+            case .section(_, _, let peek), .binary(_, _, let peek): return !peek
             default: return false
             }
         }
@@ -313,17 +320,25 @@ extension IMAPSession {
                     var name = "BODY[\(spec)]"
                     if let partial {
                         name += "<\(partial.offset)>"
-                        let start = min(max(0, partial.offset), bytes.count)
-                        let end = start + min(max(0, partial.length), bytes.count - start)
-                        bytes = Array(bytes[start..<end])
+                        bytes = Self.partial(partial, of: bytes)
                     }
                     item(name + " ")
                     writer.appendLiteral(bytes)
                 case .modSeq:
                     item("MODSEQ (\(message.modSeq))")
                     sentModSeq = true
-                case .binary, .binarySize:
-                    break
+                case .binary(let part, let partial, _):
+                    var bytes = try binary(part, of: loaded)
+                    var name = "BINARY[" + part.map(String.init).joined(separator: ".") + "]"
+                    if let partial {
+                        name += "<\(partial.offset)>"
+                        bytes = Self.partial(partial, of: bytes)
+                    }
+                    item(name + " ")
+                    writer.appendBinary(bytes)
+                case .binarySize(let part):
+                    let size = try binary(part, of: loaded).count
+                    item("BINARY.SIZE[" + part.map(String.init).joined(separator: ".") + "] \(size)")
                 }
             }
             if flagsChanged && !sentFlags { item("FLAGS " + mailbox.flagList(of: message)) }
@@ -336,6 +351,27 @@ extension IMAPSession {
         return batch
     }
 
+    /// `<offset.length>` of a section's bytes: what there is of that range.
+    static func partial(_ partial: IMAPPartial, of bytes: [UInt8]) -> [UInt8] {
+        let start = min(max(0, partial.offset), bytes.count)
+        let end = start + min(max(0, partial.length), bytes.count - start)
+        return Array(bytes[start..<end])
+    }
+
+    /// BINARY[part]'s decoded bytes (RFC 3516); empty for a part that does not exist, as BODY has it.
+    /// - Throws: `UnknownTransferEncoding` when the part's encoding is neither identity, base64 nor
+    ///   quoted-printable.
+    static func binary(_ part: [Int], of loaded: LoadedMessage?) throws(UnknownTransferEncoding) -> [UInt8] {
+        guard let loaded else { return [] }
+        // The whole message needs no parse.
+        if part.isEmpty { return loaded.bytes }
+        switch IMAPMessageSection.binary(part, of: loaded.entity, in: loaded.bytes) {
+        case .bytes(let bytes): return bytes
+        case .noSuchPart: return []
+        case .unknownEncoding(let encoding): throw UnknownTransferEncoding(encoding: encoding)
+        }
+    }
+
     /// A body section's bytes; an empty string for a part that does not exist (RFC 9051 6.4.5).
     static func section(_ section: IMAPSection, of loaded: LoadedMessage?, _ summary: MessageSummary? = nil) -> [UInt8] {
         if let loaded {
@@ -344,4 +380,9 @@ extension IMAPSession {
         }
         return summary?.headerSection(section) ?? []
     }
+}
+
+/// FETCH BINARY of a part whose Content-Transfer-Encoding imapd cannot decode: the command gets NO [UNKNOWN-CTE].
+struct UnknownTransferEncoding: Error {
+    var encoding: String
 }

@@ -11,7 +11,7 @@ extension IMAPSession {
             try await untagged(["* LIST (\\Noselect) \"\(separator)\" \"\""], outbound)
             return try await ok(tag, "List completed.", outbound)
         }
-        let utf8 = enabled.contains("UTF8=ACCEPT")
+        let utf8 = usesUTF8MailboxNames
         // RFC 5258 3.1: the SUBSCRIBED selection implies the SUBSCRIBED return option.
         let returnsSubscribed = command.returnOptions.contains(.subscribed) || command.selection.contains(.subscribed)
         let statusItems = command.returnOptions.compactMap { option -> [IMAPStatusItem]? in
@@ -55,7 +55,9 @@ extension IMAPSession {
                     writer.append("* \(verb) (" + attributes.joined(separator: " ") + ") \"\(separator)\" ")
                     writer.appendMailbox(name, utf8: utf8)
                     lines.append(String(decoding: writer.bytes, as: UTF8.self))
-                    if let statusItems, exists, let status = try? Self.statusLine(name, statusItems, store) {
+                    if let statusItems, exists,
+                        let status = try? Self.statusLine(name, statusItems, store, utf8: utf8)
+                    {
                         lines.append(status)
                     }
                 }
@@ -66,6 +68,17 @@ extension IMAPSession {
         }
         try await untagged(lines, outbound)
         try await ok(tag, isLSUB ? "Lsub completed." : "List completed.", outbound)
+    }
+
+    /// `* LIST (attributes) "." name` of one existing mailbox, for SELECT under IMAP4rev2. Blocking.
+    static func listLine(of name: String, in store: MailboxStore, utf8: Bool) throws -> String {
+        let separator = String(MailboxStore.separator)
+        let hasChildren = try store.names().contains { $0.hasPrefix(name + separator) }
+        let attributes = [hasChildren ? "\\HasChildren" : "\\HasNoChildren"] + (store.specialUse()[name] ?? [])
+        var writer = IMAPWriter()
+        writer.append("* LIST (" + attributes.joined(separator: " ") + ") \"\(separator)\" ")
+        writer.appendMailbox(name, utf8: utf8)
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 
     /// The reference and the pattern joined (RFC 9051 6.3.9: the reference is a prefix).

@@ -12,18 +12,26 @@ extension IMAPSession {
         guard let store else { return }
         switch tagged.command {
         case .enable(let names):
-            let known: Set<String> = ["CONDSTORE", "QRESYNC"]
+            // The names as the ENABLED line spells them; the parser upper-cases what the client sent.
+            let known = [
+                "CONDSTORE": "CONDSTORE", "QRESYNC": "QRESYNC", "UTF8=ACCEPT": "UTF8=ACCEPT", "IMAP4REV2": "IMAP4rev2",
+            ]
             var accepted: [String] = []
-            for name in names where known.contains(name) && !enabled.contains(name) && !accepted.contains(name) {
+            for name in names where known[name] != nil && !enabled.contains(name) && !accepted.contains(name) {
                 accepted.append(name)
             }
-            try await untagged(["* ENABLED" + accepted.map { " " + $0 }.joined()], outbound)
+            try await untagged(["* ENABLED" + accepted.map { " " + (known[$0] ?? $0) }.joined()], outbound)
             if accepted.contains("QRESYNC") {
                 // RFC 7162 3.2.3: QRESYNC includes CONDSTORE.
                 enabled.insert("QRESYNC")
                 selected?.reportsVanished = true
             }
-            if !accepted.isEmpty { try await enableCondstore(outbound) }
+            if accepted.contains("UTF8=ACCEPT") { enabled.insert("UTF8=ACCEPT") }
+            if accepted.contains("IMAP4REV2") {
+                enabled.insert("IMAP4REV2")
+                selected?.reportsRecent = false
+            }
+            if accepted.contains("CONDSTORE") || accepted.contains("QRESYNC") { try await enableCondstore(outbound) }
             try await ok(tag, "Enabled.", outbound)
         case .compress(let mechanism):
             try await compress(tag, mechanism: mechanism, outbound)
@@ -62,14 +70,15 @@ extension IMAPSession {
             // RFC 7162 3.1: asking for HIGHESTMODSEQ turns CONDSTORE on.
             if items.contains(.highestModSeq) { try await enableCondstore(outbound) }
             do {
-                let line = try await server.pool.runIfActive { try Self.statusLine(name, items, store) }
+                let utf8 = usesUTF8MailboxNames
+                let line = try await server.pool.runIfActive { try Self.statusLine(name, items, store, utf8: utf8) }
                 try await untagged([line], outbound)
                 try await ok(tag, "Status completed.", outbound)
             } catch let error as MailboxStoreError {
                 try await no(tag, error.text, code: error.code, outbound)
             }
-        case .append(let name, let flags, let date, let message):
-            try await append(tag, name, flags: flags, date: date, message: message, store, outbound)
+        case .append(let name, let messages):
+            try await append(tag, name, messages, store, outbound)
         case .idle:
             try await idle(tag, frames: &frames, outbound: outbound)
         case .getQuotaRoot, .getQuota, .setQuota:
@@ -126,28 +135,35 @@ extension IMAPSession {
         // RFC 7162 3.2.5.2: expunges forgotten (or never known) are reported as every UID the client may know
         // that is gone, which is allowed to be more than was expunged.
         var vanished: [ClosedRange<UInt32>]?
+        // RFC 9051 6.3.2: an IMAP4rev2 client hears the mailbox's LIST line, with its name as the server has it.
+        var listLine: String?
+        let utf8 = isRev2 ? usesUTF8MailboxNames : nil
         do {
-            (opened, vanished) = try await server.pool.runIfActive { () throws -> (SelectedMailbox, [ClosedRange<UInt32>]?) in
+            (opened, vanished, listLine) = try await server.pool.runIfActive {
+                () throws -> (SelectedMailbox, [ClosedRange<UInt32>]?, String?) in
                 let maildir = try store.existing(name)
                 let (index, stamp) = try SelectedMailbox.readIndex(maildir, claimingRecent: !isReadOnly)
                 var mailbox = SelectedMailbox(name: name, maildir: maildir, isReadOnly: isReadOnly, index: index)
                 mailbox.stamp = stamp
                 mailbox.lastLook = ContinuousClock.now
-                guard let qresync, qresync.uidValidity == index.uidValidity else { return (mailbox, nil) }
-                return (mailbox, maildir.expungedUIDs(since: qresync.modSeq))
+                let listLine = try utf8.map { try Self.listLine(of: name, in: store, utf8: $0) }
+                guard let qresync, qresync.uidValidity == index.uidValidity else { return (mailbox, nil, listLine) }
+                return (mailbox, maildir.expungedUIDs(since: qresync.modSeq), listLine)
             }
         } catch let error as MailboxStoreError {
             return try await no(tag, error.text, code: error.code, outbound)
         } catch {
             return try await no(tag, "Internal error: \(error)", code: "SERVERBUG", outbound)
         }
-        var lines = opened.flagsLines + [
-            "* \(opened.messages.count) EXISTS",
-            "* \(opened.recent.count) RECENT",
-        ]
-        if let firstUnseen = opened.messages.firstIndex(where: { !$0.file.flags.contains(.seen) }) {
-            lines.append("* OK [UNSEEN \(firstUnseen + 1)] First unseen.")
+        var lines = opened.flagsLines + ["* \(opened.messages.count) EXISTS"]
+        // IMAP4rev2 has neither \Recent nor the UNSEEN code at SELECT (RFC 9051 Appendix E).
+        if !isRev2 {
+            lines.append("* \(opened.recent.count) RECENT")
+            if let firstUnseen = opened.messages.firstIndex(where: { !$0.file.flags.contains(.seen) }) {
+                lines.append("* OK [UNSEEN \(firstUnseen + 1)] First unseen.")
+            }
         }
+        if let listLine { lines.append(listLine) }
         lines.append("* OK [UIDVALIDITY \(opened.uidValidity)] UIDs valid")
         lines.append("* OK [UIDNEXT \(opened.uidNext)] Predicted next UID")
         // Always, not only once CONDSTORE is on (RFC 4551 asked for it always; RFC 7162 only after CONDSTORE):
@@ -155,6 +171,7 @@ extension IMAPSession {
         lines.append("* OK [HIGHESTMODSEQ \(opened.highestModSeq)] Highest")
         opened.reportsModSeqs = enabled.contains("CONDSTORE")
         opened.reportsVanished = enabled.contains("QRESYNC")
+        opened.reportsRecent = !isRev2
         if let qresync, qresync.uidValidity == opened.uidValidity {
             lines += Self.resynchronization(qresync, in: opened, expunged: vanished)
         }
@@ -165,8 +182,13 @@ extension IMAPSession {
             code: isReadOnly ? "READ-ONLY" : "READ-WRITE", outbound)
     }
 
-    /// `* STATUS name (MESSAGES n ...)`. Blocking.
-    static func statusLine(_ name: String, _ items: [IMAPStatusItem], _ store: MailboxStore) throws -> String {
+    /// `* STATUS name (MESSAGES n ...)`; the name in UTF-8 when `utf8`, else modified UTF-7. Blocking.
+    ///
+    /// SIZE (RFC 8438) adds up the messages' RFC822.SIZE as FETCH gives it (`,W=` of the file name, else the
+    /// file's size): the RFC asks for at least that sum, which the LF-only `,S=` would fall short of.
+    static func statusLine(_ name: String, _ items: [IMAPStatusItem], _ store: MailboxStore, utf8: Bool) throws
+        -> String
+    {
         let maildir = try store.existing(name)
         let index = try maildir.synchronize()
         var values: [String] = []
@@ -186,34 +208,39 @@ extension IMAPSession {
         }
         var writer = IMAPWriter()
         writer.append("* STATUS ")
-        writer.appendMailbox(name)
+        writer.appendMailbox(name, utf8: utf8)
         writer.append(" (" + values.joined(separator: " ") + ")")
         return String(decoding: writer.bytes, as: UTF8.self)
     }
 
-    /// APPEND (RFC 9051 6.3.12) with APPENDUID (RFC 4315).
-    private mutating func append(_ tag: String, _ name: String, flags: [IMAPFlag], date: IMAPDateTime?, message: [UInt8],
+    /// APPEND (RFC 9051 6.3.12) and MULTIAPPEND (RFC 3502), all messages or none, with APPENDUID (RFC 4315)
+    /// naming the new UIDs in order.
+    private mutating func append(_ tag: String, _ name: String, _ messages: [IMAPAppendMessage],
         _ store: MailboxStore, _ outbound: Output) async throws
     {
-        guard message.count <= settings.appendLimit else {
+        if messages.contains(where: \.isUTF8) && !enabled.contains("UTF8=ACCEPT") {
+            return try await bad(tag, "The UTF8 data item needs ENABLE UTF8=ACCEPT.", outbound)
+        }
+        guard messages.allSatisfy({ $0.data.count <= settings.appendLimit }) else {
             return try await no(tag, "Message is over the limit of \(settings.appendLimit) bytes.", code: "TOOBIG", outbound)
         }
-        guard !message.isEmpty else { return try await no(tag, "Empty message.", outbound) }
+        guard !messages.contains(where: \.data.isEmpty) else { return try await no(tag, "Empty message.", outbound) }
         do {
-            let (validity, uid) = try await server.pool.runIfActive { () throws -> (UInt32, UInt32) in
+            let (validity, uids) = try await server.pool.runIfActive { () throws -> (UInt32, [UInt32]) in
                 guard store.exists(name) else {
                     throw MailboxStoreError(code: "TRYCREATE", text: "Mailbox doesn't exist: \(name)")
                 }
                 let maildir = try store.existing(name)
-                let maildirFlags = try Self.maildirFlagsAndKeywords(flags, in: maildir).flags
-                let appended = try Self.withinQuota {
-                    try maildir.append(message, flags: maildirFlags, internalDate: date?.secondsSince1970, quota: store.quota)
+                let stored = try messages.map { message in
+                    let flags = try Self.maildirFlagsAndKeywords(message.flags, in: maildir).flags
+                    return MaildirAppend(message.data, flags: flags, internalDate: message.date?.secondsSince1970)
                 }
-                return (try maildir.uidValidity() ?? maildir.synchronize().uidValidity, appended.uid)
+                let appended = try Self.withinQuota { try maildir.append(stored, quota: store.quota) }
+                return (try maildir.uidValidity() ?? maildir.synchronize().uidValidity, appended.map(\.uid))
             }
-            statistics.appended += 1
+            statistics.appended += uids.count
             try await reportChanges(allowExpunges: true, force: true, outbound)
-            try await ok(tag, "Append completed.", code: "APPENDUID \(validity) \(uid)", outbound)
+            try await ok(tag, "Append completed.", code: "APPENDUID \(validity) \(Self.uidSet(uids))", outbound)
         } catch let error as MailboxStoreError {
             try await no(tag, error.text, code: error.code, outbound)
         } catch {

@@ -13,6 +13,11 @@ extension IMAPSession {
     /// mod-sequence of the messages it names.
     mutating func search(_ tag: String, _ command: IMAPSearchCommand, byUID: Bool, _ outbound: Output) async throws {
         guard selected != nil else { return }
+        if command.charset != nil && enabled.contains("UTF8=ACCEPT") {
+            if command.returnOptions?.contains(.save) == true { savedSearch = [] }
+            // RFC 6855 3: the client MUST NOT label a search's charset once UTF8=ACCEPT is on.
+            return try await bad(tag, "CHARSET is not allowed after ENABLE UTF8=ACCEPT.", outbound)
+        }
         if let charset = command.charset, charset != "UTF-8", charset != "US-ASCII" {
             // RFC 5182 2.1: a SAVE search that fails leaves `$` empty.
             if command.returnOptions?.contains(.save) == true { savedSearch = [] }
@@ -46,7 +51,8 @@ extension IMAPSession {
             return try await no(tag, "Internal error: \(error)", code: "SERVERBUG", outbound)
         }
         let numbers = matches.map { byUID ? mailbox.messages[$0].uid : UInt32($0 + 1) }
-        if let options = command.returnOptions {
+        // IMAP4rev2 has no `* SEARCH` response: a SEARCH without RETURN is answered as `RETURN (ALL)` would be.
+        if let options = command.returnOptions ?? (isRev2 ? [] : nil) {
             if options.contains(.save) {
                 // RFC 5182 2.4: with MIN or MAX (and not ALL or COUNT) only those are saved.
                 let uids = matches.map { mailbox.messages[$0].uid }

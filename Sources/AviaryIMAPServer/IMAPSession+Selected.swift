@@ -12,6 +12,10 @@ extension IMAPSession {
             try await store(tag, set, action, byUID: byUID, unchangedSince: unchangedSince, outbound)
         case .search(let command, let byUID):
             try await search(tag, command, byUID: byUID, outbound)
+        case .sort(let command, _) where command.charset != "UTF-8" && enabled.contains("UTF8=ACCEPT"):
+            try await refuseCharset(tag, outbound)
+        case .thread(let command, _) where command.charset != "UTF-8" && enabled.contains("UTF8=ACCEPT"):
+            try await refuseCharset(tag, outbound)
         case .sort(let command, let byUID):
             try await sort(tag, command, byUID: byUID, outbound)
         case .thread(let command, let byUID):
@@ -228,5 +232,13 @@ extension IMAPSession {
         }
         if !uids.isEmpty { parts.append(start == previous ? "\(start)" : "\(start):\(previous)") }
         return parts.joined(separator: ",")
+    }
+}
+
+extension IMAPSession {
+    /// SORT or THREAD naming a charset other than UTF-8 after ENABLE UTF8=ACCEPT: the labels conflict, so BAD
+    /// (RFC 6855 errata 4029).
+    mutating func refuseCharset(_ tag: String, _ outbound: Output) async throws {
+        try await bad(tag, "Only UTF-8 is allowed after ENABLE UTF8=ACCEPT.", outbound)
     }
 }

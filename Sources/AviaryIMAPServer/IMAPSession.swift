@@ -100,10 +100,11 @@ struct IMAPSession {
             case .command(let bytes, let end):
                 consumed = end
                 let nesting = user == nil ? Self.preLoginNestingLimit : Self.nestingLimit
-                switch IMAPCommandParser.parse(bytes, nestingLimit: nesting, utf8MailboxNames: enabled.contains("UTF8=ACCEPT")) {
+                switch IMAPCommandParser.parse(bytes, nestingLimit: nesting, utf8MailboxNames: usesUTF8MailboxNames) {
                 case .failure(let error):
                     if error.savesSearch { savedSearch = [] }
-                    if error.isBadCharset, let tag = error.tag {
+                    // RFC 6855 3 (errata 4029): once UTF8=ACCEPT is on, a charset label conflicts, so it is BAD.
+                    if error.isBadCharset, let tag = error.tag, !enabled.contains("UTF8=ACCEPT") {
                         // Well-formed, but a charset we do not search in: NO, not BAD (RFC 3501 6.4.4, RFC 5256 3).
                         try await no(tag, error.message, code: "BADCHARSET (UTF-8 US-ASCII)", outbound)
                     } else {
@@ -128,13 +129,17 @@ struct IMAPSession {
         switch command.command {
         case .login(let user, _): return "\(command.tag) LOGIN \(user) ***"
         case .authenticate(let mechanism, _): return "\(command.tag) AUTHENTICATE \(mechanism) ***"
-        case .append(let mailbox, _, _, let message): return "\(command.tag) APPEND \(mailbox) {\(message.count)}"
+        case .append(let mailbox, let messages):
+            return "\(command.tag) APPEND \(mailbox)" + messages.map { " {\($0.data.count)}" }.joined()
         default: return "\(command.tag) \(command.command)"
         }
     }
 
     private mutating func refuseFrame(tag: String?, _ error: IMAPFrameError, _ outbound: Output) async throws {
-        if case .literalTooLarge = error, user != nil {} else { badCommands += 1 }
+        switch error {
+        case .literalTooLarge where user != nil, .commandTooLarge where user != nil: break
+        default: badCommands += 1
+        }
         try await send(Self.refusal(tag: tag, error, isLoggedIn: user != nil, appendLimit: settings.appendLimit), outbound)
     }
 
@@ -143,6 +148,11 @@ struct IMAPSession {
         let tag = tag ?? "*"
         switch error {
         case .lineTooLong: return "\(tag) BAD Command line too long."
+        // Only literals make a command this large (lines end at the first one without a literal); once logged
+        // in, that is mostly a MULTIAPPEND, whose messages together are held to the APPEND limit, and it is
+        // answered as a literal over the limit is.
+        case .commandTooLarge where isLoggedIn:
+            return "\(tag) NO [TOOBIG] Command over the limit of \(appendLimit) bytes for all its literals together."
         case .commandTooLarge: return "\(tag) BAD Command too large."
         case .literalTooLarge(let size) where !isLoggedIn: return "\(tag) BAD Literal of \(size) bytes too large before login."
         case .literalTooLarge(let size): return "\(tag) NO [TOOBIG] Literal of \(size) bytes is over the limit of \(appendLimit)."
@@ -231,6 +241,7 @@ struct IMAPSession {
     /// What this connection may use now (RFC 9051 7.2.2).
     func capabilities() async -> [String] {
         var names = ["IMAP4rev1", "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE"]
+        names.append("IMAP4rev2")
         if user == nil {
             if server.tls != nil && !isSecure { names.append("STARTTLS") }
             if isPlaintextAllowed {
@@ -246,9 +257,20 @@ struct IMAPSession {
                 "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
                 "APPENDLIMIT=\(settings.appendLimit)",
             ]
+            names.append("MULTIAPPEND")
+            names.append("BINARY")
+            names.append("STATUS=SIZE")
+            names.append("UTF8=ACCEPT")
         }
         return names
     }
+
+    /// Mailbox names are UTF-8 on the wire, not modified UTF-7: after ENABLE UTF8=ACCEPT (RFC 6855 3) or
+    /// ENABLE IMAP4rev2 (RFC 9051 5.1).
+    var usesUTF8MailboxNames: Bool { enabled.contains("UTF8=ACCEPT") || enabled.contains("IMAP4REV2") }
+
+    /// IMAP4rev2 is enabled (RFC 9051): no \Recent, ESEARCH answers to SEARCH, a LIST line at SELECT.
+    var isRev2: Bool { enabled.contains("IMAP4REV2") }
 
     /// The AUTH= capabilities.
     var saslMechanismNames: [String] {

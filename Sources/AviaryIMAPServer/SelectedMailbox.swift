@@ -61,6 +61,8 @@ struct SelectedMailbox: Sendable {
     var reportsModSeqs = false
     /// The session has QRESYNC enabled: expunges are told as `* VANISHED` (RFC 7162 3.2.10).
     var reportsVanished = false
+    /// \Recent and `* n RECENT` are told; not under IMAP4rev2, which has no \Recent (RFC 9051 Appendix E).
+    var reportsRecent = true
     /// The Maildir's stamp at the last synchronization; nil forces the next one.
     var stamp: MaildirStamp?
     /// When the session last looked for changes (`IMAPSession.reportChanges`).
@@ -166,7 +168,7 @@ struct SelectedMailbox: Sendable {
         if flags.contains(.trashed) { result.append("\\Deleted") }
         if flags.contains(.seen) { result.append("\\Seen") }
         if flags.contains(.draft) { result.append("\\Draft") }
-        if recent.contains(message.uid) { result.append("\\Recent") }
+        if reportsRecent && recent.contains(message.uid) { result.append("\\Recent") }
         for (index, name) in keywords.sorted(by: { $0.key < $1.key }) {
             if let letter = MaildirFlags(keywordIndex: index), flags.contains(letter) { result.append(name) }
         }
@@ -264,7 +266,7 @@ extension MailboxChanges {
             lines = expunged.map { "* \($0) EXPUNGE" }
         }
         if let exists { lines.append("* \(exists) EXISTS") }
-        if let recent { lines.append("* \(recent) RECENT") }
+        if let recent, mailbox.reportsRecent { lines.append("* \(recent) RECENT") }
         for number in flagChanges where number <= mailbox.messages.count {
             lines.append(mailbox.flagFetchLine(number - 1))
         }

@@ -6,21 +6,45 @@ import Glibc
 import Musl
 #endif
 
+/// One message for `Maildir.append(_ messages:)`.
+public struct MaildirAppend: Sendable {
+    /// The message, with CRLF or LF line ends.
+    public var contents: [UInt8]
+    /// The message's flags; keywords are the lower-case letters from `keywordLetters(for:)`.
+    public var flags: MaildirFlags
+    /// The INTERNALDATE in seconds since 1970 (the file's mtime); nil: now.
+    public var internalDate: Int64?
+
+    public init(_ contents: [UInt8], flags: MaildirFlags = [], internalDate: Int64? = nil) {
+        self.contents = contents
+        self.flags = flags
+        self.internalDate = internalDate
+    }
+}
+
 extension Maildir {
     /// IMAP APPEND: stores `contents` as a new message and gives it the next UID at once, so that the caller
-    /// can answer `APPENDUID`.
-    ///
-    /// The message is written to `tmp/` with LF line ends (as `deliver` stores it, named
-    /// `UNIQUE,S=<size>,W=<size with CRLF>`), its mtime set to `internalDate`, fsynced, linked into `cur/`
-    /// with `:2,<flags>` (into `new/` when there are no flags) and the directory fsynced; then, under the
-    /// uidlist lock, the UID is recorded. A failure before the UID is recorded removes the message again.
+    /// can answer `APPENDUID`. The same as `append(_ messages:)` with one message.
     /// - Parameters:
     ///   - contents: the message, with CRLF or LF line ends.
     ///   - flags: the message's flags; keywords are the lower-case letters from `keywordLetters(for:)`.
     ///   - internalDate: the INTERNALDATE in seconds since 1970 (the file's mtime); nil: now.
     /// - Throws: `lockTimeout`, `corrupt` (an unreadable uidlist), `uidsExhausted` or `io`.
     public func append(_ contents: [UInt8], flags: MaildirFlags, internalDate: Int64?) throws(MailboxError) -> IndexedMessage {
-        try append(contents, flags: flags, internalDate: internalDate, locking: .uidList)
+        try append([MaildirAppend(contents, flags: flags, internalDate: internalDate)], locking: .uidList)[0]
+    }
+
+    /// IMAP APPEND and MULTIAPPEND (RFC 3502): stores the messages, in order, with consecutive new UIDs, all or
+    /// none.
+    ///
+    /// Each message is written to `tmp/` with LF line ends (as `deliver` stores it, named
+    /// `UNIQUE,S=<size>,W=<size with CRLF>`), its mtime set to its INTERNALDATE, fsynced, linked into `cur/`
+    /// with `:2,<flags>` (into `new/` when there are no flags) and the directory fsynced; then, under one
+    /// uidlist lock, the UIDs are recorded. When any step fails for any message, the ones already placed are
+    /// removed again, so the mailbox is as it was (RFC 3502 6.3.11: none of the messages is appended).
+    /// - Throws: `lockTimeout`, `corrupt` (an unreadable uidlist), `uidsExhausted` or `io`.
+    public func append(_ messages: [MaildirAppend]) throws(MailboxError) -> [IndexedMessage] {
+        try append(messages, locking: .uidList)
     }
 
     /// IMAP COPY and MOVE, the target side: copies messages of `source` into this Maildir in the order given
@@ -44,35 +68,53 @@ extension Maildir {
         try copy(messages, from: source, flags: flags, locking: .uidList)
     }
 
-    func append(
-        _ contents: [UInt8],
-        flags: MaildirFlags,
-        internalDate: Int64?,
-        locking: DotLock.Settings
-    ) throws(MailboxError) -> IndexedMessage {
+    func append(_ messages: [MaildirAppend], locking: DotLock.Settings) throws(MailboxError) -> [IndexedMessage] {
         let hostname = Self.systemHostname()
-        let (file, uniqueName) = try createTemporaryFile(hostname: hostname, mode: 0o600)
-        let temporaryPath = path(of: .tmp) + "/" + uniqueName
-        defer { unlink(temporaryPath) }
-        var writer = MailboxFileWriter(file: file, quotesFromLines: false)
-        try writer.copy(.bytes(contents))
-        try writer.finish(terminatingLastLine: false)
-        do throws(SystemError) {
-            if let internalDate { try Self.setModificationTime(of: file, to: timespec(tv_sec: Int(internalDate), tv_nsec: 0)) }
-            try file.sync()
-        } catch {
-            throw MailboxError.system(error, "cannot write message file")
+        // First every message is written to tmp/, so that its size is known before any is placed (and a
+        // failure there leaves the mailbox untouched); then all are placed and numbered.
+        var written: [(temporaryPath: String, uniqueName: String, flags: MaildirFlags)] = []
+        defer { for file in written { unlink(file.temporaryPath) } }
+        for message in messages {
+            written.append(try writeTemporary(message, hostname: hostname))
         }
-        file.close()
-        let placed = try place(
-            temporaryPath, uniqueName: uniqueName + ",S=\(writer.byteCount),W=\(writer.crlfSize)", flags: flags)
+        var placed: [MaildirMessage] = []
         do throws(MailboxError) {
-            return try recordingUIDs(for: [placed], locking: locking)[0]
+            for file in written {
+                placed.append(try place(file.temporaryPath, uniqueName: file.uniqueName, flags: file.flags))
+            }
+            return try recordingUIDs(for: placed, locking: locking)
         } catch {
-            // No UID to report: the client will append again, so this copy must not stay.
-            unlink(path(of: placed))
+            // No UID to report: the client will append again, so no copy may stay.
+            for message in placed { unlink(path(of: message)) }
             throw error
         }
+    }
+
+    /// Writes one message to tmp/, fsynced with its INTERNALDATE; returns its path there and the unique name
+    /// it is to have (with `,S=` and `,W=`). The caller removes the tmp/ name.
+    private func writeTemporary(_ message: MaildirAppend, hostname: String) throws(MailboxError)
+        -> (temporaryPath: String, uniqueName: String, flags: MaildirFlags)
+    {
+        let (file, uniqueName) = try createTemporaryFile(hostname: hostname, mode: 0o600)
+        let temporaryPath = path(of: .tmp) + "/" + uniqueName
+        defer { file.close() }
+        var writer = MailboxFileWriter(file: file, quotesFromLines: false)
+        do throws(MailboxError) {
+            try writer.copy(.bytes(message.contents))
+            try writer.finish(terminatingLastLine: false)
+            do throws(SystemError) {
+                if let internalDate = message.internalDate {
+                    try Self.setModificationTime(of: file, to: timespec(tv_sec: Int(internalDate), tv_nsec: 0))
+                }
+                try file.sync()
+            } catch {
+                throw MailboxError.system(error, "cannot write message file")
+            }
+        } catch {
+            unlink(temporaryPath)
+            throw error
+        }
+        return (temporaryPath, uniqueName + ",S=\(writer.byteCount),W=\(writer.crlfSize)", message.flags)
     }
 
     func copy(

@@ -106,6 +106,14 @@ extension Maildir {
         return try append(contents, flags: flags, internalDate: internalDate)
     }
 
+    /// IMAP MULTIAPPEND within the account's quota: refused with `overQuota` unless all the messages, as they
+    /// would be stored, fit; else `append(_:)`, which stores all or none and counts them.
+    public func append(_ messages: [MaildirAppend], quota: QuotaLimits) throws(MailboxError) -> [IndexedMessage] {
+        let bytes = messages.reduce(0) { $0 + Self.storedSize(of: $1.contents) }
+        try checkQuota(quota, adding: bytes, messages: Int64(messages.count))
+        return try append(messages)
+    }
+
     /// IMAP COPY within the account's quota: refused with `overQuota` when the messages do not all fit; else
     /// `copy(_:from:flags:)`, which counts them.
     public func copy(

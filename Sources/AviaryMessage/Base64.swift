@@ -32,6 +32,32 @@ public enum Base64 {
         return count == 0 ? output : nil
     }
 
+    /// A base64 body as a MIME reader decodes it (RFC 2045 6.8): bytes outside the alphabet are ignored, the
+    /// data ends at the first `=`, and a last incomplete quantum gives the whole bytes it holds. Never fails:
+    /// a damaged body decodes to what can be read of it (IMAP BINARY must answer something).
+    public static func decodeBody(_ body: some Sequence<UInt8>) -> [UInt8] {
+        var output: [UInt8] = []
+        var quantum: UInt32 = 0
+        var count = 0
+        for byte in body {
+            if byte == UInt8(ascii: "=") { break }
+            guard let value = value(of: byte) else { continue }
+            quantum = quantum << 6 | UInt32(value)
+            count += 1
+            if count == 4 {
+                output += [UInt8(quantum >> 16 & 0xFF), UInt8(quantum >> 8 & 0xFF), UInt8(quantum & 0xFF)]
+                quantum = 0
+                count = 0
+            }
+        }
+        // 2 characters carry 1 byte, 3 carry 2; a lone character carries none.
+        if count >= 2 {
+            quantum <<= UInt32(6 * (4 - count))
+            output += [UInt8(quantum >> 16 & 0xFF), UInt8(quantum >> 8 & 0xFF)].prefix(count - 1)
+        }
+        return output
+    }
+
     /// The text, padded, on one line.
     public static func encode(_ bytes: some Collection<UInt8>) -> String {
         Base64Encoding.encode(bytes)

@@ -36,6 +36,57 @@ public enum QuotedPrintable {
         return output
     }
 
+    /// A quoted-printable body decoded (RFC 2045 6.7): `=XX` (either case) becomes its byte, `=` at the end of a
+    /// line (a soft break, trailing white space allowed before the line end) joins the lines, white space at
+    /// the end of a line is dropped, hard line ends stay as they are. A `=` not followed by two hex digits or
+    /// a line end is kept as it is, as RFC 2045 suggests for robustness.
+    public static func decode(_ body: some Collection<UInt8>) -> [UInt8] {
+        let input = Array(body)
+        var output: [UInt8] = []
+        output.reserveCapacity(input.count)
+        var index = 0
+        // Bytes of white space seen but not yet written: dropped when the line ends after them.
+        var pendingSpace: [UInt8] = []
+        while index < input.count {
+            let byte = input[index]
+            switch byte {
+            case 32, 9:
+                pendingSpace.append(byte)
+                index += 1
+            case 13 where index + 1 < input.count && input[index + 1] == 10, 10:
+                pendingSpace = []
+                output.append(byte)
+                index += 1
+            case UInt8(ascii: "="):
+                output += pendingSpace
+                pendingSpace = []
+                var next = index + 1
+                while next < input.count, input[next] == 32 || input[next] == 9 { next += 1 }
+                if next == input.count {
+                    index = next
+                } else if input[next] == 10 {
+                    index = next + 1
+                } else if input[next] == 13, next + 1 < input.count, input[next + 1] == 10 {
+                    index = next + 2
+                } else if index + 2 < input.count, let high = Hex.value(of: input[index + 1], lowercase: true),
+                    let low = Hex.value(of: input[index + 2], lowercase: true)
+                {
+                    output.append(high << 4 | low)
+                    index += 3
+                } else {
+                    output.append(byte)
+                    index += 1
+                }
+            default:
+                output += pendingSpace
+                pendingSpace = []
+                output.append(byte)
+                index += 1
+            }
+        }
+        return output
+    }
+
     /// One line's content (no line end) with soft breaks; the caller adds the hard line end.
     static func encodeLine(_ line: ArraySlice<UInt8>, softBreak: ArraySlice<UInt8>, into output: inout [UInt8]) {
         var column = 0

@@ -51,4 +51,25 @@ struct IMAPQuotaTests {
             #expect(try SafeFile.readText(harness.aliceMaildir.path + "/maildirsize") == "4096S\n0 0\n1500 1\n1500 1\n")
         }
     }
+
+    @Test("A MULTIAPPEND that does not fit as a whole stores none of its messages: NO [OVERQUOTA]; one that fits, all")
+    func multiappend() async throws {
+        try await IMAPServerHarness.run(extra: "mailbox_quota_limit = 4096") { harness in
+            let message = String(repeating: "x", count: 1500)
+            let lines = try await harness.transcript { client in
+                _ = try client.login()
+                var lines: [String] = []
+                let three = String(repeating: " {\(message.utf8.count)+}\r\n\(message)", count: 3)
+                lines += try client.command("APPEND INBOX" + three)
+                lines += try client.command("STATUS INBOX (MESSAGES)")
+                let two = String(repeating: " {\(message.utf8.count)+}\r\n\(message)", count: 2)
+                lines += try client.command("APPEND INBOX" + two)
+                return lines
+            }
+            #expect(lines[0] == "t2 NO [OVERQUOTA] Quota exceeded (mailbox for user is full).", "\(lines)")
+            #expect(lines[1] == "* STATUS INBOX (MESSAGES 0)", "\(lines)")
+            #expect(lines.last?.hasPrefix("t4 OK [APPENDUID ") == true && lines.last?.contains(" 1:2] ") == true, "\(lines)")
+            #expect(try SafeFile.readText(harness.aliceMaildir.path + "/maildirsize") == "4096S\n0 0\n3000 2\n")  // one line for the whole APPEND
+        }
+    }
 }

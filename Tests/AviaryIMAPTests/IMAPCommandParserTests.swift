@@ -105,19 +105,25 @@ let generalFixtures: [ParseFixture] = [
         "a STATUS INBOX (MESSAGES UIDNEXT uidvalidity HIGHESTMODSEQ)",
         .status(mailbox: "INBOX", items: [.messages, .uidNext, .uidValidity, .highestModSeq])
     ),
-    .init("a APPEND INBOX {5}\r\nhello", .append(mailbox: "INBOX", flags: [], date: nil, message: Array("hello".utf8))),
+    .init("a APPEND INBOX {5}\r\nhello", .append(mailbox: "INBOX", messages: [.init(data: Array("hello".utf8))])),
     .init(
         "a APPEND Sent (\\Seen $Forwarded) \"17-Jul-1996 02:44:25 -0700\" {7+}\r\nhi\r\nyou",
         .append(
             mailbox: "Sent",
-            flags: [.seen, .keyword("$Forwarded")],
-            date: IMAPDateTime(secondsSince1970: 837_596_665, zoneMinutes: -420),
-            message: Array("hi\r\nyou".utf8)
+            messages: [
+                .init(
+                    flags: [.seen, .keyword("$Forwarded")],
+                    date: IMAPDateTime(secondsSince1970: 837_596_665, zoneMinutes: -420),
+                    data: Array("hi\r\nyou".utf8))
+            ]
         )
     ),
-    .init("a APPEND INBOX () {0}\r\n", .append(mailbox: "INBOX", flags: [], date: nil, message: [])),
-    .init("a APPEND INBOX ~{3}\r\na\u{0}b", .append(mailbox: "INBOX", flags: [], date: nil, message: [97, 0, 98])),
-    .init("a APPEND INBOX UTF8 (~{2}\r\nhi)", .append(mailbox: "INBOX", flags: [], date: nil, message: [104, 105])),
+    .init("a APPEND INBOX () {0}\r\n", .append(mailbox: "INBOX", messages: [.init(data: [])])),
+    .init("a APPEND INBOX ~{3}\r\na\u{0}b", .append(mailbox: "INBOX", messages: [.init(data: [97, 0, 98])])),
+    .init(
+        "a APPEND INBOX UTF8 (~{2}\r\nhi)",
+        .append(mailbox: "INBOX", messages: [.init(data: [104, 105], isUTF8: true)])
+    ),
     .init("a COPY 1:3 Trash", .copy(set(.init(n(1), n(3))), mailbox: "Trash", byUID: false)),
     .init("a UID COPY 1:3 Trash", .copy(set(.init(n(1), n(3))), mailbox: "Trash", byUID: true)),
     .init("a MOVE 2 \"Archive\"", .move(set(.init(n(2))), mailbox: "Archive", byUID: false)),

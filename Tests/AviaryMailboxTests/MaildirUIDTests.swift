@@ -240,6 +240,34 @@ struct MaildirUIDTests {
         #expect(try maildir.synchronize(claimingRecent: false, locking: Self.quickLock).index.messages.count == 2)
     }
 
+    @Test("Messages appended at once get consecutive UIDs in order; when the UIDs cannot be recorded none stays")
+    func appendSeveral() throws {
+        try maildir.create()
+        let appended = try maildir.append([
+            MaildirAppend(Array("Subject: 1\r\n\r\none\r\n".utf8), flags: .seen, internalDate: 837_596_665),
+            MaildirAppend(Array("Subject: 2\r\n\r\ntwo\r\n".utf8)),
+        ])
+        #expect(appended.map(\.uid) == [1, 2])
+        #expect(appended[0].message.subdirectory == .cur && appended[1].message.subdirectory == .new)
+        #expect(appended[0].message.fileName.hasSuffix(",S=16,W=19:2,S"))
+
+        // The uidlist lock is held by a live process: the UIDs cannot be recorded, so neither file stays.
+        let lockPath = maildir.path + "/dovecot-uidlist.lock"
+        try SafeFile.writeDurably(Array("\(getppid()):\(LocalSystem.hostname())".utf8), to: lockPath)
+        let error = #expect(throws: MailboxError.self) {
+            let messages = [MaildirAppend(Array("Subject: 3\n\nx\n".utf8)), MaildirAppend([120])]
+            try maildir.append(messages, locking: Self.quickLock)
+        }
+        #expect(error?.code == .lockTimeout)
+        unlink(lockPath)
+        let files = ["new", "cur", "tmp"].flatMap {
+            (try? FileManager.default.contentsOfDirectory(atPath: maildir.path + "/" + $0)) ?? []
+        }
+        #expect(files.count == 2, "\(files)")
+        let index = try maildir.synchronize(claimingRecent: false, locking: Self.quickLock).index
+        #expect(index.messages.map(\.uid) == [1, 2])
+    }
+
     @Test("A lock held by a live process is waited for, within a bound, and nothing changes")
     func freshLockWaitedFor() throws {
         try maildir.create()

@@ -57,6 +57,10 @@ enum MessageTargets {
         for text in texts {
             _ = IMAPMessageSection.extract(IMAPSection(part: path, text: text), of: root, in: bytes)
         }
+        if case .bytes(let decoded) = IMAPMessageSection.binary(path, of: root, in: bytes) {
+            // Neither decoder makes more bytes than it reads.
+            require(decoded.count <= bytes.count, "BINARY[\(path)] of \(decoded.count) bytes from \(bytes.count)")
+        }
         for (index, child) in entity.children.enumerated() {
             walk(child, root: root, in: bytes, path: path + [index + 1], budget: budget - 1 - index)
         }

@@ -23,6 +23,11 @@ Usage:
   imap_clients.py storestorm HOST PORT USER PASSWORD OUT imapclient over imaps: STORE after STORE with CONDSTORE,
                                                           each answer's UID, flags and MODSEQ a line in OUT, until
                                                           the connection breaks (the test kills imapd meanwhile)
+  imap_clients.py extensions HOST PORT USER PASSWORD     over imaps: imapclient's multiappend() (MULTIAPPEND) and
+                                                          folder_status() with SIZE (STATUS=SIZE); imaplib's
+                                                          FETCH BINARY.PEEK[2] and BINARY.SIZE[2] of the message with
+                                                          the subject "with an attachment", and
+                                                          ENABLE UTF8=ACCEPT with CREATE, LIST, STATUS in UTF-8
 Prints one JSON object.
 """
 import imaplib
@@ -237,6 +242,44 @@ def with_imapclient(host, port, user, password):
     return out
 
 
+def extensions(host, port, user, password):
+    import imapclient
+    out = {}
+    client = imapclient.IMAPClient(host, port=port, ssl=True, ssl_context=context(), timeout=30)
+    client.login(user, password)
+    out["capabilities"] = sorted(c.decode() for c in client.capabilities())
+    result = client.multiappend("INBOX", [
+        {"msg": b"Subject: multi one\r\n\r\nfirst\r\n", "flags": [b"\\Seen"]},
+        b"Subject: multi two\r\n\r\nsecond\r\n",
+    ])
+    out["multiappend"] = result.decode() if isinstance(result, bytes) else str(result)
+    client.select_folder("INBOX", readonly=True)
+    sizes = client.fetch("1:*", ["RFC822.SIZE"])
+    out["size_sum"] = sum(data[b"RFC822.SIZE"] for data in sizes.values())
+    status = client.folder_status("INBOX", ["MESSAGES", "SIZE"])
+    out["status"] = {key.decode(): value for key, value in status.items()}
+    client.logout()
+
+    m = imaplib.IMAP4_SSL(host, port, ssl_context=context(), timeout=30)
+    m.login(user, password)
+    m.select("INBOX", readonly=True)
+    typ, data = m.search(None, "SUBJECT", '"with an attachment"')
+    typ, data = m.fetch(data[0].split()[0], "(BINARY.SIZE[2] BINARY.PEEK[2])")
+    out["binary_line"] = data[0][0].decode("ascii", "replace")
+    out["binary"] = list(data[0][1])
+    out["binary_tail"] = data[1].decode("ascii", "replace") if isinstance(data[1], bytes) else str(data[1])
+    m.close()  # imaplib allows ENABLE only in the authenticated state
+    typ, data = m.enable("UTF8=ACCEPT")
+    out["enable"] = [typ] + [d.decode() for d in data]
+    out["create"] = m.create('"Entwürfe"')[0]
+    typ, data = m.list('""', '"Entw*"')
+    out["list"] = [d.decode("utf-8") for d in data]
+    typ, data = m.status('"Entwürfe"', "(MESSAGES SIZE)")
+    out["status_utf8"] = [d.decode("utf-8") for d in data]
+    m.logout()
+    return out
+
+
 def condstore(host, port, user, password):
     import imapclient
 
@@ -386,6 +429,8 @@ def main():
         result = compress(host, port, user, password, sys.argv[6])
     elif mode == "condstore":
         result = condstore(host, port, user, password)
+    elif mode == "extensions":
+        result = extensions(host, port, user, password)
     elif mode == "storestorm":
         result = storestorm(host, port, user, password, sys.argv[6])
     else:
