@@ -196,14 +196,16 @@ struct PolicyServiceSettings: Sendable, Equatable {
 }
 
 /// A client of one policy server: requests over connections that are kept for reuse (at most one request on a
-/// connection at a time; concurrent sessions open more) and closed when idle for `maxIdle` or older than
-/// `maxTTL`, as Postfix's attr_clnt does. Blocking, with every wait bounded by `timeout`: call it from the
+/// connection at a time; concurrent sessions open more) and not used again once idle for `maxIdle` or older
+/// than `maxTTL`, as with Postfix's attr_clnt (expired connections are closed at the next request, not on a
+/// timer). Blocking, with every wait bounded by `timeout`: call it from the
 /// restriction threads, never an event loop.
 final class PolicyServiceClient: Sendable {
     let endpoint: PolicyServiceEndpoint
     let settings: PolicyServiceSettings
     private let idle = Mutex<[Connection]>([])
-    /// Seconds on a monotonic clock.
+    /// Seconds on a monotonic clock, for the connections' ages (`maxIdle`, `maxTTL`); waits on sockets are
+    /// measured on the real one.
     private let now: @Sendable () -> Double
 
     /// Idle connections kept at most: more concurrent sessions than this close theirs after use.
@@ -244,8 +246,7 @@ final class PolicyServiceClient: Sendable {
                     }
                 }
             }
-            let deadline = now() + settings.timeout
-            guard let descriptor = connect(deadline: deadline) else {
+            guard let descriptor = connect(deadline: MonotonicClock.seconds() + settings.timeout) else {
                 failure = Failure(description: "cannot connect to \(endpoint)")
                 continue
             }
@@ -274,21 +275,23 @@ final class PolicyServiceClient: Sendable {
         var isStaleConnection = false
     }
 
+    /// The most recently used idle connection that is still young enough; closes every expired one.
     private func takeIdleConnection() -> Connection? {
         let time = now()
         return idle.withLock { connections in
-            while let connection = connections.popLast() {
-                if time - connection.lastUsed < settings.maxIdle, time - connection.opened < settings.maxTTL { return connection }
-                connection.descriptor.close()
+            connections.removeAll { connection in
+                let isExpired = time - connection.lastUsed >= settings.maxIdle || time - connection.opened >= settings.maxTTL
+                if isExpired { connection.descriptor.close() }
+                return isExpired
             }
-            return nil
+            return connections.popLast()
         }
     }
 
     private func exchange(_ bytes: [UInt8], on connection: Connection) -> Result<String, ExchangeError> {
-        let deadline = now() + settings.timeout
+        let deadline = MonotonicClock.seconds() + settings.timeout
         let isReused = connection.requests > 0
-        guard Self.send(bytes, on: connection.descriptor, until: deadline, now: now) else {
+        guard Self.send(bytes, on: connection.descriptor, until: deadline) else {
             return .failure(ExchangeError(failure: Failure(description: "cannot send to \(endpoint)"), isStaleConnection: isReused))
         }
         var received: [UInt8] = []
@@ -305,7 +308,7 @@ final class PolicyServiceClient: Sendable {
             case .incomplete:
                 break
             }
-            switch Self.receive(on: connection.descriptor, until: deadline, now: now) {
+            switch Self.receive(on: connection.descriptor, until: deadline) {
             case .bytes(let more): received += more
             case .closed:
                 return .failure(
@@ -353,7 +356,7 @@ final class PolicyServiceClient: Sendable {
                 guard fd >= 0 else { continue }
                 let descriptor = FileDescriptor(adopting: fd, path: endpoint.description)
                 if Glibc.connect(fd, info.ai_addr, info.ai_addrlen) == 0 { return descriptor }
-                guard errno == EINPROGRESS, Self.wait(fd, for: Int16(POLLOUT), until: deadline, now: now) == .ready else {
+                guard errno == EINPROGRESS, Self.wait(fd, for: Int16(POLLOUT), until: deadline) == .ready else {
                     descriptor.close()
                     continue
                 }
@@ -368,9 +371,9 @@ final class PolicyServiceClient: Sendable {
 
     private enum Readiness { case ready, timedOut, failed }
 
-    private static func wait(_ fd: Int32, for events: Int16, until deadline: Double, now: () -> Double) -> Readiness {
+    private static func wait(_ fd: Int32, for events: Int16, until deadline: Double) -> Readiness {
         while true {
-            let remaining = deadline - now()
+            let remaining = deadline - MonotonicClock.seconds()
             guard remaining > 0 else { return .timedOut }
             var entry = pollfd(fd: fd, events: events, revents: 0)
             let result = poll(&entry, 1, Int32(min(remaining * 1000, 60_000).rounded(.up)))
@@ -379,7 +382,7 @@ final class PolicyServiceClient: Sendable {
         }
     }
 
-    private static func send(_ bytes: [UInt8], on descriptor: FileDescriptor, until deadline: Double, now: () -> Double) -> Bool {
+    private static func send(_ bytes: [UInt8], on descriptor: FileDescriptor, until deadline: Double) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes.withUnsafeBytes {
@@ -388,7 +391,7 @@ final class PolicyServiceClient: Sendable {
             if sent > 0 {
                 offset += sent
             } else if sent < 0, errno == EAGAIN || errno == EINTR {
-                guard wait(descriptor.rawValue, for: Int16(POLLOUT), until: deadline, now: now) == .ready else { return false }
+                guard wait(descriptor.rawValue, for: Int16(POLLOUT), until: deadline) == .ready else { return false }
             } else {
                 return false
             }
@@ -403,14 +406,14 @@ final class PolicyServiceClient: Sendable {
         case failed(Int32)
     }
 
-    private static func receive(on descriptor: FileDescriptor, until deadline: Double, now: () -> Double) -> Received {
+    private static func receive(on descriptor: FileDescriptor, until deadline: Double) -> Received {
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let got = buffer.withUnsafeMutableBytes { recv(descriptor.rawValue, $0.baseAddress, $0.count, 0) }
             if got > 0 { return .bytes(Array(buffer.prefix(got))) }
             if got == 0 { return .closed }
             guard errno == EAGAIN || errno == EINTR else { return .failed(errno) }
-            switch wait(descriptor.rawValue, for: Int16(POLLIN), until: deadline, now: now) {
+            switch wait(descriptor.rawValue, for: Int16(POLLIN), until: deadline) {
             case .ready: continue
             case .timedOut: return .timedOut
             case .failed: return .failed(errno)
