@@ -17,21 +17,14 @@ extension Integration {
 
         @Test("reject_rbl_client and reject_rhsbl_*: Postfix's reply with the list's TXT record; =pattern filters; a list that does not answer is skipped with a warning")
         func blocklists() async throws {
-            let dns = try await Dnsmasq([
+            try await Dnsmasq.serving([
                 "--host-record=1.0.0.127.rbl.test,127.0.0.2",
                 "--txt-record=1.0.0.127.rbl.test,Listed: see http://rbl.test/q/127.0.0.1",
                 "--host-record=2.0.0.127.other.test,127.0.0.10",
                 "--host-record=1.0.0.127.other.test,127.0.0.10",
                 "--host-record=spam.test.dbl.test,127.0.1.2",
                 "--host-record=bad.test.dbl.test,127.0.1.2",
-            ])
-            do {
-                try await Self.runBlocklists(dnsPort: dns.port)
-            } catch {
-                await dns.stop()
-                throw error
-            }
-            await dns.stop()
+            ]) { dns in try await Self.runBlocklists(dnsPort: dns.port) }
         }
 
         static func runBlocklists(dnsPort: Int) async throws {
@@ -140,16 +133,9 @@ extension Integration {
 
         @Test("policyd-spf (spawned per connection as Postfix's spawn does): an SPF fail is refused with its 550 5.7.23; a pass is delivered with its Received-SPF:")
         func policydSPF() async throws {
-            let dns = try await Dnsmasq([
+            try await Dnsmasq.serving([
                 "--txt-record=forged.test,v=spf1 ip4:192.0.2.0/24 -all", "--txt-record=good.test,v=spf1 ip4:127.0.0.1 -all",
-            ])
-            do {
-                try await Self.runPolicydSPF(dnsPort: dns.port)
-            } catch {
-                await dns.stop()
-                throw error
-            }
-            await dns.stop()
+            ]) { dns in try await Self.runPolicydSPF(dnsPort: dns.port) }
         }
 
         static func runPolicydSPF(dnsPort: Int) async throws {
@@ -168,7 +154,10 @@ extension Integration {
                 let socket = instance.directory + "/policyd-spf.sock"
                 _ = try instance.launch(
                     "/usr/bin/python3",
-                    [clientsDirectory + "/policy_spawn.py", socket, String(dnsPort), "/usr/bin/policyd-spf", instance.directory + "/policyd-spf.conf"],
+                    [
+                        clientsDirectory + "/policy_server.py", "spawn", socket, instance.directory + "/policyd-spf.log",
+                        String(dnsPort), "/usr/bin/policyd-spf", instance.directory + "/policyd-spf.conf",
+                    ],
                     name: "policyd-spf")
                 check(await waitUntil(timeout: .seconds(20)) { instance.launchedOutput("policyd-spf").contains("ready") }, "spawn", instance)
                 try await instance.start()

@@ -2,6 +2,7 @@
 """A small Postfix policy server (SMTPD_POLICY_README's protocol) that behaves well or badly, for smtpd's tests.
 
 Usage: policy_server.py MODE SOCKET LOG [RELEASE]
+       policy_server.py spawn SOCKET LOG DNS_PORT COMMAND [ARGUMENT ...]
 
 Listens on the Unix socket SOCKET (prints "ready" once listening) and serves each connection in a thread,
 request after request:
@@ -11,18 +12,24 @@ request after request:
   overlong  answers an action of 10000 bytes
   stall     never answers (holds the connection until smtpd gives up, at most 60 s)
   close     closes the connection without answering
+  spawn     Postfix's spawn(8): runs COMMAND (Debian's policyd-spf) once per connection, its standard input and
+            output being the connection. Its Python finds the test's DNS server (dnsmasq on 127.0.0.1:DNS_PORT)
+            through a sitecustomize module that configures dnspython's default resolver: /etc/resolv.conf cannot
+            name a port, and the program itself runs unchanged.
 LOG gets one line per event: "connect N" for the Nth connection, "request STATE RECIPIENT" for each request.
 The server exits after 300 s in any case.
 """
 import os
 import socket
 import socketserver
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 mode, path, log_path = sys.argv[1], sys.argv[2], sys.argv[3]
-release = sys.argv[4] if len(sys.argv) > 4 else None
+release = sys.argv[4] if len(sys.argv) > 4 and mode != "spawn" else None
 lock = threading.Lock()
 connections = 0
 
@@ -47,8 +54,28 @@ def read_request(stream):
     return None
 
 
+def spawn_environment(dns_port):
+    """The environment of a spawned program: PYTHONPATH names a sitecustomize that points dnspython at dnsmasq."""
+    site = tempfile.mkdtemp(prefix="policy-spawn-")
+    with open(os.path.join(site, "sitecustomize.py"), "w") as module:
+        module.write(
+            "import dns.resolver\n"
+            "resolver = dns.resolver.Resolver(configure=False)\n"
+            "resolver.nameservers = ['127.0.0.1']\n"
+            "resolver.port = %d\n"
+            "resolver.lifetime = 5\n"
+            "dns.resolver.default_resolver = resolver\n" % dns_port
+        )
+    return dict(os.environ, PYTHONPATH=site)
+
+
 class Handler(socketserver.StreamRequestHandler):
     def handle(self):
+        if mode == "spawn":
+            log("spawn")
+            descriptor = self.connection.fileno()
+            subprocess.run(sys.argv[5:], stdin=descriptor, stdout=descriptor, env=environment, timeout=120)
+            return
         global connections
         with lock:
             connections += 1
@@ -86,6 +113,7 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 
+environment = spawn_environment(int(sys.argv[4])) if mode == "spawn" else None
 if os.path.exists(path):
     os.unlink(path)
 server = Server(path, Handler)
