@@ -218,10 +218,24 @@ struct PolicyDelegationTests {
 
     // MARK: - Access actions a policy server answers with
 
-    /// The policy of a main.cf with every default (the directory has none).
-    static func policy() -> SMTPPolicy {
-        let config = try! MainConfig.load(directory: "/nonexistent-aviary-config")
+    /// The policy of a main.cf with every default (the directory has none) but `settings`.
+    static func policy(_ settings: [(String, String)] = []) -> SMTPPolicy {
+        let config = try! MainConfig.load(directory: "/nonexistent-aviary-config", overrides: settings)
         return SMTPPolicy(config: config, directory: UserDirectory(config: config))
+    }
+
+    @Test("a refusal names what its list judges, as Postfix does: the client, the HELO name, the sender, the recipient")
+    func listTargets() {
+        let cases = [
+            ("smtpd_client_restrictions", "<mail.client.example[192.0.2.1]>: Client host rejected: Access denied"),
+            ("smtpd_helo_restrictions", "<client.example>: Helo command rejected: Access denied"),
+            ("smtpd_sender_restrictions", "<s@client.example>: Sender address rejected: Access denied"),
+            ("smtpd_relay_restrictions", "<r@here.example>: Recipient address rejected: Access denied"),
+        ]
+        for (parameter, text) in cases {
+            let reply = Self.policy([(parameter, "reject")]).checkRecipient(Self.request())
+            #expect(reply?.code == 554 && reply?.lines == [text], "\(parameter): \(String(describing: reply))")
+        }
     }
 
     static func decide(_ actions: [String]) -> (verdicts: [SMTPPolicy.Verdict], evaluation: SMTPPolicy.Evaluation) {

@@ -99,6 +99,9 @@ struct SMTPPolicy: Sendable {
         var deferIfPermit: SMTPReply?
         var deferIfReject: SMTPReply?
         var prependedFields: [String] = []
+        /// What a refusal by the list being evaluated names (Postfix's reply_name and reply_class); nil: the
+        /// recipient, or DATA at DATA.
+        var listTarget: SMTPReply.PolicyTarget?
 
         /// The check's answer when a restriction refused with `reply`.
         func refusal(_ reply: SMTPReply) -> SMTPReply {
@@ -119,7 +122,12 @@ struct SMTPPolicy: Sendable {
     func checkRecipient(_ request: PolicyRequest) -> SMTPReply? {
         if lists.problem != nil { return .serverConfigurationError }
         var evaluation = Evaluation()
-        for list in [lists.client, lists.helo, lists.sender, lists.relay, lists.recipient] {
+        let named: [([Restriction], SMTPReply.PolicyTarget?)] = [
+            (lists.client, .client(request.client.description)), (lists.helo, request.heloName.map { .helo($0) }),
+            (lists.sender, .sender(request.sender)), (lists.relay, nil), (lists.recipient, nil),
+        ]
+        for (list, target) in named {
+            evaluation.listTarget = target
             if case .refuse(let reply) = evaluate(list, request, &evaluation) { return evaluation.refusal(reply) }
         }
         return evaluation.passed(request)
@@ -148,8 +156,8 @@ struct SMTPPolicy: Sendable {
         switch restriction {
         case .permit: return .permit
         case .dunno: return .dunno
-        case .reject: return .refuse(.policyRejected(target(request), code: 554, "Access denied"))
-        case .deferAll: return .refuse(.policyRejected(target(request), code: 450, "Access denied"))
+        case .reject: return .refuse(.policyRejected(target(request, evaluation), code: 554, "Access denied"))
+        case .deferAll: return .refuse(.policyRejected(target(request, evaluation), code: 450, "Access denied"))
         case .permitMynetworks: return trustedNetworks.contains(request.client.address) ? .permit : .dunno
         case .permitSASLAuthenticated: return request.saslUsername != nil ? .permit : .dunno
         case .rejectUnauthDestination, .deferUnauthDestination:
@@ -191,9 +199,10 @@ struct SMTPPolicy: Sendable {
         }
     }
 
-    /// The thing a generic `reject` names: the recipient at RCPT, DATA otherwise.
-    private func target(_ request: PolicyRequest) -> SMTPReply.PolicyTarget {
-        request.recipient.map { .recipient($0) } ?? .data("DATA")
+    /// The thing a generic refusal names: the list's (the client in smtpd_client_restrictions ...), else the
+    /// recipient at RCPT, DATA otherwise.
+    private func target(_ request: PolicyRequest, _ evaluation: Evaluation) -> SMTPReply.PolicyTarget {
+        evaluation.listTarget ?? request.recipient.map { .recipient($0) } ?? .data("DATA")
     }
 
     static func isFullyQualified(_ address: String) -> Bool {
@@ -422,7 +431,7 @@ struct SMTPPolicy: Sendable {
             request.session?.logger.warning("problem talking to server \(endpoint): \(failure)")
             action = client.settings.defaultAction
         }
-        return accessAction(action, target: target(request), request, &evaluation)
+        return accessAction(action, target: target(request, evaluation), request, &evaluation)
     }
 }
 
