@@ -275,7 +275,7 @@ struct PolicyDelegationTests {
     func conditionalActions() {
         let (verdicts, evaluation) = Self.decide([
             "DEFER_IF_PERMIT Greylisted, see http://postgrey.example/", "DEFER_IF_REJECT", "DEFER_IF_PERMIT second",
-            "PREPEND X-Greylist: delayed 61 seconds", "PREPEND not a header", "WARN look at this", "HOLD", "DISCARD",
+            "PREPEND X-Greylist: delayed 61 seconds", "PREPEND not a header", "PREPEND X-Long: " + String(repeating: "x", count: 991), "WARN look at this", "HOLD", "DISCARD",
         ])
         #expect(verdicts.allSatisfy { $0 == .dunno })
         #expect(evaluation.deferIfPermit?.lines == ["<r@here.example>: Recipient address rejected: Greylisted, see http://postgrey.example/"])

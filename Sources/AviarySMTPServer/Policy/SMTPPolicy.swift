@@ -355,9 +355,9 @@ struct SMTPPolicy: Sendable {
         return .policyRejected(target, code: code, message.isEmpty ? otherwise : message.replacingControlCharacters, enhanced: enhanced)
     }
 
-    /// `Name: value` with a field name RFC 5322 allows.
+    /// `Name: value` with a field name RFC 5322 allows, on one line within its 998 octets.
     static func isHeaderField(_ text: String) -> Bool {
-        guard let colon = text.firstIndex(of: ":"), colon != text.startIndex else { return false }
+        guard text.utf8.count <= 998, let colon = text.firstIndex(of: ":"), colon != text.startIndex else { return false }
         return text[..<colon].unicodeScalars.allSatisfy { $0.value > 32 && $0.value < 127 }
             && !text.unicodeScalars.contains { $0.value < 32 && $0 != "\t" }
     }
