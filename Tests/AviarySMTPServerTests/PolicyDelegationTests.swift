@@ -19,7 +19,8 @@ struct PolicyDelegationTests {
             ("127.0.0.[2..11]", ["127.0.0.2", "127.0.0.11", "127.0.0.7"], ["127.0.0.1", "127.0.0.12"]),
             ("127.0.[0;1].[2;4..6]", ["127.0.0.2", "127.0.1.5"], ["127.0.2.2", "127.0.0.3", "127.0.1.7"]),
             ("[1..127;128..255].2.3.4", ["1.2.3.4", "200.2.3.4"], ["0.2.3.4"]),
-        ])
+        ]
+    )
     func addressPattern(_ pattern: String, _ matching: [String], _ others: [String]) throws {
         let parsed = try #require(AddressPattern(pattern))
         for address in matching { #expect(parsed.matches(address), "\(pattern) ~ \(address)") }
@@ -31,7 +32,8 @@ struct PolicyDelegationTests {
         arguments: [
             "", "127.0.0", "127.0.0.2.5", "127.0.0.256", "1.2.3.", "1.2.[].4", "1.2.[3.4", "1.2.3.[4..1]", "1.2.3.4x",
             "1.2.[1-255].5", "a.b.c.d", "127.0.0.2,127.0.0.3",
-        ])
+        ]
+    )
     func malformedPattern(_ pattern: String) {
         #expect(AddressPattern(pattern) == nil, "\(pattern)")
     }
@@ -45,7 +47,8 @@ struct PolicyDelegationTests {
         #expect(list.queryName(forAddress: "::ffff:192.0.2.1") == "1.2.0.192.rbl.example")
         #expect(
             list.queryName(forAddress: "2001:db8::1")
-                == "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.rbl.example")
+                == "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.rbl.example"
+        )
         #expect(list.queryName(forAddress: "unknown") == nil)
         #expect(list.queryName(forDomainOf: "ceo@Spam.Example") == "spam.example.rbl.example")
         #expect(list.queryName(forDomainOf: "mail.spam.example.") == "mail.spam.example.rbl.example")
@@ -59,11 +62,14 @@ struct PolicyDelegationTests {
         }
     }
 
-    @Test("restriction words: blocklists and policy servers take the next word; a missing or bad one is a configuration error")
+    @Test(
+        "restriction words: blocklists and policy servers take the next word; a missing or bad one is a configuration error"
+    )
     func restrictionWords() {
         let words = [
             "reject_rbl_client", "zen.example=127.0.0.[2..11]", "reject_rhsbl_client", "dbl.example",
-            "REJECT_RHSBL_SENDER", "dbl.example", "reject_rhsbl_helo", "dbl.example", "reject_rhsbl_recipient", "dbl.example",
+            "REJECT_RHSBL_SENDER", "dbl.example", "reject_rhsbl_helo", "dbl.example", "reject_rhsbl_recipient",
+            "dbl.example",
             "check_policy_service", "unix:/run/policy", "check_policy_service", "inet:127.0.0.1:10023",
             "check_policy_service", "inet:[::1]:9998",
         ]
@@ -71,11 +77,15 @@ struct PolicyDelegationTests {
         #expect(
             parsed
                 == .success([
-                    .rejectRBLClient(DNSBlocklist("zen.example=127.0.0.[2..11]")!), .rejectRHSBL(.client, DNSBlocklist("dbl.example")!),
-                    .rejectRHSBL(.sender, DNSBlocklist("dbl.example")!), .rejectRHSBL(.helo, DNSBlocklist("dbl.example")!),
+                    .rejectRBLClient(DNSBlocklist("zen.example=127.0.0.[2..11]")!),
+                    .rejectRHSBL(.client, DNSBlocklist("dbl.example")!),
+                    .rejectRHSBL(.sender, DNSBlocklist("dbl.example")!),
+                    .rejectRHSBL(.helo, DNSBlocklist("dbl.example")!),
                     .rejectRHSBL(.recipient, DNSBlocklist("dbl.example")!), .checkPolicyService(.unix("/run/policy")),
-                    .checkPolicyService(.inet(host: "127.0.0.1", port: 10023)), .checkPolicyService(.inet(host: "::1", port: 9998)),
-                ]))
+                    .checkPolicyService(.inet(host: "127.0.0.1", port: 10023)),
+                    .checkPolicyService(.inet(host: "::1", port: 9998)),
+                ])
+        )
         for bad in [
             ["reject_rbl_client"], ["reject_rbl_client", "zen.example=300.0.0.1"], ["check_policy_service"],
             ["check_policy_service", "private/policy"], ["check_policy_service", "inet:127.0.0.1"],
@@ -91,11 +101,27 @@ struct PolicyDelegationTests {
 
     @Test("the refusal reads as Postfix's default_rbl_reply, with the TXT record as the reason when there is one")
     func blocklistReply() {
-        let listed = SMTPReply.blocklisted(code: 554, "Client host", what: "192.0.2.1", zone: "zen.example", reason: "see https://x/192.0.2.1")
+        let listed = SMTPReply.blocklisted(
+            code: 554,
+            "Client host",
+            what: "192.0.2.1",
+            zone: "zen.example",
+            reason: "see https://x/192.0.2.1"
+        )
         #expect(listed.code == 554)
         #expect(listed.enhancedCode == EnhancedStatusCode(5, 7, 1))
-        #expect(listed.lines == ["Service unavailable; Client host [192.0.2.1] blocked using zen.example; see https://x/192.0.2.1"])
-        let bare = SMTPReply.blocklisted(code: 450, "Sender address", what: "a@b.example", zone: "dbl.example", reason: nil)
+        #expect(
+            listed.lines == [
+                "Service unavailable; Client host [192.0.2.1] blocked using zen.example; see https://x/192.0.2.1"
+            ]
+        )
+        let bare = SMTPReply.blocklisted(
+            code: 450,
+            "Sender address",
+            what: "a@b.example",
+            zone: "dbl.example",
+            reason: nil
+        )
         #expect(bare.enhancedCode == EnhancedStatusCode(4, 7, 1))
         #expect(bare.lines == ["Service unavailable; Sender address [a@b.example] blocked using dbl.example"])
     }
@@ -106,8 +132,13 @@ struct PolicyDelegationTests {
         var client = ClientIdentity(name: "mail.client.example", address: "192.0.2.1")
         client.localAddress = "192.0.2.25"
         var request = PolicyRequest(
-            client: client, heloName: "client.example", sender: "s@client.example", recipient: "r@here.example",
-            saslUsername: nil, hasIllegalPipelining: false)
+            client: client,
+            heloName: "client.example",
+            sender: "s@client.example",
+            recipient: "r@here.example",
+            saslUsername: nil,
+            hasIllegalPipelining: false
+        )
         request.protocolName = "ESMTP"
         request.instance = "4ZQx1b2c3"
         request.size = 1234
@@ -117,7 +148,10 @@ struct PolicyDelegationTests {
 
     @Test("the request: SMTPD_POLICY_README's attributes, one name=value per line, an empty line at the end")
     func requestEncoding() {
-        let encoded = String(decoding: PolicyServiceRequest(Self.request(), state: "RCPT", context: "submission").encoded, as: UTF8.self)
+        let encoded = String(
+            decoding: PolicyServiceRequest(Self.request(), state: "RCPT", context: "submission").encoded,
+            as: UTF8.self
+        )
         #expect(
             encoded == """
                 request=smtpd_access_policy
@@ -151,7 +185,8 @@ struct PolicyDelegationTests {
                 policy_context=submission
 
 
-                """)
+                """
+        )
     }
 
     @Test("at DATA the recipient count is sent; a value never carries a line break onto the wire")
@@ -180,7 +215,10 @@ struct PolicyDelegationTests {
         "answers: action= then an empty line; other attributes ignored; garbage, overlong or incomplete answers are not actions",
         arguments: [
             ("action=DUNNO\n\n", PolicyServiceAnswer.action("DUNNO")),
-            ("action=defer_if_permit Greylisted, see http://x/\n\n", .action("defer_if_permit Greylisted, see http://x/")),
+            (
+                "action=defer_if_permit Greylisted, see http://x/\n\n",
+                .action("defer_if_permit Greylisted, see http://x/")
+            ),
             ("log=1\naction=  REJECT go away \r\n\r\n", .action("REJECT go away")),
             ("action=OK\n", .incomplete),
             ("", .incomplete),
@@ -192,15 +230,19 @@ struct PolicyDelegationTests {
             ("action=OK\n\naction=REJECT\n\n", .malformed("data after the answer")),
             ("action=" + String(repeating: "x", count: 3000) + "\n\n", .malformed("line longer than 2048 bytes")),
             (String(repeating: "a=b\n", count: 3000), .malformed("answer longer than 8192 bytes")),
-        ])
+        ]
+    )
     func answers(_ text: String, _ expected: PolicyServiceAnswer) {
         #expect(PolicyServiceAnswer(Array(text.utf8)) == expected)
     }
 
     @Test("an answer that is not UTF-8 is garbage")
     func nonUTF8Answer() {
-        #expect(PolicyServiceAnswer(Array("action=REJECT ".utf8) + [0xff, 0xfe] + Array("\n\n".utf8)) != .action("REJECT"))
-        guard case .malformed = PolicyServiceAnswer(Array("action=REJECT ".utf8) + [0xff, 0xfe] + Array("\n\n".utf8)) else {
+        #expect(
+            PolicyServiceAnswer(Array("action=REJECT ".utf8) + [0xff, 0xfe] + Array("\n\n".utf8)) != .action("REJECT")
+        )
+        guard case .malformed = PolicyServiceAnswer(Array("action=REJECT ".utf8) + [0xff, 0xfe] + Array("\n\n".utf8))
+        else {
             Issue.record("accepted bytes that are not UTF-8")
             return
         }
@@ -208,7 +250,10 @@ struct PolicyDelegationTests {
 
     @Test("endpoints: unix:/path, inet:host:port, inet:[v6]:port; anything else is refused")
     func endpoints() {
-        #expect(PolicyServiceEndpoint("unix:/var/spool/postfix/private/policy") == .unix("/var/spool/postfix/private/policy"))
+        #expect(
+            PolicyServiceEndpoint("unix:/var/spool/postfix/private/policy")
+                == .unix("/var/spool/postfix/private/policy")
+        )
         #expect(PolicyServiceEndpoint("inet:localhost:10023") == .inet(host: "localhost", port: 10023))
         #expect(PolicyServiceEndpoint("inet:[::1]:10023")?.description == "inet:[::1]:10023")
         for bad in ["", "unix:", "inet:", "inet::25", "inet:host:", "inet:host:0", "tcp:host:25", "private/policy"] {
@@ -241,7 +286,9 @@ struct PolicyDelegationTests {
     static func decide(_ actions: [String]) -> (verdicts: [SMTPPolicy.Verdict], evaluation: SMTPPolicy.Evaluation) {
         let policy = policy()
         var evaluation = SMTPPolicy.Evaluation()
-        let verdicts = actions.map { policy.accessAction($0, target: .recipient("r@here.example"), request(), &evaluation) }
+        let verdicts = actions.map {
+            policy.accessAction($0, target: .recipient("r@here.example"), request(), &evaluation)
+        }
         return (verdicts, evaluation)
     }
 
@@ -268,22 +315,32 @@ struct PolicyDelegationTests {
                 "550 5.7.1 <r@here.example>: Recipient address rejected: mixed classes",
                 "450 4.7.1 <r@here.example>: Recipient address rejected: Access denied",
                 "permit", "permit", "dunno", "dunno",
-            ])
+            ]
+        )
     }
 
-    @Test("DEFER_IF_PERMIT defers what would pass; DEFER_IF_REJECT turns a later 5xx into its 4xx; PREPEND keeps valid fields only")
+    @Test(
+        "DEFER_IF_PERMIT defers what would pass; DEFER_IF_REJECT turns a later 5xx into its 4xx; PREPEND keeps valid fields only"
+    )
     func conditionalActions() {
         let (verdicts, evaluation) = Self.decide([
             "DEFER_IF_PERMIT Greylisted, see http://postgrey.example/", "DEFER_IF_REJECT", "DEFER_IF_PERMIT second",
-            "PREPEND X-Greylist: delayed 61 seconds", "PREPEND not a header", "PREPEND X-Long: " + String(repeating: "x", count: 991), "WARN look at this", "HOLD", "DISCARD",
+            "PREPEND X-Greylist: delayed 61 seconds", "PREPEND not a header",
+            "PREPEND X-Long: " + String(repeating: "x", count: 991), "WARN look at this", "HOLD", "DISCARD",
         ])
         #expect(verdicts.allSatisfy { $0 == .dunno })
-        #expect(evaluation.deferIfPermit?.lines == ["<r@here.example>: Recipient address rejected: Greylisted, see http://postgrey.example/"])
+        #expect(
+            evaluation.deferIfPermit?.lines == [
+                "<r@here.example>: Recipient address rejected: Greylisted, see http://postgrey.example/"
+            ]
+        )
         #expect(evaluation.deferIfPermit?.code == 450)
         #expect(evaluation.prependedFields == ["X-Greylist: delayed 61 seconds"])
         let rejected = SMTPReply.policyRejected(.recipient("r@here.example"), code: 554, "Access denied")
         #expect(evaluation.refusal(rejected).code == 450)
-        #expect(evaluation.refusal(rejected).lines == ["<r@here.example>: Recipient address rejected: Service unavailable"])
+        #expect(
+            evaluation.refusal(rejected).lines == ["<r@here.example>: Recipient address rejected: Service unavailable"]
+        )
         let deferred = SMTPReply.policyRejected(.recipient("r@here.example"), code: 451, "later")
         #expect(evaluation.refusal(deferred) == deferred)
         #expect(evaluation.passed(Self.request()) == evaluation.deferIfPermit)
@@ -297,7 +354,10 @@ struct PolicyDelegationTests {
         var evaluation = SMTPPolicy.Evaluation()
         evaluation.prependedFields = ["X-Greylist: delayed 1 seconds", "Received-SPF: pass"]
         #expect(evaluation.passed(request) == nil)
-        #expect(String(decoding: session.takePrependedFields(), as: UTF8.self) == "X-Greylist: delayed 1 seconds\r\nReceived-SPF: pass\r\n")
+        #expect(
+            String(decoding: session.takePrependedFields(), as: UTF8.self)
+                == "X-Greylist: delayed 1 seconds\r\nReceived-SPF: pass\r\n"
+        )
         #expect(session.takePrependedFields().isEmpty)
     }
 }

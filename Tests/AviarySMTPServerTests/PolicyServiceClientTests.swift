@@ -10,7 +10,8 @@ import Testing
 /// connection the server closed, and the time limit.
 @Suite("smtpd policy service client")
 struct PolicyServiceClientTests {
-    static let script = (#filePath as NSString).deletingLastPathComponent + "/../IntegrationTests/clients/policy_server.py"
+    static let script =
+        (#filePath as NSString).deletingLastPathComponent + "/../IntegrationTests/clients/policy_server.py"
 
     /// Seconds that pass only when the test says so.
     final class ManualSeconds: Sendable {
@@ -33,7 +34,8 @@ struct PolicyServiceClientTests {
             process = try ChildProcess(
                 path: "/usr/bin/python3",
                 arguments: [PolicyServiceClientTests.script, mode, socket, directory.path + "/server.log"],
-                standardOutput: directory.path + "/out")
+                standardOutput: directory.path + "/out"
+            )
             let ready = await waitUntil(timeout: .seconds(20)) {
                 (try? String(contentsOfFile: directory.path + "/out", encoding: .utf8))?.contains("ready") == true
             }
@@ -52,7 +54,9 @@ struct PolicyServiceClientTests {
         func stop() async { await process.terminate(grace: .seconds(5)) }
     }
 
-    static let request = PolicyServiceRequest(attributes: [("request", "smtpd_access_policy"), ("recipient", "r@example.test")])
+    static let request = PolicyServiceRequest(attributes: [
+        ("request", "smtpd_access_policy"), ("recipient", "r@example.test"),
+    ])
 
     /// The server's action for `request`, nil on failure.
     static func action(_ client: PolicyServiceClient) -> String? {
@@ -61,7 +65,8 @@ struct PolicyServiceClientTests {
 
     /// Runs `body` with a server in `mode` and a client of it; stops the server whatever happens.
     static func with(
-        _ mode: String, settings: PolicyServiceSettings = PolicyServiceSettings(),
+        _ mode: String,
+        settings: PolicyServiceSettings = PolicyServiceSettings(),
         _ body: (Server, PolicyServiceClient, ManualSeconds) async throws -> Void
     ) async throws {
         let server = try await Server(mode)

@@ -20,7 +20,8 @@ struct DNSBlocklist: Sendable, Equatable {
         let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
         var zone = parts[0].lowercased()
         if zone.hasSuffix(".") { zone.removeLast() }
-        guard !zone.isEmpty, zone.count <= 253, zone.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_" })
+        guard !zone.isEmpty, zone.count <= 253,
+            zone.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_" })
         else { return nil }
         self.zone = zone
         if parts.count == 2 {
@@ -73,7 +74,10 @@ struct AddressPattern: Sendable, Equatable {
             if rest.first == "[" {
                 guard let close = rest.firstIndex(of: "]") else { return nil }
                 var ranges: [ClosedRange<Int>] = []
-                for item in rest[rest.index(after: rest.startIndex)..<close].split(separator: ";", omittingEmptySubsequences: false) {
+                for item in rest[rest.index(after: rest.startIndex)..<close].split(
+                    separator: ";",
+                    omittingEmptySubsequences: false
+                ) {
                     let low: Int?
                     let high: Int?
                     if let dots = item.firstRange(of: "..") {
@@ -97,7 +101,8 @@ struct AddressPattern: Sendable, Equatable {
     }
 
     private static func octet(_ text: some StringProtocol) -> Int? {
-        guard !text.isEmpty, text.count <= 3, text.allSatisfy(\.isASCII), let value = Int(text), (0...255).contains(value)
+        guard !text.isEmpty, text.count <= 3, text.allSatisfy(\.isASCII), let value = Int(text),
+            (0...255).contains(value)
         else { return nil }
         return value
     }
@@ -106,7 +111,9 @@ struct AddressPattern: Sendable, Equatable {
     func matches(_ address: String) -> Bool {
         let values = address.split(separator: ".", omittingEmptySubsequences: false).map { Int($0) }
         guard values.count == 4 else { return false }
-        return zip(values, octets).allSatisfy { value, ranges in value.map { v in ranges.contains { $0.contains(v) } } ?? false }
+        return zip(values, octets).allSatisfy { value, ranges in
+            value.map { v in ranges.contains { $0.contains(v) } } ?? false
+        }
     }
 }
 

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AviaryConfig
 import AviaryCore
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // Postfix's policy delegation protocol (SMTPD_POLICY_README), as `check_policy_service` speaks it:
 //
@@ -126,7 +127,9 @@ enum PolicyServiceAnswer: Sendable, Equatable {
             guard let text = String(validating: line, as: UTF8.self), let equals = text.firstIndex(of: "="),
                 equals != text.startIndex
             else {
-                self = .malformed("not a name=value line: \"\(String(decoding: line.prefix(80), as: UTF8.self).replacingControlCharacters)\"")
+                self = .malformed(
+                    "not a name=value line: \"\(String(decoding: line.prefix(80), as: UTF8.self).replacingControlCharacters)\""
+                )
                 return
             }
             if text[..<equals] == "action" {
@@ -211,7 +214,11 @@ final class PolicyServiceClient: Sendable {
     /// Idle connections kept at most: more concurrent sessions than this close theirs after use.
     static let idleLimit = 16
 
-    init(endpoint: PolicyServiceEndpoint, settings: PolicyServiceSettings, now: @escaping @Sendable () -> Double = MonotonicClock.seconds) {
+    init(
+        endpoint: PolicyServiceEndpoint,
+        settings: PolicyServiceSettings,
+        now: @escaping @Sendable () -> Double = MonotonicClock.seconds
+    ) {
         self.endpoint = endpoint
         self.settings = settings
         self.now = now
@@ -280,7 +287,8 @@ final class PolicyServiceClient: Sendable {
         let time = now()
         return idle.withLock { connections in
             connections.removeAll { connection in
-                let isExpired = time - connection.lastUsed >= settings.maxIdle || time - connection.opened >= settings.maxTTL
+                let isExpired =
+                    time - connection.lastUsed >= settings.maxIdle || time - connection.opened >= settings.maxTTL
                 if isExpired { connection.descriptor.close() }
                 return isExpired
             }
@@ -292,7 +300,9 @@ final class PolicyServiceClient: Sendable {
         let deadline = MonotonicClock.seconds() + settings.timeout
         let isReused = connection.requests > 0
         guard Self.send(bytes, on: connection.descriptor, until: deadline) else {
-            return .failure(ExchangeError(failure: Failure(description: "cannot send to \(endpoint)"), isStaleConnection: isReused))
+            return .failure(
+                ExchangeError(failure: Failure(description: "cannot send to \(endpoint)"), isStaleConnection: isReused)
+            )
         }
         var received: [UInt8] = []
         while true {
@@ -304,7 +314,9 @@ final class PolicyServiceClient: Sendable {
                 keep(used)
                 return .success(action)
             case .malformed(let reason):
-                return .failure(ExchangeError(failure: Failure(description: "malformed answer from \(endpoint): \(reason)")))
+                return .failure(
+                    ExchangeError(failure: Failure(description: "malformed answer from \(endpoint): \(reason)"))
+                )
             case .incomplete:
                 break
             }
@@ -314,23 +326,33 @@ final class PolicyServiceClient: Sendable {
                 return .failure(
                     ExchangeError(
                         failure: Failure(description: "\(endpoint) closed the connection without an answer"),
-                        isStaleConnection: isReused && received.isEmpty))
+                        isStaleConnection: isReused && received.isEmpty
+                    )
+                )
             case .timedOut:
-                return .failure(ExchangeError(failure: Failure(description: "timeout waiting for an answer from \(endpoint)")))
+                return .failure(
+                    ExchangeError(failure: Failure(description: "timeout waiting for an answer from \(endpoint)"))
+                )
             case .failed(let error):
                 return .failure(
-                    ExchangeError(failure: Failure(description: "cannot read from \(endpoint): \(error)"), isStaleConnection: isReused))
+                    ExchangeError(
+                        failure: Failure(description: "cannot read from \(endpoint): \(error)"),
+                        isStaleConnection: isReused
+                    )
+                )
             }
         }
     }
 
     private func keep(_ connection: Connection) {
         let isSpent = settings.requestLimit > 0 && connection.requests >= settings.requestLimit
-        let kept = !isSpent && idle.withLock { connections in
-            guard connections.count < Self.idleLimit else { return false }
-            connections.append(connection)
-            return true
-        }
+        let kept =
+            !isSpent
+            && idle.withLock { connections in
+                guard connections.count < Self.idleLimit else { return false }
+                connections.append(connection)
+                return true
+            }
         if !kept { connection.descriptor.close() }
     }
 
@@ -352,7 +374,11 @@ final class PolicyServiceClient: Sendable {
             while let current = entry {
                 entry = current.pointee.ai_next
                 let info = current.pointee
-                let fd = socket(info.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+                let fd = socket(
+                    info.ai_family,
+                    Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+                    0
+                )
                 guard fd >= 0 else { continue }
                 let descriptor = FileDescriptor(adopting: fd, path: endpoint.description)
                 if Glibc.connect(fd, info.ai_addr, info.ai_addrlen) == 0 { return descriptor }
