@@ -126,6 +126,20 @@ struct PolicyDelegationTests {
         #expect(bare.lines == ["Service unavailable; Sender address [a@b.example] blocked using dbl.example"])
     }
 
+    @Test("a session asks the DNS about each name once, failures included")
+    func blocklistCache() {
+        let session = PolicySessionState(logger: Logger(label: "test"))
+        var lookups: [String] = []
+        for name in ["1.0.0.127.rbl.test", "1.0.0.127.down.test", "1.0.0.127.rbl.test", "1.0.0.127.down.test"] {
+            _ = session.blocklistAnswer(for: name) {
+                lookups.append(name)
+                return name.contains("down") ? .temporaryFailure : .listed(addresses: ["127.0.0.2"], reason: nil)
+            }
+        }
+        #expect(lookups == ["1.0.0.127.rbl.test", "1.0.0.127.down.test"])
+        #expect(session.blocklistAnswer(for: "1.0.0.127.rbl.test") { .notListed } == .listed(addresses: ["127.0.0.2"], reason: nil))
+    }
+
     // MARK: - Policy delegation protocol
 
     static func request() -> PolicyRequest {
