@@ -97,6 +97,19 @@ struct PolicyServiceClientTests {
         }
     }
 
+    @Test("an idle connection is closed once max_idle has passed even when no further request comes")
+    func idleSweep() async throws {
+        var settings = PolicyServiceSettings()
+        // The sweep runs every max_idle of real time; the connection's idleness is measured on the manual clock.
+        settings.maxIdle = 0.2
+        try await Self.with("dunno", settings: settings) { server, client, clock in
+            #expect(Self.action(client) == "DUNNO")
+            clock.advance(1)
+            let closed = await waitUntil(timeout: .seconds(20)) { server.log().contains("disconnect 1") }
+            #expect(closed, "\(server.log())")
+        }
+    }
+
     @Test("a connection older than max_ttl, or that carried request_limit requests, is replaced")
     func maxTTLAndRequestLimit() async throws {
         var settings = PolicyServiceSettings()

@@ -200,9 +200,9 @@ struct PolicyServiceSettings: Sendable, Equatable {
 
 /// A client of one policy server: requests over connections that are kept for reuse (at most one request on a
 /// connection at a time; concurrent sessions open more) and not used again once idle for `maxIdle` or older
-/// than `maxTTL`, as with Postfix's attr_clnt (expired connections are closed at the next request, not on a
-/// timer). Blocking, with every wait bounded by `timeout`: call it from the
-/// restriction threads, never an event loop.
+/// than `maxTTL`, as with Postfix's attr_clnt: expired connections are closed at the next request, and every
+/// `maxIdle` seconds by a sweep, so a quiet smtpd does not keep a spawned policy process alive. Blocking, with
+/// every wait bounded by `timeout`: call it from the restriction threads, never an event loop.
 final class PolicyServiceClient: Sendable {
     let endpoint: PolicyServiceEndpoint
     let settings: PolicyServiceSettings
@@ -210,6 +210,9 @@ final class PolicyServiceClient: Sendable {
     /// Seconds on a monotonic clock, for the connections' ages (`maxIdle`, `maxTTL`); waits on sockets are
     /// measured on the real one.
     private let now: @Sendable () -> Double
+
+    /// Closes idle connections that expired while nobody asked.
+    private let sweeper = Mutex<Task<Void, Never>?>(nil)
 
     /// Idle connections kept at most: more concurrent sessions than this close theirs after use.
     static let idleLimit = 16
@@ -222,9 +225,19 @@ final class PolicyServiceClient: Sendable {
         self.endpoint = endpoint
         self.settings = settings
         self.now = now
+        let interval = Duration.milliseconds(Int64(settings.maxIdle * 1000))
+        sweeper.withLock { sweeper in
+            sweeper = Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    self?.closeExpiredConnections()
+                }
+            }
+        }
     }
 
     deinit {
+        sweeper.withLock { $0?.cancel() }
         idle.withLock { connections in
             for connection in connections { connection.descriptor.close() }
         }
@@ -284,15 +297,20 @@ final class PolicyServiceClient: Sendable {
 
     /// The most recently used idle connection that is still young enough; closes every expired one.
     private func takeIdleConnection() -> Connection? {
+        closeExpiredConnections()
+        return idle.withLock { $0.popLast() }
+    }
+
+    /// Closes the idle connections that were idle for `maxIdle` or opened `maxTTL` ago.
+    func closeExpiredConnections() {
         let time = now()
-        return idle.withLock { connections in
+        idle.withLock { connections in
             connections.removeAll { connection in
                 let isExpired =
                     time - connection.lastUsed >= settings.maxIdle || time - connection.opened >= settings.maxTTL
                 if isExpired { connection.descriptor.close() }
                 return isExpired
             }
-            return connections.popLast()
         }
     }
 

@@ -16,7 +16,8 @@ request after request:
             output being the connection. Its Python finds the test's DNS server (dnsmasq on 127.0.0.1:DNS_PORT)
             through a sitecustomize module that configures dnspython's default resolver: /etc/resolv.conf cannot
             name a port, and the program itself runs unchanged.
-LOG gets one line per event: "connect N" for the Nth connection, "request STATE RECIPIENT" for each request.
+LOG gets one line per event: "connect N" for the Nth connection, "request STATE RECIPIENT" for each request,
+"disconnect N" when the client closes connection N between requests.
 The server exits after 300 s in any case.
 """
 import os
@@ -84,6 +85,7 @@ class Handler(socketserver.StreamRequestHandler):
         while True:
             request = read_request(self.rfile)
             if request is None:
+                log("disconnect %d" % number)
                 return
             log("request %s %s" % (request.get("protocol_state", ""), request.get("recipient", "")))
             if mode == "close":
