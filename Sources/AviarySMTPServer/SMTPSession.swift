@@ -338,8 +338,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             spf = nil
             _ = policySession.takePrependedFields()
             guard server.policy.spf != nil else { return decideNow(.proceed) }
-            // SPF is judged once per transaction, here (DNS: on the pool); the restrictions and the header
-            // fields use this verdict.
+            // SPF is judged once per transaction, here (DNS: on the policy's threads); the restrictions and the
+            // header fields use this verdict.
             var request = policyRequest(recipient: nil)
             request.sender = sender
             let policy = server.policy
