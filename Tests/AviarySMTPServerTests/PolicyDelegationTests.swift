@@ -71,7 +71,8 @@ struct PolicyDelegationTests {
             "REJECT_RHSBL_SENDER", "dbl.example", "reject_rhsbl_helo", "dbl.example", "reject_rhsbl_recipient",
             "dbl.example",
             "check_policy_service", "unix:/run/policy", "check_policy_service", "inet:127.0.0.1:10023",
-            "check_policy_service", "inet:[::1]:9998",
+            "check_policy_service", "inet:[::1]:9998", "permit_dnswl_client", "list.dnswl.example=127.0.[0..255].[1..3]",
+            "permit_rhswl_client", "wl.example",
         ]
         let parsed = Restriction.parseList(words, parameter: "smtpd_recipient_restrictions")
         #expect(
@@ -84,6 +85,8 @@ struct PolicyDelegationTests {
                     .rejectRHSBL(.recipient, DNSBlocklist("dbl.example")!), .checkPolicyService(.unix("/run/policy")),
                     .checkPolicyService(.inet(host: "127.0.0.1", port: 10023)),
                     .checkPolicyService(.inet(host: "::1", port: 9998)),
+                    .permitDNSWLClient(DNSBlocklist("list.dnswl.example=127.0.[0..255].[1..3]")!),
+                    .permitRHSWLClient(DNSBlocklist("wl.example")!),
                 ])
         )
         for bad in [

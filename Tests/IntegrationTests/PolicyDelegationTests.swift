@@ -16,7 +16,7 @@ extension Integration {
         static let outsideNetworks = ("mynetworks", "10.0.0.0/8")
 
         @Test(
-            "reject_rbl_client and reject_rhsbl_*: Postfix's reply with the list's TXT record; =pattern filters; a list that does not answer is skipped with a warning"
+            "reject_rbl_client and reject_rhsbl_*: Postfix's reply with the list's TXT record; =pattern filters; a list that does not answer is skipped with a warning; permit_dnswl_client permits a listed client, but not for relaying, and defers what a later list refuses when it does not answer"
         )
         func blocklists() async throws {
             try await Dnsmasq.serving([
@@ -26,6 +26,7 @@ extension Integration {
                 "--host-record=1.0.0.127.other.test,127.0.0.10",
                 "--host-record=spam.test.dbl.test,127.0.1.2",
                 "--host-record=bad.test.dbl.test,127.0.1.2",
+                "--host-record=1.0.0.127.wl.test,127.0.10.2",
             ]) { dns in try await Self.runBlocklists(dnsPort: dns.port) }
         }
 
@@ -45,6 +46,9 @@ extension Integration {
                     "127.0.0.1:0 inet n - n - - smtpd",
                     "127.0.0.2:0 inet n - n - - smtpd -o smtpd_client_restrictions=reject_rbl_client,other.test=127.0.0.[2..11]",
                     "127.0.0.3:0 inet n - n - - smtpd -o smtpd_client_restrictions=",
+                    "127.0.0.4:0 inet n - n - - smtpd -o smtpd_client_restrictions=permit_dnswl_client,wl.test,reject_rbl_client,rbl.test",
+                    "127.0.0.5:0 inet n - n - - smtpd"
+                        + " -o smtpd_client_restrictions=permit_dnswl_client,down.invalid,reject_rbl_client,rbl.test",
                     "qmgr unix n - n 300 1 qmgr",
                     "local unix - n n - - local",
                 ]
@@ -102,6 +106,17 @@ extension Integration {
                 )
                 let clean = try await attempt("127.0.0.3:0")
                 check(clean.codes == [220, 250, 250, 250, 221], "\(clean)", instance)
+
+                let allowed = try await instance.transcript(
+                    say("EHLO client.test") + say("MAIL FROM:<s@good.test>") + say("RCPT TO:<alice@example.test>")
+                        + say("RCPT TO:<x@elsewhere.test>") + say("QUIT"),
+                    service: "127.0.0.4:0")
+                check(allowed.codes == [220, 250, 250, 250, 554, 221], "\(allowed)", instance)
+                check(allowed.replies[4].contains("blocked using rbl.test"), "\(allowed)", instance)
+                let unanswered = try await attempt("127.0.0.5:0")
+                check(
+                    unanswered.replies[3] == "450 4.7.1 <127.0.0.1>: Client host rejected: Service unavailable",
+                    "\(unanswered)", instance)
             }
         }
 

@@ -29,6 +29,10 @@ enum Restriction: Sendable, Equatable {
     case rejectRBLClient(DNSBlocklist)
     /// `reject_rhsbl_client`, `_helo`, `_sender`, `_recipient zone[=pattern]`: a domain of the request is listed.
     case rejectRHSBL(BlocklistItem, DNSBlocklist)
+    /// `permit_dnswl_client zone[=pattern]`: the client's address is in a DNS allowlist.
+    case permitDNSWLClient(DNSBlocklist)
+    /// `permit_rhswl_client zone[=pattern]`: the client's verified name is in a DNS allowlist.
+    case permitRHSWLClient(DNSBlocklist)
     /// `check_policy_service unix:/path | inet:host:port`: ask a policy server (Postfix's SMTPD_POLICY_README).
     case checkPolicyService(PolicyServiceEndpoint)
 
@@ -46,7 +50,7 @@ enum Restriction: Sendable, Equatable {
     /// Whether the restriction asks the network (DNS blocklists, policy servers) on every check.
     var asksNetwork: Bool {
         switch self {
-        case .rejectRBLClient, .rejectRHSBL, .checkPolicyService: true
+        case .rejectRBLClient, .rejectRHSBL, .permitDNSWLClient, .permitRHSWLClient, .checkPolicyService: true
         default: false
         }
     }
@@ -112,6 +116,8 @@ enum Restriction: Sendable, Equatable {
         "reject_rhsbl_helo": { DNSBlocklist($0).map { .rejectRHSBL(.helo, $0) } },
         "reject_rhsbl_sender": { DNSBlocklist($0).map { .rejectRHSBL(.sender, $0) } },
         "reject_rhsbl_recipient": { DNSBlocklist($0).map { .rejectRHSBL(.recipient, $0) } },
+        "permit_dnswl_client": { DNSBlocklist($0).map(Restriction.permitDNSWLClient) },
+        "permit_rhswl_client": { DNSBlocklist($0).map(Restriction.permitRHSWLClient) },
         "check_policy_service": { PolicyServiceEndpoint($0).map(Restriction.checkPolicyService) },
     ]
 

@@ -194,6 +194,13 @@ struct SMTPPolicy: Sendable {
             }
         case .rejectRHSBL(let item, let list):
             return checkBlocklist(item, list, request)
+        case .permitDNSWLClient(let list):
+            let address = request.client.address
+            return checkAllowlist(list, name: list.queryName(forAddress: address), what: address, request, &evaluation)
+        case .permitRHSWLClient(let list):
+            let name = request.client.name
+            guard name != "unknown" else { return .dunno }
+            return checkAllowlist(list, name: list.queryName(forDomainOf: name), what: name, request, &evaluation)
         case .checkPolicyService(let endpoint):
             return checkPolicyService(endpoint, request, &evaluation)
         }
@@ -397,23 +404,51 @@ struct SMTPPolicy: Sendable {
         }
     }
 
-    /// Asks the blocklist about `name` (once per session) and refuses with `reply(code, reason)` when it is listed
-    /// with an address the list's pattern accepts. A DNS failure is logged and lets the request through, as in
-    /// Postfix: mail is not refused because a list cannot be reached.
+    /// Refuses with `reply(code, reason)` when the list has `name` with an address its pattern accepts. A DNS
+    /// failure lets the request through, as in Postfix: mail is not refused because a list cannot be reached.
     private func checkBlocklist(
         _ list: DNSBlocklist, name: String?, _ request: PolicyRequest, reply: (Int, String?) -> SMTPReply
     ) -> Verdict {
+        guard let name, case .listed(let addresses, let reason) = answer(list, name, request) else { return .dunno }
+        return .refuse(reply(blocklistRejectCode, reason))
+    }
+
+    /// `permit_dnswl_client`, `permit_rhswl_client`: a client the list has (`what` is its address or name) is
+    /// permitted, but never for a recipient that would be relayed (Postfix's safety: an allowlist must not make an
+    /// open relay). A DNS failure turns a later 5xx refusal into `450 4.7.1 <what>: Client host rejected: Service
+    /// unavailable`, as Postfix does.
+    private func checkAllowlist(
+        _ list: DNSBlocklist, name: String?, what: String, _ request: PolicyRequest, _ evaluation: inout Evaluation
+    ) -> Verdict {
+        if let recipient = request.recipient, directory.routes.classify(recipient) == .remote { return .dunno }
         guard let name else { return .dunno }
+        switch answer(list, name, request) {
+        case .listed: return .permit
+        case .notListed: return .dunno
+        case .temporaryFailure:
+            if evaluation.deferIfReject == nil {
+                evaluation.deferIfReject = .policyRejected(.client(what), code: 450, "Service unavailable")
+            }
+            return .dunno
+        }
+    }
+
+    /// What the list says about `name`, asked once per session (a DNS failure is logged when it happens); a listing
+    /// with no address the list's pattern accepts counts as none.
+    private func answer(_ list: DNSBlocklist, _ name: String, _ request: PolicyRequest) -> BlocklistAnswer {
         let dns = dns
         let lookUp = { () -> BlocklistAnswer in
             let answer = dns.blocklistAnswer(for: name)
-            if answer == .temporaryFailure { request.session?.logger.warning("\(name): RBL lookup error: no answer from the DNS") }
+            if answer == .temporaryFailure {
+                request.session?.logger.warning("\(name): RBL lookup error: no answer from the DNS")
+            }
             return answer
         }
         let answer = request.session.map { $0.blocklistAnswer(for: name, lookUp: lookUp) } ?? lookUp()
-        guard case .listed(let addresses, let reason) = answer else { return .dunno }
-        if let filter = list.filter, !addresses.contains(where: filter.matches) { return .dunno }
-        return .refuse(reply(blocklistRejectCode, reason))
+        if case .listed(let addresses, _) = answer, let filter = list.filter, !addresses.contains(where: filter.matches) {
+            return .notListed
+        }
+        return answer
     }
 
     /// `check_policy_service`: the server's action, or the default action when it cannot be asked, does not
