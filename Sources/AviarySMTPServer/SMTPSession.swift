@@ -343,7 +343,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             var request = policyRequest(recipient: nil)
             request.sender = sender
             let policy = server.policy
-            let check = policy.threadPool(otherwise: server.pool).runIfActive(eventLoop: context!.eventLoop) {
+            let check = policy.threads.pool.runIfActive(eventLoop: context!.eventLoop) {
                 policy.spfOutcome(for: request)
             }
             decide(when: check.recover { _ in nil }.assumeIsolated().map { outcome -> SMTPServerEngine.Decision in
@@ -353,8 +353,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .recipient(let address, _):
             let policy = server.policy
             let request = policyRequest(recipient: address)
-            let check = policy.threadPool(otherwise: server.pool).runIfActive(eventLoop: context!.eventLoop) {
-                () -> SMTPReply? in
+            let check = policy.threads.pool.runIfActive(eventLoop: context!.eventLoop) { () -> SMTPReply? in
                 if let refusal = policy.checkRecipient(request) { return refusal }
                 if case .refuse(let refusal) = policy.unlistedRecipient(address) { return refusal }
                 return nil
@@ -366,9 +365,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard !server.policy.lists.data.isEmpty else { return decideNow(.proceed) }
             let policy = server.policy
             let request = policyRequest(recipient: nil)
-            let check = policy.threadPool(otherwise: server.pool).runIfActive(eventLoop: context!.eventLoop) {
-                policy.checkData(request)
-            }
+            let check = policy.threads.pool.runIfActive(eventLoop: context!.eventLoop) { policy.checkData(request) }
             decide(when: check.recover { _ in .temporaryLookupFailure }.assumeIsolated().map { refusal in
                 guard let refusal else { return .proceed }
                 self.reject("DATA", refusal, sender: self.engine.transaction?.sender ?? "", recipient: nil)

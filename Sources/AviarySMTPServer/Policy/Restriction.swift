@@ -47,15 +47,6 @@ enum Restriction: Sendable, Equatable {
         case client, helo, sender, recipient
     }
 
-    /// Whether the restriction asks the network (DNS blocklists, policy servers) on every check.
-    var asksNetwork: Bool {
-        switch self {
-        case .rejectRBLClient, .rejectRHSBL, .permitDNSWLClient, .permitRHSWLClient, .checkPolicyService: true
-        default: false
-        }
-    }
-
-
     /// Parses a restriction list; `parameter` names it in errors.
     static func parseList(_ words: [String], parameter: String) -> Result<[Restriction], RestrictionError> {
         var result: [Restriction] = []

@@ -74,10 +74,10 @@ struct SMTPPolicy: Sendable {
     var blocklistRejectCode = 554
     /// A client per policy server the lists name.
     var policyServices: [PolicyServiceEndpoint: PolicyServiceClient] = [:]
-    /// Threads of their own for checks that wait on the network (DNS blocklists, policy servers, SPF), so that
-    /// a silent DNS zone or a stalled policy server never holds up the pool that writes queue files; nil when
-    /// the configuration has no such check.
-    var threads: RestrictionThreads? = nil
+    /// The threads every check runs on: checks wait on the network (DNS blocklists, policy servers, SPF, domain
+    /// look-ups), and a silent DNS zone or a stalled policy server must never hold up the pool that writes queue
+    /// files.
+    let threads = RestrictionThreads()
     /// SPF, when `smtpd_spf_enable = yes`.
     var spf: SPFPolicy? = nil
     /// DKIM verification, when `smtpd_dkim_verify = yes`.
@@ -499,12 +499,7 @@ extension SMTPPolicy {
         for endpoint in lists.policyServices {
             policyServices[endpoint] = PolicyServiceClient(endpoint: endpoint, settings: settings)
         }
-        if spf != nil || lists.all.contains(where: \.asksNetwork) { threads = RestrictionThreads() }
     }
-
-    /// The pool restriction checks run on: the policy's own threads when it has checks that wait on the network,
-    /// else `pool`.
-    func threadPool(otherwise pool: NIOThreadPool) -> NIOThreadPool { threads?.pool ?? pool }
 }
 
 extension PolicyServiceSettings {
