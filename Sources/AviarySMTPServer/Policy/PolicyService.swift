@@ -28,7 +28,9 @@ struct PolicyServiceRequest: Sendable, Equatable {
         left.attributes.map { "\($0.name)=\($0.value)" } == right.attributes.map { "\($0.name)=\($0.value)" }
     }
 
-    /// The request Postfix's smtpd sends for `request` in `state` (RCPT or DATA).
+    /// The request Postfix's smtpd sends for `request` in `state` (RCPT or DATA). What smtpd does not know is
+    /// sent empty: the ports (the session keeps addresses only), the unverified PTR name (reverse_client_name is
+    /// the verified one: smtpd keeps no other), client certificates (smtpd asks for none), stress and ETRN.
     init(_ request: PolicyRequest, state: String, context: String) {
         let tls = request.encryption
         attributes = [
