@@ -244,7 +244,7 @@ let package = Package(
             "AviarySMTPServerTests",
             [
                 "AviarySMTPServer", "AviaryAuthentication", "AviaryConfig", "AviaryCore", "AviaryDNS", "AviaryQueue",
-                "AviaryTestSupport", "AviaryUsers",
+                "AviarySMTP", "AviaryTestSupport", "AviaryUsers",
                 nioCore,
                 nioPosix, logging,
             ]

@@ -68,6 +68,32 @@ extension Parameter {
     public static let accessMapRejectCode = Parameter(
         "access_map_reject_code", .integer, "554", "Reply code of REJECT in an access table.")
 
+    // DNS blocklists and policy servers (issue 15).
+    public static let mapsRBLRejectCode = Parameter(
+        "maps_rbl_reject_code", .integer, "554",
+        "Reply code when reject_rbl_client or reject_rhsbl_* finds the client or a domain listed.")
+    public static let smtpdPolicyServiceTimeout = Parameter(
+        "smtpd_policy_service_timeout", .time(defaultUnit: "s"), "100s",
+        "Time limit for connecting to, writing to and reading from a check_policy_service server, per attempt.")
+    public static let smtpdPolicyServiceMaxIdle = Parameter(
+        "smtpd_policy_service_max_idle", .time(defaultUnit: "s"), "300s",
+        "Close a policy server connection after it was idle this long.")
+    public static let smtpdPolicyServiceMaxTTL = Parameter(
+        "smtpd_policy_service_max_ttl", .time(defaultUnit: "s"), "1000s",
+        "Close a policy server connection after it was open this long (at its next use).")
+    public static let smtpdPolicyServiceRequestLimit = Parameter(
+        "smtpd_policy_service_request_limit", .integer, "0", "Requests per policy server connection; 0: no limit.")
+    public static let smtpdPolicyServiceTryLimit = Parameter(
+        "smtpd_policy_service_try_limit", .integer, "2", "Attempts to ask a policy server before the default action.")
+    public static let smtpdPolicyServiceRetryDelay = Parameter(
+        "smtpd_policy_service_retry_delay", .time(defaultUnit: "s"), "1s", "Pause between attempts to ask a policy server.")
+    public static let smtpdPolicyServiceDefaultAction = Parameter(
+        "smtpd_policy_service_default_action", .string, "451 4.3.5 Server configuration problem",
+        "Access action when a policy server cannot be reached, does not answer in time or answers garbage.")
+    public static let smtpdPolicyServicePolicyContext = Parameter(
+        "smtpd_policy_service_policy_context", .string, "",
+        "Sent as policy_context= in each request, so one policy server can tell configurations apart.")
+
     // Sender authentication (issue 15).
     public static let smtpdSPFEnable = Parameter(
         "smtpd_spf_enable", .boolean, "no",
@@ -109,7 +135,10 @@ extension Parameter {
         .smtpdAuthFailureDelay,
         .smtpdClientRestrictions, .smtpdHeloRestrictions, .smtpdSenderRestrictions, .smtpdRelayRestrictions,
         .smtpdRecipientRestrictions, .smtpdDataRestrictions, .smtpdSenderLoginMaps, .unknownAddressRejectCode,
-        .relayDomainsRejectCode, .accessMapRejectCode, .smtpdSPFEnable, .smtpdDKIMVerify, .authservID,
+        .relayDomainsRejectCode, .accessMapRejectCode, .mapsRBLRejectCode, .smtpdPolicyServiceTimeout,
+        .smtpdPolicyServiceMaxIdle, .smtpdPolicyServiceMaxTTL, .smtpdPolicyServiceRequestLimit,
+        .smtpdPolicyServiceTryLimit, .smtpdPolicyServiceRetryDelay, .smtpdPolicyServiceDefaultAction,
+        .smtpdPolicyServicePolicyContext, .smtpdSPFEnable, .smtpdDKIMVerify, .authservID,
         .smtpdClientConnectionCountLimit, .smtpdClientConnectionRateLimit, .smtpdClientEventLimitExceptions,
         .localHeaderRewriteClients,
         .anvilRateTimeUnit, .smtpdSoftErrorLimit, .smtpdErrorSleepTime, .smtpdForbidUnauthPipelining,

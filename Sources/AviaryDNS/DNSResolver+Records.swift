@@ -134,12 +134,23 @@ extension DNSResolver {
 
     /// `4.3.2.1.in-addr.arpa` or the nibble form under `ip6.arpa`.
     static func reverseName(of bytes: [UInt8]) -> String? {
+        reversedLabels(of: bytes).map { $0 + (bytes.count == 4 ? ".in-addr.arpa" : ".ip6.arpa") }
+    }
+
+    /// An address's labels as reverse look-ups and DNS blocklists put them in front of their zone: `4.3.2.1` for
+    /// 1.2.3.4, the 32 nibbles lowest first for an IPv6 address (an IPv4-mapped one counts as IPv4); nil if the
+    /// text is not an address.
+    public static func reversedLabels(ofAddress address: String) -> String? {
+        addressBytes(address).flatMap(reversedLabels(of:))
+    }
+
+    static func reversedLabels(of bytes: [UInt8]) -> String? {
         switch bytes.count {
-        case 4: return bytes.reversed().map(String.init).joined(separator: ".") + ".in-addr.arpa"
+        case 4: return bytes.reversed().map(String.init).joined(separator: ".")
         case 16:
             let digits = Array("0123456789abcdef")
             return bytes.reversed().flatMap { [digits[Int($0 & 15)], digits[Int($0 >> 4)]] }.map(String.init)
-                .joined(separator: ".") + ".ip6.arpa"
+                .joined(separator: ".")
         default: return nil
         }
     }

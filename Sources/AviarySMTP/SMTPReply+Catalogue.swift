@@ -404,6 +404,19 @@ extension SMTPReply {
             enhanced: EnhancedStatusCode(4, 7, 24))
     }
 
+    /// `554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.example; listed since ...`: a DNS
+    /// blocklist lists the client or a domain of the request (Postfix's default_rbl_reply, with the list's TXT
+    /// record as the reason when it has one).
+    /// - Parameters:
+    ///   - code: `maps_rbl_reject_code`.
+    ///   - replyClass: what was listed: `Client host`, `Helo command`, `Sender address`, `Recipient address`.
+    ///   - what: the address or name that was looked up.
+    public static func blocklisted(code: Int, _ replyClass: String, what: String, zone: String, reason: String?) -> SMTPReply {
+        let reason = reason.map { $0.isEmpty ? "" : "; " + $0 } ?? ""
+        return SMTPReply(
+            code, EnhancedStatusCode(code / 100, 7, 1), "Service unavailable; \(replyClass) [\(what)] blocked using \(zone)\(reason)")
+    }
+
     /// `451 4.3.5 Server configuration error`: a restriction list or table smtpd cannot use.
     public static let serverConfigurationError = SMTPReply(451, EnhancedStatusCode(4, 3, 5), "Server configuration error")
 

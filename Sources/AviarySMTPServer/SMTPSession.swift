@@ -53,6 +53,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The transaction's SPF verdict (`smtpd_spf_enable`), taken at MAIL FROM; nil when SPF is off or the
     /// client is not judged by it.
     private var spf: SPFOutcome?
+    /// What the restrictions remember for the session: blocklist answers, PREPEND fields for the message.
+    private let policySession: PolicySessionState
     private var assembly: MessageAssembly?
     private var sink: QueueSink?
     private var exchange: SASLExchange?
@@ -71,6 +73,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             name: ClientNameLookup.isLoopback(remoteAddress) ? "localhost" : "unknown", address: remoteAddress)
         client.localAddress = localAddress
         engine = SMTPServerEngine(options: server.engineOptions)
+        policySession = PolicySessionState(logger: server.logger)
         decoder = SMTPFrameDecoder(maximumLineLength: server.settings.lineLengthLimit)
     }
 
@@ -339,13 +342,16 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             queueID = QueueID.make()
             spf = nil
+            _ = policySession.takePrependedFields()
             guard server.policy.spf != nil else { return decideNow(.proceed) }
-            // SPF is judged once per transaction, here (DNS: on the pool); the restrictions and the header
-            // fields use this verdict.
+            // SPF is judged once per transaction, here (DNS: on the policy's threads); the restrictions and the
+            // header fields use this verdict.
             var request = policyRequest(recipient: nil)
             request.sender = sender
             let policy = server.policy
-            let check = server.pool.runIfActive(eventLoop: context!.eventLoop) { policy.spfOutcome(for: request) }
+            let check = policy.threads.pool.runIfActive(eventLoop: context!.eventLoop) {
+                policy.spfOutcome(for: request)
+            }
             decide(when: check.recover { _ in nil }.assumeIsolated().map { outcome -> SMTPServerEngine.Decision in
                 self.spf = outcome
                 return .proceed
@@ -353,7 +359,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .recipient(let address, _):
             let policy = server.policy
             let request = policyRequest(recipient: address)
-            let check = server.pool.runIfActive(eventLoop: context!.eventLoop) { () -> SMTPReply? in
+            let check = policy.threads.pool.runIfActive(eventLoop: context!.eventLoop) { () -> SMTPReply? in
                 if let refusal = policy.checkRecipient(request) { return refusal }
                 if case .refuse(let refusal) = policy.unlistedRecipient(address) { return refusal }
                 return nil
@@ -365,7 +371,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard !server.policy.lists.data.isEmpty else { return decideNow(.proceed) }
             let policy = server.policy
             let request = policyRequest(recipient: nil)
-            let check = server.pool.runIfActive(eventLoop: context!.eventLoop) { policy.checkData(request) }
+            let check = policy.threads.pool.runIfActive(eventLoop: context!.eventLoop) { policy.checkData(request) }
             decide(when: check.recover { _ in .temporaryLookupFailure }.assumeIsolated().map { refusal in
                 guard let refusal else { return .proceed }
                 self.reject("DATA", refusal, sender: self.engine.transaction?.sender ?? "", recipient: nil)
@@ -410,6 +416,14 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             client: client, heloName: engine.heloName, sender: engine.transaction?.sender ?? "", recipient: recipient,
             saslUsername: engine.saslUsername, hasIllegalPipelining: engine.hasIllegalPipelining)
         request.spf = spf
+        request.protocolName = engine.protocolName
+        request.instance = queueID?.rawValue ?? ""
+        request.recipientCount = engine.transaction?.recipients.count ?? 0
+        if request.recipientCount > 0 { request.queueID = queueID?.rawValue }
+        request.size = engine.transaction?.parameters.size
+        request.saslMethod = engine.authMechanism
+        request.encryption = tls.map { .init(protocolName: $0.version, cipher: $0.cipher, keySize: $0.cipherBits) }
+        request.session = policySession
         return request
     }
 
@@ -601,7 +615,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // Trace fields go on top, newest first: the verdicts, then our Received: (as Postfix with
         // policyd-spf and OpenDKIM has them).
-        assembly.append(policy.authenticationFields(spf: spf, dkim: nil) + receivedHeader(for: transaction, id: queueID))
+        assembly.append(
+            policySession.takePrependedFields() + policy.authenticationFields(spf: spf, dkim: nil)
+                + receivedHeader(for: transaction, id: queueID))
         if settings.headerRewriteClients.includes(
             address: client.address, localAddress: client.localAddress, saslUsername: engine.saslUsername,
             mynetworks: settings.trustedNetworks)

@@ -42,6 +42,19 @@ public final class Dnsmasq {
     }
 
     public func stop() async { await process.terminate(grace: .seconds(5)) }
+
+    /// Runs `body` with a dnsmasq serving `records`, and stops it afterwards whether `body` throws or not.
+    public static func serving<T>(_ records: [String], _ body: (Dnsmasq) async throws -> T) async throws -> T {
+        let dns = try await Dnsmasq(records)
+        do {
+            let result = try await body(dns)
+            await dns.stop()
+            return result
+        } catch {
+            await dns.stop()
+            throw error
+        }
+    }
 }
 
 /// A port nobody listens on right now (bound to 127.0.0.1, then released).

@@ -9,16 +9,9 @@ extension Integration {
     struct SPF {
         @Test("reject_spf_fail: a forged sender gets 550 5.7.23 and a Postfix-style reject line; an authorized one is delivered with Received-SPF: pass on top and a forged verdict removed; without the restriction a fail is delivered, marked fail")
         func rejectSPFFail() async throws {
-            let dns = try await Dnsmasq([
+            try await Dnsmasq.serving([
                 "--txt-record=forged.test,v=spf1 ip4:192.0.2.0/24 -all", "--txt-record=good.test,v=spf1 ip4:127.0.0.1 -all",
-            ])
-            do {
-                try await Self.run(dnsPort: dns.port)
-            } catch {
-                await dns.stop()
-                throw error
-            }
-            await dns.stop()
+            ]) { dns in try await Self.run(dnsPort: dns.port) }
         }
 
         /// The message carries two verdicts of its own: one claiming our authserv-id (forged: removed) and one of

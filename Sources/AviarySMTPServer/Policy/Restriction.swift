@@ -25,9 +25,25 @@ enum Restriction: Sendable, Equatable {
     case rejectSPFFail
     /// `check_*_access type:table`: look the request's item up in an access(5) table.
     case checkAccess(AccessItem, maps: [String])
+    /// `reject_rbl_client zone[=pattern]`: the client's address is listed in a DNS blocklist.
+    case rejectRBLClient(DNSBlocklist)
+    /// `reject_rhsbl_client`, `_helo`, `_sender`, `_recipient zone[=pattern]`: a domain of the request is listed.
+    case rejectRHSBL(BlocklistItem, DNSBlocklist)
+    /// `permit_dnswl_client zone[=pattern]`: the client's address is in a DNS allowlist.
+    case permitDNSWLClient(DNSBlocklist)
+    /// `permit_rhswl_client zone[=pattern]`: the client's verified name is in a DNS allowlist.
+    case permitRHSWLClient(DNSBlocklist)
+    /// `check_policy_service unix:/path | inet:host:port`: ask a policy server (Postfix's SMTPD_POLICY_README).
+    case checkPolicyService(PolicyServiceEndpoint)
 
     /// What a `check_*_access` table is searched for.
     enum AccessItem: String, Sendable, Equatable {
+        case client, helo, sender, recipient
+    }
+
+    /// The domain a `reject_rhsbl_*` restriction looks up: the client's (verified) name, the HELO name, or the
+    /// domain of the sender or the recipient.
+    enum BlocklistItem: String, Sendable, Equatable {
         case client, helo, sender, recipient
     }
 
@@ -52,6 +68,16 @@ enum Restriction: Sendable, Equatable {
                 index += 1
                 continue
             }
+            if let argument = argumentRestrictions[word] {
+                guard index < words.count, let restriction = argument(words[index]) else {
+                    let what = word == "check_policy_service" ? "a server (unix:/path or inet:host:port)" : "a DNS zone (zone or zone=127.0.0.2)"
+                    let found = index < words.count ? ", not \"\(words[index])\"" : ""
+                    return .failure(RestrictionError(parameter: parameter, message: "\(word) needs \(what)\(found)"))
+                }
+                result.append(restriction)
+                index += 1
+                continue
+            }
             return .failure(RestrictionError(parameter: parameter, message: "unknown restriction \"\(words[index - 1])\""))
         }
         return .success(result)
@@ -70,6 +96,20 @@ enum Restriction: Sendable, Equatable {
         // Postfix has no SPF of its own; the name follows its reject_* words (postfix-policyd-spf, the usual
         // add-on, has no restriction name to copy).
         "reject_spf_fail": .rejectSPFFail,
+    ]
+
+    /// The restrictions that take the next word as their argument.
+    private static let argumentRestrictions: [String: @Sendable (String) -> Restriction?] = [
+        "reject_rbl_client": { DNSBlocklist($0).map(Restriction.rejectRBLClient) },
+        // Postfix's older name for it.
+        "reject_rbl": { DNSBlocklist($0).map(Restriction.rejectRBLClient) },
+        "reject_rhsbl_client": { DNSBlocklist($0).map { .rejectRHSBL(.client, $0) } },
+        "reject_rhsbl_helo": { DNSBlocklist($0).map { .rejectRHSBL(.helo, $0) } },
+        "reject_rhsbl_sender": { DNSBlocklist($0).map { .rejectRHSBL(.sender, $0) } },
+        "reject_rhsbl_recipient": { DNSBlocklist($0).map { .rejectRHSBL(.recipient, $0) } },
+        "permit_dnswl_client": { DNSBlocklist($0).map(Restriction.permitDNSWLClient) },
+        "permit_rhswl_client": { DNSBlocklist($0).map(Restriction.permitRHSWLClient) },
+        "check_policy_service": { PolicyServiceEndpoint($0).map(Restriction.checkPolicyService) },
     ]
 
     /// Whether the restriction can stop mail to other domains: Postfix refuses to run without one of these
@@ -133,4 +173,14 @@ struct RestrictionLists: Sendable {
     }
 
     init() {}
+
+    /// Every list, in the order a recipient meets them, then the DATA list.
+    var all: [Restriction] { client + helo + sender + relay + recipient + data }
+
+    /// The policy servers the lists name, each once.
+    var policyServices: [PolicyServiceEndpoint] {
+        var seen: [PolicyServiceEndpoint] = []
+        for case .checkPolicyService(let endpoint) in all where !seen.contains(endpoint) { seen.append(endpoint) }
+        return seen
+    }
 }
