@@ -29,8 +29,11 @@ extension Maildir {
     static let modSeqName = "aviary-modseq"
 
     /// Changes the flags of messages (STORE, and FETCH setting `\Seen`) and records the mod-sequence of each
-    /// change durably before it returns, so that a client told of it never sees it go back: the renames,
-    /// an fsync of cur/, then the log's line and its fsync, all under the uidlist lock.
+    /// change before it returns: the renames, then the log's line, under the uidlist lock. Neither is fsynced
+    /// (Dovecot's `mail_fsync = optimized` does not sync flag changes either): a killed process loses
+    /// nothing, and what a power loss takes back (a rename, a line) is found again by the rescan, at a
+    /// mod-sequence above any told before, because a log from an earlier boot starts over from the clock
+    /// (`readModSeqLog`). A flag change cost four times as long with the two fsyncs.
     ///
     /// Each message is taken as it is now (another program may have renamed it since it was listed). A change
     /// made outside (mutt, Dovecot) and not yet recorded gets its own mod-sequence first, so UNCHANGEDSINCE
@@ -58,7 +61,6 @@ extension Maildir {
             let modSeq = log.highest + 1
             var lines: [String] = []
             var changes: [FlagChange] = []
-            var renamedFrom: Set<Subdirectory> = []
             for message in messages {
                 var file: MaildirMessage
                 do throws(MailboxError) {
@@ -79,13 +81,11 @@ extension Maildir {
                     continue
                 }
                 do throws(MailboxError) {
-                    renamedFrom.insert(file.subdirectory)
                     file = try setFlags(target, of: file)
                 } catch where error.code == .notFound {
                     // Renamed by someone else between the look and the rename: once more, as it is now.
                     do throws(MailboxError) {
                         let now = try current(file)
-                        renamedFrom.insert(now.subdirectory)
                         file = try setFlags(newFlags(now.flags), of: now)
                     } catch where error.code == .notFound {
                         changes.append(FlagChange(uid: message.uid, outcome: .gone, modSeq: 0))
@@ -94,14 +94,6 @@ extension Maildir {
                 }
                 lines.append(log.set(message.uid, file.flags, modSeq))
                 changes.append(FlagChange(uid: message.uid, outcome: .stored(file), modSeq: modSeq))
-            }
-            if !renamedFrom.isEmpty {
-                // The renames first: a line on disk must never describe a rename a crash could still undo.
-                do throws(SystemError) {
-                    for subdirectory in renamedFrom.union([.cur]) { try SafeFile.syncDirectory(path(of: subdirectory)) }
-                } catch {
-                    throw MailboxError.system(error, "cannot sync maildir")
-                }
             }
             try writeModSeqLines(lines, to: &log, isNew: false)
             return (changes, log.highest)
@@ -139,8 +131,8 @@ extension Maildir {
         return log
     }
 
-    /// Holding the lock: appends `lines` and fsyncs, or rewrites the whole file when it is new or has grown
-    /// past its messages.
+    /// Holding the lock: appends `lines` (no fsync: see `changeFlags`), or rewrites the whole file (durably)
+    /// when it is new or has grown past its messages.
     private func writeModSeqLines(_ lines: [String], to log: inout ModSeqLog, isNew: Bool) throws(MailboxError) {
         if isNew || (!lines.isEmpty && log.wantsRewrite) {
             let bytes = log.compacted()
@@ -156,11 +148,10 @@ extension Maildir {
             let file = try SafeFile.openForAppend(filePath, mode: controlFileMode)
             defer { file.close() }
             if log.endsInPartialLine {
-                // What a crashed writer left half written was never fsynced, so never told to a client.
+                // What a killed writer left half written was never told to a client.
                 try file.truncate(to: Int64(log.completeLength))
             }
             try file.writeAll(Array(text.utf8))
-            try file.sync()
             log.completeLength += text.utf8.count
         } catch {
             throw MailboxError.system(error, "cannot append to \(Self.modSeqName)")
@@ -168,13 +159,19 @@ extension Maildir {
         log.endsInPartialLine = false
     }
 
-    /// The log as it is on disk; nil when it is missing or cannot be parsed (it then starts over). When this
-    /// process has read the same file before, only what was appended since is read (`ModSeqLogCache`).
+    /// The log as it is on disk; nil when it is missing, cannot be parsed, or was last written before the
+    /// system booted (it then starts over from the clock). When this process has read the same file before,
+    /// only what was appended since is read (`ModSeqLogCache`).
+    ///
+    /// Why a log from an earlier boot is not used: its appended lines are not fsynced, so a power loss may have
+    /// taken back mod-sequences that clients were told; counting on from what is left would hand the same
+    /// numbers out again for other changes, which a client's CHANGEDSINCE would then miss. Starting over costs
+    /// each client one resynchronization of the mailbox's flags after a reboot.
     func readModSeqLog() -> ModSeqLog? {
         let filePath = path + "/" + Self.modSeqName
         guard let file = try? SafeFile.openForReading(filePath) else { return nil }
         defer { file.close() }
-        guard let info = try? file.status() else { return nil }
+        guard let info = try? file.status(), info.st_mtim.tv_sec >= Self.bootTime - 2 else { return nil }
         let size = Int(info.st_size)
         let identity = ModSeqLogCache.Identity(device: UInt(info.st_dev), inode: UInt(info.st_ino))
         if let kept = ModSeqLogCache.shared.log(for: filePath, identity: identity, size: size),
@@ -196,6 +193,15 @@ extension Maildir {
         else { return nil }
         ModSeqLogCache.shared.store(log, header: Array(bytes[...headerEnd]), identity: identity, for: filePath)
         return log
+    }
+
+    /// When the system booted, in seconds since 1970 (the clock now less the time since boot).
+    static var bootTime: Int {
+        var now = timespec()
+        var sinceBoot = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        clock_gettime(CLOCK_BOOTTIME, &sinceBoot)
+        return now.tv_sec - sinceBoot.tv_sec
     }
 
     /// A mod-sequence from the clock, for a log that starts over (see `ModSeqLog`).

@@ -22,9 +22,11 @@
 ///
 /// How it changes, and the rules that keep it right through crashes:
 /// - Every write happens under `dovecot-uidlist.lock`, and the file is re-read after taking it.
-/// - A change appends its lines and fdatasyncs before the lock is released, so a mod-sequence a client was
-///   told is on disk: HIGHESTMODSEQ never goes back. All changes of one pass (one STORE, one rescan) share one
-///   new mod-sequence, as RFC 7162 allows.
+/// - A change appends its lines before the lock is released. They are not fsynced: a killed process loses
+///   nothing, and a file last written before the system booted is not trusted (a power loss may have taken
+///   back lines whose mod-sequences clients were told) and starts over from the clock, below. So HIGHESTMODSEQ
+///   never goes back and no mod-sequence is handed out twice. All changes of one pass (one STORE, one rescan)
+///   share one new mod-sequence, as RFC 7162 allows.
 /// - Flags live in the file names, which other programs (mutt, pop3d, Dovecot) change without telling; the
 ///   letters stored with each mod-sequence are how a rescan notices: a file whose letters differ, a file with
 ///   no line (an arrival) or a line with no file (an expunge) gets a new mod-sequence.
@@ -34,7 +36,7 @@
 ///   line per message, and only the newest expunges kept: at most `expungeWindow` UID ranges. `E` then says
 ///   which expunges are forgotten; a QRESYNC client that last synchronized before that gets every UID it may
 ///   know of that no longer exists (RFC 7162 3.2.5.2 allows reporting more than was expunged).
-/// - A file that is missing, unreadable or of another UIDVALIDITY starts over, every message at one new
+/// - A file that is missing, unreadable, of another UIDVALIDITY or from an earlier boot starts over, every message at one new
 ///   mod-sequence taken from the clock in milliseconds: larger than anything handed out before unless a
 ///   mailbox averaged more than a thousand changes a second, so clients that cached an older value (from
 ///   this file before it was lost, or from Dovecot's index) see everything as changed and resynchronize,

@@ -70,7 +70,7 @@ struct ModSeqTests {
         #expect(maildir.expungedUIDs(since: 5) == nil)  // before the log began: forgotten
     }
 
-    @Test("changeFlags records the change durably with one new mod-sequence; UNCHANGEDSINCE leaves a newer message alone")
+    @Test("changeFlags records the change with one new mod-sequence; UNCHANGEDSINCE leaves a newer message alone")
     func changeFlags() throws {
         try maildir.create()
         for second in 1...3 { try put("170000000\(second).M1P1.h") }
@@ -127,6 +127,28 @@ struct ModSeqTests {
         // Garbage in the middle: the same.
         try SafeFile.writeDurably(Array("1 V1 H5 E1\nnot a line at all\n".utf8), to: maildir.path + "/aviary-modseq")
         #expect(try maildir.synchronize().highestModSeq > fresh.highestModSeq)
+    }
+
+    @Test("A log last written before the system booted starts over from the clock (its unsynced lines may be gone)")
+    func earlierBoot() throws {
+        try maildir.create()
+        for second in 1...2 { try put("170000000\(second).M1P1.h") }
+        let index = try maildir.synchronize()
+        _ = try maildir.changeFlags(of: [index.messages[0]]) { $0.union(.seen) }
+        let before = try maildir.synchronize().highestModSeq
+        #expect(try maildir.synchronize().highestModSeq == before)  // written this boot: used as it is
+        // As if the machine had lost power and come back: the file dates from before the boot.
+        let old = Maildir.bootTime - 600
+        var times = [timespec(tv_sec: old, tv_nsec: 0), timespec(tv_sec: old, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, maildir.path + "/aviary-modseq", &times, 0) == 0)
+        let clock = Maildir.clockModSeq()
+        let after = try maildir.synchronize()
+        #expect(after.highestModSeq >= clock)
+        #expect(after.messages.allSatisfy { $0.modSeq == after.highestModSeq })
+        #expect(after.messages[0].message.flags == [.seen])
+        // Started over once: the new file is of this boot, and the next change counts on from it.
+        let (changes, highest) = try maildir.changeFlags(of: [after.messages[1]]) { $0.union(.flagged) }
+        #expect(changes[0].modSeq == after.highestModSeq + 1 && highest == after.highestModSeq + 1)
     }
 
     @Test("Writers at once (two threads storing, a third rescanning while files arrive): every change gets its own larger mod-sequence, none is lost")
