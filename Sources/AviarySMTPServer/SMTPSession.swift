@@ -346,8 +346,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard server.policy.spf != nil else { return decideNow(.proceed) }
             // SPF is judged once per transaction, here (DNS: on the policy's threads); the restrictions and the
             // header fields use this verdict.
-            var request = policyRequest(recipient: nil)
-            request.sender = sender
+            var asked = policyRequest(recipient: nil)
+            asked.sender = sender
+            let request = asked
             let policy = server.policy
             let check = policy.threads.pool.runIfActive(eventLoop: context!.eventLoop) {
                 policy.spfOutcome(for: request)
