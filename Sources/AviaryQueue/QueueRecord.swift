@@ -8,6 +8,10 @@ import AviaryCore
 //     T <seconds>.<microseconds>\n          arrival time
 //     S <sender>\n                          envelope sender; empty for the null sender <>
 //     A <name>=<value>\n                    attributes, zero or more (client_address, helo_name, ...)
+//     F <transport>:<nexthop>\n             content filter, at most one (Postfix's content_filter): qmgr sends
+//                                           every recipient there instead of its own route; a file without
+//                                           it (all files before it existed) has no filter. Older readers
+//                                           refuse a file that has one, so the version stays 1.
 //     R <s> <notify> <orcpt> <address>\n    recipients, one or more; <s> is the status byte, at a fixed
 //                                           offset so it can be rewritten in place; notify and orcpt
 //                                           are "-" when absent
