@@ -96,9 +96,14 @@ extension Integration {
                 // no_header_body_checks: Authentication-Results: naming us, as our first pass wrote it, is kept.
                 let verdictToken = uniqueToken("verdict")
                 let verdict = "Authentication-Results: mail.example.test; spf=pass smtp.mailfrom=example.test"
-                let given = try await instance.swaks(
-                    to: "alice@example.test", port: reinjectionPort,
-                    ["--header", "Subject: \(verdictToken)", "--add-header", verdict])
+                let given = try await instance.run(
+                    "swaks",
+                    [
+                        "--server", "127.0.0.2", "--port", String(reinjectionPort), "--helo", "filter.example.test",
+                        "--to", "alice@example.test", "--from", "sender@example.test", "--timeout", "20",
+                        "--header", "Subject: \(verdictToken)", "--add-header", verdict,
+                    ],
+                    timeout: .seconds(60))
                 check(given.isSuccess, "\(given)", instance)
                 let kept = try await instance.awaitMessage(for: "alice@example.test", containing: verdictToken)
                 check(kept.contains(verdict), "message:\n\(kept)", instance)
