@@ -32,7 +32,7 @@ extension Integration {
         }
 
         @Test(
-            "every recipient goes to the filter in one transaction and is delivered once, filtered once; a message the filter refuses with 550 is bounced; the re-injection smtpd skips the unknown-recipient check and keeps our Authentication-Results:"
+            "every recipient goes to the filter in one transaction and is delivered once, filtered once; a message the filter refuses with 550 is bounced, one it cannot take waits; the re-injection smtpd skips the unknown-recipient check and keeps our Authentication-Results:"
         )
         func filtered() async throws {
             let filterPort = freePort()
@@ -40,16 +40,20 @@ extension Integration {
                 try await instance.start()
                 let reinjectionPort = try #require(instance.port(of: Self.reinjection))
                 let filterLog = instance.directory + "/filter.log"
-                _ = try instance.launch(
-                    "/usr/bin/python3",
-                    [
-                        clientsDirectory + "/content_filter.py", String(filterPort), "127.0.0.2", String(reinjectionPort),
-                        filterLog,
-                    ],
-                    name: "filter")
-                try await require(instance, within: .seconds(20), "the filter listening") {
-                    instance.launchedOutput("filter").contains("ready")
+                func startFilter(_ name: String) async throws -> ChildProcess {
+                    let filter = try instance.launch(
+                        "/usr/bin/python3",
+                        [
+                            clientsDirectory + "/content_filter.py", String(filterPort), "127.0.0.2",
+                            String(reinjectionPort), filterLog,
+                        ],
+                        name: name)
+                    try await require(instance, within: .seconds(20), "the filter listening") {
+                        instance.launchedOutput(name).contains("ready")
+                    }
+                    return filter
                 }
+                let filter = try await startFilter("filter")
                 func filterLines(_ token: String) -> [String] {
                     ((try? String(contentsOfFile: filterLog, encoding: .utf8)) ?? "").split(separator: "\n")
                         .map(String.init).filter { $0.contains(token) }
@@ -109,6 +113,20 @@ extension Integration {
                 check(kept.contains(verdict), "message:\n\(kept)", instance)
                 check(Self.fields("X-Filtered", in: kept).isEmpty, "re-injected mail was filtered:\n\(kept)", instance)
                 check(filterLines(verdictToken).isEmpty, "filter saw re-injected mail", instance)
+
+                // The filter is down: the message waits in the queue, and goes through it once it is back.
+                _ = await filter.terminate(grace: .seconds(5))
+                let waitingToken = uniqueToken("waiting")
+                let waiting = try await instance.swaks(to: "alice@example.test", ["--header", "Subject: \(waitingToken)"])
+                check(waiting.isSuccess, "\(waiting)", instance)
+                try await instance.awaitLogLine(
+                    containing: "to=<alice@example.test>", "relay=none", "status=deferred", "Connection refused")
+                check(instance.messages(of: "alice@example.test", containing: waitingToken).isEmpty, "delivered", instance)
+                _ = try await startFilter("filter-again")
+                let flush = try await instance.run("aviary", ["queue", "flush", "-c", instance.directory])
+                check(flush.isSuccess, "\(flush)", instance)
+                let late = try await instance.awaitMessage(for: "alice@example.test", containing: waitingToken, within: .seconds(60))
+                check(Self.fields("X-Filtered", in: late) == ["X-Filtered: yes"], "message:\n\(late)", instance)
             }
         }
     }
