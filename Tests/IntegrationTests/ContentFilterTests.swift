@@ -6,14 +6,17 @@ extension Integration {
     /// Postfix's FILTER_README after-queue filter through the real master: main.cf's content_filter sends every
     /// message to clients/content_filter.py (an SMTP server on 127.0.0.1) through the smtp agent; the filter adds
     /// `X-Filtered: yes` and gives the message back with Python's smtplib to the re-injection smtpd, which has
-    /// `-o content_filter=` and `-o receive_override_options` as in FILTER_README.
+    /// `-o content_filter=` and `-o receive_override_options` as in FILTER_README. The filter has a transport of its
+    /// own, `scan` (the smtp agent under another name, FILTER_README's smtp-amavis).
     @Suite("After-queue content filter")
     struct ContentFilter {
         static let reinjection = "127.0.0.2:0"
 
         static func makeInstance(filterPort: Int) throws -> TestInstance {
             try TestInstance(
-                mainCf: [("content_filter", "smtp:[127.0.0.1]:\(filterPort)")],
+                // A transport of the filter's own, as FILTER_README's smtp-amavis: its maxproc bounds the messages
+                // the filter gets at once.
+                mainCf: [("content_filter", "scan:[127.0.0.1]:\(filterPort)")],
                 masterCf: [
                     "127.0.0.1:0 inet n - n - - smtpd",
                     "\(reinjection) inet n - n - - smtpd -o content_filter="
@@ -21,7 +24,7 @@ extension Integration {
                         + " -o smtpd_authorized_xforward_hosts=127.0.0.0/8",
                     "qmgr unix n - n 300 1 qmgr",
                     "local unix - n n - - local",
-                    "smtp unix - - n - - smtp",
+                    "scan unix - - n - 2 smtp",
                 ],
                 users: ["alice@example.test", "bob@example.test"])
         }
