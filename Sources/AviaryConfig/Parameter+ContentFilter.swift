@@ -3,11 +3,17 @@
 /// the filter gives it back through an smtpd with `-o content_filter=` (and usually `-o receive_override_options`).
 extension Parameter {
     public static let contentFilter = Parameter(
-        "content_filter", .string, "",
-        "After-queue content filter, transport:nexthop (smtp:[127.0.0.1]:10024): every recipient of a message smtpd or pickup receives goes there instead of its own route; empty: none. An empty nexthop means the recipient's domain.")
+        "content_filter",
+        .string,
+        "",
+        "After-queue content filter, transport:nexthop (smtp:[127.0.0.1]:10024): every recipient of a message smtpd or pickup receives goes there instead of its own route; empty: none. An empty nexthop means the recipient's domain."
+    )
     public static let receiveOverrideOptions = Parameter(
-        "receive_override_options", .list, "",
-        "What smtpd or pickup skips for the mail it receives, on the service re-injecting filtered mail: no_unknown_recipient_checks (reject_unlisted_recipient), no_header_body_checks (keeps Authentication-Results: with our authserv-id), no_milters (smtpd_milters); no_address_mappings is accepted and changes nothing (Aviary maps no addresses on receipt).")
+        "receive_override_options",
+        .list,
+        "",
+        "What smtpd or pickup skips for the mail it receives, on the service re-injecting filtered mail: no_unknown_recipient_checks (reject_unlisted_recipient), no_header_body_checks (keeps Authentication-Results: with our authserv-id), no_milters (smtpd_milters); no_address_mappings is accepted and changes nothing (Aviary maps no addresses on receipt)."
+    )
 
     /// Every parameter of this file, in `aviary conf -d` order.
     static let contentFilterTable: [Parameter] = [.contentFilter, .receiveOverrideOptions]

@@ -123,11 +123,13 @@ struct MessageDelivery {
         var unrouted: [Outcome] = []
         for index in recipients {
             let address = envelope.recipients[index].address
-            let route = envelope.contentFilter.map { router.filterRoute($0, for: address) } ?? router.route(for: address)
+            let route =
+                envelope.contentFilter.map { router.filterRoute($0, for: address) } ?? router.route(for: address)
             switch route {
             case .success(let route): groups[route, default: []].append(.init(index: index, address: address))
             case .failure(let error):
-                unrouted.append(Outcome(index: index, address: address, status: .deferred, dsn: "4.3.0", text: error.reason))
+                unrouted.append(
+                    Outcome(index: index, address: address, status: .deferred, dsn: "4.3.0", text: error.reason))
             }
         }
         return (groups, unrouted)

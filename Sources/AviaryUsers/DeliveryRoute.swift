@@ -81,7 +81,8 @@ public struct DeliveryRouter: Sendable {
         }
         let hop = colon == text.endIndex ? "" : String(text[text.index(after: colon)...])
         let domain = AddressParts(address).domain
-        return .success(DeliveryRoute(transport: transport, nextHop: hop.isEmpty ? (domain.isEmpty ? nil : domain) : hop))
+        let nextHop = hop.isEmpty ? (domain.isEmpty ? nil : domain) : hop
+        return .success(DeliveryRoute(transport: transport, nextHop: nextHop))
     }
 
     /// A transport(5) value: `smtp:[mx.example]:25`, `relay:`, `:[backup.example]`, `local`.

@@ -14,9 +14,13 @@ struct PickupContentFilterTests {
         let writer = try QueueWriter(reservingIn: fixture.queue, queue: .maildrop, mode: 0o644)
         writer.begin(
             QueueEnvelope(
-                arrivalTime: 1_800_000_000, sender: "alice@mail.example.test",
+                arrivalTime: 1_800_000_000,
+                sender: "alice@mail.example.test",
                 attributes: [.init("origin", "sendmail"), .init("uid", "4242"), .init("protocol", "local")],
-                recipients: [QueueRecipient(address: "bob@mail.example.test")], contentFilter: droppedFilter))
+                recipients: [QueueRecipient(address: "bob@mail.example.test")],
+                contentFilter: droppedFilter
+            )
+        )
         try writer.append(Array("Subject: test\r\n\r\nhello\r\n".utf8))
         let id = try writer.commit()
         #expect(fixture.pickup.scan() == [id])
@@ -25,15 +29,19 @@ struct PickupContentFilterTests {
 
     @Test("pickup records its content_filter; without one, none")
     func recorded() throws {
-        #expect(try Self.pickedUpFilter(mainCf: ["content_filter = smtp:[127.0.0.1]:10024"], droppedFilter: nil)
-            == "smtp:[127.0.0.1]:10024")
+        #expect(
+            try Self.pickedUpFilter(mainCf: ["content_filter = smtp:[127.0.0.1]:10024"], droppedFilter: nil)
+                == "smtp:[127.0.0.1]:10024"
+        )
         #expect(try Self.pickedUpFilter(mainCf: [], droppedFilter: nil) == nil)
     }
 
     @Test("a filter named in the maildrop file is not taken: a local user does not choose where qmgr sends mail")
     func notFromTheFile() throws {
         #expect(try Self.pickedUpFilter(mainCf: [], droppedFilter: "pipe:anything") == nil)
-        #expect(try Self.pickedUpFilter(mainCf: ["content_filter = smtp:[127.0.0.1]:10024"], droppedFilter: "pipe:x")
-            == "smtp:[127.0.0.1]:10024")
+        #expect(
+            try Self.pickedUpFilter(mainCf: ["content_filter = smtp:[127.0.0.1]:10024"], droppedFilter: "pipe:x")
+                == "smtp:[127.0.0.1]:10024"
+        )
     }
 }

@@ -14,7 +14,10 @@ import Testing
 struct ContentFilterRoutingTests {
     /// A router with a local domain, a virtual domain, a relayhost and a transport_maps entry.
     static func router(in directory: String) throws -> DeliveryRouter {
-        try SafeFile.writeDurably(Array("special.test smtp:[special.example]:2525\n".utf8), to: directory + "/transport")
+        try SafeFile.writeDurably(
+            Array("special.test smtp:[special.example]:2525\n".utf8),
+            to: directory + "/transport"
+        )
         let config = try MainConfig.parse(
             """
             myhostname = mail.example.test
@@ -22,11 +25,15 @@ struct ContentFilterRoutingTests {
             virtual_mailbox_domains = virtual.test
             relayhost = [smarthost.example]:587
             transport_maps = texthash:\(directory)/transport
-            """, directory: directory)
+            """,
+            directory: directory
+        )
         return DeliveryRouter(config: config, directory: UserDirectory(config: config))
     }
 
-    static let addresses = ["bob@localhost", "a@virtual.test", "x@special.test", "y@elsewhere.example", "done@elsewhere.example"]
+    static let addresses = [
+        "bob@localhost", "a@virtual.test", "x@special.test", "y@elsewhere.example", "done@elsewhere.example",
+    ]
 
     static func envelope(filter: String?) -> QueueEnvelope {
         var recipients = addresses.map { QueueRecipient(address: $0) }
@@ -43,7 +50,10 @@ struct ContentFilterRoutingTests {
         let temporary = TemporaryDirectory("filter-routes")
         let router = try Self.router(in: temporary.path)
         let plan = MessageDelivery.plan(
-            envelope: Self.envelope(filter: "smtp:[127.0.0.1]:10024"), recipients: [0, 1, 2, 3], router: router)
+            envelope: Self.envelope(filter: "smtp:[127.0.0.1]:10024"),
+            recipients: [0, 1, 2, 3],
+            router: router
+        )
         #expect(Self.summary(plan.groups) == ["smtp:[127.0.0.1]:10024": [0, 1, 2, 3]])
         #expect(plan.unrouted.isEmpty)
     }
@@ -56,7 +66,8 @@ struct ContentFilterRoutingTests {
         #expect(
             Self.summary(plan.groups) == [
                 "local": [0, 1], "smtp:[special.example]:2525": [2], "smtp:[smarthost.example]:587": [3],
-            ])
+            ]
+        )
     }
 
     @Test("a filter without a next hop goes to each recipient's domain; one without a transport defers, never bypasses")
@@ -64,10 +75,18 @@ struct ContentFilterRoutingTests {
         let temporary = TemporaryDirectory("filter-routes")
         let router = try Self.router(in: temporary.path)
         for filter in ["scan:", "scan"] {
-            let plan = MessageDelivery.plan(envelope: Self.envelope(filter: filter), recipients: [0, 3], router: router)
+            let plan = MessageDelivery.plan(
+                envelope: Self.envelope(filter: filter),
+                recipients: [0, 3],
+                router: router
+            )
             #expect(Self.summary(plan.groups) == ["scan:localhost": [0], "scan:elsewhere.example": [3]], "\(filter)")
         }
-        let broken = MessageDelivery.plan(envelope: Self.envelope(filter: ":[127.0.0.1]:10024"), recipients: [0, 3], router: router)
+        let broken = MessageDelivery.plan(
+            envelope: Self.envelope(filter: ":[127.0.0.1]:10024"),
+            recipients: [0, 3],
+            router: router
+        )
         #expect(broken.groups.isEmpty)
         #expect(broken.unrouted.map(\.index) == [0, 3])
         #expect(broken.unrouted.allSatisfy { $0.status == .deferred && $0.text.contains("bad content_filter") })

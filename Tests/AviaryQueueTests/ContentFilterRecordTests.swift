@@ -34,7 +34,8 @@ struct ContentFilterRecordTests {
     func olderFile() throws {
         let directory = TemporaryDirectory("filter-record")
         // Exactly what Aviary wrote before content_filter (QueueFileTests.exactBytes's layout).
-        let old = "AVIARY-QUEUE 1\nT 1700000000.250000\nS a@b.test\nA helo_name=x%20y\nR P - - c@d.test\nM\nhi\r\nE 00000000000000000004\n"
+        let old =
+            "AVIARY-QUEUE 1\nT 1700000000.250000\nS a@b.test\nA helo_name=x%20y\nR P - - c@d.test\nM\nhi\r\nE 00000000000000000004\n"
         try SafeFile.writeDurably(Array(old.utf8), to: directory.path + "/old")
         let file = try QueueFile(path: directory.path + "/old", forUpdate: true)
         #expect(file.envelope.contentFilter == nil)

@@ -7,7 +7,11 @@ import Testing
 @Suite("smtpd and content_filter")
 struct ReceiveForFilterTests {
     /// Sends one message from s@example.test to `recipient`; returns the RCPT reply code and the queued envelope.
-    static func send(_ harness: SMTPServerHarness, to recipient: String, header: String = "") async throws
+    static func send(
+        _ harness: SMTPServerHarness,
+        to recipient: String,
+        header: String = ""
+    ) async throws
         -> (rcpt: Int, envelope: QueueEnvelope?, message: String)
     {
         let rcpt = try await harness.transcript { client, _ in
@@ -48,12 +52,17 @@ struct ReceiveForFilterTests {
             let unknown = try await Self.send(harness, to: "nobody@virtual.test")
             #expect(unknown.rcpt == 550)
             let sent = try await Self.send(
-                harness, to: "alice@virtual.test", header: "Authentication-Results: mail.example.test; spf=pass\r\n")
+                harness,
+                to: "alice@virtual.test",
+                header: "Authentication-Results: mail.example.test; spf=pass\r\n"
+            )
             #expect(!sent.message.contains("Authentication-Results"), "\(sent.message)")
         }
     }
 
-    @Test("no_unknown_recipient_checks accepts an unknown user; no_header_body_checks keeps our Authentication-Results:")
+    @Test(
+        "no_unknown_recipient_checks accepts an unknown user; no_header_body_checks keeps our Authentication-Results:"
+    )
     func overridden() async throws {
         let extra = "receive_override_options = no_unknown_recipient_checks, no_header_body_checks, no_address_mappings"
         try await SMTPServerHarness.run(extra: extra) { harness in
@@ -62,8 +71,14 @@ struct ReceiveForFilterTests {
         }
         try await SMTPServerHarness.run(extra: extra) { harness in
             let sent = try await Self.send(
-                harness, to: "alice@virtual.test", header: "Authentication-Results: mail.example.test; spf=pass\r\n")
-            #expect(sent.message.contains("\r\nAuthentication-Results: mail.example.test; spf=pass\r\n"), "\(sent.message)")
+                harness,
+                to: "alice@virtual.test",
+                header: "Authentication-Results: mail.example.test; spf=pass\r\n"
+            )
+            #expect(
+                sent.message.contains("\r\nAuthentication-Results: mail.example.test; spf=pass\r\n"),
+                "\(sent.message)"
+            )
         }
     }
 

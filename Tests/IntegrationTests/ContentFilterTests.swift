@@ -26,7 +26,8 @@ extension Integration {
                     "local unix - n n - - local",
                     "scan unix - - n - 2 smtp",
                 ],
-                users: ["alice@example.test", "bob@example.test"])
+                users: ["alice@example.test", "bob@example.test"]
+            )
         }
 
         /// The header fields of a delivered message named `name` (case-insensitive).
@@ -50,7 +51,8 @@ extension Integration {
                             clientsDirectory + "/content_filter.py", String(filterPort), "127.0.0.2",
                             String(reinjectionPort), filterLog,
                         ],
-                        name: name)
+                        name: name
+                    )
                     try await require(instance, within: .seconds(20), "the filter listening") {
                         instance.launchedOutput(name).contains("ready")
                     }
@@ -65,36 +67,58 @@ extension Integration {
                 // Two recipients: one transaction to the filter, then each delivered with the header once.
                 let token = uniqueToken("filtered")
                 let sent = try await instance.swaks(
-                    to: "alice@example.test,bob@example.test", ["--header", "Subject: \(token)"])
+                    to: "alice@example.test,bob@example.test",
+                    ["--header", "Subject: \(token)"]
+                )
                 check(sent.isSuccess, "\(sent)", instance)
                 for user in ["alice@example.test", "bob@example.test"] {
                     let message = try await instance.awaitMessage(for: user, containing: token)
-                    check(Self.fields("X-Filtered", in: message) == ["X-Filtered: yes"], "\(user):\n\(message)", instance)
+                    check(
+                        Self.fields("X-Filtered", in: message) == ["X-Filtered: yes"],
+                        "\(user):\n\(message)",
+                        instance
+                    )
                 }
                 try await instance.awaitLogLine(
-                    containing: "relay=127.0.0.1[127.0.0.1]:\(filterPort)", "status=sent", "filtered")
+                    containing: "relay=127.0.0.1[127.0.0.1]:\(filterPort)",
+                    "status=sent",
+                    "filtered"
+                )
                 let passes = filterLines(token)
                 check(
                     passes.count == 1 && passes[0].contains("rcpts=alice@example.test,bob@example.test")
                         && passes[0].hasPrefix("accepted"),
-                    "filter log: \(passes)", instance)
+                    "filter log: \(passes)",
+                    instance
+                )
 
                 // Refused by the filter: bounced to the sender with the filter's reply; never delivered.
                 let refusedToken = uniqueToken("refused")
                 let refused = try await instance.swaks(
-                    to: "bob@example.test", from: "alice@example.test",
-                    ["--header", "Subject: \(refusedToken)", "--body", "FILTER-REFUSE"])
+                    to: "bob@example.test",
+                    from: "alice@example.test",
+                    ["--header", "Subject: \(refusedToken)", "--body", "FILTER-REFUSE"]
+                )
                 check(refused.isSuccess, "\(refused)", instance)
                 let bounce = try await instance.awaitMessage(for: "alice@example.test", containing: refusedToken)
                 check(
-                    bounce.contains("Action: failed") && bounce.contains("550 5.7.1 Message content rejected by the test filter"),
-                    "DSN:\n\(bounce)", instance)
+                    bounce.contains("Action: failed")
+                        && bounce.contains("550 5.7.1 Message content rejected by the test filter"),
+                    "DSN:\n\(bounce)",
+                    instance
+                )
                 try await instance.awaitLogLine(containing: "to=<bob@example.test>", "status=bounced", "test filter")
-                check(instance.messages(of: "bob@example.test", containing: refusedToken).isEmpty, "delivered", instance)
+                check(
+                    instance.messages(of: "bob@example.test", containing: refusedToken).isEmpty,
+                    "delivered",
+                    instance
+                )
                 check(Self.fields("X-Filtered", in: bounce).isEmpty, "the bounce was filtered:\n\(bounce)", instance)
 
                 // The re-injection smtpd: no_unknown_recipient_checks; the public one still refuses.
-                let steps = say("EHLO client.test") + say("MAIL FROM:<s@example.test>") + say("RCPT TO:<nobody@example.test>") + say("QUIT")
+                let steps =
+                    say("EHLO client.test") + say("MAIL FROM:<s@example.test>") + say("RCPT TO:<nobody@example.test>")
+                    + say("QUIT")
                 let outside = try await instance.transcript(steps)
                 check(outside.codes == [220, 250, 250, 550, 221], "\(outside)", instance)
                 let inside = try await instance.transcript(steps, service: Self.reinjection)
@@ -110,7 +134,8 @@ extension Integration {
                         "--to", "alice@example.test", "--from", "sender@example.test", "--timeout", "20",
                         "--header", "Subject: \(verdictToken)", "--add-header", verdict,
                     ],
-                    timeout: .seconds(60))
+                    timeout: .seconds(60)
+                )
                 check(given.isSuccess, "\(given)", instance)
                 let kept = try await instance.awaitMessage(for: "alice@example.test", containing: verdictToken)
                 check(kept.contains(verdict), "message:\n\(kept)", instance)
@@ -120,15 +145,30 @@ extension Integration {
                 // The filter is down: the message waits in the queue, and goes through it once it is back.
                 _ = await filter.terminate(grace: .seconds(5))
                 let waitingToken = uniqueToken("waiting")
-                let waiting = try await instance.swaks(to: "alice@example.test", ["--header", "Subject: \(waitingToken)"])
+                let waiting = try await instance.swaks(
+                    to: "alice@example.test",
+                    ["--header", "Subject: \(waitingToken)"]
+                )
                 check(waiting.isSuccess, "\(waiting)", instance)
                 try await instance.awaitLogLine(
-                    containing: "to=<alice@example.test>", "relay=none", "status=deferred", "Connection refused")
-                check(instance.messages(of: "alice@example.test", containing: waitingToken).isEmpty, "delivered", instance)
+                    containing: "to=<alice@example.test>",
+                    "relay=none",
+                    "status=deferred",
+                    "Connection refused"
+                )
+                check(
+                    instance.messages(of: "alice@example.test", containing: waitingToken).isEmpty,
+                    "delivered",
+                    instance
+                )
                 _ = try await startFilter("filter-again")
                 let flush = try await instance.run("aviary", ["queue", "flush", "-c", instance.directory])
                 check(flush.isSuccess, "\(flush)", instance)
-                let late = try await instance.awaitMessage(for: "alice@example.test", containing: waitingToken, within: .seconds(60))
+                let late = try await instance.awaitMessage(
+                    for: "alice@example.test",
+                    containing: waitingToken,
+                    within: .seconds(60)
+                )
                 check(Self.fields("X-Filtered", in: late) == ["X-Filtered: yes"], "message:\n\(late)", instance)
             }
         }
