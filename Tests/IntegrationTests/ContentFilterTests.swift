@@ -115,6 +115,15 @@ extension Integration {
                 )
                 check(Self.fields("X-Filtered", in: bounce).isEmpty, "the bounce was filtered:\n\(bounce)", instance)
 
+                // A 4xx from the filter: the message waits in the queue.
+                let deferredToken = uniqueToken("deferred")
+                let deferred = try await instance.swaks(
+                    to: "bob@example.test", ["--header", "Subject: \(deferredToken)", "--body", "FILTER-TEMPFAIL"])
+                check(deferred.isSuccess, "\(deferred)", instance)
+                try await instance.awaitLogLine(
+                    containing: "to=<bob@example.test>", "status=deferred", "451 4.7.1 Try again later (test filter)")
+                check(filterLines(deferredToken).count == 1, "filter log: \(filterLines(deferredToken))", instance)
+
                 // The re-injection smtpd: no_unknown_recipient_checks; the public one still refuses.
                 let steps =
                     say("EHLO client.test") + say("MAIL FROM:<s@example.test>") + say("RCPT TO:<nobody@example.test>")

@@ -2,12 +2,14 @@
 """An after-queue content filter in the shape of Postfix's FILTER_README (amavisd-new style), for the content_filter
 tests: an SMTP server that receives each message from Aviary's smtp agent, adds "X-Filtered: yes" at the top of its
 header and gives it back with smtplib to the re-injection smtpd, answering only once that smtpd has answered. A
-message whose text contains FILTER-REFUSE is refused at the end of DATA with 550 5.7.1 instead.
+message whose text contains FILTER-REFUSE is refused at the end of DATA with 550 5.7.1 instead, one that contains
+FILTER-TEMPFAIL with 451 4.7.1.
 
 Usage: content_filter.py LISTEN_PORT REINJECT_HOST REINJECT_PORT LOG
 
 Listens on 127.0.0.1:LISTEN_PORT (prints "ready" once listening), one thread per connection. LOG gets one line per
-message: "accepted from=<S> rcpts=R1,R2 subject=SUBJECT reply=REPLY" or "refused from=<S> rcpts=... subject=...".
+message: "accepted from=<S> rcpts=R1,R2 subject=SUBJECT reply=REPLY", or "refused ..." or "deferred ..." without
+the reply.
 Lines are at most 4096 bytes, messages at most 10 MB; the server exits after 300 s in any case.
 """
 import smtplib
@@ -109,6 +111,9 @@ class Session(socketserver.StreamRequestHandler):
                 if b"FILTER-REFUSE" in message:
                     log("refused " + described)
                     self.reply("550 5.7.1 Message content rejected by the test filter")
+                elif b"FILTER-TEMPFAIL" in message:
+                    log("deferred " + described)
+                    self.reply("451 4.7.1 Try again later (test filter)")
                 else:
                     answer = reinject(sender, recipients, b"X-Filtered: yes\r\n" + message)
                     log("accepted %s reply=%s" % (described, answer))
