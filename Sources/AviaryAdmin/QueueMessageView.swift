@@ -111,6 +111,7 @@ public struct QueueMessageView {
         for attribute in envelope.attributes {
             lines.append("named_attribute: \(Self.printable(attribute.name))=\(Self.printable(attribute.value))")
         }
+        if let filter = envelope.contentFilter { lines.append("content_filter: \(Self.printable(filter))") }
         let reasons = directory.delayReasons(for: id)
         for (index, recipient) in envelope.recipients.enumerated() {
             lines.append("recipient: \(Self.printable(recipient.address))")

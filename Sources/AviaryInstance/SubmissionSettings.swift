@@ -24,6 +24,8 @@ public struct SubmissionSettings: Sendable {
     public var banner: String
     /// `alias_database`: the files newaliases checks.
     public var aliasDatabase: [String]
+    /// `content_filter` as pickup records it in the queue files it writes; nil when empty.
+    public var contentFilter: String?
 
     public init(config: MainConfig) {
         queue = QueueDirectory(root: config.string(.queueDirectory))
@@ -37,6 +39,8 @@ public struct SubmissionSettings: Sendable {
         mailOwner = config.string(.mailOwner)
         banner = config.string(.smtpdBanner)
         aliasDatabase = config.list(.aliasDatabase)
+        let filter = config.string(.contentFilter).trimmingWhitespace()
+        contentFilter = filter.isEmpty ? nil : filter
     }
 
     /// `user` becomes `user@$myorigin`; a bare `postmaster` too. Other addresses are returned as given.

@@ -192,7 +192,8 @@ public struct Pickup {
     }
 
     /// The envelope of the queue file pickup writes: the sender and recipients, the uid of the file's owner
-    /// and the attributes pickup knows how to pass on.
+    /// and the attributes pickup knows how to pass on. The content filter is pickup's `content_filter`, never
+    /// one the maildrop file names: a local user must not choose where qmgr sends a message.
     func pickedUpEnvelope(_ envelope: QueueEnvelope, uid: uid_t) -> QueueEnvelope {
         var attributes: [QueueEnvelope.Attribute] = [.init("origin", "pickup"), .init("uid", String(uid))]
         for name in ["protocol", "helo_name", "body", "smtputf8", "ret", "envid"] {
@@ -205,7 +206,8 @@ public struct Pickup {
             arrivalTime: envelope.arrivalTime,
             sender: envelope.sender,
             attributes: attributes,
-            recipients: recipients
+            recipients: recipients,
+            contentFilter: settings.contentFilter
         )
     }
 

@@ -9,6 +9,10 @@ public struct QueueEnvelope: Sendable, Equatable {
     /// Named attributes in the order written, e.g. client_address, helo_name, protocol, body, envid, ret.
     public var attributes: [Attribute]
     public var recipients: [QueueRecipient]
+    /// The after-queue content filter, `transport:nexthop` (Postfix's `content_filter`, as smtpd or pickup
+    /// found it when the message arrived): qmgr hands every recipient to it instead of its normal route. nil:
+    /// no filter, as for every file written before the record existed.
+    public var contentFilter: String?
 
     public struct Attribute: Sendable, Equatable {
         public var name: String
@@ -19,11 +23,15 @@ public struct QueueEnvelope: Sendable, Equatable {
         }
     }
 
-    public init(arrivalTime: Double, sender: String, attributes: [Attribute] = [], recipients: [QueueRecipient]) {
+    public init(
+        arrivalTime: Double, sender: String, attributes: [Attribute] = [], recipients: [QueueRecipient],
+        contentFilter: String? = nil
+    ) {
         self.arrivalTime = arrivalTime
         self.sender = sender
         self.attributes = attributes
         self.recipients = recipients
+        self.contentFilter = contentFilter
     }
 
     /// The value of the first attribute with this name.

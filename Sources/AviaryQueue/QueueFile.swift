@@ -106,6 +106,11 @@ public final class QueueFile {
                     throw corrupt("bad attribute record at offset \(recordStart)")
                 }
                 envelope.attributes.append(.init(String(text[..<equals]), String(text[text.index(after: equals)...])))
+            case UInt8(ascii: "F"):
+                guard envelope.contentFilter == nil, let filter = QueueRecord.decode(value), !filter.isEmpty else {
+                    throw corrupt("bad or repeated content filter record at offset \(recordStart)")
+                }
+                envelope.contentFilter = filter
             case UInt8(ascii: "R"):
                 let fields = value.split(separator: UInt8(ascii: " "), maxSplits: 3, omittingEmptySubsequences: false)
                 guard fields.count == 4, fields[0].count == 1,

@@ -8,6 +8,12 @@ import AviaryCore
 //     T <seconds>.<microseconds>\n          arrival time
 //     S <sender>\n                          envelope sender; empty for the null sender <>
 //     A <name>=<value>\n                    attributes, zero or more (client_address, helo_name, ...)
+//     F <transport>:<nexthop>\n             content filter, at most one (Postfix's content_filter): qmgr sends
+//                                           every recipient there instead of its own route. Written only
+//                                           when there is a filter, so a file without one is byte for byte
+//                                           what earlier versions wrote (still version 1, read as "no
+//                                           filter"); earlier versions refuse a file that has one (unknown
+//                                           record), so a downgrade waits until filtered mail has left.
 //     R <s> <notify> <orcpt> <address>\n    recipients, one or more; <s> is the status byte, at a fixed
 //                                           offset so it can be rewritten in place; notify and orcpt
 //                                           are "-" when absent

@@ -92,6 +92,9 @@ public final class QueueWriter {
             header += [UInt8(ascii: "A"), UInt8(ascii: " ")]
                 + QueueRecord.encodeBytes(attribute.name + "=" + attribute.value) + [10]
         }
+        if let filter = envelope.contentFilter {
+            header += [UInt8(ascii: "F"), UInt8(ascii: " ")] + QueueRecord.encodeBytes(filter) + [10]
+        }
         for recipient in envelope.recipients {
             header += [UInt8(ascii: "R"), UInt8(ascii: " "), recipient.status.rawValue, UInt8(ascii: " ")]
             header += QueueRecord.optional(recipient.notify) + [UInt8(ascii: " ")]

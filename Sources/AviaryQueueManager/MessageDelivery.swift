@@ -91,19 +91,11 @@ struct MessageDelivery {
 
         // Group by route (transport and next hop) and deliver; each has its own concurrency limit.
         let router = settings.router
-        let routed = try? await manager.pool.runIfActive {
-            pendingIndices.map { index in (index, router.route(for: envelope.recipients[index].address)) }
+        let plan = try? await manager.pool.runIfActive {
+            Self.plan(envelope: envelope, recipients: pendingIndices, router: router)
         }
-        var groups: [DeliveryRoute: [DeliveryRequest.Recipient]] = [:]
-        var outcomes: [Outcome] = []
-        for (index, route) in routed ?? [] {
-            let address = envelope.recipients[index].address
-            switch route {
-            case .success(let route): groups[route, default: []].append(.init(index: index, address: address))
-            case .failure(let error):
-                outcomes.append(Outcome(index: index, address: address, status: .deferred, dsn: "4.3.0", text: error.reason))
-            }
-        }
+        let groups = plan?.groups ?? [:]
+        var outcomes = plan?.unrouted ?? []
         logOutcomes(outcomes, relay: "none", envelope: envelope)
         await withTaskGroup(of: [Outcome].self) { tasks in
             for (route, recipients) in groups {
@@ -118,6 +110,29 @@ struct MessageDelivery {
             for await result in tasks { outcomes += result }
         }
         await finish(envelope: envelope, outcomes: outcomes, path: path, firstAttempt: source == .incoming)
+    }
+
+    /// The delivery requests of one attempt: the `recipients` (indices into the envelope) grouped by route, and
+    /// those whose route could not be found (a table failed), deferred. A message with a content filter goes to
+    /// the filter for every recipient, bypassing transport_maps and relayhost: one request when the filter
+    /// names its next hop. Blocking (table files): call off event loops.
+    static func plan(envelope: QueueEnvelope, recipients: [Int], router: DeliveryRouter)
+        -> (groups: [DeliveryRoute: [DeliveryRequest.Recipient]], unrouted: [Outcome])
+    {
+        var groups: [DeliveryRoute: [DeliveryRequest.Recipient]] = [:]
+        var unrouted: [Outcome] = []
+        for index in recipients {
+            let address = envelope.recipients[index].address
+            let route =
+                envelope.contentFilter.map { router.filterRoute($0, for: address) } ?? router.route(for: address)
+            switch route {
+            case .success(let route): groups[route, default: []].append(.init(index: index, address: address))
+            case .failure(let error):
+                unrouted.append(
+                    Outcome(index: index, address: address, status: .deferred, dsn: "4.3.0", text: error.reason))
+            }
+        }
+        return (groups, unrouted)
     }
 
     private func deliver(

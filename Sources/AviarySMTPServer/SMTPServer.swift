@@ -59,6 +59,9 @@ public final class SMTPServer: ListeningServer {
         for word in settings.headerRewriteClients.unknown {
             logger.warning("local_header_rewrite_clients: ignoring \"\(word)\" (permit_inet_interfaces, permit_mynetworks, permit_sasl_authenticated and static:all are understood)")
         }
+        for word in settings.receiveOverrides.unknown {
+            logger.warning("receive_override_options: ignoring unknown option \"\(word)\"")
+        }
         if config.bool(.smtpdDKIMVerify) {
             logger.warning("smtpd_dkim_verify = yes has no effect yet: smtpd does not record DKIM results in messages (Authentication-Results: carries spf= only)")
         }

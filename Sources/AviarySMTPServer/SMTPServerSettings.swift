@@ -34,6 +34,11 @@ public struct SMTPServerSettings: Sendable {
     public var isAuthEnabled: Bool
     public var authFailureDelaySeconds: Int
     public var queue: QueueDirectory
+    /// `content_filter`, recorded in every queue file this smtpd writes; nil when empty (`-o content_filter=` on
+    /// the service that takes filtered mail back, so that it goes to its destinations and is not filtered again).
+    public var contentFilter: String?
+    /// `receive_override_options`.
+    public var receiveOverrides: ReceiveOverrideOptions
 
     public init(config: MainConfig) {
         hostname = config.string(.myhostname)
@@ -54,6 +59,9 @@ public struct SMTPServerSettings: Sendable {
         trustedNetworks = ClientNetworks(config.list(.mynetworks))
         headerRewriteClients = HeaderRewriteClients(config.list(.localHeaderRewriteClients))
         queue = QueueDirectory(root: config.string(.queueDirectory))
+        let filter = config.string(.contentFilter).trimmingWhitespace()
+        contentFilter = filter.isEmpty ? nil : filter
+        receiveOverrides = ReceiveOverrideOptions(config: config)
         isWrapperMode = config.bool(.smtpdTLSWrappermode)
         isTLSAuthOnly = config.bool(.smtpdTLSAuthOnly)
         recordsTLSInReceived = config.bool(.smtpdTLSReceivedHeader)

@@ -611,9 +611,14 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         writeFailure = nil
         sink = QueueSink(queue: settings.queue, pool: server.pool, id: queueID)
         let policy = server.policy
-        var assembly = MessageAssembly { bytes, range in
-            AuthenticationResults.claimedFields(in: bytes, range, authservID: policy.authservID)
-        }
+        // no_header_body_checks (the service taking filtered mail back): the fields naming our authserv-id are
+        // the ones our smtpd wrote before the message went to the filter.
+        var assembly =
+            settings.receiveOverrides.skipsHeaderBodyChecks
+            ? MessageAssembly()
+            : MessageAssembly { bytes, range in
+                AuthenticationResults.claimedFields(in: bytes, range, authservID: policy.authservID)
+            }
         // Trace fields go on top, newest first: the verdicts, then our Received: (as Postfix with
         // policyd-spf and OpenDKIM has them).
         assembly.append(
@@ -726,6 +731,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 QueueRecipient(
                     address: $0.address, notify: $0.parameters.notify?.description,
                     originalRecipient: $0.parameters.originalRecipient?.stored)
-            })
+            },
+            contentFilter: settings.contentFilter)
     }
 }

@@ -67,6 +67,24 @@ public struct DeliveryRouter: Sendable {
         }
     }
 
+    /// The route of `address` in a message with a content filter (`content_filter`, `transport:nexthop`): the
+    /// filter's, whatever the recipient's own route, so that transport_maps and relayhost play no part. A filter
+    /// without a next hop (`transport` or `transport:`) goes to the recipient's domain, as Postfix does when
+    /// `default_filter_nexthop` is empty. A filter without a transport is a configuration error: the
+    /// recipient waits rather than pass the filter by.
+    public func filterRoute(_ filter: String, for address: String) -> Result<DeliveryRoute, RouteError> {
+        let text = filter.trimmingWhitespace()
+        let colon = text.firstIndex(of: ":") ?? text.endIndex
+        let transport = String(text[..<colon])
+        guard !transport.isEmpty, !transport.contains(where: \.isWhitespace) else {
+            return .failure(RouteError(reason: "bad content_filter \"\(filter)\": expected transport:nexthop"))
+        }
+        let hop = colon == text.endIndex ? "" : String(text[text.index(after: colon)...])
+        let domain = AddressParts(address).domain
+        let nextHop = hop.isEmpty ? (domain.isEmpty ? nil : domain) : hop
+        return .success(DeliveryRoute(transport: transport, nextHop: nextHop))
+    }
+
     /// A transport(5) value: `smtp:[mx.example]:25`, `relay:`, `:[backup.example]`, `local`.
     static func parse(_ value: String, defaultTransport: String, domain: String, defaultHop: String?) -> DeliveryRoute {
         let text = value.trimmingWhitespace()

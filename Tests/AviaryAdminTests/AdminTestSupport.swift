@@ -37,13 +37,15 @@ final class AdminTestInstance {
         in queue: QueueName,
         sender: String = "alice@example.test",
         recipients: [QueueRecipient] = [QueueRecipient(address: "bob@remote.test")],
-        message: String = AdminTestInstance.message
+        message: String = AdminTestInstance.message,
+        contentFilter: String? = nil
     ) throws -> QueueID {
         let envelope = QueueEnvelope(
             arrivalTime: 1_700_000_000.5,
             sender: sender,
             attributes: [.init("client_address", "127.0.0.1"), .init("helo_name", "client.test")],
-            recipients: recipients
+            recipients: recipients,
+            contentFilter: contentFilter
         )
         let writer = try QueueWriter(directory: directory, queue: queue, envelope: envelope)
         try writer.append(Array(message.utf8))

@@ -152,6 +152,16 @@ struct QueueShowTests {
         #expect(text.hasSuffix("\n*** MESSAGE FILE END hold/\(id) ***\n"))
     }
 
+    @Test("a message's content filter is shown as Postfix's postcat shows it; none, no line")
+    func contentFilter() throws {
+        let instance = try AdminTestInstance()
+        let filtered = try instance.enqueue(in: .hold, contentFilter: "smtp:[127.0.0.1]:10024")
+        let text = String(decoding: try show(instance, filtered.rawValue, .envelope), as: UTF8.self)
+        #expect(text.contains("\ncontent_filter: smtp:[127.0.0.1]:10024\n"), "\(text)")
+        let plain = try instance.enqueue(in: .hold)
+        #expect(!String(decoding: try show(instance, plain.rawValue, .envelope), as: UTF8.self).contains("content_filter"))
+    }
+
     @Test("an unknown or malformed ID is an error naming it")
     func unknown() throws {
         let instance = try AdminTestInstance()

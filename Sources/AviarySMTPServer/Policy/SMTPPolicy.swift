@@ -84,6 +84,9 @@ struct SMTPPolicy: Sendable {
     var dkim: DKIMVerifier? = nil
     /// Our authserv-id in Authentication-Results: (`authserv_id`).
     var authservID = ""
+    /// Whether recipients missing from the local and virtual tables are refused; not on the service taking
+    /// filtered mail back (`receive_override_options = no_unknown_recipient_checks`), as in Postfix.
+    var checksUnknownRecipients = true
 
     /// The verdict of one restriction or list.
     enum Verdict: Sendable, Equatable {
@@ -230,6 +233,7 @@ struct SMTPPolicy: Sendable {
 
     /// User unknown in the local recipient or virtual mailbox table (smtpd_reject_unlisted_recipient).
     func unlistedRecipient(_ address: String) -> Verdict {
+        guard checksUnknownRecipients else { return .dunno }
         switch directory.lookup(address) {
         case .local, .virtual, .notLocal: return .dunno
         case .unknown(let table):
@@ -493,6 +497,7 @@ extension SMTPPolicy {
             dkim: config.bool(.smtpdDKIMVerify) ? DKIMVerifier(dns: resolver) : nil,
             authservID: config.string(.authservID))
         dns = resolver
+        checksUnknownRecipients = !ReceiveOverrideOptions(config: config).skipsUnknownRecipientChecks
         let code = config.integer(.mapsRBLRejectCode)
         blocklistRejectCode = (400..<600).contains(code) ? code : 554
         let settings = PolicyServiceSettings(config: config)
