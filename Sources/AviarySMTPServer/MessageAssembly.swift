@@ -137,15 +137,24 @@ final class QueueSink: @unchecked Sendable {
         }
     }
 
+    /// Whether part of the message is in the queue file already.
+    var hasWritten: Bool { writer != nil }
+
     /// Writes the rest, fsyncs the file, renames it into incoming/, fsyncs the directory, names the message to qmgr.
+    /// - Parameter hold: into hold/ instead (a milter's QUARANTINE), unannounced; only for a message nothing of
+    ///   which was written yet (`hasWritten` false).
     /// - Returns: the message size in bytes.
-    func commit(_ bytes: [UInt8], envelope: QueueEnvelope, on eventLoop: any EventLoop) -> EventLoopFuture<Int64> {
+    func commit(
+        _ bytes: [UInt8], envelope: QueueEnvelope, hold: Bool = false, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<Int64> {
         pool.runIfActive(eventLoop: eventLoop) {
-            let writer = try self.writer ?? QueueWriter(directory: self.queue, id: self.id, envelope: envelope)
+            let writer =
+                try self.writer
+                ?? QueueWriter(directory: self.queue, queue: hold ? .hold : .incoming, id: self.id, envelope: envelope)
             self.writer = nil
             try writer.append(bytes)
             try writer.commit()
-            self.queue.announce(self.id)
+            if writer.queue == .incoming { self.queue.announce(self.id) }
             return writer.messageLength
         }
     }

@@ -1,0 +1,78 @@
+import AviaryTestSupport
+import Foundation
+import Testing
+
+extension Integration {
+    /// smtpd_milters through the real master and smtpd: Debian's OpenDKIM as a signing milter, and
+    /// clients/stalled_milter.py, which accepts the connection and never answers.
+    @Suite("Milters")
+    struct Milters {
+        @Test("a message through smtpd with smtpd_milters = OpenDKIM arrives signed; dkimpy verifies the signature")
+        func openDKIMSigns() async throws {
+            let milter = try await OpenDKIMMilter()
+            do {
+                let instance = try TestInstance(mainCf: [("smtpd_milters", "unix:\(milter.socket)")])
+                try await withInstance(instance) { instance in
+                    try await instance.start()
+                    let token = uniqueToken("dkim")
+                    let sent = try await instance.swaks(
+                        to: "alice@example.test", from: "sender@example.com",
+                        ["--header", "Subject: \(token)", "--body", "Signed by OpenDKIM \(token)\n"])
+                    check(sent.isSuccess, "\(sent)", instance)
+                    let text = try await instance.awaitMessage(for: "alice", containing: token)
+                    check(text.contains("DKIM-Signature: v=1; a=rsa-sha256;"), text, instance)
+                    let raw = try #require(
+                        instance.maildirMessages("alice").first { String(decoding: $0, as: UTF8.self).contains(token) })
+                    let verified = try await milter.verify(raw)
+                    check(verified.isSuccess && verified.standardOutput.contains("verified d=example.com"),
+                        "\(verified)", instance)
+                }
+            } catch {
+                await milter.stop()
+                throw error
+            }
+            await milter.stop()
+        }
+
+        @Test("a milter that never answers: milter_command_timeout, then milter_default_action (tempfail: 451 4.7.1 at MAIL; accept: delivered)")
+        func stalledMilter() async throws {
+            let directory = TemporaryDirectory("stalled-milter")
+            chmod(directory.path, 0o755)  // smtpd may run as the mail user
+            let socket = directory.path + "/milter.sock"
+            let process = try ChildProcess(
+                path: "/usr/bin/python3", arguments: [clientsDirectory + "/stalled_milter.py", socket],
+                standardOutput: directory.path + "/out")
+            do {
+                let ready = await waitUntil(timeout: .seconds(20)) {
+                    (try? String(contentsOfFile: directory.path + "/out", encoding: .utf8))?.contains("ready") == true
+                }
+                try #require(ready, "stalled_milter.py did not start")
+                let instance = try TestInstance(
+                    mainCf: [("smtpd_milters", "unix:\(socket)"), ("milter_command_timeout", "1s")],
+                    masterCf: [
+                        "127.0.0.1:0 inet n - n - - smtpd",
+                        "127.0.0.2:0 inet n - n - - smtpd -o milter_default_action=accept",
+                        "qmgr unix n - n 300 1 qmgr",
+                        "local unix - n n - - local",
+                    ])
+                try await withInstance(instance) { instance in
+                    try await instance.start()
+                    let refused = try await instance.transcript(
+                        say("EHLO client.test") + say("MAIL FROM:<s@example.com>") + say("QUIT"))
+                    check(refused.codes == [220, 250, 451, 221], "\(refused)", instance)
+                    check(refused.replies[2] == "451 4.7.1 Service unavailable - try again later", "\(refused)", instance)
+                    try await instance.awaitLogLine(containing: "timeout waiting for a reply from milter unix:", "milter_default_action = tempfail")
+                    let token = uniqueToken("stalled")
+                    let sent = try await instance.swaks(
+                        to: "alice@example.test", port: instance.port(of: "127.0.0.2:0"), ["--header", "Subject: \(token)"])
+                    check(sent.isSuccess, "\(sent)", instance)
+                    _ = try await instance.awaitMessage(for: "alice", containing: token)
+                }
+            } catch {
+                await process.terminate(grace: .seconds(2))
+                throw error
+            }
+            await process.terminate(grace: .seconds(2))
+        }
+    }
+}
