@@ -359,7 +359,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 session.mail(
                     connection: connection, helo: helo, arguments: ["<\(sender)>"], macros: macros, logger: logger)
             }) { verdict in
-                if let refusal = self.milterRefusal(verdict, verb: "MAIL", recipient: nil) {
+                if let refusal = self.milterRefusal(verdict, verb: "MAIL", sender: sender, recipient: nil) {
                     return self.decideNow(.answer(refusal))
                 }
                 self.checkSender(sender)
@@ -537,7 +537,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// A stage's verdict as the answer to the SMTP command (logged as Postfix's `milter-reject`); nil to go on.
     /// DISCARD and QUARANTINE are remembered for the end of the message.
-    private func milterRefusal(_ verdict: MilterVerdict, verb: String, recipient: String?) -> SMTPReply? {
+    private func milterRefusal(
+        _ verdict: MilterVerdict, verb: String, sender: String? = nil, recipient: String?
+    ) -> SMTPReply? {
         switch verdict {
         case .proceed, .accept:
             return nil
@@ -546,7 +548,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return nil
         case .refuse(let reply):
             let replyText = "\(reply.code) " + (reply.enhancedCode.map { "\($0) " } ?? "") + reply.lines.joined(separator: " ")
-            var text = "NOQUEUE: milter-reject: \(verb) from \(client.description): \(replyText); from=<\(engine.transaction?.sender ?? "")>"
+            var text = "NOQUEUE: milter-reject: \(verb) from \(client.description): \(replyText); from=<\(sender ?? engine.transaction?.sender ?? "")>"
             if let recipient { text += " to=<\(recipient)>" }
             logger.info("\(text) proto=\(engine.protocolName) helo=<\(engine.heloName ?? "")>")
             return reply
@@ -796,20 +798,25 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let messageID = assembly.messageID.map { "<\($0)>" } ?? "<>"
         guard let milters = server.milters, let milterSession else {
-            return write(bytes, sink: sink, transaction: transaction, messageID: messageID)
+            return write(bytes, sink: sink, envelope: envelope(for: transaction), messageID: messageID)
         }
         if milterOutcome == .discard { return discard(sink: sink, id: queueID) }
         if sink.hasWritten {
             // TODO(#15): see MilterHeaderEditor for the design of editing a message that is partly on disk.
             logger.warning("\(queueID): message larger than \(MessageAssembly.flushSize) bytes not given to milters (not supported yet)")
-            return write(bytes, sink: sink, transaction: transaction, messageID: messageID)
+            return write(bytes, sink: sink, envelope: envelope(for: transaction), messageID: messageID)
         }
         let macros = milterMacros()
         let logger = logger
         let filtered = milters.threads.runIfActive(eventLoop: context.eventLoop) {
             milterSession.endOfMessage(bytes, macros: macros, logger: logger)
         }
-        wait(for: filtered) { verdict, message in
+        wait(for: filtered) { verdict, message, changes in
+            let envelope = MilterSession.applying(changes, to: self.envelope(for: transaction))
+            if envelope.recipients.isEmpty, verdict == .proceed || verdict == .accept {
+                // Every recipient deleted: nothing to deliver, as Postfix's cleanup discards it.
+                return self.discard(sink: sink, id: queueID)
+            }
             switch verdict {
             case .refuse(let reply):
                 sink.abandon()
@@ -819,25 +826,23 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 self.discard(sink: sink, id: queueID)
             case .quarantine(let reason):
                 logger.info("\(queueID): milter-hold: END-OF-MESSAGE from \(self.client.description): milter triggers HOLD action: \(reason)")
-                self.write(message, sink: sink, transaction: transaction, messageID: messageID, hold: true)
+                self.write(message, sink: sink, envelope: envelope, messageID: messageID, hold: true)
             case .proceed, .accept:
                 if case .quarantine(let reason) = self.milterOutcome {
                     logger.info("\(queueID): milter-hold: milter triggers HOLD action: \(reason)")
                 }
                 self.write(
-                    message, sink: sink, transaction: transaction, messageID: messageID,
-                    hold: self.milterOutcome != .proceed)
+                    message, sink: sink, envelope: envelope, messageID: messageID, hold: self.milterOutcome != .proceed)
             }
         }
     }
 
     /// Commits the message's last bytes; answers 250 once the queue file is durable.
     private func write(
-        _ bytes: [UInt8], sink: QueueSink, transaction: SMTPServerEngine.Transaction, messageID: String,
-        hold: Bool = false
+        _ bytes: [UInt8], sink: QueueSink, envelope: QueueEnvelope, messageID: String, hold: Bool = false
     ) {
         guard let context, let queueID else { return decideNow(.answer(.localError)) }
-        let written = sink.commit(bytes, envelope: envelope(for: transaction), hold: hold, on: context.eventLoop)
+        let written = sink.commit(bytes, envelope: envelope, hold: hold, on: context.eventLoop)
         decide(when: written.assumeIsolated().map { size -> SMTPServerEngine.Decision in
             self.logger.info("\(queueID): message-id=\(messageID)")
             self.logger.trace("\(queueID): queued \(size) bytes")

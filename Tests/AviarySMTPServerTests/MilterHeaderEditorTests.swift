@@ -1,3 +1,4 @@
+import AviaryQueue
 import AviarySMTP
 import Foundation
 import Testing
@@ -41,5 +42,31 @@ struct MilterHeaderEditorTests {
         #expect(Self.edited([.changeHeader(index: 1, name: "Subject", value: "")]) == String(decoding: Self.message, as: UTF8.self).replacingOccurrences(of: "Subject: one\r\n", with: ""))
         #expect(Self.edited([.changeHeader(index: 1, name: "X-New", value: "v")]).contains("two\r\nX-New: v\r\n\r\n"))
         #expect(Self.edited([.changeHeader(index: 3, name: "Subject", value: "")]) == String(decoding: Self.message, as: UTF8.self))
+    }
+}
+
+/// A milter's body and envelope changes.
+@Suite("milter body and envelope changes")
+struct MilterEnvelopeTests {
+    @Test("REPLBODY replaces the body after the empty line; bare LF and CR become CRLF")
+    func replaceBody() {
+        let replaced = MilterHeaderEditor.replacingBody(
+            of: Array("Subject: x\r\n\r\nold\r\n".utf8), with: Array("new\nlines\rend\r\n".utf8))
+        #expect(String(decoding: replaced, as: UTF8.self) == "Subject: x\r\n\r\nnew\r\nlines\r\nend\r\n")
+    }
+
+    @Test("CHGFROM, ADDRCPT, ADDRCPT_PAR and DELRCPT change the envelope; brackets optional, duplicates not added")
+    func envelope() {
+        let before = QueueEnvelope(
+            arrivalTime: 0, sender: "a@example.com",
+            recipients: [QueueRecipient(address: "b@example.net"), QueueRecipient(address: "c@example.net")])
+        let after = MilterSession.applying(
+            [
+                .changeSender("<new@example.com>", parameters: nil), .addRecipient("<d@example.net>"),
+                .addRecipientWithParameters("B@example.net", parameters: "NOTIFY=NEVER"),
+                .deleteRecipient("<C@EXAMPLE.NET>"),
+            ], to: before)
+        #expect(after.sender == "new@example.com")
+        #expect(after.recipients.map(\.address) == ["b@example.net", "d@example.net"])
     }
 }

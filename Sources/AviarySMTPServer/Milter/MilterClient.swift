@@ -82,10 +82,9 @@ final class MilterClient: @unchecked Sendable {
 
     deinit { descriptor?.close() }
 
-    /// The actions smtpd lets milters take: those it carries out. libmilter refuses to talk to an MTA that does
-    /// not offer every action its milter registered, so a milter that needs more gets `milter_default_action`.
-    /// TODO(#15): CHGFROM, ADDRCPT, ADDRCPT_PAR, DELRCPT and REPLBODY.
-    static let offeredActions: MilterActions = [.addHeaders, .changeHeaders, .quarantine, .setMacroList]
+    /// The actions smtpd lets milters take: all of version 6's. libmilter refuses to talk to an MTA that does not
+    /// offer every action its milter registered.
+    static let offeredActions = MilterActions.all
 
     // MARK: - Connection
 

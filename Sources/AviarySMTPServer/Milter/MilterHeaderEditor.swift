@@ -1,7 +1,7 @@
 import AviaryMessage
 import AviarySMTP
 
-/// The header section as milters see it, and their header changes applied to a message held in memory.
+/// The header section as milters see it, and their header and body changes applied to a message held in memory.
 ///
 /// Where the changes go (the design for issue 15): smtpd holds a message in memory until it reaches
 /// `MessageAssembly.flushSize` (64 KiB), then writes it to its queue file as it arrives. At end of DATA a message
@@ -82,6 +82,27 @@ enum MilterHeaderEditor {
             }
         }
         message.replaceSubrange(0..<section.end, with: fields.joined())
+    }
+
+    /// `message` with its body replaced (REPLBODY): bare LFs and CRs become CRLF.
+    static func replacingBody(of message: [UInt8], with body: [UInt8]) -> [UInt8] {
+        let section = MIMEHeaderSection(message, 0..<message.count)
+        var result = Array(message[..<section.end])
+        result += section.lineEnd ?? [13, 10]
+        var index = 0
+        while index < body.count {
+            switch body[index] {
+            case 13:
+                result += [13, 10]
+                if index + 1 < body.count, body[index + 1] == 10 { index += 1 }
+            case 10:
+                result += [13, 10]
+            default:
+                result.append(body[index])
+            }
+            index += 1
+        }
+        return result
     }
 
     static func isHeaderChange(_ modification: MilterResponse) -> Bool {

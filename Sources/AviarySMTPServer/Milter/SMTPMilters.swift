@@ -1,4 +1,5 @@
 import AviaryConfig
+import AviaryQueue
 import AviarySMTP
 import Logging
 import NIOPosix
@@ -119,38 +120,75 @@ final class MilterSession: @unchecked Sendable {
         each(logger) { $0.ask(.data, stage: .data, macros: macros) }
     }
 
-    /// The message through every milter in turn, each seeing the previous one's header changes; the verdict
-    /// (a QUARANTINE from any milter makes it `.quarantine`) and the edited message.
+    /// The message through every milter in turn, each seeing the previous one's changes; the verdict (a
+    /// QUARANTINE from any milter makes it `.quarantine`), the edited message (header changes, REPLBODY) and the
+    /// envelope changes (CHGFROM, ADDRCPT, ADDRCPT_PAR, DELRCPT) in the order they came.
     func endOfMessage(
         _ message: [UInt8], macros: [String: String], logger: Logger
-    ) -> (verdict: MilterVerdict, message: [UInt8]) {
+    ) -> (verdict: MilterVerdict, message: [UInt8], envelopeChanges: [MilterResponse]) {
         isInMessage = false
         var message = message
         var quarantine: String?
+        var envelopeChanges: [MilterResponse] = []
         for client in clients {
             let header = MilterHeaderEditor.fields(of: message)
             let bodyStart = MilterHeaderEditor.bodyStart(of: message)
             let (verdict, modifications) = client.endOfMessage(
                 header: header, body: [Array(message[bodyStart...])], macros: macros)
             logFailure(client, logger)
+            var replacementBody: [UInt8]?
             for modification in modifications {
                 switch modification {
                 case .quarantine(let reason): quarantine = reason
-                case .addHeader, .insertHeader, .changeHeader: break
-                default:
-                    logger.warning("milter \(client.endpoint): ignoring an action smtpd did not offer")
+                case .replaceBody(let chunk): replacementBody = (replacementBody ?? []) + chunk
+                case .changeSender, .addRecipient, .addRecipientWithParameters, .deleteRecipient:
+                    envelopeChanges.append(modification)
+                default: break
                 }
             }
             MilterHeaderEditor.apply(
                 modifications, to: &message,
                 hasLeadingSpace: client.agreed?.protocolSteps.contains(.headerLeadingSpace) == true)
+            if let replacementBody {
+                message = MilterHeaderEditor.replacingBody(of: message, with: replacementBody)
+            }
             switch verdict {
             case .proceed, .accept: continue
             case .quarantine(let reason): quarantine = reason
-            case .discard, .refuse: return (verdict, message)
+            case .discard, .refuse: return (verdict, message, envelopeChanges)
             }
         }
-        return (quarantine.map { .quarantine($0) } ?? .proceed, message)
+        return (quarantine.map { .quarantine($0) } ?? .proceed, message, envelopeChanges)
+    }
+
+    /// The envelope after a milter's CHGFROM, ADDRCPT, ADDRCPT_PAR and DELRCPT (Postfix ignores the ESMTP
+    /// parameters of the changes; so does Aviary). Addresses come with or without angle brackets.
+    static func applying(
+        _ changes: [MilterResponse], to envelope: QueueEnvelope
+    ) -> QueueEnvelope {
+        var envelope = envelope
+        func bare(_ address: String) -> String {
+            let trimmed = address.trimmingWhitespace()
+            return trimmed.hasPrefix("<") && trimmed.hasSuffix(">") ? String(trimmed.dropFirst().dropLast()) : trimmed
+        }
+        for change in changes {
+            switch change {
+            case .changeSender(let sender, _):
+                envelope.sender = bare(sender)
+            case .addRecipient(let address), .addRecipientWithParameters(let address, _):
+                let address = bare(address)
+                guard !address.isEmpty,
+                    !envelope.recipients.contains(where: { $0.address.lowercased() == address.lowercased() })
+                else { continue }
+                envelope.recipients.append(QueueRecipient(address: address))
+            case .deleteRecipient(let address):
+                let address = bare(address).lowercased()
+                envelope.recipients.removeAll { $0.address.lowercased() == address }
+            default:
+                break
+            }
+        }
+        return envelope
     }
 
     /// ABORT to every milter (RSET, a refused message, a lost client).
