@@ -34,6 +34,33 @@ extension Integration {
             await milter.stop()
         }
 
+        @Test("spamass-milter in front of spamd: the GTUBE message is refused at DATA, a clean one arrives with X-Spam-* fields")
+        func spamAssassin() async throws {
+            let milter = try await SpamAssassinMilter()
+            do {
+                let instance = try TestInstance(mainCf: [("smtpd_milters", "unix:\(milter.socket)")])
+                try await withInstance(instance) { instance in
+                    try await instance.start()
+                    let gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+                    let spam = try await instance.transcript(
+                        say("EHLO client.test") + say("MAIL FROM:<s@example.com>") + say("RCPT TO:<alice@example.test>")
+                            + say("DATA") + say("Subject: spam\r\n\r\n\(gtube)\r\n.") + say("QUIT"))
+                    check(spam.codes == [220, 250, 250, 250, 354, 550, 221], "\(spam)", instance)
+                    check(spam.replies[5].hasPrefix("550 5.7.1 Blocked by SpamAssassin"), "\(spam)", instance)
+                    try await instance.awaitLogLine(containing: "milter-reject: END-OF-MESSAGE", "550 5.7.1")
+                    let token = uniqueToken("ham")
+                    let sent = try await instance.swaks(to: "alice@example.test", ["--header", "Subject: \(token)"])
+                    check(sent.isSuccess, "\(sent)", instance)
+                    let text = try await instance.awaitMessage(for: "alice", containing: token)
+                    check(text.contains("X-Spam-Checker-Version: SpamAssassin"), text, instance)
+                }
+            } catch {
+                await milter.stop()
+                throw error
+            }
+            await milter.stop()
+        }
+
         @Test("a milter that never answers: milter_command_timeout, then milter_default_action (tempfail: 451 4.7.1 at MAIL; accept: delivered)")
         func stalledMilter() async throws {
             let directory = TemporaryDirectory("stalled-milter")
