@@ -801,39 +801,97 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return write(bytes, sink: sink, envelope: envelope(for: transaction), messageID: messageID)
         }
         if milterOutcome == .discard { return discard(sink: sink, id: queueID) }
-        if sink.hasWritten {
-            // TODO(#15): see MilterHeaderEditor for the design of editing a message that is partly on disk.
-            logger.warning("\(queueID): message larger than \(MessageAssembly.flushSize) bytes not given to milters (not supported yet)")
-            return write(bytes, sink: sink, envelope: envelope(for: transaction), messageID: messageID)
-        }
         let macros = milterMacros()
         let logger = logger
-        let filtered = milters.threads.runIfActive(eventLoop: context.eventLoop) {
-            milterSession.endOfMessage(bytes, macros: macros, logger: logger)
-        }
-        wait(for: filtered) { verdict, message, changes in
-            let envelope = MilterSession.applying(changes, to: self.envelope(for: transaction))
-            if envelope.recipients.isEmpty, verdict == .proceed || verdict == .accept {
-                // Every recipient deleted: nothing to deliver, as Postfix's cleanup discards it.
-                return self.discard(sink: sink, id: queueID)
+        let eventLoop = context.eventLoop
+        guard sink.hasWritten else {
+            // The whole message is in memory: edited there, written once.
+            let bodyStart = MilterHeaderEditor.bodyStart(of: bytes)
+            let head = Array(bytes[..<bodyStart])
+            let body = Array(bytes[bodyStart...])
+            let filtered = milters.threads.runIfActive(eventLoop: eventLoop) {
+                milterSession.endOfMessage(head: head, body: { AnySequence([body]) }, macros: macros, logger: logger)
             }
-            switch verdict {
-            case .refuse(let reply):
-                sink.abandon()
-                logger.info("\(queueID): milter-reject: END-OF-MESSAGE from \(self.client.description): \(reply.code) \(reply.enhancedCode.map { "\($0) " } ?? "")\(reply.lines.joined(separator: " ")); from=<\(transaction.sender)> proto=\(self.engine.protocolName) helo=<\(self.engine.heloName ?? "")>")
-                self.decideNow(.answer(reply))
-            case .discard:
-                self.discard(sink: sink, id: queueID)
-            case .quarantine(let reason):
-                logger.info("\(queueID): milter-hold: END-OF-MESSAGE from \(self.client.description): milter triggers HOLD action: \(reason)")
-                self.write(message, sink: sink, envelope: envelope, messageID: messageID, hold: true)
-            case .proceed, .accept:
-                if case .quarantine(let reason) = self.milterOutcome {
-                    logger.info("\(queueID): milter-hold: milter triggers HOLD action: \(reason)")
+            return wait(for: filtered) { outcome in
+                self.finish(outcome, transaction: transaction, sink: sink) { envelope, hold in
+                    self.write(
+                        outcome.head + (outcome.replacementBody ?? body), sink: sink, envelope: envelope,
+                        messageID: messageID, hold: hold)
                 }
-                self.write(
-                    message, sink: sink, envelope: envelope, messageID: messageID, hold: self.milterOutcome != .proceed)
             }
+        }
+        // Partly on disk: the rest written, the message read back for the milters, and rewritten if they changed
+        // it (the design is in MilterHeaderEditor).
+        let appended = sink.write(bytes, envelope: envelope(for: transaction), on: eventLoop)
+        let filtered = appended.flatMap { _ in
+            milters.threads.runIfActive(eventLoop: eventLoop) { () throws -> (MilterSession.Outcome, [UInt8]) in
+                let length = sink.messageLength
+                let window = try sink.readMessage(count: Self.milterHeaderWindow, at: 0)
+                let head = Array(window[..<MilterHeaderEditor.bodyStart(of: window)])
+                let body = {
+                    AnySequence(sequence(state: Int64(head.count)) { position -> [UInt8]? in
+                        guard position < length, let piece = try? sink.readMessage(count: 65536, at: position),
+                            !piece.isEmpty
+                        else { return nil }
+                        position += Int64(piece.count)
+                        return piece
+                    })
+                }
+                return (milterSession.endOfMessage(head: head, body: body, macros: macros, logger: logger), head)
+            }
+        }
+        wait(for: filtered) { outcome, head in
+            self.finish(outcome, transaction: transaction, sink: sink) { envelope, hold in
+                guard outcome.changes(head) || hold else {
+                    return self.write([], sink: sink, envelope: envelope, messageID: messageID)
+                }
+                let pool = self.server.pool
+                let rewritten = pool.runIfActive(eventLoop: eventLoop) {
+                    try sink.rewrite(
+                        envelope: envelope, head: outcome.head, body: outcome.replacementBody,
+                        keepingFrom: Int64(head.count), hold: hold)
+                }
+                self.wait(for: rewritten.map { true }.recover { error in
+                    logger.error("\(queueID): cannot rewrite the queue file after milter changes: \(error)")
+                    return false
+                }) { isRewritten in
+                    guard isRewritten else { return self.decideNow(.answer(.localError)) }
+                    self.write([], sink: sink, envelope: envelope, messageID: messageID)
+                }
+            }
+        }
+    }
+
+    /// Header sections longer than this are given to milters cut here (the rest goes as body).
+    private static let milterHeaderWindow = 1024 * 1024
+
+    /// Acts on the milters' end-of-message verdict: a refusal or DISCARD answers DATA; otherwise `then` gets the
+    /// envelope with the milters' changes and whether the message goes on hold.
+    private func finish(
+        _ outcome: MilterSession.Outcome, transaction: SMTPServerEngine.Transaction, sink: QueueSink,
+        then: (QueueEnvelope, Bool) -> Void
+    ) {
+        guard let queueID else { return decideNow(.answer(.localError)) }
+        let envelope = MilterSession.applying(outcome.envelopeChanges, to: self.envelope(for: transaction))
+        switch outcome.verdict {
+        case .refuse(let reply):
+            sink.abandon()
+            let text = "\(reply.code) " + (reply.enhancedCode.map { "\($0) " } ?? "") + reply.lines.joined(separator: " ")
+            logger.info("\(queueID): milter-reject: END-OF-MESSAGE from \(client.description): \(text); from=<\(transaction.sender)> proto=\(engine.protocolName) helo=<\(engine.heloName ?? "")>")
+            decideNow(.answer(reply))
+        case .discard:
+            discard(sink: sink, id: queueID)
+        case _ where envelope.recipients.isEmpty:
+            // Every recipient deleted: nothing to deliver, as Postfix's cleanup discards it.
+            discard(sink: sink, id: queueID)
+        case .quarantine(let reason):
+            logger.info("\(queueID): milter-hold: END-OF-MESSAGE from \(client.description): milter triggers HOLD action: \(reason)")
+            then(envelope, true)
+        case .proceed, .accept:
+            if case .quarantine(let reason) = milterOutcome {
+                logger.info("\(queueID): milter-hold: milter triggers HOLD action: \(reason)")
+            }
+            then(envelope, milterOutcome != .proceed)
         }
     }
 

@@ -48,11 +48,10 @@ struct MilterHeaderEditorTests {
 /// A milter's body and envelope changes.
 @Suite("milter body and envelope changes")
 struct MilterEnvelopeTests {
-    @Test("REPLBODY replaces the body after the empty line; bare LF and CR become CRLF")
+    @Test("a REPLBODY body gets CRLF line ends for bare LF and CR")
     func replaceBody() {
-        let replaced = MilterHeaderEditor.replacingBody(
-            of: Array("Subject: x\r\n\r\nold\r\n".utf8), with: Array("new\nlines\rend\r\n".utf8))
-        #expect(String(decoding: replaced, as: UTF8.self) == "Subject: x\r\n\r\nnew\r\nlines\r\nend\r\n")
+        let body = MilterHeaderEditor.withCRLF(Array("new\nlines\rend\r\n".utf8))
+        #expect(String(decoding: body, as: UTF8.self) == "new\r\nlines\r\nend\r\n")
     }
 
     @Test("CHGFROM, ADDRCPT, ADDRCPT_PAR and DELRCPT change the envelope; brackets optional, duplicates not added")

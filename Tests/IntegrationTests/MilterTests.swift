@@ -7,7 +7,7 @@ extension Integration {
     /// clients/stalled_milter.py, which accepts the connection and never answers.
     @Suite("Milters")
     struct Milters {
-        @Test("a message through smtpd with smtpd_milters = OpenDKIM arrives signed; dkimpy verifies the signature")
+        @Test("messages through smtpd with smtpd_milters = OpenDKIM arrive signed, a small one and one over 64 KiB; dkimpy verifies the signatures")
         func openDKIMSigns() async throws {
             let milter = try await OpenDKIMMilter()
             do {
@@ -26,6 +26,25 @@ extension Integration {
                     let verified = try await milter.verify(raw)
                     check(verified.isSuccess && verified.standardOutput.contains("verified d=example.com"),
                         "\(verified)", instance)
+
+                    // 200 KiB: on disk before the end of DATA, so read back for the milter and rewritten with the
+                    // signature on top.
+                    let large = uniqueToken("dkim-large")
+                    let bodyPath = instance.directory + "/large-body.txt"
+                    let line = String(repeating: "0123456789", count: 9) + "\n"
+                    try (large + "\n" + String(repeating: line, count: 2200)).write(
+                        toFile: bodyPath, atomically: true, encoding: .utf8)
+                    let sentLarge = try await instance.swaks(
+                        to: "alice@example.test", from: "sender@example.com",
+                        ["--header", "Subject: \(large)", "--body", bodyPath])
+                    check(sentLarge.isSuccess, "\(sentLarge)", instance)
+                    let largeText = try await instance.awaitMessage(for: "alice", containing: large)
+                    check(largeText.count > 200_000 && largeText.contains("DKIM-Signature: v=1;"), "\(largeText.count) bytes", instance)
+                    let largeRaw = try #require(
+                        instance.maildirMessages("alice").first { String(decoding: $0, as: UTF8.self).contains(large) })
+                    let largeVerified = try await milter.verify(largeRaw)
+                    check(largeVerified.isSuccess, "\(largeVerified)", instance)
+                    check(instance.queueFiles(.incoming).isEmpty, "queue files left: \(instance.queueFiles(.incoming))", instance)
                 }
             } catch {
                 await milter.stop()

@@ -5,15 +5,15 @@ import AviarySMTP
 ///
 /// Where the changes go (the design for issue 15): smtpd holds a message in memory until it reaches
 /// `MessageAssembly.flushSize` (64 KiB), then writes it to its queue file as it arrives. At end of DATA a message
-/// still in memory (nearly all mail) is edited here before the one write that commits it: fields added,
-/// inserted, changed or deleted in place, so the queue file, qmgr, local, smtp and bounces see an ordinary
-/// message and nothing downstream knows milters exist. A larger message is already partly on disk with its
-/// header section first; editing it is not done yet (TODO(#15)): the smallest sound way is to write the
-/// edited header section to a fresh temporary queue file, copy the body across from the first one with
-/// copy_file_range (no message bytes in memory), and commit that one instead, which again keeps every reader
-/// unchanged. (Postfix's cleanup patches in place with pointer records instead; Aviary's queue file has no
-/// such record, and adding one would touch every reader.) Until then smtpd does not give such messages to
-/// milters and logs a warning.
+/// still in memory (nearly all mail) is edited in memory before the one write that commits it. A larger message
+/// is already partly on disk, its header section first: the milters get it read back from the temporary queue
+/// file in pieces, and when they changed anything (header, body, envelope) or quarantine it, smtpd writes a
+/// second temporary file for the same queue ID (`QueueSink.rewrite`): the new envelope, the edited header
+/// section, then the body copied across from the first file 64 KiB at a time (or the replacement body); the
+/// first file is removed and the second committed as usual. So the queue file, qmgr, local, smtp and bounces
+/// see an ordinary message and nothing downstream knows milters exist; the cost is one extra copy of a large
+/// message that a milter changed. (Postfix's cleanup patches the file in place with pointer records instead;
+/// Aviary's queue file has no such record, and adding one would touch every reader.)
 enum MilterHeaderEditor {
     /// The header fields of `message` as (name, value) pairs: the name as written, the value after the colon
     /// with its leading space and with folded lines joined by LF (as Sendmail and Postfix send them).
@@ -84,11 +84,10 @@ enum MilterHeaderEditor {
         message.replaceSubrange(0..<section.end, with: fields.joined())
     }
 
-    /// `message` with its body replaced (REPLBODY): bare LFs and CRs become CRLF.
-    static func replacingBody(of message: [UInt8], with body: [UInt8]) -> [UInt8] {
-        let section = MIMEHeaderSection(message, 0..<message.count)
-        var result = Array(message[..<section.end])
-        result += section.lineEnd ?? [13, 10]
+    /// A replacement body (REPLBODY) with CRLF line ends: bare LFs and CRs become CRLF.
+    static func withCRLF(_ body: [UInt8]) -> [UInt8] {
+        var result: [UInt8] = []
+        result.reserveCapacity(body.count)
         var index = 0
         while index < body.count {
             switch body[index] {

@@ -120,21 +120,36 @@ final class MilterSession: @unchecked Sendable {
         each(logger) { $0.ask(.data, stage: .data, macros: macros) }
     }
 
-    /// The message through every milter in turn, each seeing the previous one's changes; the verdict (a
-    /// QUARANTINE from any milter makes it `.quarantine`), the edited message (header changes, REPLBODY) and the
-    /// envelope changes (CHGFROM, ADDRCPT, ADDRCPT_PAR, DELRCPT) in the order they came.
-    func endOfMessage(
-        _ message: [UInt8], macros: [String: String], logger: Logger
-    ) -> (verdict: MilterVerdict, message: [UInt8], envelopeChanges: [MilterResponse]) {
-        isInMessage = false
-        var message = message
-        var quarantine: String?
+    /// What the milters made of a message at its end.
+    struct Outcome: Sendable {
+        /// A QUARANTINE from any milter makes it `.quarantine`.
+        var verdict: MilterVerdict
+        /// The header section (with the empty line after it), with the milters' header changes.
+        var head: [UInt8]
+        /// The body a milter put in place of the message's (REPLBODY), with CRLF line ends.
+        var replacementBody: [UInt8]?
+        /// CHGFROM, ADDRCPT, ADDRCPT_PAR and DELRCPT, in the order they came.
         var envelopeChanges: [MilterResponse] = []
+
+        /// Whether the queue file must differ from the message received.
+        func changes(_ originalHead: [UInt8]) -> Bool {
+            head != originalHead || replacementBody != nil || !envelopeChanges.isEmpty
+        }
+    }
+
+    /// The message through every milter in turn, each seeing the previous ones' changes. `head` is the header
+    /// section with the empty line after it; `body` gives the body in pieces, each time it is called (a large
+    /// message is read back from its queue file, never held whole).
+    func endOfMessage(
+        head: [UInt8], body: () -> AnySequence<[UInt8]>, macros: [String: String], logger: Logger
+    ) -> Outcome {
+        isInMessage = false
+        var outcome = Outcome(verdict: .proceed, head: head)
+        var quarantine: String?
         for client in clients {
-            let header = MilterHeaderEditor.fields(of: message)
-            let bodyStart = MilterHeaderEditor.bodyStart(of: message)
-            let (verdict, modifications) = client.endOfMessage(
-                header: header, body: [Array(message[bodyStart...])], macros: macros)
+            let header = MilterHeaderEditor.fields(of: outcome.head)
+            let pieces = outcome.replacementBody.map { AnySequence([$0]) } ?? body()
+            let (verdict, modifications) = client.endOfMessage(header: header, body: pieces, macros: macros)
             logFailure(client, logger)
             var replacementBody: [UInt8]?
             for modification in modifications {
@@ -142,23 +157,24 @@ final class MilterSession: @unchecked Sendable {
                 case .quarantine(let reason): quarantine = reason
                 case .replaceBody(let chunk): replacementBody = (replacementBody ?? []) + chunk
                 case .changeSender, .addRecipient, .addRecipientWithParameters, .deleteRecipient:
-                    envelopeChanges.append(modification)
+                    outcome.envelopeChanges.append(modification)
                 default: break
                 }
             }
             MilterHeaderEditor.apply(
-                modifications, to: &message,
+                modifications, to: &outcome.head,
                 hasLeadingSpace: client.agreed?.protocolSteps.contains(.headerLeadingSpace) == true)
-            if let replacementBody {
-                message = MilterHeaderEditor.replacingBody(of: message, with: replacementBody)
-            }
+            if let replacementBody { outcome.replacementBody = MilterHeaderEditor.withCRLF(replacementBody) }
             switch verdict {
             case .proceed, .accept: continue
             case .quarantine(let reason): quarantine = reason
-            case .discard, .refuse: return (verdict, message, envelopeChanges)
+            case .discard, .refuse:
+                outcome.verdict = verdict
+                return outcome
             }
         }
-        return (quarantine.map { .quarantine($0) } ?? .proceed, message, envelopeChanges)
+        if let quarantine { outcome.verdict = .quarantine(quarantine) }
+        return outcome
     }
 
     /// The envelope after a milter's CHGFROM, ADDRCPT, ADDRCPT_PAR and DELRCPT (Postfix ignores the ESMTP
