@@ -10,6 +10,7 @@ import AviarySMTP
 import AviaryTLS
 import Logging
 import NIOCore
+import Synchronization
 
 /// One SMTP connection: the channel handler that drives `SMTPServerEngine` on the connection's event loop.
 ///
@@ -828,16 +829,27 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 let length = sink.messageLength
                 let window = try sink.readMessage(count: Self.milterHeaderWindow, at: 0)
                 let head = Array(window[..<MilterHeaderEditor.bodyStart(of: window)])
+                // A read that fails ends the body early; the message is then refused, never passed on as judged.
+                let readFailure = Mutex<(any Error)?>(nil)
                 let body = {
                     AnySequence(sequence(state: Int64(head.count)) { position -> [UInt8]? in
-                        guard position < length, let piece = try? sink.readMessage(count: 65536, at: position),
-                            !piece.isEmpty
-                        else { return nil }
-                        position += Int64(piece.count)
-                        return piece
+                        guard position < length else { return nil }
+                        do {
+                            let piece = try sink.readMessage(count: 65536, at: position)
+                            position += Int64(piece.count)
+                            return piece.isEmpty ? nil : piece
+                        } catch {
+                            readFailure.withLock { $0 = error }
+                            return nil
+                        }
                     })
                 }
-                return (milterSession.endOfMessage(head: head, body: body, macros: macros, logger: logger), head)
+                var outcome = milterSession.endOfMessage(head: head, body: body, macros: macros, logger: logger)
+                if let error = readFailure.withLock({ $0 }) {
+                    logger.error("\(queueID): cannot read the queue file back for milters: \(error)")
+                    outcome.verdict = .refuse(.localError)
+                }
+                return (outcome, head)
             }
         }
         wait(for: filtered) { outcome, head in
