@@ -2,8 +2,13 @@ import AviaryTestSupport
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension Integration {
-    /// smtpd_milters through the real master and smtpd: Debian's OpenDKIM as a signing milter, and
+    /// smtpd_milters through the real master and smtpd: Debian's OpenDKIM as a signing milter, spamass-milter in
+    /// front of spamd, clients/action_milter.py on libmilter (pymilter) for the other actions, and
     /// clients/stalled_milter.py, which accepts the connection and never answers.
     @Suite("Milters")
     struct Milters {
@@ -78,6 +83,60 @@ extension Integration {
                 throw error
             }
             await milter.stop()
+        }
+
+        @Test("a libmilter milter (pymilter): RCPT refused, end of message tempfail, discard, quarantine to hold/, and sender, recipients, Subject and body changed")
+        func actions() async throws {
+            let directory = TemporaryDirectory("action-milter")
+            chmod(directory.path, 0o755)  // smtpd may run as the mail user
+            let socket = directory.path + "/milter.sock"
+            let process = try ChildProcess(
+                path: "/usr/bin/python3", arguments: [clientsDirectory + "/action_milter.py", socket],
+                standardOutput: directory.path + "/out", standardError: directory.path + "/out")
+            do {
+                let ready = await waitUntil(timeout: .seconds(20)) { access(socket, F_OK) == 0 }
+                try #require(ready, "action_milter.py did not start")
+                chmod(socket, 0o777)
+                let instance = try TestInstance(
+                    mainCf: [("smtpd_milters", "unix:\(socket)")], users: ["alice@example.test", "bob@example.test", "reject-rcpt@example.test"])
+                try await withInstance(instance) { instance in
+                    try await instance.start()
+                    func send(_ subject: String, to recipient: String = "alice@example.test") async throws -> Transcript {
+                        try await instance.transcript(
+                            say("EHLO client.test") + say("MAIL FROM:<s@example.com>") + say("RCPT TO:<\(recipient)>")
+                                + say("DATA") + say("Subject: \(subject)\r\n\r\noriginal body\r\n.") + say("QUIT"))
+                    }
+                    let refused = try await instance.transcript(
+                        say("EHLO client.test") + say("MAIL FROM:<s@example.com>")
+                            + say("RCPT TO:<reject-rcpt@example.test>") + say("QUIT"))
+                    check(refused.replies[3] == "550 5.7.1 recipient refused by the milter", "\(refused)", instance)
+
+                    let tempfail = try await send(uniqueToken("tempfail"))
+                    check(tempfail.replies[5] == "451 4.7.1 try later, says the milter", "\(tempfail)", instance)
+
+                    let discarded = try await send(uniqueToken("discard"))
+                    check(discarded.codes[5] == 250, "\(discarded)", instance)
+                    try await instance.awaitLogLine(containing: "milter-discard: END-OF-MESSAGE")
+
+                    let held = try await send(uniqueToken("quarantine"))
+                    check(held.codes[5] == 250, "\(held)", instance)
+                    try await instance.awaitLogLine(containing: "milter triggers HOLD action: held by action_milter")
+                    check(instance.queueFiles(.hold).count == 1, "hold: \(instance.queueFiles(.hold))", instance)
+
+                    let token = uniqueToken("rewrite")
+                    let rewritten = try await send(token)
+                    check(rewritten.codes[5] == 250, "\(rewritten)", instance)
+                    let text = try await instance.awaitMessage(for: "bob", containing: token)
+                    check(text.contains("Subject: rewritten \(token)\n"), text, instance)
+                    check(text.contains("\n\nreplaced body\n") && !text.contains("original body"), text, instance)
+                    check(text.contains("Return-Path: <milter@example.test>"), text, instance)
+                    check(instance.messages(of: "alice", containing: token).isEmpty, "alice got it too", instance)
+                }
+            } catch {
+                await process.terminate(grace: .seconds(2))
+                throw error
+            }
+            await process.terminate(grace: .seconds(2))
         }
 
         @Test("a milter that never answers: milter_command_timeout, then milter_default_action (tempfail: 451 4.7.1 at MAIL; accept: delivered)")
