@@ -68,22 +68,14 @@ struct MilterClientTests {
 
     /// A stalled_milter.py on a socket in a temporary directory.
     static func withStalledMilter(_ body: (String) async throws -> Void) async throws {
-        let directory = TemporaryDirectory("stalled-milter")
-        let script = (#filePath as NSString).deletingLastPathComponent + "/../IntegrationTests/clients/stalled_milter.py"
-        let socket = directory.path + "/milter.sock"
-        let process = try ChildProcess(
-            path: "/usr/bin/python3", arguments: [script, socket], standardOutput: directory.path + "/out")
-        let ready = await waitUntil(timeout: .seconds(20)) {
-            (try? String(contentsOfFile: directory.path + "/out", encoding: .utf8))?.contains("ready") == true
-        }
+        let milter = try await PythonMilter("stalled_milter.py")
         do {
-            guard ready else { throw TestSupportError("stalled_milter.py did not start") }
-            try await body(socket)
+            try await body(milter.socket)
         } catch {
-            await process.terminate(grace: .seconds(2))
+            await milter.stop()
             throw error
         }
-        await process.terminate(grace: .seconds(2))
+        await milter.stop()
     }
 
     @Test("a milter that never answers hits milter_command_timeout and gets milter_default_action", arguments: [

@@ -87,16 +87,9 @@ extension Integration {
 
         @Test("a libmilter milter (pymilter): RCPT refused, end of message tempfail, discard, quarantine to hold/, and sender, recipients, Subject and body changed")
         func actions() async throws {
-            let directory = TemporaryDirectory("action-milter")
-            chmod(directory.path, 0o755)  // smtpd may run as the mail user
-            let socket = directory.path + "/milter.sock"
-            let process = try ChildProcess(
-                path: "/usr/bin/python3", arguments: [clientsDirectory + "/action_milter.py", socket],
-                standardOutput: directory.path + "/out", standardError: directory.path + "/out")
+            let milter = try await PythonMilter("action_milter.py")
+            let socket = milter.socket
             do {
-                let ready = await waitUntil(timeout: .seconds(20)) { access(socket, F_OK) == 0 }
-                try #require(ready, "action_milter.py did not start")
-                chmod(socket, 0o777)
                 let instance = try TestInstance(
                     mainCf: [("smtpd_milters", "unix:\(socket)")], users: ["alice@example.test", "bob@example.test", "reject-rcpt@example.test"])
                 try await withInstance(instance) { instance in
@@ -133,25 +126,17 @@ extension Integration {
                     check(instance.messages(of: "alice", containing: token).isEmpty, "alice got it too", instance)
                 }
             } catch {
-                await process.terminate(grace: .seconds(2))
+                await milter.stop()
                 throw error
             }
-            await process.terminate(grace: .seconds(2))
+            await milter.stop()
         }
 
         @Test("a milter that never answers: milter_command_timeout, then milter_default_action (tempfail: 451 4.7.1 at MAIL; accept: delivered)")
         func stalledMilter() async throws {
-            let directory = TemporaryDirectory("stalled-milter")
-            chmod(directory.path, 0o755)  // smtpd may run as the mail user
-            let socket = directory.path + "/milter.sock"
-            let process = try ChildProcess(
-                path: "/usr/bin/python3", arguments: [clientsDirectory + "/stalled_milter.py", socket],
-                standardOutput: directory.path + "/out")
+            let milter = try await PythonMilter("stalled_milter.py")
+            let socket = milter.socket
             do {
-                let ready = await waitUntil(timeout: .seconds(20)) {
-                    (try? String(contentsOfFile: directory.path + "/out", encoding: .utf8))?.contains("ready") == true
-                }
-                try #require(ready, "stalled_milter.py did not start")
                 let instance = try TestInstance(
                     mainCf: [("smtpd_milters", "unix:\(socket)"), ("milter_command_timeout", "1s")],
                     masterCf: [
@@ -176,10 +161,10 @@ extension Integration {
                     _ = try await instance.awaitMessage(for: "alice", containing: token)
                 }
             } catch {
-                await process.terminate(grace: .seconds(2))
+                await milter.stop()
                 throw error
             }
-            await process.terminate(grace: .seconds(2))
+            await milter.stop()
         }
     }
 }
