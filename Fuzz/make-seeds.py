@@ -86,6 +86,18 @@ ehlo = crlf("""220 mx.example.test ESMTP ready
 """)
 add("smtp-reply", b"\x00" + ehlo.encode())
 add("smtp-reply", b"\x01" + ehlo.encode())
+
+
+def milter(letter, payload=b""):
+    return struct.pack(">I", len(payload) + 1) + letter.encode() + payload
+
+
+add("milter-reply", milter("O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF) + struct.pack(">I", 0) + b"j {daemon_name}\0")
+    + milter("c") + milter("p") + milter("h", b"X-Spam\0yes\0") + milter("i", struct.pack(">I", 1) + b"DKIM-Signature\0v=1\0")
+    + milter("m", struct.pack(">I", 1) + b"Subject\0\0") + milter("y", b"550 5.7.1 Spam\0") + milter("a"))
+add("milter-reply", milter("b", b"new body\r\n") + milter("e", b"<s@example.test>\0") + milter("+", b"<r@example.test>\0")
+    + milter("2", b"<r@example.test>\0NOTIFY=NEVER\0") + milter("-", b"<x@example.test>\0") + milter("q", b"spam\0")
+    + milter("t") + milter("d") + milter("r") + milter("s"))
 add("smtp-reply", b"\x02" + b"220 hi\n250-a\n250 b\n421 4.4.2 timeout\r\n")
 
 add("sasl", "AGFsaWNlAHNlY3JldA==\nVXNlcm5hbWU6\nUGFzc3dvcmQ6\n\n=\n*\nYWxpY2U=\nc2VjcmV0\nAA==\n")

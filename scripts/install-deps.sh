@@ -22,6 +22,7 @@ PACKAGES=(
     procps iproute2 curl ca-certificates
     python3-yaml python3-spf python3-authres python3-dkim  # SPF and DKIM cross-checks: RFC 7208 suite, pyspf, authres, dkimpy
     postgrey postfix-policyd-spf-python  # policy servers smtpd's check_policy_service is tested with
+    opendkim opendkim-tools spamass-milter spamd python3-milter  # milters for smtpd_milters: OpenDKIM, spamass-milter + spamd, pymilter (libmilter)
 )
 # The build's libraries and tools, and the clients the demo's instructions use.
 DEMO_PACKAGES=(

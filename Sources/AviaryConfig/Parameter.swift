@@ -276,7 +276,7 @@ extension Parameter {
         .defaultProcessLimit, .doubleBounceSender, .maxUse, .maxIdle, .serviceThrottleTime,
         .transportMaps, .defaultDestinationConcurrencyLimit, .delayWarningTime, .qmgrMessageActiveLimit,
         .metricsEnable,
-    ] + smtpPolicyTable + smtpClientTable + contentFilterTable
+    ] + smtpPolicyTable + smtpClientTable + contentFilterTable + milterTable
 
     /// The table by name.
     public static let byName: [String: Parameter] = Dictionary(uniqueKeysWithValues: table.map { ($0.name, $0) })

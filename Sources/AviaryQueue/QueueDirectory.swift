@@ -134,14 +134,17 @@ public struct QueueDirectory: Sendable {
     /// a day costs nothing.
     public static let staleTemporaryAge = 86400
 
-    /// Removes the temporary files (`.ID`) of a queue that a killed writer left: modified more than
-    /// `staleTemporaryAge` seconds before `now` and locked by nobody. Queue files are never touched.
+    /// Removes the temporary files (`.ID`, and `.ID.milter` of smtpd rewriting a message milters changed) of a
+    /// queue that a killed writer left: modified more than `staleTemporaryAge` seconds before `now` and locked by
+    /// nobody. Queue files are never touched.
     /// - Returns: the names removed, for the log.
     public func removeStaleTemporaryFiles(in queue: QueueName, now: Int) -> [String] {
         let directory = path(of: queue)
         var removed: [String] = []
         for name in ((try? SafeFile.listDirectory(directory)) ?? []).sorted()
-        where name.hasPrefix(".") && QueueID(String(name.dropFirst())) != nil {
+        where name.hasPrefix(".")
+            && QueueID(String(name.dropFirst().dropLast(name.hasSuffix(".milter") ? 7 : 0))) != nil
+        {
             let path = directory + "/" + name
             var info = stat()
             guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,

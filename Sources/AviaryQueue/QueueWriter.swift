@@ -20,6 +20,8 @@ public final class QueueWriter {
     public private(set) var messageLength: Int64 = 0
     private var isFinished = false
     private var hasEnvelope = false
+    /// For `readMessage`, once used; closed with the file.
+    private var reader: FileDescriptor?
 
     /// Creates the temporary file and writes the envelope.
     /// - Parameter id: the ID to use (smtpd picks it at MAIL FROM, to log it early); nil picks a new one.
@@ -37,9 +39,11 @@ public final class QueueWriter {
     ///   - id: the ID to use; nil picks a new one. When the chosen ID's temporary file exists, a new ID is picked:
     ///     compare `id` with what you asked for.
     ///   - mode: permissions given to the file with fchmod, whatever the umask; nil keeps 0600 less the umask.
+    ///   - temporarySuffix: added to the temporary name, so that a second file for the same ID can be written while
+    ///     the first still exists (smtpd rewriting a message a milter changed).
     public init(
         reservingIn directory: QueueDirectory, queue: QueueName = .incoming, id chosen: QueueID? = nil,
-        mode: mode_t? = nil
+        mode: mode_t? = nil, temporarySuffix: String = ""
     ) throws(SystemError) {
         self.directory = directory
         self.queue = queue
@@ -48,8 +52,8 @@ public final class QueueWriter {
         while true {
             let id = candidate ?? QueueID.make()
             candidate = nil
-            let temporary = directory.path(of: queue) + "/." + id.rawValue
-            if queue == .incoming, let spare = SpareQueueFiles.claim(in: directory, to: temporary) {
+            let temporary = directory.path(of: queue) + "/." + id.rawValue + temporarySuffix
+            if queue == .incoming, temporarySuffix.isEmpty, let spare = SpareQueueFiles.claim(in: directory, to: temporary) {
                 // Locked, empty and 0600 already.
                 file = spare
                 self.id = id
@@ -106,6 +110,16 @@ public final class QueueWriter {
         pending = header
     }
 
+    /// Reads back up to `count` message bytes from `offset` (message bytes, not file bytes) of what was appended.
+    public func readMessage(count: Int, at offset: Int64) throws(SystemError) -> [UInt8] {
+        try flush()
+        let available = max(0, min(Int64(count), messageLength - offset))
+        guard available > 0 else { return [] }
+        // The writing descriptor is write-only: reads go through one of their own, opened at the first.
+        if reader == nil { reader = try SafeFile.openForReading(temporaryPath) }
+        return try reader!.read(count: Int(available), at: headerLength + offset)
+    }
+
     /// The temporary file's path until `commit` (for a signal handler that must remove it).
     public var temporaryFilePath: String { temporaryPath }
 
@@ -153,6 +167,8 @@ public final class QueueWriter {
                     // first. If it is already gone (qmgr took it), or cannot be removed, it is queued after all.
                     isFinished = true
                     file.close()
+                    reader?.close()
+                    reader = nil
                     if unlink(finalPath) == 0 { throw error }
                     return id
                 }
@@ -166,6 +182,8 @@ public final class QueueWriter {
             throw error
         }
         file.close()
+        reader?.close()
+        reader = nil
         isFinished = true
         return id
     }
@@ -174,6 +192,8 @@ public final class QueueWriter {
     public func abort() {
         guard !isFinished else { return }
         isFinished = true
+        reader?.close()
+        reader = nil
         file.close()
         unlink(temporaryPath)
     }

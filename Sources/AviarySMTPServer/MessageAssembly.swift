@@ -5,6 +5,10 @@ import AviarySMTP
 import NIOCore
 import NIOPosix
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The message being received: buffered in memory while small, written to a queue file in pieces when large,
 /// committed durably at the end. Counts the Received: fields (ours included), finds the Message-ID for the log,
 /// removes header fields that forge our verdicts (`forgedFields`: Authentication-Results: claiming our
@@ -137,17 +141,73 @@ final class QueueSink: @unchecked Sendable {
         }
     }
 
+    /// Whether part of the message is in the queue file already.
+    var hasWritten: Bool { writer != nil }
+
     /// Writes the rest, fsyncs the file, renames it into incoming/, fsyncs the directory, names the message to qmgr.
+    /// - Parameter hold: into hold/ instead (a milter's QUARANTINE), unannounced; only for a message nothing of
+    ///   which was written yet (`hasWritten` false).
     /// - Returns: the message size in bytes.
-    func commit(_ bytes: [UInt8], envelope: QueueEnvelope, on eventLoop: any EventLoop) -> EventLoopFuture<Int64> {
+    func commit(
+        _ bytes: [UInt8], envelope: QueueEnvelope, hold: Bool = false, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<Int64> {
         pool.runIfActive(eventLoop: eventLoop) {
-            let writer = try self.writer ?? QueueWriter(directory: self.queue, id: self.id, envelope: envelope)
+            let writer =
+                try self.writer
+                ?? QueueWriter(directory: self.queue, queue: hold ? .hold : .incoming, id: self.id, envelope: envelope)
             self.writer = nil
             try writer.append(bytes)
             try writer.commit()
-            self.queue.announce(self.id)
+            if writer.queue == .incoming { self.queue.announce(self.id) }
             return writer.messageLength
         }
+    }
+
+    /// The message bytes written so far (all of them once the last `write` completed).
+    var messageLength: Int64 { writer?.messageLength ?? 0 }
+
+    /// Reads back written message bytes (milters at end of message). On the milter threads, while the session
+    /// waits: never concurrent with a write.
+    func readMessage(count: Int, at offset: Int64) throws -> [UInt8] {
+        guard let writer else { return [] }
+        return try writer.readMessage(count: count, at: offset)
+    }
+
+    /// Replaces the file written so far with one holding `envelope`, then `head`, then `body` or, without one,
+    /// the old file's message bytes from `offset` on, copied in 64 KiB pieces (a milter changed a message that
+    /// was too large to keep in memory). The new file has the same queue ID under another temporary name
+    /// until it is committed; the old one is removed once the new one is complete.
+    /// - Parameter hold: the new file goes to hold/ when committed (QUARANTINE).
+    func rewrite(
+        envelope: QueueEnvelope, head: [UInt8], body: [UInt8]?, keepingFrom offset: Int64, hold: Bool
+    ) throws {
+        guard let old = writer else { return }
+        let new = try QueueWriter(
+            reservingIn: queue, queue: hold ? .hold : .incoming, id: id, temporarySuffix: ".milter")
+        guard new.id == id else {
+            new.abort()
+            throw SystemError(code: EEXIST, operation: "rewrite", path: old.temporaryFilePath)
+        }
+        new.begin(envelope)
+        do {
+            try new.append(head)
+            if let body {
+                try new.append(body)
+            } else {
+                var position = offset
+                while position < old.messageLength {
+                    let piece = try old.readMessage(count: 65536, at: position)
+                    guard !piece.isEmpty else { break }
+                    try new.append(piece)
+                    position += Int64(piece.count)
+                }
+            }
+        } catch {
+            new.abort()
+            throw error
+        }
+        old.abort()
+        writer = new
     }
 
     /// Throws away whatever was written. Never while a write is in flight: the session waits for it first.

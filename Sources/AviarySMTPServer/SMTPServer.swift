@@ -34,6 +34,8 @@ public final class SMTPServer: ListeningServer {
     let authenticator: SASLAuthenticator?
     /// Counts for the metrics service (nothing when `metrics_enable = no`).
     let metrics: MetricsReporter
+    /// `smtpd_milters`; nil when there are none.
+    let milters: SMTPMilters?
     /// AUTH's mechanisms without and with TLS, learnt from libsasl2 when serving starts.
     private let mechanisms = Mutex<(plain: [String], encrypted: [String])>(([], []))
 
@@ -53,6 +55,7 @@ public final class SMTPServer: ListeningServer {
         authenticator = Self.makeAuthenticator(config: config, directory: directory, logger: logger)
         self.logger = logger
         self.pool = pool
+        milters = SMTPMilters(config: config, logger: logger)
         for entry in settings.trustedNetworks.invalidEntries {
             logger.warning("mynetworks: ignoring \"\(entry)\": not an address or network")
         }

@@ -10,6 +10,7 @@ import AviarySMTP
 import AviaryTLS
 import Logging
 import NIOCore
+import Synchronization
 
 /// One SMTP connection: the channel handler that drives `SMTPServerEngine` on the connection's event loop.
 ///
@@ -63,6 +64,10 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The first error writing the queue file: the rest of the message is read and dropped, and the client
     /// hears of it at the end (a session that stopped reading mid-message would take the rest for commands).
     private var writeFailure: (any Error)?
+    /// The session's milter conversations, opened at the first MAIL (nil without `smtpd_milters`).
+    private var milterSession: MilterSession?
+    /// What milters decided about the transaction beside an answer to a command: discard or hold it.
+    private var milterOutcome = MilterVerdict.proceed
 
     /// Unframed bytes beyond this stop reading from the socket until the session catches up.
     private static let inputLimit = 65536
@@ -131,7 +136,10 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         isGone = true
-        if !isBusy { abandonMessage() }
+        if !isBusy {
+            abandonMessage()
+            closeMilters()
+        }
         if isStarted {
             logDisconnect()
         }
@@ -285,6 +293,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.isBusy = false
             guard !self.isGone else {
                 self.abandonMessage()
+                self.closeMilters()
                 return
             }
             if case .success(let value) = result { then(value) } else { self.context?.close(promise: nil) }
@@ -342,21 +351,20 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             queueID = QueueID.make()
             spf = nil
+            milterOutcome = .proceed
             _ = policySession.takePrependedFields()
-            guard server.policy.spf != nil else { return decideNow(.proceed) }
-            // SPF is judged once per transaction, here (DNS: on the policy's threads); the restrictions and the
-            // header fields use this verdict.
-            var asked = policyRequest(recipient: nil)
-            asked.sender = sender
-            let request = asked
-            let policy = server.policy
-            let check = policy.threads.pool.runIfActive(eventLoop: context!.eventLoop) {
-                policy.spfOutcome(for: request)
+            guard server.milters != nil else { return checkSender(sender) }
+            let connection = MilterSession.Connection(clientName: client.name, clientAddress: client.address)
+            let helo = engine.heloName
+            wait(for: askMilters { session, macros, logger in
+                session.mail(
+                    connection: connection, helo: helo, arguments: ["<\(sender)>"], macros: macros, logger: logger)
+            }) { verdict in
+                if let refusal = self.milterRefusal(verdict, verb: "MAIL", sender: sender, recipient: nil) {
+                    return self.decideNow(.answer(refusal))
+                }
+                self.checkSender(sender)
             }
-            decide(when: check.recover { _ in nil }.assumeIsolated().map { outcome -> SMTPServerEngine.Decision in
-                self.spf = outcome
-                return .proceed
-            }.nonisolated())
         case .recipient(let address, _):
             let policy = server.policy
             let request = policyRequest(recipient: address)
@@ -365,19 +373,29 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 if case .refuse(let refusal) = policy.unlistedRecipient(address) { return refusal }
                 return nil
             }
-            decide(when: check.recover { _ in .temporaryLookupFailure }.assumeIsolated().map { refusal in
-                self.recipientDecision(address, refusal: refusal)
+            let eventLoop = context!.eventLoop
+            decide(when: check.recover { _ in .temporaryLookupFailure }.assumeIsolated().flatMap { refusal in
+                guard refusal == nil, self.server.milters != nil else {
+                    return eventLoop.makeSucceededFuture(self.recipientDecision(address, refusal: refusal))
+                }
+                return self.askMilters(recipient: address) { session, macros, logger in
+                    session.rcpt(arguments: ["<\(address)>"], macros: macros, logger: logger)
+                }.assumeIsolated().map { verdict in
+                    self.recipientDecision(
+                        address, refusal: self.milterRefusal(verdict, verb: "RCPT", recipient: address),
+                        isLogged: true)
+                }.nonisolated()
             }.nonisolated())
         case .data:
-            guard !server.policy.lists.data.isEmpty else { return decideNow(.proceed) }
+            guard !server.policy.lists.data.isEmpty else { return milterData() }
             let policy = server.policy
             let request = policyRequest(recipient: nil)
             let check = policy.threads.pool.runIfActive(eventLoop: context!.eventLoop) { policy.checkData(request) }
-            decide(when: check.recover { _ in .temporaryLookupFailure }.assumeIsolated().map { refusal in
-                guard let refusal else { return .proceed }
+            wait(for: check.recover { _ in .temporaryLookupFailure }) { refusal in
+                guard let refusal else { return self.milterData() }
                 self.reject("DATA", refusal, sender: self.engine.transaction?.sender ?? "", recipient: nil)
-                return .answer(refusal)
-            }.nonisolated())
+                self.decideNow(.answer(refusal))
+            }
         case .commit:
             commit()
         case .verify(let address):
@@ -397,10 +415,31 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func recipientDecision(_ address: String, refusal: SMTPReply?) -> SMTPServerEngine.Decision {
+    /// SPF is judged once per transaction, at MAIL (DNS: on the policy's threads); the restrictions and the
+    /// header fields use this verdict.
+    private func checkSender(_ sender: String) {
+        guard server.policy.spf != nil else { return decideNow(.proceed) }
+        // SPF is judged once per transaction, here (DNS: on the policy's threads); the restrictions and the
+        // header fields use this verdict.
+        var asked = policyRequest(recipient: nil)
+        asked.sender = sender
+        let request = asked
+        let policy = server.policy
+        let check = policy.threads.pool.runIfActive(eventLoop: context!.eventLoop) {
+            policy.spfOutcome(for: request)
+        }
+        decide(when: check.recover { _ in nil }.assumeIsolated().map { outcome -> SMTPServerEngine.Decision in
+            self.spf = outcome
+            return .proceed
+        }.nonisolated())
+    }
+
+    private func recipientDecision(
+        _ address: String, refusal: SMTPReply?, isLogged: Bool = false
+    ) -> SMTPServerEngine.Decision {
         let sender = engine.transaction?.sender ?? ""
         if let refusal {
-            reject("RCPT", refusal, sender: sender, recipient: address)
+            if !isLogged { reject("RCPT", refusal, sender: sender, recipient: address) }
             return .answer(refusal)
         }
         if engine.transaction?.recipients.isEmpty == true, let queueID {
@@ -480,6 +519,90 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         text += total.0 == total.1 ? " commands=\(total.0)" : " commands=\(total.1)/\(total.0)"
         if let disconnectReason { text += " (\(disconnectReason))" }
         logger.info("\(text)")
+    }
+
+    // MARK: - Milters
+
+    /// Runs `stage` on the milter threads with the macros smtpd sends; a pool that refuses the job counts as a
+    /// failed milter.
+    private func askMilters(
+        recipient: String? = nil,
+        _ stage: @escaping @Sendable (MilterSession, [String: String], Logger) -> MilterVerdict
+    ) -> EventLoopFuture<MilterVerdict> {
+        let eventLoop = context!.eventLoop
+        guard let milters = server.milters else { return eventLoop.makeSucceededFuture(.proceed) }
+        let session = milterSession ?? milters.session()
+        milterSession = session
+        let macros = milterMacros(recipient: recipient)
+        let logger = logger
+        return milters.threads.runIfActive(eventLoop: eventLoop) { stage(session, macros, logger) }
+            .recover { _ in MilterClient.verdict(for: milters.settings.defaultAction) }
+    }
+
+    /// A stage's verdict as the answer to the SMTP command (logged as Postfix's `milter-reject`); nil to go on.
+    /// DISCARD and QUARANTINE are remembered for the end of the message.
+    private func milterRefusal(
+        _ verdict: MilterVerdict, verb: String, sender: String? = nil, recipient: String?
+    ) -> SMTPReply? {
+        switch verdict {
+        case .proceed, .accept:
+            return nil
+        case .discard, .quarantine:
+            if milterOutcome == .proceed || verdict == .discard { milterOutcome = verdict }
+            return nil
+        case .refuse(let reply):
+            let replyText = "\(reply.code) " + (reply.enhancedCode.map { "\($0) " } ?? "") + reply.lines.joined(separator: " ")
+            var text = "NOQUEUE: milter-reject: \(verb) from \(client.description): \(replyText); from=<\(sender ?? engine.transaction?.sender ?? "")>"
+            if let recipient { text += " to=<\(recipient)>" }
+            logger.info("\(text) proto=\(engine.protocolName) helo=<\(engine.heloName ?? "")>")
+            return reply
+        }
+    }
+
+    private func milterData() {
+        guard server.milters != nil else { return decideNow(.proceed) }
+        wait(for: askMilters { session, macros, logger in session.data(macros: macros, logger: logger) }) { verdict in
+            if let refusal = self.milterRefusal(verdict, verb: "DATA", recipient: nil) {
+                return self.decideNow(.answer(refusal))
+            }
+            self.decideNow(.proceed)
+        }
+    }
+
+    /// The macros Postfix's smtpd defines for milters (MILTER_README, "Macros").
+    private func milterMacros(recipient: String? = nil) -> [String: String] {
+        var macros = [
+            "j": settings.hostname, "{daemon_name}": settings.hostname, "v": "Aviary",
+            "_": "\(client.name) [\(client.address)]", "{client_addr}": client.address,
+            "{client_name}": client.name, "{client_ptr}": client.name, "{daemon_addr}": client.localAddress,
+        ]
+        if let queueID { macros["i"] = queueID.rawValue }
+        if let sender = engine.transaction?.sender {
+            macros["{mail_addr}"] = sender
+            macros["{mail_host}"] = settings.hostname
+            macros["{mail_mailer}"] = "smtp"
+        }
+        if let recipient {
+            macros["{rcpt_addr}"] = recipient
+            macros["{rcpt_mailer}"] = "smtp"
+        }
+        if let username = engine.saslUsername {
+            macros["{auth_authen}"] = username
+            macros["{auth_type}"] = engine.authMechanism ?? ""
+        }
+        if let tls {
+            macros["{tls_version}"] = tls.version
+            macros["{cipher}"] = tls.cipher
+            macros["{cipher_bits}"] = String(tls.cipherBits)
+        }
+        return macros
+    }
+
+    /// QUIT to the milters, on their threads (sending may wait for a full socket buffer).
+    private func closeMilters() {
+        guard let milterSession, let milters = server.milters else { return }
+        self.milterSession = nil
+        milters.threads.submit { _ in milterSession.close() }
     }
 
     // MARK: - TLS
@@ -683,7 +806,121 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return decideNow(.answer(failed(writeFailure, sink: sink, id: queueID)))
         }
         let messageID = assembly.messageID.map { "<\($0)>" } ?? "<>"
-        let written = sink.commit(bytes, envelope: envelope(for: transaction), on: context.eventLoop)
+        guard let milters = server.milters, let milterSession else {
+            return write(bytes, sink: sink, envelope: envelope(for: transaction), messageID: messageID)
+        }
+        if milterOutcome == .discard { return discard(sink: sink, id: queueID) }
+        let macros = milterMacros()
+        let logger = logger
+        let eventLoop = context.eventLoop
+        guard sink.hasWritten else {
+            // The whole message is in memory: edited there, written once.
+            let bodyStart = MilterHeaderEditor.bodyStart(of: bytes)
+            let head = Array(bytes[..<bodyStart])
+            let body = Array(bytes[bodyStart...])
+            let filtered = milters.threads.runIfActive(eventLoop: eventLoop) {
+                milterSession.endOfMessage(head: head, body: { AnySequence([body]) }, macros: macros, logger: logger)
+            }
+            return wait(for: filtered) { outcome in
+                self.finish(outcome, transaction: transaction, sink: sink) { envelope, hold in
+                    self.write(
+                        outcome.head + (outcome.replacementBody ?? body), sink: sink, envelope: envelope,
+                        messageID: messageID, hold: hold)
+                }
+            }
+        }
+        // Partly on disk: the rest written, the message read back for the milters, and rewritten if they changed
+        // it (the design is in MilterHeaderEditor).
+        let appended = sink.write(bytes, envelope: envelope(for: transaction), on: eventLoop)
+        let filtered = appended.flatMap { _ in
+            milters.threads.runIfActive(eventLoop: eventLoop) { () throws -> (MilterSession.Outcome, [UInt8]) in
+                let length = sink.messageLength
+                let window = try sink.readMessage(count: Self.milterHeaderWindow, at: 0)
+                let head = Array(window[..<MilterHeaderEditor.bodyStart(of: window)])
+                // A read that fails ends the body early; the message is then refused, never passed on as judged.
+                let readFailure = Mutex<(any Error)?>(nil)
+                let body = {
+                    AnySequence(sequence(state: Int64(head.count)) { position -> [UInt8]? in
+                        guard position < length else { return nil }
+                        do {
+                            let piece = try sink.readMessage(count: 65536, at: position)
+                            position += Int64(piece.count)
+                            return piece.isEmpty ? nil : piece
+                        } catch {
+                            readFailure.withLock { $0 = error }
+                            return nil
+                        }
+                    })
+                }
+                var outcome = milterSession.endOfMessage(head: head, body: body, macros: macros, logger: logger)
+                if let error = readFailure.withLock({ $0 }) {
+                    logger.error("\(queueID): cannot read the queue file back for milters: \(error)")
+                    outcome.verdict = .refuse(.localError)
+                }
+                return (outcome, head)
+            }
+        }
+        wait(for: filtered) { outcome, head in
+            self.finish(outcome, transaction: transaction, sink: sink) { envelope, hold in
+                guard outcome.changes(head) || hold else {
+                    return self.write([], sink: sink, envelope: envelope, messageID: messageID)
+                }
+                let pool = self.server.pool
+                let rewritten = pool.runIfActive(eventLoop: eventLoop) {
+                    try sink.rewrite(
+                        envelope: envelope, head: outcome.head, body: outcome.replacementBody,
+                        keepingFrom: Int64(head.count), hold: hold)
+                }
+                self.wait(for: rewritten.map { true }.recover { error in
+                    logger.error("\(queueID): cannot rewrite the queue file after milter changes: \(error)")
+                    return false
+                }) { isRewritten in
+                    guard isRewritten else { return self.decideNow(.answer(.localError)) }
+                    self.write([], sink: sink, envelope: envelope, messageID: messageID)
+                }
+            }
+        }
+    }
+
+    /// Header sections longer than this are given to milters cut here (the rest goes as body).
+    private static let milterHeaderWindow = 1024 * 1024
+
+    /// Acts on the milters' end-of-message verdict: a refusal or DISCARD answers DATA; otherwise `then` gets the
+    /// envelope with the milters' changes and whether the message goes on hold.
+    private func finish(
+        _ outcome: MilterSession.Outcome, transaction: SMTPServerEngine.Transaction, sink: QueueSink,
+        then: (QueueEnvelope, Bool) -> Void
+    ) {
+        guard let queueID else { return decideNow(.answer(.localError)) }
+        let envelope = MilterSession.applying(outcome.envelopeChanges, to: self.envelope(for: transaction))
+        switch outcome.verdict {
+        case .refuse(let reply):
+            sink.abandon()
+            let text = "\(reply.code) " + (reply.enhancedCode.map { "\($0) " } ?? "") + reply.lines.joined(separator: " ")
+            logger.info("\(queueID): milter-reject: END-OF-MESSAGE from \(client.description): \(text); from=<\(transaction.sender)> proto=\(engine.protocolName) helo=<\(engine.heloName ?? "")>")
+            decideNow(.answer(reply))
+        case .discard:
+            discard(sink: sink, id: queueID)
+        case _ where envelope.recipients.isEmpty:
+            // Every recipient deleted: nothing to deliver, as Postfix's cleanup discards it.
+            discard(sink: sink, id: queueID)
+        case .quarantine(let reason):
+            logger.info("\(queueID): milter-hold: END-OF-MESSAGE from \(client.description): milter triggers HOLD action: \(reason)")
+            then(envelope, true)
+        case .proceed, .accept:
+            if case .quarantine(let reason) = milterOutcome {
+                logger.info("\(queueID): milter-hold: milter triggers HOLD action: \(reason)")
+            }
+            then(envelope, milterOutcome != .proceed)
+        }
+    }
+
+    /// Commits the message's last bytes; answers 250 once the queue file is durable.
+    private func write(
+        _ bytes: [UInt8], sink: QueueSink, envelope: QueueEnvelope, messageID: String, hold: Bool = false
+    ) {
+        guard let context, let queueID else { return decideNow(.answer(.localError)) }
+        let written = sink.commit(bytes, envelope: envelope, hold: hold, on: context.eventLoop)
         decide(when: written.assumeIsolated().map { size -> SMTPServerEngine.Decision in
             self.logger.info("\(queueID): message-id=\(messageID)")
             self.logger.trace("\(queueID): queued \(size) bytes")
@@ -692,6 +929,13 @@ final class SMTPSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }.recover { error in
             .answer(self.failed(error, sink: sink, id: queueID))
         }.nonisolated())
+    }
+
+    /// A milter's DISCARD: the client hears the message was queued, as from Postfix; nothing is kept.
+    private func discard(sink: QueueSink, id: QueueID) {
+        sink.abandon()
+        logger.info("\(id): milter-discard: END-OF-MESSAGE from \(client.description): milter triggers DISCARD action")
+        decideNow(.answer(.queued(as: id.rawValue)))
     }
 
     private func failed(_ error: any Error, sink: QueueSink, id: QueueID) -> SMTPReply {

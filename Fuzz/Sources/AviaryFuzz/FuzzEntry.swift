@@ -21,6 +21,7 @@ extension FuzzTarget {
         FuzzTarget(name: "smtp-command", summary: "smtpd command lines (one per LF)", run: SMTPTargets.commandLines),
         FuzzTarget(name: "smtp-frames", summary: "smtpd byte stream through the decoder into the engine: lines, DATA, BDAT, AUTH, STARTTLS", run: SMTPTargets.frames),
         FuzzTarget(name: "smtp-reply", summary: "server replies as the smtp agent reads them", run: SMTPTargets.replies),
+        FuzzTarget(name: "milter-reply", summary: "a milter's packets as smtpd reads them (framing, OPTNEG, actions)", run: SMTPTargets.milterReplies),
         FuzzTarget(name: "sasl", summary: "SASL base64 and the PLAIN/LOGIN client's answers", run: SASLTargets.exchange),
         FuzzTarget(name: "pop3-command", summary: "pop3d byte stream: lines and commands", run: POP3Targets.commands),
         FuzzTarget(name: "imap-command", summary: "imapd byte stream: frames, literals, commands", run: IMAPTargets.commands),

@@ -22,6 +22,17 @@ enum SMTPTargets {
         }
     }
 
+    /// A milter's byte stream, as smtpd's milter client reads it: packets framed off the stream (bounded lengths),
+    /// each parsed and encoded again (strings are read as UTF-8, so the bytes need not come back the same).
+    static func milterReplies(_ bytes: [UInt8]) {
+        var buffer = bytes
+        for _ in 0..<10_000 {
+            guard let packet = try? MilterPacket.next(from: &buffer) else { return }
+            require(packet.payload.count < MilterPacket.maximumLength, "packet beyond the length bound")
+            if let response = try? MilterResponse(packet) { _ = response.packet.encoded }
+        }
+    }
+
     /// The client's byte stream through `SMTPFrameDecoder` as smtpd's pipeline has it, into smtpd's engine
     /// (`FuzzSMTPSession`). The first byte picks the line length limit and how the stream is cut into reads.
     static func frames(_ bytes: [UInt8]) {

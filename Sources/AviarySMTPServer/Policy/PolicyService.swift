@@ -256,7 +256,7 @@ final class PolicyServiceClient: Sendable {
         let bytes = request.encoded
         var failure = Failure(description: "no attempt made")
         for attempt in 0..<max(1, settings.tryLimit) {
-            if attempt > 0, settings.retryDelay > 0 { Self.sleep(seconds: settings.retryDelay) }
+            if attempt > 0, settings.retryDelay > 0 { BlockingSocket.sleep(seconds: settings.retryDelay) }
             if let reused = takeIdleConnection() {
                 switch exchange(bytes, on: reused) {
                 case .success(let action): return .success(action)
@@ -268,7 +268,7 @@ final class PolicyServiceClient: Sendable {
                     }
                 }
             }
-            guard let descriptor = connect(deadline: MonotonicClock.seconds() + settings.timeout) else {
+            guard let descriptor = BlockingSocket.connect(to: endpoint, timeout: settings.timeout) else {
                 failure = Failure(description: "cannot connect to \(endpoint)")
                 continue
             }
@@ -319,7 +319,7 @@ final class PolicyServiceClient: Sendable {
     private func exchange(_ bytes: [UInt8], on connection: Connection) -> Result<String, ExchangeError> {
         let deadline = MonotonicClock.seconds() + settings.timeout
         let isReused = connection.requests > 0
-        guard Self.send(bytes, on: connection.descriptor, until: deadline) else {
+        guard BlockingSocket.send(bytes, on: connection.descriptor, until: deadline) else {
             return .failure(
                 ExchangeError(failure: Failure(description: "cannot send to \(endpoint)"), isStaleConnection: isReused)
             )
@@ -340,7 +340,7 @@ final class PolicyServiceClient: Sendable {
             case .incomplete:
                 break
             }
-            switch Self.receive(on: connection.descriptor, until: deadline) {
+            switch BlockingSocket.receive(on: connection.descriptor, until: deadline) {
             case .bytes(let more): received += more
             case .closed:
                 return .failure(
@@ -374,102 +374,5 @@ final class PolicyServiceClient: Sendable {
                 return true
             }
         if !kept { connection.descriptor.close() }
-    }
-
-    // MARK: - Sockets with deadlines
-
-    private func connect(deadline: Double) -> FileDescriptor? {
-        switch endpoint {
-        case .unix(let path):
-            // A Unix-domain connect completes at once or fails (EAGAIN: the server's backlog is full).
-            return UnixSocket.connect(path, timeout: Int(settings.timeout.rounded(.up)), nonBlocking: true)
-        case .inet(let host, let port):
-            var hints = addrinfo()
-            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-            hints.ai_flags = AI_NUMERICSERV
-            var list: UnsafeMutablePointer<addrinfo>?
-            guard getaddrinfo(host, String(port), &hints, &list) == 0, let list else { return nil }
-            defer { freeaddrinfo(list) }
-            var entry: UnsafeMutablePointer<addrinfo>? = list
-            while let current = entry {
-                entry = current.pointee.ai_next
-                let info = current.pointee
-                let fd = socket(
-                    info.ai_family,
-                    Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
-                    0
-                )
-                guard fd >= 0 else { continue }
-                let descriptor = FileDescriptor(adopting: fd, path: endpoint.description)
-                if Glibc.connect(fd, info.ai_addr, info.ai_addrlen) == 0 { return descriptor }
-                guard errno == EINPROGRESS, Self.wait(fd, for: Int16(POLLOUT), until: deadline) == .ready else {
-                    descriptor.close()
-                    continue
-                }
-                var error: Int32 = 0
-                var length = socklen_t(MemoryLayout<Int32>.size)
-                if getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0, error == 0 { return descriptor }
-                descriptor.close()
-            }
-            return nil
-        }
-    }
-
-    private enum Readiness { case ready, timedOut, failed }
-
-    private static func wait(_ fd: Int32, for events: Int16, until deadline: Double) -> Readiness {
-        while true {
-            let remaining = deadline - MonotonicClock.seconds()
-            guard remaining > 0 else { return .timedOut }
-            var entry = pollfd(fd: fd, events: events, revents: 0)
-            let result = poll(&entry, 1, Int32(min(remaining * 1000, 60_000).rounded(.up)))
-            if result > 0 { return .ready }
-            if result < 0, errno != EINTR { return .failed }
-        }
-    }
-
-    private static func send(_ bytes: [UInt8], on descriptor: FileDescriptor, until deadline: Double) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let sent = bytes.withUnsafeBytes {
-                Glibc.send(descriptor.rawValue, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
-            }
-            if sent > 0 {
-                offset += sent
-            } else if sent < 0, errno == EAGAIN || errno == EINTR {
-                guard wait(descriptor.rawValue, for: Int16(POLLOUT), until: deadline) == .ready else { return false }
-            } else {
-                return false
-            }
-        }
-        return true
-    }
-
-    private enum Received {
-        case bytes([UInt8])
-        case closed
-        case timedOut
-        case failed(Int32)
-    }
-
-    private static func receive(on descriptor: FileDescriptor, until deadline: Double) -> Received {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let got = buffer.withUnsafeMutableBytes { recv(descriptor.rawValue, $0.baseAddress, $0.count, 0) }
-            if got > 0 { return .bytes(Array(buffer.prefix(got))) }
-            if got == 0 { return .closed }
-            guard errno == EAGAIN || errno == EINTR else { return .failed(errno) }
-            switch wait(descriptor.rawValue, for: Int16(POLLIN), until: deadline) {
-            case .ready: continue
-            case .timedOut: return .timedOut
-            case .failed: return .failed(errno)
-            }
-        }
-    }
-
-    private static func sleep(seconds: Double) {
-        var interval = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
-        var remaining = timespec()
-        while nanosleep(&interval, &remaining) != 0, errno == EINTR { interval = remaining }
     }
 }
