@@ -21,6 +21,7 @@ PACKAGES=(
     dovecot-imapd dovecot-pop3d isync neomutt python3-pip pflogsumm
     procps iproute2 curl ca-certificates
     python3-yaml python3-spf python3-authres python3-dkim  # SPF and DKIM cross-checks: RFC 7208 suite, pyspf, authres, dkimpy
+    publicsuffix  # the Public Suffix List DMARC reads (dmarc_public_suffix_list)
     postgrey postfix-policyd-spf-python  # policy servers smtpd's check_policy_service is tested with
 )
 # The build's libraries and tools, and the clients the demo's instructions use.
