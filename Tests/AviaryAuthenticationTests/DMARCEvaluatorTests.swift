@@ -140,6 +140,15 @@ struct DMARCEvaluatorTests {
         #expect(DMARCAuthor(header: Array((fields + "To: b@example.org\r\n\r\nbody\r\n").utf8)) == expected)
     }
 
+    @Test("hostile From: fields: thousands of addresses, a megabyte of Unicode domain, bounded and defined")
+    func hostileFrom() {
+        let many = (0..<20000).map { "u\($0)@d\($0 % 2).example.com" }.joined(separator: ", ")
+        #expect(DMARCAuthor(header: Array("From: \(many)\r\n\r\n".utf8)) == .unusable("From: addresses in 2 domains"))
+        let huge = String(repeating: "食狮亜", count: 350_000)
+        #expect(DMARCAuthor(header: Array("From: a@\(huge).com\r\n\r\n".utf8)) == .unusable("From: address a@ has no domain name"))
+        #expect(DomainName.aLabels(huge) == nil)
+    }
+
     @Test("a message without a single From: domain is rejected, whatever DNS says")
     func unusableFrom() {
         let verdict = Self.evaluator([:]).evaluate(

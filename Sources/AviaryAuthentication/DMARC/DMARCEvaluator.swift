@@ -49,7 +49,7 @@ public enum DMARCAuthor: Sendable, Equatable {
             for mailbox in mailboxes {
                 guard let bytes = mailbox.domain, let domain = DomainName.aLabels(String(decoding: bytes, as: UTF8.self))
                 else {
-                    self = .unusable("From: address \(HeaderValue.visible(mailbox.addrSpec)) has no domain name")
+                    self = .unusable("From: address \(HeaderValue.visible(String(mailbox.addrSpec.prefix(64)))) has no domain name")
                     return
                 }
                 domains.insert(domain)

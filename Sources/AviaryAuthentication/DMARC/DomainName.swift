@@ -12,6 +12,9 @@ public enum DomainName {
     /// label longer than 63 octets, the whole longer than 253, characters outside letters, digits, hyphens
     /// and underscores (DNS labels such as `_dmarc`), or an address literal.
     public static func aLabels(_ name: String) -> String? {
+        // Each character of a label is at least one octet of its A-label: a longer text cannot be a name, and
+        // refusing it here bounds the Punycode work (quadratic in a label's distinct characters).
+        guard name.unicodeScalars.count <= maximumLength + 1 else { return nil }
         var text = Substring(name)
         if text.hasSuffix(".") { text = text.dropLast() }
         let separators: Set<Character> = [".", "\u{3002}", "\u{FF0E}", "\u{FF61}"]
@@ -22,7 +25,7 @@ public enum DomainName {
             if lower.unicodeScalars.allSatisfy(\.isASCII) {
                 ascii = lower
             } else {
-                guard let encoded = Punycode.encode(lower) else { return nil }
+                guard lower.unicodeScalars.count <= 63, let encoded = Punycode.encode(lower) else { return nil }
                 ascii = "xn--" + encoded
             }
             guard !ascii.isEmpty, ascii.utf8.count <= 63,
