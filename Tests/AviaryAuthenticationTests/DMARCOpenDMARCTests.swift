@@ -20,6 +20,17 @@ struct DMARCOpenDMARCTests {
     /// Records whose p= or sp= is bad or missing, without a report address: no policy for either.
     static let invalid = ["v=DMARC1", "v=DMARC1; p=bogus", "v=DMARC1; p=none; sp=bogus"]
 
+    /// Where OpenDMARC 1.4.2 reads otherwise, and why Aviary follows RFC 7489 there: (records at one name,
+    /// whether OpenDMARC finds a policy, whether Aviary does).
+    static let divergences: [([String], Bool, Bool)] = [
+        // 6.3: a bad value of another tag takes its default; OpenDMARC refuses the whole record.
+        (["v=DMARC1; p=reject; pct=101"], false, true),
+        // 6.4: the version tag comes first; OpenDMARC takes it anywhere.
+        (["p=reject; v=DMARC1"], true, false),
+        // 6.6.3 step 5: two records are no policy; OpenDMARC takes one of them.
+        (["v=DMARC1; p=reject", "v=DMARC1; p=none"], true, false),
+    ]
+
     /// What opendmarc-check printed for each domain: its "Name: value" lines, report URIs under their heading.
     static func opendmarcCheck(_ domains: [String], conf: String) async throws -> [String: [String: String]] {
         let directory = TemporaryDirectory("opendmarc-check")
@@ -65,9 +76,13 @@ struct DMARCOpenDMARCTests {
     @Test("policy, subdomain policy, alignment, pct and report URIs agree; bad p= or sp= is no policy for both")
     func sameReading() async throws {
         let all = Self.records + Self.invalid
-        let conf = all.enumerated().map { "txt-record=_dmarc.r\($0.offset).test,\"\($0.element)\"\n" }.joined()
-        let printed = try await Self.opendmarcCheck(all.indices.map { "r\($0).test" }, conf: conf)
-        #expect(printed.count == all.count && printed["r0.test"]?["Sample percentage"] == "50", "\(printed)")
+        var conf = all.enumerated().map { "txt-record=_dmarc.r\($0.offset).test,\"\($0.element)\"\n" }.joined()
+        for (index, divergence) in Self.divergences.enumerated() {
+            conf += divergence.0.map { "txt-record=_dmarc.d\(index).test,\"\($0)\"\n" }.joined()
+        }
+        let domains = all.indices.map { "r\($0).test" } + Self.divergences.indices.map { "d\($0).test" }
+        let printed = try await Self.opendmarcCheck(domains, conf: conf)
+        #expect(printed.count == domains.count && printed["r0.test"]?["Sample percentage"] == "50", "\(printed)")
         for (index, text) in Self.records.enumerated() {
             let theirs = try #require(printed["r\(index).test"], "\(text)")
             let ours = try #require(DMARCRecord(text))
@@ -85,6 +100,14 @@ struct DMARCOpenDMARCTests {
             let theirs = try #require(printed["r\(Self.records.count + offset).test"])
             #expect(theirs["error"] != nil, "\(text): \(theirs)")
             #expect(DMARCRecord(text)?.isUsable == false, "\(text)")
+        }
+        let list = PublicSuffixList(text: "test")
+        for (index, (texts, theirs, ours)) in Self.divergences.enumerated() {
+            let opendmarc = try #require(printed["d\(index).test"])
+            #expect((opendmarc["error"] == nil) == theirs, "\(texts): \(opendmarc)")
+            let zone = ZoneDNS(["_dmarc.d.test": texts.map { ZoneDNS.Record.txt([$0]) }])
+            let found = DMARCEvaluator(dns: zone, publicSuffixes: list).lookUpRecord(for: "d.test")
+            if case .found(let record, _) = found { #expect(ours && record.isUsable, "\(texts)") } else { #expect(!ours, "\(texts)") }
         }
     }
 }
