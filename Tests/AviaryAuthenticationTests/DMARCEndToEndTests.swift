@@ -10,7 +10,8 @@ struct DMARCEndToEndTests {
     static func message(from: String, body: String = "Hello\r\n") -> [UInt8] {
         Array(
             ("From: Alice <alice@\(from)>\r\nTo: bob@aviary.test\r\nSubject: quarterly figures\r\n"
-                + "Date: Tue, 8 Dec 2026 01:00:00 +0000\r\nMessage-ID: <1@\(from)>\r\n\r\n\(body)").utf8)
+                + "Date: Tue, 8 Dec 2026 01:00:00 +0000\r\nMessage-ID: <1@\(from)>\r\n\r\n\(body)").utf8
+        )
     }
 
     @Test("aligned DKIM or SPF passes; forged, tampered and unaligned mail fails with the domain's policy")
@@ -32,8 +33,12 @@ struct DMARCEndToEndTests {
             "--txt-record=_dmarc.two.test,v=DMARC1; p=none",
         ]
         try SafeFile.writeDurably(
-            Array("txt-record=_dmarc.lists.test,\"v=DMARC1; p=none; rua=mailto:a@lists.test,mailto:b@lists.test!10m\"\n".utf8),
-            to: directory.path + "/quoted.conf")
+            Array(
+                "txt-record=_dmarc.lists.test,\"v=DMARC1; p=none; rua=mailto:a@lists.test,mailto:b@lists.test!10m\"\n"
+                    .utf8
+            ),
+            to: directory.path + "/quoted.conf"
+        )
         try await Dnsmasq.serving(records) { dns in
             let resolver = dns.resolver
             let list = try PublicSuffixList(path: PublicSuffixList.debianPath)
@@ -44,8 +49,10 @@ struct DMARCEndToEndTests {
             func verdict(_ message: [UInt8], sender: String, client: String) -> DMARCVerdict {
                 let header = Array(message[..<(message.firstRange(of: [13, 10, 13, 10])?.upperBound ?? message.count)])
                 return evaluator.evaluate(
-                    header: header, spf: spf.checkMailFrom(sender: sender, helo: "mail.client.test", client: client),
-                    dkim: dkim.verify(message: message))
+                    header: header,
+                    spf: spf.checkMailFrom(sender: sender, helo: "mail.client.test", client: client),
+                    dkim: dkim.verify(message: message)
+                )
             }
             func signed(_ signer: DKIMSigner, _ message: [UInt8]) throws -> [UInt8] {
                 Array(try #require(signer.signature(for: message)).utf8) + message
@@ -55,7 +62,11 @@ struct DMARCEndToEndTests {
             let ownSigned = try signed(own, plain)
             // Signed and sent from the domain's own servers: both align.
             let both = verdict(ownSigned, sender: "bounce@example.test", client: "192.0.2.7")
-            #expect(both.result == .pass && both.alignedSPFDomain == "example.test" && both.alignedDKIMDomains == ["example.test"], "\(both)")
+            #expect(
+                both.result == .pass && both.alignedSPFDomain == "example.test"
+                    && both.alignedDKIMDomains == ["example.test"],
+                "\(both)"
+            )
             #expect(both.statement == "dmarc=pass (p=reject dis=none) header.from=example.test")
             // Forwarded (SPF fails at the forwarder's address): the signature carries it.
             let forwarded = verdict(ownSigned, sender: "bounce@example.test", client: "203.0.113.9")
@@ -75,7 +86,10 @@ struct DMARCEndToEndTests {
             // A subdomain without its own record: the organisational domain's sp=, relaxed alignment.
             let news = Self.message(from: "news.example.test")
             let subdomainSigned = verdict(try signed(own, news), sender: "", client: "203.0.113.9")
-            #expect(subdomainSigned.result == .pass && subdomainSigned.recordDomain == "example.test", "\(subdomainSigned)")
+            #expect(
+                subdomainSigned.result == .pass && subdomainSigned.recordDomain == "example.test",
+                "\(subdomainSigned)"
+            )
             let subdomainForged = verdict(news, sender: "x@news.example.test", client: "203.0.113.9")
             #expect((subdomainForged.requestedPolicy, subdomainForged.disposition) == (.quarantine, .quarantine))
             // Quoted commas in the TXT record: two report addresses; p=none: a failure is only reported.

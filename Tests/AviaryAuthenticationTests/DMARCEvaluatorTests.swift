@@ -4,7 +4,8 @@ import Testing
 /// DMARC evaluation over a table DNS: the From: domain, policy discovery, alignment, pct, and the header text.
 @Suite("DMARC evaluation: From: domain, discovery, alignment and policy")
 struct DMARCEvaluatorTests {
-    static let list = (try? PublicSuffixList(path: PublicSuffixList.debianPath)) ?? PublicSuffixList(text: "com\nco.uk\n")
+    static let list =
+        (try? PublicSuffixList(path: PublicSuffixList.debianPath)) ?? PublicSuffixList(text: "com\nco.uk\n")
 
     static func evaluator(_ zone: [String: [ZoneDNS.Record]], random: Int = 0) -> DMARCEvaluator {
         DMARCEvaluator(dns: ZoneDNS(zone), publicSuffixes: list, random: { random })
@@ -15,7 +16,13 @@ struct DMARCEvaluatorTests {
     }
 
     static func dkim(_ domain: String, _ result: DKIMResult = .pass) -> DKIMVerification {
-        DKIMVerification(result: result, domain: domain, selector: "s", algorithm: "ed25519-sha256", signaturePrefix: "abcdefgh")
+        DKIMVerification(
+            result: result,
+            domain: domain,
+            selector: "s",
+            algorithm: "ed25519-sha256",
+            signaturePrefix: "abcdefgh"
+        )
     }
 
     static func header(_ from: String) -> [UInt8] { Array("From: \(from)\r\nSubject: x\r\n\r\n".utf8) }
@@ -36,7 +43,10 @@ struct DMARCEvaluatorTests {
         ("example.co.uk", "v=DMARC1; p=reject", nil, [dkim("example.co.uk", .temperror)], .fail, ""),
         ("example.co.uk", "v=DMARC1; p=reject", nil, [dkim("esp.test"), dkim("example.co.uk")], .pass, "dkim"),
         ("example.co.uk", "v=DMARC1; p=reject", spf("esp.test"), [dkim("esp.test")], .fail, ""),
-        ("example.co.uk", "v=DMARC1; p=reject; adkim=s; aspf=s", spf("example.co.uk"), [dkim("example.co.uk")], .pass, "spf dkim"),
+        (
+            "example.co.uk", "v=DMARC1; p=reject; adkim=s; aspf=s", spf("example.co.uk"), [dkim("example.co.uk")],
+            .pass, "spf dkim"
+        ),
         ("news.example.co.uk", "v=DMARC1; p=reject", spf("example.co.uk"), [], .pass, "spf"),
         ("news.example.co.uk", "v=DMARC1; p=reject", nil, [dkim("other.example.co.uk")], .pass, "dkim"),
         ("news.example.co.uk", "v=DMARC1; p=reject; aspf=s", spf("example.co.uk"), [], .fail, ""),
@@ -44,7 +54,12 @@ struct DMARCEvaluatorTests {
 
     @Test("relaxed and strict alignment of SPF and DKIM", arguments: alignment)
     func alignmentTable(
-        from: String, record: String, spf: SPFOutcome?, dkim: [DKIMVerification], result: DMARCResult, aligned: String
+        from: String,
+        record: String,
+        spf: SPFOutcome?,
+        dkim: [DKIMVerification],
+        result: DMARCResult,
+        aligned: String
     ) {
         let verdict = Self.evaluator(["_dmarc.example.co.uk": [.txt([record])]])
             .evaluate(header: Self.header("A <a@\(from)>"), spf: spf, dkim: dkim)
@@ -66,7 +81,11 @@ struct DMARCEvaluatorTests {
         ]
         let dns = Self.evaluator(zone)
         let top = dns.evaluate(fromDomain: "example.com", spf: nil, dkim: [])
-        #expect((top.result, top.recordDomain, top.requestedPolicy, top.disposition) == (.fail, "example.com", .reject, .reject))
+        #expect(
+            (top.result, top.recordDomain, top.requestedPolicy, top.disposition) == (
+                .fail, "example.com", .reject, .reject
+            )
+        )
         let sub = dns.evaluate(fromDomain: "a.b.example.com", spf: nil, dkim: [])
         #expect((sub.recordDomain, sub.requestedPolicy, sub.disposition) == ("example.com", .quarantine, .quarantine))
         let own = dns.evaluate(fromDomain: "own.example.com", spf: nil, dkim: [])
@@ -96,7 +115,11 @@ struct DMARCEvaluatorTests {
         let bad = dns.evaluate(fromDomain: "bad.test", spf: nil, dkim: [])
         #expect((bad.result, bad.disposition) == (.permerror, DMARCPolicy.none))
         let reported = dns.evaluate(fromDomain: "reported.test", spf: nil, dkim: [])
-        #expect((reported.result, reported.requestedPolicy, reported.disposition) == (.fail, DMARCPolicy.none, DMARCPolicy.none))
+        #expect(
+            (reported.result, reported.requestedPolicy, reported.disposition) == (
+                .fail, DMARCPolicy.none, DMARCPolicy.none
+            )
+        )
     }
 
     @Test("pct: sampled-in failures get the policy, the others the next milder one, pct=0 never the policy")
@@ -106,9 +129,10 @@ struct DMARCEvaluatorTests {
             "_dmarc.quarter.test": [.txt(["v=DMARC1; p=quarantine; pct=25"])],
             "_dmarc.zero.test": [.txt(["v=DMARC1; p=reject; pct=0"])],
         ]
-        for (draw, reject, quarantine) in [(0, DMARCPolicy.reject, DMARCPolicy.quarantine), (24, .reject, .quarantine),
-            (25, .reject, .none), (49, .reject, .none), (50, .quarantine, .none), (99, .quarantine, .none)]
-        {
+        for (draw, reject, quarantine) in [
+            (0, DMARCPolicy.reject, DMARCPolicy.quarantine), (24, .reject, .quarantine),
+            (25, .reject, .none), (49, .reject, .none), (50, .quarantine, .none), (99, .quarantine, .none),
+        ] {
             let dns = Self.evaluator(zone, random: draw)
             #expect(dns.evaluate(fromDomain: "half.test", spf: nil, dkim: []).disposition == reject, "\(draw)")
             #expect(dns.evaluate(fromDomain: "quarter.test", spf: nil, dkim: []).disposition == quarantine, "\(draw)")
@@ -145,14 +169,20 @@ struct DMARCEvaluatorTests {
         let many = (0..<20000).map { "u\($0)@d\($0 % 2).example.com" }.joined(separator: ", ")
         #expect(DMARCAuthor(header: Array("From: \(many)\r\n\r\n".utf8)) == .unusable("From: addresses in 2 domains"))
         let huge = String(repeating: "食狮亜", count: 350_000)
-        #expect(DMARCAuthor(header: Array("From: a@\(huge).com\r\n\r\n".utf8)) == .unusable("From: address a@ has no domain name"))
+        #expect(
+            DMARCAuthor(header: Array("From: a@\(huge).com\r\n\r\n".utf8))
+                == .unusable("From: address a@ has no domain name")
+        )
         #expect(DomainName.aLabels(huge) == nil)
     }
 
     @Test("a message without a single From: domain is rejected, whatever DNS says")
     func unusableFrom() {
         let verdict = Self.evaluator([:]).evaluate(
-            header: Array("From: a@example.com\r\nFrom: ceo@bank.example\r\n\r\n".utf8), spf: nil, dkim: [])
+            header: Array("From: a@example.com\r\nFrom: ceo@bank.example\r\n\r\n".utf8),
+            spf: nil,
+            dkim: []
+        )
         #expect((verdict.result, verdict.disposition, verdict.fromDomain) == (.permerror, .reject, nil))
         #expect(verdict.statement == "dmarc=permerror (2 From: fields)")
         #expect(verdict.rejectionText == "Message rejected: 2 From: fields")
@@ -162,7 +192,10 @@ struct DMARCEvaluatorTests {
     func headerText() {
         let dns = Self.evaluator(["_dmarc.example.com": [.txt(["v=DMARC1; p=quarantine"])]])
         let pass = dns.evaluate(
-            header: Self.header("a@example.com"), spf: Self.spf("example.com"), dkim: [Self.dkim("example.com")])
+            header: Self.header("a@example.com"),
+            spf: Self.spf("example.com"),
+            dkim: [Self.dkim("example.com")]
+        )
         #expect(pass.statement == "dmarc=pass (p=quarantine dis=none) header.from=example.com")
         var spf = Self.spf("example.com")
         (spf.sender, spf.clientAddress) = ("a@example.com", "192.0.2.1")
@@ -175,7 +208,8 @@ struct DMARCEvaluatorTests {
                 + "\tspf=pass (mx.aviary.test: domain of a@example.com designates 192.0.2.1 as permitted sender)\r\n"
                 + "\tsmtp.mailfrom=a@example.com;\r\n"
                 + "\tdkim=pass header.d=example.com header.s=s header.a=ed25519-sha256 header.b=abcdefgh;\r\n"
-                + "\tdmarc=pass (p=quarantine dis=none) header.from=example.com\r\n")
+                + "\tdmarc=pass (p=quarantine dis=none) header.from=example.com\r\n"
+        )
         let fail = dns.evaluate(header: Self.header("a@example.com"), spf: nil, dkim: [])
         #expect(fail.rejectionText == "Message rejected by DMARC policy for example.com")
     }

@@ -47,8 +47,11 @@ struct DMARCOpenDMARCTests {
             """
         let output = directory.path + "/output"
         let child = try ChildProcess(
-            path: "/usr/bin/unshare", arguments: ["--mount", "--net", "/bin/sh", "-c", script], standardOutput: output,
-            standardError: output)
+            path: "/usr/bin/unshare",
+            arguments: ["--mount", "--net", "/bin/sh", "-c", script],
+            standardOutput: output,
+            standardError: output
+        )
         guard await child.wait(timeout: .seconds(60)) == .exited(0) else {
             _ = await child.terminate(grace: .seconds(1))
             throw TestSupportError("unshare + opendmarc-check failed: \((try? SafeFile.readText(output)) ?? "")")
@@ -93,7 +96,9 @@ struct DMARCOpenDMARCTests {
             #expect(theirs["SPF alignment"] == (ours.spfAlignment == .strict ? "strict" : "relaxed"), "\(text)")
             #expect(theirs["Sample percentage"] == String(ours.percentage), "\(text)")
             // OpenDMARC prints each URI as written, size suffix included.
-            let uris = (theirs["Aggregate report URIs"] ?? "").split(separator: " ").map { $0.split(separator: "!").first.map(String.init) ?? "" }
+            let uris = (theirs["Aggregate report URIs"] ?? "").split(separator: " ").map {
+                $0.split(separator: "!").first.map(String.init) ?? ""
+            }
             #expect(uris == ours.aggregateReports.map(\.uri), "\(text)")
         }
         for (offset, text) in Self.invalid.enumerated() {
@@ -107,7 +112,11 @@ struct DMARCOpenDMARCTests {
             #expect((opendmarc["error"] == nil) == theirs, "\(texts): \(opendmarc)")
             let zone = ZoneDNS(["_dmarc.d.test": texts.map { ZoneDNS.Record.txt([$0]) }])
             let found = DMARCEvaluator(dns: zone, publicSuffixes: list).lookUpRecord(for: "d.test")
-            if case .found(let record, _) = found { #expect(ours && record.isUsable, "\(texts)") } else { #expect(!ours, "\(texts)") }
+            if case .found(let record, _) = found {
+                #expect(ours && record.isUsable, "\(texts)")
+            } else {
+                #expect(!ours, "\(texts)")
+            }
         }
     }
 }

@@ -10,7 +10,9 @@ struct DMARCRecordTests {
             DMARCRecord(
                 "v=DMARC1; p=reject; sp=quarantine; np=reject; adkim=s; aspf=s; pct=25; "
                     + "rua=mailto:agg@example.com!10m, mailto:agg@example.net; ruf=mailto:fail@example.com!512k; "
-                    + "fo=1:d; rf=afrf; ri=3600"))
+                    + "fo=1:d; rf=afrf; ri=3600"
+            )
+        )
         #expect(record.policy == .reject && record.subdomainPolicy == .quarantine)
         #expect(record.nonexistentSubdomainPolicy == .reject)
         #expect(record.dkimAlignment == .strict && record.spfAlignment == .strict)
@@ -19,7 +21,8 @@ struct DMARCRecordTests {
             record.aggregateReports == [
                 DMARCReportURI(uri: "mailto:agg@example.com", sizeLimit: 10 << 20),
                 DMARCReportURI(uri: "mailto:agg@example.net", sizeLimit: nil),
-            ])
+            ]
+        )
         #expect(record.failureReports == [DMARCReportURI(uri: "mailto:fail@example.com", sizeLimit: 512 << 10)])
         #expect(record.failureOptions == ["1", "d"] && record.reportFormats == ["afrf"])
         #expect(record.problem == nil && record.isUsable)
@@ -59,7 +62,10 @@ struct DMARCRecordTests {
         ("v=DMARC1; p=none; p=reject", DMARCPolicy.none, nil),
     ]
 
-    @Test("p= and sp=: case-insensitive; missing or bad makes the record invalid; a repeated tag: the first", arguments: policies)
+    @Test(
+        "p= and sp=: case-insensitive; missing or bad makes the record invalid; a repeated tag: the first",
+        arguments: policies
+    )
     func policyTags(text: String, policy: DMARCPolicy?, problem: String?) throws {
         let record = try #require(DMARCRecord(text))
         #expect(record.policy == policy)
@@ -79,7 +85,8 @@ struct DMARCRecordTests {
     @Test("bad values of the other tags take their defaults; unknown tags and junk pieces are ignored")
     func lenientTags() throws {
         let record = try #require(
-            DMARCRecord("v=DMARC1; p=reject; adkim=x; aspf=; pct=101; fo=2; rf=; ri=-1; future=yes; junk; =x"))
+            DMARCRecord("v=DMARC1; p=reject; adkim=x; aspf=; pct=101; fo=2; rf=; ri=-1; future=yes; junk; =x")
+        )
         #expect(record.problem == nil)
         #expect(record.dkimAlignment == .relaxed && record.spfAlignment == .relaxed)
         #expect(record.percentage == 100 && record.failureOptions == ["0"] && record.reportFormats == ["afrf"])
@@ -93,14 +100,17 @@ struct DMARCRecordTests {
         let record = try #require(
             DMARCRecord(
                 "v=DMARC1; p=none; rua=mailto:a@x.test!1g,https://r.test/x!2t,mailto:b@x.test!9999999999t,mailto:f@x.test!99999999999999999999999,"
-                    + "mailto:c@x.test!,nocolon,:empty,mailto:,mailto:d@x.test!5q, mailto:e@x.test "))
+                    + "mailto:c@x.test!,nocolon,:empty,mailto:,mailto:d@x.test!5q, mailto:e@x.test "
+            )
+        )
         #expect(
             record.aggregateReports == [
                 DMARCReportURI(uri: "mailto:a@x.test", sizeLimit: 1 << 30),
                 DMARCReportURI(uri: "https://r.test/x", sizeLimit: 2 << 40),
                 DMARCReportURI(uri: "mailto:b@x.test", sizeLimit: .max),
                 DMARCReportURI(uri: "mailto:e@x.test", sizeLimit: nil),
-            ])
+            ]
+        )
     }
 
     @Test("sp applies to subdomains when the record came from the organisational domain; p to the domain itself")

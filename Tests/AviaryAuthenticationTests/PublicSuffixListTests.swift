@@ -22,7 +22,8 @@ struct PublicSuffixListTests {
         // TLD with only 1 rule.
         ("biz", nil), ("domain.biz", "domain.biz"), ("b.domain.biz", "domain.biz"), ("a.b.domain.biz", "domain.biz"),
         // TLD with some 2-level rules.
-        ("com", nil), ("example.com", "example.com"), ("b.example.com", "example.com"), ("a.b.example.com", "example.com"),
+        ("com", nil), ("example.com", "example.com"), ("b.example.com", "example.com"),
+        ("a.b.example.com", "example.com"),
         ("uk.com", nil), ("example.uk.com", "example.uk.com"), ("b.example.uk.com", "example.uk.com"),
         ("a.b.example.uk.com", "example.uk.com"), ("test.ac", "test.ac"),
         // TLD with only 1 (wildcard) rule.
@@ -46,7 +47,8 @@ struct PublicSuffixListTests {
         ("shishi.中国", "shishi.中国"), ("中国", nil),
         // Same as above, but punycoded.
         ("xn--85x722f.com.cn", "xn--85x722f.com.cn"), ("xn--85x722f.xn--55qx5d.cn", "xn--85x722f.xn--55qx5d.cn"),
-        ("www.xn--85x722f.xn--55qx5d.cn", "xn--85x722f.xn--55qx5d.cn"), ("shishi.xn--55qx5d.cn", "shishi.xn--55qx5d.cn"),
+        ("www.xn--85x722f.xn--55qx5d.cn", "xn--85x722f.xn--55qx5d.cn"),
+        ("shishi.xn--55qx5d.cn", "shishi.xn--55qx5d.cn"),
         ("xn--55qx5d.cn", nil), ("xn--85x722f.xn--fiqs8s", "xn--85x722f.xn--fiqs8s"),
         ("www.xn--85x722f.xn--fiqs8s", "xn--85x722f.xn--fiqs8s"), ("shishi.xn--fiqs8s", "shishi.xn--fiqs8s"),
         ("xn--fiqs8s", nil),
@@ -87,9 +89,10 @@ struct PublicSuffixListTests {
         #expect(DomainName.aLabels("例え.テスト") == "xn--r8jz45g.xn--zckzah")
         #expect(DomainName.aLabels("münchen。de") == "xn--mnchen-3ya.de")
         #expect(DomainName.aLabels("_dmarc.Example.COM") == "_dmarc.example.com")
-        for bad in ["", "a..b", ".a", "[192.0.2.1]", "a b.c", String(repeating: "a", count: 64) + ".com",
-            Array(repeating: "abcdefghi", count: 26).joined(separator: ".")]
-        {
+        for bad in [
+            "", "a..b", ".a", "[192.0.2.1]", "a b.c", String(repeating: "a", count: 64) + ".com",
+            Array(repeating: "abcdefghi", count: 26).joined(separator: "."),
+        ] {
             #expect(DomainName.aLabels(bad) == nil, "\(bad)")
         }
     }
@@ -110,7 +113,8 @@ struct PublicSuffixListTests {
                 hosting.test
                 bad..rule
                 // ===END PRIVATE DOMAINS===
-                """)
+                """
+        )
         #expect(list.count == 5)
         #expect(list.registrableDomain(of: "a.b.wild.test") == "a.b.wild.test")
         #expect(list.registrableDomain(of: "x.not.wild.test") == "not.wild.test")

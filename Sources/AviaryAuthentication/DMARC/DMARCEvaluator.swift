@@ -47,9 +47,12 @@ public enum DMARCAuthor: Sendable, Equatable {
             case .group(_, let members): mailboxes = members
             }
             for mailbox in mailboxes {
-                guard let bytes = mailbox.domain, let domain = DomainName.aLabels(String(decoding: bytes, as: UTF8.self))
+                guard let bytes = mailbox.domain,
+                    let domain = DomainName.aLabels(String(decoding: bytes, as: UTF8.self))
                 else {
-                    self = .unusable("From: address \(HeaderValue.visible(String(mailbox.addrSpec.prefix(64)))) has no domain name")
+                    self = .unusable(
+                        "From: address \(HeaderValue.visible(String(mailbox.addrSpec.prefix(64)))) has no domain name"
+                    )
                     return
                 }
                 domains.insert(domain)
@@ -110,7 +113,9 @@ public struct DMARCVerdict: Sendable, Equatable {
 
     /// The text of smtpd's `550 5.7.1` reply when `disposition` is reject.
     public var rejectionText: String {
-        guard let fromDomain else { return "Message rejected: \(HeaderValue.visible(problem ?? "no single From: domain"))" }
+        guard let fromDomain else {
+            return "Message rejected: \(HeaderValue.visible(problem ?? "no single From: domain"))"
+        }
         return "Message rejected by DMARC policy for \(fromDomain)"
     }
 }
@@ -125,7 +130,8 @@ public struct DMARCEvaluator: Sendable {
     public var random: @Sendable () -> Int
 
     public init(
-        dns: any TXTLookup, publicSuffixes: PublicSuffixList,
+        dns: any TXTLookup,
+        publicSuffixes: PublicSuffixList,
         random: @escaping @Sendable () -> Int = { Int.random(in: 0..<100) }
     ) {
         self.dns = dns
@@ -178,8 +184,10 @@ public struct DMARCEvaluator: Sendable {
         if let spf, spf.result == .pass, isAligned(spf.domain, with: from, record.spfAlignment) {
             verdict.alignedSPFDomain = DomainName.aLabels(spf.domain)
         }
-        verdict.alignedDKIMDomains = dkim.filter { $0.result == .pass && isAligned($0.domain, with: from, record.dkimAlignment) }
-            .compactMap { DomainName.aLabels($0.domain) }
+        verdict.alignedDKIMDomains = dkim.filter {
+            $0.result == .pass && isAligned($0.domain, with: from, record.dkimAlignment)
+        }
+        .compactMap { DomainName.aLabels($0.domain) }
         let policy = record.requestedPolicy(fromDomain: from, recordDomain: recordDomain)
         verdict.requestedPolicy = policy
         guard verdict.alignedSPFDomain == nil && verdict.alignedDKIMDomains.isEmpty else {
@@ -202,7 +210,8 @@ public struct DMARCEvaluator: Sendable {
         case .strict: return authenticated == from
         case .relaxed:
             return authenticated == from
-                || publicSuffixes.organizationalDomain(of: authenticated) == publicSuffixes.organizationalDomain(of: from)
+                || publicSuffixes.organizationalDomain(of: authenticated)
+                    == publicSuffixes.organizationalDomain(of: from)
         }
     }
 
