@@ -11,12 +11,8 @@
 // failure makes the record invalid (6.6.3 step 6: treated as `p=none` when it has a usable `rua`).
 
 /// A domain owner's requested handling of mail that fails DMARC.
-public enum DMARCPolicy: String, Sendable, Hashable, CaseIterable, Comparable {
+public enum DMARCPolicy: String, Sendable, Hashable, CaseIterable {
     case none, quarantine, reject
-
-    public static func < (lhs: Self, rhs: Self) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
-    }
 
     /// The next milder policy: what a message not sampled by `pct` gets instead (RFC 7489 6.6.4).
     var milder: Self {
