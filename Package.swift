@@ -89,7 +89,7 @@ let package = Package(
         library("AviaryDNS", ["CAviaryResolv"]),
         // Who really sent it: SPF (RFC 7208) and DKIM (RFC 6376) over an injected DNS, the headers that record
         // verdicts. OpenSSL's hashes and signature checks come through AviaryTLS, which keeps the C.
-        library("AviaryAuthentication", ["AviaryDNS", "AviaryMessage", "AviaryTLS"]),
+        library("AviaryAuthentication", ["AviaryCore", "AviaryDNS", "AviaryMessage", "AviaryTLS"]),
         .systemLibrary(name: "CAviaryOpenSSL", pkgConfig: "openssl"),
         library("AviaryTLS", ["CAviaryOpenSSL", nioCore]),
         // Authentication for smtpd, pop3d and imapd: libsasl2 and libxcrypt stay inside AviarySASL.

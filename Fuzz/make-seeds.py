@@ -308,6 +308,14 @@ add("spf", "v=spf1 include:a.test a:void1.test a:void2.test a:void3.test -all\nv
 add("spf", "v=spf1 exists:%{p}.%{H}.%{o5r+-=}.a.test -all exp=%{d}\n~jack&jill=up@a.test")
 add("spf", "Authentication-Results: (c) MX.Aviary.test 1; spf=pass\r\nSubject: x\r\n\r\nbody\r\n")
 
+# DMARC: the record at _dmarc.example.test, then the header section (AuthenticationTargets.dmarc).
+add("dmarc", "v=DMARC1; p=reject; sp=quarantine; adkim=s; aspf=r; pct=50; rua=mailto:a@example.test!10m,mailto:b@x.test\n"
+    "From: Alice <alice@news.example.test>\r\nSubject: x\r\n\r\n")
+add("dmarc", "v=DMARC1; p=bogus; rua=mailto:r@example.test; fo=1:d; rf=afrf; ri=3600; np=reject\n"
+    "From: a@example.test, b@EXAMPLE.test\r\nFrom: c@other.test\r\n\r\n")
+add("dmarc", "v=DMARC1; p=none\nFrom: \"Smith, A\" <a@b\u00fccher.example.co.uk>\r\n\r\n*.kobe.jp\n!city.kobe.jp\n"
+    "\u98df\u72ee.\u516c\u53f8.cn\n// ===BEGIN PRIVATE DOMAINS===\nwww.city.kobe.jp\n")
+
 # DKIM: a message dkimpy signed with the Ed25519 key AuthenticationTargets.dkim publishes (seed bytes 0x01 * 32).
 add("dkim", b"DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; d=example.com;\r\n i=@example.com; "
     b"q=dns/txt; s=ed; t=1796680005; h=from : to : subject :\r\n from; "

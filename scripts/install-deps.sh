@@ -21,6 +21,7 @@ PACKAGES=(
     dovecot-imapd dovecot-pop3d isync neomutt python3-pip pflogsumm
     procps iproute2 curl ca-certificates
     python3-yaml python3-spf python3-authres python3-dkim  # SPF and DKIM cross-checks: RFC 7208 suite, pyspf, authres, dkimpy
+    publicsuffix opendmarc  # the Public Suffix List DMARC reads; opendmarc-check reads DMARC records beside Aviary
     postgrey postfix-policyd-spf-python  # policy servers smtpd's check_policy_service is tested with
     opendkim opendkim-tools spamass-milter spamd python3-milter  # milters for smtpd_milters: OpenDKIM, spamass-milter + spamd, pymilter (libmilter)
 )
@@ -76,14 +77,14 @@ quiesce_dovecot() {
     as_root pkill -x dovecot >/dev/null 2>&1 || true
 }
 
-# postgrey is a test peer that each test starts on a port of its own; the package's service (port 10023) is
-# not wanted.
-quiesce_postgrey() {
+# postgrey and opendmarc are test peers (postgrey started by each test on a port of its own, opendmarc's
+# check tool only); their packages' services (postgrey on port 10023, the opendmarc milter) are not wanted.
+quiesce_service() {
     if [[ -d /run/systemd/system ]]; then
-        as_root systemctl disable --now postgrey.service >/dev/null 2>&1 || true
+        as_root systemctl disable --now "$1.service" >/dev/null 2>&1 || true
     else
-        as_root update-rc.d postgrey disable >/dev/null 2>&1 || true
-        as_root invoke-rc.d postgrey stop >/dev/null 2>&1 || true
+        as_root update-rc.d "$1" disable >/dev/null 2>&1 || true
+        as_root invoke-rc.d "$1" stop >/dev/null 2>&1 || true
     fi
 }
 
@@ -108,7 +109,7 @@ if ((${#missing[@]} > 0)); then
         quiesce_postfix
     fi
     for package in "${missing[@]}"; do [[ $package == dovecot-imapd || $package == dovecot-pop3d ]] && quiesce_dovecot; done
-    for package in "${missing[@]}"; do [[ $package == postgrey ]] && quiesce_postgrey; done
+    for package in "${missing[@]}"; do [[ $package == postgrey || $package == opendmarc ]] && quiesce_service "$package"; done
     for package in "${missing[@]}"; do
         is_installed "$package" || die "package $package is still not installed"
     done

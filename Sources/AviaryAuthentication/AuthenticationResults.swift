@@ -45,6 +45,11 @@ public struct AuthenticationResults: Sendable, Equatable {
         }
     }
 
+    /// Adds the DMARC verdict: `dmarc=RESULT (p=POLICY dis=DISPOSITION) header.from=DOMAIN` (RFC 7489 11.2).
+    public mutating func add(_ dmarc: DMARCVerdict) {
+        statements.append(dmarc.statement)
+    }
+
     /// The whole field, CRLF line ends, folded with tabs.
     public var field: String {
         let id = HeaderValue.atomOrQuoted(authservID)

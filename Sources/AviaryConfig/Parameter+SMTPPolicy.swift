@@ -101,6 +101,12 @@ extension Parameter {
     public static let smtpdDKIMVerify = Parameter(
         "smtpd_dkim_verify", .boolean, "no",
         "Verify DKIM signatures (RFC 6376; rsa-sha256, ed25519-sha256) of mail from clients outside mynetworks that have not logged in, for Authentication-Results:; no: no key look-ups.")
+    public static let smtpdDMARCEnable = Parameter(
+        "smtpd_dmarc_enable", .boolean, "no",
+        "Evaluate DMARC (RFC 7489) on mail from clients outside mynetworks that have not logged in, from the SPF and DKIM verdicts: p=reject refused with 550 5.7.1 at the end of DATA, p=quarantine delivered to the Junk folder, dmarc= in Authentication-Results:; no: no _dmarc look-ups.")
+    public static let dmarcPublicSuffixList = Parameter(
+        "dmarc_public_suffix_list", .string, "/usr/share/publicsuffix/public_suffix_list.dat",
+        "The Public Suffix List (Debian's publicsuffix package) that gives DMARC the organisational domain of a name; read once when smtpd starts.")
     public static let authservID = Parameter(
         "authserv_id", .string, "$myhostname",
         "Name in the Authentication-Results: fields this host adds (RFC 8601); incoming fields that claim it are removed as forged.")
@@ -138,7 +144,8 @@ extension Parameter {
         .relayDomainsRejectCode, .accessMapRejectCode, .mapsRBLRejectCode, .smtpdPolicyServiceTimeout,
         .smtpdPolicyServiceMaxIdle, .smtpdPolicyServiceMaxTTL, .smtpdPolicyServiceRequestLimit,
         .smtpdPolicyServiceTryLimit, .smtpdPolicyServiceRetryDelay, .smtpdPolicyServiceDefaultAction,
-        .smtpdPolicyServicePolicyContext, .smtpdSPFEnable, .smtpdDKIMVerify, .authservID,
+        .smtpdPolicyServicePolicyContext, .smtpdSPFEnable, .smtpdDKIMVerify, .smtpdDMARCEnable,
+        .dmarcPublicSuffixList, .authservID,
         .smtpdClientConnectionCountLimit, .smtpdClientConnectionRateLimit, .smtpdClientEventLimitExceptions,
         .localHeaderRewriteClients,
         .anvilRateTimeUnit, .smtpdSoftErrorLimit, .smtpdErrorSleepTime, .smtpdForbidUnauthPipelining,

@@ -117,3 +117,42 @@ private func requireOnlyFolding(_ field: String) {
         }
     }
 }
+
+extension AuthenticationTargets {
+    /// DMARC for a message: the first line is the TXT record at `_dmarc.example.test` (and at the From:
+    /// domain's name), the rest the message's header section. Also read as a Public Suffix List, and each line
+    /// as a domain name. Every input gives a defined verdict after at most two look-ups, and its header text
+    /// and rejection text stay within one field.
+    /// Read once: the list takes longer to parse than a whole evaluation.
+    static let debianPublicSuffixList = try? PublicSuffixList(path: PublicSuffixList.debianPath)
+
+    static func dmarc(_ bytes: [UInt8]) {
+        let parts = lines(of: bytes)
+        let record = Array(parts.first ?? [])
+        let header = Array(bytes.drop { $0 != UInt8(ascii: "\n") }.dropFirst())
+        let list = PublicSuffixList(text: String(decoding: bytes, as: UTF8.self))
+        for line in parts.prefix(16) {
+            let name = String(decoding: line, as: UTF8.self)
+            if let labels = DomainName.aLabels(name) {
+                require(labels.utf8.count <= DomainName.maximumLength && labels.utf8.allSatisfy { $0 < 0x80 }, "\(labels)")
+            }
+            _ = list.registrableDomain(of: name)
+            _ = list.organizationalDomain(of: name)
+        }
+        var names = ["_dmarc.example.test": [record]]
+        if case .domain(let domain) = DMARCAuthor(header: header) { names["_dmarc." + domain] = [record] }
+        let dns = TableDNS(txt: names)
+        let standard = debianPublicSuffixList ?? list
+        let evaluator = DMARCEvaluator(dns: dns, publicSuffixes: standard, random: { 50 })
+        let spf = SPFOutcome(result: .pass, domain: "mail.example.test")
+        let dkim = [DKIMVerification(result: .pass, domain: "example.test", selector: "s", algorithm: "", signaturePrefix: "")]
+        for verdict in [evaluator.evaluate(header: header, spf: spf, dkim: dkim), evaluator.evaluate(header: header, spf: nil, dkim: [])] {
+            var results = AuthenticationResults(authservID: "mx.aviary.test")
+            results.add(verdict)
+            requireOnlyFolding(results.field)
+            require(!verdict.rejectionText.utf8.contains { $0 < 32 || $0 > 126 }, verdict.rejectionText.debugDescription)
+        }
+        require(dns.queries.value <= 4, "\(dns.queries.value) DNS queries")
+        _ = DMARCRecord(String(decoding: record, as: UTF8.self))
+    }
+}

@@ -36,6 +36,7 @@ extension FuzzTarget {
         FuzzTarget(name: "dns", summary: "DNS answers: MX, A/AAAA, PTR, TXT", run: DNSTargets.answers),
         FuzzTarget(name: "spf", summary: "SPF records, macros, Received-SPF and Authentication-Results", run: AuthenticationTargets.spf),
         FuzzTarget(name: "dkim", summary: "DKIM signatures, canonicalization whole and in pieces", run: AuthenticationTargets.dkim),
+        FuzzTarget(name: "dmarc", summary: "DMARC records, From: domains, the Public Suffix List, A-labels", run: AuthenticationTargets.dmarc),
     ]
 }
 
