@@ -208,7 +208,7 @@ extension Maildir {
     static func clockModSeq() -> UInt64 {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        return ModSeqLog.startingModSeq(nowMilliseconds: UInt64(max(0, now.tv_sec)) * 1_000 + UInt64(now.tv_nsec / 1_000_000))
+        return ModSeqLog.startingModSeq(nowMicroseconds: UInt64(max(0, now.tv_sec)) * 1_000_000 + UInt64(now.tv_nsec / 1_000))
     }
 }
 

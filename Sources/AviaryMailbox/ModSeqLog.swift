@@ -37,8 +37,8 @@
 ///   which expunges are forgotten; a QRESYNC client that last synchronized before that gets every UID it may
 ///   know of that no longer exists (RFC 7162 3.2.5.2 allows reporting more than was expunged).
 /// - A file that is missing, unreadable, of another UIDVALIDITY or from an earlier boot starts over, every message at one new
-///   mod-sequence taken from the clock in milliseconds: larger than anything handed out before unless a
-///   mailbox averaged more than a thousand changes a second, so clients that cached an older value (from
+///   mod-sequence taken from the clock in microseconds: larger than anything handed out before unless a
+///   mailbox averaged more than a million changes a second, so clients that cached an older value (from
 ///   this file before it was lost, or from Dovecot's index) see everything as changed and resynchronize,
 ///   never nothing. Starting at 1 would make a lost file look like "nothing changed" to them.
 struct ModSeqLog: Hashable, Sendable {
@@ -82,8 +82,11 @@ struct ModSeqLog: Hashable, Sendable {
         expunges = []
     }
 
-    /// The first mod-sequence of a log that starts over: the clock in milliseconds (see the file comment).
-    static func startingModSeq(nowMilliseconds: UInt64) -> UInt64 { max(1, nowMilliseconds) }
+    /// The first mod-sequence of a log that starts over: the clock in microseconds (see the file comment). It
+    /// was milliseconds until flag changes stopped waiting for fsyncs: a quick burst of changes could then
+    /// run ahead of a millisecond clock, and a log lost right after would have started below it. Logs begun
+    /// in milliseconds go on from where they are; a start-over in microseconds is far above them.
+    static func startingModSeq(nowMicroseconds: UInt64) -> UInt64 { max(1, nowMicroseconds) }
 
     /// Why a file could not be read; the caller starts over.
     struct FormatError: Error, Hashable, Sendable {
