@@ -8,13 +8,21 @@ import Glibc
 /// temporary directory; messages scoring `rejectScore` or more are refused with spamass-milter's
 /// `550 5.7.1 Blocked by SpamAssassin`, others get its X-Spam-* header fields.
 public final class SpamAssassinMilter {
-    public let directory = TemporaryDirectory("spamass")
+    public let directory: TemporaryDirectory
     public let spamd: ChildProcess
     public let milter: ChildProcess
     public var socket: String { directory.path + "/milter.sock" }
 
-    public init(rejectScore: Int = 15) async throws {
-        let directory = directory
+    private init(directory: TemporaryDirectory, spamd: ChildProcess, milter: ChildProcess) {
+        self.directory = directory
+        self.spamd = spamd
+        self.milter = milter
+    }
+
+    /// Starts spamd, then spamass-milter in front of it. (A static function, not an async throwing init:
+    /// Swift 6.3.1's optimizer crashed splitting that init's coroutine in release builds.)
+    public static func start(rejectScore: Int = 15) async throws -> SpamAssassinMilter {
+        let directory = TemporaryDirectory("spamass")
         chmod(directory.path, 0o755)  // smtpd may run as the mail user
         let port = freePort()
         let spamd = try ChildProcess(
@@ -24,7 +32,6 @@ public final class SpamAssassinMilter {
                 "--pidfile=\(directory.path)/spamd.pid",
             ],
             standardError: directory.path + "/spamd.log")
-        self.spamd = spamd
         let started = await waitUntil(timeout: .seconds(60), step: .milliseconds(200)) {
             !spamd.isRunning
                 || (try? String(contentsOfFile: directory.path + "/spamd.log", encoding: .utf8))?
@@ -39,15 +46,16 @@ public final class SpamAssassinMilter {
             arguments: ["-p", directory.path + "/milter.sock", "-r", String(rejectScore), "--", "-d", "127.0.0.1",
                 "-p", String(port)],
             standardOutput: directory.path + "/milter.log", standardError: directory.path + "/milter.log")
-        self.milter = milter
+        let instance = SpamAssassinMilter(directory: directory, spamd: spamd, milter: milter)
         let listening = await waitUntil(timeout: .seconds(20)) {
             !milter.isRunning || access(directory.path + "/milter.sock", F_OK) == 0
         }
         guard listening, milter.isRunning else {
-            await stop()
+            await instance.stop()
             throw TestSupportError("spamass-milter did not start")
         }
         chmod(directory.path + "/milter.sock", 0o777)
+        return instance
     }
 
     public func stop() async {

@@ -60,7 +60,7 @@ extension Integration {
 
         @Test("spamass-milter in front of spamd: the GTUBE message is refused at DATA, a clean one arrives with X-Spam-* fields")
         func spamAssassin() async throws {
-            let milter = try await SpamAssassinMilter()
+            let milter = try await SpamAssassinMilter.start()
             do {
                 let instance = try TestInstance(mainCf: [("smtpd_milters", "unix:\(milter.socket)")])
                 try await withInstance(instance) { instance in
