@@ -36,12 +36,13 @@ public enum SingleServer {
         _ context: DaemonContext, maximumLineLength: Int, answer: ([UInt8], FileDescriptor) -> Bool
     ) -> Never {
         let maxUse = max(1, context.config.integer(.maxUse))
+        let watch = Watch(context)
         var served = 0
         while served < maxUse {
-            let connection = acceptOne(context)
+            let connection = accept(watch)
             var pending: [UInt8] = []
             while served < maxUse {
-                guard let line = nextLine(connection, pending: &pending, maximumLength: maximumLineLength, context)
+                guard let line = nextLine(connection, pending: &pending, maximumLength: maximumLineLength, watch)
                 else { break }
                 let goesOn = withTerminationHeld { answer(line, connection) }
                 served += 1
@@ -66,7 +67,7 @@ public enum SingleServer {
     /// connection, broke it or sent a line that is too long. Exits the process after `max_idle` seconds
     /// without a byte, or when master went away.
     private static func nextLine(
-        _ connection: FileDescriptor, pending: inout [UInt8], maximumLength: Int, _ context: DaemonContext
+        _ connection: FileDescriptor, pending: inout [UInt8], maximumLength: Int, _ watch: Watch
     ) -> [UInt8]? {
         var searched = 0
         while true {
@@ -77,7 +78,7 @@ public enum SingleServer {
             }
             searched = pending.count
             guard pending.count <= maximumLength else { return nil }
-            waitReadable(connection.rawValue, context)
+            waitReadable(connection.rawValue, watch)
             guard let chunk = try? connection.read(upTo: 65536), !chunk.isEmpty else { return nil }
             pending += chunk
         }
@@ -87,6 +88,10 @@ public enum SingleServer {
     /// the process (status 0) after `max_idle` seconds without one, or when master went away. `run` serves
     /// connections with it; pop3mail takes just one, because it stops being root to serve it.
     public static func acceptOne(_ context: DaemonContext) -> FileDescriptor {
+        accept(Watch(context))
+    }
+
+    private static func accept(_ watch: Watch) -> FileDescriptor {
         let listener = DaemonContext.listenDescriptor
         // Non-blocking accept: every process of the service polls this one socket and all of them wake for
         // each connection. The ones that lose the race must get EAGAIN and go back to polling; a blocking
@@ -96,12 +101,12 @@ public enum SingleServer {
         let flags = fcntl(listener, F_GETFL)
         if flags >= 0 && flags & O_NONBLOCK == 0 { _ = fcntl(listener, F_SETFL, flags | O_NONBLOCK) }
         while true {
-            waitReadable(listener, context)
-            let connection = accept(listener, nil, nil)
+            waitReadable(listener, watch)
+            let connection = Glibc.accept(listener, nil, nil)
             if connection < 0 {
                 // Another process of this service took the connection first, or the client left.
                 if errno == EAGAIN || errno == EINTR || errno == ECONNABORTED { continue }
-                context.logger.critical("accept on the service socket: \(SystemError.current("accept"))")
+                watch.context.logger.critical("accept on the service socket: \(SystemError.current("accept"))")
                 exit(1)
             }
             _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
@@ -112,9 +117,8 @@ public enum SingleServer {
     /// Waits until `descriptor` is readable (or hung up). Waits in one-second steps: to retire after
     /// `max_idle` seconds (exit status 0), and to notice that master went away (a service must not outlive
     /// it, or a new master would run a second set beside it).
-    private static func waitReadable(_ descriptor: Int32, _ context: DaemonContext) {
-        let maxIdle = max(1, context.config.seconds(.maxIdle))
-        let master = MasterLink.masterPID()
+    private static func waitReadable(_ descriptor: Int32, _ watch: Watch) {
+        let (context, maxIdle, master) = (watch.context, watch.maxIdle, watch.master)
         var idle = 0
         while true {
             var poll = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
@@ -132,6 +136,21 @@ public enum SingleServer {
             if errno == EINTR { continue }
             context.logger.critical("poll: \(SystemError.current("poll"))")
             exit(1)
+        }
+    }
+
+    /// What a wait watches for, read once per process (a delivery agent waits once per request).
+    private struct Watch {
+        let context: DaemonContext
+        /// max_idle in seconds.
+        let maxIdle: Int
+        /// The master this process belongs to.
+        let master: pid_t
+
+        init(_ context: DaemonContext) {
+            self.context = context
+            maxIdle = max(1, context.config.seconds(.maxIdle))
+            master = MasterLink.masterPID()
         }
     }
 }
