@@ -2,7 +2,8 @@ import AviaryIMAP
 import AviaryMessage
 import Testing
 
-/// MULTIAPPEND, literal8 and UTF8 in APPEND, STATUS=SIZE, ENABLE UTF8=ACCEPT and IMAP4rev2, BINARY.
+/// MULTIAPPEND, literal8 and UTF8 in APPEND, STATUS=SIZE, ENABLE UTF8=ACCEPT and IMAP4rev2, BINARY (parsed and
+/// refused by IMAPCommandParserTests' fixture tests, with the other commands).
 let extensionFixtures: [ParseFixture] = [
     .init(
         "a APPEND Archive (\\Seen) {2}\r\nm1 \"17-Jul-1996 02:44:25 -0700\" ~{3+}\r\nm\u{0}2 UTF8 (~{2}\r\nm3) {2+}\r\nm4",
@@ -57,27 +58,6 @@ let extensionErrorFixtures: [ErrorFixture] = [
 
 @Suite("IMAP extensions: codec")
 struct ExtensionCodecTests {
-    @Test(
-        "MULTIAPPEND, literal8, UTF8, STATUS SIZE, ENABLE and BINARY parse to their values",
-        arguments: extensionFixtures
-    )
-    func fixtures(fixture: ParseFixture) throws {
-        let parsed = try parse(fixture.input).get()
-        #expect(parsed.tag == "a")
-        #expect(parsed.command == fixture.expected)
-    }
-
-    @Test("Malformed MULTIAPPEND, literal8 and BINARY commands give their errors", arguments: extensionErrorFixtures)
-    func errors(fixture: ErrorFixture) {
-        let result = IMAPCommandParser.parse(fixture.input)
-        guard case .failure(let error) = result else {
-            Issue.record("parsed: \(result)")
-            return
-        }
-        #expect(error.tag == fixture.tag)
-        #expect(error.message == fixture.message)
-    }
-
     @Test("An APPEND of more than appendMessageLimit messages is refused; the limit itself parses")
     func messageLimit() throws {
         let limit = IMAPCommandParser.appendMessageLimit

@@ -427,7 +427,9 @@ let errorFixtures: [ErrorFixture] = [
 
 @Suite("IMAP command parser")
 struct IMAPCommandParserTests {
-    @Test("Commands parse to their values", arguments: generalFixtures + fetchFixtures + storeFixtures + searchFixtures)
+    @Test(
+        "Commands parse to their values",
+        arguments: generalFixtures + fetchFixtures + storeFixtures + searchFixtures + extensionFixtures)
     func fixtures(fixture: ParseFixture) throws {
         let result = parse(fixture.input)
         let parsed = try result.get()
@@ -435,7 +437,9 @@ struct IMAPCommandParserTests {
         #expect(parsed.command == fixture.expected)
     }
 
-    @Test("Malformed commands give an error with the tag and a short message", arguments: errorFixtures)
+    @Test(
+        "Malformed commands give an error with the tag and a short message",
+        arguments: errorFixtures + extensionErrorFixtures)
     func errors(fixture: ErrorFixture) {
         let result = IMAPCommandParser.parse(fixture.input)
         guard case .failure(let error) = result else {

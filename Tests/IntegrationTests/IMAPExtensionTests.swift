@@ -12,22 +12,22 @@ extension Integration {
 
         /// Part 2 is base64 of the bytes 0, 1, 2, 255, 65.
         static let message = """
-            From: Sender <sender@example.test>\r
-            To: \(user)\r
-            Subject: with an attachment\r
-            MIME-Version: 1.0\r
-            Content-Type: multipart/mixed; boundary="sep"\r
-            \r
-            --sep\r
-            Content-Type: text/plain\r
-            \r
-            see the attachment\r
-            --sep\r
-            Content-Type: application/octet-stream\r
-            Content-Transfer-Encoding: base64\r
-            \r
-            AAEC/0E=\r
-            --sep--\r
+            From: Sender <sender@example.test>
+            To: \(user)
+            Subject: with an attachment
+            MIME-Version: 1.0
+            Content-Type: multipart/mixed; boundary="sep"
+            
+            --sep
+            Content-Type: text/plain
+            
+            see the attachment
+            --sep
+            Content-Type: application/octet-stream
+            Content-Transfer-Encoding: base64
+            
+            AAEC/0E=
+            --sep--
 
             """
 
@@ -36,16 +36,9 @@ extension Integration {
             try await withInstance(try makeIMAPInstance()) { instance in
                 try await installCertificates(instance)
                 try await instance.start()
-                let file = instance.directory + "/message-binary"
-                try instance.writeFile(file, bytes: Array(Self.message.utf8))
-                let sent = try await instance.run(
-                    "python3",
-                    [
-                        clientsDirectory + "/smtplib_send.py", String(instance.smtpPort), "sender@example.test",
-                        Self.user, file,
-                    ]
-                )
-                check(sent.standardOutput.contains("\"error\": null"), "\(sent)", instance)
+                let report = try await instance.sendWithSMTPLib(
+                    from: "sender@example.test", to: [Self.user], message: Array(Self.message.utf8))
+                check(report["error"] is NSNull, "\(report)", instance)
                 let delivered = try await waitUntil(timeout: .seconds(30)) {
                     instance.maildirFiles(Self.user).count >= 1
                 }

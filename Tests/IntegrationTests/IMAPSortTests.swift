@@ -43,22 +43,14 @@ extension Integration {
                 for (number, message) in Self.messages.enumerated() {
                     let date =
                         message.day == 0 ? "30 Nov 2026 12:00:00 +0000" : "\(message.day) Dec 2026 12:00:00 +0000"
-                    var text =
-                        "From: Sender <sender@example.test>\r\nTo: \(Self.user)\r\nSubject: \(message.subject)\r\n"
-                    text += "Date: \(date)\r\n"
-                    if let id = message.id { text += "Message-ID: <\(id)@example.test>\r\n" }
-                    if let references = message.references { text += "References: \(references)\r\n" }
-                    text += "\r\nbody\r\n"
-                    let file = instance.directory + "/message-\(number)"
-                    try instance.writeFile(file, bytes: Array(text.utf8))
-                    let sent = try await instance.run(
-                        "python3",
-                        [
-                            clientsDirectory + "/smtplib_send.py", String(instance.smtpPort), "sender@example.test",
-                            Self.user, file,
-                        ]
-                    )
-                    check(sent.standardOutput.contains("\"error\": null"), "\(sent)", instance)
+                    var text = "From: Sender <sender@example.test>\nTo: \(Self.user)\nSubject: \(message.subject)\n"
+                    text += "Date: \(date)\n"
+                    if let id = message.id { text += "Message-ID: <\(id)@example.test>\n" }
+                    if let references = message.references { text += "References: \(references)\n" }
+                    text += "\nbody\n"
+                    let report = try await instance.sendWithSMTPLib(
+                        from: "sender@example.test", to: [Self.user], message: Array(text.utf8))
+                    check(report["error"] is NSNull, "\(report)", instance)
                     let delivered = try await waitUntil(timeout: .seconds(30)) {
                         instance.maildirFiles(Self.user).count > number
                     }
